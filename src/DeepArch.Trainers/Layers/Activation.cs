@@ -1,0 +1,81 @@
+using DeepArch.Trainers.Onnx;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DeepArch.Trainers.Layers;
+
+/// <summary>The element-wise (or, for <see cref="Softmax"/>, per-sample) non-linearities.</summary>
+public enum ActivationKind
+{
+    /// <summary>No change: <c>f(x) = x</c>.</summary>
+    Identity,
+    /// <summary><c>max(0, x)</c>.</summary>
+    ReLU,
+    /// <summary><c>x</c> for x &gt;= 0, else <c>alpha * x</c>.</summary>
+    LeakyReLU,
+    /// <summary><c>log(1 + exp(x))</c>, a smooth ReLU.</summary>
+    Softplus,
+    /// <summary>The hyperbolic tangent.</summary>
+    Tanh,
+    /// <summary>The logistic function <c>1 / (1 + exp(-x))</c>.</summary>
+    Sigmoid,
+    /// <summary>Normalized exponentials over the last dimension (a probability vector per sample).</summary>
+    Softmax,
+}
+
+/// <summary>An activation layer. It has no parameters and keeps the input's shape.</summary>
+public sealed record Activation : LayerSpec
+{
+    /// <summary>Creates an activation layer.</summary>
+    /// <param name="kind">The non-linearity.</param>
+    /// <param name="negativeSlope">The slope for x &lt; 0; used by <see cref="ActivationKind.LeakyReLU"/> only; at least 0.</param>
+    public Activation(ActivationKind kind, float negativeSlope = 0.01f)
+    {
+        if (!Enum.IsDefined(kind))
+        {
+            throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown activation kind.");
+        }
+        if (!(negativeSlope >= 0) || float.IsInfinity(negativeSlope))
+        {
+            throw new ArgumentOutOfRangeException(nameof(negativeSlope), negativeSlope, "The negative slope must be finite and at least 0.");
+        }
+        Kind = kind;
+        NegativeSlope = negativeSlope;
+    }
+
+    /// <summary>The non-linearity.</summary>
+    public ActivationKind Kind { get; }
+
+    /// <summary>The slope for negative inputs of <see cref="ActivationKind.LeakyReLU"/>.</summary>
+    public float NegativeSlope { get; }
+
+    /// <inheritdoc/>
+    public override string Describe() => Kind == ActivationKind.LeakyReLU ? $"LeakyReLU({NegativeSlope})" : Kind.ToString();
+
+    /// <inheritdoc/>
+    public override int[] OutputShape(IReadOnlyList<int> inputShape) => inputShape.ToArray();
+
+    internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape) => Kind switch
+    {
+        ActivationKind.Identity => nn.Identity(),
+        ActivationKind.ReLU => nn.ReLU(),
+        ActivationKind.LeakyReLU => nn.LeakyReLU(NegativeSlope),
+        ActivationKind.Softplus => nn.Softplus(),
+        ActivationKind.Tanh => nn.Tanh(),
+        ActivationKind.Sigmoid => nn.Sigmoid(),
+        ActivationKind.Softmax => nn.Softmax(-1),
+        _ => throw new InvalidOperationException($"Unknown activation kind {Kind}."),
+    };
+
+    internal override string EmitOnnx(OnnxGraphBuilder graph, string input, nn.Module<Tensor, Tensor> module, IReadOnlyList<int> inputShape) => Kind switch
+    {
+        ActivationKind.Identity => input,
+        ActivationKind.ReLU => graph.AddNode("Relu", [input]),
+        ActivationKind.LeakyReLU => graph.AddNode("LeakyRelu", [input], ("alpha", NegativeSlope)),
+        ActivationKind.Softplus => graph.AddNode("Softplus", [input]),
+        ActivationKind.Tanh => graph.AddNode("Tanh", [input]),
+        ActivationKind.Sigmoid => graph.AddNode("Sigmoid", [input]),
+        ActivationKind.Softmax => graph.AddNode("Softmax", [input], ("axis", -1L)),
+        _ => throw new InvalidOperationException($"Unknown activation kind {Kind}."),
+    };
+}

@@ -1,0 +1,57 @@
+using System.Text.Json.Serialization;
+using DeepArch.Trainers.Onnx;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DeepArch.Trainers.Layers;
+
+/// <summary>
+/// The immutable description of one layer: its configuration, its output shape, the TorchSharp module
+/// it builds and the ONNX nodes it emits from that module's trained parameters. Because both back ends
+/// come from this one definition, the exported graph cannot drift from the trained network.
+/// </summary>
+/// <remarks>
+/// Shapes are per sample: the batch dimension is never part of them. A spec validates its
+/// configuration in its constructor and round-trips through JSON (<see cref="LayerSpecJson"/>).
+/// </remarks>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]
+[JsonDerivedType(typeof(Dense), "dense")]
+[JsonDerivedType(typeof(Activation), "activation")]
+[JsonDerivedType(typeof(Dropout), "dropout")]
+[JsonDerivedType(typeof(BatchNorm1d), "batchnorm1d")]
+[JsonDerivedType(typeof(Sequential), "sequential")]
+public abstract record LayerSpec
+{
+    /// <summary>A short human-readable name of the layer and its configuration, e.g. <c>Dense(64)</c>.</summary>
+    public abstract string Describe();
+
+    /// <summary>The per-sample output shape for the per-sample <paramref name="inputShape"/>, computed without running.</summary>
+    /// <exception cref="ArgumentException">The layer cannot take an input of that shape.</exception>
+    public abstract int[] OutputShape(IReadOnlyList<int> inputShape);
+
+    /// <summary>Creates the TorchSharp module for inputs of the per-sample <paramref name="inputShape"/>.</summary>
+    internal abstract nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape);
+
+    /// <summary>Emits the ONNX nodes that compute what <paramref name="module"/> computes in eval mode.</summary>
+    /// <returns>The name of the value holding the layer's output.</returns>
+    internal abstract string EmitOnnx(OnnxGraphBuilder graph, string input, nn.Module<Tensor, Tensor> module, IReadOnlyList<int> inputShape);
+
+    /// <summary>Throws unless <paramref name="inputShape"/> is one-dimensional; returns its single size.</summary>
+    private protected int RequireVector(IReadOnlyList<int> inputShape)
+    {
+        if (inputShape.Count != 1)
+        {
+            throw new ArgumentException(
+                $"{Describe()} expects a one-dimensional input per sample, got shape [{string.Join(", ", inputShape)}].",
+                nameof(inputShape));
+        }
+        return inputShape[0];
+    }
+
+    /// <summary>Copies a parameter tensor to a managed array (row-major, float32).</summary>
+    private protected static float[] ToArray(Tensor tensor)
+    {
+        using var cpu = tensor.detach().cpu().to_type(ScalarType.Float32).contiguous();
+        return cpu.data<float>().ToArray();
+    }
+}

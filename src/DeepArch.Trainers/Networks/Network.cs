@@ -1,0 +1,207 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Onnx;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DeepArch.Trainers.Networks;
+
+/// <summary>What an exported graph output applies to the network's raw output.</summary>
+public enum OutputTransform
+{
+    /// <summary>The raw output (logits, regression values, reconstructions).</summary>
+    None,
+    /// <summary>Softmax over the last dimension: class probabilities from logits.</summary>
+    Softmax,
+    /// <summary>The logistic function: a probability from a logit.</summary>
+    Sigmoid,
+}
+
+/// <summary>One output of an exported ONNX graph.</summary>
+/// <param name="Name">The graph output's name.</param>
+/// <param name="Transform">What is applied to the network's output to produce it.</param>
+public sealed record OnnxOutput(string Name, OutputTransform Transform = OutputTransform.None);
+
+/// <summary>
+/// A network: a layer specification, the per-sample input shape it was built for, and the TorchSharp
+/// module holding its parameters. It trains (through <see cref="Training.NetworkTrainer"/>), predicts in
+/// eval mode, summarizes itself and exports itself to ONNX.
+/// </summary>
+public sealed class Network : IDisposable
+{
+    private readonly Device _device;
+    private bool _disposed;
+
+    /// <summary>Builds the network with parameters initialized from <paramref name="seed"/>.</summary>
+    /// <param name="architecture">The layers.</param>
+    /// <param name="inputShape">The per-sample input shape (no batch dimension).</param>
+    /// <param name="seed">The seed of the parameter initialization.</param>
+    /// <param name="device">The device to hold the parameters on; the CPU when null.</param>
+    public Network(LayerSpec architecture, IReadOnlyList<int> inputShape, int seed, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(architecture);
+        ArgumentNullException.ThrowIfNull(inputShape);
+        if (inputShape.Count == 0 || inputShape.Any(d => d < 1))
+        {
+            throw new ArgumentException($"The input shape must have positive sizes, got {Shapes.Format(inputShape)}.", nameof(inputShape));
+        }
+        Architecture = architecture;
+        InputShape = inputShape.ToArray();
+        OutputShape = architecture.OutputShape(InputShape);
+        _device = device ?? CPU;
+        TorchRuntime.EnsureInitialized();
+        lock (TorchRuntime.TrainingLock)
+        {
+            random.manual_seed(seed);
+            Module = architecture.CreateModule(InputShape);
+        }
+        Module.to(_device);
+        Module.eval();
+    }
+
+    /// <summary>The layers.</summary>
+    public LayerSpec Architecture { get; }
+
+    /// <summary>The per-sample input shape.</summary>
+    public IReadOnlyList<int> InputShape { get; }
+
+    /// <summary>The per-sample output shape.</summary>
+    public IReadOnlyList<int> OutputShape { get; }
+
+    /// <summary>The device the parameters live on.</summary>
+    public Device Device => _device;
+
+    /// <summary>The total number of trainable parameters.</summary>
+    public long ParameterCount => Module.parameters().Sum(p => p.numel());
+
+    internal nn.Module<Tensor, Tensor> Module { get; }
+
+    /// <summary>Runs the network in eval mode on <paramref name="rows"/> samples stored row-major in <paramref name="features"/>.</summary>
+    /// <returns>The outputs, row-major, <c>rows x size(OutputShape)</c> values.</returns>
+    public float[] Predict(ReadOnlySpan<float> features, int rows)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int inputSize = Shapes.Size(InputShape);
+        if (features.Length != rows * inputSize)
+        {
+            throw new ArgumentException(
+                $"Expected {rows} rows of {inputSize} values ({rows * inputSize}), got {features.Length} values.", nameof(features));
+        }
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        Module.eval();
+        long[] shape = [rows, .. InputShape.Select(d => (long)d)];
+        var input = tensor(features.ToArray(), shape).to(_device);
+        var output = Module.call(input).cpu().contiguous();
+        return output.data<float>().ToArray();
+    }
+
+    /// <summary>A table of the layers with their output shapes and parameter counts, like Keras's <c>model.summary()</c>.</summary>
+    public NetworkSummary Summarize()
+    {
+        var rows = new List<NetworkSummary.Row>();
+        if (Architecture is Sequential sequential)
+        {
+            var chain = (Sequential.SequentialModule)Module;
+            var shapes = sequential.ShapesThrough(InputShape);
+            for (int i = 0; i < sequential.Layers.Count; i++)
+            {
+                rows.Add(new(sequential.Layers[i].Describe(), shapes[i + 1], chain[i].parameters().Sum(p => p.numel())));
+            }
+        }
+        else
+        {
+            rows.Add(new(Architecture.Describe(), OutputShape.ToArray(), ParameterCount));
+        }
+        return new NetworkSummary(InputShape.ToArray(), rows);
+    }
+
+    /// <summary>
+    /// Writes the network as an ONNX model (opset 17) whose input <paramref name="inputName"/> is shaped
+    /// [batch, ..InputShape] and whose outputs are the given transforms of the network's output.
+    /// </summary>
+    /// <param name="inputName">The graph input's name.</param>
+    /// <param name="outputs">The graph outputs; at least one.</param>
+    /// <param name="metadata">Extra string metadata stored in the model (<c>metadata_props</c>).</param>
+    public byte[] ExportOnnx(string inputName, IReadOnlyList<OnnxOutput> outputs, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentException.ThrowIfNullOrEmpty(inputName);
+        if (outputs is null || outputs.Count == 0)
+        {
+            throw new ArgumentException("At least one output is needed.", nameof(outputs));
+        }
+        var graph = new OnnxGraphBuilder();
+        string input = graph.AddInput(inputName, InputShape);
+        string value = Architecture.EmitOnnx(graph, input, Module, InputShape);
+        foreach (var output in outputs)
+        {
+            string transformed = output.Transform switch
+            {
+                OutputTransform.None => value,
+                OutputTransform.Softmax => graph.AddNode("Softmax", [value], ("axis", -1L)),
+                OutputTransform.Sigmoid => graph.AddNode("Sigmoid", [value]),
+                _ => throw new ArgumentException($"Unknown output transform {output.Transform}.", nameof(outputs)),
+            };
+            graph.AddOutput(transformed, output.Name, OutputShape);
+        }
+        var allMetadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>())
+        {
+            [MetadataKeys.Architecture] = JsonSerializer.Serialize(Architecture, LayerSpecJson.Options),
+            [MetadataKeys.InputShape] = JsonSerializer.Serialize(InputShape),
+        };
+        return graph.ToModelBytes(Summarize().ToString(), allMetadata);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (!_disposed)
+        {
+            Module.Dispose();
+            _disposed = true;
+        }
+    }
+}
+
+/// <summary>The keys DeepArch writes into an exported model's <c>metadata_props</c>.</summary>
+public static class MetadataKeys
+{
+    /// <summary>The layer specification as JSON.</summary>
+    public const string Architecture = "deeparch.architecture";
+
+    /// <summary>The per-sample input shape as a JSON array.</summary>
+    public const string InputShape = "deeparch.input_shape";
+}
+
+/// <summary>A network's layers with their output shapes and parameter counts.</summary>
+/// <param name="InputShape">The per-sample input shape.</param>
+/// <param name="Rows">One row per layer.</param>
+public sealed record NetworkSummary(int[] InputShape, IReadOnlyList<NetworkSummary.Row> Rows)
+{
+    /// <summary>One layer of the summary.</summary>
+    /// <param name="Layer">The layer's description.</param>
+    /// <param name="OutputShape">Its per-sample output shape.</param>
+    /// <param name="Parameters">Its number of trainable parameters.</param>
+    public sealed record Row(string Layer, int[] OutputShape, long Parameters);
+
+    /// <summary>The total number of trainable parameters.</summary>
+    public long TotalParameters => Rows.Sum(r => r.Parameters);
+
+    /// <summary>The summary as a fixed-width table.</summary>
+    public override string ToString()
+    {
+        var lines = new List<(string, string, string)> { ("Layer", "Output shape", "Params"), ("Input", Shapes.Format(InputShape), "") };
+        lines.AddRange(Rows.Select(r => (r.Layer, Shapes.Format(r.OutputShape), r.Parameters.ToString("N0", CultureInfo.InvariantCulture))));
+        int w1 = lines.Max(l => l.Item1.Length) + 2, w2 = lines.Max(l => l.Item2.Length) + 2;
+        var text = new StringBuilder();
+        foreach (var (a, b, c) in lines)
+        {
+            text.Append(a.PadRight(w1)).Append(b.PadRight(w2)).AppendLine(c);
+        }
+        text.Append("Total parameters: ").Append(TotalParameters.ToString("N0", CultureInfo.InvariantCulture));
+        return text.ToString();
+    }
+}

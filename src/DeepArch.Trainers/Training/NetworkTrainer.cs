@@ -1,0 +1,312 @@
+using System.Diagnostics;
+using DeepArch.Trainers.Networks;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DeepArch.Trainers.Training;
+
+/// <summary>
+/// The training loop, as a ladder of small steps that a subclass can override one at a time:
+/// <see cref="Fit"/> -> <see cref="RunEpoch"/> -> <see cref="TrainStep"/> -> <see cref="ComputeLoss"/>,
+/// and <see cref="EvaluateLoss"/> for validation. Shuffled mini-batches, Adam or SGD, a learning-rate
+/// schedule, validation, early stopping that restores the best weights, divergence detection,
+/// cancellation between batches, and one dispose scope per batch so native memory stays flat.
+/// </summary>
+public class NetworkTrainer
+{
+    /// <summary>Creates a trainer minimizing <paramref name="loss"/> with <paramref name="options"/> (validated here).</summary>
+    public NetworkTrainer(TrainingOptions options, LossFunction loss)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (!Enum.IsDefined(loss))
+        {
+            throw new ArgumentOutOfRangeException(nameof(loss), loss, "Unknown loss function.");
+        }
+        Options = options;
+        Loss = loss;
+    }
+
+    /// <summary>The training options.</summary>
+    public TrainingOptions Options { get; }
+
+    /// <summary>The loss being minimized.</summary>
+    public LossFunction Loss { get; }
+
+    /// <summary>
+    /// Trains <paramref name="network"/> in place. Validation uses <paramref name="validation"/> when given,
+    /// otherwise <see cref="TrainingOptions.ValidationFraction"/> of <paramref name="train"/>.
+    /// </summary>
+    /// <returns>The per-epoch history.</returns>
+    /// <exception cref="TrainingDivergedException">The loss became NaN or infinite.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked between batches).</exception>
+    public TrainingHistory Fit(Network network, TrainingSet train, TrainingSet? validation = null,
+        IProgress<EpochReport>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(train);
+        CheckShapes(network, train, nameof(train));
+        if (validation is null && Options.ValidationFraction > 0)
+        {
+            (train, validation) = Split(train, Options.ValidationFraction, Options.Seed);
+        }
+        if (validation is not null)
+        {
+            CheckShapes(network, validation, nameof(validation));
+        }
+        if (train.Count == 0)
+        {
+            throw new ArgumentException("The training set has no rows.", nameof(train));
+        }
+        if (Options.EarlyStoppingPatience > 0 && (validation is null || validation.Count == 0))
+        {
+            throw new ArgumentException(
+                "EarlyStoppingPatience needs validation data: set ValidationFraction above 0 or pass a validation set.", nameof(validation));
+        }
+
+        TorchRuntime.EnsureInitialized();
+        lock (TorchRuntime.TrainingLock)
+        {
+            TorchRuntime.SetThreads(Options.Threads);
+            random.manual_seed(Options.Seed);
+            using var trainData = new DeviceData(train, Loss, network.Device);
+            using var validationData = validation is null ? null : new DeviceData(validation, Loss, network.Device);
+            using var optimizer = CreateOptimizer(network);
+            return RunEpochs(network, optimizer, trainData, validationData, progress, cancellationToken);
+        }
+    }
+
+    /// <summary>Creates the optimizer over the network's parameters.</summary>
+    protected virtual optim.Optimizer CreateOptimizer(Network network) => Options.Optimizer switch
+    {
+        OptimizerKind.Adam => optim.Adam(network.Module.parameters(), Options.LearningRate, weight_decay: Options.WeightDecay),
+        OptimizerKind.Sgd => optim.SGD(network.Module.parameters(), Options.LearningRate, momentum: Options.Momentum, weight_decay: Options.WeightDecay),
+        _ => throw new InvalidOperationException($"Unknown optimizer {Options.Optimizer}."),
+    };
+
+    private TrainingHistory RunEpochs(Network network, optim.Optimizer optimizer, DeviceData train, DeviceData? validation,
+        IProgress<EpochReport>? progress, CancellationToken cancellationToken)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        var shuffler = new Random(Options.Seed);
+        var scheduler = Options.Schedule.CreateScheduler(Options.LearningRate, Options.Epochs);
+        var reports = new List<EpochReport>();
+        foreach (var callback in Options.Callbacks)
+        {
+            callback.OnTrainingBegin(Options);
+        }
+
+        Dictionary<string, Tensor>? bestState = null;
+        double bestLoss = double.PositiveInfinity;
+        int bestEpoch = 0, epochsWithoutImprovement = 0;
+        var stopReason = StopReason.Completed;
+        try
+        {
+            for (int epoch = 1; epoch <= Options.Epochs; epoch++)
+            {
+                double rate = scheduler.RateForEpoch(epoch - 1, reports.Count == 0 ? null : reports[^1].ValidationLoss ?? reports[^1].TrainLoss);
+                foreach (var group in optimizer.ParamGroups)
+                {
+                    group.LearningRate = rate;
+                }
+                foreach (var callback in Options.Callbacks)
+                {
+                    callback.OnEpochBegin(epoch);
+                }
+
+                double trainLoss = RunEpoch(network, optimizer, train, epoch, rate, shuffler, cancellationToken);
+                double? validationLoss = validation is null ? null : EvaluateLoss(network, validation);
+                var report = new EpochReport(epoch, trainLoss, validationLoss, rate, stopwatch.Elapsed);
+                reports.Add(report);
+                progress?.Report(report);
+                foreach (var callback in Options.Callbacks)
+                {
+                    callback.OnEpochEnd(report);
+                }
+
+                if (Options.EarlyStoppingPatience > 0)
+                {
+                    if (validationLoss!.Value < bestLoss - Options.EarlyStoppingMinDelta)
+                    {
+                        bestLoss = validationLoss.Value;
+                        bestEpoch = epoch;
+                        epochsWithoutImprovement = 0;
+                        DisposeState(bestState);
+                        bestState = CopyState(network);
+                    }
+                    else if (++epochsWithoutImprovement >= Options.EarlyStoppingPatience)
+                    {
+                        stopReason = StopReason.EarlyStopped;
+                        break;
+                    }
+                }
+            }
+            if (bestState is not null)
+            {
+                RestoreState(network, bestState);
+            }
+            else
+            {
+                bestEpoch = reports.Count;
+            }
+        }
+        finally
+        {
+            DisposeState(bestState);
+            network.Module.eval();
+        }
+
+        var history = new TrainingHistory(reports, bestEpoch, stopReason);
+        foreach (var callback in Options.Callbacks)
+        {
+            callback.OnTrainingEnd(history);
+        }
+        return history;
+    }
+
+    /// <summary>One pass over the shuffled training rows; returns the mean training loss.</summary>
+    protected virtual double RunEpoch(Network network, optim.Optimizer optimizer, DeviceData train, int epoch, double learningRate,
+        Random shuffler, CancellationToken cancellationToken)
+    {
+        network.Module.train();
+        long[] order = Enumerable.Range(0, train.Count).Select(i => (long)i).ToArray();
+        if (Options.Shuffle)
+        {
+            shuffler.Shuffle(order);
+        }
+        double lossSum = 0;
+        int batch = 0;
+        for (int start = 0; start < order.Length; start += Options.BatchSize)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            batch++;
+            int size = Math.Min(Options.BatchSize, order.Length - start);
+            double loss;
+            using (NewDisposeScope())
+            {
+                var indices = tensor(order.AsSpan(start, size).ToArray(), device: network.Device);
+                var x = train.Features.index_select(0, indices);
+                var y = train.Targets.index_select(0, indices);
+                optimizer.zero_grad();
+                loss = TrainStep(network, optimizer, x, y);
+            }
+            if (!double.IsFinite(loss))
+            {
+                throw new TrainingDivergedException(epoch, batch, loss, learningRate);
+            }
+            lossSum += loss * size;
+            foreach (var callback in Options.Callbacks)
+            {
+                callback.OnBatchEnd(epoch, batch, loss);
+            }
+        }
+        return lossSum / order.Length;
+    }
+
+    /// <summary>Forward, loss, backward and optimizer step on one batch; returns the batch's loss.</summary>
+    protected virtual double TrainStep(Network network, optim.Optimizer optimizer, Tensor features, Tensor targets)
+    {
+        var output = network.Module.call(features);
+        var loss = ComputeLoss(output, targets);
+        loss.backward();
+        optimizer.step();
+        return loss.item<float>();
+    }
+
+    /// <summary>The mean loss of a batch's <paramref name="output"/> against its <paramref name="targets"/>.</summary>
+    protected virtual Tensor ComputeLoss(Tensor output, Tensor targets) => Loss switch
+    {
+        LossFunction.MeanSquaredError => nn.functional.mse_loss(output, targets),
+        LossFunction.CrossEntropy => nn.functional.cross_entropy(output, targets),
+        LossFunction.BinaryCrossEntropyWithLogits => nn.functional.binary_cross_entropy_with_logits(output, targets),
+        _ => throw new InvalidOperationException($"Unknown loss {Loss}."),
+    };
+
+    /// <summary>The mean loss over <paramref name="data"/> in eval mode, without gradients.</summary>
+    protected virtual double EvaluateLoss(Network network, DeviceData data)
+    {
+        network.Module.eval();
+        using var _ = no_grad();
+        double sum = 0;
+        for (int start = 0; start < data.Count; start += Options.BatchSize)
+        {
+            int size = Math.Min(Options.BatchSize, data.Count - start);
+            using var scope = NewDisposeScope();
+            var output = network.Module.call(data.Features.narrow(0, start, size));
+            sum += ComputeLoss(output, data.Targets.narrow(0, start, size)).item<float>() * size;
+        }
+        return sum / data.Count;
+    }
+
+    private static void CheckShapes(Network network, TrainingSet set, string name)
+    {
+        if (!set.SampleShape.SequenceEqual(network.InputShape))
+        {
+            throw new ArgumentException(
+                $"The {name} samples have shape {Layers.Shapes.Format(set.SampleShape)} but the network takes {Layers.Shapes.Format(network.InputShape)}.", name);
+        }
+    }
+
+    private static (TrainingSet Train, TrainingSet Validation) Split(TrainingSet set, double fraction, int seed)
+    {
+        int[] order = Enumerable.Range(0, set.Count).ToArray();
+        new Random(seed ^ 0x5EED).Shuffle(order);
+        int validationCount = (int)Math.Round(set.Count * fraction);
+        if (validationCount == 0 || validationCount == set.Count)
+        {
+            throw new ArgumentException(
+                $"ValidationFraction {fraction} of {set.Count} rows leaves {(validationCount == 0 ? "no validation" : "no training")} rows.");
+        }
+        return (set.Subset(order[validationCount..]), set.Subset(order[..validationCount]));
+    }
+
+    private static Dictionary<string, Tensor> CopyState(Network network)
+        => network.Module.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().clone().DetachFromDisposeScope());
+
+    private static void RestoreState(Network network, Dictionary<string, Tensor> state)
+    {
+        using var _ = no_grad();
+        foreach (var (name, value) in network.Module.state_dict())
+        {
+            value.copy_(state[name]);
+        }
+    }
+
+    private static void DisposeState(Dictionary<string, Tensor>? state)
+    {
+        foreach (var tensor in state?.Values ?? Enumerable.Empty<Tensor>())
+        {
+            tensor.Dispose();
+        }
+    }
+
+    /// <summary>A training set copied once to the training device: features, and targets typed for the loss.</summary>
+    protected sealed class DeviceData : IDisposable
+    {
+        internal DeviceData(TrainingSet set, LossFunction loss, Device device)
+        {
+            Count = set.Count;
+            long[] shape = [set.Count, .. set.SampleShape.Select(d => (long)d)];
+            Features = tensor(set.Features, shape, device: device).DetachFromDisposeScope();
+            Targets = loss == LossFunction.CrossEntropy
+                ? tensor(set.Targets.Select(t => (long)t).ToArray(), device: device).DetachFromDisposeScope()
+                : tensor(set.Targets, [set.Count, set.TargetWidth], device: device).DetachFromDisposeScope();
+        }
+
+        /// <summary>The number of rows.</summary>
+        public int Count { get; }
+
+        /// <summary>The features, [rows, ..sample shape].</summary>
+        public Tensor Features { get; }
+
+        /// <summary>The targets: [rows] class indices for cross-entropy, else [rows, width].</summary>
+        public Tensor Targets { get; }
+
+        /// <inheritdoc/>
+        public void Dispose()
+        {
+            Features.Dispose();
+            Targets.Dispose();
+        }
+    }
+}

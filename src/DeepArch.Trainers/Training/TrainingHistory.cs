@@ -1,0 +1,28 @@
+namespace DeepArch.Trainers.Training;
+
+/// <summary>What one epoch achieved.</summary>
+/// <param name="Epoch">The 1-based epoch number.</param>
+/// <param name="TrainLoss">The mean training loss over the epoch's batches (weighted by batch size).</param>
+/// <param name="ValidationLoss">The loss on the validation data after the epoch, when there is validation data.</param>
+/// <param name="LearningRate">The learning rate used in the epoch.</param>
+/// <param name="Elapsed">Wall-clock time since training started.</param>
+public sealed record EpochReport(int Epoch, double TrainLoss, double? ValidationLoss, double LearningRate, TimeSpan Elapsed);
+
+/// <summary>Why training ended.</summary>
+public enum StopReason
+{
+    /// <summary>All epochs ran.</summary>
+    Completed,
+    /// <summary>Early stopping: the validation loss stopped improving; the best weights were restored.</summary>
+    EarlyStopped,
+}
+
+/// <summary>The per-epoch record of a training run, kept on the fitted model (and saved with it).</summary>
+/// <param name="Epochs">One report per epoch that ran.</param>
+/// <param name="BestEpoch">The 1-based epoch whose weights the model holds: the best validation loss with early stopping, otherwise the last epoch.</param>
+/// <param name="StopReason">Why training ended.</param>
+public sealed record TrainingHistory(IReadOnlyList<EpochReport> Epochs, int BestEpoch, StopReason StopReason)
+{
+    /// <summary>The report of the epoch whose weights the model holds.</summary>
+    public EpochReport Best => Epochs[BestEpoch - 1];
+}

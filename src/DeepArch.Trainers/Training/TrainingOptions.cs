@@ -1,0 +1,111 @@
+namespace DeepArch.Trainers.Training;
+
+/// <summary>The optimization algorithm.</summary>
+public enum OptimizerKind
+{
+    /// <summary>Adam (Kingma &amp; Ba, 2015), with L2 weight decay added to the gradient as in PyTorch's <c>Adam</c>.</summary>
+    Adam,
+    /// <summary>Stochastic gradient descent with (optionally Nesterov) momentum.</summary>
+    Sgd,
+}
+
+/// <summary>The loss minimized during training.</summary>
+public enum LossFunction
+{
+    /// <summary>Mean squared error between output and target (regression, reconstruction).</summary>
+    MeanSquaredError,
+    /// <summary>Softmax cross-entropy between logits and a class index (multiclass classification).</summary>
+    CrossEntropy,
+    /// <summary>Logistic loss between one logit and a 0/1 target (binary classification).</summary>
+    BinaryCrossEntropyWithLogits,
+}
+
+/// <summary>How a network is trained. Every property has a default; <see cref="Validate"/> checks the ranges.</summary>
+public sealed class TrainingOptions
+{
+    /// <summary>The number of passes over the training data; at least 1.</summary>
+    public int Epochs { get; set; } = 20;
+
+    /// <summary>Rows per mini-batch; at least 1.</summary>
+    public int BatchSize { get; set; } = 32;
+
+    /// <summary>The optimizer's (initial) learning rate; positive and finite.</summary>
+    public double LearningRate { get; set; } = 1e-3;
+
+    /// <summary>L2 weight decay; at least 0.</summary>
+    public double WeightDecay { get; set; }
+
+    /// <summary>The optimizer.</summary>
+    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
+
+    /// <summary>SGD momentum, in [0, 1); ignored by Adam.</summary>
+    public double Momentum { get; set; } = 0.9;
+
+    /// <summary>The learning-rate schedule; <see cref="ConstantLearningRate"/> by default.</summary>
+    public LearningRateSchedule Schedule { get; set; } = new ConstantLearningRate();
+
+    /// <summary>The seed of parameter initialization, shuffling and dropout; the same seed and data give the same model on the CPU.</summary>
+    public int Seed { get; set; }
+
+    /// <summary>Whether the rows are reshuffled before every epoch.</summary>
+    public bool Shuffle { get; set; } = true;
+
+    /// <summary>The fraction of the training rows held out for validation when no validation set is given, in [0, 1).</summary>
+    public double ValidationFraction { get; set; }
+
+    /// <summary>
+    /// Stop after this many epochs without a validation-loss improvement and restore the best weights;
+    /// 0 turns early stopping off. Needs validation data.
+    /// </summary>
+    public int EarlyStoppingPatience { get; set; }
+
+    /// <summary>The smallest decrease of the validation loss that counts as an improvement; at least 0.</summary>
+    public double EarlyStoppingMinDelta { get; set; }
+
+    /// <summary>libtorch intra-op threads; 0 means one per core.</summary>
+    public int Threads { get; set; }
+
+    /// <summary>The device to train on.</summary>
+    public ComputeDevice Device { get; set; } = ComputeDevice.Cpu;
+
+    /// <summary>When <see cref="Device"/> is CUDA and no GPU is usable: train on the CPU (true) or throw (false).</summary>
+    public bool FallbackToCpu { get; set; }
+
+    /// <summary>Hooks called at the start and end of training, epochs and batches.</summary>
+    public IList<TrainingCallback> Callbacks { get; } = new List<TrainingCallback>();
+
+    /// <summary>Checks every option, naming the first one out of range.</summary>
+    /// <param name="owner">How the options are named in messages, e.g. <c>Options</c>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of its range.</exception>
+    public void Validate(string owner = nameof(TrainingOptions))
+    {
+        Check(Epochs >= 1, nameof(Epochs), Epochs, "must be at least 1");
+        Check(BatchSize >= 1, nameof(BatchSize), BatchSize, "must be positive");
+        Check(LearningRate > 0 && double.IsFinite(LearningRate), nameof(LearningRate), LearningRate, "must be positive and finite");
+        Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), nameof(WeightDecay), WeightDecay, "must be finite and at least 0");
+        Check(Enum.IsDefined(Optimizer), nameof(Optimizer), Optimizer, "must be Adam or Sgd");
+        Check(Momentum >= 0 && Momentum < 1, nameof(Momentum), Momentum, "must be in [0, 1)");
+        Check(Schedule is not null, nameof(Schedule), "null", "must not be null");
+        Check(ValidationFraction >= 0 && ValidationFraction < 1, nameof(ValidationFraction), ValidationFraction, "must be in [0, 1)");
+        Check(EarlyStoppingPatience >= 0, nameof(EarlyStoppingPatience), EarlyStoppingPatience, "must be at least 0");
+        Check(EarlyStoppingMinDelta >= 0 && double.IsFinite(EarlyStoppingMinDelta), nameof(EarlyStoppingMinDelta), EarlyStoppingMinDelta, "must be finite and at least 0");
+        Check(Threads >= 0, nameof(Threads), Threads, "must be at least 0 (0 = one per core)");
+        Check(Enum.IsDefined(Device), nameof(Device), Device, "must be Cpu or Cuda");
+        Schedule!.Validate($"{owner}.{nameof(Schedule)}");
+
+        void Check(bool ok, string name, object value, string rule)
+        {
+            if (!ok)
+            {
+                throw new ArgumentOutOfRangeException($"{owner}.{name}", value, $"{owner}.{name} {rule}; got {Format(value)}.");
+            }
+        }
+    }
+
+    internal static string Format(object value) => value switch
+    {
+        double d => d.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        float f => f.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "null",
+    };
+}
