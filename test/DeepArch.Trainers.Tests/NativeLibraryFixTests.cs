@@ -57,7 +57,7 @@ public class NativeLibraryFixTests(ITestOutputHelper output)
             }
         }
 
-        output.WriteLine($"torch {torch.__version__}: MSE loss {initialLoss:F4} -> {finalLoss:F6} after 200 Adam steps");
+        output.WriteLine($"torch {torch.__version__}: MSE loss {initialLoss:G4} -> {finalLoss:G3} after 200 Adam steps");
         Assert.True(float.IsFinite(initialLoss) && initialLoss > 0.1f, $"initial loss {initialLoss}");
         Assert.True(finalLoss < 0.5f * initialLoss, $"loss did not decrease enough: {initialLoss} -> {finalLoss}");
         Assert.True(finalLoss < 0.01f * initialLoss, $"loss did not converge: {initialLoss} -> {finalLoss}");
