@@ -1,0 +1,76 @@
+using DeepArch.MLNet.Schema;
+using DeepArch.MLNet.Trainers;
+using Microsoft.ML;
+
+namespace DeepArch.MLNet;
+
+/// <summary>
+/// DeepArch's entry points on ML.NET's catalogs: <c>mlContext.MulticlassClassification.Trainers.MultilayerPerceptron(...)</c>
+/// and its binary-classification and regression twins, each with a simple and an <c>Options</c> overload.
+/// </summary>
+public static class DeepArchCatalog
+{
+    /// <summary>A multilayer perceptron for multiclass classification (key-typed label; <c>Score</c> and key <c>PredictedLabel</c>).</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="labelColumnName">The key-typed label column.</param>
+    /// <param name="featureColumnName">The feature column: a known-size vector of <c>Single</c>.</param>
+    /// <param name="hiddenLayers">Hidden layer sizes; null gives [128, 64].</param>
+    /// <param name="epochs">Passes over the training data.</param>
+    /// <param name="batchSize">Rows per mini-batch.</param>
+    /// <param name="learningRate">Adam's learning rate.</param>
+    public static MultilayerPerceptronTrainer MultilayerPerceptron(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string labelColumnName = "Label", string featureColumnName = "Features", int[]? hiddenLayers = null,
+        int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
+        => catalog.MultilayerPerceptron(Simple(labelColumnName, featureColumnName, hiddenLayers, epochs, batchSize, learningRate));
+
+    /// <summary>A multilayer perceptron for multiclass classification, with every option.</summary>
+    public static MultilayerPerceptronTrainer MultilayerPerceptron(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        MultilayerPerceptronTrainer.Options options)
+        => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Multiclass);
+
+    /// <summary>A multilayer perceptron for binary classification (<c>Boolean</c> label; <c>Score</c>, <c>Probability</c>, <c>PredictedLabel</c>).</summary>
+    /// <param name="catalog">The binary trainers catalog.</param>
+    /// <param name="labelColumnName">The <c>Boolean</c> label column.</param>
+    /// <param name="featureColumnName">The feature column: a known-size vector of <c>Single</c>.</param>
+    /// <param name="hiddenLayers">Hidden layer sizes; null gives [128, 64].</param>
+    /// <param name="epochs">Passes over the training data.</param>
+    /// <param name="batchSize">Rows per mini-batch.</param>
+    /// <param name="learningRate">Adam's learning rate.</param>
+    public static MultilayerPerceptronTrainer MultilayerPerceptron(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
+        string labelColumnName = "Label", string featureColumnName = "Features", int[]? hiddenLayers = null,
+        int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
+        => catalog.MultilayerPerceptron(Simple(labelColumnName, featureColumnName, hiddenLayers, epochs, batchSize, learningRate));
+
+    /// <summary>A multilayer perceptron for binary classification, with every option.</summary>
+    public static MultilayerPerceptronTrainer MultilayerPerceptron(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
+        MultilayerPerceptronTrainer.Options options)
+        => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Binary);
+
+    /// <summary>A multilayer perceptron for regression (<c>Single</c> label; <c>Score</c>).</summary>
+    /// <param name="catalog">The regression trainers catalog.</param>
+    /// <param name="labelColumnName">The <c>Single</c> label column.</param>
+    /// <param name="featureColumnName">The feature column: a known-size vector of <c>Single</c>.</param>
+    /// <param name="hiddenLayers">Hidden layer sizes; null gives [128, 64].</param>
+    /// <param name="epochs">Passes over the training data.</param>
+    /// <param name="batchSize">Rows per mini-batch.</param>
+    /// <param name="learningRate">Adam's learning rate.</param>
+    public static MultilayerPerceptronTrainer MultilayerPerceptron(this RegressionCatalog.RegressionTrainers catalog,
+        string labelColumnName = "Label", string featureColumnName = "Features", int[]? hiddenLayers = null,
+        int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
+        => catalog.MultilayerPerceptron(Simple(labelColumnName, featureColumnName, hiddenLayers, epochs, batchSize, learningRate));
+
+    /// <summary>A multilayer perceptron for regression, with every option.</summary>
+    public static MultilayerPerceptronTrainer MultilayerPerceptron(this RegressionCatalog.RegressionTrainers catalog,
+        MultilayerPerceptronTrainer.Options options)
+        => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Regression);
+
+    private static MultilayerPerceptronTrainer.Options Simple(string label, string features, int[]? hidden, int epochs, int batchSize, double learningRate) => new()
+    {
+        LabelColumnName = label,
+        FeatureColumnName = features,
+        HiddenLayers = hidden ?? [128, 64],
+        Epochs = epochs,
+        BatchSize = batchSize,
+        LearningRate = learningRate,
+    };
+}

@@ -1,0 +1,102 @@
+using DeepArch.MLNet.Schema;
+using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Training;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
+
+namespace DeepArch.MLNet.Heads;
+
+/// <summary>
+/// Binary classification: a <c>Boolean</c> label, logistic loss on one logit, and the columns
+/// <c>Score</c> (the logit), <c>Probability</c> (its sigmoid) and <c>PredictedLabel</c> (probability above 0.5).
+/// </summary>
+internal sealed class BinaryHead : PredictionHead
+{
+    internal const string RawLogit = TemporaryPrefix + "Logit";
+    internal const string RawProbability = TemporaryPrefix + "Probability";
+
+    public override LossFunction Loss => LossFunction.BinaryCrossEntropyWithLogits;
+
+    public override int NetworkOutputs => 1;
+
+    public override IReadOnlyList<OnnxOutput> OnnxOutputs => [new(RawLogit), new(RawProbability, OutputTransform.Sigmoid)];
+
+    /// <summary>Checks that the label is a <c>Boolean</c>.</summary>
+    public static void CheckLabel(DataViewSchema.Column? label, string name)
+    {
+        if (label is null)
+        {
+            throw SchemaErrors.ColumnNotFound("label", name);
+        }
+        if (label.Value.Type != BooleanDataViewType.Instance)
+        {
+            throw SchemaErrors.Mismatch("label", name, "Boolean", SchemaErrors.Describe(label.Value.Type));
+        }
+    }
+
+    /// <summary>The columns the estimator adds, at schema-shape level.</summary>
+    public static IEnumerable<SchemaShape.Column> OutputShape() =>
+    [
+        SchemaShapes.Column(ColumnNames.Score, NumberDataViewType.Single),
+        SchemaShapes.Column(ColumnNames.Probability, NumberDataViewType.Single),
+        SchemaShapes.Column(ColumnNames.PredictedLabel, BooleanDataViewType.Instance),
+    ];
+
+    public override IReadOnlyList<OutputColumn> CreateOutputColumns() =>
+    [
+        new OutputColumn<float>(ColumnNames.Score, NumberDataViewType.Single, (ScoredBatch b, int row, ref float v) => v = b.Row(0, row)[0]),
+        new OutputColumn<float>(ColumnNames.Probability, NumberDataViewType.Single, (ScoredBatch b, int row, ref float v) => v = b.Row(1, row)[0]),
+        new OutputColumn<bool>(ColumnNames.PredictedLabel, BooleanDataViewType.Instance, (ScoredBatch b, int row, ref bool v) => v = b.Row(1, row)[0] > 0.5f),
+    ];
+
+    public override Func<long, float> CreateTargetReader(DataViewRow row, DataViewSchema.Column label)
+    {
+        var getter = row.GetGetter<bool>(label);
+        return _ =>
+        {
+            bool value = false;
+            getter(ref value);
+            return value ? 1f : 0f;
+        };
+    }
+
+    public override IEstimator<ITransformer> CreatePersistedTail(MLContext mlContext)
+        => mlContext.Transforms.CustomMapping(new BinaryScoreMapping().GetMapping(), BinaryScoreMapping.ContractName)
+            .Append(mlContext.Transforms.DropColumns(RawLogit, RawProbability));
+
+    /// <summary>The raw ONNX outputs of a saved binary model.</summary>
+    public sealed class RawRow
+    {
+        [ColumnName(RawLogit)]
+        public float[] Logit { get; set; } = [];
+
+        [ColumnName(RawProbability)]
+        public float[] Probability { get; set; } = [];
+    }
+
+    /// <summary>The standard binary-classification columns.</summary>
+    public sealed class ScoreRow
+    {
+        public float Score { get; set; }
+
+        public float Probability { get; set; }
+
+        public bool PredictedLabel { get; set; }
+    }
+
+    /// <summary>Turns the saved model's one-value vectors into the scalar columns evaluators expect.</summary>
+    [CustomMappingFactoryAttribute(ContractName)]
+    public sealed class BinaryScoreMapping : CustomMappingFactory<RawRow, ScoreRow>
+    {
+        public const string ContractName = "DeepArch.BinaryScore";
+
+        public override Action<RawRow, ScoreRow> GetMapping() => (raw, row) =>
+        {
+            row.Score = raw.Logit[0];
+            row.Probability = raw.Probability[0];
+            row.PredictedLabel = raw.Probability[0] > 0.5f;
+        };
+    }
+}

@@ -1,0 +1,267 @@
+using System.Globalization;
+using System.Reflection;
+using DeepArch.MLNet.Schema;
+using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Training;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
+
+namespace DeepArch.MLNet.Heads;
+
+/// <summary>
+/// Multiclass classification: a key-typed label, softmax cross-entropy, and the columns <c>Score</c>
+/// (the class probabilities, one slot per key value) and <c>PredictedLabel</c> (a key of the label's
+/// key type, carrying the label's key values so that <c>MapKeyToValue</c> works after it).
+/// </summary>
+internal sealed class MulticlassHead : PredictionHead
+{
+    internal const string RawArgMax = TemporaryPrefix + "ArgMax";
+    internal const string RawLabelValue = TemporaryPrefix + "LabelValue";
+
+    /// <summary>Creates the head for <paramref name="classCount"/> classes with the label's key values, if it had any.</summary>
+    /// <param name="classCount">The label's key count.</param>
+    /// <param name="keyValueType">The item type of the key values (<c>String</c>, <c>Single</c>, ...), or null.</param>
+    /// <param name="keyValues">The key values in key order, written invariantly; null when the label has none.</param>
+    public MulticlassHead(int classCount, string? keyValueType, IReadOnlyList<string>? keyValues)
+    {
+        ClassCount = classCount;
+        KeyValueType = keyValueType;
+        KeyValues = keyValues;
+    }
+
+    /// <summary>The number of classes (the label's key count).</summary>
+    public int ClassCount { get; }
+
+    /// <summary>The name of the key values' raw type, or null.</summary>
+    public string? KeyValueType { get; }
+
+    /// <summary>The key values in key order, or null.</summary>
+    public IReadOnlyList<string>? KeyValues { get; }
+
+    public override LossFunction Loss => LossFunction.CrossEntropy;
+
+    public override int NetworkOutputs => ClassCount;
+
+    public override IReadOnlyList<OnnxOutput> OnnxOutputs => [new(ColumnNames.Score, OutputTransform.Softmax)];
+
+    /// <summary>Checks the label column and builds the head from its key type.</summary>
+    public static MulticlassHead FromLabel(DataViewSchema.Column? label, string name)
+    {
+        if (label is null)
+        {
+            throw SchemaErrors.ColumnNotFound("label", name);
+        }
+        if (label.Value.Type is not KeyDataViewType key || key.RawType != typeof(uint))
+        {
+            throw SchemaErrors.Mismatch("label", name, "Key<UInt32> (use MapValueToKey on the label)", SchemaErrors.Describe(label.Value.Type));
+        }
+        if (key.Count < 2 || key.Count > int.MaxValue)
+        {
+            throw SchemaErrors.Mismatch("label", name, "a key type with at least 2 values", SchemaErrors.Describe(key));
+        }
+        var annotation = label.Value.Annotations.Schema.GetColumnOrNull("KeyValues");
+        if (annotation?.Type is VectorDataViewType { ItemType: PrimitiveDataViewType item } && KeyValueCodec.IsSupported(item.RawType))
+        {
+            var values = (IReadOnlyList<string>)typeof(MulticlassHead).GetMethod(nameof(ReadKeyValues), BindingFlags.NonPublic | BindingFlags.Static)!
+                .MakeGenericMethod(item.RawType).Invoke(null, [label.Value])!;
+            return new MulticlassHead((int)key.Count, KeyValueCodec.NameOf(item.RawType), values);
+        }
+        return new MulticlassHead((int)key.Count, null, null);
+    }
+
+    /// <summary>The columns the estimator adds, at schema-shape level.</summary>
+    public static IEnumerable<SchemaShape.Column> OutputShape(SchemaShape.Column label)
+    {
+        var keyValues = label.Annotations.FirstOrDefault(a => a.Name == "KeyValues");
+        return
+        [
+            SchemaShapes.Column(ColumnNames.Score, new VectorDataViewType(NumberDataViewType.Single, 1)),
+            SchemaShapes.Column(ColumnNames.PredictedLabel, new KeyDataViewType(typeof(uint), 2),
+                keyValues.Name is null ? null : new SchemaShape([keyValues])),
+        ];
+    }
+
+    public override IReadOnlyList<OutputColumn> CreateOutputColumns()
+    {
+        int classes = ClassCount;
+        return
+        [
+            new OutputColumn<VBuffer<float>>(ColumnNames.Score, new VectorDataViewType(NumberDataViewType.Single, classes),
+                (ScoredBatch b, int row, ref VBuffer<float> v) =>
+                {
+                    var editor = VBufferEditor.Create(ref v, classes);
+                    b.Row(0, row).CopyTo(editor.Values);
+                    v = editor.Commit();
+                }),
+            new OutputColumn<uint>(ColumnNames.PredictedLabel, new KeyDataViewType(typeof(uint), classes),
+                (ScoredBatch b, int row, ref uint v) => v = (uint)ArgMax(b.Row(0, row)) + 1,
+                KeyValuesAnnotations()),
+        ];
+    }
+
+    public override Func<long, float> CreateTargetReader(DataViewRow row, DataViewSchema.Column label)
+    {
+        var getter = row.GetGetter<uint>(label);
+        return position =>
+        {
+            uint key = 0;
+            getter(ref key);
+            if (key == 0 || key > ClassCount)
+            {
+                throw new InvalidOperationException(
+                    $"Label column '{label.Name}' has a missing key at row {position}; every training row needs a class. " +
+                    "Filter out rows with unknown labels (for example with FilterRowsByMissingValues before MapValueToKey).");
+            }
+            return key - 1;
+        };
+    }
+
+    public override IEstimator<ITransformer> CreatePersistedTail(MLContext mlContext)
+    {
+        // ONNX gives the probabilities as "Score". A custom mapping takes their arg max, MapValue turns it
+        // into the class's original label value, and MapValueToKey, given the label's values in key order,
+        // turns that into a key whose key values are the label's (so MapKeyToValue works after it).
+        var mapValue = typeof(MulticlassHead).GetMethod(nameof(MapArgMaxToKey), BindingFlags.NonPublic | BindingFlags.Instance)!
+            .MakeGenericMethod(KeyValueType is null ? typeof(uint) : KeyValueCodec.TypeOf(KeyValueType));
+        var toKey = (IEstimator<ITransformer>)mapValue.Invoke(this, [mlContext])!;
+        return mlContext.Transforms.CustomMapping(new ArgMaxMapping().GetMapping(), ArgMaxMapping.ContractName)
+            .Append(toKey)
+            .Append(mlContext.Transforms.DropColumns(RawArgMax, RawLabelValue));
+    }
+
+    private IEstimator<ITransformer> MapArgMaxToKey<T>(MLContext mlContext)
+    {
+        T[] values = Enumerable.Range(0, ClassCount)
+            .Select(i => KeyValues is null ? (T)(object)(uint)(i + 1) : KeyValueCodec.Parse<T>(KeyValues[i]))
+            .ToArray();
+        var keyData = mlContext.Data.LoadFromEnumerable(values.Select(v => new KeyDataRow<T> { Value = v }));
+        return mlContext.Transforms.Conversion.MapValue(RawLabelValue, values.Select((v, i) => new KeyValuePair<uint, T>((uint)i, v)), RawArgMax)
+            .Append(mlContext.Transforms.Conversion.MapValueToKey(ColumnNames.PredictedLabel, RawLabelValue, keyData: keyData));
+    }
+
+    /// <summary>One key value, for MapValueToKey's key data.</summary>
+    private sealed class KeyDataRow<T>
+    {
+        public T Value { get; set; } = default!;
+    }
+
+    private DataViewSchema.Annotations? KeyValuesAnnotations()
+    {
+        if (KeyValues is null)
+        {
+            return null;
+        }
+        var method = typeof(MulticlassHead).GetMethod(nameof(BuildKeyValues), BindingFlags.NonPublic | BindingFlags.Instance)!
+            .MakeGenericMethod(KeyValueCodec.TypeOf(KeyValueType!));
+        return (DataViewSchema.Annotations)method.Invoke(this, null)!;
+    }
+
+    private DataViewSchema.Annotations BuildKeyValues<T>()
+    {
+        var values = new VBuffer<T>(ClassCount, KeyValues!.Select(KeyValueCodec.ParseRaw<T>).ToArray());
+        var builder = new DataViewSchema.Annotations.Builder();
+        builder.Add("KeyValues", new VectorDataViewType((PrimitiveDataViewType)KeyValueCodec.DataViewTypeOf(typeof(T)), ClassCount),
+            (ValueGetter<VBuffer<T>>)((ref VBuffer<T> v) => values.CopyTo(ref v)));
+        return builder.ToAnnotations();
+    }
+
+    private static IReadOnlyList<string> ReadKeyValues<T>(DataViewSchema.Column label)
+    {
+        VBuffer<T> values = default;
+        label.GetKeyValues(ref values);
+        return values.DenseValues().Select(v => KeyValueCodec.Format(v!)).ToArray();
+    }
+
+    internal static int ArgMax(ReadOnlySpan<float> values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++)
+        {
+            if (values[i] > values[best])
+            {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    /// <summary>The probabilities output of a saved multiclass model.</summary>
+    public sealed class RawRow
+    {
+        [ColumnName(ColumnNames.Score)]
+        public float[] Score { get; set; } = [];
+    }
+
+    /// <summary>The 0-based index of the most probable class.</summary>
+    public sealed class ArgMaxRow
+    {
+        [ColumnName(RawArgMax)]
+        public uint ArgMax { get; set; }
+    }
+
+    /// <summary>Takes the arg max of the saved model's probabilities.</summary>
+    [CustomMappingFactoryAttribute(ContractName)]
+    public sealed class ArgMaxMapping : CustomMappingFactory<RawRow, ArgMaxRow>
+    {
+        public const string ContractName = "DeepArch.MulticlassArgMax";
+
+        public override Action<RawRow, ArgMaxRow> GetMapping() => (raw, row) => row.ArgMax = (uint)MulticlassHead.ArgMax(raw.Score);
+    }
+}
+
+/// <summary>Writes key values as invariant strings (to store them in a model's metadata) and reads them back.</summary>
+internal static class KeyValueCodec
+{
+    private static readonly Dictionary<string, Type> Types = new()
+    {
+        ["String"] = typeof(ReadOnlyMemory<char>),
+        ["Single"] = typeof(float),
+        ["Double"] = typeof(double),
+        ["Int32"] = typeof(int),
+        ["Int64"] = typeof(long),
+        ["UInt32"] = typeof(uint),
+        ["UInt64"] = typeof(ulong),
+        ["Boolean"] = typeof(bool),
+    };
+
+    public static bool IsSupported(Type raw) => Types.ContainsValue(raw);
+
+    public static string NameOf(Type raw) => Types.First(t => t.Value == raw).Key;
+
+    /// <summary>The type MapValue is given for <paramref name="name"/>: <c>string</c> for text, else the raw type.</summary>
+    public static Type TypeOf(string name) => name == "String" ? typeof(string) : Types[name];
+
+    public static DataViewType DataViewTypeOf(Type raw) => raw switch
+    {
+        _ when raw == typeof(ReadOnlyMemory<char>) || raw == typeof(string) => TextDataViewType.Instance,
+        _ when raw == typeof(float) => NumberDataViewType.Single,
+        _ when raw == typeof(double) => NumberDataViewType.Double,
+        _ when raw == typeof(int) => NumberDataViewType.Int32,
+        _ when raw == typeof(long) => NumberDataViewType.Int64,
+        _ when raw == typeof(uint) => NumberDataViewType.UInt32,
+        _ when raw == typeof(ulong) => NumberDataViewType.UInt64,
+        _ when raw == typeof(bool) => BooleanDataViewType.Instance,
+        _ => throw new ArgumentException($"Unsupported key value type {raw.Name}."),
+    };
+
+    public static string Format(object value) => value switch
+    {
+        ReadOnlyMemory<char> text => text.ToString(),
+        float f => f.ToString("R", CultureInfo.InvariantCulture),
+        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+
+    /// <summary>Parses to the MapValue type (<c>string</c> for text).</summary>
+    public static T Parse<T>(string text) => typeof(T) == typeof(string)
+        ? (T)(object)text
+        : (T)Convert.ChangeType(text, typeof(T), CultureInfo.InvariantCulture);
+
+    /// <summary>Parses to the raw type of the annotation (<c>ReadOnlyMemory&lt;char&gt;</c> for text).</summary>
+    public static T ParseRaw<T>(string text) => typeof(T) == typeof(ReadOnlyMemory<char>)
+        ? (T)(object)text.AsMemory()
+        : Parse<T>(text);
+}

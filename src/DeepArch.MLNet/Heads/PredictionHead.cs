@@ -1,0 +1,47 @@
+using System.Text.Json.Serialization;
+using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Training;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace DeepArch.MLNet.Heads;
+
+/// <summary>
+/// What a prediction task adds around a network: how labels become training targets, which loss is
+/// minimized, which ONNX outputs are exported, which ML.NET columns are produced (DESIGN §6), and the
+/// ML.NET transforms that reproduce those columns in a saved model.
+/// </summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "task")]
+[JsonDerivedType(typeof(MulticlassHead), "multiclass")]
+[JsonDerivedType(typeof(BinaryHead), "binary")]
+[JsonDerivedType(typeof(RegressionHead), "regression")]
+internal abstract class PredictionHead
+{
+    /// <summary>Reserved column names that a saved model uses between its steps and drops at the end.</summary>
+    protected const string TemporaryPrefix = "__DeepArch_";
+
+    /// <summary>The loss the network is trained with.</summary>
+    [JsonIgnore]
+    public abstract LossFunction Loss { get; }
+
+    /// <summary>The network's output size.</summary>
+    [JsonIgnore]
+    public abstract int NetworkOutputs { get; }
+
+    /// <summary>The graph outputs of the exported model, in order.</summary>
+    [JsonIgnore]
+    public abstract IReadOnlyList<OnnxOutput> OnnxOutputs { get; }
+
+    /// <summary>The columns the scoring transformer adds.</summary>
+    public abstract IReadOnlyList<OutputColumn> CreateOutputColumns();
+
+    /// <summary>A reader of the label column's current value as a training target; it throws on a bad value.</summary>
+    public abstract Func<long, float> CreateTargetReader(DataViewRow row, DataViewSchema.Column label);
+
+    /// <summary>
+    /// The transforms that run after ML.NET's <c>OnnxTransformer</c> in a saved model, turning its raw
+    /// vector outputs into this task's standard columns and dropping the temporary ones.
+    /// </summary>
+    public abstract IEstimator<ITransformer> CreatePersistedTail(MLContext mlContext);
+}

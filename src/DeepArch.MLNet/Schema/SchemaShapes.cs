@@ -1,0 +1,57 @@
+using System.Reflection;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace DeepArch.MLNet.Schema;
+
+/// <summary>
+/// Creates <see cref="SchemaShape"/> columns for estimators' <c>GetOutputSchema</c>. ML.NET keeps the
+/// <see cref="SchemaShape.Column"/> constructor internal (its own estimators reach it as a "best friend"),
+/// so this one place calls it through reflection; a test pins that it still works.
+/// </summary>
+internal static class SchemaShapes
+{
+    private static readonly ConstructorInfo ColumnConstructor = typeof(SchemaShape.Column).GetConstructor(
+            BindingFlags.Instance | BindingFlags.NonPublic,
+            [typeof(string), typeof(SchemaShape.Column.VectorKind), typeof(DataViewType), typeof(bool), typeof(SchemaShape)])
+        ?? throw new InvalidOperationException("This version of Microsoft.ML has no SchemaShape.Column(name, kind, type, isKey, annotations) constructor.");
+
+    /// <summary>A column shape for a column of <paramref name="type"/>.</summary>
+    public static SchemaShape.Column Column(string name, DataViewType type, SchemaShape? annotations = null)
+    {
+        var kind = type switch
+        {
+            VectorDataViewType { IsKnownSize: true } => SchemaShape.Column.VectorKind.Vector,
+            VectorDataViewType => SchemaShape.Column.VectorKind.VariableVector,
+            _ => SchemaShape.Column.VectorKind.Scalar,
+        };
+        var item = type is VectorDataViewType vector ? vector.ItemType : type;
+        bool isKey = item is KeyDataViewType;
+        var itemType = isKey ? ScalarTypeOf(item.RawType) : item;
+        return (SchemaShape.Column)ColumnConstructor.Invoke([name, kind, itemType, isKey, annotations]);
+    }
+
+    /// <summary><paramref name="input"/> with <paramref name="added"/> columns added (or replacing same-named ones).</summary>
+    public static SchemaShape With(SchemaShape input, IEnumerable<SchemaShape.Column> added)
+    {
+        var columns = input.ToDictionary(c => c.Name);
+        foreach (var column in added)
+        {
+            columns[column.Name] = column;
+        }
+        return new SchemaShape(columns.Values);
+    }
+
+    /// <summary>The annotation shape of a key column's key values (<c>KeyValues</c>, a vector of <paramref name="valueType"/>).</summary>
+    public static SchemaShape KeyValuesAnnotation(DataViewType valueType)
+        => new([Column("KeyValues", new VectorDataViewType((PrimitiveDataViewType)valueType, 1))]);
+
+    private static DataViewType ScalarTypeOf(Type raw) => raw switch
+    {
+        _ when raw == typeof(uint) => NumberDataViewType.UInt32,
+        _ when raw == typeof(ulong) => NumberDataViewType.UInt64,
+        _ when raw == typeof(ushort) => NumberDataViewType.UInt16,
+        _ when raw == typeof(byte) => NumberDataViewType.Byte,
+        _ => throw new ArgumentException($"{raw.Name} is not a key's raw type."),
+    };
+}

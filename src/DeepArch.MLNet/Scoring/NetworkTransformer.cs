@@ -1,0 +1,113 @@
+using DeepArch.MLNet.Data;
+using DeepArch.MLNet.Persistence;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using DeepArch.Trainers.Training;
+
+namespace DeepArch.MLNet.Scoring;
+
+/// <summary>
+/// The transformer every DeepArch trainer returns: it scores the trained network, exported to ONNX,
+/// with ONNX Runtime, one session call per batch of rows, and adds the task's standard output columns.
+/// </summary>
+/// <remarks>
+/// <list type="bullet">
+/// <item><description><see cref="Transform"/> is lazy: rows are read from the upstream cursor a batch at a time, scored
+/// with one ONNX Runtime call and handed out one by one, so memory is bounded by the batch.</description></item>
+/// <item><description>Cursors over any subset of columns work; when no output column is requested, nothing is scored.</description></item>
+/// <item><description><c>PredictionEngine</c> works through <see cref="GetRowToRowMapper"/> (one row per call).</description></item>
+/// <item><description><c>mlContext.Model.Save</c> writes the model through ML.NET's own <c>OnnxTransformer</c>;
+/// <c>mlContext.Model.LoadDeepArch</c> restores this batched transformer (see <see cref="DeepArchModel"/>).</description></item>
+/// <item><description><see cref="SaveOnnx(string)"/> writes the network as a standalone ONNX file.</description></item>
+/// </list>
+/// The transformer is thread-safe: cursors and prediction engines may be used from several threads at once.
+/// </remarks>
+public sealed class NetworkTransformer : ITransformer, IDisposable
+{
+    private readonly byte[] _onnxModel;
+    private readonly OnnxScorer _scorer;
+    private readonly IReadOnlyList<OutputColumn> _outputs;
+    private bool _disposed;
+
+    internal NetworkTransformer(byte[] onnxModel, ModelInfo info)
+    {
+        _onnxModel = onnxModel;
+        Info = info;
+        var outputs = info.Head.OnnxOutputs.Select(o => (o.Name, info.OutputShape)).ToArray();
+        _scorer = new OnnxScorer(onnxModel, info.FeatureColumn, info.FeatureSize, outputs, info.Scoring);
+        _outputs = info.Head.CreateOutputColumns();
+    }
+
+    internal ModelInfo Info { get; }
+
+    internal OnnxScorer Scorer => _scorer;
+
+    internal IReadOnlyList<OutputColumn> Outputs => _outputs;
+
+    /// <summary>The feature column the network reads.</summary>
+    public string FeatureColumnName => Info.FeatureColumn;
+
+    /// <summary>The number of values the network reads from the feature column per row.</summary>
+    public int FeatureSize => Info.FeatureSize;
+
+    /// <summary>The per-epoch training history (train and validation loss, learning rate, elapsed time).</summary>
+    public TrainingHistory History => Info.History;
+
+    /// <summary>The network's layers, output shapes and parameter counts as a table.</summary>
+    public string NetworkSummary => Info.Summary;
+
+    /// <summary>Rows scored per ONNX Runtime call.</summary>
+    public int ScoringBatchSize => Info.Scoring.BatchSize;
+
+    /// <inheritdoc/>
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>Writes the network as a standalone ONNX model (opset 17), for ONNX Runtime in any language, Triton or SynapseML.</summary>
+    /// <remarks>The graph input is named after the feature column and shaped [batch, <see cref="FeatureSize"/>].</remarks>
+    public void SaveOnnx(string path) => File.WriteAllBytes(path, _onnxModel);
+
+    /// <summary>Writes the network as a standalone ONNX model to <paramref name="stream"/>.</summary>
+    public void SaveOnnx(Stream stream) => stream.Write(_onnxModel);
+
+    /// <inheritdoc/>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        FeatureColumn.Resolve(inputSchema, FeatureColumnName, FeatureSize);
+        var builder = new DataViewSchema.Builder();
+        builder.AddColumns(inputSchema);
+        foreach (var output in _outputs)
+        {
+            builder.AddColumn(output.Name, output.Type, output.Annotations);
+        }
+        return builder.ToSchema();
+    }
+
+    /// <inheritdoc/>
+    public IDataView Transform(IDataView input)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(input);
+        return new BatchScoringDataView(this, input);
+    }
+
+    /// <inheritdoc/>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return new NetworkRowMapper(this, inputSchema);
+    }
+
+    /// <summary>Saves through public ML.NET transforms (ONNX model + column conversions); see <see cref="DeepArchModel"/>.</summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx) => PersistedChain.Create(_onnxModel, Info).Save(ctx);
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (!_disposed)
+        {
+            _scorer.Dispose();
+            _disposed = true;
+        }
+    }
+}

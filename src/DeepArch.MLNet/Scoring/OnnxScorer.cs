@@ -1,0 +1,108 @@
+using DeepArch.Trainers;
+using Microsoft.ML.OnnxRuntime;
+
+namespace DeepArch.MLNet.Scoring;
+
+/// <summary>
+/// One ONNX Runtime session over an exported network, run a batch at a time. Inputs and outputs are
+/// bound straight to managed arrays (no copies), and the session is shared: <see cref="Run"/> is safe
+/// to call from several threads, each with its own buffers.
+/// </summary>
+internal sealed class OnnxScorer : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly RunOptions _runOptions = new();
+    private readonly string[] _inputNames;
+    private readonly string[] _outputNames;
+    private readonly long[][] _outputShapes;
+
+    /// <summary>Opens a session on <paramref name="model"/>.</summary>
+    /// <param name="model">The ONNX model bytes.</param>
+    /// <param name="inputName">The graph input, shaped [batch, <paramref name="inputSize"/>].</param>
+    /// <param name="inputSize">Values per row.</param>
+    /// <param name="outputs">The graph outputs to compute, with their per-row shapes.</param>
+    /// <param name="options">Threads and device.</param>
+    public OnnxScorer(byte[] model, string inputName, int inputSize, IReadOnlyList<(string Name, int[] Shape)> outputs, ScoringSettings options)
+    {
+        InputSize = inputSize;
+        _inputNames = [inputName];
+        _outputNames = outputs.Select(o => o.Name).ToArray();
+        _outputShapes = outputs.Select(o => o.Shape.Select(d => (long)d).ToArray()).ToArray();
+        OutputWidths = outputs.Select(o => o.Shape.Aggregate(1, (a, d) => a * d)).ToArray();
+        using var sessionOptions = new SessionOptions
+        {
+            IntraOpNumThreads = options.Threads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        Device = ComputeDevice.Cpu;
+        if (options.Device == ComputeDevice.Cuda)
+        {
+            try
+            {
+                sessionOptions.AppendExecutionProvider_CUDA(0);
+                Device = ComputeDevice.Cuda;
+            }
+            catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+            {
+                if (!options.FallbackToCpu)
+                {
+                    throw new InvalidOperationException(
+                        "Device is Cuda but ONNX Runtime's CUDA execution provider is not usable here (" + e.Message.Trim() + "). " +
+                        "Build with -p:DeepArchGpu=true on a machine with an NVIDIA GPU, CUDA and cuDNN, or set FallbackToCpu to score on the CPU.", e);
+                }
+            }
+        }
+        _session = new InferenceSession(model, sessionOptions);
+    }
+
+    /// <summary>Values per input row.</summary>
+    public int InputSize { get; }
+
+    /// <summary>Values per output row, for each output.</summary>
+    public int[] OutputWidths { get; }
+
+    /// <summary>The device the session runs on after any fallback.</summary>
+    public ComputeDevice Device { get; }
+
+    /// <summary>Runs the first <paramref name="rows"/> rows of <paramref name="input"/>, writing into <paramref name="output"/>.</summary>
+    public void Run(float[] input, int rows, ScoredBatch output)
+    {
+        using var inputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input.AsMemory(0, rows * InputSize), [rows, InputSize]);
+        var outputValues = new OrtValue[_outputNames.Length];
+        try
+        {
+            for (int i = 0; i < outputValues.Length; i++)
+            {
+                outputValues[i] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance,
+                    output.Outputs[i].AsMemory(0, rows * OutputWidths[i]), [rows, .. _outputShapes[i]]);
+            }
+            _session.Run(_runOptions, _inputNames, [inputValue], _outputNames, outputValues);
+        }
+        finally
+        {
+            foreach (var value in outputValues)
+            {
+                value?.Dispose();
+            }
+        }
+    }
+
+    /// <summary>A batch buffer sized for <paramref name="capacity"/> rows of every output.</summary>
+    public ScoredBatch CreateBatch(int capacity) => new(capacity, OutputWidths);
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _session.Dispose();
+        _runOptions.Dispose();
+    }
+}
+
+/// <summary>How a network is scored: rows per ONNX Runtime call, intra-op threads and device.</summary>
+/// <param name="BatchSize">Rows per ONNX Runtime call.</param>
+/// <param name="Threads">ONNX Runtime intra-op threads; 0 lets ONNX Runtime use one per physical core.</param>
+/// <param name="Device">The execution provider.</param>
+/// <param name="FallbackToCpu">When CUDA is not usable: score on the CPU (true) or throw (false).</param>
+internal sealed record ScoringSettings(int BatchSize, int Threads, ComputeDevice Device, bool FallbackToCpu);

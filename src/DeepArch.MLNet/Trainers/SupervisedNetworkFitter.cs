@@ -1,0 +1,134 @@
+using DeepArch.MLNet.Data;
+using DeepArch.MLNet.Heads;
+using DeepArch.MLNet.Schema;
+using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers;
+using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Training;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+
+namespace DeepArch.MLNet.Trainers;
+
+/// <summary>The prediction task a supervised trainer is registered for.</summary>
+internal enum PredictionTask
+{
+    Multiclass,
+    Binary,
+    Regression,
+}
+
+/// <summary>
+/// What every supervised DeepArch trainer does in <c>Fit</c>, whatever its architecture: check the
+/// schema, read the data, build and train the network, export it to ONNX and return the scoring
+/// transformer. A trainer supplies only its architecture.
+/// </summary>
+internal sealed class SupervisedNetworkFitter
+{
+    private readonly IHostEnvironment _environment;
+    private readonly NetworkTrainerOptions _options;
+    private readonly PredictionTask _task;
+    private readonly string _trainerName;
+    private readonly Func<int, int, LayerSpec> _architecture;
+
+    /// <param name="environment">The MLContext.</param>
+    /// <param name="options">The validated options.</param>
+    /// <param name="task">The prediction task.</param>
+    /// <param name="trainerName">The trainer's name, stored with the model.</param>
+    /// <param name="architecture">Builds the layers from (feature size, network outputs).</param>
+    public SupervisedNetworkFitter(IHostEnvironment environment, NetworkTrainerOptions options, PredictionTask task, string trainerName,
+        Func<int, int, LayerSpec> architecture)
+    {
+        _environment = environment;
+        _options = options;
+        _task = task;
+        _trainerName = trainerName;
+        _architecture = architecture;
+    }
+
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        FeatureColumn.Check(inputSchema, _options.FeatureColumnName);
+        var label = inputSchema.FirstOrDefault(c => c.Name == _options.LabelColumnName);
+        if (label.Name is null)
+        {
+            throw SchemaErrors.ColumnNotFound("label", _options.LabelColumnName);
+        }
+        var scalar = SchemaShape.Column.VectorKind.Scalar;
+        IEnumerable<SchemaShape.Column> added = _task switch
+        {
+            PredictionTask.Multiclass when label.IsKey && label.Kind == scalar => MulticlassHead.OutputShape(label),
+            PredictionTask.Multiclass => throw SchemaErrors.Mismatch("label", label.Name, "Key<UInt32> (use MapValueToKey on the label)", SchemaErrors.Describe(label)),
+            PredictionTask.Binary when !label.IsKey && label.Kind == scalar && label.ItemType == BooleanDataViewType.Instance => BinaryHead.OutputShape(),
+            PredictionTask.Binary => throw SchemaErrors.Mismatch("label", label.Name, "Boolean", SchemaErrors.Describe(label)),
+            PredictionTask.Regression when !label.IsKey && label.Kind == scalar && label.ItemType == NumberDataViewType.Single => RegressionHead.OutputShape(),
+            PredictionTask.Regression => throw SchemaErrors.Mismatch("label", label.Name, "Single", SchemaErrors.Describe(label)),
+            _ => throw new InvalidOperationException($"Unknown task {_task}."),
+        };
+        return SchemaShapes.With(inputSchema, added);
+    }
+
+    public NetworkTransformer Fit(IDataView train, IDataView? validation)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        var (feature, featureSize) = FeatureColumn.Resolve(train.Schema, _options.FeatureColumnName);
+        var label = train.Schema.GetColumnOrNull(_options.LabelColumnName);
+        PredictionHead head = _task switch
+        {
+            PredictionTask.Multiclass => MulticlassHead.FromLabel(label, _options.LabelColumnName),
+            PredictionTask.Binary => CheckThen(() => BinaryHead.CheckLabel(label, _options.LabelColumnName), new BinaryHead()),
+            _ => CheckThen(() => RegressionHead.CheckLabel(label, _options.LabelColumnName), new RegressionHead()),
+        };
+        var ct = _options.CancellationToken;
+        var trainSet = TrainingDataReader.Read(train, feature, featureSize, label!.Value, head, ct);
+        TrainingSet? validationSet = null;
+        if (validation is not null)
+        {
+            var validationFeature = FeatureColumn.Resolve(validation.Schema, _options.FeatureColumnName, featureSize);
+            var validationLabel = validation.Schema.GetColumnOrNull(_options.LabelColumnName);
+            if (validationLabel is null || !validationLabel.Value.Type.Equals(label.Value.Type))
+            {
+                throw validationLabel is null
+                    ? SchemaErrors.ColumnNotFound("validation label", _options.LabelColumnName)
+                    : SchemaErrors.Mismatch("validation label", _options.LabelColumnName, SchemaErrors.Describe(label.Value.Type), SchemaErrors.Describe(validationLabel.Value.Type));
+            }
+            validationSet = TrainingDataReader.Read(validation, validationFeature, featureSize, validationLabel.Value, head, ct);
+        }
+        if (head is BinaryHead)
+        {
+            CheckBothClasses(trainSet, label.Value.Name);
+        }
+
+        int seed = _options.Seed ?? CatalogEnvironment.Seed(_environment);
+        var trainingOptions = _options.ToTrainingOptions(seed);
+        var device = TorchRuntime.ResolveDevice(_options.Device, _options.FallbackToCpu, "Options.Device");
+        using var network = new Network(_architecture(featureSize, head.NetworkOutputs), [featureSize], seed, device);
+        var history = new NetworkTrainer(trainingOptions, head.Loss).Fit(network, trainSet, validationSet, _options.Progress, ct);
+
+        var scoring = new ScoringSettings(_options.ScoringBatchSize, _options.ScoringThreads, _options.Device, _options.FallbackToCpu);
+        var info = new ModelInfo(_trainerName, feature.Name, featureSize, network.OutputShape.ToArray(), head, history,
+            network.Summarize().ToString(), scoring);
+        byte[] onnx = network.ExportOnnx(feature.Name, head.OnnxOutputs,
+            new Dictionary<string, string> { [ModelInfo.MetadataKey] = info.ToJson() });
+        return new NetworkTransformer(onnx, info);
+    }
+
+    private static PredictionHead CheckThen(Action check, PredictionHead head)
+    {
+        check();
+        return head;
+    }
+
+    private static void CheckBothClasses(TrainingSet set, string labelName)
+    {
+        bool anyTrue = set.Targets.Any(t => t > 0.5f), anyFalse = set.Targets.Any(t => t < 0.5f);
+        if (!anyTrue || !anyFalse)
+        {
+            throw new InvalidOperationException(
+                $"Label column '{labelName}' holds only {(anyTrue ? "true" : "false")} values; binary classification needs both classes in the training data.");
+        }
+    }
+}
