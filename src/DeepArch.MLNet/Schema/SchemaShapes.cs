@@ -31,6 +31,10 @@ internal static class SchemaShapes
         return (SchemaShape.Column)ColumnConstructor.Invoke([name, kind, itemType, isKey, annotations]);
     }
 
+    /// <summary>The shape of the visible columns of <paramref name="schema"/>, with their annotations' shapes.</summary>
+    public static SchemaShape Create(DataViewSchema schema) => new(schema.Where(c => !c.IsHidden).Select(c =>
+        Column(c.Name, c.Type, c.Annotations.Schema.Count == 0 ? null : new SchemaShape(c.Annotations.Schema.Select(a => Column(a.Name, a.Type))))));
+
     /// <summary><paramref name="input"/> with <paramref name="added"/> columns added (or replacing same-named ones).</summary>
     public static SchemaShape With(SchemaShape input, IEnumerable<SchemaShape.Column> added)
     {

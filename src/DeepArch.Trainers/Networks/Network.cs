@@ -93,7 +93,10 @@ public sealed class Network : IDisposable
         using var _ = no_grad();
         Module.eval();
         long[] shape = [rows, .. InputShape.Select(d => (long)d)];
-        var input = tensor(features.ToArray(), shape).to(_device);
+        // torch.tensor wraps the managed array in place, at whatever alignment the GC gave it, and some
+        // vectorized kernels round differently on 16- and 32-byte-aligned data; clone() copies it into
+        // libtorch's own (64-byte-aligned) memory so that the same input always gives the same bits.
+        var input = tensor(features.ToArray(), shape).clone().to(_device);
         var output = Module.call(input).cpu().contiguous();
         return output.data<float>().ToArray();
     }

