@@ -154,7 +154,7 @@ internal sealed class MulticlassHead : PredictionHead
             return null;
         }
         var method = typeof(MulticlassHead).GetMethod(nameof(BuildKeyValues), BindingFlags.NonPublic | BindingFlags.Instance)!
-            .MakeGenericMethod(KeyValueCodec.TypeOf(KeyValueType!));
+            .MakeGenericMethod(KeyValueCodec.RawTypeOf(KeyValueType!));
         return (DataViewSchema.Annotations)method.Invoke(this, null)!;
     }
 
@@ -232,6 +232,9 @@ internal static class KeyValueCodec
 
     /// <summary>The type MapValue is given for <paramref name="name"/>: <c>string</c> for text, else the raw type.</summary>
     public static Type TypeOf(string name) => name == "String" ? typeof(string) : Types[name];
+
+    /// <summary>The raw type of <paramref name="name"/> in a data view (<c>ReadOnlyMemory&lt;char&gt;</c> for text).</summary>
+    public static Type RawTypeOf(string name) => Types[name];
 
     public static DataViewType DataViewTypeOf(Type raw) => raw switch
     {

@@ -301,9 +301,9 @@ public class NetworkTrainer
         /// </summary>
         private static Tensor Copy(Tensor wrapped)
         {
-            //using (wrapped)
+            using (wrapped)
             {
-                return wrapped.DetachFromDisposeScope(); // TEMP revert
+                return wrapped.clone().DetachFromDisposeScope();
             }
         }
 
