@@ -71,7 +71,7 @@ public sealed record StepDecay(int StepSize = 10, double Gamma = 0.1) : Learning
     }
 }
 
-/// <summary>Cosine annealing from the initial rate down to <see cref="MinimumRate"/> over the run (PyTorch's <c>CosineAnnealingLR</c> with T_max = epochs).</summary>
+/// <summary>Cosine annealing from the initial rate down to <see cref="MinimumRate"/> over the run (PyTorch's <c>CosineAnnealingLR</c> with T_max = epochs - 1, so the last epoch runs at the minimum).</summary>
 /// <param name="MinimumRate">The rate of the last epoch; at least 0.</param>
 public sealed record CosineAnnealing(double MinimumRate = 0) : LearningRateSchedule
 {

@@ -46,6 +46,7 @@ public class NetworkTrainer
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(train);
         CheckShapes(network, train, nameof(train));
+        CheckTargets(network, train, nameof(train));
         if (validation is null && Options.ValidationFraction > 0)
         {
             (train, validation) = Split(train, Options.ValidationFraction, Options.Seed);
@@ -53,6 +54,11 @@ public class NetworkTrainer
         if (validation is not null)
         {
             CheckShapes(network, validation, nameof(validation));
+            CheckTargets(network, validation, nameof(validation));
+            if (validation.Count == 0)
+            {
+                throw new ArgumentException("The validation set has no rows.", nameof(validation));
+            }
         }
         if (train.Count == 0)
         {
@@ -176,11 +182,17 @@ public class NetworkTrainer
         }
         double lossSum = 0;
         int batch = 0;
-        for (int start = 0; start < order.Length; start += Options.BatchSize)
+        for (int start = 0, size; start < order.Length; start += size)
         {
             cancellationToken.ThrowIfCancellationRequested();
             batch++;
-            int size = Math.Min(Options.BatchSize, order.Length - start);
+            size = Math.Min(Options.BatchSize, order.Length - start);
+            if (Options.BatchSize > 1 && order.Length - start - size == 1)
+            {
+                // A last batch of one row joins this one: batch normalization's running variance
+                // (unbiased, n - 1 in the denominator) would become NaN on a single row.
+                size++;
+            }
             double loss;
             using (NewDisposeScope())
             {
@@ -247,6 +259,39 @@ public class NetworkTrainer
         }
     }
 
+    /// <summary>
+    /// Checks that the targets fit the loss and the network's output: without this, mean squared error
+    /// would broadcast a [rows, 1] target against [rows, n] outputs and train a wrong model silently,
+    /// and the other losses would fail deep inside libtorch.
+    /// </summary>
+    private void CheckTargets(Network network, TrainingSet set, string name)
+    {
+        int outputs = Layers.Shapes.Size(network.OutputShape);
+        if (Loss != LossFunction.CrossEntropy)
+        {
+            if (set.TargetWidth != outputs)
+            {
+                throw new ArgumentException(
+                    $"{Loss} needs one target per network output: the {name} set has {set.TargetWidth} targets per row but the network has {outputs} outputs.", name);
+            }
+            return;
+        }
+        if (set.TargetWidth != 1)
+        {
+            throw new ArgumentException($"CrossEntropy needs one class index per row; the {name} set has {set.TargetWidth} targets per row.", name);
+        }
+        int classes = network.OutputShape[^1];
+        for (int row = 0; row < set.Count; row++)
+        {
+            float target = set.Targets[row];
+            if (!(target >= 0 && target < classes && target == MathF.Floor(target)))
+            {
+                throw new ArgumentException(
+                    $"CrossEntropy targets are class indices in [0, {classes}) for a network with {classes} outputs; row {row} of the {name} set has {TrainingOptions.Format(target)}.", name);
+            }
+        }
+    }
+
     private static (TrainingSet Train, TrainingSet Validation) Split(TrainingSet set, double fraction, int seed)
     {
         int[] order = Enumerable.Range(0, set.Count).ToArray();
@@ -294,10 +339,10 @@ public class NetworkTrainer
         }
 
         /// <summary>
-        /// On the CPU, torch.tensor wraps (and pins) the managed array in place, at whatever alignment the GC
-        /// gave it, and some vectorized kernels round differently on 16- and 32-byte-aligned data: copy it
-        /// into libtorch's own (64-byte-aligned) memory so that validation losses do not depend on where the
-        /// array happens to live, and release the wrapper (and its pin) at once.
+        /// On the CPU, the tensor torch.tensor builds from a managed array is only 8-byte aligned, at an offset
+        /// that varies from run to run, and some vectorized kernels round differently on 16- and 32-byte-aligned
+        /// data: copy it into libtorch's own 64-byte-aligned memory so that validation losses (which read the
+        /// rows in place) are the same bits in every run, and release the first tensor at once.
         /// </summary>
         private static Tensor Copy(Tensor wrapped)
         {
