@@ -128,6 +128,7 @@ public sealed class Network : IDisposable
     /// <param name="inputName">The graph input's name.</param>
     /// <param name="outputs">The graph outputs; at least one.</param>
     /// <param name="metadata">Extra string metadata stored in the model (<c>metadata_props</c>).</param>
+    /// <remarks>The model ends with the <see cref="MetadataKeys.Integrity"/> entry: a SHA-256 of all its other bytes, which DeepArch's loaders verify.</remarks>
     public byte[] ExportOnnx(string inputName, IReadOnlyList<OnnxOutput> outputs, IReadOnlyDictionary<string, string>? metadata = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -150,12 +151,16 @@ public sealed class Network : IDisposable
             };
             graph.AddOutput(transformed, output.Name, OutputShape);
         }
+        if (metadata is not null && metadata.ContainsKey(MetadataKeys.Integrity))
+        {
+            throw new ArgumentException($"'{MetadataKeys.Integrity}' is reserved: export writes it.", nameof(metadata));
+        }
         var allMetadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>())
         {
             [MetadataKeys.Architecture] = JsonSerializer.Serialize(Architecture, LayerSpecJson.Options),
             [MetadataKeys.InputShape] = JsonSerializer.Serialize(InputShape),
         };
-        return graph.ToModelBytes(Summarize().ToString(), allMetadata);
+        return OnnxIntegrity.Seal(graph.ToModelBytes(Summarize().ToString(), allMetadata));
     }
 
     /// <inheritdoc/>
@@ -177,6 +182,9 @@ public static class MetadataKeys
 
     /// <summary>The per-sample input shape as a JSON array.</summary>
     public const string InputShape = "deeparch.input_shape";
+
+    /// <summary>The SHA-256 (lowercase hex) of every byte of the model before this entry, which is always the last one.</summary>
+    public const string Integrity = "deeparch.sha256";
 }
 
 /// <summary>A network's layers with their output shapes and parameter counts.</summary>
