@@ -15,6 +15,9 @@ internal sealed class OnnxScorer : IDisposable
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
     private readonly long[][] _outputShapes;
+    private readonly object _gate = new();
+    private int _running;
+    private bool _disposed;
 
     /// <summary>Opens a session on <paramref name="model"/>.</summary>
     /// <param name="model">The ONNX model bytes.</param>
@@ -67,7 +70,35 @@ internal sealed class OnnxScorer : IDisposable
     public ComputeDevice Device { get; }
 
     /// <summary>Runs the first <paramref name="rows"/> rows of <paramref name="input"/>, writing into <paramref name="output"/>.</summary>
+    /// <exception cref="ObjectDisposedException">The scorer was disposed (for example a cursor outlived its transformer).</exception>
     public void Run(float[] input, int rows, ScoredBatch output)
+    {
+        // A run on a released session would be a native use-after-free (a segmentation fault, measured),
+        // so every run holds the session open and Dispose releases it once the last run has returned.
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _running++;
+        }
+        try
+        {
+            RunSession(input, rows, output);
+        }
+        finally
+        {
+            bool release;
+            lock (_gate)
+            {
+                release = --_running == 0 && _disposed;
+            }
+            if (release)
+            {
+                Release();
+            }
+        }
+    }
+
+    private void RunSession(float[] input, int rows, ScoredBatch output)
     {
         using var inputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input.AsMemory(0, rows * InputSize), [rows, InputSize]);
         var outputValues = new OrtValue[_outputNames.Length];
@@ -92,8 +123,25 @@ internal sealed class OnnxScorer : IDisposable
     /// <summary>A batch buffer sized for <paramref name="capacity"/> rows of every output.</summary>
     public ScoredBatch CreateBatch(int capacity) => new(capacity, OutputWidths);
 
-    /// <inheritdoc/>
+    /// <summary>Releases the session now, or when the runs in progress on other threads have returned.</summary>
     public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            if (_running > 0)
+            {
+                return;
+            }
+        }
+        Release();
+    }
+
+    private void Release()
     {
         _session.Dispose();
         _runOptions.Dispose();
