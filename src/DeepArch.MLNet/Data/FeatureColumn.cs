@@ -23,8 +23,8 @@ internal static class FeatureColumn
     /// <summary>Checks the feature column and that it holds exactly <paramref name="expectedSize"/> values.</summary>
     public static DataViewSchema.Column Resolve(DataViewSchema schema, string name, int expectedSize, string role = "feature")
     {
-        var (column, size) = Resolve(schema, name, role);
-        if (size != expectedSize)
+        var column = schema.GetColumnOrNull(name) ?? throw SchemaErrors.ColumnNotFound(role, name);
+        if (SizeOf(column.Type) != expectedSize)
         {
             string expected = expectedSize == 1 ? "Single or Vector<Single, 1>" : $"Vector<Single, {expectedSize}>";
             throw SchemaErrors.Mismatch(role, name, expected, SchemaErrors.Describe(column.Type));

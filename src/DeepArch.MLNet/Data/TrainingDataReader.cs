@@ -1,3 +1,4 @@
+using System.Globalization;
 using DeepArch.MLNet.Heads;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
@@ -35,7 +36,7 @@ internal static class TrainingDataReader
                     if (!float.IsFinite(row[i]))
                     {
                         throw new InvalidOperationException(
-                            $"Feature column '{feature.Name}' holds {row[i]} at row {position}, slot {i}; training needs finite values. " +
+                            $"Feature column '{feature.Name}' holds {row[i].ToString(CultureInfo.InvariantCulture)} at row {position}, slot {i}; training needs finite values. " +
                             "Replace missing values first (for example with ReplaceMissingValues) or filter those rows out.");
                     }
                 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Networks;
@@ -49,7 +50,7 @@ internal sealed class RegressionHead : PredictionHead
             getter(ref value);
             if (!float.IsFinite(value))
             {
-                throw new InvalidOperationException($"Label column '{label.Name}' holds {value} at row {position}; labels must be finite numbers.");
+                throw new InvalidOperationException($"Label column '{label.Name}' holds {value.ToString(CultureInfo.InvariantCulture)} at row {position}; labels must be finite numbers.");
             }
             return value;
         };

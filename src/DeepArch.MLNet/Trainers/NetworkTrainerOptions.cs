@@ -73,10 +73,12 @@ public abstract class NetworkTrainerOptions
     /// <summary>Checks every option, naming the first one out of range ("Options.BatchSize must be positive; got 0.").</summary>
     internal virtual void Validate()
     {
-        Check(!string.IsNullOrWhiteSpace(LabelColumnName), nameof(LabelColumnName), LabelColumnName ?? "null", "must name a column");
-        Check(!string.IsNullOrWhiteSpace(FeatureColumnName), nameof(FeatureColumnName), FeatureColumnName ?? "null", "must name a column");
+        Check(!string.IsNullOrWhiteSpace(LabelColumnName), nameof(LabelColumnName), LabelColumnName is null ? "null" : $"'{LabelColumnName}'", "must name a column");
+        Check(!string.IsNullOrWhiteSpace(FeatureColumnName), nameof(FeatureColumnName), FeatureColumnName is null ? "null" : $"'{FeatureColumnName}'", "must name a column");
         Check(ScoringBatchSize >= 1, nameof(ScoringBatchSize), ScoringBatchSize, "must be positive");
         Check(ScoringThreads >= 0, nameof(ScoringThreads), ScoringThreads, "must be at least 0 (0 = one per core)");
+        // Checked here because the training loop calls it Threads, a name these options do not have.
+        Check(TrainingThreads >= 0, nameof(TrainingThreads), TrainingThreads, "must be at least 0 (0 = one per core)");
         ToTrainingOptions(0).Validate("Options");
     }
 

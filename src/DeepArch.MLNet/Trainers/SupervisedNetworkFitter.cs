@@ -74,6 +74,13 @@ internal sealed class SupervisedNetworkFitter
     public NetworkTransformer Fit(IDataView train, IDataView? validation)
     {
         ArgumentNullException.ThrowIfNull(train);
+        if (validation is null && _options.EarlyStoppingPatience > 0 && _options.ValidationFraction == 0)
+        {
+            // Not an Options check: with Fit(train, validation) the same options are right.
+            throw new InvalidOperationException(
+                $"Options.EarlyStoppingPatience is {_options.EarlyStoppingPatience} but there is no validation data: " +
+                "set Options.ValidationFraction above 0, call Fit(trainData, validationData), or set EarlyStoppingPatience to 0.");
+        }
         var (feature, featureSize) = FeatureColumn.Resolve(train.Schema, _options.FeatureColumnName);
         var label = train.Schema.GetColumnOrNull(_options.LabelColumnName);
         PredictionHead head = _task switch
@@ -87,7 +94,7 @@ internal sealed class SupervisedNetworkFitter
         TrainingSet? validationSet = null;
         if (validation is not null)
         {
-            var validationFeature = FeatureColumn.Resolve(validation.Schema, _options.FeatureColumnName, featureSize);
+            var validationFeature = FeatureColumn.Resolve(validation.Schema, _options.FeatureColumnName, featureSize, "validation feature");
             var validationLabel = validation.Schema.GetColumnOrNull(_options.LabelColumnName);
             if (validationLabel is null || !validationLabel.Value.Type.Equals(label.Value.Type))
             {
