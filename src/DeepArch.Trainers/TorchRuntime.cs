@@ -47,6 +47,7 @@ internal static class TorchRuntime
                 // setting wins.
                 TryMallopt("MALLOC_MMAP_THRESHOLD_", MallocMmapThreshold, 32 << 20);
                 TryMallopt("MALLOC_TRIM_THRESHOLD_", MallocTrimThreshold, 1 << 30);
+                DisableOneDnn();
             }
             s_initialized = true;
         }
@@ -109,6 +110,39 @@ internal static class TorchRuntime
             // Not glibc (musl, for instance): nothing to tune.
         }
     }
+
+    /// <summary>
+    /// Turns libtorch's oneDNN (mkldnn) convolution backend off, as <c>torch.backends.mkldnn.enabled = False</c>
+    /// does, so convolutions run on ATen's own kernels. Measured with libtorch 2.10 on a 2-core AVX-512 CPU:
+    /// oneDNN's jit:avx512_core kernels race with 2 threads: the input gradient of a convolution with few
+    /// channels (2 in, 3 out) and the output of a dilated transposed convolution change from run to run on
+    /// the same data, sometimes to NaN, which made small convolutional networks diverge. One thread,
+    /// ONEDNN_MAX_CPU_ISA=AVX2, or this switch each make them deterministic. DEEPARCH_ONEDNN=1 leaves oneDNN on.
+    /// </summary>
+    private static void DisableOneDnn()
+    {
+        if (Environment.GetEnvironmentVariable("DEEPARCH_ONEDNN") == "1")
+        {
+            return;
+        }
+        try
+        {
+            _ = get_num_threads(); // loads libtorch
+            SetUserEnabledMkldnn(GlobalContext(), false);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // Not the Itanium C++ ABI of Linux builds: leave the backend as it is.
+        }
+    }
+
+    /// <summary><c>at::globalContext()</c>.</summary>
+    [DllImport("torch_cpu", EntryPoint = "_ZN2at13globalContextEv")]
+    private static extern IntPtr GlobalContext();
+
+    /// <summary><c>at::Context::setUserEnabledMkldnn(bool)</c>; the context is the implicit first argument.</summary>
+    [DllImport("torch_cpu", EntryPoint = "_ZN2at7Context20setUserEnabledMkldnnEb")]
+    private static extern void SetUserEnabledMkldnn(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
 
     [DllImport("libc", EntryPoint = "mallopt")]
     private static extern int mallopt(int param, int value);
