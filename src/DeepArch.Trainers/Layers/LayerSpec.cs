@@ -20,6 +20,18 @@ namespace DeepArch.Trainers.Layers;
 [JsonDerivedType(typeof(Dropout), "dropout")]
 [JsonDerivedType(typeof(BatchNorm1d), "batchnorm1d")]
 [JsonDerivedType(typeof(Sequential), "sequential")]
+[JsonDerivedType(typeof(Conv1d), "conv1d")]
+[JsonDerivedType(typeof(Conv2d), "conv2d")]
+[JsonDerivedType(typeof(ConvTranspose2d), "convtranspose2d")]
+[JsonDerivedType(typeof(MaxPool1d), "maxpool1d")]
+[JsonDerivedType(typeof(MaxPool2d), "maxpool2d")]
+[JsonDerivedType(typeof(AvgPool1d), "avgpool1d")]
+[JsonDerivedType(typeof(AvgPool2d), "avgpool2d")]
+[JsonDerivedType(typeof(GlobalAveragePool), "globalaveragepool")]
+[JsonDerivedType(typeof(Flatten), "flatten")]
+[JsonDerivedType(typeof(BatchNorm2d), "batchnorm2d")]
+[JsonDerivedType(typeof(Dropout2d), "dropout2d")]
+[JsonDerivedType(typeof(Reshape), "reshape")]
 public abstract record LayerSpec
 {
     /// <summary>A short human-readable name of the layer and its configuration, e.g. <c>Dense(64)</c>.</summary>
