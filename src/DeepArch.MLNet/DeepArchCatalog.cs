@@ -5,8 +5,8 @@ using Microsoft.ML;
 namespace DeepArch.MLNet;
 
 /// <summary>
-/// DeepArch's entry points on ML.NET's catalogs: <c>mlContext.MulticlassClassification.Trainers.MultilayerPerceptron(...)</c>
-/// and its binary-classification and regression twins, each with a simple and an <c>Options</c> overload.
+/// DeepArch's entry points on ML.NET's catalogs: <c>mlContext.MulticlassClassification.Trainers.MultilayerPerceptron(...)</c>,
+/// <c>ConvolutionalNetwork(...)</c> and their binary-classification and regression twins, each with a simple and an <c>Options</c> overload.
 /// </summary>
 public static class DeepArchCatalog
 {
@@ -63,6 +63,77 @@ public static class DeepArchCatalog
     public static MultilayerPerceptronTrainer MultilayerPerceptron(this RegressionCatalog.RegressionTrainers catalog,
         MultilayerPerceptronTrainer.Options options)
         => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Regression);
+
+    /// <summary>
+    /// A convolutional network for multiclass classification (key-typed label; <c>Score</c> and key <c>PredictedLabel</c>):
+    /// the default small network (<see cref="ConvolutionalPreset.Default"/>) over a feature vector read as <paramref name="inputShape"/>.
+    /// </summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="labelColumnName">The key-typed label column.</param>
+    /// <param name="featureColumnName">The feature column: a known-size vector of <c>Single</c> of the shape's size.</param>
+    /// <param name="inputShape">(channels, height, width) or (channels, length), e.g. <c>[1, 8, 8]</c>.</param>
+    /// <param name="epochs">Passes over the training data.</param>
+    /// <param name="batchSize">Rows per mini-batch.</param>
+    /// <param name="learningRate">Adam's learning rate.</param>
+    public static ConvolutionalNetworkTrainer ConvolutionalNetwork(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string labelColumnName, string featureColumnName, IReadOnlyList<int> inputShape, int epochs = 20, int batchSize = 32, double learningRate = 1e-3)
+        => catalog.ConvolutionalNetwork(Convolutional(labelColumnName, featureColumnName, inputShape, epochs, batchSize, learningRate));
+
+    /// <summary>A convolutional network for multiclass classification, with every option (a preset such as LeNet-5, or explicit layers).</summary>
+    public static ConvolutionalNetworkTrainer ConvolutionalNetwork(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        ConvolutionalNetworkTrainer.Options options)
+        => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Multiclass);
+
+    /// <summary>
+    /// A convolutional network for binary classification (<c>Boolean</c> label; <c>Score</c>, <c>Probability</c>, <c>PredictedLabel</c>):
+    /// the default small network over a feature vector read as <paramref name="inputShape"/>.
+    /// </summary>
+    /// <param name="catalog">The binary trainers catalog.</param>
+    /// <param name="labelColumnName">The <c>Boolean</c> label column.</param>
+    /// <param name="featureColumnName">The feature column: a known-size vector of <c>Single</c> of the shape's size.</param>
+    /// <param name="inputShape">(channels, height, width) or (channels, length), e.g. <c>[1, 8, 8]</c>.</param>
+    /// <param name="epochs">Passes over the training data.</param>
+    /// <param name="batchSize">Rows per mini-batch.</param>
+    /// <param name="learningRate">Adam's learning rate.</param>
+    public static ConvolutionalNetworkTrainer ConvolutionalNetwork(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
+        string labelColumnName, string featureColumnName, IReadOnlyList<int> inputShape, int epochs = 20, int batchSize = 32, double learningRate = 1e-3)
+        => catalog.ConvolutionalNetwork(Convolutional(labelColumnName, featureColumnName, inputShape, epochs, batchSize, learningRate));
+
+    /// <summary>A convolutional network for binary classification, with every option.</summary>
+    public static ConvolutionalNetworkTrainer ConvolutionalNetwork(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
+        ConvolutionalNetworkTrainer.Options options)
+        => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Binary);
+
+    /// <summary>
+    /// A convolutional network for regression (<c>Single</c> label; <c>Score</c>): the default small network over a
+    /// feature vector read as <paramref name="inputShape"/>.
+    /// </summary>
+    /// <param name="catalog">The regression trainers catalog.</param>
+    /// <param name="labelColumnName">The <c>Single</c> label column.</param>
+    /// <param name="featureColumnName">The feature column: a known-size vector of <c>Single</c> of the shape's size.</param>
+    /// <param name="inputShape">(channels, height, width) or (channels, length), e.g. <c>[1, 8, 8]</c>.</param>
+    /// <param name="epochs">Passes over the training data.</param>
+    /// <param name="batchSize">Rows per mini-batch.</param>
+    /// <param name="learningRate">Adam's learning rate.</param>
+    public static ConvolutionalNetworkTrainer ConvolutionalNetwork(this RegressionCatalog.RegressionTrainers catalog,
+        string labelColumnName, string featureColumnName, IReadOnlyList<int> inputShape, int epochs = 20, int batchSize = 32, double learningRate = 1e-3)
+        => catalog.ConvolutionalNetwork(Convolutional(labelColumnName, featureColumnName, inputShape, epochs, batchSize, learningRate));
+
+    /// <summary>A convolutional network for regression, with every option.</summary>
+    public static ConvolutionalNetworkTrainer ConvolutionalNetwork(this RegressionCatalog.RegressionTrainers catalog,
+        ConvolutionalNetworkTrainer.Options options)
+        => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Regression);
+
+    private static ConvolutionalNetworkTrainer.Options Convolutional(string label, string features, IReadOnlyList<int> inputShape, int epochs, int batchSize,
+        double learningRate) => new()
+    {
+        LabelColumnName = label,
+        FeatureColumnName = features,
+        InputShape = inputShape,
+        Epochs = epochs,
+        BatchSize = batchSize,
+        LearningRate = learningRate,
+    };
 
     private static MultilayerPerceptronTrainer.Options Simple(string label, string features, int[]? hidden, int epochs, int batchSize, double learningRate) => new()
     {

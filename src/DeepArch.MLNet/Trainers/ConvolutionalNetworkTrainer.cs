@@ -1,0 +1,172 @@
+using DeepArch.MLNet.Data;
+using DeepArch.MLNet.Schema;
+using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers.Architectures;
+using DeepArch.Trainers.Layers;
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+
+namespace DeepArch.MLNet.Trainers;
+
+/// <summary>The ready-made networks of <see cref="ConvolutionalNetworkTrainer"/>.</summary>
+public enum ConvolutionalPreset
+{
+    /// <summary>
+    /// A small network: two blocks of convolution (16, then 32 filters, 3x3 or 3 taps, "same") -> activation ->
+    /// max pooling 2, then dense 64 -> output. Images and signals (<see cref="DeepArch.Trainers.Architectures.ConvolutionalNetwork"/>).
+    /// </summary>
+    Default,
+
+    /// <summary>LeNet-5, its convolutions padded as much as the input size needs (<see cref="DeepArch.Trainers.Architectures.LeNet5"/>); images of at least 4x4.</summary>
+    LeNet5,
+}
+
+/// <summary>
+/// Trains a convolutional network with TorchSharp and returns a <see cref="NetworkTransformer"/> that
+/// scores it with ONNX Runtime. The feature column is a flat vector (what ML.NET's <c>ExtractPixels</c>
+/// produces, or any vector of the right size) and <see cref="Options.InputShape"/> says how to read it:
+/// (channels, height, width) or (channels, length), row-major. Created by <c>ConvolutionalNetwork</c> in
+/// <c>mlContext.MulticlassClassification.Trainers</c>, <c>BinaryClassification.Trainers</c> and
+/// <c>Regression.Trainers</c>.
+/// </summary>
+/// <remarks>
+/// <list type="table">
+/// <listheader><term>Characteristic</term><description>Value</description></listheader>
+/// <item><term>Trains in Fit</term><description>Yes (TorchSharp, CPU or CUDA)</description></item>
+/// <item><term>Feature column</term><description>Known-size vector of <c>Single</c> holding channels x height x width (or channels x length) values,
+/// channel-planar and row-major, as <c>ExtractPixels</c> writes them by default (<c>interleavePixelColors: false</c>); scale it first (for pixels, <c>scaleImage: 1f / 255</c>)</description></item>
+/// <item><term>Label column</term><description>Multiclass: key (<c>MapValueToKey</c>); binary: <c>Boolean</c>; regression: <c>Single</c></description></item>
+/// <item><term>Output columns</term><description>Multiclass: <c>Score</c> (class probabilities), <c>PredictedLabel</c> (key, label's key values);
+/// binary: <c>Score</c> (logit), <c>Probability</c>, <c>PredictedLabel</c> (Boolean); regression: <c>Score</c></description></item>
+/// <item><term>Network</term><description><see cref="Options.Preset"/> (<see cref="ConvolutionalPreset.Default"/> or <see cref="ConvolutionalPreset.LeNet5"/>),
+/// or <see cref="Options.Layers"/>; a <see cref="Reshape"/> to <see cref="Options.InputShape"/> comes first</description></item>
+/// <item><term>Packages</term><description>DeepArch.MLNet (TorchSharp, libtorch-cpu-linux-x64, Microsoft.ML.OnnxRuntime); reading image files needs Microsoft.ML.ImageAnalytics</description></item>
+/// <item><term>GPU</term><description><c>Options.Device = Cuda</c> needs the GPU build (see README); falls back or throws as <c>FallbackToCpu</c> says</description></item>
+/// </list>
+/// The network is checked against <see cref="Options.InputShape"/> when the trainer is created (a kernel or
+/// pooling window larger than what reaches it is an error naming the layer and the sizes), and the shape's
+/// size against the feature column's at the start of <c>Fit</c>, before any row is read.
+/// </remarks>
+public sealed class ConvolutionalNetworkTrainer : IEstimator<NetworkTransformer>
+{
+    private readonly SupervisedNetworkFitter _fitter;
+    private readonly int[] _inputShape;
+
+    internal ConvolutionalNetworkTrainer(IHostEnvironment environment, Options options, PredictionTask task)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        TrainerOptions = options;
+        _inputShape = options.InputShape.ToArray();
+        var preset = options.Preset;
+        var activation = options.Activation;
+        var layers = options.Layers?.ToArray();
+        // Compose once now, with a stand-in output count, so that a network that does not fit the declared
+        // shape fails here rather than after the data has been read.
+        Compose(_inputShape, preset, activation, layers, outputs: 2);
+        _fitter = new SupervisedNetworkFitter(environment, options, task, "ConvolutionalNetwork",
+            (_, outputs) => Compose(_inputShape, preset, activation, layers, outputs));
+    }
+
+    /// <summary>The options this trainer was created with.</summary>
+    public Options TrainerOptions { get; }
+
+    /// <summary>Trains on <paramref name="input"/>; validation uses <see cref="NetworkTrainerOptions.ValidationFraction"/> of it.</summary>
+    public NetworkTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        CheckFeatureSize(input.Schema);
+        return _fitter.Fit(input, null);
+    }
+
+    /// <summary>Trains on <paramref name="trainData"/> and validates every epoch on <paramref name="validationData"/>.</summary>
+    public NetworkTransformer Fit(IDataView trainData, IDataView validationData)
+    {
+        ArgumentNullException.ThrowIfNull(trainData);
+        ArgumentNullException.ThrowIfNull(validationData);
+        CheckFeatureSize(trainData.Schema);
+        return _fitter.Fit(trainData, validationData);
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => _fitter.GetOutputSchema(inputSchema);
+
+    /// <summary>The whole network: reshape to the declared shape, then the preset or the explicit layers and an output layer.</summary>
+    private static Sequential Compose(int[] inputShape, ConvolutionalPreset preset, ActivationKind activation, LayerSpec[]? layers, int outputs)
+    {
+        string option = layers is null ? $"Options.Preset {preset}" : "Options.Layers";
+        try
+        {
+            IReadOnlyList<LayerSpec> body;
+            if (layers is null)
+            {
+                body = (preset == ConvolutionalPreset.LeNet5
+                    ? LeNet5.Create(inputShape, outputs, activation)
+                    : ConvolutionalNetwork.Create(inputShape, outputs, activation)).Layers;
+            }
+            else
+            {
+                var bodyShape = new Sequential(layers).OutputShape(inputShape);
+                body = bodyShape.Length == 1 ? [.. layers, new Dense(outputs)] : [.. layers, new Flatten(), new Dense(outputs)];
+            }
+            var network = new Sequential([new Reshape(inputShape), .. body]);
+            network.OutputShape([inputShape.Aggregate(1, (a, d) => checked(a * d))]);
+            return network;
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"{option} does not fit Options.InputShape [{string.Join(", ", inputShape)}]: {e.Message}", e);
+        }
+    }
+
+    private void CheckFeatureSize(DataViewSchema schema)
+    {
+        var (column, size) = FeatureColumn.Resolve(schema, TrainerOptions.FeatureColumnName);
+        int expected = _inputShape.Aggregate(1, (a, d) => checked(a * d));
+        if (size != expected)
+        {
+            throw new ArgumentException(
+                $"Options.InputShape [{string.Join(", ", _inputShape)}] holds {expected} values but feature column '{column.Name}' " +
+                $"has {size} ({SchemaErrors.Describe(column.Type)}). Declare the shape the feature vector was made with.");
+        }
+    }
+
+    /// <summary>Options of <see cref="ConvolutionalNetworkTrainer"/>.</summary>
+    public sealed class Options : NetworkTrainerOptions
+    {
+        /// <summary>
+        /// How to read the flat feature vector: (channels, height, width) for images or (channels, length) for
+        /// signals, row-major; every size at least 1, and their product the feature column's size. Required.
+        /// </summary>
+        public IReadOnlyList<int> InputShape { get; set; } = [];
+
+        /// <summary>The ready-made network to train when <see cref="Layers"/> is null; <see cref="ConvolutionalPreset.Default"/> by default.</summary>
+        public ConvolutionalPreset Preset { get; set; } = ConvolutionalPreset.Default;
+
+        /// <summary>The activation after the preset's convolutions and hidden dense layers (not used with <see cref="Layers"/>).</summary>
+        public ActivationKind Activation { get; set; } = ActivationKind.ReLU;
+
+        /// <summary>
+        /// An explicit network instead of a preset: the layers that follow the reshape to <see cref="InputShape"/>
+        /// (convolutions, pooling, activations, dropout, batch norm, dense layers...), without the output layer,
+        /// which the trainer adds (after a <see cref="Flatten"/> when the last layer's output is not a vector).
+        /// Null (default) uses <see cref="Preset"/>; cannot be combined with a preset other than Default.
+        /// </summary>
+        public IReadOnlyList<LayerSpec>? Layers { get; set; }
+
+        internal override void Validate()
+        {
+            base.Validate();
+            Check(InputShape is not null, nameof(InputShape), "null", "must be (channels, height, width) or (channels, length)");
+            Check(InputShape!.Count is 2 or 3 && InputShape.All(d => d >= 1), nameof(InputShape), $"[{string.Join(", ", InputShape)}]",
+                "must be (channels, height, width) or (channels, length) with sizes of at least 1");
+            Check(Enum.IsDefined(Preset), nameof(Preset), Preset, "must be a defined ConvolutionalPreset");
+            Check(Enum.IsDefined(Activation), nameof(Activation), Activation, "must be a defined ActivationKind");
+            if (Layers is not null)
+            {
+                Check(Layers.Count > 0 && Layers.All(l => l is not null), nameof(Layers), $"{Layers.Count} layers", "must hold at least one layer and no nulls");
+                Check(Preset == ConvolutionalPreset.Default, nameof(Preset), Preset, "must stay Default when Options.Layers is set (use one or the other)");
+            }
+        }
+    }
+}
