@@ -16,20 +16,34 @@ internal static class ModelArchive
     /// <exception cref="InvalidDataException">The archive, or an entry in it, is damaged.</exception>
     public static IReadOnlyList<Entry> Read(Stream zip)
     {
-        var entries = new List<Entry>();
+        ZipArchive? archive = null;
+        IReadOnlyList<ZipArchiveEntry> archived;
         try
         {
-            using var archive = new ZipArchive(zip, ZipArchiveMode.Read, leaveOpen: true);
-            foreach (var entry in archive.Entries)
-            {
-                entries.Add(new Entry(entry.FullName, ReadChecked(entry)));
-            }
+            archive = new ZipArchive(zip, ZipArchiveMode.Read, leaveOpen: true);
+            archived = archive.Entries;
         }
         catch (Exception e) when (e is InvalidDataException or IOException or NotSupportedException or ArgumentException)
         {
+            archive?.Dispose();
             throw new InvalidDataException($"The model file is not an intact zip archive: {e.Message}", e);
         }
-        return entries;
+        using (archive)
+        {
+            var entries = new List<Entry>();
+            foreach (var entry in archived)
+            {
+                try
+                {
+                    entries.Add(new Entry(entry.FullName, ReadChecked(entry)));
+                }
+                catch (Exception e) when (e is InvalidDataException or IOException or NotSupportedException or ArgumentException)
+                {
+                    throw new InvalidDataException($"Zip entry '{entry.FullName}' is damaged: {e.Message}", e);
+                }
+            }
+            return entries;
+        }
     }
 
     /// <summary>The content of <paramref name="entry"/>, checked against its recorded size and CRC-32.</summary>
@@ -43,19 +57,19 @@ internal static class ModelArchive
         {
             if (content.Length + read > entry.Length)
             {
-                throw new InvalidDataException($"Zip entry '{entry.FullName}' holds more than the {entry.Length} bytes the archive records.");
+                throw new InvalidDataException($"it holds more than the {entry.Length} bytes the archive records.");
             }
             content.Write(buffer, 0, read);
         }
         if (content.Length != entry.Length)
         {
-            throw new InvalidDataException($"Zip entry '{entry.FullName}' holds {content.Length} bytes but the archive records {entry.Length}.");
+            throw new InvalidDataException($"it holds {content.Length} bytes but the archive records {entry.Length}.");
         }
         byte[] bytes = content.ToArray();
         uint crc = Crc32(bytes);
         if (crc != entry.Crc32)
         {
-            throw new InvalidDataException($"Zip entry '{entry.FullName}' is damaged: its CRC-32 is {crc:x8} but the archive records {entry.Crc32:x8}.");
+            throw new InvalidDataException($"its CRC-32 is {crc:x8} but the archive records {entry.Crc32:x8}.");
         }
         return bytes;
     }

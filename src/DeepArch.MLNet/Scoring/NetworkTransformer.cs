@@ -99,7 +99,7 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
     }
 
     /// <summary>Saves through public ML.NET transforms (ONNX model + column conversions); see <see cref="DeepArchModel"/>.</summary>
-    void ICanSaveModel.Save(ModelSaveContext ctx) => PersistedChain.Create(_onnxModel, Info).Save(ctx);
+    void ICanSaveModel.Save(ModelSaveContext ctx) => PersistedChain.Save(_onnxModel, Info, ctx);
 
     /// <inheritdoc/>
     public void Dispose()

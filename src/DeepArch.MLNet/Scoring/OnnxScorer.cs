@@ -18,6 +18,7 @@ internal sealed class OnnxScorer : IDisposable
     private readonly object _gate = new();
     private int _running;
     private bool _disposed;
+    private static int s_liveSessions;
 
     /// <summary>Opens a session on <paramref name="model"/>.</summary>
     /// <param name="model">The ONNX model bytes.</param>
@@ -58,7 +59,11 @@ internal sealed class OnnxScorer : IDisposable
             }
         }
         _session = new InferenceSession(model, sessionOptions);
+        Interlocked.Increment(ref s_liveSessions);
     }
+
+    /// <summary>Sessions opened and not yet released, process-wide: a diagnostic that disposal releases them (tests read it).</summary>
+    internal static int LiveSessions => Volatile.Read(ref s_liveSessions);
 
     /// <summary>Values per input row.</summary>
     public int InputSize { get; }
@@ -145,6 +150,7 @@ internal sealed class OnnxScorer : IDisposable
     {
         _session.Dispose();
         _runOptions.Dispose();
+        Interlocked.Decrement(ref s_liveSessions);
     }
 }
 
