@@ -2,14 +2,28 @@
 // Loads the model in this fresh process (plain: mlContext.Model.Load after DeepArchModel.Register;
 // deeparch: DeepArchModel.Load), scores the rows of features.csv (one row of floats per line, in a
 // column named "Features") and prints each row's Score values, invariant culture, one row per line.
+//
+// Usage: DeepArch.ProcessHost fit <rows.csv> <mlContextSeed>
+// Trains DeterminismPipeline's pipelines on the rows of rows.csv in this fresh process and prints the
+// scores of those rows (one line per row and task), for the cross-process determinism test.
 using System.Globalization;
 using DeepArch.MLNet.Persistence;
+using DeepArch.ProcessHost;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
+if (args.Length == 3 && args[0] == "fit")
+{
+    foreach (string line in DeterminismPipeline.FitAndScore(DeterminismPipeline.ReadCsv(args[1]), int.Parse(args[2], CultureInfo.InvariantCulture)))
+    {
+        Console.WriteLine(line);
+    }
+    return 0;
+}
 if (args.Length != 4 || args[0] != "score")
 {
     Console.Error.WriteLine("usage: DeepArch.ProcessHost score <model.zip> <features.csv> <plain|deeparch>");
+    Console.Error.WriteLine("       DeepArch.ProcessHost fit <rows.csv> <mlContextSeed>");
     return 2;
 }
 var ml = new MLContext();

@@ -1,0 +1,109 @@
+using System.Globalization;
+using DeepArch.MLNet;
+using DeepArch.MLNet.Trainers;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace DeepArch.ProcessHost;
+
+/// <summary>
+/// The pipelines the determinism tests train twice, in the test process and in a fresh one (this host's
+/// <c>fit</c> verb); compiled into both, so that both train exactly the same thing. Each task trains in
+/// its own <c>new MLContext(seed)</c> with no <c>Options.Seed</c> (the seed comes from the MLContext), with
+/// dropout and shuffling on, so that every source of randomness is exercised.
+/// </summary>
+internal static class DeterminismPipeline
+{
+    /// <summary>The tasks trained, in order.</summary>
+    public static readonly string[] Tasks = ["multiclass", "binary", "regression"];
+
+    /// <summary>A training row with a label for each task.</summary>
+    public sealed class Row
+    {
+        /// <summary>The features.</summary>
+        [VectorType(6)]
+        public float[] Features { get; set; } = [];
+
+        /// <summary>The class (mapped to a key for multiclass).</summary>
+        public float Class { get; set; }
+
+        /// <summary>The binary label.</summary>
+        public bool Flag { get; set; }
+
+        /// <summary>The regression target.</summary>
+        public float Target { get; set; }
+    }
+
+    /// <summary>Writes rows as CSV: six features, class, flag (0/1), target; floats round-trip exactly.</summary>
+    public static void WriteCsv(string path, IEnumerable<Row> rows)
+        => File.WriteAllLines(path, rows.Select(r => string.Join(",",
+            r.Features.Append(r.Class).Append(r.Flag ? 1 : 0).Append(r.Target).Select(v => v.ToString("R", CultureInfo.InvariantCulture)))));
+
+    /// <summary>Reads rows written by <see cref="WriteCsv"/>.</summary>
+    public static Row[] ReadCsv(string path) => File.ReadLines(path).Select(line =>
+    {
+        float[] v = line.Split(',').Select(s => float.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        return new Row { Features = v[..6], Class = v[6], Flag = v[7] != 0, Target = v[8] };
+    }).ToArray();
+
+    /// <summary>The estimator of <paramref name="task"/>.</summary>
+    public static IEstimator<ITransformer> Create(MLContext ml, string task)
+    {
+        var options = new MultilayerPerceptronTrainer.Options
+        {
+            HiddenLayers = [16, 8],
+            Dropout = 0.1f,
+            Epochs = 4,
+            BatchSize = 16,
+            ValidationFraction = 0.2,
+            LabelColumnName = task switch { "multiclass" => "Label", "binary" => nameof(Row.Flag), _ => nameof(Row.Target) },
+        };
+        return task switch
+        {
+            "multiclass" => ml.Transforms.Conversion.MapValueToKey("Label", nameof(Row.Class))
+                .Append(ml.MulticlassClassification.Trainers.MultilayerPerceptron(options)),
+            "binary" => ml.BinaryClassification.Trainers.MultilayerPerceptron(options),
+            _ => ml.Regression.Trainers.MultilayerPerceptron(options),
+        };
+    }
+
+    /// <summary>
+    /// Trains every task on <paramref name="rows"/>, each in a fresh <c>MLContext(seed)</c>, scores the
+    /// same rows and returns one line per row: the task, then its Score values written with "R".
+    /// </summary>
+    public static IEnumerable<string> FitAndScore(IReadOnlyList<Row> rows, int seed)
+    {
+        foreach (string task in Tasks)
+        {
+            var ml = new MLContext(seed);
+            var data = ml.Data.LoadFromEnumerable(rows);
+            var model = Create(ml, task).Fit(data);
+            var scored = model.Transform(data);
+            var column = scored.Schema["Score"];
+            using (var cursor = scored.GetRowCursor([column]))
+            {
+                if (column.Type is VectorDataViewType)
+                {
+                    var getter = cursor.GetGetter<VBuffer<float>>(column);
+                    VBuffer<float> value = default;
+                    while (cursor.MoveNext())
+                    {
+                        getter(ref value);
+                        yield return task + ":" + string.Join(",", value.DenseValues().Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
+                    }
+                }
+                else
+                {
+                    var getter = cursor.GetGetter<float>(column);
+                    float value = 0;
+                    while (cursor.MoveNext())
+                    {
+                        getter(ref value);
+                        yield return task + ":" + value.ToString("R", CultureInfo.InvariantCulture);
+                    }
+                }
+            }
+            (model as IDisposable)?.Dispose();
+        }
+    }
+}
