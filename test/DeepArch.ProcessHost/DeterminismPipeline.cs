@@ -10,12 +10,13 @@ namespace DeepArch.ProcessHost;
 /// The pipelines the determinism tests train twice, in the test process and in a fresh one (this host's
 /// <c>fit</c> verb); compiled into both, so that both train exactly the same thing. Each task trains in
 /// its own <c>new MLContext(seed)</c> with no <c>Options.Seed</c> (the seed comes from the MLContext), with
-/// dropout and shuffling on, so that every source of randomness is exercised.
+/// shuffling, a validation split and (for the perceptrons) dropout on, so that every source of randomness
+/// is exercised; the convolutional networks read the six features as a one-channel signal.
 /// </summary>
 internal static class DeterminismPipeline
 {
-    /// <summary>The tasks trained, in order.</summary>
-    public static readonly string[] Tasks = ["multiclass", "binary", "regression"];
+    /// <summary>The tasks trained, in order: each task with a multilayer perceptron, then with a convolutional network.</summary>
+    public static readonly string[] Tasks = ["multiclass", "binary", "regression", "cnn-multiclass", "cnn-binary", "cnn-regression"];
 
     /// <summary>A training row with a label for each task.</summary>
     public sealed class Row
@@ -49,21 +50,31 @@ internal static class DeterminismPipeline
     /// <summary>The estimator of <paramref name="task"/>.</summary>
     public static IEstimator<ITransformer> Create(MLContext ml, string task)
     {
-        var options = new MultilayerPerceptronTrainer.Options
+        bool convolutional = task.StartsWith("cnn-", StringComparison.Ordinal);
+        string label = task switch
         {
-            HiddenLayers = [16, 8],
-            Dropout = 0.1f,
-            Epochs = 4,
-            BatchSize = 16,
-            ValidationFraction = 0.2,
-            LabelColumnName = task switch { "multiclass" => "Label", "binary" => nameof(Row.Flag), _ => nameof(Row.Target) },
+            "multiclass" or "cnn-multiclass" => "Label",
+            "binary" or "cnn-binary" => nameof(Row.Flag),
+            _ => nameof(Row.Target),
         };
+        NetworkTrainerOptions options = convolutional
+            ? new ConvolutionalNetworkTrainer.Options { InputShape = [1, 6] }
+            : new MultilayerPerceptronTrainer.Options { HiddenLayers = [16, 8], Dropout = 0.1f };
+        options.Epochs = 4;
+        options.BatchSize = 16;
+        options.ValidationFraction = 0.2;
+        options.LabelColumnName = label;
+        var mlp = options as MultilayerPerceptronTrainer.Options;
+        var cnn = options as ConvolutionalNetworkTrainer.Options;
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label", nameof(Row.Class));
         return task switch
         {
-            "multiclass" => ml.Transforms.Conversion.MapValueToKey("Label", nameof(Row.Class))
-                .Append(ml.MulticlassClassification.Trainers.MultilayerPerceptron(options)),
-            "binary" => ml.BinaryClassification.Trainers.MultilayerPerceptron(options),
-            _ => ml.Regression.Trainers.MultilayerPerceptron(options),
+            "multiclass" => keyed.Append(ml.MulticlassClassification.Trainers.MultilayerPerceptron(mlp!)),
+            "binary" => ml.BinaryClassification.Trainers.MultilayerPerceptron(mlp!),
+            "regression" => ml.Regression.Trainers.MultilayerPerceptron(mlp!),
+            "cnn-multiclass" => keyed.Append(ml.MulticlassClassification.Trainers.ConvolutionalNetwork(cnn!)),
+            "cnn-binary" => ml.BinaryClassification.Trainers.ConvolutionalNetwork(cnn!),
+            _ => ml.Regression.Trainers.ConvolutionalNetwork(cnn!),
         };
     }
 

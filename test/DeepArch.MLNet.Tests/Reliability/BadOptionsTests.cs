@@ -8,20 +8,27 @@ using Xunit;
 namespace DeepArch.MLNet.Tests.Reliability;
 
 /// <summary>
-/// Every option out of its range is rejected by the catalog call (the estimator's constructor), before
+/// Every option of every estimator (multilayer perceptron and convolutional network, in each of the
+/// three catalogs) out of its range is rejected by the catalog call (the estimator's constructor), before
 /// any data is seen, with an <see cref="ArgumentOutOfRangeException"/> whose parameter and message name
 /// the option and whose message echoes the value: "Options.BatchSize must be positive; got 0.".
 /// </summary>
 public class BadOptionsTests
 {
     /// <summary>One bad setting: what to change, the option's name and how its value is echoed.</summary>
-    public sealed record BadOption(string Option, string Echo, Action<MultilayerPerceptronTrainer.Options> Apply)
+    public sealed record BadOption(string Option, string Echo, Action<NetworkTrainerOptions> Apply)
     {
         public override string ToString() => $"{Option} = {Echo}";
     }
 
-    /// <summary>Every option of <see cref="MultilayerPerceptronTrainer.Options"/> and its base <see cref="NetworkTrainerOptions"/> with each kind of bad value.</summary>
-    public static IEnumerable<BadOption> Table =>
+    private static BadOption Mlp(string option, string echo, Action<MultilayerPerceptronTrainer.Options> apply)
+        => new(option, echo, o => apply((MultilayerPerceptronTrainer.Options)o));
+
+    private static BadOption Cnn(string option, string echo, Action<ConvolutionalNetworkTrainer.Options> apply)
+        => new(option, echo, o => apply((ConvolutionalNetworkTrainer.Options)o));
+
+    /// <summary>Every option of the shared base, <see cref="NetworkTrainerOptions"/>, with each kind of bad value.</summary>
+    public static IEnumerable<BadOption> Shared =>
     [
         new("LabelColumnName", "''", o => o.LabelColumnName = ""),
         new("LabelColumnName", "'  '", o => o.LabelColumnName = "  "),
@@ -62,21 +69,53 @@ public class BadOptionsTests
         new("ScoringBatchSize", "0", o => o.ScoringBatchSize = 0),
         new("ScoringThreads", "-2", o => o.ScoringThreads = -2),
         new("Device", "5", o => o.Device = (ComputeDevice)5),
-        new("HiddenLayers", "null", o => o.HiddenLayers = null!),
-        new("HiddenLayers", "[4, 0]", o => o.HiddenLayers = [4, 0]),
-        new("HiddenLayers", "[-8]", o => o.HiddenLayers = [-8]),
-        new("Activation", "99", o => o.Activation = (ActivationKind)99),
-        new("Dropout", "-0.1", o => o.Dropout = -0.1f),
-        new("Dropout", "1", o => o.Dropout = 1),
-        new("Dropout", "NaN", o => o.Dropout = float.NaN),
     ];
 
-    /// <summary>The estimators: every catalog's Options overload.</summary>
-    public static IEnumerable<(string Name, Func<MLContext, MultilayerPerceptronTrainer.Options, object> Create)> Estimators =>
+    /// <summary>The options only <see cref="MultilayerPerceptronTrainer.Options"/> has.</summary>
+    public static IEnumerable<BadOption> MultilayerPerceptronOnly =>
     [
-        ("multiclass MLP", (ml, o) => ml.MulticlassClassification.Trainers.MultilayerPerceptron(o)),
-        ("binary MLP", (ml, o) => ml.BinaryClassification.Trainers.MultilayerPerceptron(o)),
-        ("regression MLP", (ml, o) => ml.Regression.Trainers.MultilayerPerceptron(o)),
+        Mlp("HiddenLayers", "null", o => o.HiddenLayers = null!),
+        Mlp("HiddenLayers", "[4, 0]", o => o.HiddenLayers = [4, 0]),
+        Mlp("HiddenLayers", "[-8]", o => o.HiddenLayers = [-8]),
+        Mlp("Activation", "99", o => o.Activation = (ActivationKind)99),
+        Mlp("Dropout", "-0.1", o => o.Dropout = -0.1f),
+        Mlp("Dropout", "1", o => o.Dropout = 1),
+        Mlp("Dropout", "NaN", o => o.Dropout = float.NaN),
+    ];
+
+    /// <summary>The options only <see cref="ConvolutionalNetworkTrainer.Options"/> has.</summary>
+    public static IEnumerable<BadOption> ConvolutionalNetworkOnly =>
+    [
+        Cnn("InputShape", "null", o => o.InputShape = null!),
+        Cnn("InputShape", "[]", o => o.InputShape = []),
+        Cnn("InputShape", "[8]", o => o.InputShape = [8]),
+        Cnn("InputShape", "[1, 0, 8]", o => o.InputShape = [1, 0, 8]),
+        Cnn("InputShape", "[1, 2, 3, 4]", o => o.InputShape = [1, 2, 3, 4]),
+        Cnn("Preset", "9", o => o.Preset = (ConvolutionalPreset)9),
+        Cnn("Activation", "99", o => o.Activation = (ActivationKind)99),
+        Cnn("Layers", "0 layers", o => o.Layers = []),
+        Cnn("Layers", "2 layers", o => o.Layers = [new Flatten(), null!]),
+        Cnn("Preset", "LeNet5", o => { o.Layers = [new Flatten()]; o.Preset = ConvolutionalPreset.LeNet5; }),
+    ];
+
+    /// <summary>An estimator: its catalog call, valid default options, and the settings only it has.</summary>
+    public sealed record Estimator(string Name, Func<NetworkTrainerOptions> NewOptions, Func<MLContext, NetworkTrainerOptions, object> Create, IEnumerable<BadOption> Own);
+
+    /// <summary>Every catalog's Options overload of every estimator.</summary>
+    public static IEnumerable<Estimator> Estimators =>
+    [
+        new("multiclass MLP", () => new MultilayerPerceptronTrainer.Options(),
+            (ml, o) => ml.MulticlassClassification.Trainers.MultilayerPerceptron((MultilayerPerceptronTrainer.Options)o), MultilayerPerceptronOnly),
+        new("binary MLP", () => new MultilayerPerceptronTrainer.Options(),
+            (ml, o) => ml.BinaryClassification.Trainers.MultilayerPerceptron((MultilayerPerceptronTrainer.Options)o), MultilayerPerceptronOnly),
+        new("regression MLP", () => new MultilayerPerceptronTrainer.Options(),
+            (ml, o) => ml.Regression.Trainers.MultilayerPerceptron((MultilayerPerceptronTrainer.Options)o), MultilayerPerceptronOnly),
+        new("multiclass CNN", () => new ConvolutionalNetworkTrainer.Options { InputShape = [1, 8, 8] },
+            (ml, o) => ml.MulticlassClassification.Trainers.ConvolutionalNetwork((ConvolutionalNetworkTrainer.Options)o), ConvolutionalNetworkOnly),
+        new("binary CNN", () => new ConvolutionalNetworkTrainer.Options { InputShape = [1, 8, 8] },
+            (ml, o) => ml.BinaryClassification.Trainers.ConvolutionalNetwork((ConvolutionalNetworkTrainer.Options)o), ConvolutionalNetworkOnly),
+        new("regression CNN", () => new ConvolutionalNetworkTrainer.Options { InputShape = [1, 8, 8] },
+            (ml, o) => ml.Regression.Trainers.ConvolutionalNetwork((ConvolutionalNetworkTrainer.Options)o), ConvolutionalNetworkOnly),
     ];
 
     /// <summary>Every estimator with every bad setting, named so that each case shows as its own test.</summary>
@@ -85,11 +124,11 @@ public class BadOptionsTests
         get
         {
             var cases = new TheoryData<string, string>();
-            foreach (var (estimator, _) in Estimators)
+            foreach (var estimator in Estimators)
             {
-                foreach (var bad in Table)
+                foreach (var bad in Shared.Concat(estimator.Own))
                 {
-                    cases.Add(estimator, bad.ToString());
+                    cases.Add(estimator.Name, bad.ToString());
                 }
             }
             return cases;
@@ -101,16 +140,27 @@ public class BadOptionsTests
     public void An_option_out_of_range_is_rejected_by_the_catalog_call_naming_the_option_and_echoing_the_value(string estimator, string setting)
     {
         var ml = new MLContext(seed: 1);
-        var create = Estimators.Single(e => e.Name == estimator).Create;
-        var bad = Table.Single(b => b.ToString() == setting);
-        var options = new MultilayerPerceptronTrainer.Options();
+        var chosen = Estimators.Single(e => e.Name == estimator);
+        var bad = Shared.Concat(chosen.Own).Single(b => b.ToString() == setting);
+        var options = chosen.NewOptions();
         bad.Apply(options);
 
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => create(ml, options));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => chosen.Create(ml, options));
 
         Assert.Equal($"Options.{bad.Option}", error.ParamName);
         Assert.StartsWith($"Options.{bad.Option} ", error.Message);
         Assert.Contains($"; got {bad.Echo}.", error.Message);
+    }
+
+    [Fact]
+    public void A_convolutional_preset_that_does_not_fit_the_input_shape_is_rejected_by_the_catalog_call()
+    {
+        var ml = new MLContext(seed: 1);
+        var options = new ConvolutionalNetworkTrainer.Options { InputShape = [1, 2, 2], Preset = ConvolutionalPreset.LeNet5 };
+
+        var error = Assert.ThrowsAny<ArgumentException>(() => ml.MulticlassClassification.Trainers.ConvolutionalNetwork(options));
+
+        Assert.StartsWith("Options.Preset LeNet5 does not fit Options.InputShape [1, 2, 2]", error.Message);
     }
 
     [Fact]
@@ -153,9 +203,9 @@ public class BadOptionsTests
             Schedule = new ReduceOnPlateau(Factor: 0.999, Patience: 1, MinimumRate: 0),
         };
 
-        foreach (var (_, create) in Estimators)
+        foreach (var estimator in Estimators.Where(e => e.Name.EndsWith("MLP", StringComparison.Ordinal)))
         {
-            Assert.NotNull(create(ml, options));
+            Assert.NotNull(estimator.Create(ml, options));
         }
     }
 }

@@ -1,3 +1,5 @@
+using DeepArch.MLNet.Scoring;
+using DeepArch.MLNet.Trainers;
 using DeepArch.ProcessHost;
 using Microsoft.ML;
 using Xunit;
@@ -8,26 +10,49 @@ namespace DeepArch.MLNet.Tests.Reliability;
 /// <summary>
 /// The same seed and data give bit-identical predictions on the CPU: across two fits in one process
 /// (with Options.Seed, and with only the MLContext's seed), while other test classes train on other
-/// threads, and across processes. For each architecture family present (multilayer perceptrons).
+/// threads, and across processes. For each architecture family present: multilayer perceptrons and
+/// convolutional networks.
 /// </summary>
 public class DeterminismTests
 {
     private static IReadOnlyList<DeterminismPipeline.Row> TrainingRows => Rows(96, seed: 12)
         .Select(r => new DeterminismPipeline.Row { Features = r.Features, Class = r.Class, Flag = r.Flag, Target = r.Target }).ToArray();
 
+    /// <summary>Every architecture family present, for every task.</summary>
+    public static TheoryData<string, string> Families => new()
+    {
+        { "MLP", "multiclass" }, { "MLP", "binary" }, { "MLP", "regression" },
+        { "CNN", "multiclass" }, { "CNN", "binary" }, { "CNN", "regression" },
+    };
+
     [Theory]
-    [MemberData(nameof(Tasks), MemberType = typeof(ReliabilityData))]
-    public void Two_fits_with_the_same_Options_Seed_predict_the_same_bits_whatever_the_MLContext_seed(string task)
+    [MemberData(nameof(Families))]
+    public void Two_fits_with_the_same_Options_Seed_predict_the_same_bits_whatever_the_MLContext_seed(string family, string task)
     {
         var rows = Rows(80, seed: 3);
 
-        var first = Fit(new MLContext(seed: 1), task, rows, o => { o.Seed = 11; o.Dropout = 0.2f; });
-        var second = Fit(new MLContext(seed: 99), task, rows, o => { o.Seed = 11; o.Dropout = 0.2f; });
+        using var first = FitFamily(new MLContext(seed: 1), family, task, rows, seed: 11);
+        using var second = FitFamily(new MLContext(seed: 99), family, task, rows, seed: 11);
 
-        var data = Prepare(new MLContext(), task, new MLContext().Data.LoadFromEnumerable(rows));
+        var ml = new MLContext();
+        var data = Prepare(ml, task, ml.Data.LoadFromEnumerable(rows));
         Assert.Equal(Bits(Scores(first.Transform(data))), Bits(Scores(second.Transform(data))));
-        first.Dispose();
-        second.Dispose();
+    }
+
+    private static NetworkTransformer FitFamily(MLContext ml, string family, string task, ReliabilityData.Row[] rows, int seed)
+    {
+        if (family == "MLP")
+        {
+            return Fit(ml, task, rows, o => { o.Seed = seed; o.Dropout = 0.2f; });
+        }
+        var options = new ConvolutionalNetworkTrainer.Options { InputShape = [1, 6], LabelColumnName = LabelOf(task), Epochs = 3, BatchSize = 16, Seed = seed };
+        var trainer = task switch
+        {
+            "multiclass" => ml.MulticlassClassification.Trainers.ConvolutionalNetwork(options),
+            "binary" => ml.BinaryClassification.Trainers.ConvolutionalNetwork(options),
+            _ => ml.Regression.Trainers.ConvolutionalNetwork(options),
+        };
+        return trainer.Fit(Prepare(ml, task, ml.Data.LoadFromEnumerable(rows)));
     }
 
     [Fact]
@@ -39,7 +64,7 @@ public class DeterminismTests
         string[] second = DeterminismPipeline.FitAndScore(rows, seed: 3).ToArray();
         string[] other = DeterminismPipeline.FitAndScore(rows, seed: 4).ToArray();
 
-        Assert.Equal(3 * rows.Count, first.Length);
+        Assert.Equal(DeterminismPipeline.Tasks.Length * rows.Count, first.Length);
         Assert.Equal(first, second);
         foreach (string task in DeterminismPipeline.Tasks)
         {
@@ -60,7 +85,7 @@ public class DeterminismTests
             string[] here = DeterminismPipeline.FitAndScore(rows, seed: 5).ToArray();
             string[] there = ProcessHost.Run("fit", path, "5");
 
-            Assert.Equal(3 * rows.Count, here.Length);
+            Assert.Equal(DeterminismPipeline.Tasks.Length * rows.Count, here.Length);
             Assert.Equal(here, there);
         }
         finally
