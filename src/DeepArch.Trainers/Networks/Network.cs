@@ -93,9 +93,10 @@ public sealed class Network : IDisposable
         using var _ = no_grad();
         Module.eval();
         long[] shape = [rows, .. InputShape.Select(d => (long)d)];
-        // torch.tensor wraps the managed array in place, at whatever alignment the GC gave it, and some
-        // vectorized kernels round differently on 16- and 32-byte-aligned data; clone() copies it into
-        // libtorch's own (64-byte-aligned) memory so that the same input always gives the same bits.
+        // The tensor torch.tensor builds from a managed array is only 8-byte aligned, at an offset that
+        // varies from call to call, and some vectorized kernels round differently on 16- and 32-byte-aligned
+        // data (measured: last-bit differences). clone() copies it into libtorch's own 64-byte-aligned
+        // memory so that the same input always gives the same bits.
         var input = tensor(features.ToArray(), shape).clone().to(_device);
         var output = Module.call(input).cpu().contiguous();
         return output.data<float>().ToArray();
