@@ -32,6 +32,8 @@ namespace DeepArch.Trainers.Layers;
 [JsonDerivedType(typeof(BatchNorm2d), "batchnorm2d")]
 [JsonDerivedType(typeof(Dropout2d), "dropout2d")]
 [JsonDerivedType(typeof(Reshape), "reshape")]
+[JsonDerivedType(typeof(TiedDense), "tieddense")]
+[JsonDerivedType(typeof(Architectures.AutoencoderSpec), "autoencoder")]
 public abstract record LayerSpec
 {
     /// <summary>A short human-readable name of the layer and its configuration, e.g. <c>Dense(64)</c>.</summary>

@@ -1,0 +1,63 @@
+using DeepArch.Trainers.Networks;
+using static TorchSharp.torch;
+
+namespace DeepArch.Trainers.Training;
+
+/// <summary>
+/// Trains a denoising autoencoder (seeds 000, 002, 003): each training batch's input is corrupted —
+/// Gaussian noise added, and/or each value zeroed with a masking probability — while the target stays the
+/// clean input, so the network learns <c>f(x + noise) = x</c>. Validation and prediction see clean inputs.
+/// Overrides one rung of the ladder, <see cref="NetworkTrainer.TrainStep"/>; works with any network
+/// whose targets are its inputs (see <see cref="ReconstructionSet"/>).
+/// </summary>
+public class DenoisingAutoencoderTrainer : NetworkTrainer
+{
+    /// <summary>Creates the trainer.</summary>
+    /// <param name="options">The training options.</param>
+    /// <param name="gaussianNoise">The standard deviation of the Gaussian noise added to the inputs; finite, at least 0.</param>
+    /// <param name="maskingProbability">The probability of zeroing each input value, in [0, 1).</param>
+    /// <param name="loss">The reconstruction loss: MeanSquaredError, or BinaryCrossEntropyWithLogits for [0, 1] data and a linear output.</param>
+    public DenoisingAutoencoderTrainer(TrainingOptions options, float gaussianNoise = 0.1f, float maskingProbability = 0,
+        LossFunction loss = LossFunction.MeanSquaredError) : base(options, loss)
+    {
+        if (!(gaussianNoise >= 0) || float.IsInfinity(gaussianNoise))
+        {
+            throw new ArgumentOutOfRangeException(nameof(gaussianNoise), gaussianNoise, $"The Gaussian noise's standard deviation must be finite and at least 0; got {gaussianNoise}.");
+        }
+        if (!(maskingProbability >= 0 && maskingProbability < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(maskingProbability), maskingProbability, $"The masking probability must be in [0, 1); got {maskingProbability}.");
+        }
+        if (loss == LossFunction.CrossEntropy)
+        {
+            throw new ArgumentOutOfRangeException(nameof(loss), loss, "A denoising autoencoder reconstructs its input: use MeanSquaredError or BinaryCrossEntropyWithLogits.");
+        }
+        GaussianNoise = gaussianNoise;
+        MaskingProbability = maskingProbability;
+    }
+
+    /// <summary>The standard deviation of the Gaussian noise added to the training inputs.</summary>
+    public float GaussianNoise { get; }
+
+    /// <summary>The probability of zeroing each training input value.</summary>
+    public float MaskingProbability { get; }
+
+    /// <summary>Corrupts <paramref name="features"/> (noise from torch's generator, seeded by <see cref="TrainingOptions.Seed"/>), then trains on the clean <paramref name="targets"/>.</summary>
+    protected override double TrainStep(Network network, optim.Optimizer optimizer, Tensor features, Tensor targets)
+        => base.TrainStep(network, optimizer, Corrupt(features), targets);
+
+    /// <summary>The corrupted copy of <paramref name="features"/>: masked, then Gaussian noise added.</summary>
+    protected virtual Tensor Corrupt(Tensor features)
+    {
+        var noisy = features;
+        if (MaskingProbability > 0)
+        {
+            noisy = noisy * rand_like(noisy).ge(MaskingProbability).to_type(noisy.dtype);
+        }
+        if (GaussianNoise > 0)
+        {
+            noisy = noisy + randn_like(noisy) * GaussianNoise;
+        }
+        return noisy;
+    }
+}

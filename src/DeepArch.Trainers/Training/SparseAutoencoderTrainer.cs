@@ -1,0 +1,102 @@
+using DeepArch.Trainers.Architectures;
+using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Networks;
+using static TorchSharp.torch;
+using AutoencoderModule = DeepArch.Trainers.Architectures.AutoencoderSpec.AutoencoderModule;
+
+namespace DeepArch.Trainers.Training;
+
+/// <summary>
+/// Trains a sparse autoencoder (seeds 003, 004: <c>L(x, g(f(x))) + Omega(h)</c>): the reconstruction loss
+/// plus a sparsity penalty on the code h, of two kinds that can be combined:
+/// an L1 activity penalty, <c>ActivityL1 * mean over rows of sum_j |h_j|</c>; and the KL-divergence
+/// sparsity target, <c>SparsityWeight * sum_j KL(rho || rho_hat_j)</c> where rho_hat_j is unit j's mean
+/// activation over the batch and <c>KL(p || q) = p log(p/q) + (1-p) log((1-p)/(1-q))</c>; it needs codes
+/// in (0, 1), so the autoencoder's code activation must be Sigmoid.
+/// Overrides one rung, <see cref="NetworkTrainer.TrainStep"/>. Validation losses are the reconstruction loss alone.
+/// </summary>
+public class SparseAutoencoderTrainer : NetworkTrainer
+{
+    /// <summary>Creates the trainer.</summary>
+    /// <param name="options">The training options.</param>
+    /// <param name="activityL1">The weight of the L1 activity penalty; finite, at least 0.</param>
+    /// <param name="sparsityTarget">rho, the target mean activation of each code unit, in (0, 1).</param>
+    /// <param name="sparsityWeight">beta, the weight of the KL sparsity penalty; finite, at least 0.</param>
+    /// <param name="loss">The reconstruction loss: MeanSquaredError or BinaryCrossEntropyWithLogits.</param>
+    public SparseAutoencoderTrainer(TrainingOptions options, float activityL1 = 0, float sparsityTarget = 0.05f, float sparsityWeight = 0,
+        LossFunction loss = LossFunction.MeanSquaredError) : base(options, loss)
+    {
+        if (!(activityL1 >= 0) || float.IsInfinity(activityL1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(activityL1), activityL1, $"The L1 activity weight must be finite and at least 0; got {activityL1}.");
+        }
+        if (!(sparsityTarget > 0 && sparsityTarget < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(sparsityTarget), sparsityTarget, $"The sparsity target rho must be in (0, 1); got {sparsityTarget}.");
+        }
+        if (!(sparsityWeight >= 0) || float.IsInfinity(sparsityWeight))
+        {
+            throw new ArgumentOutOfRangeException(nameof(sparsityWeight), sparsityWeight, $"The sparsity weight beta must be finite and at least 0; got {sparsityWeight}.");
+        }
+        if (loss == LossFunction.CrossEntropy)
+        {
+            throw new ArgumentOutOfRangeException(nameof(loss), loss, "A sparse autoencoder reconstructs its input: use MeanSquaredError or BinaryCrossEntropyWithLogits.");
+        }
+        ActivityL1 = activityL1;
+        SparsityTarget = sparsityTarget;
+        SparsityWeight = sparsityWeight;
+    }
+
+    /// <summary>The weight of the L1 activity penalty.</summary>
+    public float ActivityL1 { get; }
+
+    /// <summary>rho, the target mean activation of each code unit.</summary>
+    public float SparsityTarget { get; }
+
+    /// <summary>beta, the weight of the KL sparsity penalty.</summary>
+    public float SparsityWeight { get; }
+
+    /// <summary>Encodes, decodes, and minimizes the reconstruction loss plus the sparsity penalty on the code.</summary>
+    protected override double TrainStep(Network network, optim.Optimizer optimizer, Tensor features, Tensor targets)
+    {
+        var autoencoder = Require(network);
+        var code = autoencoder.Encode(features);
+        var loss = ComputeLoss(autoencoder.Decode(code), targets) + SparsityPenalty(code);
+        loss.backward();
+        optimizer.step();
+        return loss.item<float>();
+    }
+
+    /// <summary>The penalty on a batch of codes [rows, units]: the weighted L1 activity plus the weighted KL divergence from rho.</summary>
+    protected virtual Tensor SparsityPenalty(Tensor code)
+    {
+        var penalty = zeros(1, device: code.device).squeeze();
+        if (ActivityL1 > 0)
+        {
+            penalty = penalty + code.abs().sum(1).mean() * ActivityL1;
+        }
+        if (SparsityWeight > 0)
+        {
+            double rho = SparsityTarget;
+            var rhoHat = code.mean([0L]).clamp(1e-6, 1 - 1e-6);
+            var divergence = (rhoHat.reciprocal() * rho).log() * rho + ((1 - rhoHat).reciprocal() * (1 - rho)).log() * (1 - rho);
+            penalty = penalty + divergence.sum() * SparsityWeight;
+        }
+        return penalty;
+    }
+
+    private AutoencoderModule Require(Network network)
+    {
+        if (network.Architecture is not AutoencoderSpec spec || spec.Variational)
+        {
+            throw new ArgumentException(
+                $"A sparse autoencoder trainer needs a network built from Autoencoder.Create; this one is {network.Architecture.Describe()}.", nameof(network));
+        }
+        if (SparsityWeight > 0 && spec.Encoder.Layers[^1] is not Activation { Kind: ActivationKind.Sigmoid })
+        {
+            throw new ArgumentException(
+                "The KL sparsity target needs codes in (0, 1): build the autoencoder with codeActivation: ActivationKind.Sigmoid, or set sparsityWeight to 0.", nameof(network));
+        }
+        return (AutoencoderModule)network.Module;
+    }
+}
