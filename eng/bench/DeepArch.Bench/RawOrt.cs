@@ -1,0 +1,74 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace DeepArch.Bench;
+
+/// <summary>
+/// The ceiling: one ONNX Runtime session fed batches straight from a preloaded float[], with the session
+/// settings and the Run overload DeepArch's OnnxScorer uses (input and output bound to managed memory,
+/// OrtValues created per call).
+/// </summary>
+internal sealed class RawOrt : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly RunOptions _runOptions = new();
+    private readonly string[] _inputNames;
+    private readonly string[] _outputNames;
+    private readonly int _inputSize;
+    private readonly int _outputSize;
+    private readonly float[] _output;
+
+    public RawOrt(string onnxPath, string inputName, int inputSize, string outputName, int outputSize, int intraOpThreads, int maxBatch)
+    {
+        using var options = new SessionOptions
+        {
+            IntraOpNumThreads = intraOpThreads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        _session = new InferenceSession(onnxPath, options);
+        _inputNames = [inputName];
+        _outputNames = [outputName];
+        _inputSize = inputSize;
+        _outputSize = outputSize;
+        _output = new float[maxBatch * outputSize];
+    }
+
+    /// <summary>Scores <paramref name="rows"/> rows of <paramref name="data"/> in batches of <paramref name="batch"/>; returns the sum of each row's first output.</summary>
+    /// <param name="firstOutputs">When given, receives each row's first output value.</param>
+    public double Pass(float[] data, int rows, int batch, float[]? firstOutputs = null)
+    {
+        double sum = 0;
+        for (int start = 0; start < rows; start += batch)
+        {
+            int n = Math.Min(batch, rows - start);
+            Run(data.AsMemory(start * _inputSize, n * _inputSize), n);
+            for (int r = 0; r < n; r++)
+            {
+                float v = _output[r * _outputSize];
+                sum += v;
+                if (firstOutputs is not null)
+                {
+                    firstOutputs[start + r] = v;
+                }
+            }
+        }
+        return sum;
+    }
+
+    /// <summary>Scores <paramref name="n"/> rows; the outputs are in <see cref="Output"/>.</summary>
+    public void Run(Memory<float> input, int n)
+    {
+        using var inputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input, [n, _inputSize]);
+        using var outputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _output.AsMemory(0, n * _outputSize), [n, _outputSize]);
+        _session.Run(_runOptions, _inputNames, [inputValue], _outputNames, [outputValue]);
+    }
+
+    public ReadOnlySpan<float> Output => _output;
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _runOptions.Dispose();
+    }
+}

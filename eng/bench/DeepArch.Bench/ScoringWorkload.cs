@@ -1,0 +1,655 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using DeepArch.MLNet;
+using DeepArch.MLNet.Persistence;
+using DeepArch.MLNet.Scoring;
+using DeepArch.MLNet.Trainers;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.Transforms.Onnx;
+
+namespace DeepArch.Bench;
+
+/// <summary>
+/// The "scoring" workload: the same ONNX network scored by DeepArch's batched transformer, by ML.NET's
+/// ApplyOnnxModel (one session call per row) and by a raw ONNX Runtime session (the ceiling), all in one
+/// process and interleaved, plus PredictionEngine single-row latency.
+/// </summary>
+internal sealed class ScoringWorkload(BenchOptions options, TextWriter log)
+{
+    private const int FeatureSize = ScoringShapes.FeatureSize;
+    private const int Classes = ScoringShapes.Classes;
+    private const double ChecksumTolerance = 1e-4;
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    private readonly List<IDisposable> _disposables = [];
+    private readonly List<string> _notes = [];
+
+    /// <summary>Runs the workload and returns the Markdown report and whether every checksum agreed.</summary>
+    public (string Report, bool ChecksumsOk) Run()
+    {
+        var total = Stopwatch.StartNew();
+        string loadBefore = MachineInfo.LoadAverage();
+        string temp = Directory.CreateTempSubdirectory("deeparch-bench-").FullName;
+        try
+        {
+            var ml = new MLContext(seed: 1);
+            int rows = options.Rows;
+            int maxBatch = options.Batches.Max();
+            int mainBatch = options.Batches.Contains(1024) ? 1024 : maxBatch;
+
+            // ---- data: one flat array (raw ORT) and the same values as ML.NET rows (materialized before timing) ----
+            log.WriteLine($"Generating {rows:N0} x {FeatureSize} random floats ...");
+            var flat = new float[(long)rows * FeatureSize];
+            var rng = new Random(12345);
+            for (long i = 0; i < flat.LongLength; i++)
+            {
+                flat[i] = rng.NextSingle();
+            }
+            var featureRows = new List<FeatureRow>(rows);
+            for (int r = 0; r < rows; r++)
+            {
+                featureRows.Add(new FeatureRow { Features = flat.AsSpan(r * FeatureSize, FeatureSize).ToArray() });
+            }
+            IDataView data = ml.Data.LoadFromEnumerable(featureRows);
+
+            // ---- the network: a DeepArch MLP, 1 epoch, once per scoring batch size (same seed, same data) ----
+            var trainRng = new Random(777);
+            var trainRows = Enumerable.Range(0, options.TrainRows).Select(_ => new TrainRow
+            {
+                Features = Enumerable.Range(0, FeatureSize).Select(_ => trainRng.NextSingle()).ToArray(),
+                Label = (uint)trainRng.Next(0, Classes),
+            }).ToList();
+            IDataView rawTrainData = ml.Data.LoadFromEnumerable(trainRows);
+            IDataView trainData = ml.Transforms.Conversion.MapValueToKey("Label").Fit(rawTrainData).Transform(rawTrainData);
+            var deepArch = new SortedDictionary<int, NetworkTransformer>();
+            foreach (int batch in options.Batches)
+            {
+                var sw = Stopwatch.StartNew();
+                var trainer = ml.MulticlassClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+                {
+                    HiddenLayers = [256, 128],
+                    Epochs = 1,
+                    Seed = 42,
+                    ScoringBatchSize = batch,
+                    ScoringThreads = options.Threads,
+                });
+                var t = trainer.Fit(trainData);
+                _disposables.Add(t);
+                deepArch[batch] = t;
+                log.WriteLine($"Trained MLP 784-256-128-10 (1 epoch, {options.TrainRows} rows) with ScoringBatchSize {batch} in {sw.Elapsed.TotalSeconds:F1} s");
+            }
+            var main = deepArch[mainBatch];
+            string mlpOnnx = Path.Combine(temp, "mlp.onnx");
+            main.SaveOnnx(mlpOnnx);
+            var loaded = DeepArchModel.LoadOnnx(mlpOnnx);
+            _disposables.Add(loaded);
+            log.WriteLine($"Wrote {mlpOnnx} ({new FileInfo(mlpOnnx).Length:N0} bytes); LoadOnnx restored ScoringBatchSize {loaded.ScoringBatchSize}");
+
+            // ---- ML.NET ApplyOnnxModel on the same file: default session options, and 1 intra-op thread ----
+            var applyDefault = ml.Transforms.ApplyOnnxModel(["Score"], ["Features"], mlpOnnx).Fit(data);
+            var applyOne = ml.Transforms.ApplyOnnxModel(new OnnxOptions
+            {
+                ModelFile = mlpOnnx,
+                InputColumns = ["Features"],
+                OutputColumns = ["Score"],
+                IntraOpNumThreads = 1,
+                InterOpNumThreads = 1,
+            }).Fit(data);
+            _disposables.Add(applyDefault);
+            _disposables.Add(applyOne);
+            var applyDefaultView = applyDefault.Transform(data);
+            var applyOneView = applyOne.Transform(data);
+            string applyScoreType = applyDefaultView.Schema["Score"].Type.ToString() ?? "?";
+
+            // ---- raw ONNX Runtime on the same file: the ceiling; its batch-1024 pass is the reference ----
+            var rawMlp = new RawOrt(mlpOnnx, "Features", FeatureSize, "Score", Classes, options.Threads, maxBatch);
+            _disposables.Add(rawMlp);
+            var referenceFirst = new float[rows];
+            double mlpReference = rawMlp.Pass(flat, rows, mainBatch, referenceFirst);
+            double peReference = referenceFirst.Take(options.PredictionEngineRows).Sum(v => (double)v);
+
+            // ---- contenders ----
+            var contenders = new List<Contender>();
+            // Contenders that are compared with each other sit next to each other in the list: the rotation
+            // keeps neighbours adjacent in every repetition, so they see nearly the same machine state.
+            var readBuffer = new float[mainBatch * FeatureSize];
+            foreach (var (batch, t) in deepArch)
+            {
+                var view = t.Transform(data);
+                contenders.Add(new($"deeparch-mlp-b{batch}", rows, "mlp", () => SumFirstSlot(view, "Score", rows)));
+                contenders.Add(new($"ort-mlp-b{batch}", rows, "mlp", () => rawMlp.Pass(flat, rows, batch)));
+                if (batch == 256 || batch == mainBatch)
+                {
+                    // Diagnostics: DeepArch's cursor loop rebuilt on the raw session (serial), and the same with a
+                    // reader thread filling the next batch while the session runs (pipelined).
+                    var buffers = new[] { new float[batch * FeatureSize], new float[batch * FeatureSize] };
+                    contenders.Add(new($"serial-replica-b{batch}", rows, "mlp", () => SerialReplica(data, rawMlp, buffers[0], batch, rows)));
+                    contenders.Add(new($"pipelined-replica-b{batch}", rows, "mlp", () => PipelinedReplica(data, rawMlp, buffers, batch, rows)));
+                }
+                if (batch == mainBatch)
+                {
+                    contenders.Add(new("read-only", rows, "read", () => ReadOnly(data, readBuffer, mainBatch, rows)));
+                    var loadedView = loaded.Transform(data);
+                    contenders.Add(new($"deeparch-mlp-loadonnx-b{loaded.ScoringBatchSize}", rows, "mlp", () => SumFirstSlot(loadedView, "Score", rows)));
+                    contenders.Add(new("apply-mlp-default", rows, "mlp", () => SumFirstSlot(applyDefaultView, "Score", rows)));
+                    contenders.Add(new("apply-mlp-intra1", rows, "mlp", () => SumFirstSlot(applyOneView, "Score", rows)));
+                }
+            }
+
+            // Autoencoder: DeepArch has no autoencoder trainer yet, so ApplyOnnxModel vs raw ORT only.
+            string? aeOnnx = options.SkipAe ? null : PrepareAutoencoder(temp);
+            RawOrt? rawAe = null;
+            double aeReference = double.NaN;
+            if (aeOnnx is not null)
+            {
+                rawAe = new RawOrt(aeOnnx, "input", FeatureSize, "output", FeatureSize, options.Threads, maxBatch);
+                _disposables.Add(rawAe);
+                CheckAutoencoder(rawAe, aeOnnx);
+                aeReference = rawAe.Pass(flat, rows, mainBatch);
+                var copy = ml.Transforms.CopyColumns("input", "Features");
+                var aeDefault = copy.Append(ml.Transforms.ApplyOnnxModel(["output"], ["input"], aeOnnx)).Fit(data);
+                var aeOne = copy.Append(ml.Transforms.ApplyOnnxModel(new OnnxOptions
+                {
+                    ModelFile = aeOnnx,
+                    InputColumns = ["input"],
+                    OutputColumns = ["output"],
+                    IntraOpNumThreads = 1,
+                    InterOpNumThreads = 1,
+                })).Fit(data);
+                var aeDefaultView = aeDefault.Transform(data);
+                var aeOneView = aeOne.Transform(data);
+                contenders.Add(new("apply-ae-default", rows, "ae", () => SumFirstSlot(aeDefaultView, "output", rows)));
+                contenders.Add(new("apply-ae-intra1", rows, "ae", () => SumFirstSlot(aeOneView, "output", rows)));
+                foreach (int batch in options.Batches)
+                {
+                    contenders.Add(new($"ort-ae-b{batch}", rows, "ae", () => rawAe.Pass(flat, rows, batch)));
+                }
+            }
+
+            // PredictionEngine: one row per Predict call.
+            int peRows = options.PredictionEngineRows;
+            var peDeepArch = ml.Model.CreatePredictionEngine<FeatureRow, ScoreRow>(main);
+            var peApplyDefault = ml.Model.CreatePredictionEngine<FeatureRow, ScoreRow>(applyDefault);
+            var peApplyOne = ml.Model.CreatePredictionEngine<FeatureRow, ScoreRow>(applyOne);
+            _disposables.Add(peDeepArch);
+            _disposables.Add(peApplyDefault);
+            _disposables.Add(peApplyOne);
+            contenders.Add(new("pe-deeparch", peRows, "pe", () => Predict(peDeepArch, featureRows, peRows)));
+            contenders.Add(new("pe-apply-default", peRows, "pe", () => Predict(peApplyDefault, featureRows, peRows)));
+            contenders.Add(new("pe-apply-intra1", peRows, "pe", () => Predict(peApplyOne, featureRows, peRows)));
+
+            log.WriteLine($"Timing {contenders.Count} contenders: {options.Warmups} warm-up pass(es), then {options.Repetitions} interleaved repetitions ...");
+            var policy = new DisturbancePolicy(options.MaxForeign, TimeSpan.FromSeconds(options.RetryBudgetSeconds));
+            var timings = Harness.Run(contenders, options.Warmups, options.Repetitions, policy, log);
+
+            var references = new Dictionary<string, (string Name, double Value)>
+            {
+                ["mlp"] = ($"raw ORT batch {mainBatch} (outside timing)", mlpReference),
+                ["pe"] = ($"raw ORT, first {peRows:N0} rows", peReference),
+            };
+            if (aeOnnx is not null)
+            {
+                references["ae"] = ($"raw ORT batch {mainBatch} (outside timing)", aeReference);
+            }
+            return BuildReport(timings, references, mainBatch, applyScoreType, aeOnnx is not null, loadBefore, total.Elapsed);
+        }
+        finally
+        {
+            foreach (var d in Enumerable.Reverse(_disposables))
+            {
+                d.Dispose();
+            }
+            try
+            {
+                Directory.Delete(temp, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Left for the OS to clean.
+            }
+        }
+    }
+
+    /// <summary>A cursor over one vector column; sums the first slot of every row.</summary>
+    private static double SumFirstSlot(IDataView view, string column, int expectedRows)
+    {
+        var col = view.Schema[column];
+        using var cursor = view.GetRowCursor([col]);
+        var getter = cursor.GetGetter<VBuffer<float>>(col);
+        VBuffer<float> value = default;
+        double sum = 0;
+        int n = 0;
+        while (cursor.MoveNext())
+        {
+            getter(ref value);
+            sum += value.GetValues()[0];
+            n++;
+        }
+        if (n != expectedRows)
+        {
+            throw new InvalidOperationException($"Cursor over '{column}' gave {n} rows, expected {expectedRows}.");
+        }
+        return sum;
+    }
+
+    /// <summary>
+    /// The non-ONNX part of DeepArch's cursor, alone: read each row's features from the upstream cursor and
+    /// copy them into a batch buffer (what BatchScoringDataView.FillBatch does besides the session call).
+    /// </summary>
+    private static double ReadOnly(IDataView data, float[] buffer, int batch, int expectedRows)
+    {
+        var col = data.Schema["Features"];
+        using var cursor = data.GetRowCursor([col]);
+        var getter = cursor.GetGetter<VBuffer<float>>(col);
+        var idGetter = cursor.GetIdGetter();
+        VBuffer<float> value = default;
+        DataViewRowId id = default;
+        double sum = 0;
+        int n = 0, slot = 0;
+        while (cursor.MoveNext())
+        {
+            getter(ref value);
+            var destination = buffer.AsSpan(slot * FeatureSize, FeatureSize);
+            value.CopyTo(destination);
+            idGetter(ref id);
+            sum += destination[0];
+            n++;
+            slot = slot + 1 == batch ? 0 : slot + 1;
+        }
+        if (n != expectedRows)
+        {
+            throw new InvalidOperationException($"Read {n} rows, expected {expectedRows}.");
+        }
+        return sum;
+    }
+
+    /// <summary>BatchScoringDataView's loop without its plumbing: read a batch into a buffer, one session call, sum the rows.</summary>
+    private static double SerialReplica(IDataView data, RawOrt ort, float[] buffer, int batch, int expectedRows)
+    {
+        var col = data.Schema["Features"];
+        using var cursor = data.GetRowCursor([col]);
+        var getter = cursor.GetGetter<VBuffer<float>>(col);
+        var idGetter = cursor.GetIdGetter();
+        VBuffer<float> value = default;
+        DataViewRowId id = default;
+        double sum = 0;
+        int n = 0, total = 0;
+        while (true)
+        {
+            bool more = cursor.MoveNext();
+            if (more)
+            {
+                getter(ref value);
+                value.CopyTo(buffer.AsSpan(n * FeatureSize, FeatureSize));
+                idGetter(ref id);
+                n++;
+            }
+            if (n == batch || (!more && n > 0))
+            {
+                ort.Run(buffer.AsMemory(0, n * FeatureSize), n);
+                sum += SumFirst(ort.Output, n, Classes);
+                total += n;
+                n = 0;
+            }
+            if (!more)
+            {
+                break;
+            }
+        }
+        return total == expectedRows ? sum : throw new InvalidOperationException($"Scored {total} rows, expected {expectedRows}.");
+    }
+
+    /// <summary>As <see cref="SerialReplica"/>, but a reader thread fills one buffer while the session scores the other.</summary>
+    private static double PipelinedReplica(IDataView data, RawOrt ort, float[][] buffers, int batch, int expectedRows)
+    {
+        using var filled = new System.Collections.Concurrent.BlockingCollection<(int Buffer, int Rows)>(buffers.Length);
+        using var free = new System.Collections.Concurrent.BlockingCollection<int>(buffers.Length);
+        for (int i = 0; i < buffers.Length; i++)
+        {
+            free.Add(i);
+        }
+        var reader = Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                var col = data.Schema["Features"];
+                using var cursor = data.GetRowCursor([col]);
+                var getter = cursor.GetGetter<VBuffer<float>>(col);
+                var idGetter = cursor.GetIdGetter();
+                VBuffer<float> value = default;
+                DataViewRowId id = default;
+                int current = free.Take(), n = 0;
+                while (cursor.MoveNext())
+                {
+                    getter(ref value);
+                    value.CopyTo(buffers[current].AsSpan(n * FeatureSize, FeatureSize));
+                    idGetter(ref id);
+                    if (++n == batch)
+                    {
+                        filled.Add((current, n));
+                        current = free.Take();
+                        n = 0;
+                    }
+                }
+                if (n > 0)
+                {
+                    filled.Add((current, n));
+                }
+            }
+            finally
+            {
+                filled.CompleteAdding();
+            }
+        }, TaskCreationOptions.LongRunning);
+        double sum = 0;
+        int total = 0;
+        foreach (var (buffer, n) in filled.GetConsumingEnumerable())
+        {
+            ort.Run(buffers[buffer].AsMemory(0, n * FeatureSize), n);
+            sum += SumFirst(ort.Output, n, Classes);
+            total += n;
+            free.Add(buffer);
+        }
+        reader.GetAwaiter().GetResult();
+        return total == expectedRows ? sum : throw new InvalidOperationException($"Scored {total} rows, expected {expectedRows}.");
+    }
+
+    private static double SumFirst(ReadOnlySpan<float> output, int rows, int width)
+    {
+        double sum = 0;
+        for (int r = 0; r < rows; r++)
+        {
+            sum += output[r * width];
+        }
+        return sum;
+    }
+
+    private static double Predict(PredictionEngine<FeatureRow, ScoreRow> engine, List<FeatureRow> rows, int count)
+    {
+        var output = new ScoreRow();
+        double sum = 0;
+        for (int i = 0; i < count; i++)
+        {
+            engine.Predict(rows[i], ref output);
+            sum += output.Score[0];
+        }
+        return sum;
+    }
+
+    /// <summary>Finds or writes ae_batch.onnx; returns null (with a note) when it cannot.</summary>
+    private string? PrepareAutoencoder(string temp)
+    {
+        if (options.AeOnnx is not null)
+        {
+            if (File.Exists(options.AeOnnx))
+            {
+                return options.AeOnnx;
+            }
+            _notes.Add($"Autoencoder skipped: --ae-onnx '{options.AeOnnx}' does not exist.");
+            return null;
+        }
+        const string python = "/usr/bin/python3";
+        if (!File.Exists(options.AeScript) || !File.Exists(python))
+        {
+            _notes.Add($"Autoencoder skipped: {(File.Exists(python) ? options.AeScript : python)} not found (pass --ae-onnx PATH).");
+            return null;
+        }
+        var psi = new ProcessStartInfo(python)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { options.AeScript, "--out-dir", temp })
+        {
+            psi.ArgumentList.Add(arg);
+        }
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        string stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        string path = Path.Combine(temp, "ae_batch.onnx");
+        if (p.ExitCode != 0 || !File.Exists(path))
+        {
+            string last = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? $"exit code {p.ExitCode}";
+            _notes.Add($"Autoencoder skipped: {python} {options.AeScript} failed ({last.Trim()}).");
+            return null;
+        }
+        log.WriteLine($"Wrote the autoencoder with {options.AeScript}: {stdout.Result.Trim()}");
+        return path;
+    }
+
+    /// <summary>Scores the script's 4 test rows with raw ORT and compares the row sums with ae_check.json.</summary>
+    private void CheckAutoencoder(RawOrt raw, string aeOnnx)
+    {
+        string check = Path.Combine(Path.GetDirectoryName(aeOnnx)!, "ae_check.json");
+        if (!File.Exists(check))
+        {
+            _notes.Add("Autoencoder: no ae_check.json next to the model, so its output was not checked against numpy.");
+            return;
+        }
+        using var doc = JsonDocument.Parse(File.ReadAllText(check));
+        var expected = doc.RootElement.GetProperty("row_output_sums").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        var x = new float[expected.Length * FeatureSize];
+        for (int i = 0; i < expected.Length; i++)
+        {
+            for (int j = 0; j < FeatureSize; j++)
+            {
+                x[i * FeatureSize + j] = (i * FeatureSize + j) % 97 / 97f;
+            }
+        }
+        raw.Run(x.AsMemory(), expected.Length);
+        double worst = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double sum = 0;
+            foreach (float v in raw.Output.Slice(i * FeatureSize, FeatureSize))
+            {
+                sum += v;
+            }
+            worst = Math.Max(worst, Stats.RelDiff(sum, expected[i]));
+        }
+        _notes.Add($"Autoencoder output checked against numpy (ae_check.json, 4 rows): worst relative difference of row sums {worst:E1}" +
+                   (worst <= 1e-5 ? " (ok)." : " — **WARNING: exceeds 1e-5**."));
+    }
+
+    // ------------------------------------------------------------------ report
+
+    private (string, bool) BuildReport(Dictionary<string, Timing> t, Dictionary<string, (string Name, double Value)> references,
+        int mainBatch, string applyScoreType, bool haveAe, string loadBefore, TimeSpan elapsed)
+    {
+        var sb = new StringBuilder();
+        int[] batches = options.Batches;
+        string Rate(string id) => t.TryGetValue(id, out var x) ? x.MedianRowsPerSecond.ToString("N0", Inv) : "n/a";
+        string Ratio(string a, string b) => t.ContainsKey(a) && t.ContainsKey(b) ? Stats.MedianRatio(t[a], t[b]).ToString("F2", Inv) + "x" : "n/a";
+
+        // ---- checksums first, so that the main table can carry a warning row ----
+        var checksumRows = new List<string[]>();
+        var mismatches = new List<string>();
+        foreach (var timing in t.Values)
+        {
+            var c = timing.Contender;
+            double reference = references.TryGetValue(c.Group, out var r) ? r.Value : timing.Checksum;
+            double diff = Stats.RelDiff(timing.Checksum, reference);
+            bool stable = timing.ChecksumStable(ChecksumTolerance);
+            bool ok = diff <= ChecksumTolerance && stable;
+            if (!ok)
+            {
+                mismatches.Add($"{c.Id} ({timing.Checksum.ToString("G9", Inv)} vs {reference.ToString("G9", Inv)}{(stable ? "" : ", varies between passes")})");
+            }
+            checksumRows.Add([c.Id, c.Group, timing.Checksum.ToString("G9", Inv), references.ContainsKey(c.Group) ? diff.ToString("E1", Inv) : "(no reference)",
+                stable ? "yes" : "NO", ok ? "ok" : "**MISMATCH**"]);
+        }
+
+        sb.AppendLine("# DeepArch scoring benchmark").AppendLine();
+        sb.AppendLine($"- Command: `dotnet run -c Release --project eng/bench/DeepArch.Bench -- {string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Select(MachineInfo.Quote))}`");
+        sb.AppendLine($"- Process: `{MachineInfo.ProcessCommandLine()}`");
+        sb.AppendLine($"- Date: {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", Inv)} UTC; wall time {elapsed.TotalSeconds:F0} s; load average before {loadBefore}, after {MachineInfo.LoadAverage()}");
+        sb.AppendLine($"- Machine: nproc {Environment.ProcessorCount}; CPU {MachineInfo.CpuModel()}; RAM {MachineInfo.MemoryGb()}; {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
+        sb.AppendLine($"- .NET: {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription} ({System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier}); GC {MachineInfo.GcMode()}; " +
+                      $"bench optimized: {MachineInfo.IsOptimized(typeof(ScoringWorkload).Assembly)}, DeepArch.MLNet optimized: {MachineInfo.IsOptimized(typeof(NetworkTransformer).Assembly)}");
+        sb.AppendLine($"- Packages: Microsoft.ML {MachineInfo.VersionOf(typeof(MLContext).Assembly)}, Microsoft.ML.OnnxTransformer {MachineInfo.VersionOf(typeof(OnnxTransformer).Assembly)}, " +
+                      $"Microsoft.ML.OnnxRuntime (managed) {MachineInfo.VersionOf(typeof(InferenceSession).Assembly)}, ONNX Runtime native {OrtEnv.Instance().GetVersionString()}, " +
+                      $"TorchSharp {MachineInfo.VersionOf("TorchSharp")}; DeepArch git {MachineInfo.GitState(AppContext.BaseDirectory)}, " +
+                      $"DeepArch.MLNet.dll built {File.GetLastWriteTimeUtc(typeof(NetworkTransformer).Assembly.Location).ToString("yyyy-MM-dd HH:mm", Inv)} UTC");
+        sb.AppendLine($"- Threading environment: {MachineInfo.ThreadingEnvironment()}");
+        sb.AppendLine($"- Protocol: {options.Rows:N0} rows of {FeatureSize} random floats (in-memory IDataView from LoadFromEnumerable, materialized before timing); " +
+                      $"{options.Warmups} warm-up pass(es) of every contender, then {options.Repetitions} repetitions, each running every contender once " +
+                      "(order rotated every repetition; contenders compared with each other are neighbours); rows/s are medians over repetitions; ratios are computed per repetition, then the median is taken. " +
+                      $"A timed pass during which other processes used more than {options.MaxForeign.ToString("P0", Inv)} of the machine's CPU (/proc/stat minus this process) is redone, within a retry budget of {options.RetryBudgetSeconds} s.");
+        sb.AppendLine($"- Sessions: DeepArch and raw ORT use IntraOpNumThreads {options.Threads}{(options.Threads == 0 ? " (ORT default)" : "")}, InterOpNumThreads 1, ORT_SEQUENTIAL, ORT_ENABLE_ALL; " +
+                      "raw ORT binds the input and output to managed memory with OrtValue.CreateTensorValueFromMemory, as DeepArch's OnnxScorer does. " +
+                      $"ApplyOnnxModel \"default\" is `ApplyOnnxModel([\"Score\"], [\"Features\"], path)` (ORT default session options); \"intra1\" sets IntraOpNumThreads = InterOpNumThreads = 1. Its Score column is {applyScoreType}.");
+        sb.AppendLine("- Every contender reads the output column through a cursor getter per row and sums slot 0 into a checksum (cross-checked below).");
+        sb.AppendLine("- Networks: MLP 784-256-128-10 (softmax Score) trained by DeepArch (1 epoch, seed 42) and exported with SaveOnnx; " +
+                      (haveAe ? "AE 784-256-32-256-784 from make_ae_onnx.py (DeepArch has no autoencoder trainer yet: ApplyOnnxModel vs raw ORT only)." : "AE skipped (see notes)."));
+        sb.AppendLine();
+
+        // ---- main table ----
+        sb.AppendLine("## Throughput").AppendLine();
+        var main = new List<string[]>();
+        foreach (int b in new[] { 256, mainBatch }.Where(b => batches.Contains(b)).Distinct())
+        {
+            main.Add([$"MLP 784-256-128-10, batch {b}", Rate($"deeparch-mlp-b{b}"), Rate("apply-mlp-default"), Rate($"ort-mlp-b{b}"),
+                Ratio($"deeparch-mlp-b{b}", "apply-mlp-default"), Ratio($"deeparch-mlp-b{b}", $"ort-mlp-b{b}")]);
+        }
+        string loadedId = t.Keys.First(k => k.StartsWith("deeparch-mlp-loadonnx-", StringComparison.Ordinal));
+        int loadedBatch = int.Parse(loadedId[(loadedId.LastIndexOf('b') + 1)..], Inv);
+        main.Add([$"MLP, DeepArchModel.LoadOnnx, batch {loadedBatch}", Rate(loadedId), Rate("apply-mlp-default"), Rate($"ort-mlp-b{loadedBatch}"),
+            Ratio(loadedId, "apply-mlp-default"), Ratio(loadedId, $"ort-mlp-b{loadedBatch}")]);
+        if (haveAe)
+        {
+            foreach (int b in new[] { 256, mainBatch }.Where(b => batches.Contains(b)).Distinct())
+            {
+                main.Add([$"AE 784-256-32-256-784, batch {b}", "n/a (no AE trainer)", Rate("apply-ae-default"), Rate($"ort-ae-b{b}"), "n/a", "n/a"]);
+            }
+        }
+        foreach (var m in mismatches)
+        {
+            main.Add(["**WARNING: checksum mismatch**", m, "", "", "", ""]);
+        }
+        AppendTable(sb, ["workload", "DeepArch rows/s", "ApplyOnnxModel rows/s", "raw ORT (same batch) rows/s", "DeepArch / ApplyOnnxModel", "DeepArch / raw ORT"], main);
+
+        // ---- ApplyOnnxModel thread settings ----
+        sb.AppendLine("ApplyOnnxModel with default session options vs 1 intra-op thread (DeepArch at its default batch against each):").AppendLine();
+        List<string[]> apply =
+        [
+            ["MLP", Rate("apply-mlp-default"), Rate("apply-mlp-intra1"), Ratio($"deeparch-mlp-b{mainBatch}", "apply-mlp-default"), Ratio($"deeparch-mlp-b{mainBatch}", "apply-mlp-intra1")],
+        ];
+        if (haveAe)
+        {
+            apply.Add(["AE", Rate("apply-ae-default"), Rate("apply-ae-intra1"), "n/a", "n/a"]);
+        }
+        AppendTable(sb, ["model", "ApplyOnnxModel default rows/s", "ApplyOnnxModel intra1 rows/s", $"DeepArch b{mainBatch} / default", $"DeepArch b{mainBatch} / intra1"], apply);
+
+        // ---- batch-size sweep ----
+        sb.AppendLine("## Batch-size sweep").AppendLine();
+        var sweep = batches.Select(b => new[]
+        {
+            b.ToString(Inv), Rate($"deeparch-mlp-b{b}"), Rate($"ort-mlp-b{b}"), Ratio($"deeparch-mlp-b{b}", $"ort-mlp-b{b}"),
+            Ratio($"deeparch-mlp-b{b}", "apply-mlp-default"), haveAe ? Rate($"ort-ae-b{b}") : "n/a",
+        }).ToList();
+        AppendTable(sb, ["batch", "DeepArch MLP rows/s", "raw ORT MLP rows/s", "DeepArch / raw ORT", "DeepArch / ApplyOnnxModel", "raw ORT AE rows/s"], sweep);
+
+        // ---- PredictionEngine ----
+        sb.AppendLine($"## PredictionEngine single-row latency (MLP, {options.PredictionEngineRows:N0} predictions per pass)").AppendLine();
+        string Micro(string id) => t[id].MedianMicrosecondsPerRow.ToString("F1", Inv);
+        AppendTable(sb, ["engine", "µs/row (median)", "rows/s", "speed vs ApplyOnnxModel default"],
+        [
+            ["DeepArch NetworkTransformer", Micro("pe-deeparch"), Rate("pe-deeparch"), Ratio("pe-deeparch", "pe-apply-default")],
+            ["ApplyOnnxModel (default)", Micro("pe-apply-default"), Rate("pe-apply-default"), "1.00x"],
+            ["ApplyOnnxModel (intra1)", Micro("pe-apply-intra1"), Rate("pe-apply-intra1"), Ratio("pe-apply-intra1", "pe-apply-default")],
+        ]);
+
+        // ---- where DeepArch's time goes ----
+        sb.AppendLine($"## Where DeepArch's time goes (MLP, batch {mainBatch})").AppendLine();
+        double Sec(string id) => Stats.Median(t[id].Seconds);
+        double read = Sec("read-only"), ort = Sec($"ort-mlp-b{mainBatch}"), da = Sec($"deeparch-mlp-b{mainBatch}");
+        string S(double s) => s.ToString("F3", Inv);
+        AppendTable(sb, ["part", $"s per {options.Rows:N0} rows (median)", "rows/s"],
+        [
+            ["A. upstream read: Features getter + copy into the batch buffer + id getter, no scoring", S(read), Rate("read-only")],
+            [$"B. raw ORT session calls, batch {mainBatch}", S(ort), Rate($"ort-mlp-b{mainBatch}")],
+            ["A + B (serial model of DeepArch's cursor)", S(read + ort), (options.Rows / (read + ort)).ToString("N0", Inv)],
+            ["DeepArch measured", S(da), Rate($"deeparch-mlp-b{mainBatch}")],
+            ["DeepArch - (A + B): per-row getters, cursor plumbing", S(da - read - ort), ""],
+            [$"C. serial replica: DeepArch's loop rebuilt on the raw session (read a batch, one call, sum rows)", S(Sec($"serial-replica-b{mainBatch}")), Rate($"serial-replica-b{mainBatch}")],
+            [$"D. pipelined replica: a reader thread fills the next batch while the session runs", S(Sec($"pipelined-replica-b{mainBatch}")), Rate($"pipelined-replica-b{mainBatch}")],
+        ]);
+        var diag = new List<string[]>();
+        foreach (int b in new[] { 256, mainBatch }.Where(batches.Contains).Distinct())
+        {
+            diag.Add([b.ToString(Inv), Rate($"deeparch-mlp-b{b}"), Rate($"serial-replica-b{b}"), Rate($"pipelined-replica-b{b}"), Rate($"ort-mlp-b{b}"),
+                Ratio($"deeparch-mlp-b{b}", $"serial-replica-b{b}"), Ratio($"pipelined-replica-b{b}", $"ort-mlp-b{b}")]);
+        }
+        AppendTable(sb, ["batch", "DeepArch rows/s", "serial replica rows/s", "pipelined replica rows/s", "raw ORT rows/s", "DeepArch / serial replica", "pipelined / raw ORT"], diag);
+
+        // ---- verdict ----
+        sb.AppendLine("## Targets").AppendLine();
+        foreach (int b in new[] { 256, 1024 }.Where(b => batches.Contains(b)))
+        {
+            double vsApply = Stats.MedianRatio(t[$"deeparch-mlp-b{b}"], t["apply-mlp-default"]);
+            double vsApplyOne = Stats.MedianRatio(t[$"deeparch-mlp-b{b}"], t["apply-mlp-intra1"]);
+            double vsRaw = Stats.MedianRatio(t[$"deeparch-mlp-b{b}"], t[$"ort-mlp-b{b}"]);
+            sb.AppendLine($"- batch {b}: DeepArch / ApplyOnnxModel = {vsApply.ToString("F2", Inv)}x (default), {vsApplyOne.ToString("F2", Inv)}x (intra1) " +
+                          $"-> >= 8x: {(Math.Min(vsApply, vsApplyOne) >= 8 ? "yes" : vsApply >= 8 ? "only vs default" : "NO")}; " +
+                          $"DeepArch / raw ORT = {vsRaw.ToString("F2", Inv)}x -> >= 0.85x: {(vsRaw >= 0.85 ? "yes" : "NO")}");
+            double ceiling = Stats.MedianRatio(t[$"ort-mlp-b{b}"], t["apply-mlp-default"]);
+            sb.AppendLine($"  - ceiling at batch {b}: raw ORT / ApplyOnnxModel (default) = {ceiling.ToString("F2", Inv)}x in this run" +
+                          (ceiling < 8 ? "; 8x is above it, so by DESIGN.md the ceiling is the target: " : "; ") +
+                          $"DeepArch reaches {(vsApply / ceiling).ToString("P0", Inv)} of it");
+        }
+        sb.AppendLine();
+
+        // ---- checksums ----
+        sb.AppendLine($"## Checksums (sum of output slot 0; relative tolerance {ChecksumTolerance.ToString("G", Inv)})").AppendLine();
+        foreach (var (group, r) in references)
+        {
+            sb.AppendLine($"- reference for `{group}`: {r.Name} = {r.Value.ToString("G9", Inv)}");
+        }
+        sb.AppendLine();
+        AppendTable(sb, ["contender", "group", "checksum", "rel. diff vs reference", "same every pass", "status"], checksumRows);
+
+        // ---- all contenders ----
+        sb.AppendLine("## All contenders (rows/s over repetitions)").AppendLine();
+        AppendTable(sb, ["contender", "rows per pass", "median", "min", "max", "max/min", "passes redone", "worst foreign CPU of kept passes"], t.Values.Select(x =>
+        {
+            var r = x.RowsPerSecond;
+            double worst = x.Foreign.Max();
+            return new[] { x.Contender.Id, x.Contender.Rows.ToString("N0", Inv), x.MedianRowsPerSecond.ToString("N0", Inv), r.Min().ToString("N0", Inv),
+                r.Max().ToString("N0", Inv), (r.Max() / r.Min()).ToString("F2", Inv), x.Redone.ToString(Inv),
+                worst.ToString("P0", Inv) + (worst > options.MaxForeign ? " (disturbed)" : "") };
+        }).ToList());
+        int disturbedKept = t.Values.Sum(x => x.Foreign.Count(f => f > options.MaxForeign));
+        int totalKept = t.Values.Sum(x => x.Foreign.Count);
+        sb.AppendLine($"Disturbance: {t.Values.Sum(x => x.Redone)} pass(es) redone because other processes used more than {options.MaxForeign.ToString("P0", Inv)} of the CPU; " +
+                      $"{disturbedKept} of {totalKept} kept passes were still disturbed (retry budget {options.RetryBudgetSeconds} s). " +
+                      $"Median foreign CPU over kept passes: {Stats.Median(t.Values.SelectMany(x => x.Foreign)).ToString("P1", Inv)}.").AppendLine();
+
+        if (_notes.Count > 0)
+        {
+            sb.AppendLine("## Notes").AppendLine();
+            foreach (var n in _notes)
+            {
+                sb.AppendLine($"- {n}");
+            }
+            sb.AppendLine();
+        }
+        return (sb.ToString(), mismatches.Count == 0);
+    }
+
+    private static void AppendTable(StringBuilder sb, string[] header, IEnumerable<string[]> rows)
+    {
+        sb.AppendLine("| " + string.Join(" | ", header) + " |");
+        sb.AppendLine("|" + string.Concat(header.Select((_, i) => i == 0 ? " --- |" : " ---: |")));
+        foreach (var row in rows)
+        {
+            sb.AppendLine("| " + string.Join(" | ", row) + " |");
+        }
+        sb.AppendLine();
+    }
+}
