@@ -157,6 +157,9 @@ public sealed record AutoencoderSpec : LayerSpec
 
         public bool IsVariational => _logVariance is not null;
 
+        /// <summary>The variational encoder's log-variance layer, or null.</summary>
+        public Linear? LogVariance => _logVariance;
+
         /// <summary>The code (for a variational encoder, the mean).</summary>
         public Tensor Encode(Tensor input) => Encoder.call(input);
 

@@ -1,0 +1,123 @@
+using System.Text.Json;
+using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Onnx;
+using AutoencoderModule = DeepArch.Trainers.Architectures.AutoencoderSpec.AutoencoderModule;
+
+namespace DeepArch.Trainers.Architectures;
+
+/// <summary>What the <see cref="AutoencoderScoringExport.ScoreOutput"/> output of a scoring graph measures.</summary>
+public enum AutoencoderScore
+{
+    /// <summary>The mean over features of the (optionally standardized) squared reconstruction error.</summary>
+    ReconstructionError,
+    /// <summary>
+    /// Variational autoencoders only: the sum over features of the (optionally standardized) squared
+    /// reconstruction error of the mean code, plus the KL divergence of the encoder's Gaussian from N(0, I)
+    /// (the loss <see cref="Training.VariationalAutoencoderTrainer"/> minimizes with beta = 1).
+    /// </summary>
+    NegativeElbo,
+}
+
+/// <summary>
+/// One ONNX graph with everything an autoencoder's anomaly detector or featurizer reads, from one
+/// <c>Run</c>: the reconstruction, the code, each feature's squared error and a per-row score, all
+/// computed from the same trained parameters as <see cref="Network.ExportOnnx"/>.
+/// </summary>
+public static class AutoencoderScoringExport
+{
+    /// <summary>The reconstruction, [batch, ..input shape].</summary>
+    public const string ReconstructionOutput = "Reconstruction";
+
+    /// <summary>The code (a variational encoder's mean), [batch, ..code shape].</summary>
+    public const string CodeOutput = "Code";
+
+    /// <summary>Each feature's squared error <c>((x - x̂) / scale)^2</c>, [batch, ..input shape].</summary>
+    public const string FeatureErrorOutput = "FeatureError";
+
+    /// <summary>The per-row score, [batch, 1] (a [1] vector: ML.NET's OnnxTransformer cannot read scalar outputs).</summary>
+    public const string ScoreOutput = "Score";
+
+    /// <summary>Writes the scoring graph of a trained autoencoder.</summary>
+    /// <param name="autoencoder">A network whose architecture is an <see cref="AutoencoderSpec"/> over one-dimensional inputs.</param>
+    /// <param name="inputName">The graph input's name.</param>
+    /// <param name="score">What <see cref="ScoreOutput"/> measures.</param>
+    /// <param name="featureScale">Per-feature divisors of the error (e.g. the training error's standard deviations), each positive and finite; null for none.</param>
+    /// <param name="metadata">Extra string metadata stored in the model.</param>
+    public static byte[] ExportScoringOnnx(this Network autoencoder, string inputName, AutoencoderScore score = AutoencoderScore.ReconstructionError,
+        IReadOnlyList<float>? featureScale = null, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(autoencoder);
+        ArgumentException.ThrowIfNullOrEmpty(inputName);
+        if (autoencoder.Architecture is not AutoencoderSpec spec || autoencoder.InputShape.Count != 1)
+        {
+            throw new ArgumentException(
+                $"A scoring graph needs an autoencoder over one-dimensional inputs; this network is {autoencoder.Architecture.Describe()} on {Shapes.Format(autoencoder.InputShape)}.", nameof(autoencoder));
+        }
+        if (score == AutoencoderScore.NegativeElbo && !spec.Variational)
+        {
+            throw new ArgumentException("The negative ELBO needs a variational autoencoder (Autoencoder.CreateVariational).", nameof(score));
+        }
+        if (!Enum.IsDefined(score))
+        {
+            throw new ArgumentOutOfRangeException(nameof(score), score, "Unknown autoencoder score.");
+        }
+        int features = autoencoder.InputShape[0];
+        if (featureScale is not null && (featureScale.Count != features || featureScale.Any(s => !(s > 0) || float.IsInfinity(s))))
+        {
+            throw new ArgumentException($"The feature scale needs {features} positive finite values; got {featureScale.Count}.", nameof(featureScale));
+        }
+        if (metadata is not null && metadata.ContainsKey(MetadataKeys.Integrity))
+        {
+            throw new ArgumentException($"'{MetadataKeys.Integrity}' is reserved: export writes it.", nameof(metadata));
+        }
+
+        var module = (AutoencoderModule)autoencoder.Module;
+        module.eval();
+        var graph = new OnnxGraphBuilder();
+        string input = graph.AddInput(inputName, autoencoder.InputShape);
+        var encoderShapes = spec.Encoder.ShapesThrough(autoencoder.InputShape);
+        string hidden = input;
+        for (int i = 0; i < spec.Encoder.Layers.Count - 1; i++)
+        {
+            hidden = spec.Encoder.Layers[i].EmitOnnx(graph, hidden, module.Encoder[i], encoderShapes[i]);
+        }
+        int last = spec.Encoder.Layers.Count - 1;
+        string code = spec.Encoder.Layers[last].EmitOnnx(graph, hidden, module.Encoder[last], encoderShapes[last]);
+        string reconstruction = spec.Decoder.EmitOnnx(graph, code, module.Decoder, encoderShapes[^1]);
+
+        string difference = graph.AddNode("Sub", [input, reconstruction]);
+        if (featureScale is not null)
+        {
+            difference = graph.AddNode("Div", [difference, graph.AddInitializer("feature_scale", featureScale.ToArray(), features)]);
+        }
+        string featureError = graph.AddNode("Mul", [difference, difference]);
+        string axis = graph.AddInt64Initializer("axis", [1], 1);
+        string value = score == AutoencoderScore.ReconstructionError
+            ? graph.AddNode("ReduceMean", [featureError], ("axes", new long[] { 1 }), ("keepdims", 1L))
+            : graph.AddNode("Add", [graph.AddNode("ReduceSum", [featureError, axis], ("keepdims", 1L)), EmitKl(graph, spec, module, hidden, code, encoderShapes[last], axis)]);
+
+        graph.AddOutput(reconstruction, ReconstructionOutput, autoencoder.OutputShape);
+        graph.AddOutput(code, CodeOutput, encoderShapes[^1]);
+        graph.AddOutput(featureError, FeatureErrorOutput, autoencoder.InputShape);
+        graph.AddOutput(value, ScoreOutput, [1]);
+        var allMetadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>())
+        {
+            [MetadataKeys.Architecture] = JsonSerializer.Serialize<LayerSpec>(spec, LayerSpecJson.Options),
+            [MetadataKeys.InputShape] = JsonSerializer.Serialize(autoencoder.InputShape),
+        };
+        return OnnxIntegrity.Seal(graph.ToModelBytes(autoencoder.Summarize().ToString(), allMetadata));
+    }
+
+    /// <summary><c>-1/2 sum_j (1 + logVar_j - mean_j^2 - exp(logVar_j))</c>, [batch, 1].</summary>
+    private static string EmitKl(OnnxGraphBuilder graph, AutoencoderSpec spec, AutoencoderModule module, string hidden, string mean, IReadOnlyList<int> hiddenShape, string axis)
+    {
+        var meanLayer = (Dense)spec.Encoder.Layers[^1];
+        var logVarianceLayer = new Dense(meanLayer.Units, meanLayer.UseBias);
+        string logVariance = logVarianceLayer.EmitOnnx(graph, hidden, module.LogVariance!, hiddenShape);
+        string one = graph.AddInitializer("one", [1f]);
+        string terms = graph.AddNode("Sub",
+            [graph.AddNode("Sub", [graph.AddNode("Add", [logVariance, one]), graph.AddNode("Mul", [mean, mean])]), graph.AddNode("Exp", [logVariance])]);
+        return graph.AddNode("Mul", [graph.AddNode("ReduceSum", [terms, axis], ("keepdims", 1L)), graph.AddInitializer("minus_half", [-0.5f])]);
+    }
+}
