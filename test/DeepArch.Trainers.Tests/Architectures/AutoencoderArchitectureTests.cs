@@ -180,7 +180,7 @@ public class AutoencoderArchitectureTests(ITestOutputHelper output)
             "variational" => Autoencoder.CreateVariational([16, 8, 3], ActivationKind.Tanh, batchNorm: true),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown kind."),
         };
-        var options = new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = seed };
+        var options = new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = seed, Threads = 1 };
         NetworkTrainer trainer = kind switch
         {
             "sparse" => new SparseAutoencoderTrainer(options, activityL1: 1e-3f, sparsityTarget: 0.1f, sparsityWeight: 0.1f),

@@ -69,6 +69,22 @@ public class AutoencoderTrainerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Variational_validation_loss_is_finite_falls_and_drives_early_stopping()
+    {
+        using var network = new Network(Autoencoder.CreateVariational([Size, 16, 3], ActivationKind.Tanh), [Size], seed: 6);
+        var options = Options(epochs: 40);
+        options.ValidationFraction = 0.25;
+        options.EarlyStoppingPatience = 3;
+        var history = new VariationalAutoencoderTrainer(options, beta: 1).Fit(network, AutoencoderData.Set(160, Size, seed: 6));
+
+        double best = history.Epochs[history.BestEpoch - 1].ValidationLoss!.Value;
+        output.WriteLine($"validation negative ELBO: epoch 1 {history.Epochs[0].ValidationLoss:F3}, best {best:F3} at epoch {history.BestEpoch} of {history.Epochs.Count} ({history.StopReason})");
+        Assert.All(history.Epochs, e => Assert.True(double.IsFinite(e.ValidationLoss!.Value)));
+        Assert.True(best < history.Epochs[0].ValidationLoss!.Value);
+        Assert.Equal(history.Epochs.Min(e => e.ValidationLoss!.Value), best);
+    }
+
+    [Fact]
     public void Kl_sparsity_without_a_sigmoid_code_says_what_to_change()
     {
         using var network = new Network(Autoencoder.Create([8, 3]), [8], seed: 0);
@@ -109,7 +125,7 @@ public class AutoencoderTrainerTests(ITestOutputHelper output)
         return encoder.Predict(AutoencoderData.Signals(200, Size, seed: 33), 200).Average(v => (double)v);
     }
 
-    private static TrainingOptions Options(int epochs = 30) => new() { Epochs = epochs, BatchSize = 32, LearningRate = 0.01, Seed = 7 };
+    private static TrainingOptions Options(int epochs = 30) => new() { Epochs = epochs, BatchSize = 32, LearningRate = 0.01, Seed = 7, Threads = 1 };
 }
 
 /// <summary>The stochastic trainers (noise, sampling) draw from torch's generator seeded by the options: same seed, same bits.</summary>

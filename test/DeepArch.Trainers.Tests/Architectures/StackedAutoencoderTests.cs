@@ -106,5 +106,5 @@ public class StackedAutoencoderTests(ITestOutputHelper output)
         return (new TrainingSet(trainX, [Size], trainY, 1), testX, testY);
     }
 
-    private static TrainingOptions Options(int epochs) => new() { Epochs = epochs, BatchSize = 32, LearningRate = 0.01, Seed = 3 };
+    private static TrainingOptions Options(int epochs) => new() { Epochs = epochs, BatchSize = 32, LearningRate = 0.01, Seed = 3, Threads = 1 };
 }
