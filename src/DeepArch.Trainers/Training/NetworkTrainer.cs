@@ -85,8 +85,8 @@ public class NetworkTrainer
     /// <summary>Creates the optimizer over the network's parameters.</summary>
     protected virtual optim.Optimizer CreateOptimizer(Network network) => Options.Optimizer switch
     {
-        OptimizerKind.Adam => optim.Adam(network.Module.parameters(), Options.LearningRate, weight_decay: Options.WeightDecay),
-        OptimizerKind.Sgd => optim.SGD(network.Module.parameters(), Options.LearningRate, momentum: Options.Momentum, weight_decay: Options.WeightDecay),
+        OptimizerKind.Adam => new ScalarSafeAdam(network.Module.parameters(), Options.LearningRate, Options.WeightDecay),
+        OptimizerKind.Sgd => new ScalarSafeSgd(network.Module.parameters(), Options.LearningRate, Options.Momentum, Options.WeightDecay),
         _ => throw new InvalidOperationException($"Unknown optimizer {Options.Optimizer}."),
     };
 

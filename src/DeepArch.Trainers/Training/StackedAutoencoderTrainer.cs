@@ -124,8 +124,8 @@ public sealed class StackedAutoencoderTrainer
             var head = chain[chain.Count - 1].parameters();
             return Options.Optimizer switch
             {
-                OptimizerKind.Adam => optim.Adam(head, Options.LearningRate, weight_decay: Options.WeightDecay),
-                _ => optim.SGD(head, Options.LearningRate, momentum: Options.Momentum, weight_decay: Options.WeightDecay),
+                OptimizerKind.Adam => new ScalarSafeAdam(head, Options.LearningRate, Options.WeightDecay),
+                _ => new ScalarSafeSgd(head, Options.LearningRate, Options.Momentum, Options.WeightDecay),
             };
         }
     }
