@@ -13,16 +13,32 @@ namespace DeepArch.MLNet.Data;
 /// </summary>
 internal static class TrainingDataReader
 {
+    /// <summary>Reads the feature column and, through <paramref name="head"/>, one target per row from <paramref name="label"/>.</summary>
     public static TrainingSet Read(IDataView data, DataViewSchema.Column feature, int featureSize,
         DataViewSchema.Column label, PredictionHead head, CancellationToken cancellationToken)
     {
-        var features = new List<float>();
         var targets = new List<float>();
+        float[] features = ReadRows(data, feature, featureSize, [label], cursor =>
+        {
+            var readTarget = head.CreateTargetReader(cursor, label);
+            return position => targets.Add(readTarget(position));
+        }, cancellationToken);
+        return new TrainingSet(features, [featureSize], targets.ToArray(), 1);
+    }
+
+    /// <summary>Reads only the feature column (unsupervised training: autoencoders), <c>rows x featureSize</c> floats.</summary>
+    public static float[] ReadFeatures(IDataView data, DataViewSchema.Column feature, int featureSize, CancellationToken cancellationToken)
+        => ReadRows(data, feature, featureSize, [], _ => _ => { }, cancellationToken);
+
+    private static float[] ReadRows(IDataView data, DataViewSchema.Column feature, int featureSize, DataViewSchema.Column[] otherColumns,
+        Func<DataViewRow, Action<long>> createRowAction, CancellationToken cancellationToken)
+    {
+        var features = new List<float>();
         var row = new float[featureSize];
-        using (var cursor = data.GetRowCursor([feature, label]))
+        using (var cursor = data.GetRowCursor([feature, .. otherColumns]))
         {
             var readFeatures = FeatureColumn.CreateReader(cursor, feature);
-            var readTarget = head.CreateTargetReader(cursor, label);
+            var rowAction = createRowAction(cursor);
             long position = 0;
             while (cursor.MoveNext())
             {
@@ -41,15 +57,15 @@ internal static class TrainingDataReader
                     }
                 }
                 features.AddRange(row);
-                targets.Add(readTarget(position));
+                rowAction(position);
                 position++;
             }
         }
-        if (targets.Count == 0)
+        if (features.Count == 0)
         {
             throw new InvalidOperationException(
                 $"Feature column '{feature.Name}' has no rows: training needs at least one row of {featureSize} values.");
         }
-        return new TrainingSet(features.ToArray(), [featureSize], targets.ToArray(), 1);
+        return features.ToArray();
     }
 }
