@@ -79,7 +79,7 @@ internal static class TorchRuntime
         }
         throw new InvalidOperationException(
             $"{optionName} is Cuda but TorchSharp reports no usable CUDA device (torch.cuda.is_available() is false). " +
-            "Build with -p:DeepArchGpu=true on a machine with an NVIDIA GPU and driver, or set the fallback option to train on the CPU.");
+            "Build with -p:DeepArchGpu=true on a machine with an NVIDIA GPU and driver, or set FallbackToCpu = true to train on the CPU.");
     }
 
     /// <summary>Sets libtorch's intra-op thread count; 0 means one per core.</summary>
