@@ -124,6 +124,62 @@ public static class DeepArchCatalog
         ConvolutionalNetworkTrainer.Options options)
         => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Regression);
 
+    /// <summary>
+    /// A supervised stacked autoencoder for multiclass classification (key-typed label; <c>Score</c> and key <c>PredictedLabel</c>):
+    /// each level pretrained as an autoencoder on the codes of the level below, then the stack and a dense head fine-tuned end to end.
+    /// </summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="labelColumnName">The key-typed label column.</param>
+    /// <param name="featureColumnName">The feature column: a known-size vector of <c>Single</c>, scaled (e.g. <c>NormalizeMinMax</c>).</param>
+    /// <param name="hiddenLayers">Each level's code size, bottom first; null gives [32, 16].</param>
+    /// <param name="pretrainingEpochs">Autoencoder epochs per level.</param>
+    /// <param name="epochs">Fine-tuning passes over the training data.</param>
+    /// <param name="batchSize">Rows per mini-batch.</param>
+    /// <param name="learningRate">Adam's learning rate, for pretraining and fine-tuning.</param>
+    public static StackedAutoencoderTrainer StackedAutoencoder(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string labelColumnName = "Label", string featureColumnName = "Features", int[]? hiddenLayers = null,
+        int pretrainingEpochs = 20, int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
+        => catalog.StackedAutoencoder(Stacked(labelColumnName, featureColumnName, hiddenLayers, pretrainingEpochs, epochs, batchSize, learningRate));
+
+    /// <summary>A supervised stacked autoencoder for multiclass classification, with every option (denoising pretraining, fine-tuning the head only...).</summary>
+    public static StackedAutoencoderTrainer StackedAutoencoder(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        StackedAutoencoderTrainer.Options options)
+        => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Multiclass);
+
+    /// <summary>
+    /// A supervised stacked autoencoder for binary classification (<c>Boolean</c> label; <c>Score</c>, <c>Probability</c>, <c>PredictedLabel</c>):
+    /// each level pretrained as an autoencoder on the codes of the level below, then the stack and a dense head fine-tuned end to end.
+    /// </summary>
+    /// <param name="catalog">The binary trainers catalog.</param>
+    /// <param name="labelColumnName">The <c>Boolean</c> label column.</param>
+    /// <param name="featureColumnName">The feature column: a known-size vector of <c>Single</c>, scaled (e.g. <c>NormalizeMinMax</c>).</param>
+    /// <param name="hiddenLayers">Each level's code size, bottom first; null gives [32, 16].</param>
+    /// <param name="pretrainingEpochs">Autoencoder epochs per level.</param>
+    /// <param name="epochs">Fine-tuning passes over the training data.</param>
+    /// <param name="batchSize">Rows per mini-batch.</param>
+    /// <param name="learningRate">Adam's learning rate, for pretraining and fine-tuning.</param>
+    public static StackedAutoencoderTrainer StackedAutoencoder(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
+        string labelColumnName = "Label", string featureColumnName = "Features", int[]? hiddenLayers = null,
+        int pretrainingEpochs = 20, int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
+        => catalog.StackedAutoencoder(Stacked(labelColumnName, featureColumnName, hiddenLayers, pretrainingEpochs, epochs, batchSize, learningRate));
+
+    /// <summary>A supervised stacked autoencoder for binary classification, with every option.</summary>
+    public static StackedAutoencoderTrainer StackedAutoencoder(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
+        StackedAutoencoderTrainer.Options options)
+        => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Binary);
+
+    private static StackedAutoencoderTrainer.Options Stacked(string label, string features, int[]? hidden, int pretrainingEpochs, int epochs, int batchSize,
+        double learningRate) => new()
+    {
+        LabelColumnName = label,
+        FeatureColumnName = features,
+        HiddenLayers = hidden ?? [32, 16],
+        PretrainingEpochs = pretrainingEpochs,
+        Epochs = epochs,
+        BatchSize = batchSize,
+        LearningRate = learningRate,
+    };
+
     private static ConvolutionalNetworkTrainer.Options Convolutional(string label, string features, IReadOnlyList<int> inputShape, int epochs, int batchSize,
         double learningRate) => new()
     {

@@ -21,9 +21,20 @@ internal enum PredictionTask
 }
 
 /// <summary>
+/// Trains a freshly built network in place and returns the history stored with the model.
+/// </summary>
+/// <param name="network">The network built from the trainer's architecture.</param>
+/// <param name="train">The training rows.</param>
+/// <param name="validation">The validation rows of <c>Fit(train, validation)</c>; null leaves validation to <paramref name="options"/>' ValidationFraction.</param>
+/// <param name="options">The training-loop options drawn from the trainer's options and seed.</param>
+/// <param name="loss">The head's loss.</param>
+internal delegate TrainingHistory NetworkTraining(Network network, TrainingSet train, TrainingSet? validation, TrainingOptions options, LossFunction loss);
+
+/// <summary>
 /// What every supervised DeepArch trainer does in <c>Fit</c>, whatever its architecture: check the
 /// schema, read the data, build and train the network, export it to ONNX and return the scoring
-/// transformer. A trainer supplies only its architecture.
+/// transformer. A trainer supplies its architecture and, when one <see cref="NetworkTrainer"/> run is not
+/// how it trains (the stacked autoencoder pretrains level by level first), its training.
 /// </summary>
 internal sealed class SupervisedNetworkFitter
 {
@@ -32,20 +43,24 @@ internal sealed class SupervisedNetworkFitter
     private readonly PredictionTask _task;
     private readonly string _trainerName;
     private readonly Func<int, int, LayerSpec> _architecture;
+    private readonly NetworkTraining _training;
 
     /// <param name="environment">The MLContext.</param>
     /// <param name="options">The validated options.</param>
     /// <param name="task">The prediction task.</param>
     /// <param name="trainerName">The trainer's name, stored with the model.</param>
     /// <param name="architecture">Builds the layers from (feature size, network outputs).</param>
+    /// <param name="training">Trains the built network; null (default) runs one <see cref="NetworkTrainer"/> with the options' progress and cancellation token.</param>
     public SupervisedNetworkFitter(IHostEnvironment environment, NetworkTrainerOptions options, PredictionTask task, string trainerName,
-        Func<int, int, LayerSpec> architecture)
+        Func<int, int, LayerSpec> architecture, NetworkTraining? training = null)
     {
         _environment = environment;
         _options = options;
         _task = task;
         _trainerName = trainerName;
         _architecture = architecture;
+        _training = training ?? ((network, train, validation, trainingOptions, loss) =>
+            new NetworkTrainer(trainingOptions, loss).Fit(network, train, validation, options.Progress, options.CancellationToken));
     }
 
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
@@ -113,7 +128,7 @@ internal sealed class SupervisedNetworkFitter
         var trainingOptions = _options.ToTrainingOptions(seed);
         var device = TorchRuntime.ResolveDevice(_options.Device, _options.FallbackToCpu, "Options.Device");
         using var network = new Network(_architecture(featureSize, head.NetworkOutputs), [featureSize], seed, device);
-        var history = new NetworkTrainer(trainingOptions, head.Loss).Fit(network, trainSet, validationSet, _options.Progress, ct);
+        var history = _training(network, trainSet, validationSet, trainingOptions, head.Loss);
 
         var scoring = new ScoringSettings(_options.ScoringBatchSize, _options.ScoringThreads, _options.Device, _options.FallbackToCpu);
         var info = new ModelInfo(_trainerName, feature.Name, featureSize, network.OutputShape.ToArray(), head, history,

@@ -67,7 +67,10 @@ public sealed class StackedAutoencoderTrainer
     /// <param name="labeled">Features and labels.</param>
     /// <param name="unlabeled">Features for pretraining (targets ignored); <paramref name="labeled"/>'s when null.</param>
     /// <param name="cancellationToken">Checked between batches.</param>
-    public StackedAutoencoderHistory Fit(Network classifier, TrainingSet labeled, TrainingSet? unlabeled = null, CancellationToken cancellationToken = default)
+    /// <param name="validation">Validation data for fine-tuning; null leaves it to <see cref="FineTuning"/>'s <see cref="TrainingOptions.ValidationFraction"/>.</param>
+    /// <param name="progress">Receives one report per fine-tuning epoch; optional.</param>
+    public StackedAutoencoderHistory Fit(Network classifier, TrainingSet labeled, TrainingSet? unlabeled = null, CancellationToken cancellationToken = default,
+        TrainingSet? validation = null, IProgress<EpochReport>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(classifier);
         ArgumentNullException.ThrowIfNull(labeled);
@@ -91,7 +94,7 @@ public sealed class StackedAutoencoderTrainer
             inputs = dense.Units;
         }
         var fineTuner = FineTuneEncoders ? new NetworkTrainer(FineTuning, Loss) : new HeadOnlyTrainer(FineTuning, Loss);
-        return new StackedAutoencoderHistory(histories, fineTuner.Fit(classifier, labeled, cancellationToken: cancellationToken));
+        return new StackedAutoencoderHistory(histories, fineTuner.Fit(classifier, labeled, validation, progress, cancellationToken));
     }
 
     private static List<(Dense Dense, Activation Activation)> Levels(Network classifier)

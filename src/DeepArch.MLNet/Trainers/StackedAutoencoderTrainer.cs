@@ -1,0 +1,123 @@
+using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers.Architectures;
+using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Training;
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using StackTrainer = DeepArch.Trainers.Training.StackedAutoencoderTrainer;
+
+namespace DeepArch.MLNet.Trainers;
+
+/// <summary>
+/// Trains a supervised stacked autoencoder (seed 003) with TorchSharp and returns a <see cref="NetworkTransformer"/>
+/// that scores it with ONNX Runtime: greedy layer-wise pretraining — level k is a one-hidden-layer autoencoder
+/// trained on the codes of level k-1, optionally denoising — whose encoders become the classifier's hidden
+/// layers, then supervised fine-tuning of the stacked encoders and a dense head end to end (or of the head
+/// alone when <see cref="Options.FineTuneEncoders"/> is false). Created by <c>StackedAutoencoder</c> in
+/// <c>mlContext.MulticlassClassification.Trainers</c> and <c>BinaryClassification.Trainers</c>.
+/// </summary>
+/// <remarks>
+/// <list type="table">
+/// <listheader><term>Characteristic</term><description>Value</description></listheader>
+/// <item><term>Trains in Fit</term><description>Yes (TorchSharp, CPU or CUDA): <see cref="Options.PretrainingEpochs"/> per level, then <c>Options.Epochs</c> of fine-tuning</description></item>
+/// <item><term>Feature column</term><description><c>Single</c> or known-size vector of <c>Single</c>; scale it first (<c>NormalizeMinMax</c>: the levels reconstruct their inputs)</description></item>
+/// <item><term>Label column</term><description>Multiclass: key (<c>MapValueToKey</c>); binary: <c>Boolean</c></description></item>
+/// <item><term>Output columns</term><description>Multiclass: <c>Score</c> (class probabilities), <c>PredictedLabel</c> (key, label's key values);
+/// binary: <c>Score</c> (logit), <c>Probability</c>, <c>PredictedLabel</c> (Boolean)</description></item>
+/// <item><term>Network</term><description><c>Dense -> activation</c> per entry of <see cref="Options.HiddenLayers"/>, then a dense head (<see cref="StackedAutoencoder"/>)</description></item>
+/// <item><term>Packages</term><description>DeepArch.MLNet (TorchSharp, libtorch-cpu-linux-x64, Microsoft.ML.OnnxRuntime)</description></item>
+/// <item><term>GPU</term><description><c>Options.Device = Cuda</c> needs the GPU build (see README); falls back or throws as <c>FallbackToCpu</c> says</description></item>
+/// </list>
+/// Pretraining uses the shared options (batch size, learning rate, optimizer, schedule, seed, threads) with
+/// <see cref="Options.PretrainingEpochs"/> epochs and no validation; validation, early stopping and
+/// <c>Options.Progress</c> apply to fine-tuning, whose per-epoch history is the model's
+/// <c>History</c>. Training reads the feature and label columns into memory once; scoring streams.
+/// </remarks>
+public sealed class StackedAutoencoderTrainer : IEstimator<NetworkTransformer>
+{
+    private readonly SupervisedNetworkFitter _fitter;
+
+    internal StackedAutoencoderTrainer(IHostEnvironment environment, Options options, PredictionTask task)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        TrainerOptions = options;
+        int[] hidden = options.HiddenLayers.ToArray();
+        var activation = options.Activation;
+        int pretrainingEpochs = options.PretrainingEpochs;
+        float noise = options.PretrainingNoise;
+        bool fineTuneEncoders = options.FineTuneEncoders;
+        _fitter = new SupervisedNetworkFitter(environment, options, task, "StackedAutoencoder",
+            (features, outputs) => StackedAutoencoder.Create([features, .. hidden], outputs, activation),
+            (network, train, validation, fineTuning, loss) =>
+                new StackTrainer(Pretraining(fineTuning, pretrainingEpochs), fineTuning, loss, noise, fineTuneEncoders)
+                    .Fit(network, train, cancellationToken: options.CancellationToken, validation: validation, progress: options.Progress)
+                    .FineTuning);
+    }
+
+    /// <summary>The options this trainer was created with.</summary>
+    public Options TrainerOptions { get; }
+
+    /// <summary>Trains on <paramref name="input"/>; fine-tuning validates on <c>Options.ValidationFraction</c> of it.</summary>
+    public NetworkTransformer Fit(IDataView input) => _fitter.Fit(input, null);
+
+    /// <summary>Pretrains on <paramref name="trainData"/>, then fine-tunes on it validating every epoch on <paramref name="validationData"/>.</summary>
+    public NetworkTransformer Fit(IDataView trainData, IDataView validationData)
+    {
+        ArgumentNullException.ThrowIfNull(validationData);
+        return _fitter.Fit(trainData, validationData);
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => _fitter.GetOutputSchema(inputSchema);
+
+    /// <summary>Each level's autoencoder training: the fine-tuning options with the pretraining epochs, and no validation.</summary>
+    private static TrainingOptions Pretraining(TrainingOptions fineTuning, int epochs) => new()
+    {
+        Epochs = epochs,
+        BatchSize = fineTuning.BatchSize,
+        LearningRate = fineTuning.LearningRate,
+        WeightDecay = fineTuning.WeightDecay,
+        Optimizer = fineTuning.Optimizer,
+        Momentum = fineTuning.Momentum,
+        Schedule = fineTuning.Schedule,
+        Seed = fineTuning.Seed,
+        Shuffle = fineTuning.Shuffle,
+        Threads = fineTuning.Threads,
+        Device = fineTuning.Device,
+        FallbackToCpu = fineTuning.FallbackToCpu,
+    };
+
+    /// <summary>
+    /// Options of <see cref="StackedAutoencoderTrainer"/>. <c>Options.Epochs</c> counts the
+    /// fine-tuning epochs; <see cref="PretrainingEpochs"/> those of each level's autoencoder.
+    /// </summary>
+    public sealed class Options : NetworkTrainerOptions
+    {
+        /// <summary>Each level's code size, bottom first (the classifier's hidden layers); at least one, each at least 1.</summary>
+        public IReadOnlyList<int> HiddenLayers { get; set; } = [32, 16];
+
+        /// <summary>Each level's code activation (seed 003's sigmoid by default).</summary>
+        public ActivationKind Activation { get; set; } = ActivationKind.Sigmoid;
+
+        /// <summary>Epochs of autoencoder training per level before fine-tuning; at least 1.</summary>
+        public int PretrainingEpochs { get; set; } = 20;
+
+        /// <summary>Standard deviation of the Gaussian noise added to each level's input during pretraining (stacked denoising autoencoders); finite, at least 0; 0 (default) adds none.</summary>
+        public float PretrainingNoise { get; set; }
+
+        /// <summary>Whether fine-tuning updates the pretrained encoders (true, default) or trains only the head on the pretrained codes (false).</summary>
+        public bool FineTuneEncoders { get; set; } = true;
+
+        internal override void Validate()
+        {
+            base.Validate();
+            Check(HiddenLayers is not null, nameof(HiddenLayers), "null", "must not be null");
+            Check(HiddenLayers!.Count > 0 && HiddenLayers.All(h => h >= 1), nameof(HiddenLayers), $"[{string.Join(", ", HiddenLayers)}]",
+                "must hold at least one level's code size, each at least 1");
+            Check(Enum.IsDefined(Activation), nameof(Activation), Activation, "must be a defined ActivationKind");
+            Check(PretrainingEpochs >= 1, nameof(PretrainingEpochs), PretrainingEpochs, "must be at least 1");
+            Check(PretrainingNoise >= 0 && float.IsFinite(PretrainingNoise), nameof(PretrainingNoise), PretrainingNoise, "must be finite and at least 0");
+        }
+    }
+}
