@@ -200,4 +200,33 @@ public static class DeepArchCatalog
         BatchSize = batchSize,
         LearningRate = learningRate,
     };
+
+    /// <summary>
+    /// An autoencoder anomaly detector trained on normal rows (no label): <c>Score</c> (reconstruction error, higher = more
+    /// anomalous) and <c>PredictedLabel</c> (<c>Score</c> above the (1 - <paramref name="contamination"/>) quantile of the training scores).
+    /// </summary>
+    /// <param name="catalog">The anomaly-detection trainers catalog.</param>
+    /// <param name="featureColumnName">The feature column: a known-size vector of <c>Single</c>, scaled (e.g. <c>NormalizeMinMax</c>).</param>
+    /// <param name="layerSizes">The hidden sizes, then the code size (smaller than the input); null gives [32, 8].</param>
+    /// <param name="contamination">The expected fraction of anomalies in the training data, in (0, 0.5].</param>
+    /// <param name="epochs">Passes over the training data.</param>
+    /// <param name="batchSize">Rows per mini-batch.</param>
+    /// <param name="learningRate">Adam's learning rate.</param>
+    public static AutoencoderAnomalyDetectionTrainer Autoencoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
+        string featureColumnName = "Features", int[]? layerSizes = null, double contamination = 0.05, int epochs = 50, int batchSize = 32,
+        double learningRate = 1e-3)
+        => catalog.Autoencoder(new AutoencoderAnomalyDetectionTrainer.Options
+        {
+            FeatureColumnName = featureColumnName,
+            LayerSizes = layerSizes ?? [32, 8],
+            Contamination = contamination,
+            Epochs = epochs,
+            BatchSize = batchSize,
+            LearningRate = learningRate,
+        });
+
+    /// <summary>An autoencoder anomaly detector, with every option (kind, threshold source, standardized error, feature contributions...).</summary>
+    public static AutoencoderAnomalyDetectionTrainer Autoencoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
+        AutoencoderAnomalyDetectionTrainer.Options options)
+        => new(CatalogEnvironment.Of(catalog), options);
 }

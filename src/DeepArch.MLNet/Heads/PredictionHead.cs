@@ -16,6 +16,7 @@ namespace DeepArch.MLNet.Heads;
 [JsonDerivedType(typeof(MulticlassHead), "multiclass")]
 [JsonDerivedType(typeof(BinaryHead), "binary")]
 [JsonDerivedType(typeof(RegressionHead), "regression")]
+[JsonDerivedType(typeof(AnomalyHead), "anomaly")]
 internal abstract class PredictionHead
 {
     /// <summary>Reserved column names that a saved model uses between its steps and drops at the end.</summary>
@@ -32,6 +33,10 @@ internal abstract class PredictionHead
     /// <summary>The graph outputs of the exported model, in order.</summary>
     [JsonIgnore]
     public abstract IReadOnlyList<OnnxOutput> OnnxOutputs { get; }
+
+    /// <summary>The graph outputs the scoring transformer runs, with their per-row shapes; by default every output has the network's output shape.</summary>
+    public virtual IReadOnlyList<(string Name, int[] Shape)> ScoringOutputs(ModelInfo info)
+        => OnnxOutputs.Select(o => (o.Name, info.OutputShape)).ToArray();
 
     /// <summary>The columns the scoring transformer adds.</summary>
     public abstract IReadOnlyList<OutputColumn> CreateOutputColumns();

@@ -33,7 +33,7 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
     {
         _onnxModel = onnxModel;
         Info = info;
-        var outputs = info.Head.OnnxOutputs.Select(o => (o.Name, info.OutputShape)).ToArray();
+        var outputs = info.Head.ScoringOutputs(info);
         _scorer = new OnnxScorer(onnxModel, info.FeatureColumn, info.FeatureSize, outputs, info.Scoring);
         _outputs = info.Head.CreateOutputColumns();
     }

@@ -38,15 +38,33 @@ public static class AutoencoderScoringExport
     /// <summary>The per-row score, [batch, 1] (a [1] vector: ML.NET's OnnxTransformer cannot read scalar outputs).</summary>
     public const string ScoreOutput = "Score";
 
+    /// <summary>
+    /// 1 where <see cref="ScoreOutput"/> is above the threshold, else 0, [batch, 1]; present when a threshold is given
+    /// (the anomaly detector's PredictedLabel, computed in the graph so that a saved model needs no state outside it).
+    /// </summary>
+    public const string AnomalyOutput = "Anomaly";
+
+    /// <summary>
+    /// Each feature's share of the row's summed feature error, [batch, ..input shape] (summing to 1; all 0 for a
+    /// perfect reconstruction); present when asked for.
+    /// </summary>
+    public const string FeatureShareOutput = "FeatureShare";
+
     /// <summary>Writes the scoring graph of a trained autoencoder.</summary>
     /// <param name="autoencoder">A network whose architecture is an <see cref="AutoencoderSpec"/> over one-dimensional inputs.</param>
     /// <param name="inputName">The graph input's name.</param>
     /// <param name="score">What <see cref="ScoreOutput"/> measures.</param>
     /// <param name="featureScale">Per-feature divisors of the error (e.g. the training error's standard deviations), each positive and finite; null for none.</param>
     /// <param name="metadata">Extra string metadata stored in the model.</param>
+    /// <param name="threshold">When given (finite), the graph also outputs <see cref="AnomalyOutput"/>: the score compared with it.</param>
+    /// <param name="featureShares">Whether the graph also outputs <see cref="FeatureShareOutput"/>.</param>
     public static byte[] ExportScoringOnnx(this Network autoencoder, string inputName, AutoencoderScore score = AutoencoderScore.ReconstructionError,
-        IReadOnlyList<float>? featureScale = null, IReadOnlyDictionary<string, string>? metadata = null)
+        IReadOnlyList<float>? featureScale = null, IReadOnlyDictionary<string, string>? metadata = null, float? threshold = null, bool featureShares = false)
     {
+        if (threshold is { } t && !float.IsFinite(t))
+        {
+            throw new ArgumentOutOfRangeException(nameof(threshold), t, $"The threshold must be finite; got {t}.");
+        }
         ArgumentNullException.ThrowIfNull(autoencoder);
         ArgumentException.ThrowIfNullOrEmpty(inputName);
         if (autoencoder.Architecture is not AutoencoderSpec spec || autoencoder.InputShape.Count != 1)
@@ -92,15 +110,28 @@ public static class AutoencoderScoringExport
             difference = graph.AddNode("Div", [difference, graph.AddInitializer("feature_scale", featureScale.ToArray(), features)]);
         }
         string featureError = graph.AddNode("Mul", [difference, difference]);
-        string axis = graph.AddInt64Initializer("axis", [1], 1);
+        // Created on first use: an initializer no node reads makes ONNX Runtime log a warning per session.
+        string? axisName = null;
+        string Axis() => axisName ??= graph.AddInt64Initializer("axis", [1], 1);
         string value = score == AutoencoderScore.ReconstructionError
             ? graph.AddNode("ReduceMean", [featureError], ("axes", new long[] { 1 }), ("keepdims", 1L))
-            : graph.AddNode("Add", [graph.AddNode("ReduceSum", [featureError, axis], ("keepdims", 1L)), EmitKl(graph, spec, module, hidden, code, encoderShapes[last], axis)]);
+            : graph.AddNode("Add", [graph.AddNode("ReduceSum", [featureError, Axis()], ("keepdims", 1L)), EmitKl(graph, spec, module, hidden, code, encoderShapes[last], Axis())]);
 
         graph.AddOutput(reconstruction, ReconstructionOutput, autoencoder.OutputShape);
         graph.AddOutput(code, CodeOutput, encoderShapes[^1]);
         graph.AddOutput(featureError, FeatureErrorOutput, autoencoder.InputShape);
         graph.AddOutput(value, ScoreOutput, [1]);
+        if (threshold is { } limit)
+        {
+            string above = graph.AddNode("Greater", [value, graph.AddInitializer("threshold", [limit])]);
+            graph.AddOutput(graph.AddNode("Cast", [above], ("to", 1L)), AnomalyOutput, [1]);
+        }
+        if (featureShares)
+        {
+            // sum + tiny keeps a perfect reconstruction at 0 shares instead of 0/0.
+            string total = graph.AddNode("Add", [graph.AddNode("ReduceSum", [featureError, Axis()], ("keepdims", 1L)), graph.AddInitializer("tiny", [1e-30f])]);
+            graph.AddOutput(graph.AddNode("Div", [featureError, total]), FeatureShareOutput, autoencoder.InputShape);
+        }
         var allMetadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>())
         {
             [MetadataKeys.Architecture] = JsonSerializer.Serialize<LayerSpec>(spec, LayerSpecJson.Options),

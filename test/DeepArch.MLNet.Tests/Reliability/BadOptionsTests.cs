@@ -98,6 +98,36 @@ public class BadOptionsTests
         Cnn("Preset", "LeNet5", o => { o.Layers = [new Flatten()]; o.Preset = ConvolutionalPreset.LeNet5; }),
     ];
 
+    private static BadOption Anomaly(string option, string echo, Action<AutoencoderAnomalyDetectionTrainer.Options> apply)
+        => new(option, echo, o => apply((AutoencoderAnomalyDetectionTrainer.Options)o));
+
+    /// <summary>The options only <see cref="AutoencoderAnomalyDetectionTrainer.Options"/> has.</summary>
+    public static IEnumerable<BadOption> AutoencoderAnomalyOnly =>
+    [
+        Anomaly("LayerSizes", "null", o => o.LayerSizes = null!),
+        Anomaly("LayerSizes", "[]", o => o.LayerSizes = []),
+        Anomaly("LayerSizes", "[16, 0]", o => o.LayerSizes = [16, 0]),
+        Anomaly("Activation", "99", o => o.Activation = (ActivationKind)99),
+        Anomaly("OutputActivation", "99", o => o.OutputActivation = (ActivationKind)99),
+        Anomaly("Dropout", "1", o => o.Dropout = 1),
+        Anomaly("Kind", "9", o => o.Kind = (AutoencoderKind)9),
+        Anomaly("ActivityL1", "-1", o => o.ActivityL1 = -1),
+        Anomaly("SparsityTarget", "1", o => o.SparsityTarget = 1),
+        Anomaly("SparsityWeight", "NaN", o => o.SparsityWeight = float.NaN),
+        Anomaly("GaussianNoise", "-0.1", o => o.GaussianNoise = -0.1f),
+        Anomaly("MaskingProbability", "1", o => o.MaskingProbability = 1),
+        Anomaly("Beta", "Infinity", o => o.Beta = float.PositiveInfinity),
+        Anomaly("VariationalScore", "NegativeElbo", o => o.VariationalScore = DeepArch.Trainers.Architectures.AutoencoderScore.NegativeElbo),
+        Anomaly("ThresholdSource", "7", o => o.ThresholdSource = (AnomalyThresholdSource)7),
+        Anomaly("Contamination", "0", o => o.Contamination = 0),
+        Anomaly("Contamination", "0.6", o => o.Contamination = 0.6),
+        Anomaly("Threshold", "null", o => o.ThresholdSource = AnomalyThresholdSource.Explicit),
+        Anomaly("Threshold", "NaN", o => { o.ThresholdSource = AnomalyThresholdSource.Explicit; o.Threshold = float.NaN; }),
+        Anomaly("FalsePositiveRate", "0", o => o.FalsePositiveRate = 0),
+        Anomaly("FeatureContributionsColumnName", "' '", o => o.FeatureContributionsColumnName = " "),
+        Anomaly("FeatureContributionsColumnName", "'Score'", o => o.FeatureContributionsColumnName = "Score"),
+    ];
+
     /// <summary>An estimator: its catalog call, valid default options, and the settings only it has.</summary>
     public sealed record Estimator(string Name, Func<NetworkTrainerOptions> NewOptions, Func<MLContext, NetworkTrainerOptions, object> Create, IEnumerable<BadOption> Own);
 
@@ -116,6 +146,8 @@ public class BadOptionsTests
             (ml, o) => ml.BinaryClassification.Trainers.ConvolutionalNetwork((ConvolutionalNetworkTrainer.Options)o), ConvolutionalNetworkOnly),
         new("regression CNN", () => new ConvolutionalNetworkTrainer.Options { InputShape = [1, 8, 8] },
             (ml, o) => ml.Regression.Trainers.ConvolutionalNetwork((ConvolutionalNetworkTrainer.Options)o), ConvolutionalNetworkOnly),
+        new("autoencoder anomaly detector", () => new AutoencoderAnomalyDetectionTrainer.Options(),
+            (ml, o) => ml.AnomalyDetection.Trainers.Autoencoder((AutoencoderAnomalyDetectionTrainer.Options)o), AutoencoderAnomalyOnly),
     ];
 
     /// <summary>Every estimator with every bad setting, named so that each case shows as its own test.</summary>

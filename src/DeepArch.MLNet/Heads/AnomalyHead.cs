@@ -1,0 +1,129 @@
+using DeepArch.MLNet.Schema;
+using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers.Architectures;
+using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Training;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
+
+namespace DeepArch.MLNet.Heads;
+
+/// <summary>
+/// Anomaly detection by an autoencoder: no label; the columns <c>Score</c> (the scoring graph's per-row
+/// reconstruction error or negative ELBO, higher = more anomalous), <c>PredictedLabel</c> (<c>Score</c> above
+/// <see cref="Threshold"/>) and optionally a vector column with each feature's share of the error.
+/// </summary>
+/// <remarks>
+/// The threshold comparison is a node of the exported graph (<see cref="AutoencoderScoringExport.AnomalyOutput"/>),
+/// so a saved model's stateless column conversions need no threshold: both load paths read the same graph output.
+/// </remarks>
+internal sealed class AnomalyHead : PredictionHead
+{
+    internal const string RawScoreCopy = TemporaryPrefix + "AnomalyScore";
+
+    /// <summary>The threshold the graph compares the score with (kept for reading; the graph holds its own copy).</summary>
+    public float Threshold { get; init; }
+
+    /// <summary>Values per row of the feature column.</summary>
+    public int FeatureSize { get; init; }
+
+    /// <summary>The column of per-feature error shares, or null for none.</summary>
+    public string? FeatureContributionsColumn { get; init; }
+
+    public override LossFunction Loss => LossFunction.MeanSquaredError;
+
+    public override int NetworkOutputs => FeatureSize;
+
+    public override IReadOnlyList<OnnxOutput> OnnxOutputs => FeatureContributionsColumn is null
+        ? [new(AutoencoderScoringExport.ScoreOutput), new(AutoencoderScoringExport.AnomalyOutput)]
+        : [new(AutoencoderScoringExport.ScoreOutput), new(AutoencoderScoringExport.AnomalyOutput), new(AutoencoderScoringExport.FeatureShareOutput)];
+
+    public override IReadOnlyList<(string Name, int[] Shape)> ScoringOutputs(ModelInfo info)
+        => OnnxOutputs.Select(o => (o.Name, o.Name == AutoencoderScoringExport.FeatureShareOutput ? new[] { FeatureSize } : new[] { 1 })).ToArray();
+
+    /// <summary>The columns the estimator adds, at schema-shape level.</summary>
+    public static IEnumerable<SchemaShape.Column> OutputShape(string? featureContributionsColumn)
+    {
+        yield return SchemaShapes.Column(ColumnNames.Score, NumberDataViewType.Single);
+        yield return SchemaShapes.Column(ColumnNames.PredictedLabel, BooleanDataViewType.Instance);
+        if (featureContributionsColumn is not null)
+        {
+            // Known-size vector (the size is the feature column's, which a schema shape does not carry).
+            yield return SchemaShapes.Column(featureContributionsColumn, new VectorDataViewType(NumberDataViewType.Single, 1));
+        }
+    }
+
+    public override IReadOnlyList<OutputColumn> CreateOutputColumns()
+    {
+        var columns = new List<OutputColumn>
+        {
+            new OutputColumn<float>(ColumnNames.Score, NumberDataViewType.Single, (ScoredBatch b, int row, ref float v) => v = b.Row(0, row)[0]),
+            new OutputColumn<bool>(ColumnNames.PredictedLabel, BooleanDataViewType.Instance, (ScoredBatch b, int row, ref bool v) => v = b.Row(1, row)[0] > 0.5f),
+        };
+        if (FeatureContributionsColumn is not null)
+        {
+            columns.Add(new OutputColumn<VBuffer<float>>(FeatureContributionsColumn, new VectorDataViewType(NumberDataViewType.Single, FeatureSize),
+                (ScoredBatch b, int row, ref VBuffer<float> v) =>
+                {
+                    var shares = b.Row(2, row);
+                    var editor = VBufferEditor.Create(ref v, shares.Length);
+                    shares.CopyTo(editor.Values);
+                    v = editor.Commit();
+                }));
+        }
+        return columns;
+    }
+
+    public override Func<long, float> CreateTargetReader(DataViewRow row, DataViewSchema.Column label)
+        => throw new NotSupportedException("An anomaly detector trains without labels.");
+
+    public override IEstimator<ITransformer> CreatePersistedTail(MLContext mlContext)
+    {
+        // OnnxTransformer names its columns after the graph outputs: "Score" and "Anomaly" as one-value vectors
+        // (and "FeatureShare"). The mapping turns them into the scalar columns evaluators want, under a temporary
+        // name, so that the vector "Score" can be dropped and the scalar copied into its place.
+        IEstimator<ITransformer> tail = mlContext.Transforms.CustomMapping(new AnomalyScoreMapping().GetMapping(), AnomalyScoreMapping.ContractName)
+            .Append(mlContext.Transforms.DropColumns(AutoencoderScoringExport.ScoreOutput, AutoencoderScoringExport.AnomalyOutput))
+            .Append(mlContext.Transforms.CopyColumns(ColumnNames.Score, RawScoreCopy))
+            .Append(mlContext.Transforms.DropColumns(RawScoreCopy));
+        if (FeatureContributionsColumn is not null && FeatureContributionsColumn != AutoencoderScoringExport.FeatureShareOutput)
+        {
+            tail = tail.Append(mlContext.Transforms.CopyColumns(FeatureContributionsColumn, AutoencoderScoringExport.FeatureShareOutput))
+                .Append(mlContext.Transforms.DropColumns(AutoencoderScoringExport.FeatureShareOutput));
+        }
+        return tail;
+    }
+
+    /// <summary>The raw ONNX outputs of a saved anomaly model.</summary>
+    public sealed class RawRow
+    {
+        [ColumnName(AutoencoderScoringExport.ScoreOutput)]
+        public float[] Score { get; set; } = [];
+
+        [ColumnName(AutoencoderScoringExport.AnomalyOutput)]
+        public float[] Anomaly { get; set; } = [];
+    }
+
+    /// <summary>The standard anomaly-detection columns (the score under a temporary name).</summary>
+    public sealed class ScoreRow
+    {
+        [ColumnName(RawScoreCopy)]
+        public float Score { get; set; }
+
+        public bool PredictedLabel { get; set; }
+    }
+
+    /// <summary>Turns the saved model's one-value vectors into scalars; the threshold comparison already happened in the graph.</summary>
+    [CustomMappingFactoryAttribute(ContractName)]
+    public sealed class AnomalyScoreMapping : CustomMappingFactory<RawRow, ScoreRow>
+    {
+        public const string ContractName = "DeepArch.AnomalyScore";
+
+        public override Action<RawRow, ScoreRow> GetMapping() => (raw, row) =>
+        {
+            row.Score = raw.Score[0];
+            row.PredictedLabel = raw.Anomaly[0] > 0.5f;
+        };
+    }
+}
