@@ -4,6 +4,7 @@ using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Xunit;
+using StackedAutoencoderTrainer = DeepArch.MLNet.Trainers.StackedAutoencoderTrainer;
 
 namespace DeepArch.MLNet.Tests.Reliability;
 
@@ -83,6 +84,23 @@ public class BadOptionsTests
         Mlp("Dropout", "NaN", o => o.Dropout = float.NaN),
     ];
 
+    private static BadOption Stacked(string option, string echo, Action<StackedAutoencoderTrainer.Options> apply)
+        => new(option, echo, o => apply((StackedAutoencoderTrainer.Options)o));
+
+    /// <summary>The options only <see cref="StackedAutoencoderTrainer.Options"/> has.</summary>
+    public static IEnumerable<BadOption> StackedAutoencoderOnly =>
+    [
+        Stacked("HiddenLayers", "null", o => o.HiddenLayers = null!),
+        Stacked("HiddenLayers", "[]", o => o.HiddenLayers = []),
+        Stacked("HiddenLayers", "[8, 0]", o => o.HiddenLayers = [8, 0]),
+        Stacked("Activation", "99", o => o.Activation = (ActivationKind)99),
+        Stacked("PretrainingEpochs", "0", o => o.PretrainingEpochs = 0),
+        Stacked("PretrainingEpochs", "-2", o => o.PretrainingEpochs = -2),
+        Stacked("PretrainingNoise", "-0.1", o => o.PretrainingNoise = -0.1f),
+        Stacked("PretrainingNoise", "NaN", o => o.PretrainingNoise = float.NaN),
+        Stacked("PretrainingNoise", "Infinity", o => o.PretrainingNoise = float.PositiveInfinity),
+    ];
+
     /// <summary>The options only <see cref="ConvolutionalNetworkTrainer.Options"/> has.</summary>
     public static IEnumerable<BadOption> ConvolutionalNetworkOnly =>
     [
@@ -140,6 +158,10 @@ public class BadOptionsTests
             (ml, o) => ml.BinaryClassification.Trainers.MultilayerPerceptron((MultilayerPerceptronTrainer.Options)o), MultilayerPerceptronOnly),
         new("regression MLP", () => new MultilayerPerceptronTrainer.Options(),
             (ml, o) => ml.Regression.Trainers.MultilayerPerceptron((MultilayerPerceptronTrainer.Options)o), MultilayerPerceptronOnly),
+        new("multiclass stacked autoencoder", () => new StackedAutoencoderTrainer.Options(),
+            (ml, o) => ml.MulticlassClassification.Trainers.StackedAutoencoder((StackedAutoencoderTrainer.Options)o), StackedAutoencoderOnly),
+        new("binary stacked autoencoder", () => new StackedAutoencoderTrainer.Options(),
+            (ml, o) => ml.BinaryClassification.Trainers.StackedAutoencoder((StackedAutoencoderTrainer.Options)o), StackedAutoencoderOnly),
         new("multiclass CNN", () => new ConvolutionalNetworkTrainer.Options { InputShape = [1, 8, 8] },
             (ml, o) => ml.MulticlassClassification.Trainers.ConvolutionalNetwork((ConvolutionalNetworkTrainer.Options)o), ConvolutionalNetworkOnly),
         new("binary CNN", () => new ConvolutionalNetworkTrainer.Options { InputShape = [1, 8, 8] },

@@ -158,6 +158,20 @@ public class StackedAutoencoderTests(DigitsStackedAutoencoderFixture digits, ITe
         }
     }
 
+    [Fact]
+    public void The_simple_overloads_check_their_arguments_naming_the_option()
+    {
+        var ml = new MLContext(seed: 1);
+
+        var pretraining = Assert.Throws<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.StackedAutoencoder(pretrainingEpochs: 0));
+        var hidden = Assert.Throws<ArgumentOutOfRangeException>(() => ml.BinaryClassification.Trainers.StackedAutoencoder(hiddenLayers: []));
+        var epochs = Assert.Throws<ArgumentOutOfRangeException>(() => ml.BinaryClassification.Trainers.StackedAutoencoder(epochs: -1));
+
+        Assert.StartsWith("Options.PretrainingEpochs must be at least 1; got 0.", pretraining.Message);
+        Assert.StartsWith("Options.HiddenLayers must hold at least one level's code size, each at least 1; got [].", hidden.Message);
+        Assert.StartsWith("Options.Epochs must be at least 1; got -1.", epochs.Message);
+    }
+
     private static IEnumerable<ITransformer> Flatten(ITransformer t)
         => t is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [t];
 
