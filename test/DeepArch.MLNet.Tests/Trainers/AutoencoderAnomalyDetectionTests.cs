@@ -186,6 +186,73 @@ public class AutoencoderAnomalyDetectionTests(ITestOutputHelper output)
     }
 
     [Theory]
+    [InlineData(AutoencoderKind.Deep, 0f)]
+    [InlineData(AutoencoderKind.Tied, 0f)]
+    [InlineData(AutoencoderKind.Sparse, 0f)]
+    [InlineData(AutoencoderKind.Sparse, 0.1f)]
+    [InlineData(AutoencoderKind.Denoising, 0f)]
+    [InlineData(AutoencoderKind.Variational, 0f)]
+    public void Every_kind_trains_separates_the_anomalies_and_scores_the_same_through_a_prediction_engine(AutoencoderKind kind, float sparsityWeight)
+    {
+        var (ml, train, test) = Data();
+        var options = SmallOptions();
+        options.Epochs = 15;
+        options.Kind = kind;
+        options.SparsityWeight = sparsityWeight;
+        options.MaskingProbability = kind == AutoencoderKind.Denoising ? 0.1f : 0;
+
+        var model = ml.AnomalyDetection.Trainers.Autoencoder(options).Fit(train);
+        var scored = model.Transform(test);
+        var metrics = ml.AnomalyDetection.Evaluate(scored);
+        var rows = ml.Data.CreateEnumerable<Scored>(scored, false).ToArray();
+        using var engine = ml.Model.CreatePredictionEngine<Row, Scored>(model, new PredictionEngineOptions { OwnsTransformer = false });
+        var testRows = Split().Test;
+
+        output.WriteLine($"{kind} (KL sparsity weight {sparsityWeight}), 15 epochs: ROC AUC {metrics.AreaUnderRocCurve:F4}");
+        Assert.True(metrics.AreaUnderRocCurve > 0.75, $"{kind}: ROC AUC {metrics.AreaUnderRocCurve:F4}");
+        for (int i = 0; i < testRows.Length; i += 37)
+        {
+            var one = engine.Predict(testRows[i]);
+            Assert.Equal(rows[i].Score, one.Score, 1e-6f);
+            Assert.Equal(rows[i].PredictedLabel, one.PredictedLabel);
+        }
+    }
+
+    [Fact]
+    public void The_same_seed_gives_the_same_scores()
+    {
+        var (ml, train, test) = Data();
+        var options = SmallOptions();
+        options.Epochs = 5;
+        options.Seed = 7;
+
+        float[] first = ml.Data.CreateEnumerable<Scored>(ml.AnomalyDetection.Trainers.Autoencoder(options).Fit(train).Transform(test), false).Select(s => s.Score).ToArray();
+        float[] second = ml.Data.CreateEnumerable<Scored>(ml.AnomalyDetection.Trainers.Autoencoder(options).Fit(train).Transform(test), false).Select(s => s.Score).ToArray();
+
+        Assert.Equal(first, second);
+    }
+
+    [Fact]
+    public void Feature_contributions_point_at_the_pixel_that_made_a_normal_digit_anomalous()
+    {
+        var (ml, train, _) = Data();
+        var options = SmallOptions();
+        options.Epochs = 30;
+        options.FeatureContributionsColumnName = "Contributions";
+        var model = ml.AnomalyDetection.Trainers.Autoencoder(options).Fit(train);
+        // A normal test digit with a blank corner pixel (row 0, column 0 is 0 in every digit) switched fully on.
+        var normal = Split().Test.First(r => r.Label == 0);
+        var damaged = new Row { Features = normal.Features.ToArray(), Label = 1 };
+        damaged.Features[0] = 1;
+
+        var rows = ml.Data.CreateEnumerable<ScoredWithContributions>(model.Transform(ml.Data.LoadFromEnumerable(new[] { normal, damaged })), false).ToArray();
+
+        output.WriteLine($"normal score {rows[0].Score:G4}, with pixel 0 on {rows[1].Score:G4}; pixel 0's share of the error {rows[1].Contributions[0]:P1}");
+        Assert.True(rows[1].Score > 2 * rows[0].Score);
+        Assert.Equal(0, Array.IndexOf(rows[1].Contributions, rows[1].Contributions.Max()));
+    }
+
+    [Theory]
     [InlineData(0.0)]
     [InlineData(-0.1)]
     [InlineData(0.51)]
