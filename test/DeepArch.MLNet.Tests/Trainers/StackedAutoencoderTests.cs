@@ -2,10 +2,12 @@ using DeepArch.MLNet.Persistence;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
 using DeepArch.MLNet.Trainers;
+using DeepArch.Trainers.Tests;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit;
 using Xunit.Abstractions;
+using EpochReport = DeepArch.Trainers.Training.EpochReport;
 
 namespace DeepArch.MLNet.Tests.Trainers;
 
@@ -159,6 +161,48 @@ public class StackedAutoencoderTests(DigitsStackedAutoencoderFixture digits, ITe
     }
 
     [Fact]
+    public void The_exported_network_is_the_stack_and_passes_the_onnx_checker()
+    {
+        var network = Flatten(digits.FineTuned).OfType<NetworkTransformer>().Single();
+        string path = Path.Combine(Path.GetTempPath(), $"deeparch-sae-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            network.SaveOnnx(path);
+
+            OnnxAssert.CheckModel(File.ReadAllBytes(path));
+            // 64 * 32 + 32, 32 * 16 + 16 and 16 * 10 + 10 parameters: the two pretrained levels and the head.
+            Assert.Contains("Total parameters: 2,778", network.NetworkSummary);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Fit_with_validation_data_validates_and_reports_every_fine_tuning_epoch()
+    {
+        var ml = new MLContext(seed: 3);
+        var (trainRows, validationRows) = Datasets.StratifiedSplit(Datasets.DigitRows, r => r.Label);
+        var keys = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.NormalizeMinMax("Features"))
+            .Fit(ml.Data.LoadFromEnumerable(trainRows));
+        var reports = new List<EpochReport>();
+        var options = DigitsStackedAutoencoderFixture.Options(fineTuneEncoders: true);
+        options.HiddenLayers = [16];
+        options.PretrainingEpochs = 2;
+        options.Epochs = 6;
+        options.EarlyStoppingPatience = 2;
+        options.Progress = new Collect(reports);
+
+        var network = ml.MulticlassClassification.Trainers.StackedAutoencoder(options).Fit(
+            keys.Transform(ml.Data.LoadFromEnumerable(trainRows)), keys.Transform(ml.Data.LoadFromEnumerable(validationRows)));
+
+        Assert.Equal(network.History.Epochs.Count, reports.Count);
+        Assert.All(network.History.Epochs, e => Assert.NotNull(e.ValidationLoss));
+        Assert.Equal(reports.Select(r => r.TrainLoss), network.History.Epochs.Select(e => e.TrainLoss));
+    }
+
+    [Fact]
     public void The_simple_overloads_check_their_arguments_naming_the_option()
     {
         var ml = new MLContext(seed: 1);
@@ -174,6 +218,11 @@ public class StackedAutoencoderTests(DigitsStackedAutoencoderFixture digits, ITe
 
     private static IEnumerable<ITransformer> Flatten(ITransformer t)
         => t is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [t];
+
+    private sealed class Collect(List<EpochReport> reports) : IProgress<EpochReport>
+    {
+        public void Report(EpochReport value) => reports.Add(value);
+    }
 
     private sealed class Scored
     {
