@@ -1,5 +1,7 @@
 using DeepArch.MLNet.Schema;
+using DeepArch.MLNet.Scoring;
 using DeepArch.MLNet.Trainers;
+using DeepArch.MLNet.Transforms;
 using Microsoft.ML;
 
 namespace DeepArch.MLNet;
@@ -229,4 +231,76 @@ public static class DeepArchCatalog
     public static AutoencoderAnomalyDetectionTrainer Autoencoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
         AutoencoderAnomalyDetectionTrainer.Options options)
         => new(CatalogEnvironment.Of(catalog), options);
+
+    /// <summary>
+    /// Trains an autoencoder on <paramref name="inputColumnName"/> in <c>Fit</c> and outputs each row's code in
+    /// <paramref name="outputColumnName"/>, for a later trainer in the same pipeline (see <see cref="AutoencoderFeaturizingEstimator"/>).
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="outputColumnName">The code column to add: a known-size vector of <c>Single</c> of the code size.</param>
+    /// <param name="inputColumnName">The column to encode: <c>Single</c> or a known-size vector of <c>Single</c>, scaled; null means <paramref name="outputColumnName"/>.</param>
+    /// <param name="layerSizes">The encoder's hidden sizes, then the code size; null gives [32, 8].</param>
+    /// <param name="kind">Which autoencoder to train.</param>
+    /// <param name="epochs">Passes over the training data.</param>
+    /// <param name="batchSize">Rows per mini-batch.</param>
+    /// <param name="learningRate">Adam's learning rate.</param>
+    public static AutoencoderFeaturizingEstimator FeaturizeByAutoencoder(this TransformsCatalog catalog, string outputColumnName, string? inputColumnName = null,
+        int[]? layerSizes = null, AutoencoderKind kind = AutoencoderKind.Deep, int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
+        => catalog.FeaturizeByAutoencoder(AutoencoderOptions(new AutoencoderFeaturizingEstimator.Options(), outputColumnName, inputColumnName, layerSizes, kind, epochs, batchSize, learningRate));
+
+    /// <summary>Trains an autoencoder in <c>Fit</c> and outputs each row's code, with every option (activations, dropout, batch norm, the kinds' parameters...).</summary>
+    public static AutoencoderFeaturizingEstimator FeaturizeByAutoencoder(this TransformsCatalog catalog, AutoencoderFeaturizingEstimator.Options options)
+        => new(CatalogEnvironment.Of(catalog), options);
+
+    /// <summary>
+    /// Trains an autoencoder on <paramref name="inputColumnName"/> in <c>Fit</c> and outputs each row's reconstruction in
+    /// <paramref name="outputColumnName"/>; for the denoising kind, the cleaned signal (see <see cref="AutoencoderReconstructingEstimator"/>).
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="outputColumnName">The reconstruction column to add: a known-size vector of <c>Single</c> of the input's size.</param>
+    /// <param name="inputColumnName">The column to reconstruct: <c>Single</c> or a known-size vector of <c>Single</c>, scaled; null means <paramref name="outputColumnName"/>.</param>
+    /// <param name="layerSizes">The encoder's hidden sizes, then the code size; null gives [32, 8].</param>
+    /// <param name="kind">Which autoencoder to train.</param>
+    /// <param name="epochs">Passes over the training data.</param>
+    /// <param name="batchSize">Rows per mini-batch.</param>
+    /// <param name="learningRate">Adam's learning rate.</param>
+    public static AutoencoderReconstructingEstimator ReconstructByAutoencoder(this TransformsCatalog catalog, string outputColumnName, string? inputColumnName = null,
+        int[]? layerSizes = null, AutoencoderKind kind = AutoencoderKind.Deep, int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
+        => catalog.ReconstructByAutoencoder(AutoencoderOptions(new AutoencoderReconstructingEstimator.Options(), outputColumnName, inputColumnName, layerSizes, kind, epochs, batchSize, learningRate));
+
+    /// <summary>Trains an autoencoder in <c>Fit</c> and outputs each row's reconstruction, with every option.</summary>
+    public static AutoencoderReconstructingEstimator ReconstructByAutoencoder(this TransformsCatalog catalog, AutoencoderReconstructingEstimator.Options options)
+        => new(CatalogEnvironment.Of(catalog), options);
+
+    /// <summary>
+    /// The decoder of <paramref name="autoencoder"/> (fitted by <c>FeaturizeByAutoencoder</c> or <c>ReconstructByAutoencoder</c>) as a transform
+    /// from the code column <paramref name="inputColumnName"/> to the decoded rows in <paramref name="outputColumnName"/> (see <see cref="AutoencoderDecodingEstimator"/>).
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="autoencoder">The fitted autoencoder transform.</param>
+    /// <param name="outputColumnName">The column to add: a known-size vector of <c>Single</c> of the autoencoder's input size.</param>
+    /// <param name="inputColumnName">The code column: a known-size vector of <c>Single</c> of the code size; null means <paramref name="outputColumnName"/>.</param>
+    public static AutoencoderDecodingEstimator DecodeByAutoencoder(this TransformsCatalog catalog, NetworkTransformer autoencoder, string outputColumnName,
+        string? inputColumnName = null)
+        => catalog.DecodeByAutoencoder(autoencoder, new AutoencoderDecodingEstimator.Options { OutputColumnName = outputColumnName, InputColumnName = inputColumnName });
+
+    /// <summary>The decoder of a fitted autoencoder transform as a transform from codes to decoded rows, with every option.</summary>
+    public static AutoencoderDecodingEstimator DecodeByAutoencoder(this TransformsCatalog catalog, NetworkTransformer autoencoder, AutoencoderDecodingEstimator.Options options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new(autoencoder, options);
+    }
+
+    private static T AutoencoderOptions<T>(T options, string output, string? input, int[]? layerSizes, AutoencoderKind kind, int epochs, int batchSize,
+        double learningRate) where T : AutoencoderTransformOptions
+    {
+        options.OutputColumnName = output;
+        options.InputColumnName = input;
+        options.LayerSizes = layerSizes ?? [32, 8];
+        options.Kind = kind;
+        options.Epochs = epochs;
+        options.BatchSize = batchSize;
+        options.LearningRate = learningRate;
+        return options;
+    }
 }

@@ -16,6 +16,7 @@ namespace DeepArch.MLNet.Heads;
 [JsonDerivedType(typeof(MulticlassHead), "multiclass")]
 [JsonDerivedType(typeof(BinaryHead), "binary")]
 [JsonDerivedType(typeof(RegressionHead), "regression")]
+[JsonDerivedType(typeof(VectorOutputHead), "vector")]
 [JsonDerivedType(typeof(AnomalyHead), "anomaly")]
 internal abstract class PredictionHead
 {

@@ -71,7 +71,7 @@ public sealed class ConvolutionalNetworkTrainer : IEstimator<NetworkTransformer>
     /// <summary>The options this trainer was created with.</summary>
     public Options TrainerOptions { get; }
 
-    /// <summary>Trains on <paramref name="input"/>; validation uses <see cref="NetworkTrainerOptions.ValidationFraction"/> of it.</summary>
+    /// <summary>Trains on <paramref name="input"/>; validation uses <see cref="NetworkOptions.ValidationFraction"/> of it.</summary>
     public NetworkTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);

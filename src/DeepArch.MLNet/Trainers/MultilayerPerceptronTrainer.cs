@@ -43,7 +43,7 @@ public sealed class MultilayerPerceptronTrainer : IEstimator<NetworkTransformer>
     /// <summary>The options this trainer was created with.</summary>
     public Options TrainerOptions { get; }
 
-    /// <summary>Trains on <paramref name="input"/>; validation uses <see cref="NetworkTrainerOptions.ValidationFraction"/> of it.</summary>
+    /// <summary>Trains on <paramref name="input"/>; validation uses <see cref="NetworkOptions.ValidationFraction"/> of it.</summary>
     public NetworkTransformer Fit(IDataView input) => _fitter.Fit(input, null);
 
     /// <summary>Trains on <paramref name="trainData"/> and validates every epoch on <paramref name="validationData"/>.</summary>

@@ -1,14 +1,11 @@
-using DeepArch.Trainers;
-using DeepArch.Trainers.Training;
-
 namespace DeepArch.MLNet.Trainers;
 
 /// <summary>
-/// The options every DeepArch trainer shares: columns, training (optimizer, schedule, validation,
-/// early stopping, seed), scoring (batch size, threads) and device. Each trainer's nested
-/// <c>Options</c> class adds its architecture's settings.
+/// The options every DeepArch trainer shares: the label and feature columns, plus the training, scoring
+/// and device options of <see cref="NetworkOptions"/>. Each trainer's nested <c>Options</c> class adds its
+/// architecture's settings.
 /// </summary>
-public abstract class NetworkTrainerOptions
+public abstract class NetworkTrainerOptions : NetworkOptions
 {
     /// <summary>The label column; must exist in the training data.</summary>
     public string LabelColumnName { get; set; } = "Label";
@@ -16,97 +13,11 @@ public abstract class NetworkTrainerOptions
     /// <summary>The feature column: <c>Single</c> or a known-size vector of <c>Single</c>.</summary>
     public string FeatureColumnName { get; set; } = "Features";
 
-    /// <summary>Passes over the training data; at least 1.</summary>
-    public int Epochs { get; set; } = 30;
-
-    /// <summary>Rows per training mini-batch; at least 1.</summary>
-    public int BatchSize { get; set; } = 32;
-
-    /// <summary>The optimizer's initial learning rate; positive.</summary>
-    public double LearningRate { get; set; } = 1e-3;
-
-    /// <summary>L2 weight decay; at least 0.</summary>
-    public double WeightDecay { get; set; }
-
-    /// <summary>The optimizer: Adam (default) or SGD with momentum.</summary>
-    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
-
-    /// <summary>SGD momentum, in [0, 1); ignored by Adam.</summary>
-    public double Momentum { get; set; } = 0.9;
-
-    /// <summary>The learning-rate schedule: constant (default), <see cref="StepDecay"/>, <see cref="CosineAnnealing"/> or <see cref="ReduceOnPlateau"/>.</summary>
-    public LearningRateSchedule Schedule { get; set; } = new ConstantLearningRate();
-
-    /// <summary>The fraction of training rows held out for validation when <c>Fit</c> gets no validation data, in [0, 1).</summary>
-    public double ValidationFraction { get; set; }
-
-    /// <summary>Stop after this many epochs without a validation-loss improvement and keep the best weights; 0 (default) turns it off.</summary>
-    public int EarlyStoppingPatience { get; set; }
-
-    /// <summary>The seed of initialization, shuffling and dropout; null (default) draws it from the MLContext's seed.</summary>
-    public int? Seed { get; set; }
-
-    /// <summary>Whether rows are reshuffled every epoch.</summary>
-    public bool Shuffle { get; set; } = true;
-
-    /// <summary>TorchSharp threads for training; 0 (default) means one per core.</summary>
-    public int TrainingThreads { get; set; }
-
-    /// <summary>Rows per ONNX Runtime call when scoring; at least 1. The default, 256, measured as fast as 1024 (eng/bench) with a quarter of the buffer.</summary>
-    public int ScoringBatchSize { get; set; } = 256;
-
-    /// <summary>ONNX Runtime intra-op threads when scoring; 0 (default) means one per physical core.</summary>
-    public int ScoringThreads { get; set; }
-
-    /// <summary>Where to train and score: the CPU (default) or CUDA.</summary>
-    public ComputeDevice Device { get; set; } = ComputeDevice.Cpu;
-
-    /// <summary>When <see cref="Device"/> is CUDA and no GPU is usable: use the CPU (true) or throw (false, default).</summary>
-    public bool FallbackToCpu { get; set; }
-
-    /// <summary>Receives one report per epoch (losses, learning rate, elapsed time); optional.</summary>
-    public IProgress<EpochReport>? Progress { get; set; }
-
-    /// <summary>Cancels <c>Fit</c>; checked between batches.</summary>
-    public CancellationToken CancellationToken { get; set; }
-
     /// <summary>Checks every option, naming the first one out of range ("Options.BatchSize must be positive; got 0.").</summary>
-    internal virtual void Validate()
+    internal override void Validate()
     {
         Check(!string.IsNullOrWhiteSpace(LabelColumnName), nameof(LabelColumnName), LabelColumnName is null ? "null" : $"'{LabelColumnName}'", "must name a column");
         Check(!string.IsNullOrWhiteSpace(FeatureColumnName), nameof(FeatureColumnName), FeatureColumnName is null ? "null" : $"'{FeatureColumnName}'", "must name a column");
-        Check(ScoringBatchSize >= 1, nameof(ScoringBatchSize), ScoringBatchSize, "must be positive");
-        Check(ScoringThreads >= 0, nameof(ScoringThreads), ScoringThreads, "must be at least 0 (0 = one per core)");
-        // Checked here because the training loop calls it Threads, a name these options do not have.
-        Check(TrainingThreads >= 0, nameof(TrainingThreads), TrainingThreads, "must be at least 0 (0 = one per core)");
-        ToTrainingOptions(0).Validate("Options");
-    }
-
-    /// <summary>The training-loop options these options describe.</summary>
-    internal TrainingOptions ToTrainingOptions(int seed) => new()
-    {
-        Epochs = Epochs,
-        BatchSize = BatchSize,
-        LearningRate = LearningRate,
-        WeightDecay = WeightDecay,
-        Optimizer = Optimizer,
-        Momentum = Momentum,
-        Schedule = Schedule,
-        ValidationFraction = ValidationFraction,
-        EarlyStoppingPatience = EarlyStoppingPatience,
-        Seed = seed,
-        Shuffle = Shuffle,
-        Threads = TrainingThreads,
-        Device = Device,
-        FallbackToCpu = FallbackToCpu,
-    };
-
-    /// <summary>Throws the standard out-of-range error for option <paramref name="name"/>.</summary>
-    private protected static void Check(bool ok, string name, object value, string rule)
-    {
-        if (!ok)
-        {
-            throw new ArgumentOutOfRangeException($"Options.{name}", value, $"Options.{name} {rule}; got {TrainingOptions.Format(value)}.");
-        }
+        base.Validate();
     }
 }

@@ -1,0 +1,96 @@
+using System.Text.Json.Serialization;
+using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Training;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace DeepArch.MLNet.Heads;
+
+/// <summary>
+/// A transform's head: the network's output as it is, in one known-size vector column (an autoencoder's
+/// code, reconstruction or decoding). No label; the graph's single output is named after the output column
+/// (a temporary name when the output column replaces the input column, whose name the graph input has).
+/// </summary>
+/// <remarks>
+/// The column is typed <c>Vector&lt;Single, 1, K&gt;</c> (K values, <see cref="Size"/>), the type ML.NET's
+/// <c>OnnxTransformer</c> gives a [batch, K] graph output, so that a pipeline loaded back with plain
+/// <c>mlContext.Model.Load</c> (where the saved <c>OnnxTransformer</c> computes the column) hands the trainers
+/// fitted after the transform exactly the type they were fitted on: a trainer checks its feature column's type
+/// against the one it saw, dimensions included, and no public ML.NET transform turns <c>Vector&lt;Single, 1, K&gt;</c>
+/// into <c>Vector&lt;Single, K&gt;</c> (measured: CopyColumns, ConvertType, the normalizers, ReplaceMissingValues and a
+/// one-column Concatenate all keep the dimensions). Every consumer that reads a known-size vector of K values accepts it.
+/// </remarks>
+internal sealed class VectorOutputHead : PredictionHead
+{
+    private const string ReplacingOutput = TemporaryPrefix + "Output";
+
+    /// <summary>Creates the head.</summary>
+    /// <param name="outputColumnName">The column the transform adds.</param>
+    /// <param name="inputColumnName">The column the network reads (the graph input's name).</param>
+    /// <param name="size">Values per row of the output.</param>
+    /// <param name="decoder">For an autoencoder's encoder or reconstruction: its decoder as a DeepArch ONNX model, so that a decoding transform can be made from the fitted one; else null.</param>
+    public VectorOutputHead(string outputColumnName, string inputColumnName, int size, byte[]? decoder = null)
+    {
+        OutputColumnName = outputColumnName;
+        InputColumnName = inputColumnName;
+        Size = size;
+        Decoder = decoder;
+    }
+
+    /// <summary>The column the transform adds.</summary>
+    public string OutputColumnName { get; }
+
+    /// <summary>The column the network reads.</summary>
+    public string InputColumnName { get; }
+
+    /// <summary>Values per row of the output.</summary>
+    public int Size { get; }
+
+    /// <summary>The autoencoder's decoder (a DeepArch ONNX model with its own metadata), or null.</summary>
+    public byte[]? Decoder { get; }
+
+    /// <summary>The graph output's name: the output column's, unless that is the input column's.</summary>
+    [JsonIgnore]
+    public string OnnxOutputName => OutputColumnName == InputColumnName ? ReplacingOutput : OutputColumnName;
+
+    public override LossFunction Loss => LossFunction.MeanSquaredError;
+
+    public override int NetworkOutputs => Size;
+
+    public override IReadOnlyList<OnnxOutput> OnnxOutputs => [new(OnnxOutputName)];
+
+    /// <summary>The type of the output column.</summary>
+    public static VectorDataViewType OutputType(int size) => new(NumberDataViewType.Single, 1, size);
+
+    /// <summary>The column the estimator adds, at schema-shape level.</summary>
+    public static SchemaShape.Column OutputShape(string outputColumnName)
+        => Schema.SchemaShapes.Column(outputColumnName, new VectorDataViewType(NumberDataViewType.Single, 1));
+
+    public override IReadOnlyList<OutputColumn> CreateOutputColumns()
+    {
+        int size = Size;
+        return
+        [
+            new OutputColumn<VBuffer<float>>(OutputColumnName, OutputType(size),
+                (ScoredBatch b, int row, ref VBuffer<float> v) =>
+                {
+                    var editor = VBufferEditor.Create(ref v, size);
+                    b.Row(0, row).CopyTo(editor.Values);
+                    v = editor.Commit();
+                }),
+        ];
+    }
+
+    public override Func<long, float> CreateTargetReader(DataViewRow row, DataViewSchema.Column label)
+        => throw new NotSupportedException("A transform's network has no label: its targets are its inputs.");
+
+    /// <summary>The saved <c>OnnxTransformer</c> names its column after the graph output; a copy names it after the output column.</summary>
+    public override IEstimator<ITransformer> CreatePersistedTail(MLContext mlContext)
+    {
+        var copy = mlContext.Transforms.CopyColumns(OutputColumnName, OnnxOutputName);
+        return OnnxOutputName == OutputColumnName
+            ? copy
+            : copy.Append(mlContext.Transforms.DropColumns(OnnxOutputName));
+    }
+}

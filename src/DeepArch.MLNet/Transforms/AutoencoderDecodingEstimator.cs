@@ -1,0 +1,169 @@
+using DeepArch.MLNet.Data;
+using DeepArch.MLNet.Heads;
+using DeepArch.MLNet.Schema;
+using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers;
+using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Onnx.Proto;
+using Google.Protobuf;
+using Microsoft.ML;
+
+namespace DeepArch.MLNet.Transforms;
+
+/// <summary>
+/// The decoder of an autoencoder fitted by <c>FeaturizeByAutoencoder</c> or <c>ReconstructByAutoencoder</c>, as a
+/// transform from a code column to the reconstruction it decodes to: new samples from chosen latent points
+/// (seed 000's "generate new digits from (x, y)"), or codes edited between encoding and decoding.
+/// Created by <c>mlContext.Transforms.DecodeByAutoencoder</c>.
+/// </summary>
+/// <remarks>
+/// <list type="table">
+/// <listheader><term>Characteristic</term><description>Value</description></listheader>
+/// <item><term>Trains in Fit</term><description>No: <c>Fit</c> only checks the code column and returns the fitted autoencoder's decoder</description></item>
+/// <item><term>Input column</term><description>Known-size vector of <c>Single</c> of the code size (<c>Single</c> for a code of one value)</description></item>
+/// <item><term>Output column</term><description>Known-size vector of <c>Single</c> of the autoencoder's input size</description></item>
+/// <item><term>Packages</term><description>DeepArch.MLNet (Microsoft.ML.OnnxRuntime)</description></item>
+/// <item><term>GPU</term><description><c>Options.Device = Cuda</c> scores with ONNX Runtime's CUDA provider (GPU build); falls back or throws as <c>FallbackToCpu</c> says</description></item>
+/// </list>
+/// The decoder is saved with the fitted autoencoder, so an autoencoder loaded back with
+/// <see cref="Persistence.DeepArchModel.Load(MLContext, string, out Microsoft.ML.DataViewSchema)"/> gives it too. The returned
+/// <see cref="NetworkTransformer"/> saves, loads and scores in batches like any other.
+/// </remarks>
+public sealed class AutoencoderDecodingEstimator : IEstimator<NetworkTransformer>
+{
+    private readonly byte[] _decoder;
+    private readonly ModelInfo _decoderInfo;
+
+    internal AutoencoderDecodingEstimator(NetworkTransformer autoencoder, Options options)
+    {
+        ArgumentNullException.ThrowIfNull(autoencoder);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (autoencoder.Info.Head is not VectorOutputHead { Decoder: { } decoder })
+        {
+            throw new ArgumentException(
+                $"DecodeByAutoencoder needs a transformer fitted by FeaturizeByAutoencoder or ReconstructByAutoencoder; this one was made by {autoencoder.Info.Trainer}.",
+                nameof(autoencoder));
+        }
+        TransformOptions = options;
+        _decoder = decoder;
+        _decoderInfo = ReadInfo(decoder);
+    }
+
+    /// <summary>The options this estimator was created with.</summary>
+    public Options TransformOptions { get; }
+
+    /// <summary>Values per row of the code column the decoder reads.</summary>
+    public int CodeSize => _decoderInfo.FeatureSize;
+
+    /// <summary>Checks the code column of <paramref name="input"/> and returns the decoder over it.</summary>
+    public NetworkTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var column = FeatureColumn.Resolve(input.Schema, TransformOptions.InputColumn, CodeSize, "input");
+        var head = new VectorOutputHead(TransformOptions.OutputColumnName, column.Name, _decoderInfo.OutputShape[0]);
+        var scoring = new ScoringSettings(TransformOptions.ScoringBatchSize, TransformOptions.ScoringThreads, TransformOptions.Device, TransformOptions.FallbackToCpu);
+        var info = _decoderInfo with { FeatureColumn = column.Name, Head = head, Scoring = scoring };
+        return new NetworkTransformer(Rebind(_decoder, info, head.OnnxOutputName), info);
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        FeatureColumn.Check(inputSchema, TransformOptions.InputColumn, "input");
+        return SchemaShapes.With(inputSchema, [VectorOutputHead.OutputShape(TransformOptions.OutputColumnName)]);
+    }
+
+    private static ModelInfo ReadInfo(byte[] decoder)
+    {
+        var proto = ModelProto.Parser.ParseFrom(decoder);
+        return ModelInfo.FromJson(proto.MetadataProps.First(p => p.Key == ModelInfo.MetadataKey).Value);
+    }
+
+    /// <summary>
+    /// The decoder with its graph input named after the code column and its output after <paramref name="outputName"/>
+    /// (ONNX names a graph's values, so ML.NET's <c>OnnxTransformer</c> in a saved model binds columns by these names),
+    /// its metadata replaced by <paramref name="info"/> and sealed again.
+    /// </summary>
+    private static byte[] Rebind(byte[] decoder, ModelInfo info, string outputName)
+    {
+        OnnxIntegrity.Verify(decoder);
+        var proto = ModelProto.Parser.ParseFrom(decoder);
+        var graph = proto.Graph;
+        var renames = new Dictionary<string, string>
+        {
+            [AutoencoderTransformFitter.DecoderInput] = info.FeatureColumn,
+            [AutoencoderTransformFitter.DecoderOutput] = outputName,
+        };
+        var taken = graph.Node.SelectMany(n => n.Output).Concat(graph.Initializer.Select(t => t.Name)).ToHashSet();
+        foreach (string name in renames.Values.Where(taken.Contains))
+        {
+            throw new ArgumentException($"Column name '{name}' is a value name inside the decoder's graph; choose another column name.");
+        }
+        string Rename(string name) => renames.TryGetValue(name, out var renamed) ? renamed : name;
+        foreach (var value in graph.Input.Concat(graph.Output).Concat(graph.ValueInfo))
+        {
+            value.Name = Rename(value.Name);
+        }
+        foreach (var node in graph.Node)
+        {
+            for (int i = 0; i < node.Input.Count; i++)
+            {
+                node.Input[i] = Rename(node.Input[i]);
+            }
+            for (int i = 0; i < node.Output.Count; i++)
+            {
+                node.Output[i] = Rename(node.Output[i]);
+            }
+        }
+        var entries = proto.MetadataProps.Where(p => p.Key != MetadataKeys.Integrity).ToList();
+        proto.MetadataProps.Clear();
+        foreach (var entry in entries)
+        {
+            proto.MetadataProps.Add(entry.Key == ModelInfo.MetadataKey ? new StringStringEntryProto { Key = entry.Key, Value = info.ToJson() } : entry);
+        }
+        return OnnxIntegrity.Seal(proto.ToByteArray());
+    }
+
+    /// <summary>Options of <see cref="AutoencoderDecodingEstimator"/>.</summary>
+    public sealed class Options
+    {
+        /// <summary>The column the transform adds, the decoded rows (a known-size vector of <c>Single</c>); required.</summary>
+        public string OutputColumnName { get; set; } = "";
+
+        /// <summary>The code column: a known-size vector of <c>Single</c> of the code size; null (default) means <see cref="OutputColumnName"/>.</summary>
+        public string? InputColumnName { get; set; }
+
+        /// <summary>Rows per ONNX Runtime call; at least 1.</summary>
+        public int ScoringBatchSize { get; set; } = 256;
+
+        /// <summary>ONNX Runtime intra-op threads; 0 (default) means one per physical core.</summary>
+        public int ScoringThreads { get; set; }
+
+        /// <summary>Where to score: the CPU (default) or CUDA.</summary>
+        public ComputeDevice Device { get; set; } = ComputeDevice.Cpu;
+
+        /// <summary>When <see cref="Device"/> is CUDA and no GPU is usable: use the CPU (true) or throw (false, default).</summary>
+        public bool FallbackToCpu { get; set; }
+
+        internal string InputColumn => InputColumnName ?? OutputColumnName;
+
+        internal void Validate()
+        {
+            Check(!string.IsNullOrWhiteSpace(OutputColumnName), nameof(OutputColumnName), OutputColumnName is null ? "null" : $"'{OutputColumnName}'", "must name a column");
+            Check(InputColumnName is null || !string.IsNullOrWhiteSpace(InputColumnName), nameof(InputColumnName), $"'{InputColumnName}'", "must name a column, or be null for the output column");
+            Check(ScoringBatchSize >= 1, nameof(ScoringBatchSize), ScoringBatchSize, "must be positive");
+            Check(ScoringThreads >= 0, nameof(ScoringThreads), ScoringThreads, "must be at least 0 (0 = one per core)");
+            Check(Enum.IsDefined(Device), nameof(Device), Device, "must be Cpu or Cuda");
+        }
+
+        private static void Check(bool ok, string name, object value, string rule)
+        {
+            if (!ok)
+            {
+                throw new ArgumentOutOfRangeException($"Options.{name}", value, $"Options.{name} {rule}; got {value}.");
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+using DeepArch.MLNet.Scoring;
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+
+namespace DeepArch.MLNet.Transforms;
+
+/// <summary>
+/// Trains an autoencoder on the input column in <c>Fit</c> and returns a <see cref="NetworkTransformer"/> that
+/// writes each row's code (the encoder's output; for the variational kind, the mean) to the output column,
+/// so that a later trainer in the same pipeline learns from the code. Created by
+/// <c>mlContext.Transforms.FeaturizeByAutoencoder</c>.
+/// </summary>
+/// <remarks>
+/// <list type="table">
+/// <listheader><term>Characteristic</term><description>Value</description></listheader>
+/// <item><term>Trains in Fit</term><description>Yes (TorchSharp, CPU or CUDA), unsupervised: no label</description></item>
+/// <item><term>Input column</term><description><c>Single</c> or known-size vector of <c>Single</c>; scale it first (<c>NormalizeMinMax</c>, <c>NormalizeMeanVariance</c>)</description></item>
+/// <item><term>Output column</term><description>Known-size vector of <c>Single</c>, the code size (the last of <see cref="AutoencoderTransformOptions.LayerSizes"/>)</description></item>
+/// <item><term>Kinds</term><description>Deep, tied, sparse, denoising, variational (<see cref="Trainers.AutoencoderKind"/>); deep, tied and variational codes must be smaller than the input</description></item>
+/// <item><term>Decoder</term><description>The fitted transformer keeps the decoder: <c>mlContext.Transforms.DecodeByAutoencoder(fitted, ...)</c> maps codes back to inputs</description></item>
+/// <item><term>Packages</term><description>DeepArch.MLNet (TorchSharp, libtorch-cpu-linux-x64, Microsoft.ML.OnnxRuntime)</description></item>
+/// <item><term>GPU</term><description><c>Options.Device = Cuda</c> needs the GPU build (see README); falls back or throws as <c>FallbackToCpu</c> says</description></item>
+/// </list>
+/// Training reads the input column into memory once (4 bytes per value); scoring streams, a batch of rows
+/// per ONNX Runtime call. The model saves and loads like a trainer's (<see cref="Persistence.DeepArchModel"/>);
+/// the code column is typed <c>Vector&lt;Single, 1, K&gt;</c>, as ML.NET's <c>OnnxTransformer</c> types it after a plain <c>mlContext.Model.Load</c>, so the
+/// trainers fitted after it still accept it.
+/// </remarks>
+public sealed class AutoencoderFeaturizingEstimator : IEstimator<NetworkTransformer>
+{
+    private readonly AutoencoderTransformFitter _fitter;
+
+    internal AutoencoderFeaturizingEstimator(IHostEnvironment environment, Options options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        TransformOptions = options;
+        _fitter = new AutoencoderTransformFitter(environment, options, AutoencoderOutput.Code, "FeaturizeByAutoencoder");
+    }
+
+    /// <summary>The options this estimator was created with.</summary>
+    public Options TransformOptions { get; }
+
+    /// <summary>Trains the autoencoder on <paramref name="input"/>'s input column; validation uses <see cref="Trainers.NetworkOptions.ValidationFraction"/> of it.</summary>
+    public NetworkTransformer Fit(IDataView input) => _fitter.Fit(input);
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => _fitter.GetOutputSchema(inputSchema);
+
+    /// <summary>Options of <see cref="AutoencoderFeaturizingEstimator"/>.</summary>
+    public sealed class Options : AutoencoderTransformOptions
+    {
+    }
+}
