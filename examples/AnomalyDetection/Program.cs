@@ -78,6 +78,8 @@ Console.WriteLine("detector            ROC AUC   detection rate (10 false positi
 Report("autoencoder", autoencoderMetrics, autoencoderRows);
 Report("RandomizedPca", pcaMetrics, pcaRows);
 Console.WriteLine($"Autoencoder threshold (95% quantile of the training scores): {autoencoderTrainer.Threshold:G4}");
+Console.WriteLine("RandomizedPca at other ranks, same rows: " + string.Join(", ", new[] { 4, 8, 16, 24, 32 }.Select(rank =>
+    $"rank {rank} AUC {mlContext.AnomalyDetection.Evaluate(mlContext.AnomalyDetection.Trainers.RandomizedPca("Features", rank: rank, seed: 1).Fit(train).Transform(test)).AreaUnderRocCurve:F4}")));
 
 // 5. Which pixels made the most anomalous test digit anomalous.
 var worst = mlContext.Data.CreateEnumerable<ExplainedRow>(autoencoderScored, reuseRowObject: false).OrderByDescending(r => r.Score).First();
