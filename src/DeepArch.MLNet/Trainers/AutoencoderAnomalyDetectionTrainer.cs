@@ -57,7 +57,7 @@ public enum AnomalyThresholdSource
 /// <listheader><term>Characteristic</term><description>Value</description></listheader>
 /// <item><term>Trains in Fit</term><description>Yes (TorchSharp, CPU or CUDA), unsupervised: only the feature column is read</description></item>
 /// <item><term>Feature column</term><description><c>Single</c> or known-size vector of <c>Single</c>; scale it first (<c>NormalizeMinMax</c> or <c>NormalizeMeanVariance</c>)</description></item>
-/// <item><term>Label column</term><description>None. <c>LabelColumnName</c> is ignored (never read); for
+/// <item><term>Label column</term><description>None: the options have no label column and the training data needs none. For
 /// <c>mlContext.AnomalyDetection.Evaluate</c> the label is <c>Single</c> (1 = anomaly) or a 2-valued key</description></item>
 /// <item><term>Output columns</term><description><c>Score</c> (<c>Single</c>, higher = more anomalous: mean squared reconstruction error,
 /// optionally standardized per feature, or the variational kind's negative ELBO), <c>PredictedLabel</c> (<c>Boolean</c>, <c>Score</c> above the threshold),
@@ -228,15 +228,20 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
         return sorted[index];
     }
 
-    /// <summary>Options of <see cref="AutoencoderAnomalyDetectionTrainer"/>.</summary>
-    /// <remarks><c>LabelColumnName</c> is ignored: the detector trains without labels.</remarks>
-    public sealed class Options : NetworkTrainerOptions
+    /// <summary>
+    /// Options of <see cref="AutoencoderAnomalyDetectionTrainer"/>: the feature column, the autoencoder, the threshold, and the
+    /// training, scoring and device options of <see cref="NetworkOptions"/>. There is no label column: the detector trains without labels.
+    /// </summary>
+    public sealed class Options : NetworkOptions
     {
         /// <summary>Creates the options with the detector's defaults: 50 epochs, learning rate 1e-3.</summary>
         public Options()
         {
             Epochs = 50;
         }
+
+        /// <summary>The feature column: <c>Single</c> or a known-size vector of <c>Single</c>.</summary>
+        public string FeatureColumnName { get; set; } = "Features";
 
         /// <summary>The hidden sizes, then the code size (the input size is the feature column's); each at least 1, and the code smaller than the input.</summary>
         public IReadOnlyList<int> LayerSizes { get; set; } = [32, 8];
@@ -297,6 +302,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
 
         internal override void Validate()
         {
+            Check(!string.IsNullOrWhiteSpace(FeatureColumnName), nameof(FeatureColumnName), FeatureColumnName is null ? "null" : $"'{FeatureColumnName}'", "must name a column");
             base.Validate();
             Check(LayerSizes is not null, nameof(LayerSizes), "null", "must not be null");
             Check(LayerSizes!.Count >= 1 && LayerSizes.All(s => s >= 1), nameof(LayerSizes), Shapes.Format(LayerSizes!), "must hold at least the code size, each size at least 1");

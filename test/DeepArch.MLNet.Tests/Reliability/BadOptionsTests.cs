@@ -116,12 +116,26 @@ public class BadOptionsTests
         Cnn("Preset", "LeNet5", o => { o.Layers = [new Flatten()]; o.Preset = ConvolutionalPreset.LeNet5; }),
     ];
 
-    private static BadOption Anomaly(string option, string echo, Action<AutoencoderAnomalyDetectionTrainer.Options> apply)
-        => new(option, echo, o => apply((AutoencoderAnomalyDetectionTrainer.Options)o));
+    /// <summary>One bad setting of the anomaly detector, whose options have no label column (they derive from <see cref="NetworkOptions"/>).</summary>
+    public sealed record BadAnomalyOption(string Option, string Echo, Action<AutoencoderAnomalyDetectionTrainer.Options> Apply)
+    {
+        public override string ToString() => $"{Option} = {Echo}";
+    }
 
-    /// <summary>The options only <see cref="AutoencoderAnomalyDetectionTrainer.Options"/> has.</summary>
-    public static IEnumerable<BadOption> AutoencoderAnomalyOnly =>
+    private static BadAnomalyOption Anomaly(string option, string echo, Action<AutoencoderAnomalyDetectionTrainer.Options> apply) => new(option, echo, apply);
+
+    /// <summary>The anomaly detector's options: a sample of the shared ones, then every option of its own.</summary>
+    public static IEnumerable<BadAnomalyOption> AutoencoderAnomaly =>
     [
+        Anomaly("FeatureColumnName", "''", o => o.FeatureColumnName = ""),
+        Anomaly("FeatureColumnName", "null", o => o.FeatureColumnName = null!),
+        Anomaly("Epochs", "0", o => o.Epochs = 0),
+        Anomaly("BatchSize", "-1", o => o.BatchSize = -1),
+        Anomaly("LearningRate", "NaN", o => o.LearningRate = double.NaN),
+        Anomaly("ValidationFraction", "1", o => o.ValidationFraction = 1),
+        Anomaly("TrainingThreads", "-1", o => o.TrainingThreads = -1),
+        Anomaly("ScoringBatchSize", "0", o => o.ScoringBatchSize = 0),
+        Anomaly("Device", "5", o => o.Device = (ComputeDevice)5),
         Anomaly("LayerSizes", "null", o => o.LayerSizes = null!),
         Anomaly("LayerSizes", "[]", o => o.LayerSizes = []),
         Anomaly("LayerSizes", "[16, 0]", o => o.LayerSizes = [16, 0]),
@@ -168,8 +182,6 @@ public class BadOptionsTests
             (ml, o) => ml.BinaryClassification.Trainers.ConvolutionalNetwork((ConvolutionalNetworkTrainer.Options)o), ConvolutionalNetworkOnly),
         new("regression CNN", () => new ConvolutionalNetworkTrainer.Options { InputShape = [1, 8, 8] },
             (ml, o) => ml.Regression.Trainers.ConvolutionalNetwork((ConvolutionalNetworkTrainer.Options)o), ConvolutionalNetworkOnly),
-        new("autoencoder anomaly detector", () => new AutoencoderAnomalyDetectionTrainer.Options(),
-            (ml, o) => ml.AnomalyDetection.Trainers.Autoencoder((AutoencoderAnomalyDetectionTrainer.Options)o), AutoencoderAnomalyOnly),
     ];
 
     /// <summary>Every estimator with every bad setting, named so that each case shows as its own test.</summary>
@@ -200,6 +212,25 @@ public class BadOptionsTests
         bad.Apply(options);
 
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => chosen.Create(ml, options));
+
+        Assert.Equal($"Options.{bad.Option}", error.ParamName);
+        Assert.StartsWith($"Options.{bad.Option} ", error.Message);
+        Assert.Contains($"; got {bad.Echo}.", error.Message);
+    }
+
+    /// <summary>Every bad setting of the anomaly detector.</summary>
+    public static TheoryData<string> AnomalyCases => new(AutoencoderAnomaly.Select(b => b.ToString()));
+
+    [Theory]
+    [MemberData(nameof(AnomalyCases))]
+    public void An_anomaly_detector_option_out_of_range_is_rejected_by_the_catalog_call_naming_the_option_and_echoing_the_value(string setting)
+    {
+        var ml = new MLContext(seed: 1);
+        var bad = AutoencoderAnomaly.Single(b => b.ToString() == setting);
+        var options = new AutoencoderAnomalyDetectionTrainer.Options();
+        bad.Apply(options);
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => ml.AnomalyDetection.Trainers.Autoencoder(options));
 
         Assert.Equal($"Options.{bad.Option}", error.ParamName);
         Assert.StartsWith($"Options.{bad.Option} ", error.Message);
