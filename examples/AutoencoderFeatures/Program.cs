@@ -87,8 +87,9 @@ for (int i = 0; i < decoded.Length; i++)
 var gridPlot = new ScottPlot.Plot();
 var heatmap = gridPlot.Add.Heatmap(grid);
 heatmap.Colormap = new ScottPlot.Colormaps.Grayscale();
-gridPlot.Title("Digits decoded from a lattice of latent points, z1 from -2 (left) to 2, z2 from 2 (top) to -2");
-gridPlot.Axes.Frameless();
+gridPlot.Title("Decoded from latent points: z1 -2 to 2 (left to right), z2 2 to -2 (top to bottom)");
+gridPlot.Axes.Bottom.IsVisible = false;
+gridPlot.Axes.Left.IsVisible = false;
 gridPlot.HideGrid();
 gridPlot.SavePng(gridPath, 760, 800);
 Console.WriteLine($"Wrote {gridPath}");
