@@ -3,6 +3,7 @@ using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
 using DeepArch.MLNet.Trainers;
 using DeepArch.MLNet.Transforms;
+using DeepArch.Trainers.Tests;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit;
@@ -69,6 +70,21 @@ public class AutoencoderReconstructionTests(ITestOutputHelper output)
         var e = decoderEstimator.GetOutputSchema(SchemaShapes.Create(coded.Schema)).Single(c => c.Name == "Decoded");
         var a = SchemaShapes.Create(decoded.Schema).Single(c => c.Name == "Decoded");
         Assert.Equal((e.Kind, e.ItemType), (a.Kind, a.ItemType));
+        // The decoder's graph, renamed to the code and output columns and sealed again, passes the checker and its integrity check.
+        using var onnx = new MemoryStream();
+        decoder.SaveOnnx(onnx);
+        OnnxAssert.CheckModel(onnx.ToArray());
+        string path = Path.Combine(Path.GetTempPath(), $"deeparch-decoder-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            decoder.SaveOnnx(path);
+            using var loaded = DeepArchModel.LoadOnnx(path);
+            Assert.True(MaxAbsDifference(Column(decoded, "Decoded"), Column(loaded.Transform(coded), "Decoded")) <= 1e-6);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     [Fact]
