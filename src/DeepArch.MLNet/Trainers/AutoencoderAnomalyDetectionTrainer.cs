@@ -29,6 +29,12 @@ public enum AutoencoderKind
 
     /// <summary>A variational autoencoder (Gaussian encoder, KL term weighted by beta); scored by reconstruction error or negative ELBO.</summary>
     Variational,
+
+    /// <summary>
+    /// A convolutional autoencoder (<see cref="ConvolutionalAutoencoder"/>: 3x3 convolution and max-pooling levels, mirrored by
+    /// transposed convolutions) over the feature vector read as an image of <c>ImageShape</c>; <c>LayerSizes</c> is not used.
+    /// </summary>
+    Convolutional,
 }
 
 /// <summary>How <see cref="AutoencoderAnomalyDetectionTrainer"/> chooses the score above which a row is predicted anomalous.</summary>
@@ -127,7 +133,10 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
                 "or choose Contamination or Explicit.");
         }
         var (feature, featureSize) = FeatureColumn.Resolve(train.Schema, options.FeatureColumnName);
-        int codeSize = options.LayerSizes[^1];
+        ConvolutionalShape.Check(options.Kind, options.ImageShape, feature, featureSize);
+        int codeSize = options.Kind == AutoencoderKind.Convolutional
+            ? Shapes.Size(ConvolutionalAutoencoder.CodeShape(options.ImageShape!, options.ConvolutionalFilters))
+            : options.LayerSizes[^1];
         if (codeSize >= featureSize)
         {
             throw new ArgumentOutOfRangeException($"Options.{nameof(Options.LayerSizes)}", Shapes.Format(options.LayerSizes),
@@ -261,6 +270,12 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
         /// <summary>The autoencoder kind.</summary>
         public AutoencoderKind Kind { get; set; } = AutoencoderKind.Deep;
 
+        /// <summary><see cref="AutoencoderKind.Convolutional"/>: the feature vector's image shape [channels, height, width]; height and width divisible by 2 per filter level.</summary>
+        public IReadOnlyList<int>? ImageShape { get; set; }
+
+        /// <summary><see cref="AutoencoderKind.Convolutional"/>: filters per encoder level (the decoder mirrors them); null gives [16, 8].</summary>
+        public IReadOnlyList<int>? ConvolutionalFilters { get; set; }
+
         /// <summary><see cref="AutoencoderKind.Sparse"/>: the weight of the L1 activity penalty on the code; finite, at least 0.</summary>
         public float ActivityL1 { get; set; } = 1e-3f;
 
@@ -310,6 +325,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
             Check(Enum.IsDefined(OutputActivation), nameof(OutputActivation), OutputActivation, "must be a defined ActivationKind");
             Check(Dropout >= 0 && Dropout < 1, nameof(Dropout), Dropout, "must be in [0, 1)");
             Check(Enum.IsDefined(Kind), nameof(Kind), Kind, "must be a defined AutoencoderKind");
+            ConvolutionalShape.Validate(Kind, ImageShape, ConvolutionalFilters);
             Check(ActivityL1 >= 0 && float.IsFinite(ActivityL1), nameof(ActivityL1), ActivityL1, "must be finite and at least 0");
             Check(SparsityTarget > 0 && SparsityTarget < 1, nameof(SparsityTarget), SparsityTarget, "must be in (0, 1)");
             Check(SparsityWeight >= 0 && float.IsFinite(SparsityWeight), nameof(SparsityWeight), SparsityWeight, "must be finite and at least 0");
@@ -333,6 +349,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
         /// <summary>The autoencoder of <see cref="Kind"/> over <paramref name="sizes"/> (input size first).</summary>
         internal AutoencoderSpec CreateSpec(int[] sizes) => Kind switch
         {
+            AutoencoderKind.Convolutional => ConvolutionalAutoencoder.CreateSpec(ImageShape!, ConvolutionalFilters, Activation, OutputActivation),
             AutoencoderKind.Variational => Autoencoder.CreateVariational(sizes, Activation, OutputActivation, Dropout, BatchNorm),
             AutoencoderKind.Sparse when SparsityWeight > 0 => Autoencoder.Create(sizes, Activation, OutputActivation, ActivationKind.Sigmoid, Dropout, BatchNorm),
             _ => Autoencoder.Create(sizes, Activation, OutputActivation, dropout: Dropout, batchNorm: BatchNorm, tiedWeights: Kind == AutoencoderKind.Tied),

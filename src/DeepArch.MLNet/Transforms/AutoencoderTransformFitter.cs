@@ -61,6 +61,7 @@ internal sealed class AutoencoderTransformFitter
         ArgumentNullException.ThrowIfNull(input);
         var o = _options;
         var (column, size) = FeatureColumn.Resolve(input.Schema, o.InputColumn, "input");
+        ConvolutionalShape.Check(o.Kind, o.ImageShape, column, size);
         int code = o.LayerSizes[^1];
         if (o.Kind is AutoencoderKind.Deep or AutoencoderKind.Tied or AutoencoderKind.Variational && code >= size)
         {
@@ -79,7 +80,9 @@ internal sealed class AutoencoderTransformFitter
         int seed = o.Seed ?? CatalogEnvironment.Seed(_environment);
         var device = TorchRuntime.ResolveDevice(o.Device, o.FallbackToCpu, "Options.Device");
         int[] sizes = [size, .. o.LayerSizes];
-        var spec = o.Kind == AutoencoderKind.Variational
+        var spec = o.Kind == AutoencoderKind.Convolutional
+            ? ConvolutionalAutoencoder.CreateSpec(o.ImageShape!, o.ConvolutionalFilters, o.Activation, o.OutputActivation)
+            : o.Kind == AutoencoderKind.Variational
             ? Autoencoder.CreateVariational(sizes, o.Activation, o.OutputActivation, o.Dropout, o.BatchNorm)
             : Autoencoder.Create(sizes, o.Activation, o.OutputActivation, o.EffectiveCodeActivation, o.Dropout, o.BatchNorm, tiedWeights: o.Kind == AutoencoderKind.Tied);
         using var network = new Network(spec, [size], seed, device);

@@ -43,9 +43,17 @@ public abstract class AutoencoderTransformOptions : NetworkOptions
     /// Which autoencoder to train; <see cref="AutoencoderKind.Deep"/> by default. <see cref="AutoencoderKind.Tied"/> ties the decoder's
     /// weights to the encoder's; <see cref="AutoencoderKind.Sparse"/> uses <see cref="ActivityL1"/>, <see cref="SparsityTarget"/> and
     /// <see cref="SparsityWeight"/>; <see cref="AutoencoderKind.Denoising"/> <see cref="GaussianNoise"/> and <see cref="MaskingProbability"/>
-    /// (applied, it cleans its input); <see cref="AutoencoderKind.Variational"/> <see cref="Beta"/> (its code is the encoder's mean).
+    /// (applied, it cleans its input); <see cref="AutoencoderKind.Variational"/> <see cref="Beta"/> (its code is the encoder's mean);
+    /// <see cref="AutoencoderKind.Convolutional"/> reads the input as an image of <see cref="ImageShape"/> (its code is the last
+    /// encoder map, flattened).
     /// </summary>
     public AutoencoderKind Kind { get; set; } = AutoencoderKind.Deep;
+
+    /// <summary><see cref="AutoencoderKind.Convolutional"/>: the input vector's image shape [channels, height, width]; height and width divisible by 2 per filter level.</summary>
+    public IReadOnlyList<int>? ImageShape { get; set; }
+
+    /// <summary><see cref="AutoencoderKind.Convolutional"/>: filters per encoder level (the decoder mirrors them); null gives [16, 8].</summary>
+    public IReadOnlyList<int>? ConvolutionalFilters { get; set; }
 
     /// <summary>Denoising: the standard deviation of the Gaussian noise added to training inputs; finite, at least 0.</summary>
     public float GaussianNoise { get; set; } = 0.1f;
@@ -84,6 +92,7 @@ public abstract class AutoencoderTransformOptions : NetworkOptions
         Check(Kind != AutoencoderKind.Variational || CodeActivation is null, nameof(CodeActivation), CodeActivation?.ToString() ?? "null", "must be null for the Variational kind (its code is the Gaussian's mean)");
         Check(Dropout >= 0 && Dropout < 1, nameof(Dropout), Dropout, "must be in [0, 1)");
         Check(Enum.IsDefined(Kind), nameof(Kind), Kind, "must be a defined AutoencoderKind");
+        ConvolutionalShape.Validate(Kind, ImageShape, ConvolutionalFilters);
         Check(GaussianNoise >= 0 && float.IsFinite(GaussianNoise), nameof(GaussianNoise), GaussianNoise, "must be finite and at least 0");
         Check(MaskingProbability >= 0 && MaskingProbability < 1, nameof(MaskingProbability), MaskingProbability, "must be in [0, 1)");
         Check(ActivityL1 >= 0 && float.IsFinite(ActivityL1), nameof(ActivityL1), ActivityL1, "must be finite and at least 0");

@@ -47,6 +47,14 @@ public static class ConvolutionalAutoencoder
         return new Sequential([new Reshape(CodeShape(inputShape, levels)), .. DecoderBlocks(inputShape, levels, activation, outputActivation), new Flatten()]);
     }
 
+    /// <summary>
+    /// The same network as an <see cref="AutoencoderSpec"/> (flat input, flat code, flat reconstruction), so that
+    /// the autoencoder stages can train it, export its encoder and decoder, and score it like the dense kinds.
+    /// </summary>
+    public static AutoencoderSpec CreateSpec(IReadOnlyList<int> inputShape, IReadOnlyList<int>? filters = null,
+        ActivationKind activation = ActivationKind.ReLU, ActivationKind outputActivation = ActivationKind.Identity)
+        => new(Encoder(inputShape, filters, activation), Decoder(inputShape, filters, activation, outputActivation));
+
     /// <summary>The code's shape [filters of the last level, height / 2^levels, width / 2^levels].</summary>
     public static int[] CodeShape(IReadOnlyList<int> inputShape, IReadOnlyList<int>? filters = null)
     {
