@@ -4,7 +4,7 @@ using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
-using StackTrainer = DeepArch.Trainers.Training.StackedAutoencoderTrainer;
+using StackTrainer = DeepArch.Trainers.Training.LayerwisePretrainer;
 
 namespace DeepArch.MLNet.Trainers;
 

@@ -8,7 +8,7 @@ using Sequential = DeepArch.Trainers.Layers.Sequential;
 
 namespace DeepArch.Trainers.Training;
 
-/// <summary>What <see cref="StackedAutoencoderTrainer.Fit"/> did.</summary>
+/// <summary>What <see cref="LayerwisePretrainer.Fit"/> did.</summary>
 /// <param name="Pretraining">One history per level, bottom first.</param>
 /// <param name="FineTuning">The supervised training of the whole stack (or of the head alone).</param>
 public sealed record StackedAutoencoderHistory(IReadOnlyList<TrainingHistory> Pretraining, TrainingHistory FineTuning);
@@ -19,7 +19,7 @@ public sealed record StackedAutoencoderHistory(IReadOnlyList<TrainingHistory> Pr
 /// becomes the classifier's k-th <c>Dense -> activation</c> — then supervised fine-tuning of the stacked
 /// encoders and the dense head, end to end (or of the head alone, the baseline fine-tuning is measured against).
 /// </summary>
-public sealed class StackedAutoencoderTrainer
+public sealed class LayerwisePretrainer
 {
     /// <summary>Creates the trainer.</summary>
     /// <param name="pretraining">How each level's autoencoder is trained (validated here).</param>
@@ -27,7 +27,7 @@ public sealed class StackedAutoencoderTrainer
     /// <param name="loss">The supervised loss: CrossEntropy (classes) or BinaryCrossEntropyWithLogits (one output).</param>
     /// <param name="gaussianNoise">The standard deviation of the noise added to each level's inputs during pretraining (stacked denoising autoencoders); 0 for none.</param>
     /// <param name="fineTuneEncoders">Whether fine-tuning updates the pretrained encoders (true) or only the head (false).</param>
-    public StackedAutoencoderTrainer(TrainingOptions pretraining, TrainingOptions fineTuning, LossFunction loss = LossFunction.CrossEntropy,
+    public LayerwisePretrainer(TrainingOptions pretraining, TrainingOptions fineTuning, LossFunction loss = LossFunction.CrossEntropy,
         float gaussianNoise = 0, bool fineTuneEncoders = true)
     {
         ArgumentNullException.ThrowIfNull(pretraining);
