@@ -15,8 +15,12 @@ namespace DeepArch.ProcessHost;
 /// </summary>
 internal static class DeterminismPipeline
 {
-    /// <summary>The tasks trained, in order: each task with a multilayer perceptron, then with a convolutional network.</summary>
-    public static readonly string[] Tasks = ["multiclass", "binary", "regression", "cnn-multiclass", "cnn-binary", "cnn-regression"];
+    /// <summary>
+    /// The tasks trained, in order: each task with a multilayer perceptron, then with a convolutional network, then the
+    /// autoencoder family: a denoising-autoencoder anomaly detector (random noise in training) and a stacked-autoencoder
+    /// classifier (layer-wise pretraining, then fine-tuning).
+    /// </summary>
+    public static readonly string[] Tasks = ["multiclass", "binary", "regression", "cnn-multiclass", "cnn-binary", "cnn-regression", "ae-anomaly", "ae-stacked"];
 
     /// <summary>A training row with a label for each task.</summary>
     public sealed class Row
@@ -50,6 +54,23 @@ internal static class DeterminismPipeline
     /// <summary>The estimator of <paramref name="task"/>.</summary>
     public static IEstimator<ITransformer> Create(MLContext ml, string task)
     {
+        if (task == "ae-anomaly")
+        {
+            return ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyDetectionTrainer.Options
+            {
+                LayerSizes = [8, 3],
+                Kind = AutoencoderKind.Denoising,
+                GaussianNoise = 0.1f,
+                Epochs = 4,
+                BatchSize = 16,
+                ValidationFraction = 0.2,
+            });
+        }
+        if (task == "ae-stacked")
+        {
+            return ml.Transforms.Conversion.MapValueToKey("Label", nameof(Row.Class)).Append(ml.MulticlassClassification.Trainers.StackedAutoencoder(
+                new StackedAutoencoderTrainer.Options { HiddenLayers = [8, 4], PretrainingEpochs = 2, Epochs = 3, BatchSize = 16, ValidationFraction = 0.2 }));
+        }
         bool convolutional = task.StartsWith("cnn-", StringComparison.Ordinal);
         string label = task switch
         {
