@@ -6,15 +6,20 @@ namespace DeepArch.Bench;
 internal sealed class BenchOptions
 {
     public const string Usage = """
-        Usage: dotnet run -c Release --project eng/bench/DeepArch.Bench -- scoring [options]
+        Usage: dotnet run -c Release --project eng/bench/DeepArch.Bench -- scoring|training [options]
 
         Workloads:
           scoring              DeepArch NetworkTransformer vs ML.NET ApplyOnnxModel vs raw ONNX Runtime
                                (MLP 784-256-128-10; AE 784-256-32-256-784 when its ONNX can be made)
+          training             DeepArch ML.NET Fit from an IDataView vs the same network trained by NetworkTrainer
+                               on preloaded arrays (AE 784-256-32-256-784; LeNet-5 on 1x32x32), samples/s
 
         Options:
           --out PATH           also write the Markdown report to PATH (default: print only)
-          --reps N             timed repetitions (default 5); every contender runs once per repetition
+          --reps N             timed repetitions (default 5; training 3); every contender runs once per repetition
+          --epochs N           training: epochs per timed pass (default 2)
+          --ae-rows N          training: autoencoder rows (default 10000)
+          --lenet-rows N       training: LeNet-5 rows (default 5000)
           --warmup N           warm-up passes of every contender before timing (default 1)
           --rows N             rows scored per pass (default 100000)
           --pe-rows N          PredictionEngine predictions per pass (default 10000)
@@ -34,6 +39,15 @@ internal sealed class BenchOptions
     public string? OutPath { get; private set; }
 
     public int Repetitions { get; private set; } = 5;
+
+    /// <summary>Whether --reps was given (training defaults to 3 repetitions, scoring to 5).</summary>
+    public bool RepetitionsGiven { get; private set; }
+
+    public int TrainEpochs { get; private set; } = 2;
+
+    public int AeTrainRows { get; private set; } = 10_000;
+
+    public int LeNetTrainRows { get; private set; } = 5_000;
 
     public int Warmups { get; private set; } = 1;
 
@@ -76,7 +90,10 @@ internal sealed class BenchOptions
             switch (a)
             {
                 case "--out": o.OutPath = Next(); break;
-                case "--reps": o.Repetitions = NextInt(1); break;
+                case "--reps": o.Repetitions = NextInt(1); o.RepetitionsGiven = true; break;
+                case "--epochs": o.TrainEpochs = NextInt(1); break;
+                case "--ae-rows": o.AeTrainRows = NextInt(128); break;
+                case "--lenet-rows": o.LeNetTrainRows = NextInt(128); break;
                 case "--warmup": o.Warmups = NextInt(0); break;
                 case "--rows": o.Rows = NextInt(1); break;
                 case "--pe-rows": o.PredictionEngineRows = NextInt(1); break;

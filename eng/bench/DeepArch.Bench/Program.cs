@@ -17,14 +17,16 @@ if (options.Help)
     Console.WriteLine(BenchOptions.Usage);
     return 0;
 }
-if (options.Workload != "scoring")
+if (options.Workload is not ("scoring" or "training"))
 {
     Console.Error.WriteLine(options.Workload.Length == 0 ? "Name a workload." : $"Unknown workload '{options.Workload}'.");
     Console.Error.WriteLine(BenchOptions.Usage);
     return 1;
 }
 
-var (report, checksumsOk) = new ScoringWorkload(options, Console.Error).Run();
+var (report, checksumsOk) = options.Workload == "training"
+    ? new TrainingWorkload(options, Console.Error).Run()
+    : new ScoringWorkload(options, Console.Error).Run();
 Console.Out.Write(report);
 Console.Out.Flush();
 if (options.OutPath is not null)
