@@ -50,7 +50,7 @@ public class FreshProcessTests
 
             string[] lines = ProcessHost.Run("score", modelPath, featuresPath, loadPath);
 
-            var expected = Scores(ml, model.Transform(data));
+            var expected = ScoreReader.Scores(model.Transform(data));
             Assert.Equal(expected.Length, lines.Length);
             for (int i = 0; i < lines.Length; i++)
             {
@@ -69,33 +69,5 @@ public class FreshProcessTests
     {
         [VectorType(6)]
         public float[] Features { get; set; } = [];
-    }
-
-    private static float[][] Scores(MLContext ml, IDataView scored)
-    {
-        var column = scored.Schema["Score"];
-        using var cursor = scored.GetRowCursor([column]);
-        var result = new List<float[]>();
-        if (column.Type is VectorDataViewType)
-        {
-            var getter = cursor.GetGetter<VBuffer<float>>(column);
-            VBuffer<float> v = default;
-            while (cursor.MoveNext())
-            {
-                getter(ref v);
-                result.Add(v.DenseValues().ToArray());
-            }
-        }
-        else
-        {
-            var getter = cursor.GetGetter<float>(column);
-            float v = 0;
-            while (cursor.MoveNext())
-            {
-                getter(ref v);
-                result.Add([v]);
-            }
-        }
-        return result.ToArray();
     }
 }

@@ -46,7 +46,7 @@ public class OnnxExportTests
             Assert.Equal(network.History, reloaded.History, HistoryComparer.Instance);
             Assert.Equal(network.NetworkSummary, reloaded.NetworkSummary);
             var scoringData = task == "multiclass" ? ml.Transforms.Conversion.MapValueToKey("Label", "Target").Fit(data).Transform(data) : data;
-            Assert.Equal(Scores(ml, network.Transform(scoringData)), Scores(ml, reloaded.Transform(scoringData)));
+            Assert.Equal(ScoreReader.Scores(network.Transform(scoringData)), ScoreReader.Scores(reloaded.Transform(scoringData)));
         }
         finally
         {
@@ -69,35 +69,6 @@ public class OnnxExportTests
             File.Delete(path);
         }
     }
-
-    private static float[] Scores(MLContext ml, IDataView scored)
-    {
-        var column = scored.Schema["Score"];
-        using var cursor = scored.GetRowCursor([column]);
-        var values = new List<float>();
-        if (column.Type is VectorDataViewType)
-        {
-            var getter = cursor.GetGetter<VBuffer<float>>(column);
-            VBuffer<float> v = default;
-            while (cursor.MoveNext())
-            {
-                getter(ref v);
-                values.AddRange(v.DenseValues());
-            }
-        }
-        else
-        {
-            var getter = cursor.GetGetter<float>(column);
-            float v = 0;
-            while (cursor.MoveNext())
-            {
-                getter(ref v);
-                values.Add(v);
-            }
-        }
-        return values.ToArray();
-    }
-
     private sealed class HistoryComparer : IEqualityComparer<DeepArch.Trainers.Training.TrainingHistory>
     {
         public static readonly HistoryComparer Instance = new();

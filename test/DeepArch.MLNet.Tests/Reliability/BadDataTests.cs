@@ -3,6 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit;
 using static DeepArch.MLNet.Tests.Reliability.ReliabilityData;
+using static DeepArch.MLNet.Tests.ScoreReader;
 
 namespace DeepArch.MLNet.Tests.Reliability;
 

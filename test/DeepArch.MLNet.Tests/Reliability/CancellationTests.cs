@@ -6,6 +6,7 @@ using Microsoft.ML;
 using Xunit;
 using Xunit.Abstractions;
 using static DeepArch.MLNet.Tests.Reliability.ReliabilityData;
+using static DeepArch.MLNet.Tests.ScoreReader;
 using Tensor = TorchSharp.torch.Tensor;
 
 namespace DeepArch.MLNet.Tests.Reliability;

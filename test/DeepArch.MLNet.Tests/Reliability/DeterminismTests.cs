@@ -4,6 +4,7 @@ using DeepArch.ProcessHost;
 using Microsoft.ML;
 using Xunit;
 using static DeepArch.MLNet.Tests.Reliability.ReliabilityData;
+using static DeepArch.MLNet.Tests.ScoreReader;
 
 namespace DeepArch.MLNet.Tests.Reliability;
 

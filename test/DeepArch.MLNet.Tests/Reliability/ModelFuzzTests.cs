@@ -5,6 +5,7 @@ using Xunit;
 using Xunit.Abstractions;
 using static DeepArch.MLNet.Tests.Reliability.ModelFiles;
 using static DeepArch.MLNet.Tests.Reliability.ReliabilityData;
+using static DeepArch.MLNet.Tests.ScoreReader;
 
 namespace DeepArch.MLNet.Tests.Reliability;
 

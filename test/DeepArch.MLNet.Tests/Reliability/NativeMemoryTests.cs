@@ -5,6 +5,7 @@ using Microsoft.ML;
 using Xunit;
 using Xunit.Abstractions;
 using static DeepArch.MLNet.Tests.Reliability.ReliabilityData;
+using static DeepArch.MLNet.Tests.ScoreReader;
 
 namespace DeepArch.MLNet.Tests.Reliability;
 

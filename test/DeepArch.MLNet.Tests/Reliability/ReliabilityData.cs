@@ -75,35 +75,6 @@ public static class ReliabilityData
     public static NetworkTransformer Fit(MLContext ml, string task, IEnumerable<Row> rows, Action<MultilayerPerceptronTrainer.Options>? configure = null)
         => Trainer(ml, task, Options(task, configure)).Fit(Prepare(ml, task, ml.Data.LoadFromEnumerable(rows)));
 
-    /// <summary>Every row's <c>Score</c> (one value for binary and regression, the class probabilities for multiclass), read through a cursor.</summary>
-    public static float[][] Scores(IDataView scored)
-    {
-        var column = scored.Schema["Score"];
-        using var cursor = scored.GetRowCursor([column]);
-        var result = new List<float[]>();
-        if (column.Type is VectorDataViewType)
-        {
-            var getter = cursor.GetGetter<VBuffer<float>>(column);
-            VBuffer<float> value = default;
-            while (cursor.MoveNext())
-            {
-                getter(ref value);
-                result.Add(value.DenseValues().ToArray());
-            }
-        }
-        else
-        {
-            var getter = cursor.GetGetter<float>(column);
-            float value = 0;
-            while (cursor.MoveNext())
-            {
-                getter(ref value);
-                result.Add([value]);
-            }
-        }
-        return result.ToArray();
-    }
-
     /// <summary>The bits of every score, for bit-for-bit comparisons that also treat NaN as equal to itself.</summary>
     public static int[][] Bits(float[][] scores) => scores.Select(r => r.Select(BitConverter.SingleToInt32Bits).ToArray()).ToArray();
 

@@ -41,7 +41,7 @@ public class ConvolutionalAutoencoderStageTests(ITestOutputHelper output)
         ml.Model.Save(model, test.Schema, stream);
         stream.Position = 0;
         var reloaded = DeepArchModel.Load(new MLContext(), stream, out _);
-        Assert.Equal(Scores(model.Transform(test)), Scores(reloaded.Transform(test)));
+        Assert.Equal(ScoreReader.Scores(model.Transform(test)), ScoreReader.Scores(reloaded.Transform(test)));
     }
 
     [Fact]
@@ -95,20 +95,5 @@ public class ConvolutionalAutoencoderStageTests(ITestOutputHelper output)
         Assert.Contains("Options.ImageShape must be set when Kind is Convolutional", noShape.Message);
         Assert.Contains("Options.ImageShape [1, 4, 4] holds 16 values but feature column 'Features' has 64", size.Message);
         Assert.Contains("does not fit Options.ConvolutionalFilters [8, 8, 8, 8]", levels.Message);
-    }
-
-    private static float[] Scores(IDataView scored)
-    {
-        var column = scored.Schema["Score"];
-        using var cursor = scored.GetRowCursor([column]);
-        var getter = cursor.GetGetter<float>(column);
-        var values = new List<float>();
-        float value = 0;
-        while (cursor.MoveNext())
-        {
-            getter(ref value);
-            values.Add(value);
-        }
-        return values.ToArray();
     }
 }
