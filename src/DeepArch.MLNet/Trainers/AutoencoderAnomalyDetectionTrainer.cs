@@ -162,13 +162,26 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
         var scoring = new ScoringSettings(options.ScoringBatchSize, options.ScoringThreads, options.Device, options.FallbackToCpu);
         var score = options.Kind == AutoencoderKind.Variational && options.VariationalScore == AutoencoderScore.NegativeElbo
             ? AutoencoderScore.NegativeElbo : AutoencoderScore.ReconstructionError;
-        float[]? scale = options.StandardizeError
-            ? FeatureErrorScale(network.ExportScoringOnnx(feature.Name, score), feature.Name, trainRows, featureSize, scoring)
-            : null;
+        float[]? scale = null;
+        float[]? trainScores = null;
+        if (options.StandardizeError)
+        {
+            // One ONNX Runtime pass over the training rows serves both the scale and, when the threshold needs the
+            // training scores, the scores themselves: a second export, session and pass would compute the same
+            // reconstructions again (measured in eng/bench: the pass costs about one forward pass over the rows).
+            float[] reconstruction = Run(network.ExportScoringOnnx(feature.Name, score), feature.Name, trainRows, featureSize,
+                AutoencoderScoringExport.ReconstructionOutput, featureSize, scoring);
+            scale = FeatureErrorScale(reconstruction, trainRows, featureSize);
+            if (options.ThresholdSource == AnomalyThresholdSource.Contamination && score == AutoencoderScore.ReconstructionError)
+            {
+                trainScores = StandardizedErrors(reconstruction, trainRows, featureSize, scale);
+            }
+        }
         float threshold = options.ThresholdSource switch
         {
             AnomalyThresholdSource.Explicit => options.Threshold!.Value,
-            AnomalyThresholdSource.Contamination => UpperQuantile(Scores(network.ExportScoringOnnx(feature.Name, score, scale), feature.Name, trainRows, featureSize, scoring), options.Contamination),
+            AnomalyThresholdSource.Contamination => UpperQuantile(
+                trainScores ?? Scores(network.ExportScoringOnnx(feature.Name, score, scale), feature.Name, trainRows, featureSize, scoring), options.Contamination),
             _ => UpperQuantile(Scores(network.ExportScoringOnnx(feature.Name, score, scale), feature.Name, validationRows!, featureSize, scoring), options.FalsePositiveRate),
         };
         Threshold = threshold;
@@ -184,9 +197,8 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
     /// Each feature's standard deviation of the training reconstruction error <c>x - x̂</c>, floored at 1% of their mean
     /// (and at 1e-6), so that a feature the autoencoder reconstructs perfectly (a pixel always 0) cannot blow up the score.
     /// </summary>
-    private static float[] FeatureErrorScale(byte[] model, string input, float[] rows, int featureSize, ScoringSettings scoring)
+    private static float[] FeatureErrorScale(float[] reconstruction, float[] rows, int featureSize)
     {
-        float[] reconstruction = Run(model, input, rows, featureSize, AutoencoderScoringExport.ReconstructionOutput, featureSize, scoring);
         int count = rows.Length / featureSize;
         var sum = new double[featureSize];
         var sumSquares = new double[featureSize];
@@ -204,6 +216,28 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
         }
         double floor = Math.Max(1e-6, 0.01 * std.Average());
         return std.Select(s => (float)Math.Max(s, floor)).ToArray();
+    }
+
+    /// <summary>
+    /// The scoring graph's <c>Score</c> with a feature scale, computed from a reconstruction already at hand: per row, the mean over
+    /// features of <c>((x - x̂) / scale)²</c>, as the graph's Sub, Div, Mul and ReduceMean nodes compute it (accumulated in double,
+    /// so it differs from ONNX Runtime's float sum by rounding only, far below 1e-5).
+    /// </summary>
+    private static float[] StandardizedErrors(float[] reconstruction, float[] rows, int featureSize, float[] scale)
+    {
+        var scores = new float[rows.Length / featureSize];
+        for (int r = 0; r < scores.Length; r++)
+        {
+            int offset = r * featureSize;
+            double sum = 0;
+            for (int j = 0; j < featureSize; j++)
+            {
+                float d = (rows[offset + j] - reconstruction[offset + j]) / scale[j];
+                sum += d * d;
+            }
+            scores[r] = (float)(sum / featureSize);
+        }
+        return scores;
     }
 
     private static float[] Scores(byte[] model, string input, float[] rows, int featureSize, ScoringSettings scoring)
