@@ -5,7 +5,11 @@ using static TorchSharp.torch;
 
 namespace DeepArch.Trainers.Layers;
 
-/// <summary>A fully connected layer: <c>y = x W^T + b</c>. Exported as one ONNX <c>Gemm</c> node.</summary>
+/// <summary>
+/// A fully connected layer: <c>y = x W^T + b</c>, applied to the last dimension like PyTorch's <c>Linear</c>, so a
+/// [steps, features] sample becomes [steps, units] (one dense layer per step). Exported as one ONNX <c>Gemm</c> node for
+/// vector samples, and as <c>MatMul</c> with the transposed weight plus <c>Add</c> for samples of higher rank.
+/// </summary>
 public sealed record Dense : LayerSpec
 {
     /// <summary>Creates a dense layer with <paramref name="units"/> outputs.</summary>
@@ -33,19 +37,41 @@ public sealed record Dense : LayerSpec
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int> inputShape)
     {
-        RequireVector(inputShape);
-        return [Units];
+        if (inputShape.Count == 0)
+        {
+            throw new ArgumentException($"{Describe()} needs an input of at least one dimension per sample, got shape [].", nameof(inputShape));
+        }
+        return [.. inputShape.Take(inputShape.Count - 1), Units];
     }
 
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
-        => nn.Linear(RequireVector(inputShape), Units, hasBias: UseBias);
+    {
+        OutputShape(inputShape);
+        return nn.Linear(inputShape[^1], Units, hasBias: UseBias);
+    }
 
     internal override string EmitOnnx(OnnxGraphBuilder graph, string input, nn.Module<Tensor, Tensor> module, IReadOnlyList<int> inputShape)
     {
         var linear = (Linear)module;
-        int inputs = RequireVector(inputShape);
+        OutputShape(inputShape);
+        int inputs = inputShape[^1];
+        float[] weights = ToArray(linear.weight!);
+        if (inputShape.Count > 1)
+        {
+            // [batch, ..., in] x [in, out] (+ [out]): MatMul broadcasts over the leading dimensions.
+            var transposed = new float[weights.Length];
+            for (int o = 0; o < Units; o++)
+            {
+                for (int i = 0; i < inputs; i++)
+                {
+                    transposed[i * Units + o] = weights[o * inputs + i];
+                }
+            }
+            string product = graph.AddNode("MatMul", [input, graph.AddInitializer("dense_weight_t", transposed, inputs, Units)]);
+            return UseBias ? graph.AddNode("Add", [product, graph.AddInitializer("dense_bias", ToArray(linear.bias!), Units)]) : product;
+        }
         // Gemm computes A * B^T + C with transB = 1, so the weight keeps PyTorch's [out, in] layout.
-        string weight = graph.AddInitializer("dense_weight", ToArray(linear.weight!), Units, inputs);
+        string weight = graph.AddInitializer("dense_weight", weights, Units, inputs);
         var operands = new List<string> { input, weight };
         if (UseBias)
         {

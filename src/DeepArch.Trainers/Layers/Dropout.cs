@@ -6,7 +6,9 @@ namespace DeepArch.Trainers.Layers;
 
 /// <summary>
 /// Inverted dropout: during training each value is zeroed with probability <see cref="Rate"/> and the
-/// rest are scaled by <c>1 / (1 - Rate)</c>; in eval mode it is the identity, so it emits no ONNX node.
+/// rest are scaled by <c>1 / (1 - Rate)</c>; in eval mode it is the identity, so it emits no ONNX node, unless the
+/// graph is written for Monte-Carlo dropout (<see cref="OnnxGraphBuilder.StochasticDropout"/>): then it emits an ONNX
+/// <c>Dropout</c> in training mode, which draws a fresh mask on every run.
 /// </summary>
 public sealed record Dropout : LayerSpec
 {
@@ -33,5 +35,9 @@ public sealed record Dropout : LayerSpec
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape) => nn.Dropout(Rate);
 
     internal override string EmitOnnx(OnnxGraphBuilder graph, string input, nn.Module<Tensor, Tensor> module, IReadOnlyList<int> inputShape)
-        => input;
+        => graph.StochasticDropout && Rate > 0 ? EmitTrainingMode(graph, input, Rate) : input;
+
+    /// <summary>Emits an ONNX <c>Dropout</c> with <c>training_mode = true</c>: inverted dropout at <paramref name="rate"/> on every run.</summary>
+    internal static string EmitTrainingMode(OnnxGraphBuilder graph, string input, float rate)
+        => graph.AddNode("Dropout", [input, graph.AddInitializer("dropout_ratio", [rate]), graph.AddBoolInitializer("dropout_training_mode", true)]);
 }

@@ -33,6 +33,7 @@ namespace DeepArch.Trainers.Layers;
 [JsonDerivedType(typeof(Dropout2d), "dropout2d")]
 [JsonDerivedType(typeof(Reshape), "reshape")]
 [JsonDerivedType(typeof(TiedDense), "tieddense")]
+[JsonDerivedType(typeof(Recurrent), "recurrent")]
 [JsonDerivedType(typeof(Architectures.AutoencoderSpec), "autoencoder")]
 public abstract record LayerSpec
 {

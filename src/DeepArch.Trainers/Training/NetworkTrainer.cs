@@ -215,14 +215,29 @@ public class NetworkTrainer
         return lossSum / order.Length;
     }
 
-    /// <summary>Forward, loss, backward and optimizer step on one batch; returns the batch's loss.</summary>
+    /// <summary>Forward, loss, backward, gradient clipping and optimizer step on one batch; returns the batch's loss.</summary>
     protected virtual double TrainStep(Network network, optim.Optimizer optimizer, Tensor features, Tensor targets)
     {
         var output = network.Module.call(features);
         var loss = ComputeLoss(output, targets);
         loss.backward();
+        ClipGradients(network);
         optimizer.step();
         return loss.item<float>();
+    }
+
+    /// <summary>
+    /// Scales the gradients of all of <paramref name="network"/>'s parameters down so that their global L2 norm is at
+    /// most <see cref="TrainingOptions.GradientClipNorm"/>; does nothing when that is 0. Call it between
+    /// <c>backward()</c> and <c>optimizer.step()</c> in every <see cref="TrainStep"/> override.
+    /// </summary>
+    protected void ClipGradients(Network network)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        if (Options.GradientClipNorm > 0)
+        {
+            nn.utils.clip_grad_norm_(network.Module.parameters(), Options.GradientClipNorm);
+        }
     }
 
     /// <summary>The mean loss of a batch's <paramref name="output"/> against its <paramref name="targets"/>.</summary>

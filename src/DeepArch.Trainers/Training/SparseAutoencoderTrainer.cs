@@ -63,6 +63,7 @@ public class SparseAutoencoderTrainer : NetworkTrainer
         var code = autoencoder.Encode(features);
         var loss = ComputeLoss(autoencoder.Decode(code), targets) + SparsityPenalty(code);
         loss.backward();
+        ClipGradients(network);
         optimizer.step();
         return loss.item<float>();
     }

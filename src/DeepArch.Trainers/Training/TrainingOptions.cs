@@ -62,6 +62,13 @@ public sealed class TrainingOptions
     /// <summary>The smallest decrease of the validation loss that counts as an improvement; at least 0.</summary>
     public double EarlyStoppingMinDelta { get; set; }
 
+    /// <summary>
+    /// The largest global L2 norm of the gradients (all parameters together) per step: above it, every gradient is
+    /// scaled down so that the norm equals the limit (PyTorch's <c>clip_grad_norm_</c>), which keeps the exploding
+    /// gradients of recurrent networks from wrecking a step. Finite and at least 0; 0 (the default) turns clipping off.
+    /// </summary>
+    public double GradientClipNorm { get; set; }
+
     /// <summary>libtorch intra-op threads; 0 means one per core.</summary>
     public int Threads { get; set; }
 
@@ -89,6 +96,7 @@ public sealed class TrainingOptions
         Check(ValidationFraction >= 0 && ValidationFraction < 1, nameof(ValidationFraction), ValidationFraction, "must be in [0, 1)");
         Check(EarlyStoppingPatience >= 0, nameof(EarlyStoppingPatience), EarlyStoppingPatience, "must be at least 0");
         Check(EarlyStoppingMinDelta >= 0 && double.IsFinite(EarlyStoppingMinDelta), nameof(EarlyStoppingMinDelta), EarlyStoppingMinDelta, "must be finite and at least 0");
+        Check(GradientClipNorm >= 0 && double.IsFinite(GradientClipNorm), nameof(GradientClipNorm), GradientClipNorm, "must be finite and at least 0 (0 = no clipping)");
         Check(Threads >= 0, nameof(Threads), Threads, "must be at least 0 (0 = one per core)");
         Check(Enum.IsDefined(Device), nameof(Device), Device, "must be Cpu or Cuda");
         Schedule!.Validate($"{owner}.{nameof(Schedule)}");

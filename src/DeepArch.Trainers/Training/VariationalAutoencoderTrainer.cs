@@ -40,6 +40,7 @@ public class VariationalAutoencoderTrainer : NetworkTrainer
         var reconstruction = autoencoder.Decode(AutoencoderModule.Reparameterize(mean, logVariance));
         var loss = VariationalLoss(reconstruction, targets, mean, logVariance);
         loss.backward();
+        ClipGradients(network);
         optimizer.step();
         return loss.item<float>();
     }

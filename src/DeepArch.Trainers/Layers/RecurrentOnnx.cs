@@ -1,0 +1,179 @@
+using DeepArch.Trainers.Onnx;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DeepArch.Trainers.Layers;
+
+public sealed partial record Recurrent
+{
+    // ONNX element types used in Cast's "to" attribute (TensorProto.DataType).
+    private const long OnnxFloat = 1, OnnxInt32 = 6, OnnxInt64 = 7;
+
+    /// <summary>
+    /// Emits one native ONNX <c>RNN</c>/<c>LSTM</c>/<c>GRU</c> node per stacked layer. ONNX Runtime supports only
+    /// <c>layout = 0</c>, so the sequence is made time-major [T, B, F] first, and each layer's Y [T, D, B, H]
+    /// becomes [T, B, D*H] for the next. Variable length: <c>sequence_lens</c> on every node, the time axis trimmed
+    /// to the batch's longest sequence, and explicit masks for the pooled outputs (padded steps are never trusted).
+    /// </summary>
+    internal override string EmitOnnx(OnnxGraphBuilder graph, string input, nn.Module<Tensor, Tensor> module, IReadOnlyList<int> inputShape)
+    {
+        var recurrent = (RecurrentModule)module;
+        int steps = Steps(inputShape);
+        int width = Directions * HiddenSize;
+        string axis1 = graph.AddInt64Initializer("recurrent_axis1", [1], 1);
+
+        string x;
+        string? lengths = null, sequenceLengths = null, longest = null;
+        if (!VariableLength)
+        {
+            x = graph.AddNode("Reshape", [input, graph.AddInt64Initializer("recurrent_shape", [0, steps, Features], 3)]);
+        }
+        else
+        {
+            // Column 0 holds each row's length L; the steps follow. Trim the time axis to the longest L of the batch.
+            // (axis1 holds [1]: it is both the end of the length column and the axis sliced.)
+            string lengthColumn = graph.AddNode("Slice", [input, graph.AddInt64Initializer("recurrent_start", [0], 1), axis1, axis1]);
+            lengths = graph.AddNode("Cast", [graph.AddNode("Squeeze", [lengthColumn, axis1])], ("to", OnnxInt64));
+            sequenceLengths = graph.AddNode("Cast", [lengths], ("to", OnnxInt32));
+            longest = graph.AddNode("ReduceMax", [lengths], ("keepdims", 1L));
+            string values = graph.AddNode("Slice", [input, axis1, graph.AddInt64Initializer("recurrent_end", [long.MaxValue], 1), axis1]);
+            values = graph.AddNode("Reshape", [values, graph.AddInt64Initializer("recurrent_shape", [0, steps, Features], 3)]);
+            x = graph.AddNode("Slice", [values, graph.AddInt64Initializer("recurrent_start", [0], 1), longest, axis1]);
+        }
+        x = graph.AddNode("Transpose", [x], ("perm", new long[] { 1, 0, 2 }));
+
+        string lastHidden = "";
+        string layerShape = graph.AddInt64Initializer("recurrent_layer_shape", [0, 0, width], 3);
+        for (int layer = 0; layer < Layers; layer++)
+        {
+            if (layer > 0 && graph.StochasticDropout && Dropout > 0)
+            {
+                x = DeepArch.Trainers.Layers.Dropout.EmitTrainingMode(graph, x, Dropout);
+            }
+            var (w, r, b) = LayerWeights(graph, recurrent, layer, layer == 0 ? Features : width);
+            var operands = new List<string> { x, w, r, b };
+            if (sequenceLengths is not null)
+            {
+                operands.Add(sequenceLengths);
+            }
+            var attributes = new List<(string, object)>
+            {
+                ("direction", Bidirectional ? "bidirectional" : "forward"),
+                ("hidden_size", (long)HiddenSize),
+            };
+            if (Cell == RecurrentCell.Gru)
+            {
+                attributes.Add(("linear_before_reset", 1L));
+            }
+            if (Cell == RecurrentCell.Rnn)
+            {
+                string activation = Nonlinearity == RecurrentNonlinearity.Relu ? "Relu" : "Tanh";
+                attributes.Add(("activations", Enumerable.Repeat(activation, Directions).ToArray()));
+            }
+            string[] outputs = graph.AddNode(Cell.ToString().ToUpperInvariant(), operands, 2, [.. attributes]);
+            lastHidden = outputs[1];
+            // Y [T, D, B, H] -> [T, B, D, H] -> [T, B, D*H].
+            x = graph.AddNode("Reshape", [graph.AddNode("Transpose", [outputs[0]], ("perm", new long[] { 0, 2, 1, 3 })), layerShape]);
+        }
+
+        if (Output == RecurrentOutput.Last)
+        {
+            // Y_h [D, B, H] -> [B, D, H] -> [B, D*H]: forward at step L-1, backward at step 0.
+            string transposed = graph.AddNode("Transpose", [lastHidden], ("perm", new long[] { 1, 0, 2 }));
+            return graph.AddNode("Reshape", [transposed, graph.AddInt64Initializer("recurrent_last_shape", [0, width], 2)]);
+        }
+        string sequence = graph.AddNode("Transpose", [x], ("perm", new long[] { 1, 0, 2 }));
+        if (!VariableLength)
+        {
+            return Output switch
+            {
+                RecurrentOutput.Mean => graph.AddNode("ReduceMean", [sequence], ("axes", new long[] { 1 }), ("keepdims", 0L)),
+                RecurrentOutput.Max => graph.AddNode("ReduceMax", [sequence], ("axes", new long[] { 1 }), ("keepdims", 0L)),
+                _ => sequence,
+            };
+        }
+
+        // valid[b, t] = t < L_b, as [B, T', 1] to broadcast over the features.
+        string positions = graph.AddNode("Range", [
+            graph.AddInt64Initializer("recurrent_zero", [0]),
+            graph.AddNode("Squeeze", [longest!]),
+            graph.AddInt64Initializer("recurrent_one", [1])]);
+        string axis0 = graph.AddInt64Initializer("recurrent_axis0", [0], 1);
+        string valid = graph.AddNode("Less", [graph.AddNode("Unsqueeze", [positions, axis0]), graph.AddNode("Unsqueeze", [lengths!, axis1])]);
+        valid = graph.AddNode("Unsqueeze", [valid, graph.AddInt64Initializer("recurrent_axis2", [2], 1)]);
+        switch (Output)
+        {
+            case RecurrentOutput.Max:
+            {
+                string masked = graph.AddNode("Where", [valid, sequence, graph.AddInitializer("recurrent_lowest", [float.NegativeInfinity])]);
+                return graph.AddNode("ReduceMax", [masked], ("axes", new long[] { 1 }), ("keepdims", 0L));
+            }
+            case RecurrentOutput.Mean:
+            {
+                string masked = graph.AddNode("Where", [valid, sequence, graph.AddInitializer("recurrent_zero", [0f])]);
+                string sum = graph.AddNode("ReduceSum", [masked, axis1], ("keepdims", 0L));
+                string counts = graph.AddNode("Cast", [graph.AddNode("Unsqueeze", [lengths!, axis1])], ("to", OnnxFloat));
+                return graph.AddNode("Div", [sum, counts]);
+            }
+            default:
+            {
+                // Zeros at the padded steps, then padded back from T' to Tmax steps: pads = [0, 0, 0, 0, Tmax - T', 0].
+                string masked = graph.AddNode("Where", [valid, sequence, graph.AddInitializer("recurrent_zero", [0f])]);
+                string extra = graph.AddNode("Sub", [graph.AddInt64Initializer("recurrent_steps", [steps], 1), longest!]);
+                string pads = graph.AddNode("Concat", [
+                    graph.AddInt64Initializer("recurrent_pads_before", [0, 0, 0, 0], 4),
+                    extra,
+                    graph.AddInt64Initializer("recurrent_pads_after", [0], 1)], ("axis", 0L));
+                return graph.AddNode("Pad", [masked, pads]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One stacked layer's ONNX weights W [D, G*H, in], R [D, G*H, H] and B [D, 2*G*H] = [W_b, R_b], directions in
+    /// the order forward, reverse, from PyTorch's <c>weight_ih_l{k}</c>, <c>weight_hh_l{k}</c>, <c>bias_ih_l{k}</c>,
+    /// <c>bias_hh_l{k}</c> (suffix <c>_reverse</c> for the backward direction).
+    /// </summary>
+    private (string W, string R, string B) LayerWeights(OnnxGraphBuilder graph, RecurrentModule module, int layer, int inputs)
+    {
+        int rows = Gates * HiddenSize;
+        var w = new List<float>(Directions * rows * inputs);
+        var r = new List<float>(Directions * rows * HiddenSize);
+        var b = new List<float>(Directions * 2 * rows);
+        for (int direction = 0; direction < Directions; direction++)
+        {
+            string suffix = $"_l{layer}{(direction == 1 ? "_reverse" : "")}";
+            w.AddRange(ToOnnxGateOrder(ToArray(module.Parameter("weight_ih" + suffix)), inputs));
+            r.AddRange(ToOnnxGateOrder(ToArray(module.Parameter("weight_hh" + suffix)), HiddenSize));
+            b.AddRange(ToOnnxGateOrder(ToArray(module.Parameter("bias_ih" + suffix)), 1));
+            b.AddRange(ToOnnxGateOrder(ToArray(module.Parameter("bias_hh" + suffix)), 1));
+        }
+        return (
+            graph.AddInitializer("recurrent_W", w.ToArray(), Directions, rows, inputs),
+            graph.AddInitializer("recurrent_R", r.ToArray(), Directions, rows, HiddenSize),
+            graph.AddInitializer("recurrent_B", b.ToArray(), Directions, 2 * rows));
+    }
+
+    /// <summary>
+    /// Reorders the gate blocks (H rows of <paramref name="rowLength"/> values each) of one direction's weight or bias.
+    /// PyTorch stacks LSTM gates as i, f, g, o and ONNX as i, o, f, c (c = PyTorch's g); PyTorch stacks GRU gates as
+    /// r, z, n and ONNX as z, r, h (h = n, which with <c>linear_before_reset = 1</c> is PyTorch's formulation).
+    /// ONNX block k is PyTorch block <c>order[k]</c>.
+    /// </summary>
+    private float[] ToOnnxGateOrder(float[] values, int rowLength)
+    {
+        int[] order = Cell switch
+        {
+            RecurrentCell.Lstm => [0, 3, 1, 2],
+            RecurrentCell.Gru => [1, 0, 2],
+            _ => [0],
+        };
+        int block = HiddenSize * rowLength;
+        var reordered = new float[values.Length];
+        for (int k = 0; k < order.Length; k++)
+        {
+            Array.Copy(values, order[k] * block, reordered, k * block, block);
+        }
+        return reordered;
+    }
+}
