@@ -10,7 +10,7 @@ namespace DeepArch.MLNet;
 /// DeepArch's entry points on ML.NET's catalogs: <c>mlContext.MulticlassClassification.Trainers.MultilayerPerceptron(...)</c>,
 /// <c>ConvolutionalNetwork(...)</c> and their binary-classification and regression twins, each with a simple and an <c>Options</c> overload.
 /// </summary>
-public static class DeepArchCatalog
+public static partial class DeepArchCatalog
 {
     /// <summary>A multilayer perceptron for multiclass classification (key-typed label; <c>Score</c> and key <c>PredictedLabel</c>).</summary>
     /// <param name="catalog">The multiclass trainers catalog.</param>

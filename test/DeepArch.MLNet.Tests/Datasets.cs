@@ -33,6 +33,10 @@ public static class Datasets
     public static IReadOnlyList<DiabetesRow> DiabetesRows { get; } = ReadCsv("diabetes.csv", 10)
         .Select(r => new DiabetesRow { Features = r.Features, Label = r.Target }).ToArray();
 
+    /// <summary>The weekly Mauna Loa CO2 series (2,284 weeks from March 1958, ppm).</summary>
+    public static IReadOnlyList<float> Co2Weekly { get; } = File.ReadLines(Path.Combine(AppContext.BaseDirectory, "data", "co2_weekly.csv")).Skip(1)
+        .Select(line => float.Parse(line.Split(',')[1], CultureInfo.InvariantCulture)).ToArray();
+
     /// <summary>A stratified split: <paramref name="testFraction"/> of each label's rows go to the test part, chosen by <paramref name="seed"/>.</summary>
     public static (IReadOnlyList<T> Train, IReadOnlyList<T> Test) StratifiedSplit<T>(IReadOnlyList<T> rows, Func<T, float> label, double testFraction = 0.3, int seed = 1)
     {

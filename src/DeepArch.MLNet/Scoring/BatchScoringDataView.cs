@@ -21,7 +21,7 @@ internal sealed class BatchScoringDataView : IDataView
         _parent = parent;
         _input = input;
         Schema = parent.GetOutputSchema(input.Schema);
-        _featureColumn = FeatureColumn.Resolve(input.Schema, parent.FeatureColumnName, parent.FeatureSize);
+        _featureColumn = parent.ResolveFeature(input.Schema);
     }
 
     public DataViewSchema Schema { get; }
@@ -88,7 +88,7 @@ internal sealed class BatchScoringDataView : IDataView
             _upstreamId = upstream.GetIdGetter();
             if (scoring)
             {
-                _readFeatures = FeatureColumn.CreateReader(upstream, view._featureColumn);
+                _readFeatures = view._parent.CreateFeatureReader(upstream, view._featureColumn);
                 _features = new float[_batchSize * scorer.InputSize];
                 _batch = scorer.CreateBatch(_batchSize);
             }

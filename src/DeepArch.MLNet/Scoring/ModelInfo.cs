@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using DeepArch.MLNet.Data;
 using DeepArch.MLNet.Heads;
 using DeepArch.Trainers.Training;
 
@@ -17,6 +18,7 @@ namespace DeepArch.MLNet.Scoring;
 /// <param name="History">The training history.</param>
 /// <param name="Summary">The network summary table.</param>
 /// <param name="Scoring">Rows per call, threads and device used when scoring.</param>
+/// <param name="Sequence">How a recurrent network reads the feature column as time steps; null for every other network.</param>
 internal sealed record ModelInfo(
     string Trainer,
     string FeatureColumn,
@@ -25,7 +27,8 @@ internal sealed record ModelInfo(
     PredictionHead Head,
     TrainingHistory History,
     string Summary,
-    ScoringSettings Scoring)
+    ScoringSettings Scoring,
+    SequenceLayout? Sequence = null)
 {
     public const string MetadataKey = "deeparch.model";
 

@@ -18,7 +18,7 @@ internal sealed class NetworkRowMapper : IRowToRowMapper
         _parent = parent;
         InputSchema = inputSchema;
         OutputSchema = parent.GetOutputSchema(inputSchema);
-        _featureColumn = FeatureColumn.Resolve(inputSchema, parent.FeatureColumnName, parent.FeatureSize);
+        _featureColumn = parent.ResolveFeature(inputSchema);
     }
 
     public DataViewSchema InputSchema { get; }
@@ -58,7 +58,7 @@ internal sealed class NetworkRowMapper : IRowToRowMapper
             _batch = scorer.CreateBatch(1);
             if (active.Any(i => i >= mapper.InputSchema.Count))
             {
-                _readFeatures = FeatureColumn.CreateReader(input, mapper._featureColumn);
+                _readFeatures = mapper._parent.CreateFeatureReader(input, mapper._featureColumn);
             }
         }
 

@@ -73,7 +73,7 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        FeatureColumn.Resolve(inputSchema, FeatureColumnName, FeatureSize);
+        ResolveFeature(inputSchema);
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
         foreach (var output in _outputs)
@@ -97,6 +97,14 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         return new NetworkRowMapper(this, inputSchema);
     }
+
+    /// <summary>Finds and checks the feature column in <paramref name="schema"/> (a sequence column for recurrent networks).</summary>
+    internal DataViewSchema.Column ResolveFeature(DataViewSchema schema)
+        => Info.Sequence?.Resolve(schema, FeatureColumnName) ?? FeatureColumn.Resolve(schema, FeatureColumnName, FeatureSize);
+
+    /// <summary>A reader of the current row's network input (<see cref="OnnxScorer.InputSize"/> values).</summary>
+    internal FeatureColumn.RowReader CreateFeatureReader(DataViewRow row, DataViewSchema.Column column)
+        => Info.Sequence?.CreateReader(row, column) ?? FeatureColumn.CreateReader(row, column);
 
     /// <summary>Saves through public ML.NET transforms (ONNX model + column conversions); see <see cref="DeepArchModel"/>.</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) => PersistedChain.Save(_onnxModel, Info, ctx);

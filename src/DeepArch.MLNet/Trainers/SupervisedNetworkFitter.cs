@@ -44,6 +44,7 @@ internal sealed class SupervisedNetworkFitter
     private readonly string _trainerName;
     private readonly Func<int, int, LayerSpec> _architecture;
     private readonly NetworkTraining _training;
+    private readonly SequenceInput? _sequence;
 
     /// <param name="environment">The MLContext.</param>
     /// <param name="options">The validated options.</param>
@@ -51,9 +52,11 @@ internal sealed class SupervisedNetworkFitter
     /// <param name="trainerName">The trainer's name, stored with the model.</param>
     /// <param name="architecture">Builds the layers from (feature size, network outputs).</param>
     /// <param name="training">Trains the built network; null (default) runs one <see cref="NetworkTrainer"/> with the options' progress and cancellation token.</param>
+    /// <param name="sequence">For recurrent networks: how the feature column holds time steps; null for a plain feature vector.</param>
     public SupervisedNetworkFitter(IHostEnvironment environment, NetworkTrainerOptions options, PredictionTask task, string trainerName,
-        Func<int, int, LayerSpec> architecture, NetworkTraining? training = null)
+        Func<int, int, LayerSpec> architecture, NetworkTraining? training = null, SequenceInput? sequence = null)
     {
+        _sequence = sequence;
         _environment = environment;
         _options = options;
         _task = task;
@@ -66,7 +69,14 @@ internal sealed class SupervisedNetworkFitter
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        FeatureColumn.Check(inputSchema, _options.FeatureColumnName);
+        if (_sequence is null)
+        {
+            FeatureColumn.Check(inputSchema, _options.FeatureColumnName);
+        }
+        else
+        {
+            SequenceLayout.Check(inputSchema, _options.FeatureColumnName);
+        }
         var label = inputSchema.FirstOrDefault(c => c.Name == _options.LabelColumnName);
         if (label.Name is null)
         {
@@ -96,7 +106,19 @@ internal sealed class SupervisedNetworkFitter
                 $"Options.EarlyStoppingPatience is {_options.EarlyStoppingPatience} but there is no validation data: " +
                 "set Options.ValidationFraction above 0, call Fit(trainData, validationData), or set EarlyStoppingPatience to 0.");
         }
-        var (feature, featureSize) = FeatureColumn.Resolve(train.Schema, _options.FeatureColumnName);
+        var ct = _options.CancellationToken;
+        DataViewSchema.Column feature;
+        int featureSize;
+        SequenceLayout? layout = null;
+        if (_sequence is { } sequence)
+        {
+            (feature, layout) = SequenceLayout.ForTraining(train, _options.FeatureColumnName, sequence.FeaturesPerStep, sequence.MaxSteps, ct);
+            featureSize = layout.NetworkInputSize;
+        }
+        else
+        {
+            (feature, featureSize) = FeatureColumn.Resolve(train.Schema, _options.FeatureColumnName);
+        }
         var label = train.Schema.GetColumnOrNull(_options.LabelColumnName);
         PredictionHead head = _task switch
         {
@@ -104,12 +126,12 @@ internal sealed class SupervisedNetworkFitter
             PredictionTask.Binary => CheckThen(() => BinaryHead.CheckLabel(label, _options.LabelColumnName), new BinaryHead()),
             _ => CheckThen(() => RegressionHead.CheckLabel(label, _options.LabelColumnName), new RegressionHead()),
         };
-        var ct = _options.CancellationToken;
-        var trainSet = TrainingDataReader.Read(train, feature, featureSize, label!.Value, head, ct);
+        var trainSet = TrainingDataReader.Read(train, feature, featureSize, label!.Value, head, ct, layout);
         TrainingSet? validationSet = null;
         if (validation is not null)
         {
-            var validationFeature = FeatureColumn.Resolve(validation.Schema, _options.FeatureColumnName, featureSize, "validation feature");
+            var validationFeature = layout?.Resolve(validation.Schema, _options.FeatureColumnName, "validation feature")
+                ?? FeatureColumn.Resolve(validation.Schema, _options.FeatureColumnName, featureSize, "validation feature");
             var validationLabel = validation.Schema.GetColumnOrNull(_options.LabelColumnName);
             if (validationLabel is null || !validationLabel.Value.Type.Equals(label.Value.Type))
             {
@@ -117,7 +139,7 @@ internal sealed class SupervisedNetworkFitter
                     ? SchemaErrors.ColumnNotFound("validation label", _options.LabelColumnName)
                     : SchemaErrors.Mismatch("validation label", _options.LabelColumnName, SchemaErrors.Describe(label.Value.Type), SchemaErrors.Describe(validationLabel.Value.Type));
             }
-            validationSet = TrainingDataReader.Read(validation, validationFeature, featureSize, validationLabel.Value, head, ct);
+            validationSet = TrainingDataReader.Read(validation, validationFeature, featureSize, validationLabel.Value, head, ct, layout);
         }
         if (head is BinaryHead)
         {
@@ -127,16 +149,23 @@ internal sealed class SupervisedNetworkFitter
         int seed = _options.Seed ?? CatalogEnvironment.Seed(_environment);
         var trainingOptions = _options.ToTrainingOptions(seed);
         var device = TorchRuntime.ResolveDevice(_options.Device, _options.FallbackToCpu, "Options.Device");
-        using var network = new Network(_architecture(featureSize, head.NetworkOutputs), [featureSize], seed, device);
+        var architecture = layout is null ? _architecture(featureSize, head.NetworkOutputs) : _sequence!.Architecture(layout, head.NetworkOutputs);
+        using var network = new Network(architecture, [featureSize], seed, device);
         var history = _training(network, trainSet, validationSet, trainingOptions, head.Loss);
 
         var scoring = new ScoringSettings(_options.ScoringBatchSize, _options.ScoringThreads, _options.Device, _options.FallbackToCpu);
         var info = new ModelInfo(_trainerName, feature.Name, featureSize, network.OutputShape.ToArray(), head, history,
-            network.Summarize().ToString(), scoring);
+            network.Summarize().ToString(), scoring, layout);
         byte[] onnx = network.ExportOnnx(feature.Name, head.OnnxOutputs,
             new Dictionary<string, string> { [ModelInfo.MetadataKey] = info.ToJson() });
         return new NetworkTransformer(onnx, info);
     }
+
+    /// <summary>How a recurrent trainer's feature column holds time steps.</summary>
+    /// <param name="FeaturesPerStep">Values per step.</param>
+    /// <param name="MaxSteps">For variable-size columns: the most steps a row may hold; 0 takes the longest training row's.</param>
+    /// <param name="Architecture">Builds the layers from the column's layout and the network's output count (used instead of the fitter's architecture).</param>
+    public sealed record SequenceInput(int FeaturesPerStep, int MaxSteps, Func<SequenceLayout, int, LayerSpec> Architecture);
 
     private static PredictionHead CheckThen(Action check, PredictionHead head)
     {

@@ -116,6 +116,32 @@ public class BadOptionsTests
         Cnn("Preset", "LeNet5", o => { o.Layers = [new Flatten()]; o.Preset = ConvolutionalPreset.LeNet5; }),
     ];
 
+    private static BadOption Rnn(string option, string echo, Action<RecurrentNetworkTrainer.Options> apply)
+        => new(option, echo, o => apply((RecurrentNetworkTrainer.Options)o));
+
+    /// <summary>The options only <see cref="RecurrentNetworkTrainer.Options"/> has.</summary>
+    public static IEnumerable<BadOption> RecurrentNetworkOnly =>
+    [
+        Rnn("FeaturesPerStep", "0", o => o.FeaturesPerStep = 0),
+        Rnn("Cell", "9", o => o.Cell = (RecurrentCell)9),
+        Rnn("Nonlinearity", "4", o => o.Nonlinearity = (RecurrentNonlinearity)4),
+        Rnn("Nonlinearity", "Relu", o => o.Nonlinearity = RecurrentNonlinearity.Relu),
+        Rnn("HiddenSize", "0", o => o.HiddenSize = 0),
+        Rnn("Layers", "0", o => o.Layers = 0),
+        Rnn("Dropout", "1", o => o.Dropout = 1),
+        Rnn("Dropout", "NaN", o => o.Dropout = float.NaN),
+        Rnn("Pooling", "Sequence", o => o.Pooling = RecurrentOutput.Sequence),
+        Rnn("Pooling", "9", o => o.Pooling = (RecurrentOutput)9),
+        Rnn("HiddenLayers", "null", o => o.HiddenLayers = null!),
+        Rnn("HiddenLayers", "[0]", o => o.HiddenLayers = [0]),
+        Rnn("HeadDropout", "-0.5", o => o.HeadDropout = -0.5f),
+        Rnn("GradientClipNorm", "-1", o => o.GradientClipNorm = -1),
+        Rnn("GradientClipNorm", "NaN", o => o.GradientClipNorm = double.NaN),
+        Rnn("TruncatedSteps", "-1", o => o.TruncatedSteps = -1),
+        Rnn("TruncatedSteps", "2", o => { o.Bidirectional = true; o.TruncatedSteps = 2; }),
+        Rnn("MaxSequenceLength", "-1", o => o.MaxSequenceLength = -1),
+    ];
+
     /// <summary>One bad setting of the anomaly detector, whose options have no label column (they derive from <see cref="NetworkOptions"/>).</summary>
     public sealed record BadAnomalyOption(string Option, string Echo, Action<AutoencoderAnomalyDetectionTrainer.Options> Apply)
     {
@@ -160,6 +186,56 @@ public class BadOptionsTests
         Anomaly("FeatureContributionsColumnName", "'Score'", o => o.FeatureContributionsColumnName = "Score"),
     ];
 
+    /// <summary>One bad setting of the forecasting anomaly detector.</summary>
+    public sealed record BadForecasterOption(string Option, string Echo, Action<ForecastingAnomalyDetectionTrainer.Options> Apply)
+    {
+        public override string ToString() => $"{Option} = {Echo}";
+    }
+
+    private static BadForecasterOption Forecaster(string option, string echo, Action<ForecastingAnomalyDetectionTrainer.Options> apply) => new(option, echo, apply);
+
+    /// <summary>The forecasting anomaly detector's options: a sample of the shared ones, then every option of its own.</summary>
+    public static IEnumerable<BadForecasterOption> ForecastingAnomaly =>
+    [
+        Forecaster("FeatureColumnName", "null", o => o.FeatureColumnName = null!),
+        Forecaster("Epochs", "0", o => o.Epochs = 0),
+        Forecaster("FeaturesPerStep", "0", o => o.FeaturesPerStep = 0),
+        Forecaster("Horizon", "0", o => o.Horizon = 0),
+        Forecaster("Cell", "9", o => o.Cell = (RecurrentCell)9),
+        Forecaster("HiddenSize", "-1", o => o.HiddenSize = -1),
+        Forecaster("Layers", "0", o => o.Layers = 0),
+        Forecaster("Dropout", "1", o => o.Dropout = 1),
+        Forecaster("HiddenLayers", "[0]", o => o.HiddenLayers = [0]),
+        Forecaster("HeadDropout", "1", o => o.HeadDropout = 1),
+        Forecaster("HeadDropout", "0", o => { o.ScoreBy = DeepArch.Trainers.Architectures.ForecastScore.PredictiveVariance; o.HeadDropout = 0; }),
+        Forecaster("GradientClipNorm", "Infinity", o => o.GradientClipNorm = double.PositiveInfinity),
+        Forecaster("ScoreBy", "5", o => o.ScoreBy = (DeepArch.Trainers.Architectures.ForecastScore)5),
+        Forecaster("MonteCarloPasses", "1", o => o.MonteCarloPasses = 1),
+        Forecaster("ThresholdSource", "7", o => o.ThresholdSource = (AnomalyThresholdSource)7),
+        Forecaster("Contamination", "0.6", o => o.Contamination = 0.6),
+        Forecaster("Threshold", "null", o => o.ThresholdSource = AnomalyThresholdSource.Explicit),
+        Forecaster("FalsePositiveRate", "0", o => o.FalsePositiveRate = 0),
+    ];
+
+    /// <summary>Every bad setting of the forecasting anomaly detector.</summary>
+    public static TheoryData<string> ForecasterCases => new(ForecastingAnomaly.Select(b => b.ToString()));
+
+    [Theory]
+    [MemberData(nameof(ForecasterCases))]
+    public void A_forecasting_anomaly_detector_option_out_of_range_is_rejected_by_the_catalog_call(string setting)
+    {
+        var ml = new MLContext(seed: 1);
+        var bad = ForecastingAnomaly.Single(b => b.ToString() == setting);
+        var options = new ForecastingAnomalyDetectionTrainer.Options();
+        bad.Apply(options);
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => ml.AnomalyDetection.Trainers.RecurrentForecaster(options));
+
+        Assert.Equal($"Options.{bad.Option}", error.ParamName);
+        Assert.StartsWith($"Options.{bad.Option} ", error.Message);
+        Assert.Contains($"; got {bad.Echo}.", error.Message);
+    }
+
     /// <summary>An estimator: its catalog call, valid default options, and the settings only it has.</summary>
     public sealed record Estimator(string Name, Func<NetworkTrainerOptions> NewOptions, Func<MLContext, NetworkTrainerOptions, object> Create, IEnumerable<BadOption> Own);
 
@@ -182,6 +258,12 @@ public class BadOptionsTests
             (ml, o) => ml.BinaryClassification.Trainers.ConvolutionalNetwork((ConvolutionalNetworkTrainer.Options)o), ConvolutionalNetworkOnly),
         new("regression CNN", () => new ConvolutionalNetworkTrainer.Options { InputShape = [1, 8, 8] },
             (ml, o) => ml.Regression.Trainers.ConvolutionalNetwork((ConvolutionalNetworkTrainer.Options)o), ConvolutionalNetworkOnly),
+        new("multiclass RNN", () => new RecurrentNetworkTrainer.Options(),
+            (ml, o) => ml.MulticlassClassification.Trainers.RecurrentNetwork((RecurrentNetworkTrainer.Options)o), RecurrentNetworkOnly),
+        new("binary RNN", () => new RecurrentNetworkTrainer.Options(),
+            (ml, o) => ml.BinaryClassification.Trainers.RecurrentNetwork((RecurrentNetworkTrainer.Options)o), RecurrentNetworkOnly),
+        new("regression RNN", () => new RecurrentNetworkTrainer.Options(),
+            (ml, o) => ml.Regression.Trainers.RecurrentNetwork((RecurrentNetworkTrainer.Options)o), RecurrentNetworkOnly),
     ];
 
     /// <summary>Every estimator with every bad setting, named so that each case shows as its own test.</summary>

@@ -1,0 +1,253 @@
+using DeepArch.MLNet.Data;
+using DeepArch.MLNet.Heads;
+using DeepArch.MLNet.Schema;
+using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers;
+using DeepArch.Trainers.Architectures;
+using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Training;
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+
+namespace DeepArch.MLNet.Trainers;
+
+/// <summary>
+/// Anomaly detection by prediction: trains a recurrent forecaster on windows of a normal series to predict each window's
+/// last <see cref="Options.Horizon"/> steps from the steps before them, and scores a window by how wrong (or, with
+/// Monte-Carlo dropout, how unsure) that forecast is, standardized by the scores of the training windows. Created by
+/// <c>mlContext.AnomalyDetection.Trainers.RecurrentForecaster</c>.
+/// </summary>
+/// <remarks>
+/// <list type="table">
+/// <listheader><term>Characteristic</term><description>Value</description></listheader>
+/// <item><term>Trains in Fit</term><description>Yes (TorchSharp, CPU or CUDA), unsupervised: only the window column is read</description></item>
+/// <item><term>Feature column</term><description>A known-size vector of <c>Single</c>: one window of a series, its steps one after the other,
+/// <see cref="Options.FeaturesPerStep"/> values per step; the network reads all but the last <see cref="Options.Horizon"/> steps and forecasts those.
+/// Scale the series first (for example subtract the training mean and divide by the standard deviation)</description></item>
+/// <item><term>Label column</term><description>None. For <c>mlContext.AnomalyDetection.Evaluate</c> the label is <c>Single</c> (1 = anomaly) or a 2-valued key</description></item>
+/// <item><term>Output columns</term><description><c>Score</c> (<c>Single</c>, higher = more anomalous: the forecast's mean squared error, or its
+/// Monte-Carlo variance, minus the training windows' mean, over their standard deviation) and <c>PredictedLabel</c> (<c>Boolean</c>, <c>Score</c> above the threshold)</description></item>
+/// <item><term>Packages</term><description>DeepArch.MLNet (TorchSharp, libtorch-cpu-linux-x64, Microsoft.ML.OnnxRuntime)</description></item>
+/// </list>
+/// <para>The scoring graph computes the score and the threshold comparison, so a saved model predicts exactly what the trained one does.
+/// Monte-Carlo dropout (<see cref="ForecastScore.PredictiveVariance"/>) runs the dense head with <see cref="Options.MonteCarloPasses"/> dropout masks
+/// drawn once from the seed when the model is written: the same window always gets the same score.</para>
+/// </remarks>
+public sealed class ForecastingAnomalyDetectionTrainer : IEstimator<NetworkTransformer>
+{
+    private const string TrainerName = "ForecastingAnomalyDetection";
+    private readonly IHostEnvironment _environment;
+
+    internal ForecastingAnomalyDetectionTrainer(IHostEnvironment environment, Options options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _environment = environment;
+        TrainerOptions = options;
+    }
+
+    /// <summary>The options this trainer was created with.</summary>
+    public Options TrainerOptions { get; }
+
+    /// <summary>The threshold (in standardized score units) chosen by the last <c>Fit</c>, or null before the first.</summary>
+    public float? Threshold { get; private set; }
+
+    /// <summary>Trains on the windows of <paramref name="input"/> (normal data).</summary>
+    public NetworkTransformer Fit(IDataView input) => FitCore(input, null);
+
+    /// <summary>
+    /// Trains on <paramref name="trainData"/> and validates every epoch on <paramref name="validationData"/> (normal windows);
+    /// with <see cref="AnomalyThresholdSource.ValidationFalsePositiveRate"/> the threshold comes from the validation scores.
+    /// </summary>
+    public NetworkTransformer Fit(IDataView trainData, IDataView validationData)
+    {
+        ArgumentNullException.ThrowIfNull(validationData);
+        return FitCore(trainData, validationData);
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        FeatureColumn.Check(inputSchema, TrainerOptions.FeatureColumnName);
+        return SchemaShapes.With(inputSchema, AnomalyHead.OutputShape(null));
+    }
+
+    private NetworkTransformer FitCore(IDataView train, IDataView? validation)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        var options = TrainerOptions;
+        if (validation is null && options.ThresholdSource == AnomalyThresholdSource.ValidationFalsePositiveRate)
+        {
+            throw new InvalidOperationException(
+                "Options.ThresholdSource is ValidationFalsePositiveRate but there is no validation data: call Fit(trainData, validationData) with normal windows, " +
+                "or choose Contamination or Explicit.");
+        }
+        if (validation is null && options.EarlyStoppingPatience > 0 && options.ValidationFraction == 0)
+        {
+            throw new InvalidOperationException(
+                $"Options.EarlyStoppingPatience is {options.EarlyStoppingPatience} but there is no validation data: " +
+                "set Options.ValidationFraction above 0, call Fit(trainData, validationData), or set EarlyStoppingPatience to 0.");
+        }
+        var (feature, windowSize) = FeatureColumn.Resolve(train.Schema, options.FeatureColumnName);
+        int f = options.FeaturesPerStep, forecastValues = options.Horizon * f;
+        if (windowSize % f != 0 || windowSize / f <= options.Horizon)
+        {
+            throw new ArgumentException(windowSize % f != 0
+                ? $"Feature column '{feature.Name}' holds {windowSize} values, which is not a whole number of steps of {f} features (Options.FeaturesPerStep = {f})."
+                : $"Feature column '{feature.Name}' holds {windowSize / f} steps but Options.Horizon is {options.Horizon}: a window needs at least one step of context before the {options.Horizon} forecast steps.");
+        }
+        int contextSize = windowSize - forecastValues;
+        var ct = options.CancellationToken;
+        float[] trainWindows = TrainingDataReader.ReadFeatures(train, feature, windowSize, ct);
+        float[]? validationWindows = null;
+        if (validation is not null)
+        {
+            var validationFeature = FeatureColumn.Resolve(validation.Schema, options.FeatureColumnName, windowSize, "validation feature");
+            validationWindows = TrainingDataReader.ReadFeatures(validation, validationFeature, windowSize, ct);
+        }
+
+        int seed = options.Seed ?? CatalogEnvironment.Seed(_environment);
+        var device = TorchRuntime.ResolveDevice(options.Device, options.FallbackToCpu, "Options.Device");
+        var recurrent = new Recurrent(options.Cell, options.HiddenSize, f, options.Layers, dropout: options.Dropout);
+        using var network = new Network(RecurrentNetwork.Create(recurrent, forecastValues, options.HiddenLayers, options.HeadDropout), [contextSize], seed, device);
+        var trainingOptions = options.ToTrainingOptions(seed);
+        trainingOptions.GradientClipNorm = options.GradientClipNorm;
+        var history = new NetworkTrainer(trainingOptions, LossFunction.MeanSquaredError).Fit(network, Split(trainWindows, windowSize, contextSize),
+            validationWindows is null ? null : Split(validationWindows, windowSize, contextSize), options.Progress, ct);
+
+        var scoring = new ScoringSettings(options.ScoringBatchSize, options.ScoringThreads, options.Device, options.FallbackToCpu);
+        float[] rawScores = Scores(network.ExportForecastScoringOnnx(feature.Name, options.ScoreBy, options.MonteCarloPasses, seed), feature.Name, trainWindows, windowSize, scoring);
+        var standardization = Standardization(rawScores);
+        float threshold = options.ThresholdSource switch
+        {
+            AnomalyThresholdSource.Explicit => options.Threshold!.Value,
+            AnomalyThresholdSource.Contamination => ThresholdScores.UpperQuantile(
+                rawScores.Select(s => (s - standardization.Mean) / standardization.Std).ToArray(), options.Contamination),
+            _ => ThresholdScores.UpperQuantile(Scores(network.ExportForecastScoringOnnx(feature.Name, options.ScoreBy, options.MonteCarloPasses, seed, standardization),
+                feature.Name, validationWindows!, windowSize, scoring), options.FalsePositiveRate),
+        };
+        Threshold = threshold;
+
+        var head = new AnomalyHead { Threshold = threshold, FeatureSize = windowSize };
+        var info = new ModelInfo(TrainerName, feature.Name, windowSize, [1], head, history, network.Summarize().ToString(), scoring);
+        byte[] onnx = network.ExportForecastScoringOnnx(feature.Name, options.ScoreBy, options.MonteCarloPasses, seed, standardization, threshold,
+            new Dictionary<string, string> { [ModelInfo.MetadataKey] = info.ToJson() });
+        return new NetworkTransformer(onnx, info);
+    }
+
+    /// <summary>Windows -> (context, the last steps as targets).</summary>
+    private static TrainingSet Split(float[] windows, int windowSize, int contextSize)
+    {
+        int count = windows.Length / windowSize, targetSize = windowSize - contextSize;
+        var context = new float[count * contextSize];
+        var targets = new float[count * targetSize];
+        for (int i = 0; i < count; i++)
+        {
+            Array.Copy(windows, i * windowSize, context, i * contextSize, contextSize);
+            Array.Copy(windows, i * windowSize + contextSize, targets, i * targetSize, targetSize);
+        }
+        return new TrainingSet(context, [contextSize], targets, targetSize);
+    }
+
+    private static float[] Scores(byte[] model, string input, float[] windows, int windowSize, ScoringSettings scoring)
+        => ThresholdScores.Run(model, input, windows, windowSize, ForecasterScoringExport.ScoreOutput, 1, scoring);
+
+    /// <summary>The training scores' mean and standard deviation (floored so that a perfect fit cannot divide by 0).</summary>
+    private static (float Mean, float Std) Standardization(float[] scores)
+    {
+        double mean = scores.Average(s => (double)s);
+        double std = Math.Sqrt(scores.Average(s => (s - mean) * (s - mean)));
+        return ((float)mean, (float)Math.Max(std, Math.Max(1e-12, 1e-6 * Math.Abs(mean))));
+    }
+
+    /// <summary>
+    /// Options of <see cref="ForecastingAnomalyDetectionTrainer"/>: the window column, the forecaster, the score and threshold,
+    /// and the training, scoring and device options of <see cref="NetworkOptions"/>. There is no label column.
+    /// </summary>
+    public sealed class Options : NetworkOptions
+    {
+        /// <summary>Creates the options with the detector's defaults: 50 epochs.</summary>
+        public Options()
+        {
+            Epochs = 50;
+        }
+
+        /// <summary>The window column: a known-size vector of <c>Single</c>, the context steps followed by the <see cref="Horizon"/> steps to forecast.</summary>
+        public string FeatureColumnName { get; set; } = "Features";
+
+        /// <summary>Values per time step (F); at least 1 (default 1, a univariate series).</summary>
+        public int FeaturesPerStep { get; set; } = 1;
+
+        /// <summary>How many steps at the end of each window the network forecasts from the steps before them; at least 1 (default 1).</summary>
+        public int Horizon { get; set; } = 1;
+
+        /// <summary>The recurrent cell (default LSTM).</summary>
+        public RecurrentCell Cell { get; set; } = RecurrentCell.Lstm;
+
+        /// <summary>Units of the hidden state; at least 1 (default 32).</summary>
+        public int HiddenSize { get; set; } = 32;
+
+        /// <summary>Stacked recurrent layers; at least 1 (default 1).</summary>
+        public int Layers { get; set; } = 1;
+
+        /// <summary>Dropout between stacked recurrent layers during training, in [0, 1) (default 0).</summary>
+        public float Dropout { get; set; }
+
+        /// <summary>Sizes of dense ReLU layers between the recurrent summary and the forecast (default none).</summary>
+        public IReadOnlyList<int> HiddenLayers { get; set; } = [];
+
+        /// <summary>
+        /// Dropout on the recurrent summary, in [0, 1): in training, and, with <see cref="ForecastScore.PredictiveVariance"/>, in the
+        /// Monte-Carlo passes when scoring (which need it above 0). Default 0.2.
+        /// </summary>
+        public float HeadDropout { get; set; } = 0.2f;
+
+        /// <summary>The largest global L2 norm of the gradients (default 5; 0 turns clipping off).</summary>
+        public double GradientClipNorm { get; set; } = 5;
+
+        /// <summary>What <c>Score</c> measures: the forecast error (default) or the Monte-Carlo predictive variance.</summary>
+        public ForecastScore ScoreBy { get; set; } = ForecastScore.PredictionError;
+
+        /// <summary>With <see cref="ForecastScore.PredictiveVariance"/>: the number of dropout masks the head runs with; at least 2 (default 20).</summary>
+        public int MonteCarloPasses { get; set; } = 20;
+
+        /// <summary>How the threshold of <c>PredictedLabel</c> is chosen (default: <see cref="Contamination"/> of the training windows).</summary>
+        public AnomalyThresholdSource ThresholdSource { get; set; } = AnomalyThresholdSource.Contamination;
+
+        /// <summary>The expected fraction of anomalous training windows, in (0, 0.5] (default 0.05).</summary>
+        public double Contamination { get; set; } = 0.05;
+
+        /// <summary>With <see cref="AnomalyThresholdSource.Explicit"/>: the threshold in standardized score units (e.g. 3 = three standard deviations above the training mean), finite.</summary>
+        public float? Threshold { get; set; }
+
+        /// <summary>With <see cref="AnomalyThresholdSource.ValidationFalsePositiveRate"/>: the fraction of normal validation windows allowed above the threshold, in (0, 0.5].</summary>
+        public double FalsePositiveRate { get; set; } = 0.05;
+
+        internal override void Validate()
+        {
+            Check(!string.IsNullOrWhiteSpace(FeatureColumnName), nameof(FeatureColumnName), FeatureColumnName is null ? "null" : $"'{FeatureColumnName}'", "must name a column");
+            base.Validate();
+            Check(FeaturesPerStep >= 1, nameof(FeaturesPerStep), FeaturesPerStep, "must be at least 1");
+            Check(Horizon >= 1, nameof(Horizon), Horizon, "must be at least 1");
+            Check(Enum.IsDefined(Cell), nameof(Cell), Cell, "must be Rnn, Lstm or Gru");
+            Check(HiddenSize >= 1, nameof(HiddenSize), HiddenSize, "must be at least 1");
+            Check(Layers >= 1, nameof(Layers), Layers, "must be at least 1");
+            Check(Dropout >= 0 && Dropout < 1, nameof(Dropout), Dropout, "must be in [0, 1)");
+            Check(HiddenLayers is not null && HiddenLayers.All(h => h >= 1), nameof(HiddenLayers),
+                HiddenLayers is null ? "null" : $"[{string.Join(", ", HiddenLayers)}]", "must be a list of sizes of at least 1");
+            Check(HeadDropout >= 0 && HeadDropout < 1, nameof(HeadDropout), HeadDropout, "must be in [0, 1)");
+            Check(GradientClipNorm >= 0 && double.IsFinite(GradientClipNorm), nameof(GradientClipNorm), GradientClipNorm, "must be finite and at least 0 (0 = no clipping)");
+            Check(Enum.IsDefined(ScoreBy), nameof(ScoreBy), ScoreBy, "must be PredictionError or PredictiveVariance");
+            Check(ScoreBy != ForecastScore.PredictiveVariance || HeadDropout > 0, nameof(HeadDropout), HeadDropout,
+                "must be above 0 when ScoreBy is PredictiveVariance (Monte-Carlo dropout needs dropout)");
+            Check(MonteCarloPasses >= 2, nameof(MonteCarloPasses), MonteCarloPasses, "must be at least 2");
+            Check(Enum.IsDefined(ThresholdSource), nameof(ThresholdSource), ThresholdSource, "must be a defined AnomalyThresholdSource");
+            Check(Contamination > 0 && Contamination <= 0.5, nameof(Contamination), Contamination, "must be in (0, 0.5]");
+            Check(ThresholdSource != AnomalyThresholdSource.Explicit || Threshold is { } t && float.IsFinite(t), nameof(Threshold),
+                Threshold is null ? "null" : Threshold.Value, "must be a finite number when ThresholdSource is Explicit");
+            Check(FalsePositiveRate > 0 && FalsePositiveRate <= 0.5, nameof(FalsePositiveRate), FalsePositiveRate, "must be in (0, 0.5]");
+        }
+    }
+}

@@ -1,0 +1,195 @@
+using DeepArch.MLNet.Data;
+using DeepArch.MLNet.Heads;
+using DeepArch.MLNet.Schema;
+using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers;
+using DeepArch.Trainers.Architectures;
+using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Training;
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+
+namespace DeepArch.MLNet.Trainers;
+
+/// <summary>What a <see cref="RecurrentForecastingEstimator"/>'s output vector holds.</summary>
+public enum ForecastHead
+{
+    /// <summary>
+    /// Many-to-one, next steps over a horizon: the last hidden state, then dense layers, predict all the label's values
+    /// (for example the next H steps of the series, step-major).
+    /// </summary>
+    Horizon,
+
+    /// <summary>
+    /// Many-to-many: one output vector per input step, from that step's hidden state (through the same dense layers at every
+    /// step); the label holds T steps of K values (step-major) and so does the output.
+    /// </summary>
+    PerStep,
+}
+
+/// <summary>
+/// Trains a recurrent network that maps a sequence to a vector — a forecast of the next steps, or one output per step —
+/// and returns a <see cref="NetworkTransformer"/> that adds it as a vector column. Created by
+/// <c>mlContext.Forecasting.ForecastByRecurrentNetwork</c>.
+/// </summary>
+/// <remarks>
+/// <list type="table">
+/// <listheader><term>Characteristic</term><description>Value</description></listheader>
+/// <item><term>Trains in Fit</term><description>Yes (TorchSharp, CPU or CUDA), mean squared error against the label</description></item>
+/// <item><term>Input column</term><description>Known-size vector of <c>Single</c>: T steps of <see cref="Options.FeaturesPerStep"/> values, step-major; scale it first</description></item>
+/// <item><term>Label column</term><description><c>Single</c> or known-size vector of <c>Single</c>: what the output should be (K values); for
+/// <see cref="ForecastHead.PerStep"/>, K a multiple of T</description></item>
+/// <item><term>Output column</term><description><see cref="Options.OutputColumnName"/>: K values, typed <c>Vector&lt;Single, 1, K&gt;</c> (the type ML.NET's
+/// <c>OnnxTransformer</c> gives it after a plain <c>mlContext.Model.Load</c>, so both load paths give downstream stages the same type)</description></item>
+/// </list>
+/// </remarks>
+public sealed class RecurrentForecastingEstimator : IEstimator<NetworkTransformer>
+{
+    private const string TrainerName = "RecurrentForecasting";
+    private readonly IHostEnvironment _environment;
+
+    internal RecurrentForecastingEstimator(IHostEnvironment environment, Options options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _environment = environment;
+        TrainerOptions = options;
+    }
+
+    /// <summary>The options this estimator was created with.</summary>
+    public Options TrainerOptions { get; }
+
+    /// <summary>Trains on <paramref name="input"/>; validation uses <see cref="NetworkOptions.ValidationFraction"/> of it.</summary>
+    public NetworkTransformer Fit(IDataView input) => FitCore(input, null);
+
+    /// <summary>Trains on <paramref name="trainData"/> and validates every epoch on <paramref name="validationData"/>.</summary>
+    public NetworkTransformer Fit(IDataView trainData, IDataView validationData)
+    {
+        ArgumentNullException.ThrowIfNull(validationData);
+        return FitCore(trainData, validationData);
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        FeatureColumn.Check(inputSchema, TrainerOptions.InputColumnName, "input");
+        FeatureColumn.Check(inputSchema, TrainerOptions.LabelColumnName, "label");
+        return SchemaShapes.With(inputSchema, [VectorOutputHead.OutputShape(TrainerOptions.OutputColumnName)]);
+    }
+
+    private NetworkTransformer FitCore(IDataView train, IDataView? validation)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        var o = TrainerOptions;
+        var ct = o.CancellationToken;
+        var (input, inputSize) = FeatureColumn.Resolve(train.Schema, o.InputColumnName, "input");
+        var (label, labelSize) = FeatureColumn.Resolve(train.Schema, o.LabelColumnName, "label");
+        int f = o.FeaturesPerStep;
+        if (inputSize % f != 0)
+        {
+            throw new ArgumentException(
+                $"Input column '{input.Name}' holds {inputSize} values, which is not a whole number of steps of {f} features (Options.FeaturesPerStep = {f}).");
+        }
+        int steps = inputSize / f;
+        if (o.Head == ForecastHead.PerStep && labelSize % steps != 0)
+        {
+            throw new ArgumentException(
+                $"Options.Head is PerStep: label column '{label.Name}' must hold the same number of values for each of the {steps} input steps, but it holds {labelSize}.");
+        }
+        var trainSet = Read(train, input, inputSize, label, labelSize, ct);
+        TrainingSet? validationSet = null;
+        if (validation is not null)
+        {
+            validationSet = Read(validation, FeatureColumn.Resolve(validation.Schema, o.InputColumnName, inputSize, "validation input"), inputSize,
+                FeatureColumn.Resolve(validation.Schema, o.LabelColumnName, labelSize, "validation label"), labelSize, ct);
+        }
+
+        int seed = o.Seed ?? CatalogEnvironment.Seed(_environment);
+        var device = TorchRuntime.ResolveDevice(o.Device, o.FallbackToCpu, "Options.Device");
+        var output = o.Head == ForecastHead.PerStep ? RecurrentOutput.Sequence : RecurrentOutput.Last;
+        var recurrent = new Recurrent(o.Cell, o.HiddenSize, f, o.Layers, o.Bidirectional, o.Dropout, output, truncatedSteps: o.TruncatedSteps);
+        int outputs = o.Head == ForecastHead.PerStep ? labelSize / steps : labelSize;
+        using var network = new Network(RecurrentNetwork.Create(recurrent, outputs, o.HiddenLayers), [inputSize], seed, device);
+        var trainingOptions = o.ToTrainingOptions(seed);
+        trainingOptions.GradientClipNorm = o.GradientClipNorm;
+        var history = new NetworkTrainer(trainingOptions, LossFunction.MeanSquaredError).Fit(network, trainSet, validationSet, o.Progress, ct);
+
+        var head = new VectorOutputHead(o.OutputColumnName, input.Name, labelSize);
+        var scoring = new ScoringSettings(o.ScoringBatchSize, o.ScoringThreads, o.Device, o.FallbackToCpu);
+        var info = new ModelInfo(TrainerName, input.Name, inputSize, [labelSize], head, history, network.Summarize().ToString(), scoring);
+        byte[] onnx = network.ExportOnnx(input.Name, head.OnnxOutputs, new Dictionary<string, string> { [ModelInfo.MetadataKey] = info.ToJson() });
+        return new NetworkTransformer(onnx, info);
+    }
+
+    private static TrainingSet Read(IDataView data, DataViewSchema.Column input, int inputSize, DataViewSchema.Column label, int labelSize, CancellationToken ct)
+    {
+        float[] features = TrainingDataReader.ReadFeatures(data, input, inputSize, ct);
+        float[] targets = TrainingDataReader.ReadFeatures(data, label, labelSize, ct, role: "Label");
+        return new TrainingSet(features, [inputSize], targets, labelSize);
+    }
+
+    /// <summary>Options of <see cref="RecurrentForecastingEstimator"/>.</summary>
+    public sealed class Options : NetworkOptions
+    {
+        /// <summary>The vector column the estimator adds (default <c>Forecast</c>).</summary>
+        public string OutputColumnName { get; set; } = "Forecast";
+
+        /// <summary>The sequence column (default <c>Features</c>): a known-size vector of <c>Single</c>, steps one after the other.</summary>
+        public string InputColumnName { get; set; } = "Features";
+
+        /// <summary>The label column (default <c>Label</c>): <c>Single</c> or a known-size vector of <c>Single</c>.</summary>
+        public string LabelColumnName { get; set; } = "Label";
+
+        /// <summary>Values per time step of the input; at least 1 (default 1).</summary>
+        public int FeaturesPerStep { get; set; } = 1;
+
+        /// <summary>Many-to-one over a horizon (default) or many-to-many, one output vector per step.</summary>
+        public ForecastHead Head { get; set; } = ForecastHead.Horizon;
+
+        /// <summary>The recurrent cell (default LSTM).</summary>
+        public RecurrentCell Cell { get; set; } = RecurrentCell.Lstm;
+
+        /// <summary>Units of the hidden state per direction; at least 1 (default 64).</summary>
+        public int HiddenSize { get; set; } = 64;
+
+        /// <summary>Stacked recurrent layers; at least 1 (default 1).</summary>
+        public int Layers { get; set; } = 1;
+
+        /// <summary>Whether each layer also reads the sequence backwards (default false; a forecaster usually should not).</summary>
+        public bool Bidirectional { get; set; }
+
+        /// <summary>Dropout between stacked recurrent layers during training, in [0, 1) (default 0).</summary>
+        public float Dropout { get; set; }
+
+        /// <summary>Sizes of dense ReLU layers between the hidden states and the output (default none).</summary>
+        public IReadOnlyList<int> HiddenLayers { get; set; } = [];
+
+        /// <summary>The largest global L2 norm of the gradients (default 5; 0 turns clipping off).</summary>
+        public double GradientClipNorm { get; set; } = 5;
+
+        /// <summary>Truncated backpropagation through time over the last this-many steps; 0 (default) backpropagates through all. Unidirectional only.</summary>
+        public int TruncatedSteps { get; set; }
+
+        internal override void Validate()
+        {
+            foreach (var (name, value) in new[] { (nameof(OutputColumnName), OutputColumnName), (nameof(InputColumnName), InputColumnName), (nameof(LabelColumnName), LabelColumnName) })
+            {
+                Check(!string.IsNullOrWhiteSpace(value), name, value is null ? "null" : $"'{value}'", "must name a column");
+            }
+            base.Validate();
+            Check(FeaturesPerStep >= 1, nameof(FeaturesPerStep), FeaturesPerStep, "must be at least 1");
+            Check(Enum.IsDefined(Head), nameof(Head), Head, "must be Horizon or PerStep");
+            Check(Enum.IsDefined(Cell), nameof(Cell), Cell, "must be Rnn, Lstm or Gru");
+            Check(HiddenSize >= 1, nameof(HiddenSize), HiddenSize, "must be at least 1");
+            Check(Layers >= 1, nameof(Layers), Layers, "must be at least 1");
+            Check(Dropout >= 0 && Dropout < 1, nameof(Dropout), Dropout, "must be in [0, 1)");
+            Check(HiddenLayers is not null && HiddenLayers.All(h => h >= 1), nameof(HiddenLayers),
+                HiddenLayers is null ? "null" : $"[{string.Join(", ", HiddenLayers)}]", "must be a list of sizes of at least 1");
+            Check(GradientClipNorm >= 0 && double.IsFinite(GradientClipNorm), nameof(GradientClipNorm), GradientClipNorm, "must be finite and at least 0 (0 = no clipping)");
+            Check(TruncatedSteps >= 0, nameof(TruncatedSteps), TruncatedSteps, "must be at least 0 (0 = full backpropagation through time)");
+            Check(TruncatedSteps == 0 || !Bidirectional, nameof(TruncatedSteps), TruncatedSteps, "must be 0 with Bidirectional (the backward direction starts at the end)");
+        }
+    }
+}

@@ -1,0 +1,166 @@
+using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers.Architectures;
+using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Training;
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+
+namespace DeepArch.MLNet.Trainers;
+
+/// <summary>
+/// Trains a recurrent network (Elman RNN, LSTM or GRU; stacked, optionally bidirectional) over sequences
+/// with TorchSharp and returns a <see cref="NetworkTransformer"/> that scores it with ONNX Runtime's native
+/// <c>RNN</c>/<c>LSTM</c>/<c>GRU</c> operators. Created by <c>RecurrentNetwork</c> in
+/// <c>mlContext.MulticlassClassification.Trainers</c>, <c>BinaryClassification.Trainers</c> and
+/// <c>Regression.Trainers</c>.
+/// </summary>
+/// <remarks>
+/// <list type="table">
+/// <listheader><term>Characteristic</term><description>Value</description></listheader>
+/// <item><term>Trains in Fit</term><description>Yes (TorchSharp, CPU or CUDA)</description></item>
+/// <item><term>Feature column</term><description>A vector of <c>Single</c> holding the time steps one after the other,
+/// <see cref="Options.FeaturesPerStep"/> values per step (<c>x[t * F + f]</c>). A known-size vector holds a fixed number of steps;
+/// a variable-size vector may hold any whole number of steps (up to <see cref="Options.MaxSequenceLength"/>), and is padded per batch
+/// with the true lengths passed to the recurrent operators, so padding never changes a result</description></item>
+/// <item><term>Label column</term><description>Multiclass: key (<c>MapValueToKey</c>); binary: <c>Boolean</c>; regression: <c>Single</c></description></item>
+/// <item><term>Output columns</term><description>Multiclass: <c>Score</c> (class probabilities), <c>PredictedLabel</c> (key, label's key values);
+/// binary: <c>Score</c> (logit), <c>Probability</c>, <c>PredictedLabel</c> (Boolean); regression: <c>Score</c></description></item>
+/// <item><term>Network</term><description>The recurrent layers (<see cref="Options.Cell"/>, <see cref="Options.HiddenSize"/>, <see cref="Options.Layers"/>,
+/// <see cref="Options.Bidirectional"/>), the sequence summarized by <see cref="Options.Pooling"/> (many-to-one), optional dense layers, then the output layer</description></item>
+/// <item><term>Packages</term><description>DeepArch.MLNet (TorchSharp, libtorch-cpu-linux-x64, Microsoft.ML.OnnxRuntime)</description></item>
+/// </list>
+/// Training clips the gradients' global norm to <see cref="Options.GradientClipNorm"/> (exploding gradients are the
+/// recurrent networks' classic failure) and can truncate backpropagation through time to the last
+/// <see cref="Options.TruncatedSteps"/> steps. A model whose feature column is variable-size is restored with
+/// <c>DeepArchModel.Load</c>; ML.NET's plain <c>mlContext.Model.Load</c> restores it through <c>OnnxTransformer</c>,
+/// which only reads known-size vectors.
+/// </remarks>
+public sealed class RecurrentNetworkTrainer : IEstimator<NetworkTransformer>
+{
+    private readonly SupervisedNetworkFitter _fitter;
+
+    internal RecurrentNetworkTrainer(IHostEnvironment environment, Options options, PredictionTask task)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        TrainerOptions = options;
+        var o = options;
+        int[] hidden = o.HiddenLayers.ToArray();
+        // Built once now so that a bad combination (truncation with a bidirectional layer...) fails here, not after reading the data.
+        Compose(o, hidden, new Data.SequenceLayout(o.FeaturesPerStep, Math.Max(2, o.TruncatedSteps + 1), VariableLength: false), outputs: 2);
+        var sequence = new SupervisedNetworkFitter.SequenceInput(o.FeaturesPerStep, o.MaxSequenceLength,
+            (layout, outputs) => Compose(o, hidden, layout, outputs));
+        double clip = o.GradientClipNorm;
+        _fitter = new SupervisedNetworkFitter(environment, options, task, "RecurrentNetwork", (_, _) => throw new InvalidOperationException("Sequence input expected."),
+            (network, train, validation, trainingOptions, loss) =>
+            {
+                trainingOptions.GradientClipNorm = clip;
+                return new NetworkTrainer(trainingOptions, loss).Fit(network, train, validation, o.Progress, o.CancellationToken);
+            },
+            sequence);
+    }
+
+    /// <summary>The options this trainer was created with.</summary>
+    public Options TrainerOptions { get; }
+
+    /// <summary>Trains on <paramref name="input"/>; validation uses <see cref="NetworkOptions.ValidationFraction"/> of it.</summary>
+    public NetworkTransformer Fit(IDataView input) => _fitter.Fit(input, null);
+
+    /// <summary>Trains on <paramref name="trainData"/> and validates every epoch on <paramref name="validationData"/>.</summary>
+    public NetworkTransformer Fit(IDataView trainData, IDataView validationData)
+    {
+        ArgumentNullException.ThrowIfNull(validationData);
+        return _fitter.Fit(trainData, validationData);
+    }
+
+    /// <inheritdoc/>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => _fitter.GetOutputSchema(inputSchema);
+
+    private static Sequential Compose(Options o, int[] hidden, Data.SequenceLayout layout, int outputs)
+    {
+        try
+        {
+            var recurrent = new Recurrent(o.Cell, o.HiddenSize, o.FeaturesPerStep, o.Layers, o.Bidirectional, o.Dropout, o.Pooling,
+                layout.VariableLength, o.Nonlinearity, o.TruncatedSteps);
+            var network = RecurrentNetwork.Create(recurrent, outputs, hidden, o.HeadDropout);
+            network.OutputShape([layout.NetworkInputSize]);
+            return network;
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"The recurrent network's options do not fit together: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Options of <see cref="RecurrentNetworkTrainer"/>.</summary>
+    public sealed class Options : NetworkTrainerOptions
+    {
+        /// <summary>Values per time step (F): the feature vector holds its steps one after the other; at least 1 (default 1, a univariate series).</summary>
+        public int FeaturesPerStep { get; set; } = 1;
+
+        /// <summary>The recurrent cell: <see cref="RecurrentCell.Lstm"/> (default), <see cref="RecurrentCell.Gru"/> or the Elman <see cref="RecurrentCell.Rnn"/>.</summary>
+        public RecurrentCell Cell { get; set; } = RecurrentCell.Lstm;
+
+        /// <summary>The Elman cell's activation: tanh (default) or ReLU; must stay tanh for LSTM and GRU.</summary>
+        public RecurrentNonlinearity Nonlinearity { get; set; } = RecurrentNonlinearity.Tanh;
+
+        /// <summary>Units of the hidden state per direction; at least 1 (default 64).</summary>
+        public int HiddenSize { get; set; } = 64;
+
+        /// <summary>Stacked recurrent layers, each reading the sequence of hidden states of the one below; at least 1 (default 1).</summary>
+        public int Layers { get; set; } = 1;
+
+        /// <summary>Whether each layer also reads the sequence backwards, concatenating both directions' states (default false).</summary>
+        public bool Bidirectional { get; set; }
+
+        /// <summary>Dropout between stacked recurrent layers during training, in [0, 1) (default 0).</summary>
+        public float Dropout { get; set; }
+
+        /// <summary>
+        /// How the sequence of hidden states becomes one vector: the last step's state (default; forward direction at the
+        /// last real step, backward direction at the first), or the mean or maximum over the real steps.
+        /// </summary>
+        public RecurrentOutput Pooling { get; set; } = RecurrentOutput.Last;
+
+        /// <summary>Sizes of dense ReLU layers between the recurrent summary and the output layer (default none).</summary>
+        public IReadOnlyList<int> HiddenLayers { get; set; } = [];
+
+        /// <summary>Dropout on the recurrent summary before the dense layers during training, in [0, 1) (default 0).</summary>
+        public float HeadDropout { get; set; }
+
+        /// <summary>The largest global L2 norm of the gradients; larger ones are scaled down to it (default 5; 0 turns clipping off).</summary>
+        public double GradientClipNorm { get; set; } = 5;
+
+        /// <summary>
+        /// Truncated backpropagation through time: when above 0, gradients flow through only the last this-many steps
+        /// (the earlier steps still set the state). Unidirectional, fixed-length sequences only. 0 (default) backpropagates through all steps.
+        /// </summary>
+        public int TruncatedSteps { get; set; }
+
+        /// <summary>
+        /// For a variable-size feature column: the most steps a row may hold when scoring; 0 (default) takes the longest
+        /// training row's. Rows with more steps are an error. Not used with known-size columns.
+        /// </summary>
+        public int MaxSequenceLength { get; set; }
+
+        internal override void Validate()
+        {
+            base.Validate();
+            Check(FeaturesPerStep >= 1, nameof(FeaturesPerStep), FeaturesPerStep, "must be at least 1");
+            Check(Enum.IsDefined(Cell), nameof(Cell), Cell, "must be Rnn, Lstm or Gru");
+            Check(Enum.IsDefined(Nonlinearity), nameof(Nonlinearity), Nonlinearity, "must be Tanh or Relu");
+            Check(Nonlinearity == RecurrentNonlinearity.Tanh || Cell == RecurrentCell.Rnn, nameof(Nonlinearity), Nonlinearity, $"must stay Tanh for the {Cell} cell (only the Elman Rnn cell takes Relu)");
+            Check(HiddenSize >= 1, nameof(HiddenSize), HiddenSize, "must be at least 1");
+            Check(Layers >= 1, nameof(Layers), Layers, "must be at least 1");
+            Check(Dropout >= 0 && Dropout < 1, nameof(Dropout), Dropout, "must be in [0, 1)");
+            Check(Enum.IsDefined(Pooling) && Pooling != RecurrentOutput.Sequence, nameof(Pooling), Pooling, "must be Last, Mean or Max");
+            Check(HiddenLayers is not null && HiddenLayers.All(h => h >= 1), nameof(HiddenLayers),
+                HiddenLayers is null ? "null" : $"[{string.Join(", ", HiddenLayers)}]", "must be a list of sizes of at least 1");
+            Check(HeadDropout >= 0 && HeadDropout < 1, nameof(HeadDropout), HeadDropout, "must be in [0, 1)");
+            Check(GradientClipNorm >= 0 && double.IsFinite(GradientClipNorm), nameof(GradientClipNorm), GradientClipNorm, "must be finite and at least 0 (0 = no clipping)");
+            Check(TruncatedSteps >= 0, nameof(TruncatedSteps), TruncatedSteps, "must be at least 0 (0 = full backpropagation through time)");
+            Check(TruncatedSteps == 0 || !Bidirectional, nameof(TruncatedSteps), TruncatedSteps, "must be 0 with Bidirectional (the backward direction starts at the end)");
+            Check(MaxSequenceLength >= 0, nameof(MaxSequenceLength), MaxSequenceLength, "must be at least 0 (0 = the longest training sequence)");
+        }
+    }
+}
