@@ -18,9 +18,11 @@ internal static class DeterminismPipeline
     /// <summary>
     /// The tasks trained, in order: each task with a multilayer perceptron, then with a convolutional network, then the
     /// autoencoder family: a denoising-autoencoder anomaly detector (random noise in training) and a stacked-autoencoder
-    /// classifier (layer-wise pretraining, then fine-tuning).
+    /// classifier (layer-wise pretraining, then fine-tuning), then the recurrent family: a stacked LSTM classifier with dropout
+    /// between its layers, a bidirectional GRU regressor, and the forecasting anomaly detector with Monte-Carlo dropout.
     /// </summary>
-    public static readonly string[] Tasks = ["multiclass", "binary", "regression", "cnn-multiclass", "cnn-binary", "cnn-regression", "ae-anomaly", "ae-stacked"];
+    public static readonly string[] Tasks = ["multiclass", "binary", "regression", "cnn-multiclass", "cnn-binary", "cnn-regression", "ae-anomaly", "ae-stacked",
+        "rnn-multiclass", "rnn-regression", "rnn-anomaly"];
 
     /// <summary>A training row with a label for each task.</summary>
     public sealed class Row
@@ -71,6 +73,10 @@ internal static class DeterminismPipeline
             return ml.Transforms.Conversion.MapValueToKey("Label", nameof(Row.Class)).Append(ml.MulticlassClassification.Trainers.StackedAutoencoder(
                 new StackedAutoencoderTrainer.Options { HiddenLayers = [8, 4], PretrainingEpochs = 2, Epochs = 3, BatchSize = 16, ValidationFraction = 0.2 }));
         }
+        if (task.StartsWith("rnn-", StringComparison.Ordinal))
+        {
+            return CreateRecurrent(ml, task);
+        }
         bool convolutional = task.StartsWith("cnn-", StringComparison.Ordinal);
         string label = task switch
         {
@@ -97,6 +103,35 @@ internal static class DeterminismPipeline
             "cnn-binary" => ml.BinaryClassification.Trainers.ConvolutionalNetwork(cnn!),
             _ => ml.Regression.Trainers.ConvolutionalNetwork(cnn!),
         };
+    }
+
+    /// <summary>The recurrent tasks: the six features read as 3 steps of 2.</summary>
+    private static IEstimator<ITransformer> CreateRecurrent(MLContext ml, string task)
+    {
+        if (task == "rnn-anomaly")
+        {
+            return ml.AnomalyDetection.Trainers.RecurrentForecaster(new ForecastingAnomalyDetectionTrainer.Options
+            {
+                FeaturesPerStep = 2,
+                HiddenSize = 6,
+                ScoreBy = DeepArch.Trainers.Architectures.ForecastScore.PredictiveVariance,
+                MonteCarloPasses = 5,
+                Epochs = 3,
+                BatchSize = 16,
+                ValidationFraction = 0.2,
+            });
+        }
+        var options = new RecurrentNetworkTrainer.Options { FeaturesPerStep = 2, HiddenSize = 6, Epochs = 3, BatchSize = 16, ValidationFraction = 0.2 };
+        if (task == "rnn-multiclass")
+        {
+            options.Layers = 2;
+            options.Dropout = 0.2f;
+            return ml.Transforms.Conversion.MapValueToKey("Label", nameof(Row.Class)).Append(ml.MulticlassClassification.Trainers.RecurrentNetwork(options));
+        }
+        options.Cell = DeepArch.Trainers.Layers.RecurrentCell.Gru;
+        options.Bidirectional = true;
+        options.LabelColumnName = nameof(Row.Target);
+        return ml.Regression.Trainers.RecurrentNetwork(options);
     }
 
     /// <summary>

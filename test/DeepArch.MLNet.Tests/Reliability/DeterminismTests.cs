@@ -11,7 +11,7 @@ namespace DeepArch.MLNet.Tests.Reliability;
 /// <summary>
 /// The same seed and data give bit-identical predictions on the CPU: across two fits in one process
 /// (with Options.Seed, and with only the MLContext's seed), while other test classes train on other
-/// threads, and across processes. For each architecture family present: multilayer perceptrons and
+/// threads, and across processes. For each architecture family present: multilayer perceptrons, recurrent networks and
 /// convolutional networks.
 /// </summary>
 public class DeterminismTests
@@ -24,6 +24,7 @@ public class DeterminismTests
     {
         { "MLP", "multiclass" }, { "MLP", "binary" }, { "MLP", "regression" },
         { "CNN", "multiclass" }, { "CNN", "binary" }, { "CNN", "regression" },
+        { "RNN", "multiclass" }, { "RNN", "binary" }, { "RNN", "regression" },
     };
 
     [Theory]
@@ -45,6 +46,21 @@ public class DeterminismTests
         if (family == "MLP")
         {
             return Fit(ml, task, rows, o => { o.Seed = seed; o.Dropout = 0.2f; });
+        }
+        if (family == "RNN")
+        {
+            // Two stacked LSTM layers with dropout between them: dropout masks must come from the seed too.
+            var recurrent = new RecurrentNetworkTrainer.Options
+            {
+                FeaturesPerStep = 2, HiddenSize = 6, Layers = 2, Dropout = 0.2f, LabelColumnName = LabelOf(task), Epochs = 3, BatchSize = 16, Seed = seed,
+            };
+            var rnn = task switch
+            {
+                "multiclass" => ml.MulticlassClassification.Trainers.RecurrentNetwork(recurrent),
+                "binary" => ml.BinaryClassification.Trainers.RecurrentNetwork(recurrent),
+                _ => ml.Regression.Trainers.RecurrentNetwork(recurrent),
+            };
+            return rnn.Fit(Prepare(ml, task, ml.Data.LoadFromEnumerable(rows)));
         }
         var options = new ConvolutionalNetworkTrainer.Options { InputShape = [1, 6], LabelColumnName = LabelOf(task), Epochs = 3, BatchSize = 16, Seed = seed };
         var trainer = task switch
