@@ -20,10 +20,8 @@ public sealed partial record Recurrent
         var recurrent = (RecurrentModule)module;
         int steps = Steps(inputShape);
         int width = Directions * HiddenSize;
-        string axis1 = graph.AddInt64Initializer("recurrent_axis1", [1], 1);
-
         string x;
-        string? lengths = null, sequenceLengths = null, longest = null;
+        string? axis1 = null, lengths = null, sequenceLengths = null, longest = null;
         if (!VariableLength)
         {
             x = graph.AddNode("Reshape", [input, graph.AddInt64Initializer("recurrent_shape", [0, steps, Features], 3)]);
@@ -32,6 +30,7 @@ public sealed partial record Recurrent
         {
             // Column 0 holds each row's length L; the steps follow. Trim the time axis to the longest L of the batch.
             // (axis1 holds [1]: it is both the end of the length column and the axis sliced.)
+            axis1 = graph.AddInt64Initializer("recurrent_axis1", [1], 1);
             string lengthColumn = graph.AddNode("Slice", [input, graph.AddInt64Initializer("recurrent_start", [0], 1), axis1, axis1]);
             lengths = graph.AddNode("Cast", [graph.AddNode("Squeeze", [lengthColumn, axis1])], ("to", OnnxInt64));
             sequenceLengths = graph.AddNode("Cast", [lengths], ("to", OnnxInt32));
@@ -99,7 +98,7 @@ public sealed partial record Recurrent
             graph.AddNode("Squeeze", [longest!]),
             graph.AddInt64Initializer("recurrent_one", [1])]);
         string axis0 = graph.AddInt64Initializer("recurrent_axis0", [0], 1);
-        string valid = graph.AddNode("Less", [graph.AddNode("Unsqueeze", [positions, axis0]), graph.AddNode("Unsqueeze", [lengths!, axis1])]);
+        string valid = graph.AddNode("Less", [graph.AddNode("Unsqueeze", [positions, axis0]), graph.AddNode("Unsqueeze", [lengths!, axis1!])]);
         valid = graph.AddNode("Unsqueeze", [valid, graph.AddInt64Initializer("recurrent_axis2", [2], 1)]);
         switch (Output)
         {
@@ -111,8 +110,8 @@ public sealed partial record Recurrent
             case RecurrentOutput.Mean:
             {
                 string masked = graph.AddNode("Where", [valid, sequence, graph.AddInitializer("recurrent_zero", [0f])]);
-                string sum = graph.AddNode("ReduceSum", [masked, axis1], ("keepdims", 0L));
-                string counts = graph.AddNode("Cast", [graph.AddNode("Unsqueeze", [lengths!, axis1])], ("to", OnnxFloat));
+                string sum = graph.AddNode("ReduceSum", [masked, axis1!], ("keepdims", 0L));
+                string counts = graph.AddNode("Cast", [graph.AddNode("Unsqueeze", [lengths!, axis1!])], ("to", OnnxFloat));
                 return graph.AddNode("Div", [sum, counts]);
             }
             default:

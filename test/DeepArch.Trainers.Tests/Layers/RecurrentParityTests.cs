@@ -1,5 +1,6 @@
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Training;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -55,5 +56,38 @@ public class RecurrentParityTests(ITestOutputHelper output)
 
         output.WriteLine($"{layer.Describe()}: max abs error {error:G3}");
         Assert.True(error <= 1e-5, $"{layer.Describe()}: max abs error {error:G3}");
+    }
+
+    [Theory]
+    [InlineData(RecurrentCell.Lstm, false)]
+    [InlineData(RecurrentCell.Gru, true)]
+    [InlineData(RecurrentCell.Rnn, true)]
+    public void Many_to_many_network_matches_onnx_runtime_after_training(RecurrentCell cell, bool variableLength)
+    {
+        // Recurrent (sequence) -> Dense per step (MatMul + Add in ONNX) -> Flatten: [T * 2] outputs per sample.
+        var architecture = new Sequential(
+            new Recurrent(cell, Hidden, Features, layers: 2, bidirectional: true, dropout: 0.2f, output: RecurrentOutput.Sequence, variableLength: variableLength),
+            new Dense(2),
+            new Flatten());
+        int size = variableLength ? 1 + Steps * Features : Steps * Features;
+        using var network = new Network(architecture, [size], seed: 2);
+        Assert.Equal([Steps * 2], network.OutputShape);
+        int[] lengths = Enumerable.Range(0, 64).Select(i => 1 + i % Steps).ToArray();
+        float[] train = variableLength ? RecurrentTestData.Variable(lengths, Steps, Features, seed: 4) : RecurrentTestData.Fixed(64, Steps, Features, seed: 4);
+        var targets = new float[64 * Steps * 2];
+        for (int i = 0; i < targets.Length; i++)
+        {
+            targets[i] = MathF.Sin(i);
+        }
+        new NetworkTrainer(new TrainingOptions { Epochs = 2, BatchSize = 16, LearningRate = 0.01, Seed = 3 },
+            LossFunction.MeanSquaredError).Fit(network, new TrainingSet(train, [size], targets, Steps * 2));
+
+        float[] input = variableLength
+            ? RecurrentTestData.Variable([5, 1, 3, 2], Steps, Features, seed: 8, padding: null)
+            : RecurrentTestData.Fixed(Rows, Steps, Features, seed: 8);
+        double error = RecurrentTestData.Parity(network, input, Rows);
+
+        output.WriteLine($"{architecture.Layers[0].Describe()} + Dense(2) per step + Flatten: max abs error {error:G3}");
+        Assert.True(error <= 1e-5, $"max abs error {error:G3}");
     }
 }

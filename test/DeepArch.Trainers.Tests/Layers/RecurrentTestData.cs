@@ -29,7 +29,9 @@ internal static class RecurrentTestData
     /// </summary>
     public static float[] Variable(int[] lengths, int maxSteps, int features, int seed, float? padding = 0f)
     {
+        // Two generators, so that the valid steps are the same whatever the padding.
         var random = new Random(seed);
+        var garbage = new Random(seed + 1);
         int size = 1 + maxSteps * features;
         var x = new float[lengths.Length * size];
         for (int row = 0; row < lengths.Length; row++)
@@ -38,7 +40,7 @@ internal static class RecurrentTestData
             for (int i = 0; i < maxSteps * features; i++)
             {
                 bool valid = i < lengths[row] * features;
-                x[row * size + 1 + i] = valid ? (float)(random.NextDouble() * 4 - 2) : padding ?? (float)(random.NextDouble() * 200 - 100);
+                x[row * size + 1 + i] = valid ? (float)(random.NextDouble() * 4 - 2) : padding ?? (float)(garbage.NextDouble() * 200 - 100);
             }
         }
         return x;
