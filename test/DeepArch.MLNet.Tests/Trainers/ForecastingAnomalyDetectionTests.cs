@@ -3,6 +3,7 @@ using DeepArch.MLNet.Trainers;
 using DeepArch.Trainers.Architectures;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using DeepArch.Trainers.Tests;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -101,7 +102,7 @@ public class ForecastingAnomalyDetectionTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void The_detector_saves_and_loads_through_both_paths_with_identical_scores()
+    public void The_detector_passes_the_onnx_checker_and_saves_and_loads_through_both_paths_with_identical_scores()
     {
         var (train, test) = Data();
         var ml = new MLContext(1);
@@ -113,6 +114,11 @@ public class ForecastingAnomalyDetectionTests(ITestOutputHelper output)
         try
         {
             ml.Model.Save(model, data.Schema, path);
+            using (var onnx = new MemoryStream())
+            {
+                model.SaveOnnx(onnx);
+                OnnxAssert.CheckModel(onnx.ToArray());
+            }
             var fresh = new MLContext();
             var batched = DeepArchModel.Load(fresh, path, out _);
             DeepArchModel.Register(fresh);

@@ -2,6 +2,7 @@ using DeepArch.MLNet.Persistence;
 using DeepArch.MLNet.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using DeepArch.Trainers.Tests;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -109,6 +110,9 @@ public class RecurrentForecastingTests(ITestOutputHelper output)
         var model = estimator.Fit(ml.Data.LoadFromEnumerable(rows[..300]));
         var scored = model.Transform(ml.Data.LoadFromEnumerable(rows[300..]));
         float[][] outputs = Read(scored);
+        using var onnx = new MemoryStream();
+        model.SaveOnnx(onnx);
+        OnnxAssert.CheckModel(onnx.ToArray());
         double mse = rows[300..].Select((r, i) => r.Label.Zip(outputs[i], (a, b) => Math.Pow(a - b, 2)).Average()).Average();
         double baseline = rows[300..].Select(r => r.Label.Average(v => v * v)).Average();
 

@@ -2,6 +2,7 @@ using DeepArch.MLNet.Persistence;
 using DeepArch.MLNet.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using DeepArch.Trainers.Tests;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -96,6 +97,19 @@ public class SequenceInputTests(ITestOutputHelper output)
         {
             File.Delete(path);
         }
+    }
+
+    [Fact]
+    public void The_exported_variable_length_model_passes_the_onnx_checker_and_documents_its_input_layout()
+    {
+        var (_, model, _) = Fit();
+        var network = ((IEnumerable<ITransformer>)model).OfType<DeepArch.MLNet.Scoring.NetworkTransformer>().Single();
+        using var stream = new MemoryStream();
+
+        network.SaveOnnx(stream);
+
+        OnnxAssert.CheckModel(stream.ToArray());
+        Assert.Equal(1 + 8 * 8, network.FeatureSize);
     }
 
     [Fact]
