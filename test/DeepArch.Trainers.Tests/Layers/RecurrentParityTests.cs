@@ -79,7 +79,7 @@ public class RecurrentParityTests(ITestOutputHelper output)
         {
             targets[i] = MathF.Sin(i);
         }
-        new NetworkTrainer(new TrainingOptions { Epochs = 2, BatchSize = 16, LearningRate = 0.01, Seed = 3 },
+        new NetworkTrainer(new TrainingOptions { Epochs = 2, BatchSize = 16, LearningRate = 0.01, Seed = 3, Threads = 1 },
             LossFunction.MeanSquaredError).Fit(network, new TrainingSet(train, [size], targets, Steps * 2));
 
         float[] input = variableLength
