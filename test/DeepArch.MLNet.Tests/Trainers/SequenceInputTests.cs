@@ -92,6 +92,19 @@ public class SequenceInputTests(ITestOutputHelper output)
             {
                 Assert.Equal(before[i], after[i]);
             }
+
+            // ML.NET's own OnnxTransformer reads only known-size vectors: a plain load cannot score the variable-size column,
+            // and it fails (inside ML.NET, when rows are read) rather than scoring garbage. docs/recurrent-networks.md says to use DeepArchModel.Load.
+            var plainContext = new MLContext();
+            DeepArchModel.Register(plainContext);
+            var plain = plainContext.Model.Load(path, out _);
+            var error = Assert.ThrowsAny<Exception>(() => ScoreReader.Scores(plain.Transform(data)));
+            var innermost = error;
+            while (innermost.InnerException is not null)
+            {
+                innermost = innermost.InnerException;
+            }
+            output.WriteLine($"plain Model.Load on a variable-size column: {error.GetType().Name}: {error.Message} / {innermost.GetType().Name}: {innermost.Message}");
         }
         finally
         {
