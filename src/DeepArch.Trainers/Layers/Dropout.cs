@@ -39,5 +39,11 @@ public sealed record Dropout : LayerSpec
 
     /// <summary>Emits an ONNX <c>Dropout</c> with <c>training_mode = true</c>: inverted dropout at <paramref name="rate"/> on every run.</summary>
     internal static string EmitTrainingMode(OnnxGraphBuilder graph, string input, float rate)
-        => graph.AddNode("Dropout", [input, graph.AddInitializer("dropout_ratio", [rate]), graph.AddBoolInitializer("dropout_training_mode", true)]);
+    {
+        string[] outputs = graph.AddNode("Dropout",
+            [input, graph.AddInitializer("dropout_ratio", [rate]), graph.AddBoolInitializer("dropout_training_mode", true)], 2);
+        // ONNX Runtime's inference builds delete every Dropout whose mask output is unused, whatever its training_mode
+        // (the EliminateDropout rewrite rule), so the mask is consumed here: Where(mask, y, 0) is y itself.
+        return graph.AddNode("Where", [outputs[1], outputs[0], graph.AddInitializer("dropout_zero", [0f])]);
+    }
 }
