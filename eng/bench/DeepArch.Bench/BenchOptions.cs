@@ -6,29 +6,40 @@ namespace DeepArch.Bench;
 internal sealed class BenchOptions
 {
     public const string Usage = """
-        Usage: dotnet run -c Release --project eng/bench/DeepArch.Bench -- scoring|training [options]
+        Usage: dotnet run -c Release --project eng/bench/DeepArch.Bench -- WORKLOAD [options]
+        (eng/bench/run-all.sh runs every workload, each in its own process, and writes docs/performance.md)
 
         Workloads:
-          scoring              DeepArch NetworkTransformer vs ML.NET ApplyOnnxModel vs raw ONNX Runtime
-                               (MLP 784-256-128-10; AE 784-256-32-256-784 when its ONNX can be made)
-          training             DeepArch ML.NET Fit from an IDataView vs the same network trained by NetworkTrainer
-                               on preloaded arrays (AE 784-256-32-256-784; LeNet-5 on 1x32x32), samples/s
+          scoring              DeepArch NetworkTransformer vs ML.NET ApplyOnnxModel vs raw ONNX Runtime, MLP 784-256-128-10 and
+                               AE 784-256-32-256-784: batch sweep and PredictionEngine latency
+          training             DeepArch Fit from an IDataView vs the same network in raw TorchSharp (hand-written loop) vs
+                               DeepArch's NetworkTrainer vs PyTorch (torch_reference.py): AE, LeNet-5 1x32x32, LSTM; samples/s
+          memory               peak working set scoring 100,000 vs 1,000,000 rows streamed from a binary .idv file, and
+                               training; every measurement in a fresh child process
+          threads              ScoringThreads and TrainingThreads 1 vs 2 vs 0 (all cores), side by side
+          report               reads the --summary files and reports in --results DIR and writes docs/performance.md and the chart
 
         Options:
-          --out PATH           also write the Markdown report to PATH (default: print only)
-          --reps N             timed repetitions (default 5; training 3); every contender runs once per repetition
-          --epochs N           training: epochs per timed pass (default 2)
-          --ae-rows N          training: autoencoder rows (default 10000)
-          --lenet-rows N       training: LeNet-5 rows (default 5000)
+          --out PATH           also write the workload's Markdown report to PATH (default: print only)
+          --summary PATH       write the workload's headline ratios as JSON to PATH (read by 'report')
+          --quick              a short run: fewer rows and repetitions (about 5 minutes for everything)
+          --reps N             timed repetitions (default 5; training and threads 3); every contender runs once per repetition
+          --epochs N           training: epochs per timed pass (default 3)
+          --ae-rows N          training: autoencoder rows (default 20000)
+          --lenet-rows N       training: LeNet-5 rows (default 10000)
+          --lstm-rows N        training: LSTM rows (default 4000)
+          --training-threads N training: TorchSharp and PyTorch threads (default 0 = one per core)
+          --torch-reference P  training: torch_reference.py (default eng/bench/reference/torch_reference.py)
           --warmup N           warm-up passes of every contender before timing (default 1)
           --rows N             rows scored per pass (default 100000)
           --pe-rows N          PredictionEngine predictions per pass (default 10000)
           --batches LIST       batch sizes of the sweep, comma-separated (default 1,16,64,256,1024)
           --threads N          ONNX Runtime intra-op threads of DeepArch and raw ORT (default 0 = ORT default)
-          --train-rows N       rows of the 1-epoch training run that builds the network (default 2048)
-          --ae-onnx PATH       the autoencoder's ae_batch.onnx (default: generate it with --ae-script)
-          --ae-script PATH     make_ae_onnx.py (default /work/shared/reference/make_ae_onnx.py), run with /usr/bin/python3
-          --no-ae              skip the autoencoder workload
+          --train-rows N       rows of the 1-epoch training run that builds the scored networks (default 2048)
+          --no-ae              skip the autoencoder scoring workload
+          --memory-rows LIST   memory: row counts scored from the file (default 100000,1000000)
+          --results DIR        report: the directory holding the workloads' reports and summaries
+          --chart PATH         report: where the PNG chart goes (default docs/images/performance.png)
           --max-foreign F      redo a timed pass when other processes used more than F of the CPU meanwhile (default 0.05)
           --retry-budget S     seconds the run may spend redoing disturbed passes, each at most twice (default 60); then they are kept and counted
         Exit status: 0, or 2 when contenders that compute the same values disagree (checksums), 1 on bad usage.
@@ -43,11 +54,27 @@ internal sealed class BenchOptions
     /// <summary>Whether --reps was given (training defaults to 3 repetitions, scoring to 5).</summary>
     public bool RepetitionsGiven { get; private set; }
 
-    public int TrainEpochs { get; private set; } = 2;
+    public int TrainEpochs { get; private set; } = 3;
 
-    public int AeTrainRows { get; private set; } = 10_000;
+    public int AeTrainRows { get; private set; } = 20_000;
 
-    public int LeNetTrainRows { get; private set; } = 5_000;
+    public int LeNetTrainRows { get; private set; } = 10_000;
+
+    public int LstmTrainRows { get; private set; } = 4_000;
+
+    public int TrainingThreads { get; private set; }
+
+    public string TorchReference { get; private set; } = FindInRepository("eng/bench/reference/torch_reference.py");
+
+    public string? SummaryPath { get; private set; }
+
+    public bool Quick { get; private set; }
+
+    public int[] MemoryRows { get; private set; } = [100_000, 1_000_000];
+
+    public string? ResultsDirectory { get; private set; }
+
+    public string ChartPath { get; private set; } = FindInRepository("docs/images/performance.png");
 
     public int Warmups { get; private set; } = 1;
 
@@ -61,10 +88,6 @@ internal sealed class BenchOptions
 
     public int TrainRows { get; private set; } = 2048;
 
-    public string? AeOnnx { get; private set; }
-
-    public string AeScript { get; private set; } = "/work/shared/reference/make_ae_onnx.py";
-
     public bool SkipAe { get; private set; }
 
     public double MaxForeign { get; private set; } = 0.05;
@@ -72,6 +95,34 @@ internal sealed class BenchOptions
     public int RetryBudgetSeconds { get; private set; } = 60;
 
     public bool Help { get; private set; }
+
+    /// <summary>--quick: smaller defaults for what the command line did not set.</summary>
+    private void ApplyQuick(string[] args)
+    {
+        bool Given(string name) => args.Contains(name);
+        if (!Given("--reps")) { Repetitions = 2; RepetitionsGiven = true; }
+        if (!Given("--rows")) { Rows = 30_000; }
+        if (!Given("--pe-rows")) { PredictionEngineRows = 3_000; }
+        if (!Given("--epochs")) { TrainEpochs = 2; }
+        if (!Given("--ae-rows")) { AeTrainRows = 6_000; }
+        if (!Given("--lenet-rows")) { LeNetTrainRows = 3_000; }
+        if (!Given("--lstm-rows")) { LstmTrainRows = 1_000; }
+        if (!Given("--memory-rows")) { MemoryRows = [30_000, 300_000]; }
+        if (!Given("--retry-budget")) { RetryBudgetSeconds = 20; }
+    }
+
+    /// <summary>The path of <paramref name="relative"/> in the repository this program was built from (found upward from its directory), else as given.</summary>
+    private static string FindInRepository(string relative)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "DeepArch.slnx")))
+            {
+                return Path.Combine(dir.FullName, relative);
+            }
+        }
+        return relative;
+    }
 
     public static BenchOptions Parse(string[] args)
     {
@@ -99,8 +150,17 @@ internal sealed class BenchOptions
                 case "--pe-rows": o.PredictionEngineRows = NextInt(1); break;
                 case "--threads": o.Threads = NextInt(0); break;
                 case "--train-rows": o.TrainRows = NextInt(16); break;
-                case "--ae-onnx": o.AeOnnx = Next(); break;
-                case "--ae-script": o.AeScript = Next(); break;
+                case "--lstm-rows": o.LstmTrainRows = NextInt(128); break;
+                case "--training-threads": o.TrainingThreads = NextInt(0); break;
+                case "--torch-reference": o.TorchReference = Next(); break;
+                case "--summary": o.SummaryPath = Next(); break;
+                case "--results": o.ResultsDirectory = Next(); break;
+                case "--chart": o.ChartPath = Next(); break;
+                case "--quick": o.Quick = true; break;
+                case "--memory-rows":
+                    o.MemoryRows = Next().Split(',').Select(x => int.TryParse(x, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v >= 1
+                        ? v : throw new ArgumentException($"--memory-rows holds row counts >= 1; got '{x}'.")).ToArray();
+                    break;
                 case "--no-ae": o.SkipAe = true; break;
                 case "--retry-budget": o.RetryBudgetSeconds = NextInt(0); break;
                 case "--max-foreign":
@@ -125,8 +185,12 @@ internal sealed class BenchOptions
                         throw new ArgumentException($"Unknown argument '{a}'.");
                     }
                     o.Workload = a;
-                    break;
+                    continue;
             }
+        }
+        if (o.Quick)
+        {
+            o.ApplyQuick(args);
         }
         if (o.PredictionEngineRows > o.Rows)
         {

@@ -1,6 +1,12 @@
 using DeepArch.Bench;
 
-// Benchmark driver. The Markdown report goes to stdout (and to --out PATH); progress goes to stderr.
+// Benchmark driver. The Markdown report goes to stdout (and to --out PATH), the headline ratios to --summary PATH;
+// progress goes to stderr.
+if (args.Length > 0 && args[0] == "memory-child")
+{
+    // One memory measurement in a fresh process, started by the "memory" workload.
+    return MemoryWorkload.RunChild(args);
+}
 BenchOptions options;
 try
 {
@@ -17,16 +23,43 @@ if (options.Help)
     Console.WriteLine(BenchOptions.Usage);
     return 0;
 }
-if (options.Workload is not ("scoring" or "training"))
+
+string report;
+bool ok;
+List<SummaryRow> summary;
+switch (options.Workload)
 {
-    Console.Error.WriteLine(options.Workload.Length == 0 ? "Name a workload." : $"Unknown workload '{options.Workload}'.");
-    Console.Error.WriteLine(BenchOptions.Usage);
-    return 1;
+    case "scoring":
+        var scoring = new ScoringWorkload(options, Console.Error);
+        (report, ok) = scoring.Run();
+        summary = scoring.Summary;
+        break;
+    case "training":
+        var training = new TrainingWorkload(options, Console.Error);
+        (report, ok) = training.Run();
+        summary = training.Summary;
+        break;
+    case "memory":
+        var memory = new MemoryWorkload(options, Console.Error);
+        (report, ok) = memory.Run();
+        summary = memory.Summary;
+        break;
+    case "threads":
+        var threads = new ThreadsWorkload(options, Console.Error);
+        (report, ok) = threads.Run();
+        summary = threads.Summary;
+        break;
+    case "report":
+        (report, _) = new PerformanceReport(options, Console.Error).Run();
+        ok = true;
+        summary = [];
+        break;
+    default:
+        Console.Error.WriteLine(options.Workload.Length == 0 ? "Name a workload." : $"Unknown workload '{options.Workload}'.");
+        Console.Error.WriteLine(BenchOptions.Usage);
+        return 1;
 }
 
-var (report, checksumsOk) = options.Workload == "training"
-    ? new TrainingWorkload(options, Console.Error).Run()
-    : new ScoringWorkload(options, Console.Error).Run();
 Console.Out.Write(report);
 Console.Out.Flush();
 if (options.OutPath is not null)
@@ -39,7 +72,11 @@ if (options.OutPath is not null)
     File.WriteAllText(options.OutPath, report);
     Console.Error.WriteLine($"Report written to {options.OutPath}");
 }
-if (!checksumsOk)
+if (options.SummaryPath is not null)
+{
+    SummaryFile.Write(options.SummaryPath, summary);
+}
+if (!ok)
 {
     Console.Error.WriteLine("WARNING: checksums disagree between contenders; see the Checksums table.");
     return 2;

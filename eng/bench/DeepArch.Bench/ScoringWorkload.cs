@@ -28,6 +28,9 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log)
     private readonly List<IDisposable> _disposables = [];
     private readonly List<string> _notes = [];
 
+    /// <summary>The headline ratios of the run, for docs/performance.md.</summary>
+    public List<SummaryRow> Summary { get; } = [];
+
     /// <summary>Runs the workload and returns the Markdown report and whether every checksum agreed.</summary>
     public (string Report, bool ChecksumsOk) Run()
     {
@@ -140,32 +143,57 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log)
                 }
             }
 
-            // Autoencoder: DeepArch has no autoencoder trainer yet, so ApplyOnnxModel vs raw ORT only.
-            string? aeOnnx = options.SkipAe ? null : PrepareAutoencoder(temp);
+            // Autoencoder 784-256-32-256-784: DeepArch's ReconstructByAutoencoder (1 epoch, seed 42), once per scoring batch
+            // size; its ONNX file is what ApplyOnnxModel and raw ORT score.
+            bool haveAe = !options.SkipAe;
             RawOrt? rawAe = null;
             double aeReference = double.NaN;
-            if (aeOnnx is not null)
+            if (haveAe)
             {
-                rawAe = new RawOrt(aeOnnx, "input", FeatureSize, "output", FeatureSize, options.Threads, maxBatch);
-                _disposables.Add(rawAe);
-                CheckAutoencoder(rawAe, aeOnnx);
-                aeReference = rawAe.Pass(flat, rows, mainBatch);
-                var copy = ml.Transforms.CopyColumns("input", "Features");
-                var aeDefault = copy.Append(ml.Transforms.ApplyOnnxModel(["output"], ["input"], aeOnnx)).Fit(data);
-                var aeOne = copy.Append(ml.Transforms.ApplyOnnxModel(new OnnxOptions
-                {
-                    ModelFile = aeOnnx,
-                    InputColumns = ["input"],
-                    OutputColumns = ["output"],
-                    IntraOpNumThreads = 1,
-                    InterOpNumThreads = 1,
-                })).Fit(data);
-                var aeDefaultView = aeDefault.Transform(data);
-                var aeOneView = aeOne.Transform(data);
-                contenders.Add(new("apply-ae-default", rows, "ae", () => SumFirstSlot(aeDefaultView, "output", rows)));
-                contenders.Add(new("apply-ae-intra1", rows, "ae", () => SumFirstSlot(aeOneView, "output", rows)));
+                var aeTrainData = ml.Data.LoadFromEnumerable(trainRows.Select(r => new FeatureRow { Features = r.Features }));
+                var aeModels = new SortedDictionary<int, NetworkTransformer>();
                 foreach (int batch in options.Batches)
                 {
+                    var sw = Stopwatch.StartNew();
+                    var ae = ml.Transforms.ReconstructByAutoencoder(new DeepArch.MLNet.Transforms.AutoencoderReconstructingEstimator.Options
+                    {
+                        OutputColumnName = "Reconstruction",
+                        InputColumnName = "Features",
+                        LayerSizes = [256, 32],
+                        OutputActivation = DeepArch.Trainers.Layers.ActivationKind.Sigmoid,
+                        Epochs = 1,
+                        Seed = 42,
+                        ScoringBatchSize = batch,
+                        ScoringThreads = options.Threads,
+                    }).Fit(aeTrainData);
+                    _disposables.Add(ae);
+                    aeModels[batch] = ae;
+                    log.WriteLine($"Trained AE 784-256-32-256-784 (1 epoch, {options.TrainRows} rows) with ScoringBatchSize {batch} in {sw.Elapsed.TotalSeconds:F1} s");
+                }
+                string aeOnnx = Path.Combine(temp, "ae.onnx");
+                aeModels[mainBatch].SaveOnnx(aeOnnx);
+                string aeInput, aeOutput;
+                using (var probe = new InferenceSession(aeOnnx))
+                {
+                    aeInput = probe.InputMetadata.Keys.First();
+                    aeOutput = probe.OutputMetadata.Keys.First(k => probe.OutputMetadata[k].Dimensions[^1] == FeatureSize);
+                }
+                rawAe = new RawOrt(aeOnnx, aeInput, FeatureSize, aeOutput, FeatureSize, options.Threads, maxBatch);
+                _disposables.Add(rawAe);
+                aeReference = rawAe.Pass(flat, rows, mainBatch);
+                var copy = ml.Transforms.CopyColumns(aeInput, "Features");
+                var aeDefault = (aeInput == "Features" ? (IEstimator<ITransformer>)ml.Transforms.ApplyOnnxModel([aeOutput], [aeInput], aeOnnx)
+                    : copy.Append(ml.Transforms.ApplyOnnxModel([aeOutput], [aeInput], aeOnnx))).Fit(data);
+                var aeOne = (aeInput == "Features" ? (IEstimator<ITransformer>)ml.Transforms.ApplyOnnxModel(OneThread(aeOnnx, aeInput, aeOutput))
+                    : copy.Append(ml.Transforms.ApplyOnnxModel(OneThread(aeOnnx, aeInput, aeOutput)))).Fit(data);
+                var aeDefaultView = aeDefault.Transform(data);
+                var aeOneView = aeOne.Transform(data);
+                contenders.Add(new("apply-ae-default", rows, "ae", () => SumFirstSlot(aeDefaultView, aeOutput, rows)));
+                contenders.Add(new("apply-ae-intra1", rows, "ae", () => SumFirstSlot(aeOneView, aeOutput, rows)));
+                foreach (var (batch, t) in aeModels)
+                {
+                    var view = t.Transform(data);
+                    contenders.Add(new($"deeparch-ae-b{batch}", rows, "ae", () => SumFirstSlot(view, "Reconstruction", rows)));
                     contenders.Add(new($"ort-ae-b{batch}", rows, "ae", () => rawAe.Pass(flat, rows, batch)));
                 }
             }
@@ -191,11 +219,11 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log)
                 ["mlp"] = ($"raw ORT batch {mainBatch} (outside timing)", mlpReference),
                 ["pe"] = ($"raw ORT, first {peRows:N0} rows", peReference),
             };
-            if (aeOnnx is not null)
+            if (haveAe)
             {
                 references["ae"] = ($"raw ORT batch {mainBatch} (outside timing)", aeReference);
             }
-            return BuildReport(timings, references, mainBatch, applyScoreType, aeOnnx is not null, loadBefore, total.Elapsed);
+            return BuildReport(timings, references, mainBatch, applyScoreType, haveAe, loadBefore, total.Elapsed);
         }
         finally
         {
@@ -380,82 +408,14 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log)
         return sum;
     }
 
-    /// <summary>Finds or writes ae_batch.onnx; returns null (with a note) when it cannot.</summary>
-    private string? PrepareAutoencoder(string temp)
+    private static OnnxOptions OneThread(string model, string input, string output) => new()
     {
-        if (options.AeOnnx is not null)
-        {
-            if (File.Exists(options.AeOnnx))
-            {
-                return options.AeOnnx;
-            }
-            _notes.Add($"Autoencoder skipped: --ae-onnx '{options.AeOnnx}' does not exist.");
-            return null;
-        }
-        const string python = "/usr/bin/python3";
-        if (!File.Exists(options.AeScript) || !File.Exists(python))
-        {
-            _notes.Add($"Autoencoder skipped: {(File.Exists(python) ? options.AeScript : python)} not found (pass --ae-onnx PATH).");
-            return null;
-        }
-        var psi = new ProcessStartInfo(python)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { options.AeScript, "--out-dir", temp })
-        {
-            psi.ArgumentList.Add(arg);
-        }
-        using var p = Process.Start(psi)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        string stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        string path = Path.Combine(temp, "ae_batch.onnx");
-        if (p.ExitCode != 0 || !File.Exists(path))
-        {
-            string last = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? $"exit code {p.ExitCode}";
-            _notes.Add($"Autoencoder skipped: {python} {options.AeScript} failed ({last.Trim()}).");
-            return null;
-        }
-        log.WriteLine($"Wrote the autoencoder with {options.AeScript}: {stdout.Result.Trim()}");
-        return path;
-    }
-
-    /// <summary>Scores the script's 4 test rows with raw ORT and compares the row sums with ae_check.json.</summary>
-    private void CheckAutoencoder(RawOrt raw, string aeOnnx)
-    {
-        string check = Path.Combine(Path.GetDirectoryName(aeOnnx)!, "ae_check.json");
-        if (!File.Exists(check))
-        {
-            _notes.Add("Autoencoder: no ae_check.json next to the model, so its output was not checked against numpy.");
-            return;
-        }
-        using var doc = JsonDocument.Parse(File.ReadAllText(check));
-        var expected = doc.RootElement.GetProperty("row_output_sums").EnumerateArray().Select(e => e.GetDouble()).ToArray();
-        var x = new float[expected.Length * FeatureSize];
-        for (int i = 0; i < expected.Length; i++)
-        {
-            for (int j = 0; j < FeatureSize; j++)
-            {
-                x[i * FeatureSize + j] = (i * FeatureSize + j) % 97 / 97f;
-            }
-        }
-        raw.Run(x.AsMemory(), expected.Length);
-        double worst = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            double sum = 0;
-            foreach (float v in raw.Output.Slice(i * FeatureSize, FeatureSize))
-            {
-                sum += v;
-            }
-            worst = Math.Max(worst, Stats.RelDiff(sum, expected[i]));
-        }
-        _notes.Add($"Autoencoder output checked against numpy (ae_check.json, 4 rows): worst relative difference of row sums {worst:E1}" +
-                   (worst <= 1e-5 ? " (ok)." : " — **WARNING: exceeds 1e-5**."));
-    }
+        ModelFile = model,
+        InputColumns = [input],
+        OutputColumns = [output],
+        IntraOpNumThreads = 1,
+        InterOpNumThreads = 1,
+    };
 
     // ------------------------------------------------------------------ report
 
@@ -506,7 +466,7 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log)
                       $"ApplyOnnxModel \"default\" is `ApplyOnnxModel([\"Score\"], [\"Features\"], path)` (ORT default session options); \"intra1\" sets IntraOpNumThreads = InterOpNumThreads = 1. Its Score column is {applyScoreType}.");
         sb.AppendLine("- Every contender reads the output column through a cursor getter per row and sums slot 0 into a checksum (cross-checked below).");
         sb.AppendLine("- Networks: MLP 784-256-128-10 (softmax Score) trained by DeepArch (1 epoch, seed 42) and exported with SaveOnnx; " +
-                      (haveAe ? "AE 784-256-32-256-784 from make_ae_onnx.py (DeepArch has no autoencoder trainer yet: ApplyOnnxModel vs raw ORT only)." : "AE skipped (see notes)."));
+                      (haveAe ? "AE 784-256-32-256-784 (ReLU, sigmoid output; reconstruction output) trained by DeepArch's ReconstructByAutoencoder (1 epoch, seed 42), once per scoring batch size, and exported with SaveOnnx." : "AE skipped (--no-ae)."));
         sb.AppendLine();
 
         // ---- main table ----
@@ -525,7 +485,8 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log)
         {
             foreach (int b in new[] { 256, mainBatch }.Where(b => batches.Contains(b)).Distinct())
             {
-                main.Add([$"AE 784-256-32-256-784, batch {b}", "n/a (no AE trainer)", Rate("apply-ae-default"), Rate($"ort-ae-b{b}"), "n/a", "n/a"]);
+                main.Add([$"AE 784-256-32-256-784, batch {b}", Rate($"deeparch-ae-b{b}"), Rate("apply-ae-default"), Rate($"ort-ae-b{b}"),
+                    Ratio($"deeparch-ae-b{b}", "apply-ae-default"), Ratio($"deeparch-ae-b{b}", $"ort-ae-b{b}")]);
             }
         }
         foreach (var m in mismatches)
@@ -542,7 +503,7 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log)
         ];
         if (haveAe)
         {
-            apply.Add(["AE", Rate("apply-ae-default"), Rate("apply-ae-intra1"), "n/a", "n/a"]);
+            apply.Add(["AE", Rate("apply-ae-default"), Rate("apply-ae-intra1"), Ratio($"deeparch-ae-b{mainBatch}", "apply-ae-default"), Ratio($"deeparch-ae-b{mainBatch}", "apply-ae-intra1")]);
         }
         AppendTable(sb, ["model", "ApplyOnnxModel default rows/s", "ApplyOnnxModel intra1 rows/s", $"DeepArch b{mainBatch} / default", $"DeepArch b{mainBatch} / intra1"], apply);
 
@@ -551,9 +512,11 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log)
         var sweep = batches.Select(b => new[]
         {
             b.ToString(Inv), Rate($"deeparch-mlp-b{b}"), Rate($"ort-mlp-b{b}"), Ratio($"deeparch-mlp-b{b}", $"ort-mlp-b{b}"),
-            Ratio($"deeparch-mlp-b{b}", "apply-mlp-default"), haveAe ? Rate($"ort-ae-b{b}") : "n/a",
+            Ratio($"deeparch-mlp-b{b}", "apply-mlp-default"), haveAe ? Rate($"deeparch-ae-b{b}") : "n/a", haveAe ? Rate($"ort-ae-b{b}") : "n/a",
+            haveAe ? Ratio($"deeparch-ae-b{b}", $"ort-ae-b{b}") : "n/a", haveAe ? Ratio($"deeparch-ae-b{b}", "apply-ae-default") : "n/a",
         }).ToList();
-        AppendTable(sb, ["batch", "DeepArch MLP rows/s", "raw ORT MLP rows/s", "DeepArch / raw ORT", "DeepArch / ApplyOnnxModel", "raw ORT AE rows/s"], sweep);
+        AppendTable(sb, ["batch", "DeepArch MLP rows/s", "raw ORT MLP rows/s", "MLP DeepArch / raw ORT", "MLP DeepArch / ApplyOnnxModel",
+            "DeepArch AE rows/s", "raw ORT AE rows/s", "AE DeepArch / raw ORT", "AE DeepArch / ApplyOnnxModel"], sweep);
 
         // ---- PredictionEngine ----
         sb.AppendLine($"## PredictionEngine single-row latency (MLP, {options.PredictionEngineRows:N0} predictions per pass)").AppendLine();
@@ -590,19 +553,37 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log)
 
         // ---- verdict ----
         sb.AppendLine("## Targets").AppendLine();
-        foreach (int b in new[] { 256, 1024 }.Where(b => batches.Contains(b)))
+        foreach (string model in haveAe ? new[] { "mlp", "ae" } : ["mlp"])
         {
-            double vsApply = Stats.MedianRatio(t[$"deeparch-mlp-b{b}"], t["apply-mlp-default"]);
-            double vsApplyOne = Stats.MedianRatio(t[$"deeparch-mlp-b{b}"], t["apply-mlp-intra1"]);
-            double vsRaw = Stats.MedianRatio(t[$"deeparch-mlp-b{b}"], t[$"ort-mlp-b{b}"]);
-            sb.AppendLine($"- batch {b}: DeepArch / ApplyOnnxModel = {vsApply.ToString("F2", Inv)}x (default), {vsApplyOne.ToString("F2", Inv)}x (intra1) " +
-                          $"-> >= 8x: {(Math.Min(vsApply, vsApplyOne) >= 8 ? "yes" : vsApply >= 8 ? "only vs default" : "NO")}; " +
-                          $"DeepArch / raw ORT = {vsRaw.ToString("F2", Inv)}x -> >= 0.85x: {(vsRaw >= 0.85 ? "yes" : "NO")}");
-            double ceiling = Stats.MedianRatio(t[$"ort-mlp-b{b}"], t["apply-mlp-default"]);
-            sb.AppendLine($"  - ceiling at batch {b}: raw ORT / ApplyOnnxModel (default) = {ceiling.ToString("F2", Inv)}x in this run" +
-                          (ceiling < 8 ? "; 8x is above it, so by DESIGN.md the ceiling is the target: " : "; ") +
-                          $"DeepArch reaches {(vsApply / ceiling).ToString("P0", Inv)} of it");
+            string label = model == "mlp" ? "MLP 784-256-128-10" : "AE 784-256-32-256-784";
+            foreach (int b in new[] { 256, 1024 }.Where(b => batches.Contains(b)))
+            {
+                string da2 = $"deeparch-{model}-b{b}", ort2 = $"ort-{model}-b{b}", apply2 = $"apply-{model}-default", applyOne = $"apply-{model}-intra1";
+                double vsApply = Stats.MedianRatio(t[da2], t[apply2]);
+                double vsApplyOne = Stats.MedianRatio(t[da2], t[applyOne]);
+                double vsRaw = Stats.MedianRatio(t[da2], t[ort2]);
+                sb.AppendLine($"- {label}, batch {b}: DeepArch / ApplyOnnxModel = {vsApply.ToString("F2", Inv)}x (default), {vsApplyOne.ToString("F2", Inv)}x (intra1) " +
+                              $"-> >= 8x: {(Math.Min(vsApply, vsApplyOne) >= 8 ? "yes" : vsApply >= 8 ? "only vs default" : "NO")}; " +
+                              $"DeepArch / raw ORT = {vsRaw.ToString("F2", Inv)}x -> >= 0.85x: {(vsRaw >= 0.85 ? "yes" : "NO")}");
+                double ceiling = Stats.MedianRatio(t[ort2], t[apply2]);
+                sb.AppendLine($"  - ceiling at batch {b}: raw ORT / ApplyOnnxModel (default) = {ceiling.ToString("F2", Inv)}x in this run" +
+                              (ceiling < 8 ? "; 8x is above it, so by DESIGN.md the ceiling is the target: " : "; ") +
+                              $"DeepArch reaches {(vsApply / ceiling).ToString("P0", Inv)} of it");
+                if (b == 256)
+                {
+                    Summary.Add(new("Scoring", $"{label}, 100k rows, batch 256", Rate(da2) + " rows/s", "ApplyOnnxModel (default threads)", Rate(apply2) + " rows/s",
+                        vsApply, Math.Min(8, ceiling), ceiling < 8 ? $"8x, capped at the ceiling raw ORT / ApplyOnnxModel = {ceiling.ToString("F2", Inv)}x" : "8x"));
+                    Summary.Add(new("Scoring", $"{label}, 100k rows, batch 256", Rate(da2) + " rows/s", "raw ORT session, batch 256", Rate(ort2) + " rows/s", vsRaw, 0.85, "0.85x"));
+                }
+            }
+            foreach (int b in batches.Where(b => b != 256))
+            {
+                Summary.Add(new("Scoring sweep", $"{label}, batch {b}", Rate($"deeparch-{model}-b{b}") + " rows/s", $"raw ORT session, batch {b}", Rate($"ort-{model}-b{b}") + " rows/s",
+                    Stats.MedianRatio(t[$"deeparch-{model}-b{b}"], t[$"ort-{model}-b{b}"]), null, ""));
+            }
         }
+        Summary.Add(new("Scoring", "MLP PredictionEngine, 1 row per call", Micro("pe-deeparch") + " µs/row", "ApplyOnnxModel PredictionEngine",
+            Micro("pe-apply-default") + " µs/row", Stats.MedianRatio(t["pe-deeparch"], t["pe-apply-default"]), null, "(speed ratio)"));
         sb.AppendLine();
 
         // ---- checksums ----

@@ -1,0 +1,235 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using DeepArch.MLNet;
+using DeepArch.MLNet.Persistence;
+using DeepArch.MLNet.Trainers;
+using DeepArch.Trainers.Layers;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace DeepArch.Bench;
+
+/// <summary>
+/// Peak memory. The parent writes N rows of 784 random floats to a binary .idv file (<c>SaveAsBinary</c>, streamed from a
+/// lazy enumerable, so the rows are never all in memory) and saves a trained MLP; then every measurement runs in a fresh
+/// child process of this program (<c>memory-child</c>), so that peaks do not mix: scoring the first 100,000 and all
+/// 1,000,000 rows streamed from the file (<c>LoadFromBinary</c>, <c>TakeRows</c>), and training the anomaly detector on a
+/// part of it. The child reports the kernel's peak resident set (VmHWM from /proc/self/status) before and after the work.
+/// </summary>
+internal sealed class MemoryWorkload(BenchOptions options, TextWriter log)
+{
+    private const int FeatureSize = ScoringShapes.FeatureSize;
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>The headline ratios of the run, for docs/performance.md.</summary>
+    public List<SummaryRow> Summary { get; } = [];
+
+    /// <summary>One child's result.</summary>
+    private sealed record ChildResult(string Kind, int Rows, double BaselineMb, double PeakMb, double Seconds, double Checksum);
+
+    public (string Report, bool Ok) Run()
+    {
+        var wall = Stopwatch.StartNew();
+        string temp = Directory.CreateTempSubdirectory("deeparch-bench-memory-").FullName;
+        try
+        {
+            var ml = new MLContext(seed: 1);
+            int maxRows = options.MemoryRows.Max();
+            string idv = Path.Combine(temp, "rows.idv");
+            var sw = Stopwatch.StartNew();
+            using (var stream = File.Create(idv))
+            {
+                ml.Data.SaveAsBinary(ml.Data.LoadFromEnumerable(LazyRows(maxRows, 12345)), stream);
+            }
+            log.WriteLine($"memory: wrote {maxRows:N0} rows x {FeatureSize} floats to {idv} ({new FileInfo(idv).Length / 1048576.0:F0} MiB) in {sw.Elapsed.TotalSeconds:F1} s");
+
+            // The scored network: the MLP of the scoring workload, saved as an ML.NET model and loaded back in each child.
+            var trainRng = new Random(777);
+            var trainRows = Enumerable.Range(0, options.TrainRows).Select(_ => new TrainRow
+            {
+                Features = Enumerable.Range(0, FeatureSize).Select(_ => trainRng.NextSingle()).ToArray(),
+                Label = (uint)trainRng.Next(0, ScoringShapes.Classes),
+            }).ToList();
+            var raw = ml.Data.LoadFromEnumerable(trainRows);
+            var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(raw).Transform(raw);
+            using var model = ml.MulticlassClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+            {
+                HiddenLayers = [256, 128],
+                Epochs = 1,
+                Seed = 42,
+            }).Fit(keyed);
+            string zip = Path.Combine(temp, "mlp.zip");
+            ml.Model.Save(model, keyed.Schema, zip);
+
+            var results = new List<ChildResult>();
+            foreach (int rows in options.MemoryRows.Order())
+            {
+                results.Add(Child("score", idv, zip, rows));
+            }
+            int[] trainCounts = options.Quick ? [5_000, 20_000] : [20_000, 100_000];
+            foreach (int rows in trainCounts.Where(r => r <= maxRows))
+            {
+                results.Add(Child("train", idv, zip, rows));
+            }
+            return (BuildReport(results, new FileInfo(idv).Length, wall.Elapsed), true);
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(temp, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Left for the OS to clean.
+            }
+        }
+    }
+
+    private static IEnumerable<FeatureRow> LazyRows(int count, int seed)
+    {
+        var rng = new Random(seed);
+        var features = new float[FeatureSize];
+        var row = new FeatureRow { Features = features };
+        for (int r = 0; r < count; r++)
+        {
+            for (int j = 0; j < FeatureSize; j++)
+            {
+                features[j] = rng.NextSingle();
+            }
+            yield return row;
+        }
+    }
+
+    /// <summary>Runs one measurement in a fresh process of this program and reads its one-line JSON result.</summary>
+    private ChildResult Child(string kind, string idv, string zip, int rows)
+    {
+        var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+        string dll = typeof(MemoryWorkload).Assembly.Location;
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
+        {
+            psi.ArgumentList.Add(dll);
+        }
+        foreach (var a in new[] { "memory-child", kind, idv, zip, rows.ToString(Inv) })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        log.WriteLine($"memory: child {kind} {rows:N0} rows ...");
+        using var p = Process.Start(psi)!;
+        string output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        string? line = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{'));
+        if (p.ExitCode != 0 || line is null)
+        {
+            throw new InvalidOperationException($"memory-child {kind} {rows} failed with exit code {p.ExitCode}.");
+        }
+        var r = JsonSerializer.Deserialize<ChildResult>(line)!;
+        log.WriteLine($"memory: {kind} {rows:N0} rows: baseline {r.BaselineMb:F0} MiB, peak {r.PeakMb:F0} MiB, {r.Seconds:F1} s");
+        return r;
+    }
+
+    /// <summary>The child: one measurement, then one JSON line on stdout. Arguments: kind, .idv path, model path, rows.</summary>
+    public static int RunChild(string[] args)
+    {
+        string kind = args[1], idv = args[2], zip = args[3];
+        int rows = int.Parse(args[4], Inv);
+        var ml = new MLContext(seed: 1);
+        var file = ml.Data.LoadFromBinary(idv);
+        var data = ml.Data.TakeRows(file, rows);
+        var sw = new Stopwatch();
+        double checksum = 0, baseline;
+        if (kind == "score")
+        {
+            var model = DeepArchModel.Load(ml, zip, out _);
+            var scored = model.Transform(data);
+            baseline = PeakMb();
+            sw.Start();
+            var column = scored.Schema["Score"];
+            using var cursor = scored.GetRowCursor([column]);
+            var getter = cursor.GetGetter<VBuffer<float>>(column);
+            VBuffer<float> value = default;
+            int n = 0;
+            while (cursor.MoveNext())
+            {
+                getter(ref value);
+                checksum += value.GetValues()[0];
+                n++;
+            }
+            if (n != rows)
+            {
+                throw new InvalidOperationException($"Scored {n} rows, expected {rows}.");
+            }
+            (model as IDisposable)?.Dispose();
+        }
+        else
+        {
+            baseline = PeakMb();
+            sw.Start();
+            using var detector = ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyDetectionTrainer.Options
+            {
+                LayerSizes = [256, 32],
+                OutputActivation = ActivationKind.Sigmoid,
+                Epochs = 1,
+                BatchSize = 128,
+                Seed = 42,
+            }).Fit(data);
+            checksum = rows;
+        }
+        double seconds = sw.Elapsed.TotalSeconds;
+        Console.WriteLine(JsonSerializer.Serialize(new ChildResult(kind, rows, baseline, PeakMb(), seconds, checksum)));
+        return 0;
+    }
+
+    /// <summary>The process's peak resident set so far (VmHWM), in MiB.</summary>
+    private static double PeakMb()
+    {
+        string line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], Inv) / 1024;
+    }
+
+    private string BuildReport(List<ChildResult> results, long fileBytes, TimeSpan elapsed)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("# DeepArch memory benchmark").AppendLine();
+        sb.AppendLine($"- Command: `dotnet run -c Release --project eng/bench/DeepArch.Bench -- {string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Select(MachineInfo.Quote))}`");
+        sb.AppendLine($"- Date: {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", Inv)} UTC; wall time {elapsed.TotalSeconds:F0} s; RAM {MachineInfo.MemoryGb()}");
+        sb.AppendLine($"- Data: {options.MemoryRows.Max():N0} rows of {FeatureSize} random floats in a binary .idv file written with `SaveAsBinary` ({fileBytes / 1048576.0:F0} MiB), " +
+                      "read with `LoadFromBinary` and `TakeRows(n)`. Each row below is a fresh child process (`memory-child`); peak = VmHWM of /proc/self/status at the end, " +
+                      "baseline = VmHWM after loading the model and opening the data, before the first row is read.");
+        sb.AppendLine("- Scoring: the MLP 784-256-128-10 saved with `mlContext.Model.Save`, loaded with `DeepArchModel.Load` (batched, ScoringBatchSize 256), a cursor over `Score`. " +
+                      "Training: `mlContext.AnomalyDetection.Trainers.Autoencoder` (784-256-32-256-784, 1 epoch) on the first n rows of the same file.");
+        sb.AppendLine();
+        sb.AppendLine("| work | rows | baseline peak MiB | peak MiB | peak - baseline MiB | seconds | rows/s |");
+        sb.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var r in results)
+        {
+            sb.AppendLine($"| {r.Kind} | {r.Rows:N0} | {r.BaselineMb:F0} | {r.PeakMb:F0} | {r.PeakMb - r.BaselineMb:F0} | {r.Seconds:F1} | {r.Rows / r.Seconds:N0} |");
+        }
+        sb.AppendLine();
+        var scores = results.Where(r => r.Kind == "score").OrderBy(r => r.Rows).ToList();
+        if (scores.Count >= 2)
+        {
+            var (small, large) = (scores[0], scores[^1]);
+            double ratio = large.PeakMb / small.PeakMb;
+            sb.AppendLine($"Scoring {large.Rows:N0} rows peaks at {ratio.ToString("F3", Inv)}x the peak for {small.Rows:N0} rows (target <= 1.2x: {(ratio <= 1.2 ? "yes" : "NO")}); " +
+                          $"the data read is {large.Rows * (double)FeatureSize * 4 / 1048576:F0} MiB.");
+            sb.AppendLine();
+            Summary.Add(new("Memory", $"peak working set scoring {large.Rows:N0} vs {small.Rows:N0} rows from a .idv file", $"{large.PeakMb:F0} MiB", $"{small.Rows:N0} rows",
+                $"{small.PeakMb:F0} MiB", ratio, 1.2, "<= 1.2x", LowerIsBetter: true));
+        }
+        var trains = results.Where(r => r.Kind == "train").OrderBy(r => r.Rows).ToList();
+        if (trains.Count >= 2)
+        {
+            var (small, large) = (trains[0], trains[^1]);
+            sb.AppendLine($"Training reads the feature column into memory (4 bytes per value, documented on the trainers): {large.Rows:N0} rows peak at {large.PeakMb:F0} MiB, " +
+                          $"{small.Rows:N0} rows at {small.PeakMb:F0} MiB; the difference, {(large.PeakMb - small.PeakMb):F0} MiB for {(large.Rows - small.Rows) * (double)FeatureSize * 4 / 1048576:F0} MiB of features, " +
+                          $"is {(large.PeakMb - small.PeakMb) / ((large.Rows - small.Rows) * (double)FeatureSize * 4 / 1048576):F1} bytes held per byte of feature data.");
+            sb.AppendLine();
+            Summary.Add(new("Memory", $"peak working set training the AE detector, {large.Rows:N0} vs {small.Rows:N0} rows", $"{large.PeakMb:F0} MiB", $"{small.Rows:N0} rows",
+                $"{small.PeakMb:F0} MiB", large.PeakMb / small.PeakMb, null, "(grows with the rows: training holds them)", LowerIsBetter: true));
+        }
+        return sb.ToString();
+    }
+}
