@@ -45,7 +45,7 @@ public sealed partial record Recurrent
             long batch = input.shape[0];
             if (!_spec.VariableLength)
             {
-                var x = input.view(batch, _steps, _spec.Features);
+                var x = input.reshape(batch, _steps, _spec.Features);
                 var (output, hidden) = training && _spec.TruncatedSteps > 0 && _spec.TruncatedSteps < _steps
                     ? RunTruncated(x)
                     : Run(x, null);
@@ -54,7 +54,7 @@ public sealed partial record Recurrent
 
             long[] lengths = ReadLengths(input);
             long longest = lengths.Max();
-            var values = input.narrow(1, 1, (long)_steps * _spec.Features).view(batch, _steps, _spec.Features).narrow(1, 0, longest);
+            var values = input.narrow(1, 1, (long)_steps * _spec.Features).reshape(batch, _steps, _spec.Features).narrow(1, 0, longest);
             using var lengthsCpu = tensor(lengths);
             var packed = nn.utils.rnn.pack_padded_sequence(values, lengthsCpu, batch_first: true, enforce_sorted: false);
             var (packedOutput, packedHidden) = RunPacked(packed);
