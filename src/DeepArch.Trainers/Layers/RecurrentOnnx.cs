@@ -45,10 +45,6 @@ public sealed partial record Recurrent
         string layerShape = graph.AddInt64Initializer("recurrent_layer_shape", [0, 0, width], 3);
         for (int layer = 0; layer < Layers; layer++)
         {
-            if (layer > 0 && graph.StochasticDropout && Dropout > 0)
-            {
-                x = DeepArch.Trainers.Layers.Dropout.EmitTrainingMode(graph, x, Dropout);
-            }
             var (w, r, b) = LayerWeights(graph, recurrent, layer, layer == 0 ? Features : width);
             var operands = new List<string> { x, w, r, b };
             if (sequenceLengths is not null)

@@ -27,12 +27,6 @@ internal sealed class OnnxGraphBuilder
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
     private int _counter;
 
-    /// <summary>
-    /// Whether dropout layers are written as ONNX <c>Dropout</c> in training mode (a fresh random mask on every run,
-    /// for Monte-Carlo dropout) instead of the eval-mode identity. False by default: exports are deterministic.
-    /// </summary>
-    public bool StochasticDropout { get; set; }
-
     /// <summary>Returns a value name based on <paramref name="hint"/> that no other value in the graph has.</summary>
     public string UniqueName(string hint)
     {
@@ -81,15 +75,6 @@ internal sealed class OnnxGraphBuilder
         var tensor = new TensorProto { Name = UniqueName(hint), DataType = (int)TensorProto.Types.DataType.Int64 };
         tensor.Dims.AddRange(dims);
         tensor.Int64Data.AddRange(values.ToArray());
-        _graph.Initializer.Add(tensor);
-        return tensor.Name;
-    }
-
-    /// <summary>Adds a bool scalar initializer (for example a <c>training_mode</c> flag) and returns its name.</summary>
-    public string AddBoolInitializer(string hint, bool value)
-    {
-        var tensor = new TensorProto { Name = UniqueName(hint), DataType = (int)TensorProto.Types.DataType.Bool };
-        tensor.Int32Data.Add(value ? 1 : 0);
         _graph.Initializer.Add(tensor);
         return tensor.Name;
     }

@@ -15,11 +15,13 @@ public class LayerSpecTests
     }
 
     [Fact]
-    public void Dense_rejects_a_non_vector_input_naming_the_shape()
+    public void Dense_applies_to_the_last_dimension_and_rejects_a_scalar_input_naming_the_shape()
     {
-        var error = Assert.Throws<ArgumentException>(() => new Dense(4).OutputShape([2, 3]));
+        Assert.Equal([2, 4], new Dense(4).OutputShape([2, 3]));
 
-        Assert.Contains("[2, 3]", error.Message);
+        var error = Assert.Throws<ArgumentException>(() => new Dense(4).OutputShape([]));
+
+        Assert.Contains("[]", error.Message);
     }
 
     [Theory]
