@@ -65,7 +65,7 @@ var multiplot = new ScottPlot.Multiplot();
 multiplot.AddPlots(2);
 Panel(multiplot.GetPlot(0), co2Result, "Mauna Loa CO2, weekly: one-step forecasts on the last 20%", "CO2 (ppm)");
 Panel(multiplot.GetPlot(1), bestSunspots, $"Yearly sunspot numbers: one-step forecasts on the last 20% ({(bestSunspots.Setup.Relative ? "relative" : "/100")} windows)", "sunspot number");
-multiplot.SavePng(plotPath, 1000, 800);
+multiplot.SavePng(plotPath, 960, 760);
 Console.WriteLine($"Wrote {plotPath}");
 
 (Window[] Train, Window[] Test) Windows(Setup setup)
@@ -109,7 +109,7 @@ double[] Forecast(Setup setup, Window[] train, Window[] test, RecurrentCell cell
     });
     var stopwatch = Stopwatch.StartNew();
     var model = trainer.Fit(mlContext.Data.LoadFromEnumerable(train, schema));
-    Console.WriteLine($"  {setup.Name}: {cell} trained in {stopwatch.Elapsed.TotalSeconds:F1} s ({setup.Epochs} epochs, {train.Length} windows)");
+    Console.WriteLine($"  {setup.Name}: {(cell == RecurrentCell.Lstm ? "LSTM" : "GRU")} trained in {stopwatch.Elapsed.TotalSeconds:F1} s ({setup.Epochs} epochs, {train.Length} windows)");
     var scores = mlContext.Data.CreateEnumerable<ScoreRow>(model.Transform(mlContext.Data.LoadFromEnumerable(test, schema)), reuseRowObject: false)
         .Select(r => r.Score).ToArray();
     // Back to the series' units: the network's output is the (scaled) value, or its change from the window's last value.

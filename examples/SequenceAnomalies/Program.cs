@@ -146,6 +146,7 @@ for (int t = split; t < n; t++)
 var original = seriesPlot.Add.Scatter(testYears, Enumerable.Range(split, n - split).Select(t => series[t] - trend[t]).ToArray());
 original.Color = Colors.Gray.WithAlpha(0.6);
 original.MarkerSize = 0;
+original.LineStyle.AntiAlias = false;
 original.LegendText = "original series";
 double[] faultedDetrended = Enumerable.Range(split, n - split).Select(t => faulted[t] - trend[t]).ToArray();
 var faultedLine = seriesPlot.Add.Scatter(testYears, faultedDetrended);
@@ -163,8 +164,8 @@ foreach (var (detector, shape, color) in new[] { (detectors[0], MarkerShape.Fill
 }
 double lowest = faultedDetrended.Min(), highest = faultedDetrended.Max();
 seriesPlot.Axes.SetLimitsY(lowest - 0.5, highest + 0.45 * (highest - lowest));
-seriesPlot.Title("Weekly CO2 (last 40%), trend removed for display: injected faults and detections");
-seriesPlot.YLabel("CO2 minus 52-week moving average (ppm)");
+seriesPlot.Title("Weekly CO2, last 40% (52-week moving average removed for display): injected faults and detections");
+seriesPlot.YLabel("CO2 minus trend (ppm)");
 seriesPlot.ShowLegend(Alignment.UpperLeft);
 
 var scorePlot = multiplot.GetPlot(1);
@@ -173,6 +174,7 @@ foreach (var (detector, color) in new[] { (detectors[0], Colors.Crimson), (detec
     var line = scorePlot.Add.Scatter(testYears, detector.Scored.Select(r => (double)Math.Max(r.Score, -2f)).ToArray());
     line.Color = color;
     line.MarkerSize = 0;
+    line.LineStyle.AntiAlias = false; // jagged lines of 914 points: without anti-aliasing the PNG is a third smaller
     line.LegendText = $"{detector.ScoreBy} score";
     var threshold = scorePlot.Add.HorizontalLine(detector.Threshold);
     threshold.Color = color;
@@ -189,7 +191,7 @@ foreach (var plot in new[] { seriesPlot, scorePlot })
     plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { LabelFormatter = year => year.ToString("0.##", CultureInfo.InvariantCulture) };
 }
 multiplot.SharedAxes.ShareX([seriesPlot, scorePlot]);
-multiplot.SavePng(plotPath, 1200, 900);
+multiplot.SavePng(plotPath, 960, 740);
 Console.WriteLine($"Wrote {plotPath}");
 
 static WindowRow Window(float[] values, int end, string kind)
