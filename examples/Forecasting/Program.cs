@@ -24,9 +24,10 @@ var co2 = ReadSeries("co2_weekly.csv", date => DecimalYear(DateTime.Parse(date, 
 var sunspots = ReadSeries("sunspots_yearly.csv", year => double.Parse(year, CultureInfo.InvariantCulture));
 Console.WriteLine($"CO2: {co2.Values.Length} weeks, {co2.Times[0]:F1}-{co2.Times[^1]:F1}; sunspots: {sunspots.Values.Length} years, {sunspots.Times[0]}-{sunspots.Times[^1]}.");
 
-// 2. How each series becomes windows. CO2 climbs from 316 to 385 ppm, so its test part lies above every training value:
-//    its windows are taken relative to their last value and the network predicts the change (as RecurrentNetworkTests does).
-//    Sunspots have no trend; both ways are tried: values divided by 100, and windows relative to their last value.
+// 2. How each series becomes windows. CO2 climbs from about 315 to 374 ppm and most of its test part lies above every
+//    training value: its windows are taken relative to their last value and the network predicts the change (as
+//    RecurrentNetworkTests does). Sunspots have no trend; both ways are tried: values divided by 100, and windows relative
+//    to their last value.
 Setup[] setups =
 [
     new("CO2 (ppm), 26-week windows, relative", co2, Window: 26, Relative: true, Scale: 2f, HiddenSize: 32, Epochs: 30, BatchSize: 32),
