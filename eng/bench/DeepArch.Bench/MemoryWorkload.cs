@@ -68,7 +68,7 @@ internal sealed class MemoryWorkload(BenchOptions options, TextWriter log)
             {
                 results.Add(Child("score", idv, zip, rows));
             }
-            int[] trainCounts = options.Quick ? [5_000, 20_000] : [20_000, 100_000];
+            int[] trainCounts = options.Quick ? [5_000, 20_000] : [10_000, 50_000];
             foreach (int rows in trainCounts.Where(r => r <= maxRows))
             {
                 results.Add(Child("train", idv, zip, rows));
