@@ -49,6 +49,11 @@ switch (options.Workload)
         (report, ok) = threads.Run();
         summary = threads.Summary;
         break;
+    case "onednn":
+        var onednn = new OneDnnWorkload(options, Console.Error);
+        (report, ok) = onednn.Run();
+        summary = onednn.Summary;
+        break;
     case "report":
         (report, _) = new PerformanceReport(options, Console.Error).Run();
         ok = true;

@@ -31,6 +31,9 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log)
     /// <summary>The headline ratios of the run, for docs/performance.md.</summary>
     public List<SummaryRow> Summary { get; } = [];
 
+    /// <summary>Marks the summary rows of a run with explicit ONNX Runtime threads (--threads N) apart from the default run.</summary>
+    private string ThreadsLabel => options.Threads == 0 ? "" : $" (ScoringThreads {options.Threads})";
+
     /// <summary>Runs the workload and returns the Markdown report and whether every checksum agreed.</summary>
     public (string Report, bool ChecksumsOk) Run()
     {
@@ -555,7 +558,7 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log)
         sb.AppendLine("## Targets").AppendLine();
         foreach (string model in haveAe ? new[] { "mlp", "ae" } : ["mlp"])
         {
-            string label = model == "mlp" ? "MLP 784-256-128-10" : "AE 784-256-32-256-784";
+            string label = (model == "mlp" ? "MLP 784-256-128-10" : "AE 784-256-32-256-784") + ThreadsLabel;
             foreach (int b in new[] { 256, 1024 }.Where(b => batches.Contains(b)))
             {
                 string da2 = $"deeparch-{model}-b{b}", ort2 = $"ort-{model}-b{b}", apply2 = $"apply-{model}-default", applyOne = $"apply-{model}-intra1";
@@ -582,7 +585,7 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log)
                     Stats.MedianRatio(t[$"deeparch-{model}-b{b}"], t[$"ort-{model}-b{b}"]), null, ""));
             }
         }
-        Summary.Add(new("Scoring", "MLP PredictionEngine, 1 row per call", Micro("pe-deeparch") + " µs/row", "ApplyOnnxModel PredictionEngine",
+        Summary.Add(new("Scoring", "MLP PredictionEngine, 1 row per call" + ThreadsLabel, Micro("pe-deeparch") + " µs/row", "ApplyOnnxModel PredictionEngine",
             Micro("pe-apply-default") + " µs/row", Stats.MedianRatio(t["pe-deeparch"], t["pe-apply-default"]), null, "(speed ratio)"));
         sb.AppendLine();
 
