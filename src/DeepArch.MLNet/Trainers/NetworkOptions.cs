@@ -45,13 +45,21 @@ public abstract class NetworkOptions
     /// <summary>Whether rows are reshuffled every epoch.</summary>
     public bool Shuffle { get; set; } = true;
 
-    /// <summary>TorchSharp threads for training; 0 (default) means one per core.</summary>
+    /// <summary>
+    /// TorchSharp (libtorch) intra-op threads for training, at least 0; 0 (default) means one per core, the fastest on a
+    /// quiet machine. On a machine other processes keep busy, 1 can be several times faster (libtorch's threads spin at
+    /// every barrier when a core is taken away; measured in docs/performance.md).
+    /// </summary>
     public int TrainingThreads { get; set; }
 
     /// <summary>Rows per ONNX Runtime call when scoring; at least 1. The default, 256, measured as fast as 1024 (eng/bench) with a quarter of the buffer.</summary>
     public int ScoringBatchSize { get; set; } = 256;
 
-    /// <summary>ONNX Runtime intra-op threads when scoring; 0 (default) means one per physical core.</summary>
+    /// <summary>
+    /// ONNX Runtime intra-op threads when scoring, at least 0; 0 (default) lets ONNX Runtime choose (one per physical core
+    /// as it detects them). On virtual machines where it detects fewer, set the core count: on the 2-core machines of
+    /// docs/performance.md ONNX Runtime chose one thread, and 2 scored 1.25x faster.
+    /// </summary>
     public int ScoringThreads { get; set; }
 
     /// <summary>Where to train and score: the CPU (default) or CUDA.</summary>
