@@ -35,7 +35,9 @@ internal sealed class OnnxScorer : IDisposable
         OutputWidths = outputs.Select(o => o.Shape.Aggregate(1, (a, d) => a * d)).ToArray();
         using var sessionOptions = new SessionOptions
         {
-            IntraOpNumThreads = options.Threads,
+            // 0 means one thread per core, chosen here: ONNX Runtime's own default (0) picked one thread on the 2-core
+            // machines of docs/performance.md, where two scored 1.25x faster.
+            IntraOpNumThreads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount,
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
@@ -156,7 +158,7 @@ internal sealed class OnnxScorer : IDisposable
 
 /// <summary>How a network is scored: rows per ONNX Runtime call, intra-op threads and device.</summary>
 /// <param name="BatchSize">Rows per ONNX Runtime call.</param>
-/// <param name="Threads">ONNX Runtime intra-op threads; 0 lets ONNX Runtime use one per physical core.</param>
+/// <param name="Threads">ONNX Runtime intra-op threads; 0 means one per core (<see cref="Environment.ProcessorCount"/>).</param>
 /// <param name="Device">The execution provider.</param>
 /// <param name="FallbackToCpu">When CUDA is not usable: score on the CPU (true) or throw (false).</param>
 internal sealed record ScoringSettings(int BatchSize, int Threads, ComputeDevice Device, bool FallbackToCpu);

@@ -160,11 +160,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
             validationRows is null ? null : ReconstructionSet.Create(validationRows, featureSize), options.Progress, ct);
 
         var scoring = new ScoringSettings(options.ScoringBatchSize, options.ScoringThreads, options.Device, options.FallbackToCpu);
-        // The passes over the training (or validation) rows below run inside Fit, on a session of their own: they use one
-        // ONNX Runtime thread per core unless ScoringThreads says otherwise. ONNX Runtime's own default (0) picked one thread
-        // on the 2-core machines of eng/bench, where two scored 1.5x faster (docs/performance.md).
-        var pass = scoring with { Threads = options.ScoringThreads > 0 ? options.ScoringThreads : Environment.ProcessorCount };
-        var score = options.Kind == AutoencoderKind.Variational && options.VariationalScore == AutoencoderScore.NegativeElbo
+                var score = options.Kind == AutoencoderKind.Variational && options.VariationalScore == AutoencoderScore.NegativeElbo
             ? AutoencoderScore.NegativeElbo : AutoencoderScore.ReconstructionError;
         float[]? scale = null;
         float[]? trainScores = null;
@@ -173,8 +169,8 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
             // One ONNX Runtime pass over the training rows serves both the scale and, when the threshold needs the
             // training scores, the scores themselves: a second export, session and pass would compute the same
             // reconstructions again (measured in eng/bench: the pass costs about one forward pass over the rows).
-            float[] reconstruction = Run(network.ExportScoringOnnx(feature.Name, score), feature.Name, trainRows, featureSize,
-                AutoencoderScoringExport.ReconstructionOutput, featureSize, pass);
+            float[] reconstruction = ThresholdScores.Run(network.ExportScoringOnnx(feature.Name, score), feature.Name, trainRows, featureSize,
+                AutoencoderScoringExport.ReconstructionOutput, featureSize, scoring);
             scale = FeatureErrorScale(reconstruction, trainRows, featureSize);
             if (options.ThresholdSource == AnomalyThresholdSource.Contamination && score == AutoencoderScore.ReconstructionError)
             {
@@ -184,9 +180,9 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
         float threshold = options.ThresholdSource switch
         {
             AnomalyThresholdSource.Explicit => options.Threshold!.Value,
-            AnomalyThresholdSource.Contamination => UpperQuantile(
-                trainScores ?? Scores(network.ExportScoringOnnx(feature.Name, score, scale), feature.Name, trainRows, featureSize, pass), options.Contamination),
-            _ => UpperQuantile(Scores(network.ExportScoringOnnx(feature.Name, score, scale), feature.Name, validationRows!, featureSize, pass), options.FalsePositiveRate),
+            AnomalyThresholdSource.Contamination => ThresholdScores.UpperQuantile(
+                trainScores ?? Scores(network.ExportScoringOnnx(feature.Name, score, scale), feature.Name, trainRows, featureSize, scoring), options.Contamination),
+            _ => ThresholdScores.UpperQuantile(Scores(network.ExportScoringOnnx(feature.Name, score, scale), feature.Name, validationRows!, featureSize, scoring), options.FalsePositiveRate),
         };
         Threshold = threshold;
 
@@ -245,35 +241,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
     }
 
     private static float[] Scores(byte[] model, string input, float[] rows, int featureSize, ScoringSettings scoring)
-        => Run(model, input, rows, featureSize, AutoencoderScoringExport.ScoreOutput, 1, scoring);
-
-    /// <summary>Runs <paramref name="model"/> over <paramref name="rows"/> a batch at a time and returns output <paramref name="output"/>.</summary>
-    private static float[] Run(byte[] model, string input, float[] rows, int featureSize, string output, int width, ScoringSettings scoring)
-    {
-        int count = rows.Length / featureSize;
-        var result = new float[count * width];
-        using var scorer = new OnnxScorer(model, input, featureSize, [(output, [width])], scoring);
-        int batchSize = Math.Max(scoring.BatchSize, 256);
-        var batch = scorer.CreateBatch(batchSize);
-        var buffer = new float[batchSize * featureSize];
-        for (int start = 0; start < count; start += batchSize)
-        {
-            int size = Math.Min(batchSize, count - start);
-            Array.Copy(rows, start * featureSize, buffer, 0, size * featureSize);
-            scorer.Run(buffer, size, batch);
-            Array.Copy(batch.Outputs[0], 0, result, start * width, size * width);
-        }
-        return result;
-    }
-
-    /// <summary>The smallest score t with at most <paramref name="fraction"/> of <paramref name="scores"/> above it.</summary>
-    private static float UpperQuantile(float[] scores, double fraction)
-    {
-        var sorted = scores.ToArray();
-        Array.Sort(sorted);
-        int index = Math.Clamp((int)Math.Ceiling((1 - fraction) * sorted.Length) - 1, 0, sorted.Length - 1);
-        return sorted[index];
-    }
+        => ThresholdScores.Run(model, input, rows, featureSize, AutoencoderScoringExport.ScoreOutput, 1, scoring);
 
     /// <summary>
     /// Options of <see cref="AutoencoderAnomalyDetectionTrainer"/>: the feature column, the autoencoder, the threshold, and the

@@ -56,9 +56,9 @@ public abstract class NetworkOptions
     public int ScoringBatchSize { get; set; } = 256;
 
     /// <summary>
-    /// ONNX Runtime intra-op threads when scoring, at least 0; 0 (default) lets ONNX Runtime choose (one per physical core
-    /// as it detects them). On virtual machines where it detects fewer, set the core count: on the 2-core machines of
-    /// docs/performance.md ONNX Runtime chose one thread, and 2 scored 1.25x faster.
+    /// ONNX Runtime intra-op threads when scoring, at least 0; 0 (default) means one per core (<see cref="Environment.ProcessorCount"/>).
+    /// DeepArch sets the count itself because ONNX Runtime's own default chose one thread on the 2-core machines of
+    /// docs/performance.md, where two scored 1.25x faster. On a machine shared with other busy processes, 1 can be faster.
     /// </summary>
     public int ScoringThreads { get; set; }
 
