@@ -61,9 +61,6 @@ step() {
   fi
 }
 step scoring scoring
-# ScoringThreads = 0 (the default) lets ONNX Runtime pick one thread per physical core; on this project's VMs it picks
-# one (see docs/performance.md), so scoring is measured again with one thread per core, set explicitly.
-step scoring-threads scoring --threads "$(nproc)"
 step training training
 step onednn onednn
 step memory memory

@@ -21,7 +21,7 @@ internal sealed class RawOrt : IDisposable
     {
         using var options = new SessionOptions
         {
-            IntraOpNumThreads = intraOpThreads,
+            IntraOpNumThreads = intraOpThreads > 0 ? intraOpThreads : Environment.ProcessorCount, // as DeepArch's ScoringThreads 0
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,

@@ -464,7 +464,7 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log)
                       $"{options.Warmups} warm-up pass(es) of every contender, then {options.Repetitions} repetitions, each running every contender once " +
                       "(order rotated every repetition; contenders compared with each other are neighbours); rows/s are medians over repetitions; ratios are computed per repetition, then the median is taken. " +
                       $"A timed pass during which other processes used more than {options.MaxForeign.ToString("P0", Inv)} of the machine's CPU (/proc/stat minus this process) is redone, within a retry budget of {options.RetryBudgetSeconds} s.");
-        sb.AppendLine($"- Sessions: DeepArch and raw ORT use IntraOpNumThreads {options.Threads}{(options.Threads == 0 ? " (ORT default)" : "")}, InterOpNumThreads 1, ORT_SEQUENTIAL, ORT_ENABLE_ALL; " +
+        sb.AppendLine($"- Sessions: DeepArch and raw ORT use IntraOpNumThreads {options.Threads}{(options.Threads == 0 ? $" (0: one per core, {Environment.ProcessorCount} here, set by DeepArch and by the raw session alike)" : "")}, InterOpNumThreads 1, ORT_SEQUENTIAL, ORT_ENABLE_ALL; " +
                       "raw ORT binds the input and output to managed memory with OrtValue.CreateTensorValueFromMemory, as DeepArch's OnnxScorer does. " +
                       $"ApplyOnnxModel \"default\" is `ApplyOnnxModel([\"Score\"], [\"Features\"], path)` (ORT default session options); \"intra1\" sets IntraOpNumThreads = InterOpNumThreads = 1. Its Score column is {applyScoreType}.");
         sb.AppendLine("- Every contender reads the output column through a cursor getter per row and sums slot 0 into a checksum (cross-checked below).");
