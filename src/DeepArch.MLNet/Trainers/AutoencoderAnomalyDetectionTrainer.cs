@@ -120,12 +120,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
     {
         ArgumentNullException.ThrowIfNull(train);
         var options = TrainerOptions;
-        if (validation is null && options.EarlyStoppingPatience > 0 && options.ValidationFraction == 0)
-        {
-            throw new InvalidOperationException(
-                $"Options.EarlyStoppingPatience is {options.EarlyStoppingPatience} but there is no validation data: " +
-                "set Options.ValidationFraction above 0, call Fit(trainData, validationData), or set EarlyStoppingPatience to 0.");
-        }
+        options.CheckEarlyStoppingHasValidation(validation is not null);
         if (validation is null && options.ThresholdSource == AnomalyThresholdSource.ValidationFalsePositiveRate)
         {
             throw new InvalidOperationException(

@@ -84,12 +84,7 @@ public sealed class ForecastingAnomalyDetectionTrainer : IEstimator<NetworkTrans
                 "Options.ThresholdSource is ValidationFalsePositiveRate but there is no validation data: call Fit(trainData, validationData) with normal windows, " +
                 "or choose Contamination or Explicit.");
         }
-        if (validation is null && options.EarlyStoppingPatience > 0 && options.ValidationFraction == 0)
-        {
-            throw new InvalidOperationException(
-                $"Options.EarlyStoppingPatience is {options.EarlyStoppingPatience} but there is no validation data: " +
-                "set Options.ValidationFraction above 0, call Fit(trainData, validationData), or set EarlyStoppingPatience to 0.");
-        }
+        options.CheckEarlyStoppingHasValidation(validation is not null);
         var (feature, windowSize) = FeatureColumn.Resolve(train.Schema, options.FeatureColumnName);
         int f = options.FeaturesPerStep, forecastValues = options.Horizon * f;
         if (windowSize % f != 0 || windowSize / f <= options.Horizon)
@@ -118,15 +113,17 @@ public sealed class ForecastingAnomalyDetectionTrainer : IEstimator<NetworkTrans
             validationWindows is null ? null : Split(validationWindows, windowSize, contextSize), options.Progress, ct);
 
         var scoring = new ScoringSettings(options.ScoringBatchSize, options.ScoringThreads, options.Device, options.FallbackToCpu);
-        float[] rawScores = Scores(network.ExportForecastScoringOnnx(feature.Name, options.ScoreBy, options.MonteCarloPasses, seed), feature.Name, trainWindows, windowSize, scoring);
+        // One unstandardized scoring graph serves the training scores (the standardization) and the validation scores;
+        // the standardization is applied here exactly as the final graph applies it (float subtract, then divide).
+        byte[] rawModel = network.ExportForecastScoringOnnx(feature.Name, options.ScoreBy, options.MonteCarloPasses, seed);
+        float[] rawScores = Scores(rawModel, feature.Name, trainWindows, windowSize, scoring);
         var standardization = Standardization(rawScores);
+        float[] Standardized(float[] raw) => raw.Select(s => (s - standardization.Mean) / standardization.Std).ToArray();
         float threshold = options.ThresholdSource switch
         {
             AnomalyThresholdSource.Explicit => options.Threshold!.Value,
-            AnomalyThresholdSource.Contamination => ThresholdScores.UpperQuantile(
-                rawScores.Select(s => (s - standardization.Mean) / standardization.Std).ToArray(), options.Contamination),
-            _ => ThresholdScores.UpperQuantile(Scores(network.ExportForecastScoringOnnx(feature.Name, options.ScoreBy, options.MonteCarloPasses, seed, standardization),
-                feature.Name, validationWindows!, windowSize, scoring), options.FalsePositiveRate),
+            AnomalyThresholdSource.Contamination => ThresholdScores.UpperQuantile(Standardized(rawScores), options.Contamination),
+            _ => ThresholdScores.UpperQuantile(Standardized(Scores(rawModel, feature.Name, validationWindows!, windowSize, scoring)), options.FalsePositiveRate),
         };
         Threshold = threshold;
 

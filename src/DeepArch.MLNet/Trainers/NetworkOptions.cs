@@ -103,6 +103,20 @@ public abstract class NetworkOptions
         FallbackToCpu = FallbackToCpu,
     };
 
+    /// <summary>
+    /// Throws when early stopping is on but <c>Fit</c> got no validation data and <see cref="ValidationFraction"/> holds none out.
+    /// Not an Options check: with <c>Fit(train, validation)</c> the same options are right.
+    /// </summary>
+    internal void CheckEarlyStoppingHasValidation(bool validationGiven)
+    {
+        if (!validationGiven && EarlyStoppingPatience > 0 && ValidationFraction == 0)
+        {
+            throw new InvalidOperationException(
+                $"Options.EarlyStoppingPatience is {EarlyStoppingPatience} but there is no validation data: " +
+                "set Options.ValidationFraction above 0, call Fit(trainData, validationData), or set EarlyStoppingPatience to 0.");
+        }
+    }
+
     /// <summary>Throws the standard out-of-range error for option <paramref name="name"/>.</summary>
     private protected static void Check(bool ok, string name, object value, string rule)
     {

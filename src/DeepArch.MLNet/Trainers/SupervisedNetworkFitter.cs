@@ -99,13 +99,7 @@ internal sealed class SupervisedNetworkFitter
     public NetworkTransformer Fit(IDataView train, IDataView? validation)
     {
         ArgumentNullException.ThrowIfNull(train);
-        if (validation is null && _options.EarlyStoppingPatience > 0 && _options.ValidationFraction == 0)
-        {
-            // Not an Options check: with Fit(train, validation) the same options are right.
-            throw new InvalidOperationException(
-                $"Options.EarlyStoppingPatience is {_options.EarlyStoppingPatience} but there is no validation data: " +
-                "set Options.ValidationFraction above 0, call Fit(trainData, validationData), or set EarlyStoppingPatience to 0.");
-        }
+        _options.CheckEarlyStoppingHasValidation(validation is not null);
         var ct = _options.CancellationToken;
         DataViewSchema.Column feature;
         int featureSize;
