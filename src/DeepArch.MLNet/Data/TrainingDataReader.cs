@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using DeepArch.MLNet.Heads;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
@@ -41,8 +42,10 @@ internal static class TrainingDataReader
     private static float[] ReadRows(IDataView data, DataViewSchema.Column feature, int featureSize, DataViewSchema.Column[] otherColumns,
         Func<DataViewRow, Action<long>> createRowAction, CancellationToken cancellationToken, SequenceLayout? sequence, string role = "Feature")
     {
-        var features = new List<float>();
-        var row = new float[featureSize];
+        // Rows go straight into one array, sized from the view's row count when it knows it (in-memory and binary
+        // views, and the transforms over them do): no per-row copy into a list and no list growth, which cost about
+        // a third of the read and twice the array's memory at its peak (eng/bench, training step, read-ae).
+        var rows = new RowArray(featureSize, data.GetRowCount(), role, feature.Name);
         using (var cursor = data.GetRowCursor([feature, .. otherColumns]))
         {
             var readFeatures = sequence?.CreateReader(cursor, feature) ?? FeatureColumn.CreateReader(cursor, feature);
@@ -54,26 +57,92 @@ internal static class TrainingDataReader
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                 }
+                var row = rows.Append();
                 readFeatures(row);
-                for (int i = 0; i < row.Length; i++)
+                int slot = FirstNonFinite(row);
+                if (slot >= 0)
                 {
-                    if (!float.IsFinite(row[i]))
-                    {
-                        throw new InvalidOperationException(
-                            $"{role} column '{feature.Name}' holds {row[i].ToString(CultureInfo.InvariantCulture)} at row {position}, slot {i}; training needs finite values. " +
-                            "Replace missing values first (for example with ReplaceMissingValues) or filter those rows out.");
-                    }
+                    throw new InvalidOperationException(
+                        $"{role} column '{feature.Name}' holds {row[slot].ToString(CultureInfo.InvariantCulture)} at row {position}, slot {slot}; training needs finite values. " +
+                        "Replace missing values first (for example with ReplaceMissingValues) or filter those rows out.");
                 }
-                features.AddRange(row);
                 rowAction(position);
                 position++;
             }
         }
-        if (features.Count == 0)
+        if (rows.Count == 0)
         {
             throw new InvalidOperationException(
                 $"{role} column '{feature.Name}' has no rows: training needs at least one row of {featureSize} values.");
         }
-        return features.ToArray();
+        return rows.ToArray();
+    }
+
+    /// <summary>The index of the first NaN or infinite value in <paramref name="values"/>, or -1 when all are finite.</summary>
+    internal static int FirstNonFinite(ReadOnlySpan<float> values)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            // x - x is 0 for every finite x and NaN for NaN and both infinities.
+            for (; i <= values.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var v = new Vector<float>(values[i..]);
+                if (!Vector.EqualsAll(v - v, Vector<float>.Zero))
+                {
+                    break;
+                }
+            }
+        }
+        for (; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i]))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>
+    /// Rows of a fixed width appended into one contiguous array: exactly sized when the row count is known up front,
+    /// otherwise doubled as it fills and trimmed once at the end.
+    /// </summary>
+    private sealed class RowArray(int width, long? expectedRows, string role, string column)
+    {
+        private float[] _values = new float[Capacity(expectedRows ?? 1024, width, role, column)];
+
+        public int Count { get; private set; }
+
+        /// <summary>The next row's slots, to be filled by the caller.</summary>
+        public Span<float> Append()
+        {
+            long needed = (long)(Count + 1) * width;
+            if (needed > _values.Length)
+            {
+                // Double, but not past the largest array when the rows could still fit in it.
+                Array.Resize(ref _values, Capacity(Math.Max(Count + 1L, Math.Min(2L * Count, Array.MaxLength / width)), width, role, column));
+            }
+            return _values.AsSpan(Count++ * width, width);
+        }
+
+        /// <summary>The rows, as an array of exactly <c>Count x width</c> values (the buffer itself when it is that size).</summary>
+        public float[] ToArray()
+        {
+            int length = Count * width;
+            return length == _values.Length ? _values : _values.AsSpan(0, length).ToArray();
+        }
+
+        private static int Capacity(long rows, int width, string role, string column)
+        {
+            long values = rows * width;
+            if (values > Array.MaxLength)
+            {
+                throw new InvalidOperationException(
+                    $"{role} column '{column}' holds more than {Array.MaxLength:N0} values ({rows:N0} rows x {width}): training reads all rows into one array. " +
+                    "Train on a sample of the rows.");
+            }
+            return (int)Math.Max(values, width);
+        }
     }
 }

@@ -155,7 +155,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
             validationRows is null ? null : ReconstructionSet.Create(validationRows, featureSize), options.Progress, ct);
 
         var scoring = new ScoringSettings(options.ScoringBatchSize, options.ScoringThreads, options.Device, options.FallbackToCpu);
-                var score = options.Kind == AutoencoderKind.Variational && options.VariationalScore == AutoencoderScore.NegativeElbo
+        var score = options.Kind == AutoencoderKind.Variational && options.VariationalScore == AutoencoderScore.NegativeElbo
             ? AutoencoderScore.NegativeElbo : AutoencoderScore.ReconstructionError;
         float[]? scale = null;
         float[]? trainScores = null;

@@ -348,9 +348,18 @@ public class NetworkTrainer
             Count = set.Count;
             long[] shape = [set.Count, .. set.SampleShape.Select(d => (long)d)];
             Features = Copy(tensor(set.Features, shape, device: device));
-            Targets = loss == LossFunction.CrossEntropy
-                ? Copy(tensor(set.Targets.Select(t => (long)t).ToArray(), device: device))
-                : Copy(tensor(set.Targets, [set.Count, set.TargetWidth], device: device));
+            if (loss != LossFunction.CrossEntropy && ReferenceEquals(set.Targets, set.Features))
+            {
+                // A reconstruction set (ReconstructionSet): the targets are the features, so they share the features'
+                // memory as a [rows, width] view instead of holding a second copy on the device.
+                Targets = Features.view(set.Count, set.TargetWidth);
+            }
+            else
+            {
+                Targets = loss == LossFunction.CrossEntropy
+                    ? Copy(tensor(set.Targets.Select(t => (long)t).ToArray(), device: device))
+                    : Copy(tensor(set.Targets, [set.Count, set.TargetWidth], device: device));
+            }
         }
 
         /// <summary>

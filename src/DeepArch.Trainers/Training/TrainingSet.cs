@@ -49,11 +49,16 @@ public sealed class TrainingSet
     {
         int f = Features.Length / Math.Max(Count, 1);
         var features = new float[indices.Count * f];
-        var targets = new float[indices.Count * TargetWidth];
+        // A set whose targets are its features (ReconstructionSet) keeps sharing them in the subset.
+        bool shared = ReferenceEquals(Targets, Features);
+        var targets = shared ? features : new float[indices.Count * TargetWidth];
         for (int i = 0; i < indices.Count; i++)
         {
             Array.Copy(Features, (long)indices[i] * f, features, (long)i * f, f);
-            Array.Copy(Targets, (long)indices[i] * TargetWidth, targets, (long)i * TargetWidth, TargetWidth);
+            if (!shared)
+            {
+                Array.Copy(Targets, (long)indices[i] * TargetWidth, targets, (long)i * TargetWidth, TargetWidth);
+            }
         }
         return new TrainingSet(features, SampleShape, targets, TargetWidth);
     }

@@ -1,4 +1,5 @@
 using DeepArch.Trainers.Architectures;
+using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Training;
 using Xunit;
@@ -85,6 +86,31 @@ public class DeterminismTests
             first ??= loss;
             Assert.Equal(first, loss);
         }
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.25)] // the validation split keeps the sharing in both halves
+    public void A_reconstruction_set_trains_as_a_set_with_a_separate_copy_of_its_targets(double validationFraction)
+    {
+        // ReconstructionSet passes the features as the targets; the trainer then holds one tensor for both
+        // (the targets a view of the features). The model must be the one separate target memory gives.
+        float[] rows = Fixtures.Regression(96, features: 6, seed: 4).Features.Select(v => 1 / (1 + MathF.Exp(-v))).ToArray();
+        int[] Train(TrainingSet set, out double[] losses)
+        {
+            using var network = new Network(Autoencoder.Create([6, 4, 2], ActivationKind.ReLU, ActivationKind.Sigmoid), [6], seed: 5);
+            var options = new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = 7, ValidationFraction = validationFraction };
+            var history = new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, set);
+            losses = history.Epochs.SelectMany(e => new[] { e.TrainLoss, e.ValidationLoss ?? 0 }).ToArray();
+            return Measure.ParameterBits(network);
+        }
+
+        int[] shared = Train(ReconstructionSet.Create(rows, 6), out var sharedLosses);
+        int[] separate = Train(new TrainingSet(rows, [6], rows.ToArray(), 6), out var separateLosses);
+
+        Assert.Equal(separate, shared);
+        Assert.Equal(separateLosses, sharedLosses);
+        Assert.True(sharedLosses[^2] < sharedLosses[0], "the autoencoder did not learn");
     }
 
     private static (float[] Predictions, double[] TrainLosses) TrainAndPredict(float dropout, bool shuffle, int initSeed, int trainingSeed)
