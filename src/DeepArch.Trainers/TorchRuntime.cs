@@ -29,6 +29,38 @@ internal static class TorchRuntime
     /// </summary>
     public static readonly object TrainingLock = new();
 
+    /// <summary>The OpenMP wait policy DeepArch sets for libtorch's worker threads unless the process already has one.</summary>
+    public const string DefaultOmpWaitPolicy = "PASSIVE";
+
+    /// <summary>
+    /// Runs when DeepArch.Trainers is first used, before any DeepArch code touches TorchSharp (whose static constructor
+    /// loads libtorch and with it libgomp, which reads its environment once, when it loads). It sets
+    /// <c>OMP_WAIT_POLICY=PASSIVE</c> in the native environment unless the variable is already set: with libgomp's
+    /// default, idle OpenMP workers spin for a while before they sleep, which on a machine whose cores are busy with
+    /// other processes takes CPU from the very threads they wait for: training with the default thread count then ran
+    /// several times slower than with passive waiting (docs/performance.md, "OpenMP wait policy", gives the figures and
+    /// the command that measured them). Set
+    /// <c>OMP_WAIT_POLICY=ACTIVE</c> before the process starts to keep spinning; a process that loaded TorchSharp
+    /// before DeepArch keeps whatever libgomp read then.
+    /// </summary>
+    [System.Runtime.CompilerServices.ModuleInitializer]
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "CA2255:The 'ModuleInitializer' attribute should not be used in libraries",
+        Justification = "The variable must be in the native environment before libgomp loads, and any DeepArch entry point may be the first to load it.")]
+    internal static void PrepareNativeEnvironment()
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            try
+            {
+                _ = setenv("OMP_WAIT_POLICY", DefaultOmpWaitPolicy, overwrite: 0); // 0: an existing value wins
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+            {
+                // No libc setenv: libgomp keeps its default.
+            }
+        }
+    }
+
     /// <summary>Applies the process-wide settings once.</summary>
     public static void EnsureInitialized()
     {
@@ -145,6 +177,9 @@ internal static class TorchRuntime
     /// <summary><c>at::Context::setUserEnabledMkldnn(bool)</c>; the context is the implicit first argument.</summary>
     [DllImport("torch_cpu", EntryPoint = "_ZN2at7Context20setUserEnabledMkldnnEb")]
     private static extern void SetUserEnabledMkldnn(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+    [DllImport("libc", EntryPoint = "setenv", CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
+    private static extern int setenv(string name, string value, int overwrite);
 
     [DllImport("libc", EntryPoint = "mallopt")]
     private static extern int mallopt(int param, int value);

@@ -19,9 +19,26 @@ public static class ProcessHost
     }
 
     /// <summary>Runs the host with <paramref name="arguments"/> and returns its standard output lines.</summary>
-    public static string[] Run(params string[] arguments)
+    public static string[] Run(params string[] arguments) => Run(new Dictionary<string, string?>(), arguments).Output;
+
+    /// <summary>
+    /// Runs the host with <paramref name="arguments"/> and <paramref name="environment"/> added to (a null value: removed
+    /// from) this process's environment; returns its standard output lines and its standard error.
+    /// </summary>
+    public static (string[] Output, string Error) Run(IReadOnlyDictionary<string, string?> environment, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in environment)
+        {
+            if (value is null)
+            {
+                start.Environment.Remove(name);
+            }
+            else
+            {
+                start.Environment[name] = value;
+            }
+        }
         start.ArgumentList.Add(HostPath);
         foreach (string argument in arguments)
         {
@@ -32,6 +49,6 @@ public static class ProcessHost
         var stderr = process.StandardError.ReadToEndAsync();
         Assert.True(process.WaitForExit(120_000), "The process host did not finish within 120 s.");
         Assert.True(process.ExitCode == 0, $"The process host failed ({process.ExitCode}): {stderr.Result}");
-        return stdout.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return (stdout.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), stderr.Result);
     }
 }

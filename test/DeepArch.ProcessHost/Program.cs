@@ -6,7 +6,12 @@
 // Usage: DeepArch.ProcessHost fit <rows.csv> <mlContextSeed>
 // Trains DeterminismPipeline's pipelines on the rows of rows.csv in this fresh process and prints the
 // scores of those rows (one line per row and task), for the cross-process determinism test.
+//
+// Usage: DeepArch.ProcessHost train-small
+// Trains a small MLP for one epoch through ML.NET (the first TorchSharp use of the process is DeepArch's) and prints
+// its training loss, for the tests of the native environment DeepArch sets up (OMP_WAIT_POLICY).
 using System.Globalization;
+using DeepArch.MLNet;
 using DeepArch.MLNet.Persistence;
 using DeepArch.ProcessHost;
 using Microsoft.ML;
@@ -18,6 +23,21 @@ if (args.Length == 3 && args[0] == "fit")
     {
         Console.WriteLine(line);
     }
+    return 0;
+}
+if (args.Length == 1 && args[0] == "train-small")
+{
+    var context = new MLContext(seed: 1);
+    var random = new Random(1);
+    var rowsToFit = Enumerable.Range(0, 64).Select(i => new LabeledRow
+    {
+        Features = [random.NextSingle(), random.NextSingle(), random.NextSingle(), random.NextSingle()],
+        Label = i % 2,
+    }).ToArray();
+    using var fitted = context.Regression.Trainers.MultilayerPerceptron(
+        new DeepArch.MLNet.Trainers.MultilayerPerceptronTrainer.Options { HiddenLayers = [8], Epochs = 1, TrainingThreads = 2 })
+        .Fit(context.Data.LoadFromEnumerable(rowsToFit));
+    Console.WriteLine(fitted.History.Epochs[^1].TrainLoss.ToString("R", CultureInfo.InvariantCulture));
     return 0;
 }
 if (args.Length != 4 || args[0] != "score")
@@ -64,6 +84,14 @@ else
     }
 }
 return 0;
+
+internal sealed class LabeledRow
+{
+    [VectorType(4)]
+    public float[] Features { get; set; } = [];
+
+    public float Label { get; set; }
+}
 
 internal sealed class Row
 {
