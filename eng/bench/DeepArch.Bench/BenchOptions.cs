@@ -17,6 +17,8 @@ internal sealed class BenchOptions
           memory               peak working set scoring 100,000 vs 1,000,000 rows streamed from a binary .idv file, and
                                training; every measurement in a fresh child process
           threads              ScoringThreads and TrainingThreads 1 vs 2 vs 0 (all cores), side by side
+          wait-policy          OMP_WAIT_POLICY PASSIVE (DeepArch's default) vs ACTIVE vs 1 thread, AE and LSTM Fit, on a quiet
+                               machine and beside one busy-looping process per core; every measurement in a fresh child process
           onednn               the raw TorchSharp LeNet-5 loop with oneDNN on, then off as DeepArch sets it (fresh process)
           report               reads the --summary files and reports in --results DIR and writes docs/performance.md and the chart
 

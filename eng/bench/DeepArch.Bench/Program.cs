@@ -7,6 +7,16 @@ if (args.Length > 0 && args[0] == "memory-child")
     // One memory measurement in a fresh process, started by the "memory" workload.
     return MemoryWorkload.RunChild(args);
 }
+if (args.Length > 0 && args[0] == "wait-child")
+{
+    // One training measurement in a fresh process with OMP_WAIT_POLICY set, started by the "wait-policy" workload.
+    return WaitPolicyWorkload.RunChild(args);
+}
+if (args.Length > 0 && args[0] == "spin-child")
+{
+    // A busy loop standing for another process's work, started (and killed) by the "wait-policy" workload.
+    return WaitPolicyWorkload.Spin();
+}
 BenchOptions options;
 try
 {
@@ -53,6 +63,11 @@ switch (options.Workload)
         var onednn = new OneDnnWorkload(options, Console.Error);
         (report, ok) = onednn.Run();
         summary = onednn.Summary;
+        break;
+    case "wait-policy":
+        var waitPolicy = new WaitPolicyWorkload(options, Console.Error);
+        (report, ok) = waitPolicy.Run();
+        summary = waitPolicy.Summary;
         break;
     case "report":
         (report, _) = new PerformanceReport(options, Console.Error).Run();
