@@ -110,7 +110,8 @@ internal static class TrainingDataReader
     /// </summary>
     private sealed class RowArray(int width, long? expectedRows, string role, string column)
     {
-        private float[] _values = new float[Capacity(expectedRows ?? 1024, width, role, column)];
+        // Uninitialized: every slot up to Count x width is written by a row before it is read.
+        private float[] _values = GC.AllocateUninitializedArray<float>(Capacity(expectedRows ?? 1024, width, role, column));
 
         public int Count { get; private set; }
 

@@ -19,6 +19,12 @@ public class TrainingDataReaderTests
         public float[] Features { get; set; } = [];
     }
 
+    private sealed class SparseRow
+    {
+        [VectorType(40)]
+        public VBuffer<float> Features { get; set; }
+    }
+
     private static WideRow[] Rows(int count)
     {
         var random = new Random(3);
@@ -42,6 +48,32 @@ public class TrainingDataReaderTests
         float[] expected = rows.SelectMany(r => r.Features).ToArray();
         Assert.Equal(expected, fromKnown);
         Assert.Equal(expected, fromStreamed);
+    }
+
+    [Fact]
+    public void Sparse_rows_are_expanded_with_zeros_in_the_slots_they_leave_out()
+    {
+        var rows = Enumerable.Range(0, 50).Select(r => new SparseRow
+        {
+            Features = new VBuffer<float>(40, 2, [r + 1f, -(r + 1f)], [r % 40, (r * 7 + 3) % 40 == r % 40 ? (r + 1) % 40 : (r * 7 + 3) % 40]),
+        }).ToArray();
+        // VBuffer indices must ascend.
+        foreach (var row in rows)
+        {
+            var values = row.Features.GetValues().ToArray();
+            var indices = row.Features.GetIndices().ToArray();
+            if (indices[0] > indices[1])
+            {
+                row.Features = new VBuffer<float>(40, 2, [values[1], values[0]], [indices[1], indices[0]]);
+            }
+        }
+        var data = Ml.Data.LoadFromEnumerable(rows);
+
+        float[] read = TrainingDataReader.ReadFeatures(data, data.Schema["Features"], 40, CancellationToken.None);
+
+        float[] expected = rows.SelectMany(r => r.Features.DenseValues()).ToArray();
+        Assert.Equal(expected, read);
+        Assert.Equal(100, read.Count(v => v != 0));
     }
 
     [Theory]
