@@ -35,13 +35,12 @@ internal static class TorchRuntime
     /// <summary>
     /// Runs when DeepArch.Trainers is first used, before any DeepArch code touches TorchSharp (whose static constructor
     /// loads libtorch and with it libgomp, which reads its environment once, when it loads). It sets
-    /// <c>OMP_WAIT_POLICY=PASSIVE</c> in the native environment unless the variable is already set: with libgomp's
-    /// default, idle OpenMP workers spin for a while before they sleep, which on a machine whose cores are busy with
-    /// other processes takes CPU from the very threads they wait for: training with the default thread count then ran
-    /// several times slower than with passive waiting (docs/performance.md, "OpenMP wait policy", gives the figures and
-    /// the command that measured them). Set
-    /// <c>OMP_WAIT_POLICY=ACTIVE</c> before the process starts to keep spinning; a process that loaded TorchSharp
-    /// before DeepArch keeps whatever libgomp read then.
+    /// <c>OMP_WAIT_POLICY=PASSIVE</c> in the native environment unless the variable is already set. With libgomp's
+    /// default, an idle OpenMP worker spins about 3 ms before it sleeps; on a machine whose cores other processes keep
+    /// busy, the spinning workers take CPU from the very threads they wait for, and training with one thread per core
+    /// ran several times slower than with passive waiting. On a quiet machine, spinning can be faster for large training
+    /// runs. docs/performance.md (the "wait-policy" step) gives the figures and the command that measured them. To keep libgomp's spinning, start the process with <c>GOMP_SPINCOUNT=300000</c>
+    /// (or any <c>OMP_WAIT_POLICY</c>); a process that loaded TorchSharp before DeepArch keeps whatever libgomp read then.
     /// </summary>
     [System.Runtime.CompilerServices.ModuleInitializer]
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "CA2255:The 'ModuleInitializer' attribute should not be used in libraries",

@@ -46,9 +46,11 @@ public abstract class NetworkOptions
     public bool Shuffle { get; set; } = true;
 
     /// <summary>
-    /// TorchSharp (libtorch) intra-op threads for training, at least 0; 0 (default) means one per core, the fastest on a
-    /// quiet machine. On a machine other processes keep busy, 1 can be several times faster (libtorch's threads spin at
-    /// every barrier when a core is taken away; measured in docs/performance.md).
+    /// TorchSharp (libtorch) intra-op threads for training, at least 0; 0 (default) means one per core. libtorch's
+    /// OpenMP workers wait passively between operations, because DeepArch sets <c>OMP_WAIT_POLICY=PASSIVE</c> unless
+    /// the environment already has a value: spinning workers made training several times slower whenever other processes
+    /// kept the cores busy. On a dedicated machine, starting the process with <c>GOMP_SPINCOUNT=300000</c> (libgomp's
+    /// default spinning) trains faster; on a busy one, 1 thread is often fastest. docs/performance.md measures all three.
     /// </summary>
     public int TrainingThreads { get; set; }
 
