@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every DeepArch benchmark and writes docs/performance.md and docs/images/performance.png.
 #
-#   eng/bench/run-all.sh            # full run, about 11 minutes on a quiet 2-core machine (plus waits for quiet)
-#   eng/bench/run-all.sh --quick    # short run, about 3.5 minutes; smaller data, fewer repetitions
+#   eng/bench/run-all.sh            # full run, about 13 minutes on a quiet 2-core machine (plus waits for quiet)
+#   eng/bench/run-all.sh --quick    # short run, about 4.5 minutes; smaller data, fewer repetitions
 #
 # Installs what the PyTorch reference needs (Debian's python3-torch and libopenblas0-pthread) when missing, builds the
 # bench in Release, then runs each workload in its own process under eng/bench/reference/quiet_run.py (waits for an

@@ -25,7 +25,7 @@ internal sealed class BenchOptions
         Options:
           --out PATH           also write the workload's Markdown report to PATH (default: print only)
           --summary PATH       write the workload's headline ratios as JSON to PATH (read by 'report')
-          --quick              a short run: fewer rows and repetitions (about 3.5 minutes for everything)
+          --quick              a short run: fewer rows and repetitions (about 4.5 minutes for everything)
           --reps N             timed repetitions (default 5; training and threads 3); every contender runs once per repetition
           --epochs N           training: epochs per timed pass (default 3)
           --ae-rows N          training: autoencoder rows (default 20000)
