@@ -106,26 +106,8 @@ internal sealed class MemoryWorkload(BenchOptions options, TextWriter log)
     /// <summary>Runs one measurement in a fresh process of this program and reads its one-line JSON result.</summary>
     private ChildResult Child(string kind, string idv, string zip, int rows)
     {
-        var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
-        string dll = typeof(MemoryWorkload).Assembly.Location;
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
-        {
-            psi.ArgumentList.Add(dll);
-        }
-        foreach (var a in new[] { "memory-child", kind, idv, zip, rows.ToString(Inv) })
-        {
-            psi.ArgumentList.Add(a);
-        }
         log.WriteLine($"memory: child {kind} {rows:N0} rows ...");
-        using var p = Process.Start(psi)!;
-        string output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        string? line = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{'));
-        if (p.ExitCode != 0 || line is null)
-        {
-            throw new InvalidOperationException($"memory-child {kind} {rows} failed with exit code {p.ExitCode}.");
-        }
-        var r = JsonSerializer.Deserialize<ChildResult>(line)!;
+        var r = ChildProcess.Run<ChildResult>(["memory-child", kind, idv, zip, rows.ToString(Inv)]);
         log.WriteLine($"memory: {kind} {rows:N0} rows: baseline {r.BaselineMb:F0} MiB, peak {r.PeakMb:F0} MiB, {r.Seconds:F1} s");
         return r;
     }

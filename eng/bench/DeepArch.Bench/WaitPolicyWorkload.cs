@@ -56,7 +56,7 @@ internal sealed class WaitPolicyWorkload(BenchOptions options, TextWriter log)
                 {
                     for (int i = 0; i < Environment.ProcessorCount; i++)
                     {
-                        spinners.Add(Start(["spin-child"], null, redirect: false));
+                        spinners.Add(ChildProcess.Start(["spin-child"], redirectOutput: false));
                     }
                 }
                 for (int rep = 0; rep < reps; rep++)
@@ -82,37 +82,10 @@ internal sealed class WaitPolicyWorkload(BenchOptions options, TextWriter log)
         return (BuildReport(seconds, configs, networks, reps, loadBefore, wall.Elapsed), true);
     }
 
-    private Process Start(IEnumerable<string> arguments, Config? config, bool redirect)
-    {
-        var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = redirect, UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
-        {
-            psi.ArgumentList.Add(typeof(WaitPolicyWorkload).Assembly.Location);
-        }
-        foreach (string a in arguments)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        if (config is { Variable.Length: > 0 })
-        {
-            psi.Environment[config.Variable] = config.Value;
-        }
-        return Process.Start(psi)!;
-    }
-
     /// <summary>Runs one child and returns the seconds of its timed Fit.</summary>
-    private double Child(Config config, bool quick)
-    {
-        using var p = Start(["wait-child", config.Network, config.Threads.ToString(Inv), quick ? "quick" : "full"], config, redirect: true);
-        string output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        string? line = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{'));
-        if (p.ExitCode != 0 || line is null)
-        {
-            throw new InvalidOperationException($"wait-child {config.Id} failed with exit code {p.ExitCode}.");
-        }
-        return JsonSerializer.Deserialize<ChildResult>(line)!.Seconds;
-    }
+    private static double Child(Config config, bool quick)
+        => ChildProcess.Run<ChildResult>(["wait-child", config.Network, config.Threads.ToString(Inv), quick ? "quick" : "full"],
+            config.Variable.Length > 0 ? new Dictionary<string, string> { [config.Variable] = config.Value } : null).Seconds;
 
     private sealed record ChildResult(double Seconds, double Loss);
 
