@@ -9,8 +9,8 @@ namespace DeepArch.Bench;
 /// </summary>
 internal static class ChildProcess
 {
-    /// <summary>Starts this program with <paramref name="arguments"/>, and <paramref name="environment"/> added to its environment.</summary>
-    public static Process Start(IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, bool redirectOutput = true)
+    /// <summary>Starts this program with <paramref name="arguments"/>, and <paramref name="environment"/> added to its environment (a null value removes the variable).</summary>
+    public static Process Start(IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null, bool redirectOutput = true)
     {
         var psi = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = redirectOutput, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
@@ -21,16 +21,23 @@ internal static class ChildProcess
         {
             psi.ArgumentList.Add(argument);
         }
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
         {
-            psi.Environment[name] = value;
+            if (value is null)
+            {
+                psi.Environment.Remove(name);
+            }
+            else
+            {
+                psi.Environment[name] = value;
+            }
         }
         return Process.Start(psi)!;
     }
 
     /// <summary>Runs this program with <paramref name="arguments"/> to the end and reads the last JSON line it printed.</summary>
     /// <exception cref="InvalidOperationException">The child failed or printed no JSON line.</exception>
-    public static T Run<T>(IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
+    public static T Run<T>(IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string?>? environment = null)
     {
         using var process = Start(arguments, environment);
         string output = process.StandardOutput.ReadToEnd();

@@ -13,8 +13,9 @@ namespace DeepArch.Bench;
 /// <summary>
 /// libtorch's OpenMP wait policy, which libgomp reads once when it loads, so every measurement is a fresh child process
 /// of this program (<c>wait-child</c>) started with <c>OMP_WAIT_POLICY</c> in its environment. DeepArch sets PASSIVE
-/// unless the variable is set (<c>TorchRuntime.PrepareNativeEnvironment</c>); ACTIVE is libgomp's spinning behaviour,
-/// DeepArch's default before. Each child trains the anomaly detector's AE (explicit threshold) and a small LSTM
+/// unless the variable is set (<c>TorchRuntime.PrepareNativeEnvironment</c>); <c>GOMP_SPINCOUNT=300000</c> is what libgomp
+/// does when no policy is set, DeepArch's behaviour before. The children get only the setting under test: both variables
+/// are removed from what they would inherit. Each child trains the anomaly detector's AE (explicit threshold) and a small LSTM
 /// regressor with <c>TrainingThreads</c> 0 (one per core) or 1, on a quiet machine and with as many busy-looping
 /// processes as cores (<c>spin-child</c>) standing for the other work of a shared machine.
 /// </summary>
@@ -85,7 +86,17 @@ internal sealed class WaitPolicyWorkload(BenchOptions options, TextWriter log)
     /// <summary>Runs one child and returns the seconds of its timed Fit.</summary>
     private static double Child(Config config, bool quick)
         => ChildProcess.Run<ChildResult>(["wait-child", config.Network, config.Threads.ToString(Inv), quick ? "quick" : "full"],
-            config.Variable.Length > 0 ? new Dictionary<string, string> { [config.Variable] = config.Value } : null).Seconds;
+            ChildEnvironment(config)).Seconds;
+
+    private static Dictionary<string, string?> ChildEnvironment(Config config)
+    {
+        var environment = new Dictionary<string, string?> { ["OMP_WAIT_POLICY"] = null, ["GOMP_SPINCOUNT"] = null };
+        if (config.Variable.Length > 0)
+        {
+            environment[config.Variable] = config.Value;
+        }
+        return environment;
+    }
 
     private sealed record ChildResult(double Seconds, double Loss);
 

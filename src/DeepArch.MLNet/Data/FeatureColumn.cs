@@ -64,6 +64,12 @@ internal static class FeatureColumn
             return destination =>
             {
                 getter(ref buffer);
+                if (buffer.Length != destination.Length)
+                {
+                    // A view whose vectors do not have their column's size: copying would leave slots unwritten.
+                    throw new InvalidOperationException(
+                        $"Column '{column.Name}' is declared with {destination.Length} values but a row holds {buffer.Length}; the upstream IDataView is inconsistent.");
+                }
                 buffer.CopyTo(destination);
             };
         }

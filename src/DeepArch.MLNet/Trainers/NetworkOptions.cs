@@ -46,11 +46,13 @@ public abstract class NetworkOptions
     public bool Shuffle { get; set; } = true;
 
     /// <summary>
-    /// TorchSharp (libtorch) intra-op threads for training, at least 0; 0 (default) means one per core. libtorch's
-    /// OpenMP workers wait passively between operations, because DeepArch sets <c>OMP_WAIT_POLICY=PASSIVE</c> unless
-    /// the environment already has a value: spinning workers made training several times slower whenever other processes
-    /// kept the cores busy. On a dedicated machine, starting the process with <c>GOMP_SPINCOUNT=300000</c> (libgomp's
-    /// default spinning) trains faster; on a busy one, 1 thread is often fastest. docs/performance.md measures all three.
+    /// TorchSharp (libtorch) intra-op threads for training, at least 0; 0 (default) means one per core. On Linux,
+    /// libtorch's OpenMP workers wait passively between operations, because DeepArch sets <c>OMP_WAIT_POLICY=PASSIVE</c>
+    /// in the native environment when DeepArch is first used, unless the process started with a value (and unless the
+    /// process loaded TorchSharp before DeepArch): spinning workers made training several times slower whenever other
+    /// processes kept the cores busy. On a dedicated machine, starting the process with <c>GOMP_SPINCOUNT=300000</c>
+    /// (libgomp's default spinning; <c>Environment.SetEnvironmentVariable</c> does not reach libgomp) trains faster; on a
+    /// busy one, 1 thread is often fastest. docs/performance.md measures all three.
     /// </summary>
     public int TrainingThreads { get; set; }
 

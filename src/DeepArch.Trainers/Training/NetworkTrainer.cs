@@ -352,7 +352,7 @@ public class NetworkTrainer
             {
                 // A reconstruction set (ReconstructionSet): the targets are the features, so they share the features'
                 // memory as a [rows, width] view instead of holding a second copy on the device.
-                Targets = Features.view(set.Count, set.TargetWidth);
+                Targets = Features.view(set.Count, set.TargetWidth).DetachFromDisposeScope();
             }
             else
             {
@@ -383,6 +383,7 @@ public class NetworkTrainer
         public Tensor Features { get; }
 
         /// <summary>The targets: [rows] class indices for cross-entropy, else [rows, width].</summary>
+        /// <remarks>For a reconstruction set this is a view of <see cref="Features"/> (the same memory): neither may be changed in place.</remarks>
         public Tensor Targets { get; }
 
         /// <inheritdoc/>

@@ -80,7 +80,7 @@ public class TrainingDataReaderTests
     [InlineData(0)]
     [InlineData(15)]
     [InlineData(16)]
-    [InlineData(37)] // past the last whole vector of 8 or 16 floats: found by the scalar tail
+    [InlineData(37)] // inside the last whole vector (the scalar tail is covered by the 101-value scan test below)
     [InlineData(39)]
     public void A_non_finite_value_is_reported_at_its_slot_past_the_vector_width(int slot)
     {
