@@ -128,21 +128,7 @@ internal sealed class MemoryWorkload(BenchOptions options, TextWriter log)
             var scored = model.Transform(data);
             baseline = PeakMb();
             sw.Start();
-            var column = scored.Schema["Score"];
-            using var cursor = scored.GetRowCursor([column]);
-            var getter = cursor.GetGetter<VBuffer<float>>(column);
-            VBuffer<float> value = default;
-            int n = 0;
-            while (cursor.MoveNext())
-            {
-                getter(ref value);
-                checksum += value.GetValues()[0];
-                n++;
-            }
-            if (n != rows)
-            {
-                throw new InvalidOperationException($"Scored {n} rows, expected {rows}.");
-            }
+            checksum = ScoringWorkload.SumFirstSlot(scored, "Score", rows);
             (model as IDisposable)?.Dispose();
         }
         else

@@ -245,8 +245,8 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log)
         }
     }
 
-    /// <summary>A cursor over one vector column; sums the first slot of every row.</summary>
-    private static double SumFirstSlot(IDataView view, string column, int expectedRows)
+    /// <summary>A cursor over one vector column; sums the first slot of every row (the checksum every scoring contender returns).</summary>
+    internal static double SumFirstSlot(IDataView view, string column, int expectedRows)
     {
         var col = view.Schema[column];
         using var cursor = view.GetRowCursor([col]);

@@ -61,7 +61,7 @@ internal sealed class ThreadsWorkload(BenchOptions options, TextWriter log)
             }).Fit(keyed);
             disposables.Add(model);
             var view = model.Transform(data);
-            contenders.Add(new($"score-t{threads}", rows, "mlp", () => SumFirstSlot(view, rows)));
+            contenders.Add(new($"score-t{threads}", rows, "mlp", () => ScoringWorkload.SumFirstSlot(view, "Score", rows)));
         }
         foreach (int threads in Settings)
         {
@@ -94,23 +94,6 @@ internal sealed class ThreadsWorkload(BenchOptions options, TextWriter log)
                 d.Dispose();
             }
         }
-    }
-
-    private static double SumFirstSlot(IDataView view, int expected)
-    {
-        var column = view.Schema["Score"];
-        using var cursor = view.GetRowCursor([column]);
-        var getter = cursor.GetGetter<VBuffer<float>>(column);
-        VBuffer<float> value = default;
-        double sum = 0;
-        int n = 0;
-        while (cursor.MoveNext())
-        {
-            getter(ref value);
-            sum += value.GetValues()[0];
-            n++;
-        }
-        return n == expected ? sum : throw new InvalidOperationException($"Scored {n} rows, expected {expected}.");
     }
 
     private string BuildReport(Dictionary<string, Timing> t, int rows, int aeRows, int epochs, int reps, TimeSpan elapsed)
