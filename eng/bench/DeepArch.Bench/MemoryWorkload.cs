@@ -18,7 +18,7 @@ namespace DeepArch.Bench;
 /// 1,000,000 rows streamed from the file (<c>LoadFromBinary</c>, <c>TakeRows</c>), and training the anomaly detector on a
 /// part of it. The child reports the kernel's peak resident set (VmHWM from /proc/self/status) before and after the work.
 /// </summary>
-internal sealed class MemoryWorkload(BenchOptions options, TextWriter log)
+internal sealed class MemoryWorkload(BenchOptions options, TextWriter log) : IWorkload
 {
     private const int FeatureSize = ScoringShapes.FeatureSize;
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;

@@ -12,7 +12,7 @@ namespace DeepArch.Bench;
 /// first as plain TorchSharp leaves libtorch (oneDNN convolutions on), then after one small DeepArch training, which turns
 /// oneDNN off for the whole process (TorchRuntime, for run-to-run determinism of small convolutions).
 /// </summary>
-internal sealed class OneDnnWorkload(BenchOptions options, TextWriter log)
+internal sealed class OneDnnWorkload(BenchOptions options, TextWriter log) : IWorkload
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 

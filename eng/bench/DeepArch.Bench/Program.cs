@@ -37,47 +37,32 @@ if (options.Help)
 string report;
 bool ok;
 List<SummaryRow> summary;
-switch (options.Workload)
+IWorkload? workload = options.Workload switch
 {
-    case "scoring":
-        var scoring = new ScoringWorkload(options, Console.Error);
-        (report, ok) = scoring.Run();
-        summary = scoring.Summary;
-        break;
-    case "training":
-        var training = new TrainingWorkload(options, Console.Error);
-        (report, ok) = training.Run();
-        summary = training.Summary;
-        break;
-    case "memory":
-        var memory = new MemoryWorkload(options, Console.Error);
-        (report, ok) = memory.Run();
-        summary = memory.Summary;
-        break;
-    case "threads":
-        var threads = new ThreadsWorkload(options, Console.Error);
-        (report, ok) = threads.Run();
-        summary = threads.Summary;
-        break;
-    case "onednn":
-        var onednn = new OneDnnWorkload(options, Console.Error);
-        (report, ok) = onednn.Run();
-        summary = onednn.Summary;
-        break;
-    case "wait-policy":
-        var waitPolicy = new WaitPolicyWorkload(options, Console.Error);
-        (report, ok) = waitPolicy.Run();
-        summary = waitPolicy.Summary;
-        break;
-    case "report":
-        (report, _) = new PerformanceReport(options, Console.Error).Run();
-        ok = true;
-        summary = [];
-        break;
-    default:
-        Console.Error.WriteLine(options.Workload.Length == 0 ? "Name a workload." : $"Unknown workload '{options.Workload}'.");
-        Console.Error.WriteLine(BenchOptions.Usage);
-        return 1;
+    "scoring" => new ScoringWorkload(options, Console.Error),
+    "training" => new TrainingWorkload(options, Console.Error),
+    "memory" => new MemoryWorkload(options, Console.Error),
+    "threads" => new ThreadsWorkload(options, Console.Error),
+    "onednn" => new OneDnnWorkload(options, Console.Error),
+    "wait-policy" => new WaitPolicyWorkload(options, Console.Error),
+    _ => null,
+};
+if (workload is not null)
+{
+    (report, ok) = workload.Run();
+    summary = workload.Summary;
+}
+else if (options.Workload == "report")
+{
+    (report, _) = new PerformanceReport(options, Console.Error).Run();
+    ok = true;
+    summary = [];
+}
+else
+{
+    Console.Error.WriteLine(options.Workload.Length == 0 ? "Name a workload." : $"Unknown workload '{options.Workload}'.");
+    Console.Error.WriteLine(BenchOptions.Usage);
+    return 1;
 }
 
 Console.Out.Write(report);

@@ -18,7 +18,7 @@ namespace DeepArch.Bench;
 /// ApplyOnnxModel (one session call per row) and by a raw ONNX Runtime session (the ceiling), all in one
 /// process and interleaved, plus PredictionEngine single-row latency.
 /// </summary>
-internal sealed class ScoringWorkload(BenchOptions options, TextWriter log)
+internal sealed class ScoringWorkload(BenchOptions options, TextWriter log) : IWorkload
 {
     private const int FeatureSize = ScoringShapes.FeatureSize;
     private const int Classes = ScoringShapes.Classes;
@@ -35,7 +35,7 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log)
     private string ThreadsLabel => options.Threads == 0 ? "" : $" (ScoringThreads {options.Threads})";
 
     /// <summary>Runs the workload and returns the Markdown report and whether every checksum agreed.</summary>
-    public (string Report, bool ChecksumsOk) Run()
+    public (string Report, bool Ok) Run()
     {
         var total = Stopwatch.StartNew();
         string loadBefore = MachineInfo.LoadAverage();

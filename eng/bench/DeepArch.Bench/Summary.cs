@@ -19,6 +19,16 @@ internal sealed record SummaryRow(string Section, string Workload, string DeepAr
     public string Met => Target is not { } t || double.IsNaN(Ratio) ? "" : (LowerIsBetter ? Ratio <= t : Ratio >= t) ? "yes" : "NO";
 }
 
+/// <summary>One benchmark workload: its Markdown report, whether its contenders agreed, and its headline ratios.</summary>
+internal interface IWorkload
+{
+    /// <summary>Runs the workload; returns its report and false when contenders that compute the same values disagree.</summary>
+    (string Report, bool Ok) Run();
+
+    /// <summary>The headline ratios of the run, for docs/performance.md (filled by <see cref="Run"/>).</summary>
+    List<SummaryRow> Summary { get; }
+}
+
 /// <summary>Reads and writes the summary rows a workload leaves for the report (--summary PATH).</summary>
 internal static class SummaryFile
 {

@@ -15,7 +15,7 @@ namespace DeepArch.Bench;
 /// default: one per physical core) scoring the MLP at batch 256, and <c>TrainingThreads</c> (libtorch intra-op threads)
 /// 1, 2 and 0 (the default: one per core) in the anomaly detector's Fit (explicit threshold, so only training is timed).
 /// </summary>
-internal sealed class ThreadsWorkload(BenchOptions options, TextWriter log)
+internal sealed class ThreadsWorkload(BenchOptions options, TextWriter log) : IWorkload
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
     private static readonly int[] Settings = [1, 2, 0];

@@ -1,3 +1,6 @@
+using DeepArch.MLNet.Scoring;
+using DeepArch.MLNet.Trainers;
+using DeepArch.Trainers;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
@@ -7,12 +10,13 @@ using Microsoft.ML.OnnxRuntime;
 namespace DeepArch.Bench;
 
 /// <summary>
-/// The anomaly detector's threshold pass, rebuilt from public parts on one trained autoencoder so that its cost can be
-/// timed on its own: the plain Contamination pass (export the scoring graph, open a session, score every training row,
-/// take the quantile), and the StandardizeError pass as it was before issue 7 (two exports, sessions and passes: the
-/// reconstruction for the feature scale, then the scores) and as it is now (one pass; the scores computed from the
-/// same reconstruction, on one ONNX Runtime thread per core). The session settings and batch size are those of the
-/// trainer (batch 256; before: ScoringThreads 0, ONNX Runtime's default; after: one thread per core).
+/// The anomaly detector's threshold pass on one trained autoencoder, so that its cost can be timed on its own: the plain
+/// Contamination pass (export the scoring graph, open a session, score every training row, take the quantile), and the
+/// StandardizeError pass as it was before issue 7 (two exports, sessions and passes: the reconstruction for the feature
+/// scale, then the scores) and as it is now (one pass; the scores computed from the same reconstruction). The passes
+/// "after" call the detector's own code (ThresholdScores, FeatureErrorScale, StandardizedErrors: batch 256, one ONNX
+/// Runtime thread per core); the passes "before" replay the old session settings (ONNX Runtime's default threads) on a
+/// raw session, with the same scale and quantile.
 /// </summary>
 internal sealed class ThresholdPass : IDisposable
 {
@@ -37,44 +41,39 @@ internal sealed class ThresholdPass : IDisposable
     public double ThresholdDifference => Stats.RelDiff(_before, _after);
 
     /// <summary>The plain Contamination pass as before issue 7 (ONNX Runtime's default threads); returns the threshold.</summary>
-    public double Plain() => Quantile(Run(_network.ExportScoringOnnx("Features"), AutoencoderScoringExport.ScoreOutput, 1));
+    public double Plain() => Quantile(RunBefore(_network.ExportScoringOnnx("Features"), AutoencoderScoringExport.ScoreOutput, 1));
 
     /// <summary>The plain Contamination pass now: one ONNX Runtime thread per core; returns the threshold.</summary>
-    public double PlainAfter() => Quantile(Run(_network.ExportScoringOnnx("Features"), AutoencoderScoringExport.ScoreOutput, 1, Environment.ProcessorCount));
+    public double PlainAfter() => Quantile(RunAfter(_network.ExportScoringOnnx("Features"), AutoencoderScoringExport.ScoreOutput, 1));
 
     /// <summary>StandardizeError before: reconstruction pass for the scale, then a second export and pass for the scores.</summary>
     public double StandardizedBefore()
     {
-        var scale = Scale(Run(_network.ExportScoringOnnx("Features"), AutoencoderScoringExport.ReconstructionOutput, _width));
-        _before = Quantile(Run(_network.ExportScoringOnnx("Features", featureScale: scale), AutoencoderScoringExport.ScoreOutput, 1));
+        var scale = AutoencoderAnomalyDetectionTrainer.FeatureErrorScale(
+            RunBefore(_network.ExportScoringOnnx("Features"), AutoencoderScoringExport.ReconstructionOutput, _width), _rows, _width);
+        _before = Quantile(RunBefore(_network.ExportScoringOnnx("Features", featureScale: scale), AutoencoderScoringExport.ScoreOutput, 1));
         return _before;
     }
 
     /// <summary>StandardizeError after: one reconstruction pass gives the scale and the scores.</summary>
     public double StandardizedAfter()
     {
-        var reconstruction = Run(_network.ExportScoringOnnx("Features"), AutoencoderScoringExport.ReconstructionOutput, _width, Environment.ProcessorCount);
-        var scale = Scale(reconstruction);
-        var scores = new float[_rows.Length / _width];
-        for (int r = 0; r < scores.Length; r++)
-        {
-            double sum = 0;
-            for (int j = 0; j < _width; j++)
-            {
-                float d = (_rows[r * _width + j] - reconstruction[r * _width + j]) / scale[j];
-                sum += d * d;
-            }
-            scores[r] = (float)(sum / _width);
-        }
-        _after = Quantile(scores);
+        var reconstruction = RunAfter(_network.ExportScoringOnnx("Features"), AutoencoderScoringExport.ReconstructionOutput, _width);
+        var scale = AutoencoderAnomalyDetectionTrainer.FeatureErrorScale(reconstruction, _rows, _width);
+        _after = Quantile(AutoencoderAnomalyDetectionTrainer.StandardizedErrors(reconstruction, _rows, _width, scale));
         return _after;
     }
 
-    private float[] Run(byte[] model, string output, int outputWidth, int threads = 0)
+    /// <summary>The detector's pass now: ThresholdScores with its settings (ScoringThreads 0 = one thread per core).</summary>
+    private float[] RunAfter(byte[] model, string output, int outputWidth)
+        => ThresholdScores.Run(model, "Features", _rows, _width, output, outputWidth, new ScoringSettings(BatchRows, 0, ComputeDevice.Cpu, false));
+
+    /// <summary>The pass before issue 7: the same batches on a session with ONNX Runtime's default thread count.</summary>
+    private float[] RunBefore(byte[] model, string output, int outputWidth)
     {
         using var options = new SessionOptions
         {
-            IntraOpNumThreads = threads,
+            IntraOpNumThreads = 0,
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
@@ -97,34 +96,7 @@ internal sealed class ThresholdPass : IDisposable
         return result;
     }
 
-    /// <summary>Each feature's standard deviation of the reconstruction error, floored as the trainer floors it.</summary>
-    private float[] Scale(float[] reconstruction)
-    {
-        int count = _rows.Length / _width;
-        var sum = new double[_width];
-        var squares = new double[_width];
-        for (int i = 0; i < _rows.Length; i++)
-        {
-            double e = _rows[i] - reconstruction[i];
-            sum[i % _width] += e;
-            squares[i % _width] += e * e;
-        }
-        var std = new double[_width];
-        for (int j = 0; j < _width; j++)
-        {
-            double mean = sum[j] / count;
-            std[j] = Math.Sqrt(Math.Max(0, squares[j] / count - mean * mean));
-        }
-        double floor = Math.Max(1e-6, 0.01 * std.Average());
-        return std.Select(s => (float)Math.Max(s, floor)).ToArray();
-    }
-
-    private static float Quantile(float[] scores)
-    {
-        var sorted = scores.ToArray();
-        Array.Sort(sorted);
-        return sorted[Math.Clamp((int)Math.Ceiling((1 - Contamination) * sorted.Length) - 1, 0, sorted.Length - 1)];
-    }
+    private static float Quantile(float[] scores) => ThresholdScores.UpperQuantile(scores, Contamination);
 
     public void Dispose() => _network.Dispose();
 }

@@ -42,7 +42,7 @@ public sealed class SequenceRow
 /// network trained by DeepArch.Trainers' <see cref="NetworkTrainer"/> on a <see cref="TrainingSet"/> built from
 /// preloaded arrays (no ML.NET at all). Same architecture, seed, batch size 128, Adam 1e-3, epochs.
 /// </summary>
-internal sealed class TrainingWorkload(BenchOptions options, TextWriter log)
+internal sealed class TrainingWorkload(BenchOptions options, TextWriter log) : IWorkload
 {
     private const int Batch = 128;
     private const double Rate = 1e-3;

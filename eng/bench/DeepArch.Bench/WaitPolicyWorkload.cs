@@ -19,7 +19,7 @@ namespace DeepArch.Bench;
 /// regressor with <c>TrainingThreads</c> 0 (one per core) or 1, on a quiet machine and with as many busy-looping
 /// processes as cores (<c>spin-child</c>) standing for the other work of a shared machine.
 /// </summary>
-internal sealed class WaitPolicyWorkload(BenchOptions options, TextWriter log)
+internal sealed class WaitPolicyWorkload(BenchOptions options, TextWriter log) : IWorkload
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 

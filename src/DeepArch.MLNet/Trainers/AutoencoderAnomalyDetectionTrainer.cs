@@ -192,7 +192,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
     /// Each feature's standard deviation of the training reconstruction error <c>x - x̂</c>, floored at 1% of their mean
     /// (and at 1e-6), so that a feature the autoencoder reconstructs perfectly (a pixel always 0) cannot blow up the score.
     /// </summary>
-    private static float[] FeatureErrorScale(float[] reconstruction, float[] rows, int featureSize)
+    internal static float[] FeatureErrorScale(float[] reconstruction, float[] rows, int featureSize)
     {
         int count = rows.Length / featureSize;
         var sum = new double[featureSize];
@@ -218,7 +218,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
     /// features of <c>((x - x̂) / scale)²</c>, as the graph's Sub, Div, Mul and ReduceMean nodes compute it (accumulated in double,
     /// so it differs from ONNX Runtime's float sum by rounding only, far below 1e-5).
     /// </summary>
-    private static float[] StandardizedErrors(float[] reconstruction, float[] rows, int featureSize, float[] scale)
+    internal static float[] StandardizedErrors(float[] reconstruction, float[] rows, int featureSize, float[] scale)
     {
         var scores = new float[rows.Length / featureSize];
         for (int r = 0; r < scores.Length; r++)
