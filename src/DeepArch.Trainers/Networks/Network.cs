@@ -184,8 +184,11 @@ public static class MetadataKeys
     /// <summary>The per-sample input shape as a JSON array.</summary>
     public const string InputShape = "deeparch.input_shape";
 
-    /// <summary>The SHA-256 (lowercase hex) of every byte of the model before this entry, which is always the last one.</summary>
+    /// <summary>The SHA-256 (lowercase hex) of every byte of the model before this entry, which is the last one unless the model is signed.</summary>
     public const string Integrity = "deeparch.sha256";
+
+    /// <summary>In a signed model, the last entry: the HMAC-SHA256 (lowercase hex) under the signing key of every byte before it.</summary>
+    public const string Signature = "deeparch.hmac-sha256";
 }
 
 /// <summary>A network's layers with their output shapes and parameter counts.</summary>

@@ -16,6 +16,8 @@ namespace DeepArch.Trainers.Networks;
 /// Protobuf lets a repeated field's entries appear anywhere, in order, so appending a serialized entry
 /// to the model's bytes is the same as adding it last to <c>metadata_props</c>: the result is a valid
 /// ONNX model (the official checker accepts it) whose bytes before the entry are exactly the unsealed model.
+/// The seal catches damage, not tampering: anyone can recompute a SHA-256. <see cref="Sign"/> appends a second entry,
+/// a keyed HMAC-SHA256 that only a holder of the key can compute, which turns the check into an authentication.
 /// </remarks>
 internal static class OnnxIntegrity
 {
@@ -26,26 +28,87 @@ internal static class OnnxIntegrity
     public static byte[] Seal(byte[] model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var entry = new StringStringEntryProto { Key = MetadataKeys.Integrity, Value = Convert.ToHexStringLower(SHA256.HashData(model)) };
-        using var output = new MemoryStream(model.Length + 128);
-        output.Write(model);
-        using (var coded = new CodedOutputStream(output, leaveOpen: true))
-        {
-            coded.WriteTag(MetadataPropsField, WireFormat.WireType.LengthDelimited);
-            coded.WriteMessage(entry);
-        }
-        return output.ToArray();
+        return Append(model, MetadataKeys.Integrity, Convert.ToHexStringLower(SHA256.HashData(model)));
     }
 
     /// <summary>
-    /// Checks that the last top-level field of <paramref name="model"/> is the integrity entry and that
-    /// it holds the SHA-256 of every byte before it.
+    /// Returns <paramref name="sealedModel"/> with a <see cref="MetadataKeys.Signature"/> entry appended: the HMAC-SHA256
+    /// under <paramref name="key"/> of every byte before it, seal included. Only a holder of the key can make one that
+    /// <see cref="VerifySignature"/> accepts with that key.
+    /// </summary>
+    public static byte[] Sign(byte[] sealedModel, byte[] key)
+    {
+        ArgumentNullException.ThrowIfNull(sealedModel);
+        ArgumentNullException.ThrowIfNull(key);
+        return Append(sealedModel, MetadataKeys.Signature, Convert.ToHexStringLower(HMACSHA256.HashData(key, sealedModel)));
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="model"/> ends with its integrity entry holding the SHA-256 of every byte before it,
+    /// optionally followed by a signature entry (not checked here: see <see cref="VerifySignature"/>).
     /// </summary>
     /// <exception cref="InvalidDataException">The model is not well-formed protobuf, has no integrity entry, or its bytes do not match it.</exception>
     public static void Verify(byte[] model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        int lastStart = -1;
+        var (start, entry) = LastEntry(model);
+        if (entry?.Key == MetadataKeys.Signature)
+        {
+            (start, entry) = LastEntry(model.AsSpan(0, start).ToArray());
+        }
+        if (entry is null || entry.Key != MetadataKeys.Integrity)
+        {
+            throw new InvalidDataException(
+                $"The ONNX model has no '{MetadataKeys.Integrity}' integrity entry at its end: it was damaged, edited after export, or written by another tool.");
+        }
+        byte[] expected = SHA256.HashData(model.AsSpan(0, start));
+        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Convert.ToHexStringLower(expected)), Encoding.ASCII.GetBytes(entry.Value)))
+        {
+            throw new InvalidDataException(
+                $"The ONNX model failed its integrity check: its SHA-256 is {Convert.ToHexStringLower(expected)} but '{MetadataKeys.Integrity}' says " +
+                $"'{(entry.Value.Length > 64 ? entry.Value[..64] + "..." : entry.Value)}'. The file was damaged or edited after export.");
+        }
+    }
+
+    /// <summary>Checks that <paramref name="model"/> ends with a signature entry holding the HMAC-SHA256 under <paramref name="key"/> of every byte before it.</summary>
+    /// <exception cref="InvalidDataException">The model is not signed, or not with this key, or was changed after it was signed.</exception>
+    public static void VerifySignature(byte[] model, byte[] key)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(key);
+        var (start, entry) = LastEntry(model);
+        if (entry?.Key != MetadataKeys.Signature)
+        {
+            throw new InvalidDataException(
+                $"The ONNX model is not signed (it has no '{MetadataKeys.Signature}' entry at its end): it was saved without a signing key, or its signature was removed.");
+        }
+        string expected = Convert.ToHexStringLower(HMACSHA256.HashData(key, model.AsSpan(0, start)));
+        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(entry.Value)))
+        {
+            throw new InvalidDataException(
+                $"The ONNX model's signature does not match the signing key: it was signed with another key, or changed after it was signed.");
+        }
+    }
+
+    /// <summary>The SHA-256 (lowercase hex) a sealed model's integrity entry holds: an identity of the network, for whoever must refer to it.</summary>
+    /// <exception cref="InvalidDataException">The model has no integrity entry (call <see cref="Verify"/> first to check it too).</exception>
+    public static string SealOf(byte[] model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var (start, entry) = LastEntry(model);
+        if (entry?.Key == MetadataKeys.Signature)
+        {
+            (_, entry) = LastEntry(model.AsSpan(0, start).ToArray());
+        }
+        return entry?.Key == MetadataKeys.Integrity
+            ? entry.Value
+            : throw new InvalidDataException($"The ONNX model has no '{MetadataKeys.Integrity}' integrity entry at its end.");
+    }
+
+    /// <summary>Where the last top-level field of <paramref name="model"/> starts, and that field as a metadata entry (null when it is none).</summary>
+    private static (int Start, StringStringEntryProto? Entry) LastEntry(byte[] model)
+    {
+        int lastStart = 0;
         ByteString? lastEntry = null;
         try
         {
@@ -70,28 +133,28 @@ internal static class OnnxIntegrity
         {
             throw new InvalidDataException($"The ONNX model is not well-formed: {e.Message}", e);
         }
-        StringStringEntryProto? seal = null;
         try
         {
-            seal = lastEntry is null ? null : StringStringEntryProto.Parser.ParseFrom(lastEntry);
+            return (lastStart, lastEntry is null ? null : StringStringEntryProto.Parser.ParseFrom(lastEntry));
         }
         catch (InvalidProtocolBufferException)
         {
-            // Reported below as a missing entry.
+            return (lastStart, null); // reported by the caller as a missing entry
         }
-        if (seal is null || seal.Key != MetadataKeys.Integrity)
+    }
+
+    /// <summary><paramref name="model"/> with one more <c>metadata_props</c> entry at its end.</summary>
+    private static byte[] Append(byte[] model, string key, string value)
+    {
+        var entry = new StringStringEntryProto { Key = key, Value = value };
+        using var output = new MemoryStream(model.Length + 128);
+        output.Write(model);
+        using (var coded = new CodedOutputStream(output, leaveOpen: true))
         {
-            throw new InvalidDataException(
-                $"The ONNX model has no '{MetadataKeys.Integrity}' integrity entry at its end: it was damaged, edited after export, or written by another tool.");
+            coded.WriteTag(MetadataPropsField, WireFormat.WireType.LengthDelimited);
+            coded.WriteMessage(entry);
         }
-        byte[] expected = SHA256.HashData(model.AsSpan(0, lastStart));
-        byte[] stored = Encoding.ASCII.GetBytes(seal.Value);
-        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Convert.ToHexStringLower(expected)), stored))
-        {
-            throw new InvalidDataException(
-                $"The ONNX model failed its integrity check: its SHA-256 is {Convert.ToHexStringLower(expected)} but '{MetadataKeys.Integrity}' says " +
-                $"'{(seal.Value.Length > 64 ? seal.Value[..64] + "..." : seal.Value)}'. The file was damaged or edited after export.");
-        }
+        return output.ToArray();
     }
 
     /// <summary>

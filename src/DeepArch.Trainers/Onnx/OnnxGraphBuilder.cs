@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using DeepArch.Trainers.Onnx.Proto;
 using Google.Protobuf;
 
@@ -22,6 +23,20 @@ internal sealed class OnnxGraphBuilder
 
     /// <summary>The name of the symbolic batch dimension.</summary>
     public const string BatchDimension = "batch";
+
+    /// <summary>
+    /// Every operator DeepArch exports, all of the default domain at <see cref="OpsetVersion"/>. <see cref="AddNode(string, IReadOnlyList{string}, int, ValueTuple{string, object}[])"/>
+    /// refuses any other, and <see cref="OnnxModelCheck"/> refuses a model file that uses one, so this list is the one place
+    /// a new layer adds its operators.
+    /// </summary>
+    public static readonly FrozenSet<string> Operators = new[]
+    {
+        "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Conv", "ConvTranspose", "Div", "Dropout", "Exp",
+        "Flatten", "GRU", "Gemm", "GlobalAveragePool", "Greater", "Identity", "IsNaN", "LSTM", "LeakyRelu", "Less",
+        "MatMul", "MaxPool", "Mul", "Or", "Pad", "RNN", "Range", "ReduceMax", "ReduceMean", "ReduceSum", "Relu",
+        "Reshape", "Shape", "Sigmoid", "Slice", "Softmax", "Softplus", "Squeeze", "Sub", "Tanh", "Transpose",
+        "Unsqueeze", "Where",
+    }.ToFrozenSet(StringComparer.Ordinal);
 
     private readonly GraphProto _graph = new() { Name = "deeparch" };
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
@@ -89,6 +104,10 @@ internal sealed class OnnxGraphBuilder
     /// <summary>Adds a node with <paramref name="outputCount"/> outputs and returns their names.</summary>
     public string[] AddNode(string opType, IReadOnlyList<string> inputs, int outputCount, params (string Name, object Value)[] attributes)
     {
+        if (!Operators.Contains(opType))
+        {
+            throw new ArgumentException($"'{opType}' is not in OnnxGraphBuilder.Operators; add it there (loaders refuse operators outside that list).", nameof(opType));
+        }
         var node = new NodeProto { OpType = opType, Name = UniqueName($"{opType}_node") };
         node.Input.AddRange(inputs);
         var outputs = new string[outputCount];
