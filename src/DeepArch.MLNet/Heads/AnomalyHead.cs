@@ -1,5 +1,6 @@
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
+using DeepArch.MLNet.Trainers;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Training;
@@ -31,6 +32,11 @@ internal sealed class AnomalyHead : PredictionHead
     /// <summary>The column of per-feature error shares, or null for none.</summary>
     public string? FeatureContributionsColumn { get; init; }
 
+    /// <summary>What scoring does with a row whose features are not all finite (the graph flags its NaN score either way).</summary>
+    public MissingValuePolicy MissingValues { get; init; }
+
+    public override bool RejectsNonFiniteFeatures => MissingValues == MissingValuePolicy.Throw;
+
     public override LossFunction Loss => LossFunction.MeanSquaredError;
 
     public override int NetworkOutputs => FeatureSize;
@@ -52,6 +58,12 @@ internal sealed class AnomalyHead : PredictionHead
             // Known-size vector (the size is the feature column's, which a schema shape does not carry).
             yield return SchemaShapes.Column(featureContributionsColumn, new VectorDataViewType(NumberDataViewType.Single, 1));
         }
+    }
+
+    public override void CheckLoaded(ModelInfo info)
+    {
+        ModelInfo.Require(FeatureSize == info.FeatureSize, "anomaly head's feature size", FeatureSize);
+        ModelInfo.Require(FeatureContributionsColumn is null || FeatureContributionsColumn.Length > 0, "feature contributions column", "''");
     }
 
     public override IReadOnlyList<OutputColumn> CreateOutputColumns()
@@ -83,7 +95,10 @@ internal sealed class AnomalyHead : PredictionHead
         // OnnxTransformer names its columns after the graph outputs: "Score" and "Anomaly" as one-value vectors
         // (and "FeatureShare"). The mapping turns them into the scalar columns evaluators want, under a temporary
         // name, so that the vector "Score" can be dropped and the scalar copied into its place.
-        IEstimator<ITransformer> tail = mlContext.Transforms.CustomMapping(new AnomalyScoreMapping().GetMapping(), AnomalyScoreMapping.ContractName)
+        IEstimator<ITransformer> tail = MissingValues == MissingValuePolicy.Throw
+            ? mlContext.Transforms.CustomMapping(new StrictAnomalyScoreMapping().GetMapping(), StrictAnomalyScoreMapping.ContractName)
+            : mlContext.Transforms.CustomMapping(new AnomalyScoreMapping().GetMapping(), AnomalyScoreMapping.ContractName);
+        tail = tail
             .Append(mlContext.Transforms.DropColumns(AutoencoderScoringExport.ScoreOutput, AutoencoderScoringExport.AnomalyOutput))
             .Append(mlContext.Transforms.CopyColumns(ColumnNames.Score, RawScoreCopy))
             .Append(mlContext.Transforms.DropColumns(RawScoreCopy));
@@ -122,6 +137,28 @@ internal sealed class AnomalyHead : PredictionHead
 
         public override Action<RawRow, ScoreRow> GetMapping() => (raw, row) =>
         {
+            row.Score = raw.Score[0];
+            row.PredictedLabel = raw.Anomaly[0] > 0.5f;
+        };
+    }
+
+    /// <summary>
+    /// <see cref="AnomalyScoreMapping"/> for a detector trained with <see cref="MissingValuePolicy.Throw"/>: a non-finite
+    /// score (the row's features held NaN or infinity) is an error, as in the batched transformer.
+    /// </summary>
+    [CustomMappingFactoryAttribute(ContractName)]
+    public sealed class StrictAnomalyScoreMapping : CustomMappingFactory<RawRow, ScoreRow>
+    {
+        public const string ContractName = "DeepArch.AnomalyScoreStrict";
+
+        public override Action<RawRow, ScoreRow> GetMapping() => (raw, row) =>
+        {
+            if (!float.IsFinite(raw.Score[0]))
+            {
+                throw new InvalidOperationException(
+                    $"A row's anomaly score is {raw.Score[0].ToString(System.Globalization.CultureInfo.InvariantCulture)}: its features hold NaN or infinite values, " +
+                    "and the detector was trained with Options.MissingValues = Throw. Replace missing values first (for example with ReplaceMissingValues) or filter those rows out.");
+            }
             row.Score = raw.Score[0];
             row.PredictedLabel = raw.Anomaly[0] > 0.5f;
         };

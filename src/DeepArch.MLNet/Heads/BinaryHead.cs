@@ -44,6 +44,9 @@ internal sealed class BinaryHead : PredictionHead
         SchemaShapes.Column(ColumnNames.PredictedLabel, BooleanDataViewType.Instance),
     ];
 
+    public override void CheckLoaded(ModelInfo info)
+        => ModelInfo.Require(info.OutputShape.Aggregate(1L, (a, d) => a * d) == 1, "output shape of a binary classifier", $"[{string.Join(", ", info.OutputShape)}]");
+
     public override IReadOnlyList<OutputColumn> CreateOutputColumns() =>
     [
         new OutputColumn<float>(ColumnNames.Score, NumberDataViewType.Single, (ScoredBatch b, int row, ref float v) => v = b.Row(0, row)[0]),

@@ -83,6 +83,22 @@ internal sealed class MulticlassHead : PredictionHead
         ];
     }
 
+    public override void CheckLoaded(ModelInfo info)
+    {
+        ModelInfo.Require(ClassCount >= 2 && info.OutputShape[^1] == ClassCount, "class count", ClassCount);
+        ModelInfo.Require((KeyValueType is null) == (KeyValues is null) && (KeyValues is null || KeyValues.Count == ClassCount),
+            "label's key values", KeyValues is null ? KeyValueType : $"{KeyValues.Count} values for {ClassCount} classes");
+        if (KeyValueType is not null)
+        {
+            ModelInfo.Require(KeyValueCodec.IsKnown(KeyValueType), "label's key value type", KeyValueType);
+            var type = KeyValueCodec.TypeOf(KeyValueType);
+            foreach (string value in KeyValues!)
+            {
+                ModelInfo.Require(value is not null && KeyValueCodec.TryParse(type, value), "label's key value", value);
+            }
+        }
+    }
+
     public override IReadOnlyList<OutputColumn> CreateOutputColumns()
     {
         int classes = ClassCount;
@@ -227,6 +243,23 @@ internal static class KeyValueCodec
     };
 
     public static bool IsSupported(Type raw) => Types.ContainsValue(raw);
+
+    /// <summary>Whether <paramref name="name"/> names a supported key value type.</summary>
+    public static bool IsKnown(string name) => Types.ContainsKey(name);
+
+    /// <summary>Whether <paramref name="text"/> parses to <paramref name="type"/> (the MapValue type of <see cref="TypeOf"/>).</summary>
+    public static bool TryParse(Type type, string text)
+    {
+        try
+        {
+            _ = type == typeof(string) ? text : Convert.ChangeType(text, type, CultureInfo.InvariantCulture);
+            return true;
+        }
+        catch (Exception e) when (e is FormatException or OverflowException or InvalidCastException)
+        {
+            return false;
+        }
+    }
 
     public static string NameOf(Type raw) => Types.First(t => t.Value == raw).Key;
 

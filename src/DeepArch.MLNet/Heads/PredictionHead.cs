@@ -39,6 +39,16 @@ internal abstract class PredictionHead
     public virtual IReadOnlyList<(string Name, int[] Shape)> ScoringOutputs(ModelInfo info)
         => OnnxOutputs.Select(o => (o.Name, info.OutputShape)).ToArray();
 
+    /// <summary>
+    /// Checks, for a head read from a model file, that its values are within bounds and agree with <paramref name="info"/>;
+    /// <see cref="ModelInfo.CheckLoaded"/> calls it. Throws <see cref="InvalidDataException"/> (through <see cref="ModelInfo.Require"/>).
+    /// </summary>
+    public abstract void CheckLoaded(ModelInfo info);
+
+    /// <summary>Whether scoring throws on a row whose features are not all finite (an anomaly detector's <see cref="Trainers.MissingValuePolicy.Throw"/>).</summary>
+    [JsonIgnore]
+    public virtual bool RejectsNonFiniteFeatures => false;
+
     /// <summary>The columns the scoring transformer adds.</summary>
     public abstract IReadOnlyList<OutputColumn> CreateOutputColumns();
 

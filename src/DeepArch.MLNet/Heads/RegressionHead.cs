@@ -36,6 +36,9 @@ internal sealed class RegressionHead : PredictionHead
     /// <summary>The columns the estimator adds, at schema-shape level.</summary>
     public static IEnumerable<SchemaShape.Column> OutputShape() => [SchemaShapes.Column(ColumnNames.Score, NumberDataViewType.Single)];
 
+    public override void CheckLoaded(ModelInfo info)
+        => ModelInfo.Require(info.OutputShape.Aggregate(1L, (a, d) => a * d) == 1, "output shape of a regression", $"[{string.Join(", ", info.OutputShape)}]");
+
     public override IReadOnlyList<OutputColumn> CreateOutputColumns() =>
     [
         new OutputColumn<float>(ColumnNames.Score, NumberDataViewType.Single, (ScoredBatch b, int row, ref float v) => v = b.Row(0, row)[0]),

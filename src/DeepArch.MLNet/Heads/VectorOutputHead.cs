@@ -67,6 +67,13 @@ internal sealed class VectorOutputHead : PredictionHead
     public static SchemaShape.Column OutputShape(string outputColumnName)
         => Schema.SchemaShapes.Column(outputColumnName, new VectorDataViewType(NumberDataViewType.Single, 1));
 
+    public override void CheckLoaded(ModelInfo info)
+    {
+        ModelInfo.Require(!string.IsNullOrEmpty(OutputColumnName), "output column", OutputColumnName);
+        ModelInfo.Require(InputColumnName == info.FeatureColumn, "vector head's input column", InputColumnName);
+        ModelInfo.Require(Size >= 1 && Size == info.OutputShape.Aggregate(1L, (a, d) => a * d), "vector head's size", Size);
+    }
+
     public override IReadOnlyList<OutputColumn> CreateOutputColumns()
     {
         int size = Size;

@@ -1,6 +1,4 @@
 using DeepArch.MLNet.Scoring;
-using DeepArch.Trainers.Networks;
-using DeepArch.Trainers.Onnx.Proto;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Onnx;
@@ -8,77 +6,141 @@ using Microsoft.ML.Transforms.Onnx;
 namespace DeepArch.MLNet.Persistence;
 
 /// <summary>
-/// Loading models that contain DeepArch transformers.
+/// Saving and loading models that contain DeepArch transformers, with a model file treated as untrusted input.
 /// </summary>
 /// <remarks>
-/// <para><c>mlContext.Model.Save</c> works as for any ML.NET model. To load:</para>
+/// <para>To save, <c>mlContext.Model.Save</c> works as for any ML.NET model; <see cref="Save(MLContext, ITransformer, DataViewSchema, Stream, ModelSaveOptions?)"/>
+/// also writes a manifest that binds every part of the model to the others, signed when given a key. To load:</para>
 /// <list type="bullet">
-/// <item><description><see cref="Load(MLContext, string, out DataViewSchema)"/> (recommended) returns the pipeline with
-/// every DeepArch network restored as a batched <see cref="NetworkTransformer"/> (fast scoring, history, summary).</description></item>
-/// <item><description>Plain <c>mlContext.Model.Load</c> works after <see cref="Register"/>; networks then score
-/// through ML.NET's <c>OnnxTransformer</c>, one row per ONNX Runtime call, with the same values.</description></item>
+/// <item><description><see cref="Load(MLContext, string, out DataViewSchema)"/> (recommended) checks the whole file before ML.NET or
+/// ONNX Runtime parse any of it, and returns the pipeline with every DeepArch network restored as a batched
+/// <see cref="NetworkTransformer"/> (fast scoring, history, summary).</description></item>
+/// <item><description>Plain <c>mlContext.Model.Load</c> works after <see cref="Register"/>; networks then score through ML.NET's
+/// <c>OnnxTransformer</c>, one row per ONNX Runtime call, with the same values. ML.NET opens every ONNX model of the file
+/// with ONNX Runtime itself, so none of DeepArch's checks run on that path; <see cref="Register"/> only makes ML.NET's
+/// temporary copies private.</description></item>
 /// </list>
-/// Loading runs no code from the file: a saved DeepArch network is an ONNX graph plus JSON metadata.
-/// <see cref="Load(MLContext, Stream, out DataViewSchema)"/> and <see cref="LoadOnnx"/> also check the file's integrity
-/// before ONNX Runtime parses it; plain <c>mlContext.Model.Load</c> does not.
+/// README's security note says what the checks promise and what they do not.
 /// </remarks>
 public static class DeepArchModel
 {
     /// <summary>
-    /// Registers DeepArch's column conversions with <paramref name="mlContext"/>, so that plain
-    /// <c>mlContext.Model.Load</c> can load models that contain DeepArch transformers.
+    /// Registers DeepArch's column conversions with <paramref name="mlContext"/>, so that plain <c>mlContext.Model.Load</c>
+    /// can load models that contain DeepArch transformers, and points the context's <see cref="MLContext.TempFilePath"/> at
+    /// a private folder of its own: ML.NET writes each ONNX model it loads there, and ONNX Runtime resolves a model's
+    /// external data beside it, so a crafted model could otherwise read the files around it in a shared temporary folder.
     /// </summary>
     public static void Register(MLContext mlContext)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         mlContext.ComponentCatalog.RegisterAssembly(typeof(DeepArchModel).Assembly);
+        PrivateTempFolder.Apply(mlContext);
+    }
+
+    /// <summary>Saves <paramref name="model"/> as <c>mlContext.Model.Save</c> does, plus a manifest of every entry (signed when <paramref name="options"/> give a key).</summary>
+    /// <remarks>The file is an ordinary ML.NET model: <c>mlContext.Model.Load</c> reads it, and <see cref="Load(MLContext, Stream, out DataViewSchema, ModelLoadOptions)"/> checks the manifest.</remarks>
+    public static void Save(MLContext mlContext, ITransformer model, DataViewSchema inputSchema, string path, ModelSaveOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        using var stream = File.Create(path);
+        Save(mlContext, model, inputSchema, stream, options);
+    }
+
+    /// <summary>Saves <paramref name="model"/> to <paramref name="stream"/> as <c>mlContext.Model.Save</c> does, plus a manifest of every entry (signed when <paramref name="options"/> give a key).</summary>
+    public static void Save(MLContext mlContext, ITransformer model, DataViewSchema inputSchema, Stream stream, ModelSaveOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(stream);
+        options ??= new ModelSaveOptions();
+        options.Validate();
+        using var saved = new MemoryStream();
+        mlContext.Model.Save(model, inputSchema, saved);
+        saved.Position = 0;
+        var unlimited = new ModelLoadOptions { MaxUncompressedBytes = long.MaxValue, MaxCompressionRatio = int.MaxValue / 2 };
+        byte[] manifest = ModelManifest.Create(ModelArchive.Read(saved, unlimited, _ => false), options.SigningKey);
+        using (var archive = new System.IO.Compression.ZipArchive(saved, System.IO.Compression.ZipArchiveMode.Update, leaveOpen: true))
+        {
+            using var entry = archive.CreateEntry(ModelManifest.EntryName, System.IO.Compression.CompressionLevel.Optimal).Open();
+            entry.Write(manifest);
+        }
+        saved.Position = 0;
+        saved.CopyTo(stream);
     }
 
     /// <summary>Loads a model saved with <c>mlContext.Model.Save</c>, restoring DeepArch networks as batched transformers.</summary>
-    /// <exception cref="InvalidDataException">The file is not a readable ML.NET model, or a network in it is damaged.</exception>
+    /// <exception cref="InvalidDataException">The file is not a readable ML.NET model, or something in it is damaged or refused; the message says what.</exception>
     public static ITransformer Load(MLContext mlContext, string path, out DataViewSchema inputSchema)
+        => Load(mlContext, path, out inputSchema, new ModelLoadOptions());
+
+    /// <summary>Loads a model with <paramref name="options"/>' signing key and limits.</summary>
+    /// <exception cref="InvalidDataException">The file is not a readable ML.NET model, or something in it is damaged or refused; the message says what.</exception>
+    public static ITransformer Load(MLContext mlContext, string path, out DataViewSchema inputSchema, ModelLoadOptions options)
     {
         ArgumentNullException.ThrowIfNull(path);
         using var stream = File.OpenRead(path);
-        return Load(mlContext, stream, out inputSchema);
+        return Load(mlContext, stream, out inputSchema, options);
     }
 
     /// <summary>Loads a model saved with <c>mlContext.Model.Save</c> from a stream.</summary>
-    /// <remarks>
-    /// Before ML.NET or ONNX Runtime parse anything, every zip entry is checked against its recorded size
-    /// and CRC-32, and every ONNX model written by DeepArch against its SHA-256 (<see cref="MetadataKeys.Integrity"/>);
-    /// after loading, the pipeline must accept the input schema saved with it.
-    /// </remarks>
-    /// <exception cref="InvalidDataException">The stream is not a readable ML.NET model, or a network in it is damaged.</exception>
+    /// <exception cref="InvalidDataException">The stream is not a readable ML.NET model, or something in it is damaged or refused; the message says what.</exception>
     public static ITransformer Load(MLContext mlContext, Stream stream, out DataViewSchema inputSchema)
+        => Load(mlContext, stream, out inputSchema, new ModelLoadOptions());
+
+    /// <summary>Loads a model from a stream with <paramref name="options"/>' signing key and limits.</summary>
+    /// <remarks>
+    /// Before ML.NET or ONNX Runtime parse anything: every zip entry's name must be one ML.NET writes and appear once, its
+    /// size within the limits of <paramref name="options"/> (checked on the sizes the archive records, then while
+    /// decompressing), and its content must match the archive's size and CRC-32; the manifest, when the file has one (or a
+    /// key is given), must list every entry with its SHA-256 and carry the key's signature; every ONNX model must be a
+    /// DeepArch network that passes its integrity seal, a structural check (no external data, only the operators DeepArch
+    /// exports, shapes that match their data) and bounds on every value of its metadata. Then ML.NET loads the pipeline
+    /// (its temporary files in a private folder), each network's saved chain must be the one written for that network,
+    /// and the pipeline must accept the input schema saved with it.
+    /// </remarks>
+    /// <exception cref="InvalidDataException">The stream is not a readable ML.NET model, or something in it is damaged or refused; the message says what.</exception>
+    public static ITransformer Load(MLContext mlContext, Stream stream, out DataViewSchema inputSchema, ModelLoadOptions options)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         Register(mlContext);
-        var bytes = new MemoryStream();
-        stream.CopyTo(bytes);
-        bytes.Position = 0;
-        var onnxModels = ReadOnnxEntries(ModelArchive.Read(bytes));
+        using var source = ReadableCopy(stream, options.MaxUncompressedBytes);
+        long start = source.Position;
+        var entries = ModelArchive.Read(source, options, name => IsOnnxEntry(name) || name == ModelManifest.EntryName);
+        ModelManifest.Verify(entries, options.SigningKey);
+        var networks = new Dictionary<string, (byte[] Onnx, ModelInfo Info)>(StringComparer.Ordinal);
+        foreach (var entry in entries.Where(e => IsOnnxEntry(e.Name)))
+        {
+            byte[] onnx = OnnxOf(entry);
+            networks[entry.Name[..^"/OnnxModel".Length]] = (onnx, NetworkFile.Open(onnx, null, $"The ONNX model in zip entry '{entry.Name}'"));
+        }
         ITransformer model;
         try
         {
-            bytes.Position = 0;
-            model = mlContext.Model.Load(bytes, out inputSchema);
+            source.Position = start;
+            model = mlContext.Model.Load(source, out inputSchema);
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e)
         {
+            // OutOfMemoryException included: ML.NET sizes arrays from counts in its entries, and one that cannot be allocated is damage.
             throw new InvalidDataException($"The model could not be loaded: {Describe(e)}", e);
         }
+        var created = new List<NetworkTransformer>();
         ITransformer? restored = null;
         try
         {
-            int next = 0;
-            restored = Restore(model, onnxModels, ref next);
+            restored = Restore(model, RootDirectory, networks, created);
             CheckInputSchema(restored, inputSchema);
             return restored;
         }
         catch
         {
+            foreach (var network in created)
+            {
+                network.Dispose();
+            }
             (restored as IDisposable)?.Dispose();
             (model as IDisposable)?.Dispose();
             throw;
@@ -86,60 +148,110 @@ public static class DeepArchModel
     }
 
     /// <summary>Loads a standalone ONNX file written by <see cref="NetworkTransformer.SaveOnnx(string)"/> back into a transformer.</summary>
-    /// <remarks>The file's SHA-256 (<see cref="MetadataKeys.Integrity"/>) is verified before ONNX Runtime parses it.</remarks>
-    /// <exception cref="InvalidDataException">The file is not an ONNX model written by DeepArch, or it is damaged.</exception>
-    public static NetworkTransformer LoadOnnx(string path)
-        => FromOnnx(File.ReadAllBytes(path)) ?? throw new InvalidDataException($"'{path}' is not an ONNX model written by DeepArch (it has no '{ModelInfo.MetadataKey}' metadata).");
+    /// <remarks>The file is checked before ONNX Runtime parses it: its integrity seal, its structure and its metadata, as by <see cref="Load(MLContext, Stream, out DataViewSchema, ModelLoadOptions)"/>.</remarks>
+    /// <exception cref="InvalidDataException">The file is not an ONNX model written by DeepArch, or it is damaged or refused.</exception>
+    public static NetworkTransformer LoadOnnx(string path) => LoadOnnx(path, new ModelLoadOptions());
 
-    /// <summary>
-    /// The transformer for an ONNX model written by DeepArch, or null when the model carries no DeepArch
-    /// metadata. A model that claims to be DeepArch's must pass its integrity check first.
-    /// </summary>
-    internal static NetworkTransformer? FromOnnx(byte[] onnx)
+    /// <summary>Loads a standalone ONNX file with <paramref name="options"/>' signing key (see <see cref="NetworkTransformer.SaveOnnx(Stream, byte[])"/>) and size limit.</summary>
+    /// <exception cref="InvalidDataException">The file is not an ONNX model written by DeepArch, is damaged, refused, larger than the limit, or not signed with the key.</exception>
+    public static NetworkTransformer LoadOnnx(string path, ModelLoadOptions options)
     {
-        var proto = ParseVerified(onnx, "The ONNX model");
-        var entry = proto.MetadataProps.FirstOrDefault(p => p.Key == ModelInfo.MetadataKey);
-        if (entry is null)
-        {
-            return null;
-        }
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        using var stream = File.OpenRead(path);
+        using var copy = ReadableCopy(stream, options.MaxUncompressedBytes);
+        return FromOnnx(((MemoryStream)copy).ToArray(), options.SigningKey);
+    }
+
+    /// <summary>The transformer for an ONNX model written by DeepArch, checked first (<see cref="NetworkFile"/>).</summary>
+    internal static NetworkTransformer FromOnnx(byte[] onnx, byte[]? signingKey = null)
+    {
+        var info = NetworkFile.Open(onnx, signingKey, "The ONNX model");
         try
         {
-            return new NetworkTransformer(onnx, ModelInfo.FromJson(entry.Value));
+            return new NetworkTransformer(onnx, info);
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e) when (e is not OutOfMemoryException and not InvalidDataException)
         {
             throw new InvalidDataException($"The DeepArch network in the model is damaged: {Describe(e)}", e);
         }
     }
 
-    /// <summary>Parses <paramref name="onnx"/> and, when it claims to be written by DeepArch, verifies its integrity entry.</summary>
-    private static ModelProto ParseVerified(byte[] onnx, string what)
+    /// <summary>The directory ML.NET saves a model's root transformer in.</summary>
+    private const string RootDirectory = "TransformerChain";
+
+    private static bool IsOnnxEntry(string name) => name == "OnnxModel" || name.EndsWith("/OnnxModel", StringComparison.Ordinal);
+
+    /// <summary>The ONNX model stored in an <c>OnnxModel</c> entry (ML.NET writes a 4-byte length, then the bytes).</summary>
+    private static byte[] OnnxOf(ModelArchive.Entry entry)
     {
-        ModelProto proto;
-        try
+        byte[] content = entry.Content!;
+        int length = content.Length >= sizeof(int) ? BitConverter.ToInt32(content, 0) : -1;
+        if (length < 0 || length != content.Length - sizeof(int))
         {
-            proto = ModelProto.Parser.ParseFrom(onnx);
+            throw new InvalidDataException($"Zip entry '{entry.Name}' declares {length} bytes of ONNX model but holds {content.Length - sizeof(int)}.");
         }
-        catch (Exception e) when (e is Google.Protobuf.InvalidProtocolBufferException or InvalidOperationException)
-        {
-            throw new InvalidDataException($"{what} is damaged: {e.Message}", e);
-        }
-        if (OnnxIntegrity.ClaimsDeepArch(proto))
-        {
-            try
-            {
-                OnnxIntegrity.Verify(onnx);
-            }
-            catch (InvalidDataException e)
-            {
-                throw new InvalidDataException($"{what} was written by DeepArch but is damaged: {e.Message}", e);
-            }
-        }
-        return proto;
+        return content[sizeof(int)..];
     }
 
-    /// <summary>The loaded pipeline must accept the input schema it was saved with (a network swapped for another one would not).</summary>
+    /// <summary>
+    /// A seekable stream over <paramref name="stream"/>'s bytes: a copy in memory, read at most <paramref name="limit"/>
+    /// bytes far, so that a stream without end cannot exhaust memory.
+    /// </summary>
+    private static Stream ReadableCopy(Stream stream, long limit)
+    {
+        if (stream.CanSeek && stream.Length - stream.Position > limit)
+        {
+            throw new InvalidDataException(
+                $"The model file holds {stream.Length - stream.Position:N0} bytes, more than ModelLoadOptions.MaxUncompressedBytes ({limit:N0}): raise the limit if you trust the file.");
+        }
+        var copy = new MemoryStream();
+        byte[] buffer = new byte[81920];
+        int read;
+        while ((read = stream.Read(buffer)) > 0)
+        {
+            if (copy.Length + read > limit)
+            {
+                throw new InvalidDataException($"The model stream holds more than ModelLoadOptions.MaxUncompressedBytes ({limit:N0}) bytes: raise the limit if you trust it.");
+            }
+            copy.Write(buffer, 0, read);
+        }
+        copy.Position = 0;
+        return copy;
+    }
+
+    /// <summary>
+    /// Walks the loaded pipeline, knowing the directory ML.NET saved each transformer in (a chain's i-th transformer in
+    /// <c>Transform_{i:000}</c> under the chain's). A chain whose first transformer is an <c>OnnxTransformer</c> over a
+    /// checked DeepArch network is that network's saved stand-in: it must be bound to that network, and is replaced by the
+    /// batched transformer.
+    /// </summary>
+    private static ITransformer Restore(ITransformer transformer, string directory,
+        IReadOnlyDictionary<string, (byte[] Onnx, ModelInfo Info)> networks, List<NetworkTransformer> created)
+    {
+        if (transformer is not TransformerChain<ITransformer> chain)
+        {
+            return transformer;
+        }
+        var parts = chain.ToList();
+        if (parts.Count > 0 && parts[0] is OnnxTransformer && networks.TryGetValue($"{directory}/Transform_000", out var network))
+        {
+            PersistedChain.CheckBinding(chain, network.Onnx, network.Info, $"{directory}/Transform_000/OnnxModel");
+            var restoredNetwork = new NetworkTransformer(network.Onnx, network.Info);
+            created.Add(restoredNetwork);
+            chain.Dispose(); // the OnnxTransformer's session is not needed any more
+            return restoredNetwork;
+        }
+        var restored = new ITransformer[parts.Count];
+        for (int i = 0; i < parts.Count; i++)
+        {
+            restored[i] = Restore(parts[i], $"{directory}/Transform_{i:000}", networks, created);
+        }
+        return new TransformerChain<ITransformer>(restored);
+    }
+
+    /// <summary>The loaded pipeline must accept the input schema it was saved with.</summary>
     private static void CheckInputSchema(ITransformer model, DataViewSchema? inputSchema)
     {
         if (inputSchema is null)
@@ -157,7 +269,7 @@ public static class DeepArchModel
     }
 
     /// <summary>The messages of <paramref name="e"/> and its inner exceptions, without reflection's wrapper messages.</summary>
-    private static string Describe(Exception e)
+    internal static string Describe(Exception e)
     {
         var messages = new List<string>();
         for (Exception? current = e; current is not null && messages.Count < 4; current = current.InnerException)
@@ -168,62 +280,5 @@ public static class DeepArchModel
             }
         }
         return string.Join(": ", messages) + ".";
-    }
-
-    /// <summary>
-    /// Walks the loaded pipeline in save order. Each <c>OnnxTransformer</c> met is paired with the next
-    /// ONNX entry of the zip (entries sort in save order); a chain that starts with one whose model
-    /// carries DeepArch metadata is replaced by the batched transformer.
-    /// </summary>
-    private static ITransformer Restore(ITransformer transformer, List<byte[]> onnxModels, ref int next)
-    {
-        if (transformer is OnnxTransformer)
-        {
-            next++;
-            return transformer;
-        }
-        if (transformer is not TransformerChain<ITransformer> chain)
-        {
-            return transformer;
-        }
-        var parts = chain.ToList();
-        if (parts.Count > 0 && parts[0] is OnnxTransformer && next < onnxModels.Count && FromOnnx(onnxModels[next]) is { } network)
-        {
-            next++;
-            chain.Dispose(); // the OnnxTransformer's session is not needed any more
-            return network;
-        }
-        var restored = new ITransformer[parts.Count];
-        for (int i = 0; i < parts.Count; i++)
-        {
-            restored[i] = Restore(parts[i], onnxModels, ref next);
-        }
-        return new TransformerChain<ITransformer>(restored);
-    }
-
-    /// <summary>
-    /// The ONNX models stored by OnnxTransformers, in save order (each entry is a length-prefixed byte
-    /// array), each parsed and, when written by DeepArch, verified. Any entry whose name ends with
-    /// <c>OnnxModel</c> is checked, so a damaged name cannot let a damaged model through unchecked.
-    /// </summary>
-    private static List<byte[]> ReadOnnxEntries(IReadOnlyList<ModelArchive.Entry> entries)
-    {
-        var models = new List<(string Name, byte[] Model)>();
-        foreach (var entry in entries.Where(e => e.FullName.EndsWith("OnnxModel", StringComparison.Ordinal)))
-        {
-            byte[] content = entry.Content;
-            int length = content.Length >= sizeof(int) ? BitConverter.ToInt32(content, 0) : -1;
-            if (length < 0 || length != content.Length - sizeof(int))
-            {
-                throw new InvalidDataException($"Zip entry '{entry.FullName}' declares {length} bytes of ONNX model but holds {content.Length - sizeof(int)}.");
-            }
-            byte[] model = content[sizeof(int)..];
-            ParseVerified(model, $"The ONNX model in zip entry '{entry.FullName}'");
-            if (entry.FullName.Split('/', '\\')[^1] == "OnnxModel")
-            {
-                models.Add((entry.FullName, model));
-            }
-        }
-        return models.OrderBy(m => m.Name, StringComparer.Ordinal).Select(m => m.Model).ToList();
     }
 }

@@ -1,20 +1,34 @@
+using System.Buffers;
 using System.IO.Compression;
+using System.IO.Hashing;
+using System.Security.Cryptography;
+using System.Text.RegularExpressions;
 
 namespace DeepArch.MLNet.Persistence;
 
 /// <summary>
-/// Reads every entry of a saved ML.NET model (a zip archive) and checks it against the sizes and CRC-32
-/// the archive records. .NET's <see cref="ZipArchive"/> does not check CRCs, and ML.NET reads only the
-/// bytes it needs, so without this a damaged entry decompresses into different bytes and loads silently.
+/// Reads the entries of a saved ML.NET model (a zip archive) as untrusted input, before ML.NET or ONNX Runtime sees any
+/// of it: names must be of the shape ML.NET writes and unique, sizes within <see cref="ModelLoadOptions"/>' limits
+/// (checked on the sizes the archive records before anything is decompressed, and again while decompressing), and each
+/// entry's content must match the size and CRC-32 the archive records (.NET's <see cref="ZipArchive"/> does not check
+/// CRCs, and ML.NET reads only the bytes it needs, so without this a damaged entry decompresses into different bytes and
+/// loads silently).
 /// </summary>
-internal static class ModelArchive
+/// <remarks>
+/// Entries are decompressed as a stream, a buffer at a time, and only the ones the caller keeps (ONNX models, the
+/// manifest) are held in memory; an entry whose name ML.NET never writes is refused without being decompressed.
+/// </remarks>
+internal static partial class ModelArchive
 {
-    /// <summary>One entry's full name and checked content.</summary>
-    public sealed record Entry(string FullName, byte[] Content);
+    /// <summary>One entry: its name (with '/' separators), decompressed length, SHA-256 (lowercase hex) and, when kept, its content.</summary>
+    public sealed record Entry(string Name, long Length, string Sha256, byte[]? Content);
 
     /// <summary>The entries of the archive in <paramref name="zip"/>, in archive order.</summary>
-    /// <exception cref="InvalidDataException">The archive, or an entry in it, is damaged.</exception>
-    public static IReadOnlyList<Entry> Read(Stream zip)
+    /// <param name="zip">A seekable stream positioned at the archive's start; it is left open.</param>
+    /// <param name="limits">The size limits.</param>
+    /// <param name="keep">Which entries (by name) to return with their content.</param>
+    /// <exception cref="InvalidDataException">The archive, or an entry in it, is damaged, unexpected or over a limit.</exception>
+    public static IReadOnlyList<Entry> Read(Stream zip, ModelLoadOptions limits, Func<string, bool> keep)
     {
         ZipArchive? archive = null;
         IReadOnlyList<ZipArchiveEntry> archived;
@@ -30,68 +44,119 @@ internal static class ModelArchive
         }
         using (archive)
         {
-            var entries = new List<Entry>();
-            foreach (var entry in archived)
+            CheckNamesAndSizes(archived, limits);
+            var entries = new List<Entry>(archived.Count);
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(81920);
+            try
             {
-                try
+                foreach (var entry in archived)
                 {
-                    entries.Add(new Entry(entry.FullName, ReadChecked(entry)));
+                    string name = Normalize(entry.FullName);
+                    try
+                    {
+                        entries.Add(ReadChecked(entry, name, keep(name), buffer));
+                    }
+                    catch (Exception e) when (e is InvalidDataException or IOException or NotSupportedException or ArgumentException)
+                    {
+                        throw new InvalidDataException($"Zip entry '{entry.FullName}' is damaged: {e.Message}", e);
+                    }
                 }
-                catch (Exception e) when (e is InvalidDataException or IOException or NotSupportedException or ArgumentException)
-                {
-                    throw new InvalidDataException($"Zip entry '{entry.FullName}' is damaged: {e.Message}", e);
-                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
             }
             return entries;
         }
     }
 
-    /// <summary>The content of <paramref name="entry"/>, checked against its recorded size and CRC-32.</summary>
-    private static byte[] ReadChecked(ZipArchiveEntry entry)
+    /// <summary>An entry name with '/' separators: ML.NET reads names written with '\' by older versions as the same entry.</summary>
+    public static string Normalize(string name) => name.Replace('\\', '/');
+
+    /// <summary>
+    /// Checks every name and the recorded sizes before anything is decompressed: no unknown or duplicate names, each
+    /// entry within the compression ratio, all of them within the total.
+    /// </summary>
+    private static void CheckNamesAndSizes(IReadOnlyList<ZipArchiveEntry> archived, ModelLoadOptions limits)
     {
-        using var stream = entry.Open();
-        using var content = new MemoryStream((int)Math.Min(entry.Length, 1 << 20));
-        byte[] buffer = new byte[81920];
-        int read;
-        while ((read = stream.Read(buffer)) > 0)
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        long total = 0;
+        foreach (var entry in archived)
         {
-            if (content.Length + read > entry.Length)
+            string name = Normalize(entry.FullName);
+            if (!EntryName().IsMatch(name))
             {
-                throw new InvalidDataException($"it holds more than the {entry.Length} bytes the archive records.");
+                throw new InvalidDataException(
+                    $"Zip entry '{Shorten(entry.FullName)}' is not part of an ML.NET model: ML.NET names its entries like 'TransformerChain/Transform_000/Model.key'.");
             }
-            content.Write(buffer, 0, read);
+            if (!names.Add(name))
+            {
+                throw new InvalidDataException($"Zip entry '{name}' appears twice: ML.NET would read only one of them.");
+            }
+            long allowed = checked(entry.CompressedLength * limits.MaxCompressionRatio + ModelLoadOptions.RatioFreeBytes);
+            if (entry.Length > allowed)
+            {
+                throw new InvalidDataException(
+                    $"Zip entry '{name}' expands from {entry.CompressedLength:N0} to {entry.Length:N0} bytes, more than ModelLoadOptions.MaxCompressionRatio " +
+                    $"({limits.MaxCompressionRatio}) times its compressed size plus {ModelLoadOptions.RatioFreeBytes:N0} bytes allow: it looks like a zip bomb.");
+            }
+            total += entry.Length;
+            if (total > limits.MaxUncompressedBytes)
+            {
+                throw new InvalidDataException(
+                    $"The model's entries hold more than ModelLoadOptions.MaxUncompressedBytes ({limits.MaxUncompressedBytes:N0}) bytes once decompressed " +
+                    $"(at entry '{name}'): raise the limit if you trust the file.");
+            }
         }
-        if (content.Length != entry.Length)
-        {
-            throw new InvalidDataException($"it holds {content.Length} bytes but the archive records {entry.Length}.");
-        }
-        byte[] bytes = content.ToArray();
-        uint crc = Crc32(bytes);
-        if (crc != entry.Crc32)
-        {
-            throw new InvalidDataException($"its CRC-32 is {crc:x8} but the archive records {entry.Crc32:x8}.");
-        }
-        return bytes;
     }
 
-    private static readonly uint[] Crc32Table = Enumerable.Range(0, 256).Select(n =>
+    /// <summary>
+    /// Decompresses <paramref name="entry"/> a buffer at a time, never past the length the archive records, and checks its
+    /// length and CRC-32; computes its SHA-256, and keeps the content when <paramref name="keep"/> says so.
+    /// </summary>
+    private static Entry ReadChecked(ZipArchiveEntry entry, string name, bool keep, byte[] buffer)
     {
-        uint c = (uint)n;
-        for (int k = 0; k < 8; k++)
+        if (keep && entry.Length > Array.MaxLength)
         {
-            c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            throw new InvalidDataException($"it records {entry.Length:N0} bytes, more than one array can hold.");
         }
-        return c;
-    }).ToArray();
-
-    /// <summary>The CRC-32 zip uses (IEEE 802.3, reflected polynomial 0xEDB88320).</summary>
-    internal static uint Crc32(ReadOnlySpan<byte> data)
-    {
-        uint crc = 0xFFFFFFFFu;
-        foreach (byte b in data)
+        using var stream = entry.Open();
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        byte[]? content = keep ? new byte[entry.Length] : null;
+        var crc = new Crc32();
+        long length = 0;
+        int read;
+        while ((read = stream.Read(buffer, 0, (int)Math.Min(buffer.Length, entry.Length - length + 1))) > 0)
         {
-            crc = Crc32Table[(crc ^ b) & 0xFF] ^ (crc >> 8);
+            if (length + read > entry.Length)
+            {
+                throw new InvalidDataException($"it holds more than the {entry.Length:N0} bytes the archive records.");
+            }
+            var chunk = buffer.AsSpan(0, read);
+            if (content is not null)
+            {
+                chunk.CopyTo(content.AsSpan((int)length));
+            }
+            hash.AppendData(chunk);
+            crc.Append(chunk);
+            length += read;
         }
-        return ~crc;
+        if (length != entry.Length)
+        {
+            throw new InvalidDataException($"it holds {length:N0} bytes but the archive records {entry.Length:N0}.");
+        }
+        uint actual = crc.GetCurrentHashAsUInt32();
+        if (actual != entry.Crc32)
+        {
+            throw new InvalidDataException($"its CRC-32 is {actual:x8} but the archive records {entry.Crc32:x8}.");
+        }
+        return new Entry(name, length, Convert.ToHexStringLower(hash.GetHashAndReset()), content);
     }
+
+    /// <summary>The names ML.NET writes: path segments of letters, digits, '_', '.' and '-', none of them '.' or '..'.</summary>
+    [GeneratedRegex(@"^(?!\.\.?(/|$))[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,127}(/(?!\.\.?(/|$))[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,127}){0,31}$")]
+    private static partial Regex EntryName();
+
+    private static string Shorten(string name) => name.Length > 80 ? name[..80] + "..." : name;
+
 }

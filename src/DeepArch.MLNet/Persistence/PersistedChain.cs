@@ -1,4 +1,5 @@
 using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers.Networks;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -10,6 +11,11 @@ namespace DeepArch.MLNet.Persistence;
 /// ML.NET's <c>OnnxTransformer</c> over the same ONNX bytes, followed by the task's column conversions
 /// (custom mappings, MapValue) and a DropColumns of the temporary columns (DESIGN §4 "Persistence").
 /// </summary>
+/// <remarks>
+/// The chain ends with a copy of the feature column under a temporary name made of <see cref="NetworkTokenPrefix"/> and
+/// the network's SHA-256, dropped at once: it costs nothing when scoring, and binds the saved chain to its network, so
+/// that <see cref="DeepArchModel"/> notices a network swapped for another one (<see cref="CheckBinding"/>).
+/// </remarks>
 internal static class PersistedChain
 {
     /// <summary>Saves the stand-in of a network into <paramref name="ctx"/>, then releases its ONNX Runtime session.</summary>
@@ -31,10 +37,85 @@ internal static class PersistedChain
     public static ITransformer Create(byte[] onnxModel, ModelInfo info)
     {
         var mlContext = new MLContext();
+        string token = NetworkToken(onnxModel);
         var onnx = mlContext.Transforms.ApplyOnnxModel(
             info.Head.OnnxOutputs.Select(o => o.Name).ToArray(), [info.FeatureColumn], new MemoryStream(onnxModel));
-        return onnx.Append(info.Head.CreatePersistedTail(mlContext)).Fit(new EmptyDataView(info.FeatureColumn, info.FeatureSize));
+        return onnx.Append(info.Head.CreatePersistedTail(mlContext))
+            .Append(mlContext.Transforms.CopyColumns(token, info.FeatureColumn))
+            .Append(mlContext.Transforms.DropColumns(token))
+            .Fit(new EmptyDataView(info.FeatureColumn, info.FeatureSize));
     }
+
+    /// <summary>The start of the temporary column name that binds a saved chain to its network.</summary>
+    public const string NetworkTokenPrefix = "__DeepArch_Network_";
+
+    /// <summary>The temporary column name that binds a saved chain to the network <paramref name="onnxModel"/>.</summary>
+    public static string NetworkToken(byte[] onnxModel) => NetworkTokenPrefix + OnnxIntegrity.SealOf(onnxModel);
+
+    /// <summary>
+    /// Checks that <paramref name="chain"/>, loaded from the model's directory of <paramref name="entry"/>, was saved for the
+    /// network <paramref name="onnxModel"/>: it names that network's SHA-256 and no other, and adds the columns the network's
+    /// head adds, with their types.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The chain was saved for another network (or for none).</exception>
+    public static void CheckBinding(TransformerChain<ITransformer> chain, byte[] onnxModel, ModelInfo info, string entry)
+    {
+        string expected = NetworkToken(onnxModel);
+        var tokens = new HashSet<string>(StringComparer.Ordinal);
+        DataViewSchema schema;
+        try
+        {
+            schema = Walk(chain, new EmptyDataView(info.FeatureColumn, info.FeatureSize).Schema, tokens);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new InvalidDataException(
+                $"The network in zip entry '{entry}' does not fit the transforms saved with it: {DeepArchModel.Describe(e)} It was swapped for another network, or the file was edited.", e);
+        }
+        if (!tokens.Contains(expected) || tokens.Count != 1)
+        {
+            string named = tokens.Count == 0 ? "no network" : string.Join(", ", tokens.Select(t => t[NetworkTokenPrefix.Length..]));
+            throw new InvalidDataException(
+                $"The network in zip entry '{entry}' (SHA-256 {expected[NetworkTokenPrefix.Length..]}) is not the one the transforms saved with it were written for " +
+                $"(they name {named}): it was swapped for another network, or the file was edited.");
+        }
+        foreach (var column in info.Head.CreateOutputColumns())
+        {
+            var saved = schema.GetColumnOrNull(column.Name);
+            if (saved is null || !SameType(saved.Value.Type, column.Type))
+            {
+                throw new InvalidDataException(
+                    $"The network in zip entry '{entry}' adds column '{column.Name}' of type {column.Type} but the transforms saved with it " +
+                    $"{(saved is null ? "do not add it" : $"add it as {saved.Value.Type}")}: the file was edited.");
+            }
+        }
+    }
+
+    /// <summary>The schema after every transformer of <paramref name="transformer"/>, collecting the network tokens seen on the way.</summary>
+    private static DataViewSchema Walk(ITransformer transformer, DataViewSchema schema, HashSet<string> tokens)
+    {
+        if (transformer is TransformerChain<ITransformer> chain)
+        {
+            foreach (var part in chain)
+            {
+                schema = Walk(part, schema, tokens);
+            }
+            return schema;
+        }
+        schema = transformer.GetOutputSchema(schema);
+        foreach (var column in schema)
+        {
+            if (column.Name.StartsWith(NetworkTokenPrefix, StringComparison.Ordinal))
+            {
+                tokens.Add(column.Name);
+            }
+        }
+        return schema;
+    }
+
+    /// <summary>Vectors match on item type and size (ML.NET's <c>OnnxTransformer</c> may add dimensions); other types exactly.</summary>
+    private static bool SameType(DataViewType saved, DataViewType expected)
+        => saved is VectorDataViewType a && expected is VectorDataViewType b ? a.ItemType.Equals(b.ItemType) && a.Size == b.Size : saved.Equals(expected);
 
     /// <summary>A data view with only the feature column and no rows: enough for the chain's schema checks.</summary>
     private sealed class EmptyDataView : IDataView

@@ -42,4 +42,49 @@ internal sealed record ModelInfo(
 
     public static ModelInfo FromJson(string json)
         => JsonSerializer.Deserialize<ModelInfo>(json, Json) ?? throw new JsonException("The model metadata is empty.");
+
+    /// <summary>
+    /// Checks, for model info read from a file, that every value is present and within its bound, so that nothing read
+    /// from a file sizes a buffer, a thread pool or an index unchecked.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A value is missing or out of bounds; the message names it.</exception>
+    public void CheckLoaded()
+    {
+        Require(!string.IsNullOrEmpty(Trainer) && Trainer.Length <= 256, "trainer", Trainer);
+        Require(!string.IsNullOrEmpty(FeatureColumn), "feature column", FeatureColumn);
+        Require(FeatureSize >= 1 && FeatureSize <= ScoringSettings.MaxValuesPerRow, "feature size", FeatureSize);
+        Require(OutputShape is { Length: > 0 } && OutputShape.All(d => d >= 1)
+            && OutputShape.Aggregate(1L, (a, d) => Math.Min(a * d, long.MaxValue / int.MaxValue)) <= ScoringSettings.MaxValuesPerRow,
+            "output shape", OutputShape is null ? null : $"[{string.Join(", ", OutputShape)}]");
+        Require(Head is not null, "head", null);
+        Require(Summary is not null, "summary", null);
+        Require(History is { Epochs: not null } && Enum.IsDefined(History.StopReason)
+            && History.BestEpoch >= (History.Epochs.Count == 0 ? 0 : 1) && History.BestEpoch <= History.Epochs.Count
+            && History.Epochs.All(e => e is not null), "training history", History is null ? null : $"best epoch {History.BestEpoch} of {History.Epochs?.Count}");
+        Require(Scoring is not null, "scoring settings", null);
+        Require(Scoring!.BatchSize >= 1 && Scoring.BatchSize <= ScoringSettings.MaxBatchSize, "scoring batch size", Scoring.BatchSize);
+        Require(Scoring.Threads >= 0 && Scoring.Threads <= ScoringSettings.MaxThreads, "scoring threads", Scoring.Threads);
+        Require(Enum.IsDefined(Scoring.Device), "scoring device", Scoring.Device);
+        if (Sequence is not null)
+        {
+            Require(Sequence.FeaturesPerStep >= 1 && Sequence.MaxSteps >= 1
+                && (long)Sequence.FeaturesPerStep * Sequence.MaxSteps + (Sequence.VariableLength ? 1 : 0) == FeatureSize,
+                "sequence layout", $"{Sequence.MaxSteps} steps of {Sequence.FeaturesPerStep} for a feature size of {FeatureSize}");
+        }
+        Head!.CheckLoaded(this);
+        string? tooLarge = Scoring.CheckBuffers(FeatureSize, Head.ScoringOutputs(this).Select(o => o.Shape));
+        if (tooLarge is not null)
+        {
+            throw new InvalidDataException($"The model info's scoring batch size is out of bounds: {tooLarge}");
+        }
+    }
+
+    /// <summary>Throws the error for model info whose <paramref name="what"/> is missing or out of bounds.</summary>
+    internal static void Require(bool ok, string what, object? value)
+    {
+        if (!ok)
+        {
+            throw new InvalidDataException($"The model info's {what} is {(value is null ? "missing" : $"out of bounds ({value})")}.");
+        }
+    }
 }

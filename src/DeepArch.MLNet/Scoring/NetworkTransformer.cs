@@ -34,6 +34,11 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
         _onnxModel = onnxModel;
         Info = info;
         var outputs = info.Head.ScoringOutputs(info);
+        string? tooLarge = info.Scoring.CheckBuffers(info.FeatureSize, outputs.Select(o => o.Shape));
+        if (tooLarge is not null)
+        {
+            throw new ArgumentOutOfRangeException("Options.ScoringBatchSize", info.Scoring.BatchSize, $"Options.ScoringBatchSize is too large for this network: {tooLarge}");
+        }
         _scorer = new OnnxScorer(onnxModel, info.FeatureColumn, info.FeatureSize, outputs, info.Scoring);
         _outputs = info.Head.CreateOutputColumns();
     }
@@ -69,6 +74,25 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
     /// <summary>Writes the network as a standalone ONNX model to <paramref name="stream"/>.</summary>
     public void SaveOnnx(Stream stream) => stream.Write(_onnxModel);
 
+    /// <summary>
+    /// Writes the network as a standalone ONNX model signed with <paramref name="signingKey"/>: a last metadata entry,
+    /// <c>deeparch.hmac-sha256</c>, holds the HMAC-SHA256 of every byte before it under the key, so that
+    /// <see cref="Persistence.DeepArchModel.LoadOnnx(string, Persistence.ModelLoadOptions)"/> with the same key accepts the file
+    /// and refuses any other. Other ONNX runtimes ignore the entry.
+    /// </summary>
+    /// <param name="path">The file to write.</param>
+    /// <param name="signingKey">A secret key of at least 16 bytes.</param>
+    public void SaveOnnx(string path, byte[] signingKey) => File.WriteAllBytes(path, Signed(signingKey));
+
+    /// <summary>Writes the network as a standalone ONNX model signed with <paramref name="signingKey"/> to <paramref name="stream"/> (see <see cref="SaveOnnx(string, byte[])"/>).</summary>
+    public void SaveOnnx(Stream stream, byte[] signingKey) => stream.Write(Signed(signingKey));
+
+    private byte[] Signed(byte[] signingKey)
+    {
+        new Persistence.ModelSaveOptions { SigningKey = signingKey ?? throw new ArgumentNullException(nameof(signingKey)) }.Validate();
+        return DeepArch.Trainers.Networks.OnnxIntegrity.Sign(_onnxModel, signingKey);
+    }
+
     /// <inheritdoc/>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
@@ -103,8 +127,28 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
         => Info.Sequence?.Resolve(schema, FeatureColumnName) ?? FeatureColumn.Resolve(schema, FeatureColumnName, FeatureSize);
 
     /// <summary>A reader of the current row's network input (<see cref="OnnxScorer.InputSize"/> values).</summary>
+    /// <remarks>A detector trained with <see cref="Trainers.MissingValuePolicy.Throw"/> throws on a row with a NaN or infinite value, naming its position and slot.</remarks>
     internal FeatureColumn.RowReader CreateFeatureReader(DataViewRow row, DataViewSchema.Column column)
-        => Info.Sequence?.CreateReader(row, column) ?? FeatureColumn.CreateReader(row, column);
+    {
+        var read = Info.Sequence?.CreateReader(row, column) ?? FeatureColumn.CreateReader(row, column);
+        if (!Info.Head.RejectsNonFiniteFeatures)
+        {
+            return read;
+        }
+        string name = column.Name;
+        return values =>
+        {
+            read(values);
+            int slot = TrainingDataReader.FirstNonFinite(values);
+            if (slot >= 0)
+            {
+                throw new InvalidOperationException(
+                    $"Feature column '{name}' holds {values[slot].ToString(System.Globalization.CultureInfo.InvariantCulture)} at row {row.Position}, slot {slot}, " +
+                    "and the detector was trained with Options.MissingValues = Throw. Replace missing values first (for example with ReplaceMissingValues), " +
+                    "filter those rows out, or train with MissingValuePolicy.FlagAsAnomaly.");
+            }
+        };
+    }
 
     /// <summary>Saves through public ML.NET transforms (ONNX model + column conversions); see <see cref="DeepArchModel"/>.</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) => PersistedChain.Save(_onnxModel, Info, ctx);

@@ -36,8 +36,8 @@ internal sealed class OnnxScorer : IDisposable
         using var sessionOptions = new SessionOptions
         {
             // 0 means one thread per core, chosen here: ONNX Runtime's own default (0) picked one thread on the 2-core
-            // machines of docs/performance.md, where two scored 1.25x faster.
-            IntraOpNumThreads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount,
+            // machines of docs/performance.md, where two scored 1.25x faster. Never more than one per core.
+            IntraOpNumThreads = options.SessionThreads,
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
@@ -158,7 +158,35 @@ internal sealed class OnnxScorer : IDisposable
 
 /// <summary>How a network is scored: rows per ONNX Runtime call, intra-op threads and device.</summary>
 /// <param name="BatchSize">Rows per ONNX Runtime call.</param>
-/// <param name="Threads">ONNX Runtime intra-op threads; 0 means one per core (<see cref="Environment.ProcessorCount"/>).</param>
+/// <param name="Threads">ONNX Runtime intra-op threads, at most one per core; 0 means one per core (<see cref="Environment.ProcessorCount"/>).</param>
 /// <param name="Device">The execution provider.</param>
 /// <param name="FallbackToCpu">When CUDA is not usable: score on the CPU (true) or throw (false).</param>
-internal sealed record ScoringSettings(int BatchSize, int Threads, ComputeDevice Device, bool FallbackToCpu);
+internal sealed record ScoringSettings(int BatchSize, int Threads, ComputeDevice Device, bool FallbackToCpu)
+{
+    /// <summary>The most rows per ONNX Runtime call.</summary>
+    public const int MaxBatchSize = 65_536;
+
+    /// <summary>The most ONNX Runtime threads a setting may ask for (a session never gets more than one per core).</summary>
+    public const int MaxThreads = 256;
+
+    /// <summary>The most values one row of a network's input or of one of its outputs may hold.</summary>
+    public const long MaxValuesPerRow = 1L << 28;
+
+    /// <summary>The most values one batch buffer (batch size times values per row) may hold: 2^28 floats, 1 GiB.</summary>
+    public const long MaxBatchValues = 1L << 28;
+
+    /// <summary>
+    /// The intra-op threads a session gets: the setting, at most one per core; 0 means one per core. More threads than
+    /// cores only make ONNX Runtime wait, and a thread count read from a model file must not size a thread pool unchecked.
+    /// </summary>
+    public int SessionThreads => Threads > 0 ? Math.Min(Threads, Environment.ProcessorCount) : Environment.ProcessorCount;
+
+    /// <summary>Null when batch buffers for rows of <paramref name="inputSize"/> values and outputs of <paramref name="outputShapes"/> fit; else what is too large.</summary>
+    public string? CheckBuffers(int inputSize, IEnumerable<int[]> outputShapes)
+    {
+        long widest = Math.Max(inputSize, outputShapes.Select(s => s.Aggregate(1L, (a, d) => a * d)).DefaultIfEmpty(1).Max());
+        long values = BatchSize * widest;
+        return values <= MaxBatchValues ? null
+            : FormattableString.Invariant($"{BatchSize:N0} rows of {widest:N0} values make a batch buffer of {values:N0} values, more than the {MaxBatchValues:N0} (1 GiB of floats) allowed.");
+    }
+}

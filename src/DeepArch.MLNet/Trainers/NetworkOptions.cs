@@ -46,7 +46,7 @@ public abstract class NetworkOptions
     public bool Shuffle { get; set; } = true;
 
     /// <summary>
-    /// TorchSharp (libtorch) intra-op threads for training, at least 0; 0 (default) means one per core. On Linux,
+    /// TorchSharp (libtorch) intra-op threads for training, in [0, 256]; 0 (default) means one per core. On Linux,
     /// libtorch's OpenMP workers wait passively between operations, because DeepArch sets <c>OMP_WAIT_POLICY=PASSIVE</c>
     /// in the native environment when DeepArch is first used, unless the process started with a value (and unless the
     /// process loaded TorchSharp before DeepArch): spinning workers made training several times slower whenever other
@@ -56,11 +56,15 @@ public abstract class NetworkOptions
     /// </summary>
     public int TrainingThreads { get; set; }
 
-    /// <summary>Rows per ONNX Runtime call when scoring; at least 1. The default, 256, measured as fast as 1024 (eng/bench) with a quarter of the buffer.</summary>
+    /// <summary>
+    /// Rows per ONNX Runtime call when scoring, in [1, 65,536]; the batch buffer (this times the network's widest row) may
+    /// hold at most 2^28 values (1 GiB), checked at <c>Fit</c>. The default, 256, measured as fast as 1024 (eng/bench) with a quarter of the buffer.
+    /// </summary>
     public int ScoringBatchSize { get; set; } = 256;
 
     /// <summary>
-    /// ONNX Runtime intra-op threads when scoring, at least 0; 0 (default) means one per core (<see cref="Environment.ProcessorCount"/>).
+    /// ONNX Runtime intra-op threads when scoring, in [0, 256]; 0 (default) means one per core (<see cref="Environment.ProcessorCount"/>),
+    /// and a session never gets more than one per core, whatever this says (so that a model file cannot size a thread pool).
     /// DeepArch sets the count itself because ONNX Runtime's own default chose one thread on the 2-core machines of
     /// docs/performance.md, where two scored 1.25x faster. On a machine shared with other busy processes, 1 can be faster.
     /// </summary>
@@ -81,10 +85,10 @@ public abstract class NetworkOptions
     /// <summary>Checks every option, naming the first one out of range ("Options.BatchSize must be positive; got 0.").</summary>
     internal virtual void Validate()
     {
-        Check(ScoringBatchSize >= 1, nameof(ScoringBatchSize), ScoringBatchSize, "must be positive");
-        Check(ScoringThreads >= 0, nameof(ScoringThreads), ScoringThreads, "must be at least 0 (0 = one per core)");
+        Check(ScoringBatchSize >= 1 && ScoringBatchSize <= ScoringSettings.MaxBatchSize, nameof(ScoringBatchSize), ScoringBatchSize, $"must be in [1, {ScoringSettings.MaxBatchSize}]");
+        Check(ScoringThreads >= 0 && ScoringThreads <= ScoringSettings.MaxThreads, nameof(ScoringThreads), ScoringThreads, $"must be in [0, {ScoringSettings.MaxThreads}] (0 = one per core)");
         // Checked here because the training loop calls it Threads, a name these options do not have.
-        Check(TrainingThreads >= 0, nameof(TrainingThreads), TrainingThreads, "must be at least 0 (0 = one per core)");
+        Check(TrainingThreads >= 0 && TrainingThreads <= ScoringSettings.MaxThreads, nameof(TrainingThreads), TrainingThreads, $"must be in [0, {ScoringSettings.MaxThreads}] (0 = one per core)");
         ToTrainingOptions(0).Validate("Options");
     }
 

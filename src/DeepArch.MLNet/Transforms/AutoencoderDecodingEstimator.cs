@@ -135,10 +135,10 @@ public sealed class AutoencoderDecodingEstimator : IEstimator<NetworkTransformer
         /// <summary>The code column: a known-size vector of <c>Single</c> of the code size; null (default) means <see cref="OutputColumnName"/>.</summary>
         public string? InputColumnName { get; set; }
 
-        /// <summary>Rows per ONNX Runtime call; at least 1.</summary>
+        /// <summary>Rows per ONNX Runtime call, in [1, 65,536].</summary>
         public int ScoringBatchSize { get; set; } = 256;
 
-        /// <summary>ONNX Runtime intra-op threads; 0 (default) means one per physical core.</summary>
+        /// <summary>ONNX Runtime intra-op threads, in [0, 256]; 0 (default) means one per core, and a session never gets more than one per core.</summary>
         public int ScoringThreads { get; set; }
 
         /// <summary>Where to score: the CPU (default) or CUDA.</summary>
@@ -153,8 +153,8 @@ public sealed class AutoencoderDecodingEstimator : IEstimator<NetworkTransformer
         {
             Check(!string.IsNullOrWhiteSpace(OutputColumnName), nameof(OutputColumnName), OutputColumnName is null ? "null" : $"'{OutputColumnName}'", "must name a column");
             Check(InputColumnName is null || !string.IsNullOrWhiteSpace(InputColumnName), nameof(InputColumnName), $"'{InputColumnName}'", "must name a column, or be null for the output column");
-            Check(ScoringBatchSize >= 1, nameof(ScoringBatchSize), ScoringBatchSize, "must be positive");
-            Check(ScoringThreads >= 0, nameof(ScoringThreads), ScoringThreads, "must be at least 0 (0 = one per core)");
+            Check(ScoringBatchSize >= 1 && ScoringBatchSize <= ScoringSettings.MaxBatchSize, nameof(ScoringBatchSize), ScoringBatchSize, $"must be in [1, {ScoringSettings.MaxBatchSize}]");
+            Check(ScoringThreads >= 0 && ScoringThreads <= ScoringSettings.MaxThreads, nameof(ScoringThreads), ScoringThreads, $"must be in [0, {ScoringSettings.MaxThreads}] (0 = one per core)");
             Check(Enum.IsDefined(Device), nameof(Device), Device, "must be Cpu or Cuda");
         }
 

@@ -1,0 +1,118 @@
+using System.Text.Json;
+using DeepArch.MLNet.Heads;
+using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Onnx;
+using DeepArch.Trainers.Onnx.Proto;
+using Google.Protobuf;
+
+namespace DeepArch.MLNet.Persistence;
+
+/// <summary>
+/// A DeepArch network read from a model file, checked as untrusted input before anything else sees it: its integrity
+/// seal (and signature, when a key is given), its structure (<see cref="OnnxModelCheck"/>), its model info's values
+/// against their bounds (<see cref="ModelInfo.CheckLoaded"/>), and the agreement between the model info and the graph
+/// (input name and size, every output the transformer reads with its shape). An autoencoder's decoder, stored in the
+/// model info, is checked the same way.
+/// </summary>
+internal static class NetworkFile
+{
+    /// <summary>Checks <paramref name="onnx"/> and returns its model info.</summary>
+    /// <param name="onnx">The ONNX model's bytes.</param>
+    /// <param name="signingKey">The key the model must be signed with, or null to check only its integrity.</param>
+    /// <param name="what">How messages name the model, for example "The ONNX model in zip entry 'X'".</param>
+    /// <exception cref="InvalidDataException">The model is damaged, not a DeepArch network, or holds values out of bounds; the message says which.</exception>
+    public static ModelInfo Open(byte[] onnx, byte[]? signingKey, string what) => Open(onnx, signingKey, what, nested: false);
+
+    private static ModelInfo Open(byte[] onnx, byte[]? signingKey, string what, bool nested)
+    {
+        ModelProto proto;
+        try
+        {
+            proto = ModelProto.Parser.ParseFrom(onnx);
+        }
+        catch (Exception e) when (e is InvalidProtocolBufferException or InvalidOperationException)
+        {
+            throw new InvalidDataException($"{what} is damaged: {e.Message}", e);
+        }
+        try
+        {
+            OnnxIntegrity.Verify(onnx);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException(OnnxIntegrity.ClaimsDeepArch(proto)
+                ? $"{what} was written by DeepArch but is damaged: {e.Message}"
+                : $"{what} is not an ONNX model written by DeepArch: {e.Message}", e);
+        }
+        try
+        {
+            if (signingKey is not null)
+            {
+                OnnxIntegrity.VerifySignature(onnx, signingKey);
+            }
+            proto = OnnxModelCheck.Check(onnx);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{what} is refused: {e.Message}", e);
+        }
+        var entries = proto.MetadataProps.Where(p => p.Key == ModelInfo.MetadataKey).ToList();
+        if (entries.Count != 1)
+        {
+            throw new InvalidDataException($"{what} holds {entries.Count} '{ModelInfo.MetadataKey}' metadata entries; a DeepArch network holds one.");
+        }
+        ModelInfo info;
+        try
+        {
+            info = ModelInfo.FromJson(entries[0].Value);
+            info.CheckLoaded();
+            CheckGraph(info, proto.Graph);
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException or InvalidOperationException or FormatException or OverflowException or InvalidDataException)
+        {
+            throw new InvalidDataException($"{what} holds a damaged DeepArch network: {e.Message}", e);
+        }
+        if (info.Head is VectorOutputHead { Decoder: { } decoder })
+        {
+            if (nested)
+            {
+                throw new InvalidDataException($"{what} holds a decoder inside a decoder; DeepArch writes one level.");
+            }
+            Open(decoder, null, $"The decoder inside {char.ToLowerInvariant(what[0])}{what[1..]}", nested: true);
+        }
+        return info;
+    }
+
+    /// <summary>The graph reads one float input named after the feature column, shaped [batch, FeatureSize], and has every output the head reads, shaped [batch, ..shape].</summary>
+    private static void CheckGraph(ModelInfo info, GraphProto graph)
+    {
+        if (graph.Input.Count != 1 || graph.Input[0].Name != info.FeatureColumn)
+        {
+            throw new InvalidDataException(
+                $"the model info names the input '{info.FeatureColumn}' but the graph's inputs are [{string.Join(", ", graph.Input.Select(i => $"'{i.Name}'"))}].");
+        }
+        CheckValue(graph.Input[0], [info.FeatureSize], "input");
+        foreach (var (name, shape) in info.Head.ScoringOutputs(info))
+        {
+            var output = graph.Output.FirstOrDefault(o => o.Name == name)
+                ?? throw new InvalidDataException($"the model info reads the output '{name}' but the graph has no such output.");
+            CheckValue(output, shape, "output");
+        }
+    }
+
+    private static void CheckValue(ValueInfoProto value, int[] rowShape, string role)
+    {
+        var dims = value.Type?.TensorType?.Shape?.Dim;
+        bool matches = value.Type?.TensorType?.ElemType == (int)TensorProto.Types.DataType.Float
+            && dims is not null && dims.Count == rowShape.Length + 1
+            && dims[0].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam
+            && dims.Skip(1).Select((d, i) => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d.DimValue == rowShape[i]).All(ok => ok);
+        if (!matches)
+        {
+            string actual = dims is null ? "no shape" : "[" + string.Join(", ", dims.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam ? d.DimParam : d.DimValue.ToString())) + "]";
+            throw new InvalidDataException(
+                $"the model info says the graph's {role} '{value.Name}' is float [batch, {string.Join(", ", rowShape)}] but the graph declares {actual}.");
+        }
+    }
+}

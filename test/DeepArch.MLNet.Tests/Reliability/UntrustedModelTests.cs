@@ -1,0 +1,565 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Text.Json.Nodes;
+using DeepArch.MLNet.Persistence;
+using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Onnx.Proto;
+using Google.Protobuf;
+using Microsoft.ML;
+using Xunit;
+using static DeepArch.MLNet.Tests.Reliability.ModelFiles;
+using static DeepArch.MLNet.Tests.Reliability.ReliabilityData;
+using static DeepArch.MLNet.Tests.ScoreReader;
+
+namespace DeepArch.MLNet.Tests.Reliability;
+
+/// <summary>
+/// Model files crafted by an attacker, made here: each ends in an <see cref="InvalidDataException"/> that says what is
+/// wrong, within seconds and a bounded amount of memory, and nothing is read from outside the file. The crafted ONNX
+/// models are re-sealed (anyone can recompute a SHA-256), so only the structural checks, the bounds and the bindings
+/// stand between them and ONNX Runtime.
+/// </summary>
+[Collection(SerialReliabilityCollection.Name)]
+public class UntrustedModelTests
+{
+    private static readonly TimeSpan FewSeconds = TimeSpan.FromSeconds(10);
+    private const long BoundedBytes = 64L << 20;
+
+    private static readonly Lazy<(byte[] Zip, byte[] Onnx, float[][] Scores)> Model = new(() =>
+    {
+        var ml = new MLContext(seed: 1);
+        using var network = Fit(ml, "regression", Rows(40));
+        return (Save(ml, network), OnnxBytes(network), Scores(network.Transform(ScoringData(ml))));
+    });
+
+    private static IDataView ScoringData(MLContext ml) => ml.Data.LoadFromEnumerable(Rows(10, seed: 2).Select(r => new FeatureRow { Features = r.Features }));
+
+    // ---- 1. external data: a local file read ------------------------------------------------------------------------
+
+    [Fact]
+    public void External_data_naming_a_file_beside_the_model_is_refused_and_plain_loading_after_Register_reads_nothing()
+    {
+        string secret = Path.Combine(Path.GetTempPath(), $"deeparch-secret-{Guid.NewGuid():N}.bin");
+        File.WriteAllBytes(secret, new byte[1 << 16]); // zeros: weights read from it make every row score the same
+        try
+        {
+            byte[] crafted = WithOnnx(Model.Value.Zip, onnx => Reseal(onnx, proto => PointFirstWeightAt(proto, Path.GetFileName(secret), offset: 64)));
+
+            var error = Measured(() => DeepArchModel.Load(new MLContext(), new MemoryStream(crafted), out _));
+            var standalone = Assert.Throws<InvalidDataException>(() => DeepArchModel.FromOnnx(OnnxOf(Entries(crafted).Single(e => e.Name == OnnxEntry).Content)));
+
+            Assert.Contains($"keeps the data of initializer", error.Message);
+            Assert.Contains($"outside the model file (location '{Path.GetFileName(secret)}')", error.Message);
+            Assert.Contains("outside the model file", standalone.Message);
+
+            // The oracle that the crafted file works: ML.NET alone, with its temporary files in the shared folder, loads it
+            // and scores with the secret file's bytes as weights.
+            var exposed = new MLContext();
+            exposed.ComponentCatalog.RegisterAssembly(typeof(DeepArchModel).Assembly);
+            var leaked = exposed.Model.Load(new MemoryStream(crafted), out _);
+            float[][] scores = Scores(leaked.Transform(ScoringData(exposed)));
+            (leaked as IDisposable)?.Dispose();
+            Assert.All(scores, s => Assert.Equal(scores[0][0], s[0]));
+            Assert.NotEqual(Model.Value.Scores.Select(s => s[0]), scores.Select(s => s[0]));
+
+            // After Register, ML.NET's copy of the model sits in a private, empty folder: the name resolves to nothing.
+            var ml = new MLContext();
+            DeepArchModel.Register(ml);
+            Assert.ThrowsAny<Exception>(() => ml.Model.Load(new MemoryStream(crafted), out _));
+        }
+        finally
+        {
+            File.Delete(secret);
+        }
+    }
+
+    [Fact]
+    public void Register_points_MLNet_temporary_files_at_a_private_folder_of_their_own()
+    {
+        var ml = new MLContext();
+        string before = ml.TempFilePath;
+
+        DeepArchModel.Register(ml);
+        string folder = ml.TempFilePath;
+        DeepArchModel.Register(ml);
+
+        Assert.NotEqual(before, folder);
+        Assert.Equal(folder, ml.TempFilePath);
+        Assert.Equal(Path.GetFullPath(before).TrimEnd('/'), Path.GetDirectoryName(Path.GetFullPath(folder).TrimEnd('/')));
+        Assert.True(Directory.Exists(folder));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(folder));
+        }
+    }
+
+    // ---- 2. zip bombs ------------------------------------------------------------------------------------------------
+
+    [Fact]
+    public void A_bomb_entry_beside_the_model_is_refused_from_its_recorded_sizes()
+    {
+        byte[] bomb = AddEntry(Model.Value.Zip, "TransformerChain/Transform_009/Model.key", zeros: 256L << 20);
+
+        var error = Measured(() => DeepArchModel.Load(new MLContext(), new MemoryStream(bomb), out _));
+
+        Assert.Contains("expands from", error.Message);
+        Assert.Contains("it looks like a zip bomb", error.Message);
+    }
+
+    [Fact]
+    public void A_bomb_in_place_of_the_network_is_refused_before_it_is_decompressed()
+    {
+        byte[] bomb = Rezip(Model.Value.Zip, (name, content) => name == OnnxEntry ? null : content, extra: (OnnxEntry, 256L << 20));
+
+        var error = Measured(() => DeepArchModel.Load(new MLContext(), new MemoryStream(bomb), out _));
+
+        Assert.StartsWith($"Zip entry '{OnnxEntry}' expands from", error.Message);
+    }
+
+    [Fact]
+    public void A_bomb_whose_archive_records_small_sizes_stops_at_the_recorded_size()
+    {
+        // The archive says the entry holds 1,000 bytes, so the ratio check passes; decompressing must stop right after them.
+        byte[] bomb = RecordSmallSize(AddEntry(Model.Value.Zip, "TransformerChain/Transform_009/Model.key", zeros: 256L << 20), "TransformerChain/Transform_009/Model.key", 1000);
+
+        var error = Measured(() => DeepArchModel.Load(new MLContext(), new MemoryStream(bomb), out _));
+
+        Assert.Contains("Transform_009/Model.key", error.Message);
+    }
+
+    [Theory]
+    [InlineData("../escape/Model.key")]
+    [InlineData("TransformerChain/../../etc/passwd")]
+    [InlineData("/absolute/Model.key")]
+    [InlineData("Transformer Chain/Model.key")]
+    [InlineData("TransformerChain//Model.key")]
+    public void An_entry_name_MLNet_never_writes_is_refused_without_being_decompressed(string name)
+    {
+        byte[] zip = AddEntry(Model.Value.Zip, name, zeros: 64L << 20);
+
+        var error = Measured(() => DeepArchModel.Load(new MLContext(), new MemoryStream(zip), out _));
+
+        Assert.Contains("is not part of an ML.NET model", error.Message);
+    }
+
+    [Fact]
+    public void A_duplicate_entry_is_refused_because_MLNet_would_read_only_one()
+    {
+        var entries = Entries(Model.Value.Zip);
+        byte[] zip = Zip([.. entries, (OnnxEntry.Replace('/', '\\'), EntryOf(OnnxBytes(OtherNetwork())))]);
+
+        var error = Measured(() => DeepArchModel.Load(new MLContext(), new MemoryStream(zip), out _));
+
+        Assert.Equal($"Zip entry '{OnnxEntry}' appears twice: ML.NET would read only one of them.", error.Message);
+    }
+
+    [Fact]
+    public void A_stream_without_end_is_read_no_further_than_the_limit()
+    {
+        var options = new ModelLoadOptions { MaxUncompressedBytes = 4 << 20 };
+
+        var error = Measured(() => DeepArchModel.Load(new MLContext(), new EndlessStream(), out _, options));
+
+        Assert.StartsWith("The model stream holds more than ModelLoadOptions.MaxUncompressedBytes (4,194,304) bytes", error.Message);
+    }
+
+    [Fact]
+    public void A_model_over_the_total_limit_is_refused_and_loads_once_the_limit_is_raised()
+    {
+        var small = new ModelLoadOptions { MaxUncompressedBytes = 2_000 };
+
+        var error = Assert.Throws<InvalidDataException>(() => DeepArchModel.Load(new MLContext(), new MemoryStream(Model.Value.Zip), out _, small));
+        var model = DeepArchModel.Load(new MLContext(), new MemoryStream(Model.Value.Zip), out _, new ModelLoadOptions());
+
+        Assert.Contains("ModelLoadOptions.MaxUncompressedBytes (2,000)", error.Message);
+        (model as IDisposable)?.Dispose();
+    }
+
+    // ---- 3. values from the model info -------------------------------------------------------------------------------
+
+    public static TheoryData<string, string, string> InfoMutations => new()
+    {
+        { "scoring.threads", "3000", "scoring threads is out of bounds (3000)" },
+        { "scoring.threads", "-1", "scoring threads is out of bounds (-1)" },
+        { "scoring.batchSize", "0", "scoring batch size is out of bounds (0)" },
+        { "scoring.batchSize", "-7", "scoring batch size is out of bounds (-7)" },
+        { "scoring.batchSize", "2147483647", "scoring batch size is out of bounds (2147483647)" },
+        { "scoring.device", "\"Tpu\"", "The JSON value could not be converted" },
+        { "featureSize", "7", "graph's input 'Features' is float [batch, 7] but the graph declares [batch, 6]" },
+        { "featureSize", "-6", "feature size is out of bounds (-6)" },
+        { "featureSize", "2147483647", "feature size is out of bounds (2147483647)" },
+        { "outputShape", "[0]", "output shape is out of bounds ([0])" },
+        { "outputShape", "[65536, 65536]", "output shape is out of bounds ([65536, 65536])" },
+        { "history.bestEpoch", "99", "training history is out of bounds (best epoch 99 of 3)" },
+        { "featureColumn", "\"Pixels\"", "the model info names the input 'Pixels' but the graph's inputs are ['Features']" },
+        { "head.task", "\"evil\"", "evil" },
+        { "head", "null", "head is missing" },
+        { "scoring", "null", "scoring settings is missing" },
+        { "sequence", "{\"featuresPerStep\": 0, \"maxSteps\": 6, \"variableLength\": false}", "sequence layout is out of bounds" },
+    };
+
+    [Theory]
+    [MemberData(nameof(InfoMutations))]
+    public void Model_info_values_out_of_bounds_are_refused_in_a_standalone_file_and_in_a_zip(string path, string json, string expected)
+    {
+        byte[] onnx = WithInfo(Model.Value.Onnx, path, json);
+
+        var standalone = Measured(() => DeepArchModel.FromOnnx(onnx));
+        var zipped = Measured(() => DeepArchModel.Load(new MLContext(), new MemoryStream(WithOnnx(Model.Value.Zip, _ => onnx)), out _));
+
+        Assert.StartsWith("The ONNX model holds a damaged DeepArch network:", standalone.Message);
+        Assert.Contains(expected, standalone.Message);
+        Assert.Contains(expected, zipped.Message);
+    }
+
+    [Fact]
+    public void A_thread_count_within_bounds_never_gives_a_session_more_threads_than_cores()
+    {
+        var settings = new ScoringSettings(256, ScoringSettings.MaxThreads, DeepArch.Trainers.ComputeDevice.Cpu, false);
+
+        Assert.Equal(Environment.ProcessorCount, settings.SessionThreads);
+        Assert.Equal(1, (settings with { Threads = 1 }).SessionThreads);
+        Assert.Equal(Environment.ProcessorCount, (settings with { Threads = 0 }).SessionThreads);
+    }
+
+    // ---- 4. what DeepArch never writes ------------------------------------------------------------------------------
+
+    [Fact]
+    public void An_operator_outside_DeepArchs_list_or_of_another_domain_is_refused()
+    {
+        byte[] foreignOp = Reseal(Model.Value.Onnx, proto => proto.Graph.Node[0].OpType = "Upsample");
+        byte[] foreignDomain = Reseal(Model.Value.Onnx, proto => proto.Graph.Node[0].Domain = "com.microsoft");
+
+        var op = Measured(() => DeepArchModel.FromOnnx(foreignOp));
+        var domain = Measured(() => DeepArchModel.FromOnnx(foreignDomain));
+
+        Assert.Contains("uses operator 'Upsample' in the graph, which DeepArch does not export", op.Message);
+        Assert.Contains("of domain 'com.microsoft'", domain.Message);
+    }
+
+    [Fact]
+    public void Fields_DeepArch_never_writes_are_refused()
+    {
+        // ModelProto field 20 (training_info) and 25 (functions): ONNX Runtime would read them; DeepArch never writes them.
+        foreach (int field in new[] { 20, 25 })
+        {
+            byte[] onnx = Reseal(Model.Value.Onnx, _ => { }, extraField: field);
+
+            var error = Measured(() => DeepArchModel.FromOnnx(onnx));
+
+            Assert.Contains("holds fields or encodings DeepArch never writes", error.Message);
+        }
+    }
+
+    [Fact]
+    public void A_tensor_whose_shape_claims_more_values_than_it_holds_is_refused()
+    {
+        byte[] onnx = Reseal(Model.Value.Onnx, proto =>
+        {
+            var weight = proto.Graph.Initializer.First(t => t.RawData.Length >= 16);
+            weight.Dims[0] = 1L << 40;
+        });
+
+        var error = Measured(() => DeepArchModel.FromOnnx(onnx));
+
+        Assert.Contains("values) but holds", error.Message);
+    }
+
+    // ---- 5. swapped networks ----------------------------------------------------------------------------------------
+
+    [Fact]
+    public void A_network_swapped_for_another_DeepArch_network_with_the_same_input_and_head_is_detected()
+    {
+        byte[] swapped = WithOnnx(Model.Value.Zip, _ => OnnxBytes(OtherNetwork()));
+
+        var error = Measured(() => DeepArchModel.Load(new MLContext(), new MemoryStream(swapped), out _));
+
+        Assert.StartsWith($"The network in zip entry '{OnnxEntry}' (SHA-256 ", error.Message);
+        Assert.Contains("is not the one the transforms saved with it were written for", error.Message);
+    }
+
+    [Fact]
+    public void The_manifest_of_DeepArchModel_Save_binds_every_network_to_the_rest_of_the_model()
+    {
+        // Two pipelines of the same shape (a normalizer fitted on different data, then a network): the network's whole
+        // saved chain moves from one file to the other. Its own binding holds; only the manifest sees the swap.
+        var (a, schema) = Pipeline(seed: 1);
+        var (b, _) = Pipeline(seed: 2);
+        var ml = new MLContext();
+        byte[] plainA = SaveBytes(s => ml.Model.Save(a, schema, s)), plainB = SaveBytes(s => ml.Model.Save(b, schema, s));
+        byte[] sealedA = SaveBytes(s => DeepArchModel.Save(ml, a, schema, s)), sealedB = SaveBytes(s => DeepArchModel.Save(ml, b, schema, s));
+
+        byte[] plainSwap = MoveNetwork(from: plainB, into: plainA);
+        byte[] sealedSwap = MoveNetwork(from: sealedB, into: sealedA);
+        var loaded = DeepArchModel.Load(new MLContext(), new MemoryStream(plainSwap), out _);
+        var error = Measured(() => DeepArchModel.Load(new MLContext(), new MemoryStream(sealedSwap), out _));
+        var intact = DeepArchModel.Load(new MLContext(), new MemoryStream(sealedA), out _);
+
+        Assert.StartsWith("Zip entry 'TransformerChain/Transform_001/", error.Message);
+        Assert.Contains("differs from the model's manifest", error.Message);
+        (loaded as IDisposable)?.Dispose();
+        (intact as IDisposable)?.Dispose();
+    }
+
+    // ---- 6. signing keys --------------------------------------------------------------------------------------------
+
+    private static readonly byte[] KeyA = Enumerable.Range(1, 32).Select(i => (byte)i).ToArray();
+    private static readonly byte[] KeyB = Enumerable.Range(2, 32).Select(i => (byte)i).ToArray();
+
+    [Fact]
+    public void A_signed_model_loads_with_its_key_and_is_refused_with_another_key_or_none_expected()
+    {
+        var ml = new MLContext(seed: 1);
+        using var network = Fit(ml, "regression", Rows(40));
+        var schema = ml.Data.LoadFromEnumerable(new[] { new FeatureRow { Features = new float[6] } }).Schema;
+        byte[] signed = SaveBytes(s => DeepArchModel.Save(ml, network, schema, s, new ModelSaveOptions { SigningKey = KeyA }));
+        byte[] unsigned = Save(ml, network);
+
+        var withKey = DeepArchModel.Load(new MLContext(), new MemoryStream(signed), out _, new ModelLoadOptions { SigningKey = KeyA });
+        var withoutKey = DeepArchModel.Load(new MLContext(), new MemoryStream(signed), out _);
+        var wrongKey = Measured(() => DeepArchModel.Load(new MLContext(), new MemoryStream(signed), out _, new ModelLoadOptions { SigningKey = KeyB }));
+        var notSigned = Measured(() => DeepArchModel.Load(new MLContext(), new MemoryStream(unsigned), out _, new ModelLoadOptions { SigningKey = KeyA }));
+
+        Assert.Equal(Scores(network.Transform(ScoringData(ml))), Scores(withKey.Transform(ScoringData(ml))));
+        Assert.Equal(Scores(network.Transform(ScoringData(ml))), Scores(withoutKey.Transform(ScoringData(ml))));
+        Assert.Equal("The model's signature does not match ModelLoadOptions.SigningKey: it was signed with another key, or changed after it was signed.", wrongKey.Message);
+        Assert.StartsWith("The model is not signed (it has no 'DeepArch/Manifest.json' entry), but ModelLoadOptions.SigningKey is set", notSigned.Message);
+        (withKey as IDisposable)?.Dispose();
+        (withoutKey as IDisposable)?.Dispose();
+    }
+
+    [Fact]
+    public void A_signed_model_changed_after_signing_is_refused_even_with_a_fresh_unkeyed_manifest()
+    {
+        var ml = new MLContext(seed: 1);
+        using var network = Fit(ml, "regression", Rows(40));
+        var schema = ml.Data.LoadFromEnumerable(new[] { new FeatureRow { Features = new float[6] } }).Schema;
+        byte[] signed = SaveBytes(s => DeepArchModel.Save(ml, network, schema, s, new ModelSaveOptions { SigningKey = KeyA }));
+        byte[] otherNetwork = OnnxBytes(OtherNetwork());
+        var key = new ModelLoadOptions { SigningKey = KeyA };
+
+        // The attacker swaps the network and, not knowing the key, rewrites the manifest without a signature.
+        byte[] changed = Rezip(signed, (name, content) => name == OnnxEntry ? EntryOf(otherNetwork) : content);
+        byte[] remanifested = Remanifest(changed);
+
+        var error = Measured(() => DeepArchModel.Load(new MLContext(), new MemoryStream(changed), out _, key));
+        var resigned = Measured(() => DeepArchModel.Load(new MLContext(), new MemoryStream(remanifested), out _, key));
+
+        Assert.StartsWith($"Zip entry '{OnnxEntry}' differs from the model's manifest", error.Message);
+        Assert.Equal("The model is not signed (its manifest holds no signature), but ModelLoadOptions.SigningKey is set.", resigned.Message);
+    }
+
+    [Fact]
+    public void A_signed_standalone_onnx_file_loads_with_its_key_and_only_with_it()
+    {
+        var ml = new MLContext(seed: 1);
+        using var network = Fit(ml, "regression", Rows(40));
+        string signed = Path.Combine(Path.GetTempPath(), $"deeparch-signed-{Guid.NewGuid():N}.onnx");
+        string unsigned = Path.ChangeExtension(signed, ".unsigned.onnx");
+        network.SaveOnnx(signed, KeyA);
+        network.SaveOnnx(unsigned);
+        try
+        {
+            using var withKey = DeepArchModel.LoadOnnx(signed, new ModelLoadOptions { SigningKey = KeyA });
+            using var withoutKey = DeepArchModel.LoadOnnx(signed);
+            var wrongKey = Assert.Throws<InvalidDataException>(() => DeepArchModel.LoadOnnx(signed, new ModelLoadOptions { SigningKey = KeyB }));
+            var notSigned = Assert.Throws<InvalidDataException>(() => DeepArchModel.LoadOnnx(unsigned, new ModelLoadOptions { SigningKey = KeyA }));
+
+            Assert.Equal(Scores(network.Transform(ScoringData(ml))), Scores(withKey.Transform(ScoringData(ml))));
+            DeepArch.Trainers.Tests.OnnxAssert.CheckModel(File.ReadAllBytes(signed));
+            Assert.Equal("The ONNX model is refused: The ONNX model's signature does not match the signing key: it was signed with another key, or changed after it was signed.", wrongKey.Message);
+            Assert.StartsWith("The ONNX model is refused: The ONNX model is not signed", notSigned.Message);
+        }
+        finally
+        {
+            File.Delete(signed);
+            File.Delete(unsigned);
+        }
+    }
+
+    [Fact]
+    public void A_signing_key_shorter_than_16_bytes_is_refused()
+    {
+        var load = Assert.Throws<ArgumentOutOfRangeException>(() => DeepArchModel.Load(new MLContext(), new MemoryStream(Model.Value.Zip), out _, new ModelLoadOptions { SigningKey = new byte[8] }));
+
+        Assert.StartsWith("Options.SigningKey must hold at least 16 bytes; got 8.", load.Message);
+    }
+
+    // ---- helpers ----------------------------------------------------------------------------------------------------
+
+    /// <summary>Runs <paramref name="load"/>, which must throw <see cref="InvalidDataException"/> within a few seconds and a bounded allocation.</summary>
+    private static InvalidDataException Measured(Func<object> load)
+    {
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        var clock = Stopwatch.StartNew();
+        var error = Assert.Throws<InvalidDataException>(() => (load() as IDisposable)?.Dispose());
+        clock.Stop();
+        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        Assert.True(clock.Elapsed < FewSeconds, $"The load took {clock.Elapsed.TotalSeconds:F1} s.");
+        Assert.True(allocated < BoundedBytes, $"The load allocated {allocated:N0} bytes.");
+        return error;
+    }
+
+    private static NetworkTransformer OtherNetwork()
+    {
+        var ml = new MLContext(seed: 7);
+        return Fit(ml, "regression", Rows(40, seed: 9));
+    }
+
+    private static byte[] OnnxBytes(NetworkTransformer network)
+    {
+        using var stream = new MemoryStream();
+        network.SaveOnnx(stream);
+        return stream.ToArray();
+    }
+
+    private static byte[] SaveBytes(Action<Stream> save)
+    {
+        using var stream = new MemoryStream();
+        save(stream);
+        return stream.ToArray();
+    }
+
+    /// <summary>A normalizer and a regression network, fitted on data of <paramref name="seed"/>.</summary>
+    private static (ITransformer Model, DataViewSchema Schema) Pipeline(int seed)
+    {
+        var ml = new MLContext(seed: seed);
+        var data = ml.Data.LoadFromEnumerable(Rows(40, seed: seed).Select(r => { r.Features = r.Features.Select(v => v * seed).ToArray(); return r; }));
+        var model = ml.Transforms.NormalizeMinMax("Features").Append(Trainer(ml, "regression", Options("regression"))).Fit(data);
+        return (model, data.Schema);
+    }
+
+    /// <summary><paramref name="into"/> with every entry of its network's saved chain (Transform_001) taken from <paramref name="from"/>.</summary>
+    private static byte[] MoveNetwork(byte[] from, byte[] into)
+    {
+        const string network = "TransformerChain/Transform_001/";
+        var moved = Entries(from).Where(e => e.Name.StartsWith(network, StringComparison.Ordinal)).ToDictionary(e => e.Name, e => e.Content);
+        return Zip(Entries(into).Select(e => moved.TryGetValue(e.Name, out var content) ? (e.Name, content) : e));
+    }
+
+    /// <summary><paramref name="onnx"/> changed by <paramref name="change"/> and sealed again, as an attacker can.</summary>
+    internal static byte[] Reseal(byte[] onnx, Action<ModelProto> change, int? extraField = null)
+    {
+        var proto = ModelProto.Parser.ParseFrom(onnx);
+        foreach (var entry in proto.MetadataProps.Where(p => p.Key == MetadataKeys.Integrity).ToList())
+        {
+            proto.MetadataProps.Remove(entry);
+        }
+        change(proto);
+        byte[] bytes = proto.ToByteArray();
+        if (extraField is { } field)
+        {
+            using var output = new MemoryStream();
+            output.Write(bytes);
+            using (var coded = new CodedOutputStream(output, leaveOpen: true))
+            {
+                coded.WriteTag(field, WireFormat.WireType.LengthDelimited);
+                coded.WriteBytes(ByteString.CopyFrom(1, 2, 3));
+            }
+            bytes = output.ToArray();
+        }
+        return OnnxIntegrity.Seal(bytes);
+    }
+
+    /// <summary><paramref name="onnx"/> with the model info's value at <paramref name="path"/> (dotted, camelCase) replaced by <paramref name="json"/>, re-sealed.</summary>
+    internal static byte[] WithInfo(byte[] onnx, string path, string json) => Reseal(onnx, proto =>
+    {
+        var entry = proto.MetadataProps.Single(p => p.Key == ModelInfo.MetadataKey);
+        var root = JsonNode.Parse(entry.Value)!.AsObject();
+        string[] keys = path.Split('.');
+        var parent = keys[..^1].Aggregate(root, (node, key) => node[key]!.AsObject());
+        parent[keys[^1]] = JsonNode.Parse(json);
+        entry.Value = root.ToJsonString();
+    });
+
+    /// <summary>Points the first weight tensor at <paramref name="location"/> as external data, as a crafted model would.</summary>
+    private static void PointFirstWeightAt(ModelProto proto, string location, int offset)
+    {
+        var weight = proto.Graph.Initializer.First(t => t.RawData.Length >= 16);
+        int length = weight.RawData.Length;
+        weight.RawData = ByteString.Empty;
+        weight.DataLocation = TensorProto.Types.DataLocation.External;
+        weight.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = location });
+        weight.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = offset.ToString() });
+        weight.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = length.ToString() });
+    }
+
+    /// <summary><paramref name="zip"/> with one more entry of <paramref name="zeros"/> zero bytes (compressed about 1,000 : 1).</summary>
+    private static byte[] AddEntry(byte[] zip, string name, long zeros) => Rezip(zip, (_, content) => content, extra: (name, zeros));
+
+    /// <summary>Rezips <paramref name="zip"/>, each entry's content changed (or dropped, for null), plus an entry of zeros.</summary>
+    private static byte[] Rezip(byte[] zip, Func<string, byte[], byte[]?> change, (string Name, long Zeros)? extra = null)
+    {
+        using var output = new MemoryStream();
+        using (var archive = new ZipArchive(output, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            foreach (var (name, content) in Entries(zip))
+            {
+                if (change(name, content) is { } changed)
+                {
+                    using var stream = archive.CreateEntry(name, CompressionLevel.Fastest).Open();
+                    stream.Write(changed);
+                }
+            }
+            if (extra is { } bomb)
+            {
+                using var stream = archive.CreateEntry(bomb.Name, CompressionLevel.SmallestSize).Open();
+                byte[] chunk = new byte[1 << 20];
+                for (long written = 0; written < bomb.Zeros; written += chunk.Length)
+                {
+                    stream.Write(chunk);
+                }
+            }
+        }
+        return output.ToArray();
+    }
+
+    /// <summary>Rewrites the sizes the archive records for <paramref name="name"/> (local header and central directory) as <paramref name="size"/>.</summary>
+    private static byte[] RecordSmallSize(byte[] zip, string name, uint size)
+    {
+        byte[] copy = (byte[])zip.Clone();
+        byte[] nameBytes = System.Text.Encoding.ASCII.GetBytes(name);
+        for (int at = 0; (at = copy.AsSpan(at).IndexOf(nameBytes) is var i and >= 0 ? at + i : -1) >= 0; at += nameBytes.Length)
+        {
+            if (at >= 30 && BitConverter.ToUInt32(copy, at - 30) == 0x04034b50)
+            {
+                BitConverter.GetBytes(size).CopyTo(copy, at - 30 + 22);
+            }
+            else if (at >= 46 && BitConverter.ToUInt32(copy, at - 46) == 0x02014b50)
+            {
+                BitConverter.GetBytes(size).CopyTo(copy, at - 46 + 24);
+            }
+        }
+        return copy;
+    }
+
+    /// <summary><paramref name="zip"/> with its manifest replaced by a fresh unkeyed one of its entries, as someone without the key could write.</summary>
+    private static byte[] Remanifest(byte[] zip)
+    {
+        var unlimited = new ModelLoadOptions();
+        using var stream = new MemoryStream(zip);
+        var entries = ModelArchive.Read(stream, unlimited, _ => false).Where(e => e.Name != ModelManifest.EntryName).ToList();
+        byte[] manifest = ModelManifest.Create(entries, key: null);
+        return Rezip(zip, (name, content) => name == ModelManifest.EntryName ? manifest : content);
+    }
+
+    /// <summary>A stream of zeros that never ends.</summary>
+    private sealed class EndlessStream : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            Array.Clear(buffer, offset, count);
+            return count;
+        }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}
