@@ -181,7 +181,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
         };
         Threshold = threshold;
 
-        var head = new AnomalyHead { Threshold = threshold, FeatureSize = featureSize, FeatureContributionsColumn = options.FeatureContributionsColumnName };
+        var head = new AnomalyHead { Threshold = threshold, FeatureSize = featureSize, FeatureContributionsColumn = options.FeatureContributionsColumnName, MissingValues = options.MissingValues };
         var info = new ModelInfo(TrainerName, feature.Name, featureSize, [1], head, history, network.Summarize().ToString(), scoring);
         byte[] onnx = network.ExportScoringOnnx(feature.Name, score, scale,
             new Dictionary<string, string> { [ModelInfo.MetadataKey] = info.ToJson() }, threshold, options.FeatureContributionsColumnName is not null);
@@ -252,6 +252,12 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
 
         /// <summary>The feature column: <c>Single</c> or a known-size vector of <c>Single</c>.</summary>
         public string FeatureColumnName { get; set; } = "Features";
+
+        /// <summary>
+        /// What scoring does with a row whose features hold NaN (a missing value) or infinity: flag it as an anomaly (default;
+        /// its <c>Score</c> is NaN or infinite) or throw. Training rejects such rows either way.
+        /// </summary>
+        public MissingValuePolicy MissingValues { get; set; } = MissingValuePolicy.FlagAsAnomaly;
 
         /// <summary>The hidden sizes, then the code size (the input size is the feature column's); each at least 1, and the code smaller than the input.</summary>
         public IReadOnlyList<int> LayerSizes { get; set; } = [32, 8];
@@ -337,6 +343,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
             Check(VariationalScore != AutoencoderScore.NegativeElbo || Kind == AutoencoderKind.Variational, nameof(VariationalScore), VariationalScore,
                 "needs Kind = Variational (only a variational autoencoder has an ELBO)");
             Check(Enum.IsDefined(ThresholdSource), nameof(ThresholdSource), ThresholdSource, "must be a defined AnomalyThresholdSource");
+            Check(Enum.IsDefined(MissingValues), nameof(MissingValues), MissingValues, "must be FlagAsAnomaly or Throw");
             Check(Contamination > 0 && Contamination <= 0.5, nameof(Contamination), Contamination, "must be in (0, 0.5]");
             Check(ThresholdSource != AnomalyThresholdSource.Explicit || Threshold is { } t && float.IsFinite(t), nameof(Threshold),
                 Threshold is null ? "null" : Threshold.Value, "must be a finite number when ThresholdSource is Explicit");

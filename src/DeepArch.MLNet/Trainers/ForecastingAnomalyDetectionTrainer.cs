@@ -127,7 +127,7 @@ public sealed class ForecastingAnomalyDetectionTrainer : IEstimator<NetworkTrans
         };
         Threshold = threshold;
 
-        var head = new AnomalyHead { Threshold = threshold, FeatureSize = windowSize };
+        var head = new AnomalyHead { Threshold = threshold, FeatureSize = windowSize, MissingValues = options.MissingValues };
         var info = new ModelInfo(TrainerName, feature.Name, windowSize, [1], head, history, network.Summarize().ToString(), scoring);
         byte[] onnx = network.ExportForecastScoringOnnx(feature.Name, options.ScoreBy, options.MonteCarloPasses, seed, standardization, threshold,
             new Dictionary<string, string> { [ModelInfo.MetadataKey] = info.ToJson() });
@@ -173,6 +173,12 @@ public sealed class ForecastingAnomalyDetectionTrainer : IEstimator<NetworkTrans
 
         /// <summary>The window column: a known-size vector of <c>Single</c>, the context steps followed by the <see cref="Horizon"/> steps to forecast.</summary>
         public string FeatureColumnName { get; set; } = "Features";
+
+        /// <summary>
+        /// What scoring does with a window that holds NaN (a missing value) or infinity: flag it as an anomaly (default; its
+        /// <c>Score</c> is NaN or infinite) or throw. Training rejects such windows either way.
+        /// </summary>
+        public MissingValuePolicy MissingValues { get; set; } = MissingValuePolicy.FlagAsAnomaly;
 
         /// <summary>Values per time step (F); at least 1 (default 1, a univariate series).</summary>
         public int FeaturesPerStep { get; set; } = 1;
@@ -241,6 +247,7 @@ public sealed class ForecastingAnomalyDetectionTrainer : IEstimator<NetworkTrans
                 "must be above 0 when ScoreBy is PredictiveVariance (Monte-Carlo dropout needs dropout)");
             Check(MonteCarloPasses >= 2, nameof(MonteCarloPasses), MonteCarloPasses, "must be at least 2");
             Check(Enum.IsDefined(ThresholdSource), nameof(ThresholdSource), ThresholdSource, "must be a defined AnomalyThresholdSource");
+            Check(Enum.IsDefined(MissingValues), nameof(MissingValues), MissingValues, "must be FlagAsAnomaly or Throw");
             Check(Contamination > 0 && Contamination <= 0.5, nameof(Contamination), Contamination, "must be in (0, 0.5]");
             Check(ThresholdSource != AnomalyThresholdSource.Explicit || Threshold is { } t && float.IsFinite(t), nameof(Threshold),
                 Threshold is null ? "null" : Threshold.Value, "must be a finite number when ThresholdSource is Explicit");

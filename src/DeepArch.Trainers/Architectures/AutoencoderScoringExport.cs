@@ -35,11 +35,11 @@ public static class AutoencoderScoringExport
     /// <summary>Each feature's squared error <c>((x - x̂) / scale)^2</c>, [batch, ..input shape].</summary>
     public const string FeatureErrorOutput = "FeatureError";
 
-    /// <summary>The per-row score, [batch, 1] (a [1] vector: ML.NET's OnnxTransformer cannot read scalar outputs).</summary>
+    /// <summary>The per-row score, [batch, 1] (a [1] vector: ML.NET's OnnxTransformer cannot read scalar outputs); NaN for a row whose input holds NaN or infinity.</summary>
     public const string ScoreOutput = "Score";
 
     /// <summary>
-    /// 1 where <see cref="ScoreOutput"/> is above the threshold, else 0, [batch, 1]; present when a threshold is given
+    /// 1 where <see cref="ScoreOutput"/> is above the threshold or NaN (a row with missing values), else 0, [batch, 1]; present when a threshold is given
     /// (the anomaly detector's PredictedLabel, computed in the graph so that a saved model needs no state outside it).
     /// </summary>
     public const string AnomalyOutput = "Anomaly";
@@ -117,14 +117,15 @@ public static class AutoencoderScoringExport
             ? graph.AddNode("ReduceMean", [featureError], ("axes", new long[] { 1 }), ("keepdims", 1L))
             : graph.AddNode("Add", [graph.AddNode("ReduceSum", [featureError, Axis()], ("keepdims", 1L)), EmitKl(graph, spec, module, hidden, code, encoderShapes[last], Axis())]);
 
+        value = NaNWhereInputIsNotFinite(graph, input, value);
+
         graph.AddOutput(reconstruction, ReconstructionOutput, autoencoder.OutputShape);
         graph.AddOutput(code, CodeOutput, encoderShapes[^1]);
         graph.AddOutput(featureError, FeatureErrorOutput, autoencoder.InputShape);
         graph.AddOutput(value, ScoreOutput, [1]);
         if (threshold is { } limit)
         {
-            string above = graph.AddNode("Greater", [value, graph.AddInitializer("threshold", [limit])]);
-            graph.AddOutput(graph.AddNode("Cast", [above], ("to", 1L)), AnomalyOutput, [1]);
+            graph.AddOutput(AnomalyFlag(graph, value, limit), AnomalyOutput, [1]);
         }
         if (featureShares)
         {
@@ -150,5 +151,29 @@ public static class AutoencoderScoringExport
         string terms = graph.AddNode("Sub",
             [graph.AddNode("Sub", [graph.AddNode("Add", [logVariance, one]), graph.AddNode("Mul", [mean, mean])]), graph.AddNode("Exp", [logVariance])]);
         return graph.AddNode("Mul", [graph.AddNode("ReduceSum", [terms, axis], ("keepdims", 1L)), graph.AddInitializer("minus_half", [-0.5f])]);
+    }
+
+    /// <summary>
+    /// <paramref name="score"/> made NaN on the rows whose <paramref name="input"/> holds a NaN or an infinity: <c>x - x</c> is 0
+    /// for every finite x and NaN otherwise, and its row mean is added to the score. Such a row's score cannot be computed,
+    /// and what the kernels make of a NaN is no answer (ONNX Runtime's clamped activations turn it into finite values).
+    /// </summary>
+    internal static string NaNWhereInputIsNotFinite(OnnxGraphBuilder graph, string input, string score)
+    {
+        string flat = graph.AddNode("Flatten", [input], ("axis", 1L));
+        string gaps = graph.AddNode("ReduceMean", [graph.AddNode("Sub", [flat, flat])], ("axes", new long[] { 1 }), ("keepdims", 1L));
+        return graph.AddNode("Add", [score, gaps]);
+    }
+
+    /// <summary>
+    /// 1 where <paramref name="score"/> is above <paramref name="threshold"/> or NaN, else 0 (float): a row whose score cannot
+    /// be computed (NaN or infinite features, see <see cref="NaNWhereInputIsNotFinite"/>) is flagged rather than called
+    /// normal, since NaN is above no threshold.
+    /// </summary>
+    internal static string AnomalyFlag(OnnxGraphBuilder graph, string score, float threshold)
+    {
+        string above = graph.AddNode("Greater", [score, graph.AddInitializer("threshold", [threshold])]);
+        string flagged = graph.AddNode("Or", [above, graph.AddNode("IsNaN", [score])]);
+        return graph.AddNode("Cast", [flagged], ("to", 1L));
     }
 }

@@ -36,10 +36,10 @@ public static class ForecasterScoringExport
     /// <summary>The forecast of the window's last steps, [batch, forecast values] (the Monte-Carlo mean with <see cref="ForecastScore.PredictiveVariance"/>).</summary>
     public const string ForecastOutput = "Forecast";
 
-    /// <summary>The per-row score, [batch, 1], optionally standardized.</summary>
+    /// <summary>The per-row score, [batch, 1], optionally standardized; NaN for a window that holds NaN or infinity.</summary>
     public const string ScoreOutput = AutoencoderScoringExport.ScoreOutput;
 
-    /// <summary>1 where the score is above the threshold, else 0, [batch, 1]; present when a threshold is given.</summary>
+    /// <summary>1 where the score is above the threshold or NaN, else 0, [batch, 1]; present when a threshold is given.</summary>
     public const string AnomalyOutput = AutoencoderScoringExport.AnomalyOutput;
 
     /// <summary>Writes the scoring graph of a trained forecaster.</summary>
@@ -113,12 +113,12 @@ public static class ForecasterScoringExport
         {
             value = graph.AddNode("Div", [graph.AddNode("Sub", [raw, graph.AddInitializer("score_mean", [z.Mean])]), graph.AddInitializer("score_std", [z.Std])]);
         }
+        value = AutoencoderScoringExport.NaNWhereInputIsNotFinite(graph, window, value);
         graph.AddOutput(forecast, ForecastOutput, [forecastValues]);
         graph.AddOutput(value, ScoreOutput, [1]);
         if (threshold is { } limit)
         {
-            string above = graph.AddNode("Greater", [value, graph.AddInitializer("threshold", [limit])]);
-            graph.AddOutput(graph.AddNode("Cast", [above], ("to", 1L)), AnomalyOutput, [1]);
+            graph.AddOutput(AutoencoderScoringExport.AnomalyFlag(graph, value, limit), AnomalyOutput, [1]);
         }
         var allMetadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>())
         {

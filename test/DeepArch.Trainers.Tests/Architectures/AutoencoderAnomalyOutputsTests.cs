@@ -43,6 +43,33 @@ public class AutoencoderAnomalyOutputsTests
         Assert.Contains(1f, anomaly);
     }
 
+    [Theory]
+    [InlineData("deep", AutoencoderScore.ReconstructionError)]
+    [InlineData("variational", AutoencoderScore.NegativeElbo)]
+    public void A_row_with_a_nan_or_infinite_feature_scores_nan_and_is_flagged_and_the_other_rows_are_untouched(string kind, AutoencoderScore score)
+    {
+        using var network = AutoencoderArchitectureTests.Train(kind, seed: 12);
+        float[] x = AutoencoderData.AddNoise(AutoencoderData.Signals(Rows, Size, seed: 13), 0.3, seed: 14);
+        byte[] model = network.ExportScoringOnnx("Features", score, threshold: 1e30f);
+        var clean = Run(model, x);
+        float[] gapped = (float[])x.Clone();
+        gapped[2 * Size + 5] = float.NaN;
+        gapped[6 * Size] = float.NegativeInfinity;
+
+        var outputs = Run(model, gapped);
+
+        for (int r = 0; r < Rows; r++)
+        {
+            bool gap = r is 2 or 6;
+            Assert.Equal(gap, float.IsNaN(outputs[AutoencoderScoringExport.ScoreOutput][r]));
+            Assert.Equal(gap ? 1f : 0f, outputs[AutoencoderScoringExport.AnomalyOutput][r]);
+            if (!gap)
+            {
+                Assert.Equal(clean[AutoencoderScoringExport.ScoreOutput][r], outputs[AutoencoderScoringExport.ScoreOutput][r]);
+            }
+        }
+    }
+
     [Fact]
     public void A_non_finite_threshold_is_rejected()
     {
