@@ -88,6 +88,142 @@ public class ModelFuzzTests(ITestOutputHelper output)
         Assert.True(failures.Count == 0, $"{failures.Count} of {Cases} cases failed:\n" + string.Join("\n", failures.Take(20)));
     }
 
+    private const int InfoCases = 120;
+
+    /// <summary>
+    /// Seeded changes of one value of the model info (the JSON metadata of the network) to an extreme: zero, negative,
+    /// huge, empty, a 100 KB string, null, another type. The network is sealed again, as anyone can, so only the bounds
+    /// and the bindings stand in the way. Standalone (<c>FromOnnx</c>) every case is rejected or scores the same; inside a
+    /// saved model every changed network is rejected (its saved chain names the original network).
+    /// </summary>
+    [Fact]
+    public async Task Seeded_changes_of_model_info_values_are_rejected_clearly_or_load_and_score_the_same()
+    {
+        var ml = new MLContext(seed: 1);
+        using var network = Fit(ml, "multiclass", Rows(40), o => { o.HiddenLayers = [4]; o.Epochs = 1; });
+        byte[] zip = Save(ml, network);
+        byte[] onnx = OnnxOf(Entries(zip).Single(e => e.Name == OnnxEntry).Content);
+        var scoring = ml.Data.LoadFromEnumerable(Rows(8, seed: 5).Select(r => new FeatureRow { Features = r.Features }));
+        float[][] expected = Scores(network.Transform(scoring));
+
+        var failures = new List<string>();
+        int loaded = 0, rejected = 0;
+        for (int i = 0; i < InfoCases; i++)
+        {
+            var (path, value, mutated) = MutateInfo(onnx, new Random(Seed + 7919 * i));
+            var standalone = Task.Run(() => ScoreStandalone(mutated, scoring));
+            var zipped = Task.Run(() => LoadAndScore(WithOnnx(zip, _ => mutated), scoring));
+            if (await Task.WhenAny(Task.WhenAll(standalone, zipped), Task.Delay(TimeBox)) is not Task<(float[][]?, Exception?)[]>)
+            {
+                failures.Add($"case {i} ({path} = {value}): no answer within {TimeBox.TotalSeconds} s");
+                continue;
+            }
+            var (scores, error) = await standalone;
+            var (zipScores, zipError) = await zipped;
+            if (error is null)
+            {
+                loaded++;
+                if (!SameScores(expected, scores!))
+                {
+                    failures.Add($"case {i} ({path} = {value}): loaded but scores differently");
+                }
+            }
+            else
+            {
+                rejected++;
+                if (error is not InvalidDataException || string.IsNullOrWhiteSpace(error.Message))
+                {
+                    failures.Add($"case {i} ({path} = {value}): {error.GetType().Name}: {error.Message}");
+                }
+            }
+            bool unchanged = mutated.AsSpan().SequenceEqual(onnx);
+            if (unchanged ? zipError is not null || !SameScores(expected, zipScores!) : zipError is not InvalidDataException)
+            {
+                failures.Add($"case {i} ({path} = {value}) in a saved model: {(zipError is null ? "loaded" : $"{zipError.GetType().Name}: {zipError.Message}")}");
+            }
+        }
+
+        output.WriteLine($"{InfoCases} model-info changes: standalone {loaded} loaded and scored the same, {rejected} rejected; in a saved model every changed network rejected");
+        Assert.True(failures.Count == 0, $"{failures.Count} of {InfoCases} cases failed:\n" + string.Join("\n", failures.Take(20)));
+    }
+
+    /// <summary>The network with one value of its model info changed to an extreme, sealed again: the path, the value and the bytes.</summary>
+    private static (string Path, string Value, byte[] Onnx) MutateInfo(byte[] onnx, Random random)
+    {
+        string json = DeepArch.Trainers.Onnx.Proto.ModelProto.Parser.ParseFrom(onnx).MetadataProps.Single(p => p.Key == DeepArch.MLNet.Scoring.ModelInfo.MetadataKey).Value;
+        var leaves = new List<string>();
+        void Collect(System.Text.Json.Nodes.JsonNode? node, string path)
+        {
+            switch (node)
+            {
+                case System.Text.Json.Nodes.JsonObject o:
+                    foreach (var (key, child) in o)
+                    {
+                        Collect(child, path.Length == 0 ? key : $"{path}.{key}");
+                    }
+                    break;
+                case System.Text.Json.Nodes.JsonArray a:
+                    for (int i = 0; i < a.Count; i++)
+                    {
+                        Collect(a[i], $"{path}.{i}");
+                    }
+                    leaves.Add(path);
+                    break;
+                default:
+                    leaves.Add(path);
+                    break;
+            }
+        }
+        Collect(System.Text.Json.Nodes.JsonNode.Parse(json), "");
+        string target = leaves[random.Next(leaves.Count)];
+        string[] extremes = ["0", "-1", "1", "3000", "2147483647", "-2147483648", "9223372036854775807", "1e300", "\"\"", $"\"{new string('x', 100_000)}\"", "null", "true", "[]", "{}"];
+        string value = extremes[random.Next(extremes.Length)];
+        byte[] mutated = UntrustedModelTests.Reseal(onnx, proto =>
+        {
+            var entry = proto.MetadataProps.Single(p => p.Key == DeepArch.MLNet.Scoring.ModelInfo.MetadataKey);
+            var root = System.Text.Json.Nodes.JsonNode.Parse(entry.Value)!;
+            string[] keys = target.Split('.');
+            var parent = keys[..^1].Aggregate(root, (node, key) => node is System.Text.Json.Nodes.JsonArray array ? array[int.Parse(key)]! : node[key]!);
+            var replacement = System.Text.Json.Nodes.JsonNode.Parse(value);
+            if (parent is System.Text.Json.Nodes.JsonArray list)
+            {
+                list[int.Parse(keys[^1])] = replacement;
+            }
+            else
+            {
+                parent[keys[^1]] = replacement;
+            }
+            entry.Value = root.ToJsonString();
+        });
+        return (target, value.Length > 20 ? value[..20] + "..." : value, mutated);
+    }
+
+    /// <summary>Loads a standalone network and scores; returns the scores, or the exception.</summary>
+    private static (float[][]? Scores, Exception? Error) ScoreStandalone(byte[] onnx, IDataView scoring)
+    {
+        DeepArch.MLNet.Scoring.NetworkTransformer? model = null;
+        try
+        {
+            model = DeepArchModel.FromOnnx(onnx);
+        }
+        catch (Exception e)
+        {
+            return (null, e);
+        }
+        try
+        {
+            return (Scores(model.Transform(scoring)), null);
+        }
+        catch (Exception e)
+        {
+            return (null, new Exception($"loaded, then scoring failed: {e.GetType().Name}: {e.Message}", e));
+        }
+        finally
+        {
+            model.Dispose();
+        }
+    }
+
     /// <summary>Loads and scores in a fresh MLContext; returns the scores, or the exception.</summary>
     private static (float[][]? Scores, Exception? Error) LoadAndScore(byte[] zip, IDataView scoring)
     {
