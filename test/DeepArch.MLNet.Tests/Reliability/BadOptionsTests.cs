@@ -67,8 +67,12 @@ public class BadOptionsTests
         new("ValidationFraction", "NaN", o => o.ValidationFraction = double.NaN),
         new("EarlyStoppingPatience", "-1", o => o.EarlyStoppingPatience = -1),
         new("TrainingThreads", "-1", o => o.TrainingThreads = -1),
+        new("TrainingThreads", "257", o => o.TrainingThreads = 257),
         new("ScoringBatchSize", "0", o => o.ScoringBatchSize = 0),
+        new("ScoringBatchSize", "65537", o => o.ScoringBatchSize = 65_537),
+        new("ScoringBatchSize", "2147483647", o => o.ScoringBatchSize = int.MaxValue),
         new("ScoringThreads", "-2", o => o.ScoringThreads = -2),
+        new("ScoringThreads", "3000", o => o.ScoringThreads = 3000),
         new("Device", "5", o => o.Device = (ComputeDevice)5),
     ];
 
@@ -161,6 +165,9 @@ public class BadOptionsTests
         Anomaly("ValidationFraction", "1", o => o.ValidationFraction = 1),
         Anomaly("TrainingThreads", "-1", o => o.TrainingThreads = -1),
         Anomaly("ScoringBatchSize", "0", o => o.ScoringBatchSize = 0),
+        Anomaly("ScoringBatchSize", "65537", o => o.ScoringBatchSize = 65_537),
+        Anomaly("ScoringThreads", "257", o => o.ScoringThreads = 257),
+        Anomaly("MissingValues", "4", o => o.MissingValues = (MissingValuePolicy)4),
         Anomaly("Device", "5", o => o.Device = (ComputeDevice)5),
         Anomaly("LayerSizes", "null", o => o.LayerSizes = null!),
         Anomaly("LayerSizes", "[]", o => o.LayerSizes = []),
