@@ -198,39 +198,20 @@ public class ModelFuzzTests(ITestOutputHelper output)
         return (target, value.Length > 20 ? value[..20] + "..." : value, mutated);
     }
 
+    /// <summary>Loads a saved model in a fresh MLContext and scores; returns the scores, or the exception.</summary>
+    private static (float[][]? Scores, Exception? Error) LoadAndScore(byte[] zip, IDataView scoring)
+        => LoadAndScore(() => DeepArchModel.Load(new MLContext(), new MemoryStream(zip), out _), scoring);
+
     /// <summary>Loads a standalone network and scores; returns the scores, or the exception.</summary>
     private static (float[][]? Scores, Exception? Error) ScoreStandalone(byte[] onnx, IDataView scoring)
-    {
-        DeepArch.MLNet.Scoring.NetworkTransformer? model = null;
-        try
-        {
-            model = DeepArchModel.FromOnnx(onnx);
-        }
-        catch (Exception e)
-        {
-            return (null, e);
-        }
-        try
-        {
-            return (Scores(model.Transform(scoring)), null);
-        }
-        catch (Exception e)
-        {
-            return (null, new Exception($"loaded, then scoring failed: {e.GetType().Name}: {e.Message}", e));
-        }
-        finally
-        {
-            model.Dispose();
-        }
-    }
+        => LoadAndScore(() => DeepArchModel.FromOnnx(onnx), scoring);
 
-    /// <summary>Loads and scores in a fresh MLContext; returns the scores, or the exception.</summary>
-    private static (float[][]? Scores, Exception? Error) LoadAndScore(byte[] zip, IDataView scoring)
+    private static (float[][]? Scores, Exception? Error) LoadAndScore(Func<ITransformer> load, IDataView scoring)
     {
         ITransformer? model = null;
         try
         {
-            model = DeepArchModel.Load(new MLContext(), new MemoryStream(zip), out _);
+            model = load();
         }
         catch (Exception e)
         {
