@@ -38,7 +38,7 @@ public class NetworkTrainer
     /// otherwise <see cref="TrainingOptions.ValidationFraction"/> of <paramref name="train"/>.
     /// </summary>
     /// <returns>The per-epoch history.</returns>
-    /// <exception cref="TrainingDivergedException">The loss became NaN or infinite.</exception>
+    /// <exception cref="TrainingDivergedException">The training loss or the validation loss became NaN or infinite.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked between batches).</exception>
     public TrainingHistory Fit(Network network, TrainingSet train, TrainingSet? validation = null,
         IProgress<EpochReport>? progress = null, CancellationToken cancellationToken = default)
@@ -122,6 +122,12 @@ public class NetworkTrainer
 
                 double trainLoss = RunEpoch(network, optimizer, train, epoch, rate, shuffler, cancellationToken);
                 double? validationLoss = validation is null ? null : EvaluateLoss(network, validation);
+                if (validationLoss is { } loss && !double.IsFinite(loss))
+                {
+                    // Every override of EvaluateLoss comes through here: a NaN must not reach the history (nor the model's metadata).
+                    // Scoring the training rows the same way tells extreme validation data from weights that diverged in the last steps.
+                    throw new TrainingDivergedException(epoch, loss, trainLoss, rate, double.IsFinite(EvaluateLoss(network, train)));
+                }
                 var report = new EpochReport(epoch, trainLoss, validationLoss, rate, stopwatch.Elapsed);
                 reports.Add(report);
                 progress?.Report(report);
@@ -309,15 +315,27 @@ public class NetworkTrainer
 
     private static (TrainingSet Train, TrainingSet Validation) Split(TrainingSet set, double fraction, int seed)
     {
-        int[] order = Enumerable.Range(0, set.Count).ToArray();
-        new Random(seed ^ 0x5EED).Shuffle(order);
-        int validationCount = (int)Math.Round(set.Count * fraction);
+        int[] order = SplitOrder(set.Count, seed);
+        int validationCount = ValidationCount(set.Count, fraction);
         if (validationCount == 0 || validationCount == set.Count)
         {
             throw new ArgumentException(
                 $"ValidationFraction {fraction} of {set.Count} rows leaves {(validationCount == 0 ? "no validation" : "no training")} rows.");
         }
         return (set.Subset(order[validationCount..]), set.Subset(order[..validationCount]));
+    }
+
+    /// <summary>How many of <paramref name="rows"/> rows <see cref="TrainingOptions.ValidationFraction"/> <paramref name="fraction"/> holds out.</summary>
+    internal static int ValidationCount(int rows, double fraction) => (int)Math.Round(rows * fraction);
+
+    /// <summary>The rows <see cref="TrainingOptions.ValidationFraction"/> holds out of <paramref name="rows"/> with <paramref name="seed"/>, in the order the split takes them.</summary>
+    internal static int[] ValidationRows(int rows, double fraction, int seed) => SplitOrder(rows, seed)[..ValidationCount(rows, fraction)];
+
+    private static int[] SplitOrder(int rows, int seed)
+    {
+        int[] order = Enumerable.Range(0, rows).ToArray();
+        new Random(seed ^ 0x5EED).Shuffle(order);
+        return order;
     }
 
     private static Dictionary<string, Tensor> CopyState(Network network)
