@@ -38,6 +38,10 @@ public class NetworkTrainer
     /// otherwise <see cref="TrainingOptions.ValidationFraction"/> of <paramref name="train"/>.
     /// </summary>
     /// <returns>The per-epoch history.</returns>
+    /// <exception cref="ArgumentException">
+    /// The data does not fit the network or the options, or the network has batch normalization and a training batch could
+    /// hold one row (BatchSize 1, or fewer than 2 training rows after the validation split).
+    /// </exception>
     /// <exception cref="TrainingDivergedException">The training loss or the validation loss became NaN or infinite.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked between batches).</exception>
     public TrainingHistory Fit(Network network, TrainingSet train, TrainingSet? validation = null,
@@ -47,9 +51,11 @@ public class NetworkTrainer
         ArgumentNullException.ThrowIfNull(train);
         CheckShapes(network, train, nameof(train));
         CheckTargets(network, train, nameof(train));
+        int rows = train.Count, heldOut = 0;
         if (validation is null && Options.ValidationFraction > 0)
         {
             (train, validation) = Split(train, Options.ValidationFraction, Options.Seed);
+            heldOut = validation.Count;
         }
         if (validation is not null)
         {
@@ -68,6 +74,13 @@ public class NetworkTrainer
         {
             throw new ArgumentException(
                 "EarlyStoppingPatience needs validation data: set ValidationFraction above 0 or pass a validation set.", nameof(validation));
+        }
+
+        var kinds = BatchNormalization.LayerKinds(network.Architecture);
+        if (BatchNormalization.OneRowBatches(network.Architecture, rows, heldOut, Options.ValidationFraction, Options.BatchSize,
+                $"Batch normalization ({string.Join(", ", kinds)})", optionPrefix: "") is { } oneRow)
+        {
+            throw new ArgumentException(oneRow, nameof(train));
         }
 
         TorchRuntime.EnsureInitialized();
