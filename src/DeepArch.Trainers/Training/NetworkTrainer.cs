@@ -42,6 +42,10 @@ public class NetworkTrainer
     /// The data does not fit the network or the options, or the network has batch normalization and a training batch could
     /// hold one row (BatchSize 1, or fewer than 2 training rows after the validation split).
     /// </exception>
+    /// <exception cref="InsufficientMemoryException">
+    /// Training would need more memory than the process may use (estimated before anything is allocated; see
+    /// <see cref="TrainingMemory"/>), or libtorch failed to allocate memory.
+    /// </exception>
     /// <exception cref="TrainingDivergedException">The training loss or the validation loss became NaN or infinite.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked between batches).</exception>
     public TrainingHistory Fit(Network network, TrainingSet train, TrainingSet? validation = null,
@@ -82,16 +86,33 @@ public class NetworkTrainer
         {
             throw new ArgumentException(oneRow, nameof(train));
         }
+        var memory = TrainingMemory.Estimate(network.Architecture, network.InputShape, Options,
+            TrainingMemory.DataValues(train) + TrainingMemory.DataValues(validation));
+        if (network.Device.type == DeviceType.CPU && memory.TotalBytes > TrainingMemory.AvailableBytes)
+        {
+            throw new InsufficientMemoryException(
+                $"Training needs {memory.Describe("", "BatchSize")} but {TrainingMemory.FormatBytes(TrainingMemory.AvailableBytes)} is available " +
+                "to this process: make the network smaller, lower BatchSize, or train on fewer rows.");
+        }
 
         TorchRuntime.EnsureInitialized();
         lock (TorchRuntime.TrainingLock)
         {
-            TorchRuntime.SetThreads(Options.Threads);
-            random.manual_seed(Options.Seed);
-            using var trainData = new DeviceData(train, Loss, network.Device);
-            using var validationData = validation is null ? null : new DeviceData(validation, Loss, network.Device);
-            using var optimizer = CreateOptimizer(network);
-            return RunEpochs(network, optimizer, trainData, validationData, progress, cancellationToken);
+            try
+            {
+                TorchRuntime.SetThreads(Options.Threads);
+                random.manual_seed(Options.Seed);
+                using var trainData = new DeviceData(train, Loss, network.Device);
+                using var validationData = validation is null ? null : new DeviceData(validation, Loss, network.Device);
+                using var optimizer = CreateOptimizer(network);
+                return RunEpochs(network, optimizer, trainData, validationData, progress, cancellationToken);
+            }
+            catch (Exception e) when (TrainingMemory.IsAllocationFailure(e))
+            {
+                throw new InsufficientMemoryException(
+                    $"Training ran out of memory (libtorch: {TrainingMemory.NativeMessage(e)}); it was estimated to need {memory.Describe("", "BatchSize")}. " +
+                    "Make the network smaller, lower BatchSize, or train on fewer rows.");
+            }
         }
     }
 
