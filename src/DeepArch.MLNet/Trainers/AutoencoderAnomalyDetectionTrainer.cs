@@ -75,6 +75,8 @@ public enum AnomalyThresholdSource
 /// exactly what the trained one does. The threshold is <see cref="Threshold"/> after <c>Fit</c>.</para>
 /// <para>Train on normal rows only (or mostly): the network learns to reconstruct what it sees. Training reads
 /// the feature column into memory once (4 bytes per value); scoring streams.</para>
+/// <para>The options are validated when the detector is created and again when <c>Fit</c> starts, which reads them all
+/// then: a change to <see cref="TrainerOptions"/> in between applies in full.</para>
 /// </remarks>
 public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTransformer>
 {
@@ -89,7 +91,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
         TrainerOptions = options;
     }
 
-    /// <summary>The options this trainer was created with.</summary>
+    /// <summary>The options this trainer was created with; each <c>Fit</c> validates and reads them as they are when it starts.</summary>
     public Options TrainerOptions { get; }
 
     /// <summary>The threshold chosen by the last <c>Fit</c>, or null before the first.</summary>
@@ -119,7 +121,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
     private NetworkTransformer FitCore(IDataView train, IDataView? validation)
     {
         ArgumentNullException.ThrowIfNull(train);
-        var options = TrainerOptions;
+        var options = NetworkOptions.Snapshot(TrainerOptions);
         options.CheckEarlyStoppingHasValidation(validation is not null);
         if (validation is null && options.ThresholdSource == AnomalyThresholdSource.ValidationFalsePositiveRate)
         {
@@ -150,9 +152,13 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
         int seed = options.Seed ?? CatalogEnvironment.Seed(_environment);
         var device = TorchRuntime.ResolveDevice(options.Device, options.FallbackToCpu, "Options.Device");
         int[] sizes = [featureSize, .. options.LayerSizes];
-        using var network = new Network(options.CreateSpec(sizes), [featureSize], seed, device);
-        var history = options.CreateNetworkTrainer(seed).Fit(network, ReconstructionSet.Create(trainRows, featureSize),
-            validationRows is null ? null : ReconstructionSet.Create(validationRows, featureSize), options.Progress, ct);
+        var trainSet = ReconstructionSet.Create(trainRows, featureSize);
+        var validationSet = validationRows is null ? null : ReconstructionSet.Create(validationRows, featureSize);
+        var trainer = options.CreateNetworkTrainer(seed);
+        var (network, history) = TrainingGuard.Train(options.CreateSpec(sizes), [featureSize], seed, device, trainer.Options, trainSet, validationSet,
+            AutoencoderNames(options.Kind, options.LayerSizes, options.ImageShape, options.ConvolutionalFilters, featureSize),
+            built => trainer.Fit(built, trainSet, validationSet, options.Progress, ct));
+        using var _ = network;
 
         var scoring = new ScoringSettings(options.ScoringBatchSize, options.ScoringThreads, options.Device, options.FallbackToCpu);
         var score = options.Kind == AutoencoderKind.Variational && options.VariationalScore == AutoencoderScore.NegativeElbo
@@ -238,6 +244,13 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
     private static float[] Scores(byte[] model, string input, float[] rows, int featureSize, ScoringSettings scoring)
         => ThresholdScores.Run(model, input, rows, featureSize, AutoencoderScoringExport.ScoreOutput, 1, scoring);
 
+    /// <summary>The options that size an autoencoder, as errors name them (shared with the autoencoder transforms).</summary>
+    internal static NetworkOptionNames AutoencoderNames(AutoencoderKind kind, IReadOnlyList<int> layerSizes, IReadOnlyList<int>? imageShape,
+        IReadOnlyList<int>? filters, int featureSize) => kind == AutoencoderKind.Convolutional
+        ? new($"Options.ConvolutionalFilters {Shapes.Format(filters ?? ConvolutionalAutoencoder.DefaultFilters)} on Options.ImageShape {Shapes.Format(imageShape!)}",
+            "Options.ConvolutionalFilters or Options.ImageShape")
+        : new($"Options.LayerSizes {Shapes.Format(layerSizes)} on {featureSize} features", "Options.LayerSizes", "Options.BatchNorm");
+
     /// <summary>
     /// Options of <see cref="AutoencoderAnomalyDetectionTrainer"/>: the feature column, the autoencoder, the threshold, and the
     /// training, scoring and device options of <see cref="NetworkOptions"/>. There is no label column: the detector trains without labels.
@@ -271,7 +284,10 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
         /// <summary>Dropout after each hidden activation during training, in [0, 1); 0 (default) adds none.</summary>
         public float Dropout { get; set; }
 
-        /// <summary>Whether each hidden layer is batch-normalized before its activation.</summary>
+        /// <summary>
+        /// Whether each hidden layer is batch-normalized before its activation (not the convolutional kind). Batch normalization needs at least two
+        /// rows per batch: with it, <c>BatchSize</c> must be at least 2, and <c>Fit</c> rejects a training set of fewer than 2 rows (after the validation split).
+        /// </summary>
         public bool BatchNorm { get; set; }
 
         /// <summary>The autoencoder kind.</summary>
@@ -352,6 +368,15 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
                 $"'{FeatureContributionsColumnName}'", "must name a column or be null");
             Check(FeatureContributionsColumnName is not (ColumnNames.Score or ColumnNames.PredictedLabel), nameof(FeatureContributionsColumnName),
                 $"'{FeatureContributionsColumnName}'", "must differ from Score and PredictedLabel");
+            // The autoencoder for a stand-in input size: which layers it has does not depend on it.
+            CheckBatchSizeForBatchNorm(CreateSpec([1, .. LayerSizes]), "Options.BatchNorm");
+        }
+
+        private protected override void CopyLists()
+        {
+            LayerSizes = LayerSizes?.ToArray()!;
+            ImageShape = ImageShape?.ToArray();
+            ConvolutionalFilters = ConvolutionalFilters?.ToArray();
         }
 
         /// <summary>The autoencoder of <see cref="Kind"/> over <paramref name="sizes"/> (input size first).</summary>

@@ -3,6 +3,7 @@ using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 
@@ -43,40 +44,35 @@ public enum ConvolutionalPreset
 /// <item><term>Packages</term><description>DeepArch.MLNet (TorchSharp, libtorch-cpu-linux-x64, Microsoft.ML.OnnxRuntime); reading image files needs Microsoft.ML.ImageAnalytics</description></item>
 /// <item><term>GPU</term><description><c>Options.Device = Cuda</c> needs the GPU build (see README); falls back or throws as <c>FallbackToCpu</c> says</description></item>
 /// </list>
-/// The network is checked against <see cref="Options.InputShape"/> when the trainer is created (a kernel or
-/// pooling window larger than what reaches it is an error naming the layer and the sizes), and the shape's
-/// size against the feature column's at the start of <c>Fit</c>, before any row is read.
+/// The network is checked against <see cref="Options.InputShape"/> when the trainer is created and again when
+/// <c>Fit</c> starts (a kernel or pooling window larger than what reaches it is an error naming the layer and the
+/// sizes), and the shape's size against the feature column's at the start of <c>Fit</c>, before any row is read.
+/// <c>Fit</c> reads every option when it starts: a change to <see cref="TrainerOptions"/> after creation applies in full.
 /// </remarks>
 public sealed class ConvolutionalNetworkTrainer : IEstimator<NetworkTransformer>
 {
-    private readonly SupervisedNetworkFitter _fitter;
-    private readonly int[] _inputShape;
+    private readonly IHostEnvironment _environment;
+    private readonly PredictionTask _task;
 
     internal ConvolutionalNetworkTrainer(IHostEnvironment environment, Options options, PredictionTask task)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        _environment = environment;
+        _task = task;
         TrainerOptions = options;
-        _inputShape = options.InputShape.ToArray();
-        var preset = options.Preset;
-        var activation = options.Activation;
-        var layers = options.Layers?.ToArray();
-        // Compose once now, with a stand-in output count, so that a network that does not fit the declared
-        // shape fails here rather than after the data has been read.
-        Compose(_inputShape, preset, activation, layers, outputs: 2);
-        _fitter = new SupervisedNetworkFitter(environment, options, task, "ConvolutionalNetwork",
-            (_, outputs) => Compose(_inputShape, preset, activation, layers, outputs));
     }
 
-    /// <summary>The options this trainer was created with.</summary>
+    /// <summary>The options this trainer was created with; each <c>Fit</c> validates and reads them as they are when it starts.</summary>
     public Options TrainerOptions { get; }
 
     /// <summary>Trains on <paramref name="input"/>; validation uses <see cref="NetworkOptions.ValidationFraction"/> of it.</summary>
     public NetworkTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        CheckFeatureSize(input.Schema);
-        return _fitter.Fit(input, null);
+        var options = NetworkOptions.Snapshot(TrainerOptions);
+        CheckFeatureSize(options, input.Schema);
+        return Fitter(options).Fit(input, null);
     }
 
     /// <summary>Trains on <paramref name="trainData"/> and validates every epoch on <paramref name="validationData"/>.</summary>
@@ -84,12 +80,16 @@ public sealed class ConvolutionalNetworkTrainer : IEstimator<NetworkTransformer>
     {
         ArgumentNullException.ThrowIfNull(trainData);
         ArgumentNullException.ThrowIfNull(validationData);
-        CheckFeatureSize(trainData.Schema);
-        return _fitter.Fit(trainData, validationData);
+        var options = NetworkOptions.Snapshot(TrainerOptions);
+        CheckFeatureSize(options, trainData.Schema);
+        return Fitter(options).Fit(trainData, validationData);
     }
 
     /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => _fitter.GetOutputSchema(inputSchema);
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => Fitter(TrainerOptions).GetOutputSchema(inputSchema);
+
+    private SupervisedNetworkFitter Fitter(Options o) => new(_environment, o, _task, "ConvolutionalNetwork",
+        (_, outputs) => new NetworkPlan(o.Network(outputs), o.Names()));
 
     /// <summary>The whole network: reshape to the declared shape, then the preset or the explicit layers and an output layer.</summary>
     private static Sequential Compose(int[] inputShape, ConvolutionalPreset preset, ActivationKind activation, LayerSpec[]? layers, int outputs)
@@ -119,14 +119,14 @@ public sealed class ConvolutionalNetworkTrainer : IEstimator<NetworkTransformer>
         }
     }
 
-    private void CheckFeatureSize(DataViewSchema schema)
+    private static void CheckFeatureSize(Options options, DataViewSchema schema)
     {
-        var (column, size) = FeatureColumn.Resolve(schema, TrainerOptions.FeatureColumnName);
-        int expected = _inputShape.Aggregate(1, (a, d) => checked(a * d));
+        var (column, size) = FeatureColumn.Resolve(schema, options.FeatureColumnName);
+        int expected = options.InputShape.Aggregate(1, (a, d) => checked(a * d));
         if (size != expected)
         {
             throw new ArgumentException(
-                $"Options.InputShape [{string.Join(", ", _inputShape)}] holds {expected} values but feature column '{column.Name}' " +
+                $"Options.InputShape [{string.Join(", ", options.InputShape)}] holds {expected} values but feature column '{column.Name}' " +
                 $"has {size} ({SchemaErrors.Describe(column.Type)}). Declare the shape the feature vector was made with.");
         }
     }
@@ -167,6 +167,28 @@ public sealed class ConvolutionalNetworkTrainer : IEstimator<NetworkTransformer>
                 Check(Layers.Count > 0 && Layers.All(l => l is not null), nameof(Layers), $"{Layers.Count} layers", "must hold at least one layer and no nulls");
                 Check(Preset == ConvolutionalPreset.Default, nameof(Preset), Preset, "must stay Default when Options.Layers is set (use one or the other)");
             }
+            // Composed with a stand-in output count, so that a network that does not fit the declared shape fails here
+            // (at creation and when Fit starts) rather than after the data has been read.
+            var network = Network(outputs: 2);
+            CheckBatchSizeForBatchNorm(network, Layers is null
+                ? $"Options.Preset {Preset}"
+                : $"the {string.Join(" and ", BatchNormalization.LayerKinds(network))} of Options.Layers");
         }
+
+        private protected override void CopyLists()
+        {
+            InputShape = InputShape?.ToArray()!;
+            Layers = Layers?.ToArray();
+        }
+
+        /// <summary>The network these options describe, with <paramref name="outputs"/> outputs.</summary>
+        internal Sequential Network(int outputs) => Compose(InputShape.ToArray(), Preset, Activation, Layers?.ToArray(), outputs);
+
+        /// <summary>The options that size the network, as errors name them.</summary>
+        internal NetworkOptionNames Names() => Layers is null
+            ? new($"Options.Preset {Preset} on Options.InputShape {Shapes.Format(InputShape)}",
+                "Options.InputShape (or use Options.Layers with fewer filters and units)")
+            : new($"Options.Layers ({Layers.Count} layer{(Layers.Count == 1 ? "" : "s")}) on Options.InputShape {Shapes.Format(InputShape)}",
+                "the filters and units of Options.Layers, or Options.InputShape", "The batch normalization of Options.Layers");
     }
 }

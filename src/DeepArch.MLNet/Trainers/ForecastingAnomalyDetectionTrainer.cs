@@ -33,6 +33,8 @@ namespace DeepArch.MLNet.Trainers;
 /// <para>The scoring graph computes the score and the threshold comparison, so a saved model predicts exactly what the trained one does.
 /// Monte-Carlo dropout (<see cref="ForecastScore.PredictiveVariance"/>) runs the dense head with <see cref="Options.MonteCarloPasses"/> dropout masks
 /// drawn once from the seed when the model is written: the same window always gets the same score.</para>
+/// <para>The options are validated when the detector is created and again when <c>Fit</c> starts, which reads them all
+/// then: a change to <see cref="TrainerOptions"/> in between applies in full.</para>
 /// </remarks>
 public sealed class ForecastingAnomalyDetectionTrainer : IEstimator<NetworkTransformer>
 {
@@ -47,7 +49,7 @@ public sealed class ForecastingAnomalyDetectionTrainer : IEstimator<NetworkTrans
         TrainerOptions = options;
     }
 
-    /// <summary>The options this trainer was created with.</summary>
+    /// <summary>The options this trainer was created with; each <c>Fit</c> validates and reads them as they are when it starts.</summary>
     public Options TrainerOptions { get; }
 
     /// <summary>The threshold (in standardized score units) chosen by the last <c>Fit</c>, or null before the first.</summary>
@@ -77,7 +79,7 @@ public sealed class ForecastingAnomalyDetectionTrainer : IEstimator<NetworkTrans
     private NetworkTransformer FitCore(IDataView train, IDataView? validation)
     {
         ArgumentNullException.ThrowIfNull(train);
-        var options = TrainerOptions;
+        var options = NetworkOptions.Snapshot(TrainerOptions);
         if (validation is null && options.ThresholdSource == AnomalyThresholdSource.ValidationFalsePositiveRate)
         {
             throw new InvalidOperationException(
@@ -106,11 +108,15 @@ public sealed class ForecastingAnomalyDetectionTrainer : IEstimator<NetworkTrans
         int seed = options.Seed ?? CatalogEnvironment.Seed(_environment);
         var device = TorchRuntime.ResolveDevice(options.Device, options.FallbackToCpu, "Options.Device");
         var recurrent = new Recurrent(options.Cell, options.HiddenSize, f, options.Layers, dropout: options.Dropout);
-        using var network = new Network(RecurrentNetwork.Create(recurrent, forecastValues, options.HiddenLayers, options.HeadDropout), [contextSize], seed, device);
         var trainingOptions = options.ToTrainingOptions(seed);
         trainingOptions.GradientClipNorm = options.GradientClipNorm;
-        var history = new NetworkTrainer(trainingOptions, LossFunction.MeanSquaredError).Fit(network, Split(trainWindows, windowSize, contextSize),
-            validationWindows is null ? null : Split(validationWindows, windowSize, contextSize), options.Progress, ct);
+        var trainSet = Split(trainWindows, windowSize, contextSize);
+        var validationSet = validationWindows is null ? null : Split(validationWindows, windowSize, contextSize);
+        var (network, history) = TrainingGuard.Train(RecurrentNetwork.Create(recurrent, forecastValues, options.HiddenLayers, options.HeadDropout), [contextSize],
+            seed, device, trainingOptions, trainSet, validationSet,
+            RecurrentNetworkTrainer.RecurrentNames(options.HiddenSize, options.Layers, options.Cell, false, options.HiddenLayers, contextSize / f, f),
+            built => new NetworkTrainer(trainingOptions, LossFunction.MeanSquaredError).Fit(built, trainSet, validationSet, options.Progress, ct));
+        using var _ = network;
 
         var scoring = new ScoringSettings(options.ScoringBatchSize, options.ScoringThreads, options.Device, options.FallbackToCpu);
         // One unstandardized scoring graph serves the training scores (the standardization) and the validation scores;
@@ -253,5 +259,7 @@ public sealed class ForecastingAnomalyDetectionTrainer : IEstimator<NetworkTrans
                 Threshold is null ? "null" : Threshold.Value, "must be a finite number when ThresholdSource is Explicit");
             Check(FalsePositiveRate > 0 && FalsePositiveRate <= 0.5, nameof(FalsePositiveRate), FalsePositiveRate, "must be in (0, 0.5]");
         }
+
+        private protected override void CopyLists() => HiddenLayers = HiddenLayers?.ToArray()!;
     }
 }

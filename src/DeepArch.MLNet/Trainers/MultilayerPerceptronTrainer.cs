@@ -25,36 +25,42 @@ namespace DeepArch.MLNet.Trainers;
 /// </list>
 /// Training reads the feature and label columns into memory once (4 bytes per feature value plus one
 /// target per row), because every epoch reshuffles the rows; scoring streams.
+/// The options are validated when the trainer is created and again when <c>Fit</c> starts, which reads them all
+/// then: a change to <see cref="TrainerOptions"/> in between applies in full.
 /// </remarks>
 public sealed class MultilayerPerceptronTrainer : IEstimator<NetworkTransformer>
 {
-    private readonly SupervisedNetworkFitter _fitter;
+    private readonly IHostEnvironment _environment;
+    private readonly PredictionTask _task;
 
     internal MultilayerPerceptronTrainer(IHostEnvironment environment, Options options, PredictionTask task)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        _environment = environment;
+        _task = task;
         TrainerOptions = options;
-        int[] hidden = options.HiddenLayers.ToArray();
-        _fitter = new SupervisedNetworkFitter(environment, options, task, "MultilayerPerceptron",
-            (_, outputs) => MultilayerPerceptron.Create(hidden, outputs, options.Activation, options.Dropout, options.BatchNorm));
     }
 
-    /// <summary>The options this trainer was created with.</summary>
+    /// <summary>The options this trainer was created with; each <c>Fit</c> validates and reads them as they are when it starts.</summary>
     public Options TrainerOptions { get; }
 
     /// <summary>Trains on <paramref name="input"/>; validation uses <see cref="NetworkOptions.ValidationFraction"/> of it.</summary>
-    public NetworkTransformer Fit(IDataView input) => _fitter.Fit(input, null);
+    public NetworkTransformer Fit(IDataView input) => Fitter(NetworkOptions.Snapshot(TrainerOptions)).Fit(input, null);
 
     /// <summary>Trains on <paramref name="trainData"/> and validates every epoch on <paramref name="validationData"/>.</summary>
     public NetworkTransformer Fit(IDataView trainData, IDataView validationData)
     {
         ArgumentNullException.ThrowIfNull(validationData);
-        return _fitter.Fit(trainData, validationData);
+        return Fitter(NetworkOptions.Snapshot(TrainerOptions)).Fit(trainData, validationData);
     }
 
     /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => _fitter.GetOutputSchema(inputSchema);
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => Fitter(TrainerOptions).GetOutputSchema(inputSchema);
+
+    private SupervisedNetworkFitter Fitter(Options o) => new(_environment, o, _task, "MultilayerPerceptron",
+        (features, outputs) => new NetworkPlan(o.Network(outputs),
+            new NetworkOptionNames($"Options.HiddenLayers {Shapes.Format(o.HiddenLayers)} on {features} features", "Options.HiddenLayers", "Options.BatchNorm")));
 
     /// <summary>Options of <see cref="MultilayerPerceptronTrainer"/>.</summary>
     public sealed class Options : NetworkTrainerOptions
@@ -68,7 +74,10 @@ public sealed class MultilayerPerceptronTrainer : IEstimator<NetworkTransformer>
         /// <summary>Dropout after each hidden layer during training, in [0, 1); 0 (default) adds none.</summary>
         public float Dropout { get; set; }
 
-        /// <summary>Whether each hidden layer is batch-normalized before its activation.</summary>
+        /// <summary>
+        /// Whether each hidden layer is batch-normalized before its activation. Batch normalization needs at least two rows per batch:
+        /// with it, <c>BatchSize</c> must be at least 2, and <c>Fit</c> rejects a training set of fewer than 2 rows (after the validation split).
+        /// </summary>
         public bool BatchNorm { get; set; }
 
         internal override void Validate()
@@ -78,6 +87,12 @@ public sealed class MultilayerPerceptronTrainer : IEstimator<NetworkTransformer>
             Check(HiddenLayers!.All(h => h >= 1), nameof(HiddenLayers), $"[{string.Join(", ", HiddenLayers!)}]", "must hold sizes of at least 1");
             Check(Enum.IsDefined(Activation), nameof(Activation), Activation, "must be a defined ActivationKind");
             Check(Dropout >= 0 && Dropout < 1, nameof(Dropout), Dropout, "must be in [0, 1)");
+            CheckBatchSizeForBatchNorm(Network(outputs: 1), "Options.BatchNorm");
         }
+
+        private protected override void CopyLists() => HiddenLayers = HiddenLayers?.ToArray()!;
+
+        /// <summary>The perceptron these options describe, with <paramref name="outputs"/> outputs.</summary>
+        internal Sequential Network(int outputs) => MultilayerPerceptron.Create(HiddenLayers, outputs, Activation, Dropout, BatchNorm);
     }
 }

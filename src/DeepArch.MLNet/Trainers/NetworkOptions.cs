@@ -1,5 +1,6 @@
 using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers;
+using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Training;
 
 namespace DeepArch.MLNet.Trainers;
@@ -10,6 +11,12 @@ namespace DeepArch.MLNet.Trainers;
 /// <see cref="NetworkTrainerOptions"/> adds the label and feature columns of the trainers; the
 /// autoencoder transforms add their input and output columns.
 /// </summary>
+/// <remarks>
+/// An estimator validates its options when it is created (so that a bad value fails at once) and again at the start of
+/// every <c>Fit</c>, which then reads them all at that moment from a copy (<see cref="Snapshot"/>): a change made to the
+/// options between creating the estimator and <c>Fit</c> applies in full and is validated, and a change made while a
+/// <c>Fit</c> runs waits for the next one.
+/// </remarks>
 public abstract class NetworkOptions
 {
     /// <summary>Passes over the training data; at least 1.</summary>
@@ -91,6 +98,33 @@ public abstract class NetworkOptions
         Check(TrainingThreads >= 0 && TrainingThreads <= ScoringSettings.MaxThreads, nameof(TrainingThreads), TrainingThreads, $"must be in [0, {ScoringSettings.MaxThreads}] (0 = one per core)");
         ToTrainingOptions(0).Validate("Options");
     }
+
+    /// <summary>
+    /// A copy of <paramref name="options"/> as they are now, their lists copied too, validated: what one <c>Fit</c> reads from start to end.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of its range (the message of <see cref="Validate"/>).</exception>
+    internal static T Snapshot<T>(T options) where T : NetworkOptions
+    {
+        var copy = (T)options.MemberwiseClone();
+        copy.CopyLists();
+        copy.Validate();
+        return copy;
+    }
+
+    /// <summary>Replaces every list-valued option of this copy (made by <see cref="Snapshot"/>) by a copy of its own, so that changing the original list cannot reach it.</summary>
+    private protected virtual void CopyLists()
+    {
+    }
+
+    /// <summary>
+    /// Throws when <see cref="BatchSize"/> is 1 and <paramref name="network"/> (the options' network, built for any input size)
+    /// has batch normalization, which every batch of one row would make NaN.
+    /// </summary>
+    /// <param name="network">The layers these options make.</param>
+    /// <param name="batchNorm">The option that adds the batch normalization, e.g. <c>Options.BatchNorm</c>.</param>
+    private protected void CheckBatchSizeForBatchNorm(LayerSpec network, string batchNorm)
+        => Check(BatchSize >= 2 || BatchNormalization.LayerKinds(network).Count == 0, nameof(BatchSize), BatchSize,
+            $"must be at least 2 with {batchNorm} (batch normalization needs two rows per batch: on one row its statistics are NaN)");
 
     /// <summary>The training-loop options these options describe.</summary>
     internal TrainingOptions ToTrainingOptions(int seed) => new()

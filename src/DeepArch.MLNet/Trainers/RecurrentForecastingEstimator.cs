@@ -43,6 +43,8 @@ public enum ForecastHead
 /// <item><term>Output column</term><description><see cref="Options.OutputColumnName"/>: K values, typed <c>Vector&lt;Single, 1, K&gt;</c> (the type ML.NET's
 /// <c>OnnxTransformer</c> gives it after a plain <c>mlContext.Model.Load</c>, so both load paths give downstream stages the same type)</description></item>
 /// </list>
+/// The options are validated when the estimator is created and again when <c>Fit</c> starts, which reads them all
+/// then: a change to <see cref="TrainerOptions"/> in between applies in full.
 /// </remarks>
 public sealed class RecurrentForecastingEstimator : IEstimator<NetworkTransformer>
 {
@@ -57,7 +59,7 @@ public sealed class RecurrentForecastingEstimator : IEstimator<NetworkTransforme
         TrainerOptions = options;
     }
 
-    /// <summary>The options this estimator was created with.</summary>
+    /// <summary>The options this estimator was created with; each <c>Fit</c> validates and reads them as they are when it starts.</summary>
     public Options TrainerOptions { get; }
 
     /// <summary>Trains on <paramref name="input"/>; validation uses <see cref="NetworkOptions.ValidationFraction"/> of it.</summary>
@@ -82,7 +84,7 @@ public sealed class RecurrentForecastingEstimator : IEstimator<NetworkTransforme
     private NetworkTransformer FitCore(IDataView train, IDataView? validation)
     {
         ArgumentNullException.ThrowIfNull(train);
-        var o = TrainerOptions;
+        var o = NetworkOptions.Snapshot(TrainerOptions);
         var ct = o.CancellationToken;
         var (input, inputSize) = FeatureColumn.Resolve(train.Schema, o.InputColumnName, "input");
         var (label, labelSize) = FeatureColumn.Resolve(train.Schema, o.LabelColumnName, "label");
@@ -111,10 +113,12 @@ public sealed class RecurrentForecastingEstimator : IEstimator<NetworkTransforme
         var output = o.Head == ForecastHead.PerStep ? RecurrentOutput.Sequence : RecurrentOutput.Last;
         var recurrent = new Recurrent(o.Cell, o.HiddenSize, f, o.Layers, o.Bidirectional, o.Dropout, output, truncatedSteps: o.TruncatedSteps);
         int outputs = o.Head == ForecastHead.PerStep ? labelSize / steps : labelSize;
-        using var network = new Network(RecurrentNetwork.Create(recurrent, outputs, o.HiddenLayers), [inputSize], seed, device);
         var trainingOptions = o.ToTrainingOptions(seed);
         trainingOptions.GradientClipNorm = o.GradientClipNorm;
-        var history = new NetworkTrainer(trainingOptions, LossFunction.MeanSquaredError).Fit(network, trainSet, validationSet, o.Progress, ct);
+        var (network, history) = TrainingGuard.Train(RecurrentNetwork.Create(recurrent, outputs, o.HiddenLayers), [inputSize], seed, device, trainingOptions,
+            trainSet, validationSet, RecurrentNetworkTrainer.RecurrentNames(o.HiddenSize, o.Layers, o.Cell, o.Bidirectional, o.HiddenLayers, steps, f),
+            built => new NetworkTrainer(trainingOptions, LossFunction.MeanSquaredError).Fit(built, trainSet, validationSet, o.Progress, ct));
+        using var _ = network;
 
         var head = new VectorOutputHead(o.OutputColumnName, input.Name, labelSize);
         var scoring = new ScoringSettings(o.ScoringBatchSize, o.ScoringThreads, o.Device, o.FallbackToCpu);
@@ -191,5 +195,7 @@ public sealed class RecurrentForecastingEstimator : IEstimator<NetworkTransforme
             Check(TruncatedSteps >= 0, nameof(TruncatedSteps), TruncatedSteps, "must be at least 0 (0 = full backpropagation through time)");
             Check(TruncatedSteps == 0 || !Bidirectional, nameof(TruncatedSteps), TruncatedSteps, "must be 0 with Bidirectional (the backward direction starts at the end)");
         }
+
+        private protected override void CopyLists() => HiddenLayers = HiddenLayers?.ToArray()!;
     }
 }

@@ -34,55 +34,65 @@ namespace DeepArch.MLNet.Trainers;
 /// <see cref="Options.TruncatedSteps"/> steps. A model whose feature column is variable-size is restored with
 /// <c>DeepArchModel.Load</c>; ML.NET's plain <c>mlContext.Model.Load</c> restores it through <c>OnnxTransformer</c>,
 /// which only reads known-size vectors.
+/// The options are validated when the trainer is created and again when <c>Fit</c> starts, which reads them all
+/// then: a change to <see cref="TrainerOptions"/> in between applies in full.
 /// </remarks>
 public sealed class RecurrentNetworkTrainer : IEstimator<NetworkTransformer>
 {
-    private readonly SupervisedNetworkFitter _fitter;
+    private readonly IHostEnvironment _environment;
+    private readonly PredictionTask _task;
 
     internal RecurrentNetworkTrainer(IHostEnvironment environment, Options options, PredictionTask task)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        _environment = environment;
+        _task = task;
         TrainerOptions = options;
-        var o = options;
-        int[] hidden = o.HiddenLayers.ToArray();
-        // Built once now so that a bad combination (truncation with a bidirectional layer...) fails here, not after reading the data.
-        Compose(o, hidden, new Data.SequenceLayout(o.FeaturesPerStep, Math.Max(2, o.TruncatedSteps + 1), VariableLength: false), outputs: 2);
-        var sequence = new SupervisedNetworkFitter.SequenceInput(o.FeaturesPerStep, o.MaxSequenceLength,
-            (layout, outputs) => Compose(o, hidden, layout, outputs));
-        double clip = o.GradientClipNorm;
-        _fitter = new SupervisedNetworkFitter(environment, options, task, "RecurrentNetwork", (_, _) => throw new InvalidOperationException("Sequence input expected."),
-            (network, train, validation, trainingOptions, loss) =>
-            {
-                trainingOptions.GradientClipNorm = clip;
-                return new NetworkTrainer(trainingOptions, loss).Fit(network, train, validation, o.Progress, o.CancellationToken);
-            },
-            sequence);
     }
 
-    /// <summary>The options this trainer was created with.</summary>
+    /// <summary>The options this trainer was created with; each <c>Fit</c> validates and reads them as they are when it starts.</summary>
     public Options TrainerOptions { get; }
 
     /// <summary>Trains on <paramref name="input"/>; validation uses <see cref="NetworkOptions.ValidationFraction"/> of it.</summary>
-    public NetworkTransformer Fit(IDataView input) => _fitter.Fit(input, null);
+    public NetworkTransformer Fit(IDataView input) => Fitter(NetworkOptions.Snapshot(TrainerOptions)).Fit(input, null);
 
     /// <summary>Trains on <paramref name="trainData"/> and validates every epoch on <paramref name="validationData"/>.</summary>
     public NetworkTransformer Fit(IDataView trainData, IDataView validationData)
     {
         ArgumentNullException.ThrowIfNull(validationData);
-        return _fitter.Fit(trainData, validationData);
+        return Fitter(NetworkOptions.Snapshot(TrainerOptions)).Fit(trainData, validationData);
     }
 
     /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => _fitter.GetOutputSchema(inputSchema);
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => Fitter(TrainerOptions).GetOutputSchema(inputSchema);
 
-    private static Sequential Compose(Options o, int[] hidden, Data.SequenceLayout layout, int outputs)
+    private SupervisedNetworkFitter Fitter(Options o)
+    {
+        var sequence = new SupervisedNetworkFitter.SequenceInput(o.FeaturesPerStep, o.MaxSequenceLength,
+            (layout, outputs) => new NetworkPlan(Compose(o, layout, outputs), RecurrentNames(o.HiddenSize, o.Layers, o.Cell, o.Bidirectional, o.HiddenLayers, layout.MaxSteps, o.FeaturesPerStep)));
+        return new SupervisedNetworkFitter(_environment, o, _task, "RecurrentNetwork", (_, _) => throw new InvalidOperationException("Sequence input expected."),
+            (network, train, validation, trainingOptions, loss) =>
+            {
+                trainingOptions.GradientClipNorm = o.GradientClipNorm;
+                return new NetworkTrainer(trainingOptions, loss).Fit(network, train, validation, o.Progress, o.CancellationToken);
+            },
+            sequence);
+    }
+
+    /// <summary>The options that size a recurrent network, as errors name them (shared with the forecasting estimators).</summary>
+    internal static NetworkOptionNames RecurrentNames(int hiddenSize, int layers, RecurrentCell cell, bool bidirectional, IReadOnlyList<int> hiddenLayers, int steps, int featuresPerStep)
+        => new($"Options.HiddenSize {hiddenSize} and Options.Layers {layers} ({cell}{(bidirectional ? ", bidirectional" : "")}" +
+               $"{(hiddenLayers.Count > 0 ? $", Options.HiddenLayers {Shapes.Format(hiddenLayers)}" : "")}) on {steps} steps of {featuresPerStep} values",
+            $"Options.HiddenSize or Options.Layers{(hiddenLayers.Count > 0 ? " (or Options.HiddenLayers)" : "")}");
+
+    private static Sequential Compose(Options o, Data.SequenceLayout layout, int outputs)
     {
         try
         {
             var recurrent = new Recurrent(o.Cell, o.HiddenSize, o.FeaturesPerStep, o.Layers, o.Bidirectional, o.Dropout, o.Pooling,
                 layout.VariableLength, o.Nonlinearity, o.TruncatedSteps);
-            var network = RecurrentNetwork.Create(recurrent, outputs, hidden, o.HeadDropout);
+            var network = RecurrentNetwork.Create(recurrent, outputs, o.HiddenLayers, o.HeadDropout);
             network.OutputShape([layout.NetworkInputSize]);
             return network;
         }
@@ -161,6 +171,11 @@ public sealed class RecurrentNetworkTrainer : IEstimator<NetworkTransformer>
             Check(TruncatedSteps >= 0, nameof(TruncatedSteps), TruncatedSteps, "must be at least 0 (0 = full backpropagation through time)");
             Check(TruncatedSteps == 0 || !Bidirectional, nameof(TruncatedSteps), TruncatedSteps, "must be 0 with Bidirectional (the backward direction starts at the end)");
             Check(MaxSequenceLength >= 0, nameof(MaxSequenceLength), MaxSequenceLength, "must be at least 0 (0 = the longest training sequence)");
+            // Composed with a stand-in sequence so that a bad combination (truncation with a bidirectional layer...) fails here
+            // (at creation and when Fit starts), not after reading the data.
+            Compose(this, new Data.SequenceLayout(FeaturesPerStep, Math.Max(2, TruncatedSteps + 1), VariableLength: false), outputs: 2);
         }
+
+        private protected override void CopyLists() => HiddenLayers = HiddenLayers?.ToArray()!;
     }
 }

@@ -32,44 +32,46 @@ namespace DeepArch.MLNet.Trainers;
 /// <see cref="Options.PretrainingEpochs"/> epochs and no validation; validation, early stopping and
 /// <c>Options.Progress</c> apply to fine-tuning, whose per-epoch history is the model's
 /// <c>History</c>. Training reads the feature and label columns into memory once; scoring streams.
+/// The options are validated when the trainer is created and again when <c>Fit</c> starts, which reads them all
+/// then (the pretraining options included): a change to <see cref="TrainerOptions"/> in between applies in full.
 /// </remarks>
 public sealed class StackedAutoencoderTrainer : IEstimator<NetworkTransformer>
 {
-    private readonly SupervisedNetworkFitter _fitter;
+    private readonly IHostEnvironment _environment;
+    private readonly PredictionTask _task;
 
     internal StackedAutoencoderTrainer(IHostEnvironment environment, Options options, PredictionTask task)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        _environment = environment;
+        _task = task;
         TrainerOptions = options;
-        int[] hidden = options.HiddenLayers.ToArray();
-        var activation = options.Activation;
-        int pretrainingEpochs = options.PretrainingEpochs;
-        float noise = options.PretrainingNoise;
-        bool fineTuneEncoders = options.FineTuneEncoders;
-        _fitter = new SupervisedNetworkFitter(environment, options, task, "StackedAutoencoder",
-            (features, outputs) => StackedAutoencoder.Create([features, .. hidden], outputs, activation),
-            (network, train, validation, fineTuning, loss) =>
-                new StackTrainer(Pretraining(fineTuning, pretrainingEpochs), fineTuning, loss, noise, fineTuneEncoders)
-                    .Fit(network, train, cancellationToken: options.CancellationToken, validation: validation, progress: options.Progress)
-                    .FineTuning);
     }
 
-    /// <summary>The options this trainer was created with.</summary>
+    /// <summary>The options this trainer was created with; each <c>Fit</c> validates and reads them as they are when it starts.</summary>
     public Options TrainerOptions { get; }
 
     /// <summary>Trains on <paramref name="input"/>; fine-tuning validates on <c>Options.ValidationFraction</c> of it.</summary>
-    public NetworkTransformer Fit(IDataView input) => _fitter.Fit(input, null);
+    public NetworkTransformer Fit(IDataView input) => Fitter(NetworkOptions.Snapshot(TrainerOptions)).Fit(input, null);
 
     /// <summary>Pretrains on <paramref name="trainData"/>, then fine-tunes on it validating every epoch on <paramref name="validationData"/>.</summary>
     public NetworkTransformer Fit(IDataView trainData, IDataView validationData)
     {
         ArgumentNullException.ThrowIfNull(validationData);
-        return _fitter.Fit(trainData, validationData);
+        return Fitter(NetworkOptions.Snapshot(TrainerOptions)).Fit(trainData, validationData);
     }
 
     /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => _fitter.GetOutputSchema(inputSchema);
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => Fitter(TrainerOptions).GetOutputSchema(inputSchema);
+
+    private SupervisedNetworkFitter Fitter(Options o) => new(_environment, o, _task, "StackedAutoencoder",
+        (features, outputs) => new NetworkPlan(StackedAutoencoder.Create([features, .. o.HiddenLayers], outputs, o.Activation),
+            new NetworkOptionNames($"Options.HiddenLayers {Shapes.Format(o.HiddenLayers)} on {features} features", "Options.HiddenLayers")),
+        (network, train, validation, fineTuning, loss) =>
+            new StackTrainer(Pretraining(fineTuning, o.PretrainingEpochs), fineTuning, loss, o.PretrainingNoise, o.FineTuneEncoders)
+                .Fit(network, train, cancellationToken: o.CancellationToken, validation: validation, progress: o.Progress)
+                .FineTuning);
 
     /// <summary>Each level's autoencoder training: the fine-tuning options with the pretraining epochs, and no validation.</summary>
     private static TrainingOptions Pretraining(TrainingOptions fineTuning, int epochs) => new()
@@ -119,5 +121,7 @@ public sealed class StackedAutoencoderTrainer : IEstimator<NetworkTransformer>
             Check(PretrainingEpochs >= 1, nameof(PretrainingEpochs), PretrainingEpochs, "must be at least 1");
             Check(PretrainingNoise >= 0 && float.IsFinite(PretrainingNoise), nameof(PretrainingNoise), PretrainingNoise, "must be finite and at least 0");
         }
+
+        private protected override void CopyLists() => HiddenLayers = HiddenLayers?.ToArray()!;
     }
 }

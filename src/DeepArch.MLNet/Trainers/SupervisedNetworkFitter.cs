@@ -30,11 +30,18 @@ internal enum PredictionTask
 /// <param name="loss">The head's loss.</param>
 internal delegate TrainingHistory NetworkTraining(Network network, TrainingSet train, TrainingSet? validation, TrainingOptions options, LossFunction loss);
 
+/// <summary>The network a trainer's options make for a feature size and an output count, and the options that size it.</summary>
+/// <param name="Architecture">The layers.</param>
+/// <param name="Names">The options that set its sizes and layers, as errors name them.</param>
+internal sealed record NetworkPlan(LayerSpec Architecture, NetworkOptionNames Names);
+
 /// <summary>
 /// What every supervised DeepArch trainer does in <c>Fit</c>, whatever its architecture: check the
-/// schema, read the data, build and train the network, export it to ONNX and return the scoring
-/// transformer. A trainer supplies its architecture and, when one <see cref="NetworkTrainer"/> run is not
-/// how it trains (the stacked autoencoder pretrains level by level first), its training.
+/// schema, read the data, build and train the network (through <see cref="TrainingGuard"/>), export it to
+/// ONNX and return the scoring transformer. A trainer supplies its architecture and, when one
+/// <see cref="NetworkTrainer"/> run is not how it trains (the stacked autoencoder pretrains level by level
+/// first), its training. A trainer makes one for each <c>Fit</c>, over the snapshot of its options that
+/// <c>Fit</c> reads (<see cref="NetworkOptions.Snapshot"/>), and one over its live options for <c>GetOutputSchema</c>.
 /// </summary>
 internal sealed class SupervisedNetworkFitter
 {
@@ -42,19 +49,19 @@ internal sealed class SupervisedNetworkFitter
     private readonly NetworkTrainerOptions _options;
     private readonly PredictionTask _task;
     private readonly string _trainerName;
-    private readonly Func<int, int, LayerSpec> _architecture;
+    private readonly Func<int, int, NetworkPlan> _architecture;
     private readonly NetworkTraining _training;
     private readonly SequenceInput? _sequence;
 
     /// <param name="environment">The MLContext.</param>
-    /// <param name="options">The validated options.</param>
+    /// <param name="options">The options: for <c>Fit</c>, the validated snapshot it reads.</param>
     /// <param name="task">The prediction task.</param>
     /// <param name="trainerName">The trainer's name, stored with the model.</param>
-    /// <param name="architecture">Builds the layers from (feature size, network outputs).</param>
+    /// <param name="architecture">Builds the layers from (feature size, network outputs), naming the options that size them.</param>
     /// <param name="training">Trains the built network; null (default) runs one <see cref="NetworkTrainer"/> with the options' progress and cancellation token.</param>
     /// <param name="sequence">For recurrent networks: how the feature column holds time steps; null for a plain feature vector.</param>
     public SupervisedNetworkFitter(IHostEnvironment environment, NetworkTrainerOptions options, PredictionTask task, string trainerName,
-        Func<int, int, LayerSpec> architecture, NetworkTraining? training = null, SequenceInput? sequence = null)
+        Func<int, int, NetworkPlan> architecture, NetworkTraining? training = null, SequenceInput? sequence = null)
     {
         _sequence = sequence;
         _environment = environment;
@@ -143,9 +150,10 @@ internal sealed class SupervisedNetworkFitter
         int seed = _options.Seed ?? CatalogEnvironment.Seed(_environment);
         var trainingOptions = _options.ToTrainingOptions(seed);
         var device = TorchRuntime.ResolveDevice(_options.Device, _options.FallbackToCpu, "Options.Device");
-        var architecture = layout is null ? _architecture(featureSize, head.NetworkOutputs) : _sequence!.Architecture(layout, head.NetworkOutputs);
-        using var network = new Network(architecture, [featureSize], seed, device);
-        var history = _training(network, trainSet, validationSet, trainingOptions, head.Loss);
+        var plan = layout is null ? _architecture(featureSize, head.NetworkOutputs) : _sequence!.Architecture(layout, head.NetworkOutputs);
+        var (network, history) = TrainingGuard.Train(plan.Architecture, [featureSize], seed, device, trainingOptions, trainSet, validationSet, plan.Names,
+            built => _training(built, trainSet, validationSet, trainingOptions, head.Loss));
+        using var _ = network;
 
         var scoring = new ScoringSettings(_options.ScoringBatchSize, _options.ScoringThreads, _options.Device, _options.FallbackToCpu);
         var info = new ModelInfo(_trainerName, feature.Name, featureSize, network.OutputShape.ToArray(), head, history,
@@ -159,7 +167,7 @@ internal sealed class SupervisedNetworkFitter
     /// <param name="FeaturesPerStep">Values per step.</param>
     /// <param name="MaxSteps">For variable-size columns: the most steps a row may hold; 0 takes the longest training row's.</param>
     /// <param name="Architecture">Builds the layers from the column's layout and the network's output count (used instead of the fitter's architecture).</param>
-    public sealed record SequenceInput(int FeaturesPerStep, int MaxSteps, Func<SequenceLayout, int, LayerSpec> Architecture);
+    public sealed record SequenceInput(int FeaturesPerStep, int MaxSteps, Func<SequenceLayout, int, NetworkPlan> Architecture);
 
     private static PredictionHead CheckThen(Action check, PredictionHead head)
     {

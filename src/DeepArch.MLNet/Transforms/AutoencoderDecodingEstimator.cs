@@ -27,7 +27,8 @@ namespace DeepArch.MLNet.Transforms;
 /// </list>
 /// The decoder is saved with the fitted autoencoder, so an autoencoder loaded back with
 /// <see cref="Persistence.DeepArchModel.Load(MLContext, string, out Microsoft.ML.DataViewSchema)"/> gives it too. The returned
-/// <see cref="NetworkTransformer"/> saves, loads and scores in batches like any other.
+/// <see cref="NetworkTransformer"/> saves, loads and scores in batches like any other. The options are validated when the
+/// estimator is created and again when <c>Fit</c> starts, which reads them then.
 /// </remarks>
 public sealed class AutoencoderDecodingEstimator : IEstimator<NetworkTransformer>
 {
@@ -50,7 +51,7 @@ public sealed class AutoencoderDecodingEstimator : IEstimator<NetworkTransformer
         _decoderInfo = ReadInfo(decoder);
     }
 
-    /// <summary>The options this estimator was created with.</summary>
+    /// <summary>The options this estimator was created with; each <c>Fit</c> validates and reads them as they are when it starts.</summary>
     public Options TransformOptions { get; }
 
     /// <summary>Values per row of the code column the decoder reads.</summary>
@@ -60,9 +61,10 @@ public sealed class AutoencoderDecodingEstimator : IEstimator<NetworkTransformer
     public NetworkTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var column = FeatureColumn.Resolve(input.Schema, TransformOptions.InputColumn, CodeSize, "input");
-        var head = new VectorOutputHead(TransformOptions.OutputColumnName, column.Name, _decoderInfo.OutputShape[0]);
-        var scoring = new ScoringSettings(TransformOptions.ScoringBatchSize, TransformOptions.ScoringThreads, TransformOptions.Device, TransformOptions.FallbackToCpu);
+        var options = TransformOptions.Snapshot();
+        var column = FeatureColumn.Resolve(input.Schema, options.InputColumn, CodeSize, "input");
+        var head = new VectorOutputHead(options.OutputColumnName, column.Name, _decoderInfo.OutputShape[0]);
+        var scoring = new ScoringSettings(options.ScoringBatchSize, options.ScoringThreads, options.Device, options.FallbackToCpu);
         var info = _decoderInfo with { FeatureColumn = column.Name, Head = head, Scoring = scoring };
         return new NetworkTransformer(Rebind(_decoder, info, head.OnnxOutputName), info);
     }
@@ -148,6 +150,14 @@ public sealed class AutoencoderDecodingEstimator : IEstimator<NetworkTransformer
         public bool FallbackToCpu { get; set; }
 
         internal string InputColumn => InputColumnName ?? OutputColumnName;
+
+        /// <summary>A copy of these options as they are now, validated: what one <c>Fit</c> reads.</summary>
+        internal Options Snapshot()
+        {
+            var copy = (Options)MemberwiseClone();
+            copy.Validate();
+            return copy;
+        }
 
         internal void Validate()
         {

@@ -24,28 +24,31 @@ namespace DeepArch.MLNet.Transforms;
 /// Training reads the input column into memory once (4 bytes per value); scoring streams, a batch of rows
 /// per ONNX Runtime call. The model saves and loads like a trainer's (<see cref="Persistence.DeepArchModel"/>);
 /// the code column is typed <c>Vector&lt;Single, 1, K&gt;</c>, as ML.NET's <c>OnnxTransformer</c> types it after a plain <c>mlContext.Model.Load</c>, so the
-/// trainers fitted after it still accept it.
+/// trainers fitted after it still accept it. The options are validated when the estimator is created and again when
+/// <c>Fit</c> starts, which reads them all then: a change to <see cref="TransformOptions"/> in between applies in full.
 /// </remarks>
 public sealed class AutoencoderFeaturizingEstimator : IEstimator<NetworkTransformer>
 {
-    private readonly AutoencoderTransformFitter _fitter;
+    private readonly IHostEnvironment _environment;
 
     internal AutoencoderFeaturizingEstimator(IHostEnvironment environment, Options options)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        _environment = environment;
         TransformOptions = options;
-        _fitter = new AutoencoderTransformFitter(environment, options, AutoencoderOutput.Code, "FeaturizeByAutoencoder");
     }
 
-    /// <summary>The options this estimator was created with.</summary>
+    /// <summary>The options this estimator was created with; each <c>Fit</c> validates and reads them as they are when it starts.</summary>
     public Options TransformOptions { get; }
 
     /// <summary>Trains the autoencoder on <paramref name="input"/>'s input column; validation uses <see cref="Trainers.NetworkOptions.ValidationFraction"/> of it.</summary>
-    public NetworkTransformer Fit(IDataView input) => _fitter.Fit(input);
+    public NetworkTransformer Fit(IDataView input) => Fitter(Trainers.NetworkOptions.Snapshot(TransformOptions)).Fit(input);
 
     /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => _fitter.GetOutputSchema(inputSchema);
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => Fitter(TransformOptions).GetOutputSchema(inputSchema);
+
+    private AutoencoderTransformFitter Fitter(Options options) => new(_environment, options, AutoencoderOutput.Code, "FeaturizeByAutoencoder");
 
     /// <summary>Options of <see cref="AutoencoderFeaturizingEstimator"/>.</summary>
     public sealed class Options : AutoencoderTransformOptions

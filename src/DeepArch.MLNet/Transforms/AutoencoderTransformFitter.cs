@@ -25,8 +25,10 @@ internal enum AutoencoderOutput
 
 /// <summary>
 /// What the autoencoder transforms do in <c>Fit</c>: check the input column and the sizes, read the
-/// column, train the autoencoder of the options' kind, and export the part they output (the encoder or
-/// the whole network) plus the decoder, which <see cref="AutoencoderDecodingEstimator"/> can take later.
+/// column, train the autoencoder of the options' kind (through <see cref="TrainingGuard"/>), and export the
+/// part they output (the encoder or the whole network) plus the decoder, which
+/// <see cref="AutoencoderDecodingEstimator"/> can take later. A transform makes one for each <c>Fit</c>, over
+/// the snapshot of its options that <c>Fit</c> reads, and one over its live options for <c>GetOutputSchema</c>.
 /// </summary>
 internal sealed class AutoencoderTransformFitter
 {
@@ -79,22 +81,12 @@ internal sealed class AutoencoderTransformFitter
 
         int seed = o.Seed ?? CatalogEnvironment.Seed(_environment);
         var device = TorchRuntime.ResolveDevice(o.Device, o.FallbackToCpu, "Options.Device");
-        int[] sizes = [size, .. o.LayerSizes];
-        var spec = o.Kind == AutoencoderKind.Convolutional
-            ? ConvolutionalAutoencoder.CreateSpec(o.ImageShape!, o.ConvolutionalFilters, o.Activation, o.OutputActivation)
-            : o.Kind == AutoencoderKind.Variational
-            ? Autoencoder.CreateVariational(sizes, o.Activation, o.OutputActivation, o.Dropout, o.BatchNorm)
-            : Autoencoder.Create(sizes, o.Activation, o.OutputActivation, o.EffectiveCodeActivation, o.Dropout, o.BatchNorm, tiedWeights: o.Kind == AutoencoderKind.Tied);
-        using var network = new Network(spec, [size], seed, device);
-        var trainingOptions = o.ToTrainingOptions(seed);
-        NetworkTrainer trainer = o.Kind switch
-        {
-            AutoencoderKind.Sparse => new SparseAutoencoderTrainer(trainingOptions, o.ActivityL1, o.SparsityTarget, o.SparsityWeight),
-            AutoencoderKind.Denoising => new DenoisingAutoencoderTrainer(trainingOptions, o.GaussianNoise, o.MaskingProbability),
-            AutoencoderKind.Variational => new VariationalAutoencoderTrainer(trainingOptions, o.Beta),
-            _ => new NetworkTrainer(trainingOptions, LossFunction.MeanSquaredError),
-        };
-        var history = trainer.Fit(network, ReconstructionSet.Create(features, size), null, o.Progress, ct);
+        var trainer = o.CreateNetworkTrainer(seed);
+        var trainSet = ReconstructionSet.Create(features, size);
+        var (network, history) = TrainingGuard.Train(o.CreateSpec([size, .. o.LayerSizes]), [size], seed, device, trainer.Options, trainSet, null,
+            AutoencoderAnomalyDetectionTrainer.AutoencoderNames(o.Kind, o.LayerSizes, o.ImageShape, o.ConvolutionalFilters, size),
+            built => trainer.Fit(built, trainSet, null, o.Progress, ct));
+        using var _ = network;
 
         var scoring = o.ToScoringSettings();
         byte[] decoder = ExportDecoder(network, history, scoring);

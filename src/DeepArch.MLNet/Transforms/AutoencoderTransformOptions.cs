@@ -1,5 +1,7 @@
 using DeepArch.MLNet.Trainers;
+using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Training;
 
 namespace DeepArch.MLNet.Transforms;
 
@@ -36,7 +38,10 @@ public abstract class AutoencoderTransformOptions : NetworkOptions
     /// <summary>Dropout after each hidden activation during training, in [0, 1); 0 (default) adds none.</summary>
     public float Dropout { get; set; }
 
-    /// <summary>Whether each hidden dense layer is batch-normalized before its activation.</summary>
+    /// <summary>
+    /// Whether each hidden dense layer is batch-normalized before its activation (not the convolutional kind). Batch normalization needs at least
+    /// two rows per batch: with it, <c>BatchSize</c> must be at least 2, and <c>Fit</c> rejects a training set of fewer than 2 rows (after the validation split).
+    /// </summary>
     public bool BatchNorm { get; set; }
 
     /// <summary>
@@ -102,5 +107,35 @@ public abstract class AutoencoderTransformOptions : NetworkOptions
             "must be Sigmoid (or null) with the KL sparsity target, which needs codes in (0, 1)");
         Check(Beta >= 0 && float.IsFinite(Beta), nameof(Beta), Beta, "must be finite and at least 0");
         base.Validate();
+        // The autoencoder for a stand-in input size: which layers it has does not depend on it.
+        CheckBatchSizeForBatchNorm(CreateSpec([1, .. LayerSizes!]), "Options.BatchNorm");
+    }
+
+    private protected override void CopyLists()
+    {
+        LayerSizes = LayerSizes?.ToArray()!;
+        ImageShape = ImageShape?.ToArray();
+        ConvolutionalFilters = ConvolutionalFilters?.ToArray();
+    }
+
+    /// <summary>The autoencoder of <see cref="Kind"/> over <paramref name="sizes"/> (input size first).</summary>
+    internal AutoencoderSpec CreateSpec(int[] sizes) => Kind switch
+    {
+        AutoencoderKind.Convolutional => ConvolutionalAutoencoder.CreateSpec(ImageShape!, ConvolutionalFilters, Activation, OutputActivation),
+        AutoencoderKind.Variational => Autoencoder.CreateVariational(sizes, Activation, OutputActivation, Dropout, BatchNorm),
+        _ => Autoencoder.Create(sizes, Activation, OutputActivation, EffectiveCodeActivation, Dropout, BatchNorm, tiedWeights: Kind == AutoencoderKind.Tied),
+    };
+
+    /// <summary>The training loop of <see cref="Kind"/>.</summary>
+    internal NetworkTrainer CreateNetworkTrainer(int seed)
+    {
+        var training = ToTrainingOptions(seed);
+        return Kind switch
+        {
+            AutoencoderKind.Sparse => new SparseAutoencoderTrainer(training, ActivityL1, SparsityTarget, SparsityWeight),
+            AutoencoderKind.Denoising => new DenoisingAutoencoderTrainer(training, GaussianNoise, MaskingProbability),
+            AutoencoderKind.Variational => new VariationalAutoencoderTrainer(training, Beta),
+            _ => new NetworkTrainer(training, LossFunction.MeanSquaredError),
+        };
     }
 }

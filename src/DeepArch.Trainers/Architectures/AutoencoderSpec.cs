@@ -98,6 +98,27 @@ public sealed record AutoencoderSpec : LayerSpec
         return decoderShapes[^1];
     }
 
+    /// <inheritdoc/>
+    /// <remarks>A tied decoder layer adds only its bias (its weight is the encoder's); a variational encoder adds its log-variance layer.</remarks>
+    public override long ParameterCount(IReadOnlyList<int> inputShape)
+    {
+        OutputShape(inputShape);
+        var encoderShapes = Encoder.ShapesThrough(inputShape);
+        var decoderShapes = Decoder.ShapesThrough(encoderShapes[^1]);
+        long decoder = Decoder.Layers.Select((layer, i) => layer is TiedDense tied ? tied.BiasCount : layer.ParameterCount(decoderShapes[i])).Sum();
+        long logVariance = Variational ? Encoder.Layers[^1].ParameterCount(encoderShapes[^2]) : 0;
+        return Encoder.ParameterCount(inputShape) + decoder + logVariance;
+    }
+
+    internal override long ActivationValues(IReadOnlyList<int> inputShape)
+    {
+        var codeShape = CodeShape(inputShape);
+        long code = Variational ? 2 * Shapes.LongSize(codeShape) : 0; // the log-variance and the sampled code
+        return Encoder.ActivationValues(inputShape) + Decoder.ActivationValues(codeShape) + code;
+    }
+
+    internal override IEnumerable<LayerSpec> Sublayers() => [Encoder, Decoder];
+
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
     {
         OutputShape(inputShape);

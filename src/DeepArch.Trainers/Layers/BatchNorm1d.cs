@@ -45,6 +45,10 @@ public sealed record BatchNorm1d : LayerSpec
         return inputShape.ToArray();
     }
 
+    /// <inheritdoc/>
+    /// <remarks>A scale and a shift per feature; the running mean and variance are buffers, not parameters.</remarks>
+    public override long ParameterCount(IReadOnlyList<int> inputShape) => 2L * RequireVector(inputShape);
+
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
         => nn.BatchNorm1d(RequireVector(inputShape), eps: Epsilon, momentum: Momentum);
 

@@ -45,6 +45,10 @@ public sealed record BatchNorm2d : LayerSpec
         return inputShape.ToArray();
     }
 
+    /// <inheritdoc/>
+    /// <remarks>A scale and a shift per channel; the running mean and variance are buffers, not parameters.</remarks>
+    public override long ParameterCount(IReadOnlyList<int> inputShape) => 2L * OutputShape(inputShape)[0];
+
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
     {
         OutputShape(inputShape);

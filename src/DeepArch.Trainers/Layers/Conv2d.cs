@@ -61,6 +61,13 @@ public sealed record Conv2d : LayerSpec
     public override int[] OutputShape(IReadOnlyList<int> inputShape)
         => SpatialGeometry.ConvolutionOutputShape(Describe(), inputShape, 2, Filters, KernelSize, Stride, Padding, Dilation);
 
+    /// <inheritdoc/>
+    public override long ParameterCount(IReadOnlyList<int> inputShape)
+    {
+        OutputShape(inputShape);
+        return (long)Filters * inputShape[0] * KernelSize * KernelSize + (UseBias ? Filters : 0);
+    }
+
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
     {
         OutputShape(inputShape);

@@ -90,6 +90,13 @@ public sealed record ConvTranspose2d : LayerSpec
         return shape;
     }
 
+    /// <inheritdoc/>
+    public override long ParameterCount(IReadOnlyList<int> inputShape)
+    {
+        OutputShape(inputShape);
+        return (long)inputShape[0] * Filters * KernelSize * KernelSize + (UseBias ? Filters : 0);
+    }
+
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
     {
         OutputShape(inputShape);

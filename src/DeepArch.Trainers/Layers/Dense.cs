@@ -44,6 +44,13 @@ public sealed record Dense : LayerSpec
         return [.. inputShape.Take(inputShape.Count - 1), Units];
     }
 
+    /// <inheritdoc/>
+    public override long ParameterCount(IReadOnlyList<int> inputShape)
+    {
+        OutputShape(inputShape);
+        return (long)inputShape[^1] * Units + (UseBias ? Units : 0);
+    }
+
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
     {
         OutputShape(inputShape);

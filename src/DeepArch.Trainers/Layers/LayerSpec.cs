@@ -44,6 +44,27 @@ public abstract record LayerSpec
     /// <exception cref="ArgumentException">The layer cannot take an input of that shape.</exception>
     public abstract int[] OutputShape(IReadOnlyList<int> inputShape);
 
+    /// <summary>
+    /// The number of trainable parameters the layer's module holds for inputs of the per-sample <paramref name="inputShape"/>,
+    /// computed from the configuration without building the module (what <see cref="Networks.Network.ParameterCount"/> counts
+    /// once it is built); 0 for layers without parameters.
+    /// </summary>
+    /// <exception cref="ArgumentException">The layer cannot take an input of that shape.</exception>
+    public virtual long ParameterCount(IReadOnlyList<int> inputShape)
+    {
+        OutputShape(inputShape);
+        return 0;
+    }
+
+    /// <summary>
+    /// About how many values per sample a training step keeps for the backward pass (each layer's output; a recurrent
+    /// layer's gates at every step), for estimating the memory a batch takes; computed without running.
+    /// </summary>
+    internal virtual long ActivationValues(IReadOnlyList<int> inputShape) => Shapes.LongSize(OutputShape(inputShape));
+
+    /// <summary>The layers this one is composed of (a chain's layers, an autoencoder's halves); none for a single layer.</summary>
+    internal virtual IEnumerable<LayerSpec> Sublayers() => [];
+
     /// <summary>Creates the TorchSharp module for inputs of the per-sample <paramref name="inputShape"/>.</summary>
     internal abstract nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape);
 

@@ -228,6 +228,27 @@ public sealed partial record Recurrent : LayerSpec
         return Output == RecurrentOutput.Sequence ? [steps, width] : [width];
     }
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Per layer and direction, as PyTorch's <c>nn.RNN</c>/<c>LSTM</c>/<c>GRU</c> hold them: input and hidden weights of
+    /// gates x hidden rows, and two biases; the first layer reads the step's features, the others both directions' states.
+    /// </remarks>
+    public override long ParameterCount(IReadOnlyList<int> inputShape)
+    {
+        Steps(inputShape);
+        long rows = (long)Gates * HiddenSize, total = 0;
+        for (int layer = 0; layer < Layers; layer++)
+        {
+            long inputs = layer == 0 ? Features : (long)Directions * HiddenSize;
+            total += Directions * (rows * (inputs + HiddenSize) + 2 * rows);
+        }
+        return total;
+    }
+
+    /// <summary>Every step of every layer and direction keeps its gates and its state (and an LSTM's cell) for the backward pass.</summary>
+    internal override long ActivationValues(IReadOnlyList<int> inputShape)
+        => (long)Steps(inputShape) * Layers * Directions * HiddenSize * (Gates + 2) + Shapes.LongSize(OutputShape(inputShape));
+
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
         => new RecurrentModule(this, Steps(inputShape));
 

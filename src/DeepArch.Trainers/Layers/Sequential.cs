@@ -56,6 +56,21 @@ public sealed record Sequential : LayerSpec
         return shapes;
     }
 
+    /// <inheritdoc/>
+    public override long ParameterCount(IReadOnlyList<int> inputShape)
+    {
+        var shapes = ShapesThrough(inputShape);
+        return Layers.Select((layer, i) => layer.ParameterCount(shapes[i])).Sum();
+    }
+
+    internal override long ActivationValues(IReadOnlyList<int> inputShape)
+    {
+        var shapes = ShapesThrough(inputShape);
+        return Layers.Select((layer, i) => layer.ActivationValues(shapes[i])).Sum();
+    }
+
+    internal override IEnumerable<LayerSpec> Sublayers() => Layers;
+
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
     {
         var shapes = ShapesThrough(inputShape);

@@ -8,4 +8,7 @@ internal static class Shapes
 
     /// <summary>The number of values in one sample of <paramref name="shape"/>.</summary>
     public static int Size(IReadOnlyList<int> shape) => shape.Aggregate(1, (a, d) => checked(a * d));
+
+    /// <summary>The number of values in one sample of <paramref name="shape"/>, as a long (for memory estimates of shapes too large for an int).</summary>
+    public static long LongSize(IReadOnlyList<int> shape) => shape.Aggregate(1L, (a, d) => checked(a * d));
 }

@@ -44,6 +44,13 @@ public sealed record TiedDense : LayerSpec
         return [Units];
     }
 
+    /// <inheritdoc/>
+    /// <remarks>On its own the layer holds its weight; inside an autoencoder whose encoder it is tied to, only its bias (see <see cref="BiasCount"/>).</remarks>
+    public override long ParameterCount(IReadOnlyList<int> inputShape) => (long)RequireVector(inputShape) * Units + BiasCount;
+
+    /// <summary>The parameters the layer holds when its weight is an encoder layer's: its bias alone.</summary>
+    internal int BiasCount => UseBias ? Units : 0;
+
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
         => new TiedDenseModule(RequireVector(inputShape), Units, UseBias, source: null);
 

@@ -39,6 +39,7 @@ public sealed class Network : IDisposable
     /// <param name="inputShape">The per-sample input shape (no batch dimension).</param>
     /// <param name="seed">The seed of the parameter initialization.</param>
     /// <param name="device">The device to hold the parameters on; the CPU when null.</param>
+    /// <exception cref="InsufficientMemoryException">libtorch could not allocate the parameters.</exception>
     public Network(LayerSpec architecture, IReadOnlyList<int> inputShape, int seed, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(architecture);
@@ -52,12 +53,23 @@ public sealed class Network : IDisposable
         OutputShape = architecture.OutputShape(InputShape);
         _device = device ?? CPU;
         TorchRuntime.EnsureInitialized();
-        lock (TorchRuntime.TrainingLock)
+        try
         {
-            random.manual_seed(seed);
-            Module = architecture.CreateModule(InputShape);
+            lock (TorchRuntime.TrainingLock)
+            {
+                random.manual_seed(seed);
+                Module = architecture.CreateModule(InputShape);
+            }
+            Module.to(_device);
         }
-        Module.to(_device);
+        catch (Exception e) when (Training.TrainingMemory.IsAllocationFailure(e))
+        {
+            Module?.Dispose();
+            throw new InsufficientMemoryException(
+                $"Building the network ({architecture.ParameterCount(InputShape).ToString("N0", CultureInfo.InvariantCulture)} parameters, " +
+                $"{Training.TrainingMemory.FormatBytes(architecture.ParameterCount(InputShape) * sizeof(float))} of weights) ran out of memory " +
+                $"(libtorch: {Training.TrainingMemory.NativeMessage(e)}). Make the network smaller.");
+        }
         Module.eval();
     }
 

@@ -38,7 +38,15 @@ public class NetworkTrainer
     /// otherwise <see cref="TrainingOptions.ValidationFraction"/> of <paramref name="train"/>.
     /// </summary>
     /// <returns>The per-epoch history.</returns>
-    /// <exception cref="TrainingDivergedException">The loss became NaN or infinite.</exception>
+    /// <exception cref="ArgumentException">
+    /// The data does not fit the network or the options, or the network has batch normalization and a training batch could
+    /// hold one row (BatchSize 1, or fewer than 2 training rows after the validation split).
+    /// </exception>
+    /// <exception cref="InsufficientMemoryException">
+    /// Training would need more memory than the process may use (estimated before anything is allocated; see
+    /// <see cref="TrainingMemory"/>), or libtorch failed to allocate memory.
+    /// </exception>
+    /// <exception cref="TrainingDivergedException">The training loss or the validation loss became NaN or infinite.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked between batches).</exception>
     public TrainingHistory Fit(Network network, TrainingSet train, TrainingSet? validation = null,
         IProgress<EpochReport>? progress = null, CancellationToken cancellationToken = default)
@@ -47,9 +55,11 @@ public class NetworkTrainer
         ArgumentNullException.ThrowIfNull(train);
         CheckShapes(network, train, nameof(train));
         CheckTargets(network, train, nameof(train));
+        int rows = train.Count, heldOut = 0;
         if (validation is null && Options.ValidationFraction > 0)
         {
             (train, validation) = Split(train, Options.ValidationFraction, Options.Seed);
+            heldOut = validation.Count;
         }
         if (validation is not null)
         {
@@ -70,15 +80,39 @@ public class NetworkTrainer
                 "EarlyStoppingPatience needs validation data: set ValidationFraction above 0 or pass a validation set.", nameof(validation));
         }
 
+        var kinds = BatchNormalization.LayerKinds(network.Architecture);
+        if (BatchNormalization.OneRowBatches(network.Architecture, rows, heldOut, Options.ValidationFraction, Options.BatchSize,
+                $"Batch normalization ({string.Join(", ", kinds)})", optionPrefix: "") is { } oneRow)
+        {
+            throw new ArgumentException(oneRow, nameof(train));
+        }
+        var memory = TrainingMemory.Estimate(network.Architecture, network.InputShape, Options,
+            TrainingMemory.DataValues(train) + TrainingMemory.DataValues(validation));
+        if (network.Device.type == DeviceType.CPU && memory.TotalBytes > TrainingMemory.AvailableBytes)
+        {
+            throw new InsufficientMemoryException(
+                $"Training needs {memory.Describe("", "BatchSize")} but {TrainingMemory.FormatBytes(TrainingMemory.AvailableBytes)} is available " +
+                "to this process: make the network smaller, lower BatchSize, or train on fewer rows.");
+        }
+
         TorchRuntime.EnsureInitialized();
         lock (TorchRuntime.TrainingLock)
         {
-            TorchRuntime.SetThreads(Options.Threads);
-            random.manual_seed(Options.Seed);
-            using var trainData = new DeviceData(train, Loss, network.Device);
-            using var validationData = validation is null ? null : new DeviceData(validation, Loss, network.Device);
-            using var optimizer = CreateOptimizer(network);
-            return RunEpochs(network, optimizer, trainData, validationData, progress, cancellationToken);
+            try
+            {
+                TorchRuntime.SetThreads(Options.Threads);
+                random.manual_seed(Options.Seed);
+                using var trainData = new DeviceData(train, Loss, network.Device);
+                using var validationData = validation is null ? null : new DeviceData(validation, Loss, network.Device);
+                using var optimizer = CreateOptimizer(network);
+                return RunEpochs(network, optimizer, trainData, validationData, progress, cancellationToken);
+            }
+            catch (Exception e) when (TrainingMemory.IsAllocationFailure(e))
+            {
+                throw new InsufficientMemoryException(
+                    $"Training ran out of memory (libtorch: {TrainingMemory.NativeMessage(e)}); it was estimated to need {memory.Describe("", "BatchSize")}. " +
+                    "Make the network smaller, lower BatchSize, or train on fewer rows.");
+            }
         }
     }
 
@@ -122,6 +156,12 @@ public class NetworkTrainer
 
                 double trainLoss = RunEpoch(network, optimizer, train, epoch, rate, shuffler, cancellationToken);
                 double? validationLoss = validation is null ? null : EvaluateLoss(network, validation);
+                if (validationLoss is { } loss && !double.IsFinite(loss))
+                {
+                    // Every override of EvaluateLoss comes through here: a NaN must not reach the history (nor the model's metadata).
+                    // Scoring the training rows the same way tells extreme validation data from weights that diverged in the last steps.
+                    throw new TrainingDivergedException(epoch, loss, trainLoss, rate, double.IsFinite(EvaluateLoss(network, train)));
+                }
                 var report = new EpochReport(epoch, trainLoss, validationLoss, rate, stopwatch.Elapsed);
                 reports.Add(report);
                 progress?.Report(report);
@@ -309,15 +349,27 @@ public class NetworkTrainer
 
     private static (TrainingSet Train, TrainingSet Validation) Split(TrainingSet set, double fraction, int seed)
     {
-        int[] order = Enumerable.Range(0, set.Count).ToArray();
-        new Random(seed ^ 0x5EED).Shuffle(order);
-        int validationCount = (int)Math.Round(set.Count * fraction);
+        int[] order = SplitOrder(set.Count, seed);
+        int validationCount = ValidationCount(set.Count, fraction);
         if (validationCount == 0 || validationCount == set.Count)
         {
             throw new ArgumentException(
                 $"ValidationFraction {fraction} of {set.Count} rows leaves {(validationCount == 0 ? "no validation" : "no training")} rows.");
         }
         return (set.Subset(order[validationCount..]), set.Subset(order[..validationCount]));
+    }
+
+    /// <summary>How many of <paramref name="rows"/> rows <see cref="TrainingOptions.ValidationFraction"/> <paramref name="fraction"/> holds out.</summary>
+    internal static int ValidationCount(int rows, double fraction) => (int)Math.Round(rows * fraction);
+
+    /// <summary>The rows <see cref="TrainingOptions.ValidationFraction"/> holds out of <paramref name="rows"/> with <paramref name="seed"/>, in the order the split takes them.</summary>
+    internal static int[] ValidationRows(int rows, double fraction, int seed) => SplitOrder(rows, seed)[..ValidationCount(rows, fraction)];
+
+    private static int[] SplitOrder(int rows, int seed)
+    {
+        int[] order = Enumerable.Range(0, rows).ToArray();
+        new Random(seed ^ 0x5EED).Shuffle(order);
+        return order;
     }
 
     private static Dictionary<string, Tensor> CopyState(Network network)

@@ -26,7 +26,10 @@ public sealed class TrainingOptions
     /// <summary>The number of passes over the training data; at least 1.</summary>
     public int Epochs { get; set; } = 20;
 
-    /// <summary>Rows per mini-batch; at least 1. A last batch of a single row joins the batch before it (batch normalization needs two rows).</summary>
+    /// <summary>
+    /// Rows per mini-batch; at least 1, and at least 2 for a network with batch normalization (<see cref="NetworkTrainer.Fit"/> rejects 1 there).
+    /// A last batch of a single row joins the batch before it (batch normalization needs two rows).
+    /// </summary>
     public int BatchSize { get; set; } = 32;
 
     /// <summary>The optimizer's (initial) learning rate; positive and finite.</summary>

@@ -1,0 +1,112 @@
+using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DeepArch.MLNet.Trainers;
+
+/// <summary>Which options set a network's sizes and layers, as the errors of <see cref="TrainingGuard"/> name them.</summary>
+/// <param name="Sizes">The options that set the sizes, with their values and the input, e.g. <c>Options.HiddenLayers [128, 64] on 64 features</c>.</param>
+/// <param name="Reduce">What to reduce when the network does not fit in memory, e.g. <c>Options.HiddenLayers</c>.</param>
+/// <param name="BatchNorm">What adds batch normalization, e.g. <c>Options.BatchNorm</c>; null where no option can.</param>
+internal sealed record NetworkOptionNames(string Sizes, string Reduce, string? BatchNorm = null);
+
+/// <summary>
+/// How every DeepArch estimator builds and trains its network, so that each of them fails the same way, naming its own options:
+/// batch normalization that a batch of one row would make NaN is rejected first; training that would need more memory than the
+/// process may use is refused before the network is allocated (<see cref="TrainingMemory"/>); and running out of memory while
+/// building or training — libtorch's allocation failures, or the trainer's own estimate for a network it builds inside (the
+/// stacked autoencoder's levels) — becomes an <see cref="InsufficientMemoryException"/> naming the options that size the network.
+/// </summary>
+internal static class TrainingGuard
+{
+    /// <summary>Checks, builds and trains the network; returns it trained (the caller disposes it) with its history.</summary>
+    /// <param name="architecture">The network's layers.</param>
+    /// <param name="inputShape">The per-sample input shape.</param>
+    /// <param name="seed">The seed of the parameter initialization.</param>
+    /// <param name="device">The training device.</param>
+    /// <param name="training">The training-loop options (batch size, optimizer, validation fraction).</param>
+    /// <param name="train">The training rows.</param>
+    /// <param name="validation">The validation rows, or null (then <paramref name="training"/>'s ValidationFraction may hold some out).</param>
+    /// <param name="names">The options the errors name.</param>
+    /// <param name="fit">Trains the built network and returns its history.</param>
+    /// <exception cref="InvalidOperationException">The network has batch normalization and fewer than 2 training rows.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The network has batch normalization and BatchSize is 1.</exception>
+    /// <exception cref="InsufficientMemoryException">Training needs, or took, more memory than the process may use.</exception>
+    public static (Network Network, TrainingHistory History) Train(LayerSpec architecture, IReadOnlyList<int> inputShape, int seed, Device device,
+        TrainingOptions training, TrainingSet train, TrainingSet? validation, NetworkOptionNames names, Func<Network, TrainingHistory> fit)
+    {
+        CheckBatchNormalization(architecture, training, train, validation, names);
+        var memory = TrainingMemory.Estimate(architecture, inputShape, training, TrainingMemory.DataValues(train) + TrainingMemory.DataValues(validation));
+        long available = TrainingMemory.AvailableBytes;
+        if (device.type == DeviceType.CPU && memory.TotalBytes > available)
+        {
+            throw new InsufficientMemoryException(
+                $"Training needs {memory.Describe($" from {names.Sizes}", "Options.BatchSize")} but {TrainingMemory.FormatBytes(available)} " +
+                $"is available to this process: reduce {Remedies(memory, names)}.");
+        }
+
+        Network network;
+        try
+        {
+            network = new Network(architecture, inputShape, seed, device);
+        }
+        catch (InsufficientMemoryException e)
+        {
+            throw RanOutOfMemory(e, names);
+        }
+        try
+        {
+            return (network, fit(network));
+        }
+        catch (Exception e) when (e is InsufficientMemoryException || TrainingMemory.IsAllocationFailure(e))
+        {
+            network.Dispose();
+            throw RanOutOfMemory(e, names);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    private static void CheckBatchNormalization(LayerSpec architecture, TrainingOptions training, TrainingSet train, TrainingSet? validation, NetworkOptionNames names)
+    {
+        int heldOut = validation is null && training.ValidationFraction > 0 ? NetworkTrainer.ValidationCount(train.Count, training.ValidationFraction) : 0;
+        if (heldOut >= train.Count)
+        {
+            return; // the trainer's own error says the fraction leaves no training rows
+        }
+        string subject = names.BatchNorm ?? $"Batch normalization ({string.Join(", ", BatchNormalization.LayerKinds(architecture))})";
+        if (BatchNormalization.OneRowBatches(architecture, train.Count, heldOut, training.ValidationFraction, training.BatchSize, subject, "Options.") is { } problem)
+        {
+            throw training.BatchSize < 2
+                ? new ArgumentOutOfRangeException("Options.BatchSize", training.BatchSize, problem)
+                : new InvalidOperationException(problem);
+        }
+    }
+
+    /// <summary>What to reduce, the largest share of the estimate first: the options that size the network, the batch (activations), the data.</summary>
+    private static string Remedies(TrainingMemory memory, NetworkOptionNames names)
+    {
+        (long Bytes, string Remedy)[] shares =
+        [
+            (memory.ParameterBytes, names.Reduce),
+            (memory.ActivationBytes, "Options.BatchSize"),
+            (memory.DataBytes, "the training rows"),
+        ];
+        var remedies = shares.Where(s => s.Bytes >= memory.TotalBytes / 10).OrderByDescending(s => s.Bytes).Select(s => s.Remedy).ToList();
+        return string.Join(", or ", remedies.Count > 0 ? remedies : [names.Reduce]);
+    }
+
+    private static InsufficientMemoryException RanOutOfMemory(Exception error, NetworkOptionNames names)
+    {
+        string what = error is InsufficientMemoryException ? error.Message : $"libtorch: {TrainingMemory.NativeMessage(error)}.";
+        return new InsufficientMemoryException(
+            $"Training ran out of memory with the network of {names.Sizes}, {TrainingMemory.FormatBytes(TrainingMemory.AvailableBytes)} being available " +
+            $"to this process: reduce {names.Reduce}, or Options.BatchSize. {what}",
+            error is InsufficientMemoryException ? error : null);
+    }
+}
