@@ -156,11 +156,11 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
         var validationSet = validationRows is null ? null : ReconstructionSet.Create(validationRows, featureSize);
         var trainer = options.CreateNetworkTrainer(seed);
         var (network, history) = TrainingGuard.Train(options.CreateSpec(sizes), [featureSize], seed, device, trainer.Options, trainSet, validationSet,
-            AutoencoderNames(options.Kind, options.LayerSizes, options.ImageShape, options.ConvolutionalFilters, featureSize),
+            AutoencoderNames(options.Kind, options.LayerSizes, options.ImageShape, options.ConvolutionalFilters, featureSize), options.ToScoringSettings(),
             built => trainer.Fit(built, trainSet, validationSet, options.Progress, ct));
         using var _ = network;
 
-        var scoring = new ScoringSettings(options.ScoringBatchSize, options.ScoringThreads, options.Device, options.FallbackToCpu);
+        var scoring = options.ToScoringSettings();
         var score = options.Kind == AutoencoderKind.Variational && options.VariationalScore == AutoencoderScore.NegativeElbo
             ? AutoencoderScore.NegativeElbo : AutoencoderScore.ReconstructionError;
         float[]? scale = null;

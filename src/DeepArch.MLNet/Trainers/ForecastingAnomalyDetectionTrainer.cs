@@ -114,11 +114,11 @@ public sealed class ForecastingAnomalyDetectionTrainer : IEstimator<NetworkTrans
         var validationSet = validationWindows is null ? null : Split(validationWindows, windowSize, contextSize);
         var (network, history) = TrainingGuard.Train(RecurrentNetwork.Create(recurrent, forecastValues, options.HiddenLayers, options.HeadDropout), [contextSize],
             seed, device, trainingOptions, trainSet, validationSet,
-            RecurrentNetworkTrainer.RecurrentNames(options.HiddenSize, options.Layers, options.Cell, false, options.HiddenLayers, contextSize / f, f),
+            RecurrentNetworkTrainer.RecurrentNames(options.HiddenSize, options.Layers, options.Cell, false, options.HiddenLayers, contextSize / f, f), options.ToScoringSettings(),
             built => new NetworkTrainer(trainingOptions, LossFunction.MeanSquaredError).Fit(built, trainSet, validationSet, options.Progress, ct));
         using var _ = network;
 
-        var scoring = new ScoringSettings(options.ScoringBatchSize, options.ScoringThreads, options.Device, options.FallbackToCpu);
+        var scoring = options.ToScoringSettings();
         // One unstandardized scoring graph serves the training scores (the standardization) and the validation scores;
         // the standardization is applied here exactly as the final graph applies it (float subtract, then divide).
         byte[] rawModel = network.ExportForecastScoringOnnx(feature.Name, options.ScoreBy, options.MonteCarloPasses, seed);

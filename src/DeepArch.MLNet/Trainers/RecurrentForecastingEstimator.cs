@@ -116,12 +116,12 @@ public sealed class RecurrentForecastingEstimator : IEstimator<NetworkTransforme
         var trainingOptions = o.ToTrainingOptions(seed);
         trainingOptions.GradientClipNorm = o.GradientClipNorm;
         var (network, history) = TrainingGuard.Train(RecurrentNetwork.Create(recurrent, outputs, o.HiddenLayers), [inputSize], seed, device, trainingOptions,
-            trainSet, validationSet, RecurrentNetworkTrainer.RecurrentNames(o.HiddenSize, o.Layers, o.Cell, o.Bidirectional, o.HiddenLayers, steps, f),
+            trainSet, validationSet, RecurrentNetworkTrainer.RecurrentNames(o.HiddenSize, o.Layers, o.Cell, o.Bidirectional, o.HiddenLayers, steps, f), o.ToScoringSettings(),
             built => new NetworkTrainer(trainingOptions, LossFunction.MeanSquaredError).Fit(built, trainSet, validationSet, o.Progress, ct));
         using var _ = network;
 
         var head = new VectorOutputHead(o.OutputColumnName, input.Name, labelSize);
-        var scoring = new ScoringSettings(o.ScoringBatchSize, o.ScoringThreads, o.Device, o.FallbackToCpu);
+        var scoring = o.ToScoringSettings();
         var info = new ModelInfo(TrainerName, input.Name, inputSize, [labelSize], head, history, network.Summarize().ToString(), scoring);
         byte[] onnx = network.ExportOnnx(input.Name, head.OnnxOutputs, new Dictionary<string, string> { [ModelInfo.MetadataKey] = info.ToJson() });
         return new NetworkTransformer(onnx, info);

@@ -151,11 +151,11 @@ internal sealed class SupervisedNetworkFitter
         var trainingOptions = _options.ToTrainingOptions(seed);
         var device = TorchRuntime.ResolveDevice(_options.Device, _options.FallbackToCpu, "Options.Device");
         var plan = layout is null ? _architecture(featureSize, head.NetworkOutputs) : _sequence!.Architecture(layout, head.NetworkOutputs);
-        var (network, history) = TrainingGuard.Train(plan.Architecture, [featureSize], seed, device, trainingOptions, trainSet, validationSet, plan.Names,
+        var (network, history) = TrainingGuard.Train(plan.Architecture, [featureSize], seed, device, trainingOptions, trainSet, validationSet, plan.Names, _options.ToScoringSettings(),
             built => _training(built, trainSet, validationSet, trainingOptions, head.Loss));
         using var _ = network;
 
-        var scoring = new ScoringSettings(_options.ScoringBatchSize, _options.ScoringThreads, _options.Device, _options.FallbackToCpu);
+        var scoring = _options.ToScoringSettings();
         var info = new ModelInfo(_trainerName, feature.Name, featureSize, network.OutputShape.ToArray(), head, history,
             network.Summarize().ToString(), scoring, layout);
         byte[] onnx = network.ExportOnnx(feature.Name, head.OnnxOutputs,

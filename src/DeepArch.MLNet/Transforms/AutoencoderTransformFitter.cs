@@ -84,7 +84,7 @@ internal sealed class AutoencoderTransformFitter
         var trainer = o.CreateNetworkTrainer(seed);
         var trainSet = ReconstructionSet.Create(features, size);
         var (network, history) = TrainingGuard.Train(o.CreateSpec([size, .. o.LayerSizes]), [size], seed, device, trainer.Options, trainSet, null,
-            AutoencoderAnomalyDetectionTrainer.AutoencoderNames(o.Kind, o.LayerSizes, o.ImageShape, o.ConvolutionalFilters, size),
+            AutoencoderAnomalyDetectionTrainer.AutoencoderNames(o.Kind, o.LayerSizes, o.ImageShape, o.ConvolutionalFilters, size), o.ToScoringSettings(),
             built => trainer.Fit(built, trainSet, null, o.Progress, ct));
         using var _ = network;
 

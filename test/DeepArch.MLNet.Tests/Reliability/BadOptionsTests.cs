@@ -382,4 +382,31 @@ public class BadOptionsTests
             Assert.NotNull(estimator.Create(ml, options));
         }
     }
+
+    private sealed class WideRow
+    {
+        [Microsoft.ML.Data.VectorType(8192)]
+        public float[] Features { get; set; } = [];
+
+        public float Target { get; set; }
+    }
+
+    [Fact]
+    public void A_scoring_batch_buffer_over_its_bound_fails_at_Fit_before_training_naming_the_option_and_the_sizes()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(Enumerable.Range(0, 4).Select(i => new WideRow { Features = new float[8192], Target = i }));
+        int epochs = 0;
+        var options = new MultilayerPerceptronTrainer.Options
+        {
+            LabelColumnName = "Target", HiddenLayers = [2], Epochs = 1, ScoringBatchSize = 65_536,
+            Progress = new Progress<EpochReport>(_ => epochs++),
+        };
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Regression.Trainers.MultilayerPerceptron(options).Fit(data));
+
+        Assert.Equal("Options.ScoringBatchSize", error.ParamName);
+        Assert.StartsWith("Options.ScoringBatchSize is too large for this network: 65,536 rows of 8,192 values make a batch buffer of 536,870,912 values, more than the 268,435,456 (1 GiB of floats) allowed.", error.Message);
+        Assert.Equal(0, epochs);
+    }
 }

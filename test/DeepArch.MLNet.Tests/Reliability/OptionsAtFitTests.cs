@@ -188,7 +188,7 @@ public class OptionsAtFitTests
         Assert.All(AutoencoderTransformData.Column(decoded.Transform(model.Transform(data)), "Reconstruction"), row => Assert.Equal(6, row.Length));
         decoder.TransformOptions.ScoringBatchSize = 0;
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => decoder.Fit(model.Transform(data)));
-        Assert.StartsWith("Options.ScoringBatchSize must be positive; got 0.", error.Message);
+        Assert.StartsWith("Options.ScoringBatchSize must be in [1, 65536]; got 0.", error.Message);
     }
 
     [Fact]

@@ -103,7 +103,7 @@ public class OutOfMemoryTests
 
         // 2^60 bytes: more than any address space, so libtorch's allocator fails whatever the overcommit policy.
         var error = Assert.Throws<InsufficientMemoryException>(() =>
-            TrainingGuard.Train(spec, [4], seed: 1, CPU, new TrainingOptions(), set, null, names, _ => { using var huge = empty(1L << 58); return null!; }));
+            TrainingGuard.Train(spec, [4], seed: 1, CPU, new TrainingOptions(), set, null, names, Scoring, _ => { using var huge = empty(1L << 58); return null!; }));
 
         Assert.StartsWith("Training ran out of memory with the network of Options.HiddenLayers [8] on 4 features, ", error.Message);
         Assert.Contains(" being available to this process: reduce Options.HiddenLayers, or Options.BatchSize. libtorch: DefaultCPUAllocator: ", error.Message);
@@ -112,6 +112,8 @@ public class OutOfMemoryTests
         Assert.Null(error.InnerException);
     }
 
+    private static readonly DeepArch.MLNet.Scoring.ScoringSettings Scoring = new(256, 1, DeepArch.Trainers.ComputeDevice.Cpu, false);
+
     [Fact]
     public void The_trainers_own_estimate_inside_Fit_is_named_with_the_estimators_options()
     {
@@ -119,7 +121,7 @@ public class OutOfMemoryTests
         var inner = new InsufficientMemoryException("Training needs about 1.0 TB (...) but 23.5 GB is available to this process: make the network smaller.");
 
         var error = Assert.Throws<InsufficientMemoryException>(() => TrainingGuard.Train(MultilayerPerceptron.Create([8], 1), [4], seed: 1, CPU,
-            new TrainingOptions(), new TrainingSet(new float[16], [4], new float[4], 1), null, names, _ => throw inner));
+            new TrainingOptions(), new TrainingSet(new float[16], [4], new float[4], 1), null, names, Scoring, _ => throw inner));
 
         Assert.Same(inner, error.InnerException);
         Assert.EndsWith("reduce Options.HiddenLayers, or Options.BatchSize. " + inner.Message, error.Message);
