@@ -266,6 +266,45 @@ public class UntrustedModelTests
         Assert.Contains("values) but holds", error.Message);
     }
 
+    [Fact]
+    public void A_pipeline_with_an_onnx_model_DeepArch_did_not_write_is_refused_and_loads_through_plain_MLNet()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(Rows(10).Select(r => new FeatureRow { Features = r.Features }));
+        using var foreign = new MemoryStream(ForeignIdentityModel());
+        var model = ml.Transforms.ApplyOnnxModel(["Copy"], ["Features"], foreign).Fit(data);
+        byte[] zip = SaveBytes(s => ml.Model.Save(model, data.Schema, s));
+        var plain = new MLContext();
+        DeepArchModel.Register(plain);
+
+        var error = Measured(() => DeepArchModel.Load(new MLContext(), new MemoryStream(zip), out _));
+        var loaded = plain.Model.Load(new MemoryStream(zip), out _);
+
+        Assert.StartsWith("The ONNX model in zip entry 'TransformerChain/OnnxModel' is not an ONNX model written by DeepArch:", error.Message);
+        Assert.NotNull(loaded.GetOutputSchema(data.Schema).GetColumnOrNull("Copy"));
+        (loaded as IDisposable)?.Dispose();
+        (model as IDisposable)?.Dispose();
+    }
+
+    /// <summary>An ONNX model from another tool: Identity from Features [batch, 6] to Copy.</summary>
+    private static byte[] ForeignIdentityModel()
+    {
+        static ValueInfoProto Value(string name)
+        {
+            var shape = new TensorShapeProto();
+            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "N" });
+            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = 6 });
+            return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = 1, Shape = shape } } };
+        }
+        var graph = new GraphProto { Name = "elsewhere" };
+        graph.Node.Add(new NodeProto { OpType = "Identity", Input = { "Features" }, Output = { "Copy" } });
+        graph.Input.Add(Value("Features"));
+        graph.Output.Add(Value("Copy"));
+        var proto = new ModelProto { IrVersion = 8, ProducerName = "elsewhere", Graph = graph };
+        proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 17 });
+        return proto.ToByteArray();
+    }
+
     // ---- 5. swapped networks ----------------------------------------------------------------------------------------
 
     [Fact]
