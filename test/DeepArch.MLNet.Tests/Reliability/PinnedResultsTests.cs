@@ -1,0 +1,344 @@
+using System.Security.Cryptography;
+using DeepArch.MLNet.Scoring;
+using DeepArch.MLNet.Trainers;
+using DeepArch.MLNet.Transforms;
+using DeepArch.Trainers.Architectures;
+using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Training;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace DeepArch.MLNet.Tests.Reliability;
+
+/// <summary>
+/// Every estimator, fitted with a fixed seed on small real data, gives exactly the scores and training history it gave
+/// when these hashes were recorded (commit df6e1bf, before the training-objective refactoring): the SHA-256 of the bits
+/// of every column the fitted pipeline adds, row by row, and of every epoch's losses. A refactoring that changes a single
+/// bit of training or scoring fails here. To record anew after an intended change, run with DEEPARCH_RECORD_PINS=1 and
+/// paste the printed table.
+/// </summary>
+public class PinnedResultsTests(ITestOutputHelper output)
+{
+    private sealed class Digit
+    {
+        [VectorType(64)]
+        public float[] Features { get; set; } = [];
+
+        public float Label { get; set; }
+
+        public bool Small { get; set; }
+
+        public float Target { get; set; }
+    }
+
+    private sealed class Window
+    {
+        [VectorType(27)]
+        public float[] Features { get; set; } = [];
+
+        [VectorType(26)]
+        public float[] History { get; set; } = [];
+
+        public float Next { get; set; }
+
+        [VectorType(26)]
+        public float[] Shifted { get; set; } = [];
+    }
+
+    private static readonly Lazy<(Digit[] Train, Digit[] Test)> Digits = new(() =>
+    {
+        var rows = Datasets.DigitRows.Take(360).Select(r => new Digit
+        {
+            Features = r.Features.Select(v => v / 16f).ToArray(),
+            Label = r.Label,
+            Small = r.Label < 5,
+            Target = r.Label / 9f,
+        }).ToArray();
+        return (rows[..300], rows[300..]);
+    });
+
+    private static readonly Lazy<(Window[] Train, Window[] Test)> Windows = new(() =>
+    {
+        var series = Datasets.Co2Weekly;
+        var rows = Enumerable.Range(0, 260).Select(i =>
+        {
+            int end = 27 + i * 3;
+            float last = series[end - 2];
+            var values = Enumerable.Range(end - 27, 27).Select(j => (series[j] - last) / 2f).ToArray();
+            return new Window { Features = values, History = values[..26], Next = values[26], Shifted = values[1..] };
+        }).ToArray();
+        return (rows[..220], rows[220..]);
+    });
+
+    /// <summary>The recorded hashes, by case.</summary>
+    private static readonly Dictionary<string, string> Recorded = new()
+    {
+        ["ae detector convolutional, validation threshold"] = "66560ccb42dc832b91dfbd9126b3f31bb5be72a3e5a258724b97d7665c08bd54",
+        ["ae detector deep"] = "f108500b736aca6805bf6f9756a680d2939f9e2ea6ca701463f7aa373a44d25f",
+        ["ae detector denoising, masking"] = "e2503081d4ae57b56c206764fecb68afd4cc7cd925cf7898aa7d6daf69bab2fb",
+        ["ae detector sparse kl"] = "2053badce53fa005723515246d430eab36bace92785bb3cc8499fa1498e8ab6c",
+        ["ae detector tied, feature contributions"] = "8e54cdca3cfd4fdcc3f011b36463194a84d17572155664b9b5c2fd681492130e",
+        ["ae detector variational elbo, standardized"] = "e9faa441090c5c6c5e466f2d644df998a289f76a981183abaefe7556da613f52",
+        ["cnn binary lenet-5, plateau"] = "4717cc966e5349a1ddc6f4384746cf111924a4332b58cab25035b2cb2c8df497",
+        ["cnn multiclass default"] = "9497bde7b000f493360f8c52ef136a401b1de5fe91c1cd1309082322c970ce97",
+        ["decode"] = "8833d670c4588f8f1b1bd7fcf680a04820415c4b724058b9dc17217c43bb13ab",
+        ["featurize convolutional"] = "e3237b4388e3729e19a4afa8d7bf691a3155ea7b569d9c983060ee9526cdfc74",
+        ["featurize deep"] = "c8bb253212584b416ce4947a06caf17bc728bb62f249d856154fdb1d3715324d",
+        ["featurize variational"] = "05d7ff00ed463c05b2424f5399b014d50ebf44c97196bbe46460bb9ab21794d3",
+        ["forecast horizon"] = "059d481f54facd7eec7bafd87859ef249efd6c6fecb231d5024b3a9d5fdaf23f",
+        ["forecast per step"] = "ad0073e514aefeba6bd6cac90fdd79c41e1d167ba7a1c8d90a8fd01622c8358b",
+        ["forecasting detector error"] = "d5131df5cbdb2c440d80b94d802db62927b7dce0fc2a73a3bada48dc1ff0c65d",
+        ["forecasting detector monte carlo"] = "8e8120847cc50c54e47f0f131c9088483d19f5cba78d660d5698f5d4a221939d",
+        ["mlp binary, batch norm, dropout, early stopping, cosine"] = "4f33fd438274d593274f4f9fb1e3ebfde848396f1664858b8e6ac46d5af6fbf8",
+        ["mlp multiclass"] = "bcf8a6d6428f698302395ed5e928d8f624bb66ece4415243b869e38063690654",
+        ["mlp regression, sgd, step decay, weight decay"] = "4364ad05bedf28821d86311c553e3560e1313e14b0bae361b28b4fbc0dbd80f1",
+        ["reconstruct denoising, in place"] = "81231a62ac42a9785450d8d8589e2ec5a9ca305e9ec7a2ab8dc6582fd9bd5992",
+        ["rnn bidirectional 2-layer gru binary, mean pooling, dropout"] = "b1e84dd532c810050c2ea0427c04d72d2b1520dae33ac366f21f0468bfa0c10d",
+        ["rnn elman regression, truncated bptt"] = "c3b9605d58b36e6191606a4dd7d61d63e99bab84eae2ba4626dc139d9e706b41",
+        ["rnn lstm multiclass"] = "4a2d8f26195f47f318a4d6ff3cf49871a7e705a1f9146ac33fab2890fbfdfcd2",
+        ["stacked autoencoder binary, head only"] = "2724778faa10ebb46fb896769c69f7c0817448facdc8339ae839b8ac56b76920",
+        ["stacked autoencoder multiclass, denoising pretraining"] = "f8d6a1fa74749d0c12136370f0ae231ee0a91903a9b4594bd8ee8958e6f1d55d",
+    };
+
+    public static TheoryData<string> Cases => [.. CaseTable.Keys];
+
+    private static Dictionary<string, Func<MLContext, (ITransformer Model, IDataView Test)>> CaseTable => new()
+    {
+        ["mlp multiclass"] = ml => Classifier(ml, d => d.Append(ml.MulticlassClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+        {
+            HiddenLayers = [16], Epochs = 3, TrainingThreads = 1,
+        }))),
+        ["mlp binary, batch norm, dropout, early stopping, cosine"] = ml => Binary(ml, ml.BinaryClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+        {
+            LabelColumnName = "Small", HiddenLayers = [16, 8], BatchNorm = true, Dropout = 0.1f, Epochs = 4, ValidationFraction = 0.2,
+            EarlyStoppingPatience = 2, Schedule = new CosineAnnealing(), TrainingThreads = 1,
+        })),
+        ["mlp regression, sgd, step decay, weight decay"] = ml => Regression(ml, ml.Regression.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+        {
+            LabelColumnName = "Target", HiddenLayers = [8], Optimizer = OptimizerKind.Sgd, Schedule = new StepDecay(StepSize: 1), WeightDecay = 1e-4,
+            Epochs = 3, TrainingThreads = 1,
+        })),
+        ["cnn multiclass default"] = ml => Classifier(ml, d => d.Append(ml.MulticlassClassification.Trainers.ConvolutionalNetwork(new ConvolutionalNetworkTrainer.Options
+        {
+            InputShape = [1, 8, 8], Epochs = 2, TrainingThreads = 1,
+        }))),
+        ["cnn binary lenet-5, plateau"] = ml => Binary(ml, ml.BinaryClassification.Trainers.ConvolutionalNetwork(new ConvolutionalNetworkTrainer.Options
+        {
+            LabelColumnName = "Small", InputShape = [1, 8, 8], Preset = ConvolutionalPreset.LeNet5, Epochs = 2, ValidationFraction = 0.2,
+            Schedule = new ReduceOnPlateau(Patience: 1), TrainingThreads = 1,
+        })),
+        ["stacked autoencoder multiclass, denoising pretraining"] = ml => Classifier(ml, d => d.Append(ml.MulticlassClassification.Trainers.StackedAutoencoder(new StackedAutoencoderTrainer.Options
+        {
+            HiddenLayers = [16, 8], PretrainingEpochs = 2, PretrainingNoise = 0.1f, Epochs = 2, TrainingThreads = 1,
+        }))),
+        ["stacked autoencoder binary, head only"] = ml => Binary(ml, ml.BinaryClassification.Trainers.StackedAutoencoder(new StackedAutoencoderTrainer.Options
+        {
+            LabelColumnName = "Small", HiddenLayers = [12], PretrainingEpochs = 2, FineTuneEncoders = false, Epochs = 2, TrainingThreads = 1,
+        })),
+        ["rnn lstm multiclass"] = ml => Classifier(ml, d => d.Append(ml.MulticlassClassification.Trainers.RecurrentNetwork(new RecurrentNetworkTrainer.Options
+        {
+            FeaturesPerStep = 8, Cell = RecurrentCell.Lstm, HiddenSize = 12, Epochs = 2, TrainingThreads = 1,
+        }))),
+        ["rnn bidirectional 2-layer gru binary, mean pooling, dropout"] = ml => Binary(ml, ml.BinaryClassification.Trainers.RecurrentNetwork(new RecurrentNetworkTrainer.Options
+        {
+            LabelColumnName = "Small", FeaturesPerStep = 8, Cell = RecurrentCell.Gru, HiddenSize = 8, Layers = 2, Bidirectional = true,
+            Pooling = RecurrentOutput.Mean, Dropout = 0.1f, Epochs = 2, TrainingThreads = 1,
+        })),
+        ["rnn elman regression, truncated bptt"] = ml => Regression(ml, ml.Regression.Trainers.RecurrentNetwork(new RecurrentNetworkTrainer.Options
+        {
+            LabelColumnName = "Target", FeaturesPerStep = 8, Cell = RecurrentCell.Rnn, HiddenSize = 8, TruncatedSteps = 4, Epochs = 2, TrainingThreads = 1,
+        })),
+        ["forecast horizon"] = ml => Forecast(ml, new RecurrentForecastingEstimator.Options
+        {
+            OutputColumnName = "Forecast", InputColumnName = "History", LabelColumnName = "Next", HiddenSize = 8, Epochs = 2, TrainingThreads = 1,
+        }),
+        ["forecast per step"] = ml => Forecast(ml, new RecurrentForecastingEstimator.Options
+        {
+            OutputColumnName = "Forecast", InputColumnName = "History", LabelColumnName = "Shifted", Head = ForecastHead.PerStep, HiddenSize = 8, Epochs = 2, TrainingThreads = 1,
+        }),
+        ["ae detector deep"] = ml => Detector(ml, new() { LayerSizes = [16, 6], Epochs = 3 }),
+        ["ae detector tied, feature contributions"] = ml => Detector(ml, new() { Kind = AutoencoderKind.Tied, LayerSizes = [16, 6], Epochs = 3, FeatureContributionsColumnName = "Shares" }),
+        ["ae detector sparse kl"] = ml => Detector(ml, new() { Kind = AutoencoderKind.Sparse, LayerSizes = [16, 6], SparsityWeight = 0.1f, Epochs = 3 }),
+        ["ae detector denoising, masking"] = ml => Detector(ml, new() { Kind = AutoencoderKind.Denoising, LayerSizes = [16, 6], MaskingProbability = 0.2f, Epochs = 3 }),
+        ["ae detector variational elbo, standardized"] = ml => Detector(ml, new() { Kind = AutoencoderKind.Variational, LayerSizes = [16, 6], VariationalScore = AutoencoderScore.NegativeElbo, StandardizeError = true, Epochs = 3 }),
+        ["ae detector convolutional, validation threshold"] = ml => Detector(ml, new() { Kind = AutoencoderKind.Convolutional, ImageShape = [1, 8, 8], Epochs = 2,
+            ThresholdSource = AnomalyThresholdSource.ValidationFalsePositiveRate }, validation: true),
+        ["forecasting detector error"] = ml => ForecastingDetector(ml, new() { HiddenSize = 8, Epochs = 2 }),
+        ["forecasting detector monte carlo"] = ml => ForecastingDetector(ml, new() { HiddenSize = 8, Epochs = 2, Dropout = 0.2f, ScoreBy = ForecastScore.PredictiveVariance, MonteCarloPasses = 4 }),
+        ["featurize deep"] = ml => Transform(ml, ml.Transforms.FeaturizeByAutoencoder(new AutoencoderFeaturizingEstimator.Options
+        {
+            OutputColumnName = "Code", InputColumnName = "Features", LayerSizes = [16, 4], Epochs = 3, TrainingThreads = 1,
+        })),
+        ["featurize variational"] = ml => Transform(ml, ml.Transforms.FeaturizeByAutoencoder(new AutoencoderFeaturizingEstimator.Options
+        {
+            OutputColumnName = "Code", InputColumnName = "Features", Kind = AutoencoderKind.Variational, LayerSizes = [16, 4], Epochs = 3, TrainingThreads = 1,
+        })),
+        ["featurize convolutional"] = ml => Transform(ml, ml.Transforms.FeaturizeByAutoencoder(new AutoencoderFeaturizingEstimator.Options
+        {
+            OutputColumnName = "Code", InputColumnName = "Features", Kind = AutoencoderKind.Convolutional, ImageShape = [1, 8, 8], Epochs = 2, TrainingThreads = 1,
+        })),
+        ["reconstruct denoising, in place"] = ml => Transform(ml, ml.Transforms.ReconstructByAutoencoder(new AutoencoderReconstructingEstimator.Options
+        {
+            OutputColumnName = "Features", Kind = AutoencoderKind.Denoising, LayerSizes = [16, 8], Epochs = 3, TrainingThreads = 1,
+        })),
+        ["decode"] = ml =>
+        {
+            var (train, test) = Digits.Value;
+            var featurizer = ml.Transforms.FeaturizeByAutoencoder(new AutoencoderFeaturizingEstimator.Options
+            {
+                OutputColumnName = "Code", InputColumnName = "Features", LayerSizes = [16, 4], Epochs = 3, TrainingThreads = 1,
+            }).Fit(ml.Data.LoadFromEnumerable(train));
+            var codes = featurizer.Transform(ml.Data.LoadFromEnumerable(test));
+            return (featurizer.Append(ml.Transforms.DecodeByAutoencoder(featurizer, "Decoded", "Code").Fit(codes)), ml.Data.LoadFromEnumerable(test));
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void A_fixed_seed_fit_gives_the_recorded_scores_and_history(string name)
+    {
+        var ml = new MLContext(seed: 7);
+        var (model, test) = CaseTable[name](ml);
+        string hash = Hash(model, test);
+        (model as IDisposable)?.Dispose();
+
+        if (Environment.GetEnvironmentVariable("DEEPARCH_RECORD_PINS") == "1")
+        {
+            output.WriteLine($"        [\"{name}\"] = \"{hash}\",");
+            return;
+        }
+        Assert.True(Recorded.TryGetValue(name, out var expected), $"No hash recorded for '{name}'; run with DEEPARCH_RECORD_PINS=1.");
+        Assert.Equal(expected, hash);
+    }
+
+    private static (ITransformer, IDataView) Classifier(MLContext ml, Func<IEstimator<ITransformer>, IEstimator<ITransformer>> trainer)
+    {
+        var (train, test) = Digits.Value;
+        var estimator = trainer(ml.Transforms.Conversion.MapValueToKey("Label"));
+        return (estimator.Fit(ml.Data.LoadFromEnumerable(train)), ml.Data.LoadFromEnumerable(test));
+    }
+
+    private static (ITransformer, IDataView) Binary(MLContext ml, IEstimator<ITransformer> trainer) => Fitted(ml, trainer);
+
+    private static (ITransformer, IDataView) Regression(MLContext ml, IEstimator<ITransformer> trainer) => Fitted(ml, trainer);
+
+    private static (ITransformer, IDataView) Transform(MLContext ml, IEstimator<ITransformer> estimator) => Fitted(ml, estimator);
+
+    private static (ITransformer, IDataView) Fitted(MLContext ml, IEstimator<ITransformer> estimator)
+    {
+        var (train, test) = Digits.Value;
+        return (estimator.Fit(ml.Data.LoadFromEnumerable(train)), ml.Data.LoadFromEnumerable(test));
+    }
+
+    private static (ITransformer, IDataView) Detector(MLContext ml, AutoencoderAnomalyDetectionTrainer.Options options, bool validation = false)
+    {
+        var (train, test) = Digits.Value;
+        options.TrainingThreads = 1;
+        var estimator = ml.AnomalyDetection.Trainers.Autoencoder(options);
+        var model = validation
+            ? estimator.Fit(ml.Data.LoadFromEnumerable(train[..240]), ml.Data.LoadFromEnumerable(train[240..]))
+            : estimator.Fit(ml.Data.LoadFromEnumerable(train));
+        return (model, ml.Data.LoadFromEnumerable(test));
+    }
+
+    private static (ITransformer, IDataView) Forecast(MLContext ml, RecurrentForecastingEstimator.Options options)
+    {
+        var (train, test) = Windows.Value;
+        return (ml.Forecasting.ForecastByRecurrentNetwork(options).Fit(ml.Data.LoadFromEnumerable(train)), ml.Data.LoadFromEnumerable(test));
+    }
+
+    private static (ITransformer, IDataView) ForecastingDetector(MLContext ml, ForecastingAnomalyDetectionTrainer.Options options)
+    {
+        var (train, test) = Windows.Value;
+        options.TrainingThreads = 1;
+        return (ml.AnomalyDetection.Trainers.RecurrentForecaster(options).Fit(ml.Data.LoadFromEnumerable(train)), ml.Data.LoadFromEnumerable(test));
+    }
+
+    /// <summary>The SHA-256 of every added column's values, row by row, and of every network's history.</summary>
+    private static string Hash(ITransformer model, IDataView test)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var scored = model.Transform(test);
+        var added = scored.Schema.Where(c => c.Index >= test.Schema.Count && !c.IsHidden).ToList();
+        using (var cursor = scored.GetRowCursor(added))
+        {
+            var readers = added.Select(c => Reader(cursor, c)).ToList();
+            while (cursor.MoveNext())
+            {
+                foreach (var read in readers)
+                {
+                    hash.AppendData(read());
+                }
+            }
+        }
+        foreach (var network in Networks(model))
+        {
+            foreach (var epoch in network.History.Epochs)
+            {
+                hash.AppendData(BitConverter.GetBytes(epoch.TrainLoss));
+                hash.AppendData(BitConverter.GetBytes(epoch.ValidationLoss ?? double.NaN));
+                hash.AppendData(BitConverter.GetBytes(epoch.LearningRate));
+            }
+            hash.AppendData(BitConverter.GetBytes(network.History.BestEpoch));
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    private static IEnumerable<NetworkTransformer> Networks(ITransformer model) => model switch
+    {
+        NetworkTransformer network => [network],
+        IEnumerable<ITransformer> chain => chain.SelectMany(Networks),
+        _ => [],
+    };
+
+    private static Func<byte[]> Reader(DataViewRowCursor cursor, DataViewSchema.Column column)
+    {
+        switch (column.Type)
+        {
+            case VectorDataViewType { ItemType: NumberDataViewType n } when n == NumberDataViewType.Single:
+            {
+                var getter = cursor.GetGetter<VBuffer<float>>(column);
+                VBuffer<float> value = default;
+                return () =>
+                {
+                    getter(ref value);
+                    return value.DenseValues().SelectMany(BitConverter.GetBytes).ToArray();
+                };
+            }
+            case NumberDataViewType n when n == NumberDataViewType.Single:
+            {
+                var getter = cursor.GetGetter<float>(column);
+                float value = 0;
+                return () =>
+                {
+                    getter(ref value);
+                    return BitConverter.GetBytes(value);
+                };
+            }
+            case BooleanDataViewType:
+            {
+                var getter = cursor.GetGetter<bool>(column);
+                bool value = false;
+                return () =>
+                {
+                    getter(ref value);
+                    return BitConverter.GetBytes(value);
+                };
+            }
+            case KeyDataViewType:
+            {
+                var getter = cursor.GetGetter<uint>(column);
+                uint value = 0;
+                return () =>
+                {
+                    getter(ref value);
+                    return BitConverter.GetBytes(value);
+                };
+            }
+            default:
+                return () => [];
+        }
+    }
+}
