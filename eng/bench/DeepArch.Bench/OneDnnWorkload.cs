@@ -48,8 +48,8 @@ internal sealed class OneDnnWorkload(BenchOptions options, TextWriter log) : IWo
         var on = Time("oneDNN on");
         using (var net = new Network(LeNet5.Create([1, 32, 32], 10), [1, 32, 32], 42))
         {
-            new NetworkTrainer(new TrainingOptions { Epochs = 1, BatchSize = 128, Seed = 42 }, LossFunction.CrossEntropy)
-                .Fit(net, new TrainingSet(x.AsSpan(0, 256 * 1024).ToArray(), [1, 32, 32], y.AsSpan(0, 256).ToArray(), 1));
+            new TrainingLoop(new TrainingOptions { Epochs = 1, BatchSize = 128, Seed = 42 })
+                .Fit(new SupervisedObjective(net, LossFunction.CrossEntropy), new TrainingSet(x.AsSpan(0, 256 * 1024).ToArray(), [1, 32, 32], y.AsSpan(0, 256).ToArray(), 1));
         }
         var off = Time("oneDNN off");
         double mOn = Stats.Median(on), mOff = Stats.Median(off);

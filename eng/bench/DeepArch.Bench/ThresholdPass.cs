@@ -33,8 +33,8 @@ internal sealed class ThresholdPass : IDisposable
         _rows = rows;
         _width = width;
         _network = new Network(Autoencoder.Create([width, 256, 32], ActivationKind.ReLU, ActivationKind.Sigmoid), [width], seed);
-        new NetworkTrainer(new TrainingOptions { Epochs = epochs, BatchSize = 128, Seed = seed }, LossFunction.MeanSquaredError)
-            .Fit(_network, ReconstructionSet.Create(rows, width));
+        new TrainingLoop(new TrainingOptions { Epochs = epochs, BatchSize = 128, Seed = seed })
+            .Fit(new SupervisedObjective(_network, LossFunction.MeanSquaredError), ReconstructionSet.Create(rows, width));
     }
 
     /// <summary>The relative difference between the StandardizeError thresholds before and after the change.</summary>

@@ -39,7 +39,7 @@ public sealed class SequenceRow
 /// <summary>
 /// Training throughput, side by side in one process: DeepArch's ML.NET <c>Fit</c> from an in-memory
 /// <c>IDataView</c> (reading the IDataView, training, ONNX export, and whatever else Fit does) against the same
-/// network trained by DeepArch.Trainers' <see cref="NetworkTrainer"/> on a <see cref="TrainingSet"/> built from
+/// network trained by DeepArch.Trainers' <see cref="TrainingLoop"/> on a <see cref="TrainingSet"/> built from
 /// preloaded arrays (no ML.NET at all). Same architecture, seed, batch size 128, Adam 1e-3, epochs.
 /// </summary>
 internal sealed class TrainingWorkload(BenchOptions options, TextWriter log) : IWorkload
@@ -157,8 +157,8 @@ internal sealed class TrainingWorkload(BenchOptions options, TextWriter log) : I
             var spec = Autoencoder.Create([784, 256, 32], ActivationKind.ReLU, ActivationKind.Sigmoid);
             using var net = new Network(spec, [784], Seed);
             var set = new TrainingSet(aeFlat, [784], aeFlat, 784);
-            var h = new NetworkTrainer(new TrainingOptions { Epochs = epochs, BatchSize = Batch, LearningRate = Rate, Seed = Seed, Threads = threads }, LossFunction.MeanSquaredError)
-                .Fit(net, set);
+            var h = new TrainingLoop(new TrainingOptions { Epochs = epochs, BatchSize = Batch, LearningRate = Rate, Seed = Seed, Threads = threads })
+                .Fit(new SupervisedObjective(net, LossFunction.MeanSquaredError), set);
             return h.Epochs[^1].TrainLoss;
         }
 
@@ -179,8 +179,8 @@ internal sealed class TrainingWorkload(BenchOptions options, TextWriter log) : I
             var spec = LeNet5.Create([1, 32, 32], 10);
             using var net = new Network(spec, [1, 32, 32], Seed);
             var set = new TrainingSet(lnFlat, [1, 32, 32], lnClass, 1);
-            var h = new NetworkTrainer(new TrainingOptions { Epochs = epochs, BatchSize = Batch, LearningRate = Rate, Seed = Seed, Threads = threads }, LossFunction.CrossEntropy)
-                .Fit(net, set);
+            var h = new TrainingLoop(new TrainingOptions { Epochs = epochs, BatchSize = Batch, LearningRate = Rate, Seed = Seed, Threads = threads })
+                .Fit(new SupervisedObjective(net, LossFunction.CrossEntropy), set);
             return h.Epochs[^1].TrainLoss;
         }
 
@@ -209,8 +209,8 @@ internal sealed class TrainingWorkload(BenchOptions options, TextWriter log) : I
             var spec = new Sequential(new Recurrent(RecurrentCell.Lstm, hiddenSize: LstmHidden, features: LstmFeatures), new Dense(LstmClasses));
             using var net = new Network(spec, [LstmSteps * LstmFeatures], Seed);
             var set = new TrainingSet(lsFlat, [LstmSteps * LstmFeatures], lsClass, 1);
-            var h = new NetworkTrainer(new TrainingOptions { Epochs = epochs, BatchSize = Batch, LearningRate = Rate, Seed = Seed, Threads = threads }, LossFunction.CrossEntropy)
-                .Fit(net, set);
+            var h = new TrainingLoop(new TrainingOptions { Epochs = epochs, BatchSize = Batch, LearningRate = Rate, Seed = Seed, Threads = threads })
+                .Fit(new SupervisedObjective(net, LossFunction.CrossEntropy), set);
             return h.Epochs[^1].TrainLoss;
         }
 

@@ -154,10 +154,10 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
         int[] sizes = [featureSize, .. options.LayerSizes];
         var trainSet = ReconstructionSet.Create(trainRows, featureSize);
         var validationSet = validationRows is null ? null : ReconstructionSet.Create(validationRows, featureSize);
-        var trainer = options.CreateNetworkTrainer(seed);
-        var (network, history) = TrainingGuard.Train(options.CreateSpec(sizes), [featureSize], seed, device, trainer.Options, trainSet, validationSet,
+        var training = options.ToTrainingOptions(seed);
+        var (network, history) = TrainingGuard.Train(options.CreateSpec(sizes), [featureSize], seed, device, training, trainSet, validationSet,
             AutoencoderNames(options.Kind, options.LayerSizes, options.ImageShape, options.ConvolutionalFilters, featureSize), options.ToScoringSettings(),
-            built => trainer.Fit(built, trainSet, validationSet, options.Progress, ct));
+            built => new TrainingLoop(training).Fit(options.CreateObjective(built), trainSet, validationSet, options.Progress, ct));
         using var _ = network;
 
         var scoring = options.ToScoringSettings();
@@ -388,17 +388,13 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
             _ => Autoencoder.Create(sizes, Activation, OutputActivation, dropout: Dropout, batchNorm: BatchNorm, tiedWeights: Kind == AutoencoderKind.Tied),
         };
 
-        /// <summary>The training loop of <see cref="Kind"/>.</summary>
-        internal NetworkTrainer CreateNetworkTrainer(int seed)
+        /// <summary>The training objective of <see cref="Kind"/> for the autoencoder <paramref name="network"/>.</summary>
+        internal TrainingObjective CreateObjective(Network network) => Kind switch
         {
-            var training = ToTrainingOptions(seed);
-            return Kind switch
-            {
-                AutoencoderKind.Sparse => new SparseAutoencoderTrainer(training, ActivityL1, SparsityTarget, SparsityWeight),
-                AutoencoderKind.Denoising => new DenoisingAutoencoderTrainer(training, GaussianNoise, MaskingProbability),
-                AutoencoderKind.Variational => new VariationalAutoencoderTrainer(training, Beta),
-                _ => new NetworkTrainer(training, LossFunction.MeanSquaredError),
-            };
-        }
+            AutoencoderKind.Sparse => new SparseObjective(network, ActivityL1, SparsityTarget, SparsityWeight),
+            AutoencoderKind.Denoising => new DenoisingObjective(network, GaussianNoise, MaskingProbability),
+            AutoencoderKind.Variational => new VariationalObjective(network, Beta),
+            _ => new SupervisedObjective(network, LossFunction.MeanSquaredError),
+        };
     }
 }

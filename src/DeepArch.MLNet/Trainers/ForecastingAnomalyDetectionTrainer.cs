@@ -115,7 +115,7 @@ public sealed class ForecastingAnomalyDetectionTrainer : IEstimator<NetworkTrans
         var (network, history) = TrainingGuard.Train(RecurrentNetwork.Create(recurrent, forecastValues, options.HiddenLayers, options.HeadDropout), [contextSize],
             seed, device, trainingOptions, trainSet, validationSet,
             RecurrentNetworkTrainer.RecurrentNames(options.HiddenSize, options.Layers, options.Cell, false, options.HiddenLayers, contextSize / f, f), options.ToScoringSettings(),
-            built => new NetworkTrainer(trainingOptions, LossFunction.MeanSquaredError).Fit(built, trainSet, validationSet, options.Progress, ct));
+            built => new TrainingLoop(trainingOptions).Fit(new SupervisedObjective(built, LossFunction.MeanSquaredError), trainSet, validationSet, options.Progress, ct));
         using var _ = network;
 
         var scoring = options.ToScoringSettings();

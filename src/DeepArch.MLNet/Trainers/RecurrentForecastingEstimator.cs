@@ -117,7 +117,7 @@ public sealed class RecurrentForecastingEstimator : IEstimator<NetworkTransforme
         trainingOptions.GradientClipNorm = o.GradientClipNorm;
         var (network, history) = TrainingGuard.Train(RecurrentNetwork.Create(recurrent, outputs, o.HiddenLayers), [inputSize], seed, device, trainingOptions,
             trainSet, validationSet, RecurrentNetworkTrainer.RecurrentNames(o.HiddenSize, o.Layers, o.Cell, o.Bidirectional, o.HiddenLayers, steps, f), o.ToScoringSettings(),
-            built => new NetworkTrainer(trainingOptions, LossFunction.MeanSquaredError).Fit(built, trainSet, validationSet, o.Progress, ct));
+            built => new TrainingLoop(trainingOptions).Fit(new SupervisedObjective(built, LossFunction.MeanSquaredError), trainSet, validationSet, o.Progress, ct));
         using var _ = network;
 
         var head = new VectorOutputHead(o.OutputColumnName, input.Name, labelSize);

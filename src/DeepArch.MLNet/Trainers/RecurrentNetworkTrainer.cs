@@ -75,7 +75,7 @@ public sealed class RecurrentNetworkTrainer : IEstimator<NetworkTransformer>
             (network, train, validation, trainingOptions, loss) =>
             {
                 trainingOptions.GradientClipNorm = o.GradientClipNorm;
-                return new NetworkTrainer(trainingOptions, loss).Fit(network, train, validation, o.Progress, o.CancellationToken);
+                return new TrainingLoop(trainingOptions).Fit(new SupervisedObjective(network, loss), train, validation, o.Progress, o.CancellationToken);
             },
             sequence);
     }

@@ -4,7 +4,6 @@ using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
-using StackTrainer = DeepArch.Trainers.Training.LayerwisePretrainer;
 
 namespace DeepArch.MLNet.Trainers;
 
@@ -69,7 +68,7 @@ public sealed class StackedAutoencoderTrainer : IEstimator<NetworkTransformer>
         (features, outputs) => new NetworkPlan(StackedAutoencoder.Create([features, .. o.HiddenLayers], outputs, o.Activation),
             new NetworkOptionNames($"Options.HiddenLayers {Shapes.Format(o.HiddenLayers)} on {features} features", "Options.HiddenLayers")),
         (network, train, validation, fineTuning, loss) =>
-            new StackTrainer(Pretraining(fineTuning, o.PretrainingEpochs), fineTuning, loss, o.PretrainingNoise, o.FineTuneEncoders)
+            new LayerwisePretraining(Pretraining(fineTuning, o.PretrainingEpochs), fineTuning, loss, o.PretrainingNoise, o.FineTuneEncoders)
                 .Fit(network, train, cancellationToken: o.CancellationToken, validation: validation, progress: o.Progress)
                 .FineTuning);
 

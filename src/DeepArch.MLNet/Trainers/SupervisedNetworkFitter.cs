@@ -39,7 +39,7 @@ internal sealed record NetworkPlan(LayerSpec Architecture, NetworkOptionNames Na
 /// What every supervised DeepArch trainer does in <c>Fit</c>, whatever its architecture: check the
 /// schema, read the data, build and train the network (through <see cref="TrainingGuard"/>), export it to
 /// ONNX and return the scoring transformer. A trainer supplies its architecture and, when one
-/// <see cref="NetworkTrainer"/> run is not how it trains (the stacked autoencoder pretrains level by level
+/// <see cref="TrainingLoop"/> run is not how it trains (the stacked autoencoder pretrains level by level
 /// first), its training. A trainer makes one for each <c>Fit</c>, over the snapshot of its options that
 /// <c>Fit</c> reads (<see cref="NetworkOptions.Snapshot"/>), and one over its live options for <c>GetOutputSchema</c>.
 /// </summary>
@@ -58,7 +58,7 @@ internal sealed class SupervisedNetworkFitter
     /// <param name="task">The prediction task.</param>
     /// <param name="trainerName">The trainer's name, stored with the model.</param>
     /// <param name="architecture">Builds the layers from (feature size, network outputs), naming the options that size them.</param>
-    /// <param name="training">Trains the built network; null (default) runs one <see cref="NetworkTrainer"/> with the options' progress and cancellation token.</param>
+    /// <param name="training">Trains the built network; null (default) runs one <see cref="TrainingLoop"/> with the options' progress and cancellation token.</param>
     /// <param name="sequence">For recurrent networks: how the feature column holds time steps; null for a plain feature vector.</param>
     public SupervisedNetworkFitter(IHostEnvironment environment, NetworkTrainerOptions options, PredictionTask task, string trainerName,
         Func<int, int, NetworkPlan> architecture, NetworkTraining? training = null, SequenceInput? sequence = null)
@@ -70,7 +70,7 @@ internal sealed class SupervisedNetworkFitter
         _trainerName = trainerName;
         _architecture = architecture;
         _training = training ?? ((network, train, validation, trainingOptions, loss) =>
-            new NetworkTrainer(trainingOptions, loss).Fit(network, train, validation, options.Progress, options.CancellationToken));
+            new TrainingLoop(trainingOptions).Fit(new SupervisedObjective(network, loss), train, validation, options.Progress, options.CancellationToken));
     }
 
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)

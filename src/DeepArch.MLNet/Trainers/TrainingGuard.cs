@@ -81,7 +81,7 @@ internal static class TrainingGuard
 
     private static void CheckBatchNormalization(LayerSpec architecture, TrainingOptions training, TrainingSet train, TrainingSet? validation, NetworkOptionNames names)
     {
-        int heldOut = validation is null && training.ValidationFraction > 0 ? NetworkTrainer.ValidationCount(train.Count, training.ValidationFraction) : 0;
+        int heldOut = validation is null && training.ValidationFraction > 0 ? TrainingLoop.ValidationCount(train.Count, training.ValidationFraction) : 0;
         if (heldOut >= train.Count)
         {
             return; // the trainer's own error says the fraction leaves no training rows

@@ -81,11 +81,11 @@ internal sealed class AutoencoderTransformFitter
 
         int seed = o.Seed ?? CatalogEnvironment.Seed(_environment);
         var device = TorchRuntime.ResolveDevice(o.Device, o.FallbackToCpu, "Options.Device");
-        var trainer = o.CreateNetworkTrainer(seed);
+        var training = o.ToTrainingOptions(seed);
         var trainSet = ReconstructionSet.Create(features, size);
-        var (network, history) = TrainingGuard.Train(o.CreateSpec([size, .. o.LayerSizes]), [size], seed, device, trainer.Options, trainSet, null,
+        var (network, history) = TrainingGuard.Train(o.CreateSpec([size, .. o.LayerSizes]), [size], seed, device, training, trainSet, null,
             AutoencoderAnomalyDetectionTrainer.AutoencoderNames(o.Kind, o.LayerSizes, o.ImageShape, o.ConvolutionalFilters, size), o.ToScoringSettings(),
-            built => trainer.Fit(built, trainSet, null, o.Progress, ct));
+            built => new TrainingLoop(training).Fit(o.CreateObjective(built), trainSet, null, o.Progress, ct));
         using var _ = network;
 
         var scoring = o.ToScoringSettings();

@@ -1,6 +1,7 @@
 using DeepArch.MLNet.Trainers;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Training;
 
 namespace DeepArch.MLNet.Transforms;
@@ -126,16 +127,12 @@ public abstract class AutoencoderTransformOptions : NetworkOptions
         _ => Autoencoder.Create(sizes, Activation, OutputActivation, EffectiveCodeActivation, Dropout, BatchNorm, tiedWeights: Kind == AutoencoderKind.Tied),
     };
 
-    /// <summary>The training loop of <see cref="Kind"/>.</summary>
-    internal NetworkTrainer CreateNetworkTrainer(int seed)
+    /// <summary>The training objective of <see cref="Kind"/> for the autoencoder <paramref name="network"/>.</summary>
+    internal TrainingObjective CreateObjective(Network network) => Kind switch
     {
-        var training = ToTrainingOptions(seed);
-        return Kind switch
-        {
-            AutoencoderKind.Sparse => new SparseAutoencoderTrainer(training, ActivityL1, SparsityTarget, SparsityWeight),
-            AutoencoderKind.Denoising => new DenoisingAutoencoderTrainer(training, GaussianNoise, MaskingProbability),
-            AutoencoderKind.Variational => new VariationalAutoencoderTrainer(training, Beta),
-            _ => new NetworkTrainer(training, LossFunction.MeanSquaredError),
-        };
-    }
+        AutoencoderKind.Sparse => new SparseObjective(network, ActivityL1, SparsityTarget, SparsityWeight),
+        AutoencoderKind.Denoising => new DenoisingObjective(network, GaussianNoise, MaskingProbability),
+        AutoencoderKind.Variational => new VariationalObjective(network, Beta),
+        _ => new SupervisedObjective(network, LossFunction.MeanSquaredError),
+    };
 }

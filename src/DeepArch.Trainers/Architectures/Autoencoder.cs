@@ -10,7 +10,7 @@ namespace DeepArch.Trainers.Architectures;
 /// </summary>
 /// <remarks>
 /// The same spec serves the undercomplete/deep, sparse, denoising and tied-weights kinds (the training
-/// differs: <see cref="Training.SparseAutoencoderTrainer"/>, <see cref="Training.DenoisingAutoencoderTrainer"/>);
+/// differs: <see cref="Training.SparseObjective"/>, <see cref="Training.DenoisingObjective"/>);
 /// <see cref="CreateVariational"/> builds the variational kind. Train the spec as a
 /// <see cref="Networks.Network"/> on inputs shaped <c>[layerSizes[0]]</c>; the ML.NET stages export the
 /// reconstruction with <see cref="Networks.Network.ExportOnnx"/> and the halves through
@@ -44,7 +44,7 @@ public static class Autoencoder
     /// <summary>
     /// Composes a variational autoencoder: the encoder's hidden blocks end in a <see cref="Dense"/> giving the
     /// Gaussian's mean (no activation), beside a log-variance layer the module adds; the decoder is as in
-    /// <see cref="Create"/>. Train it with <see cref="Training.VariationalAutoencoderTrainer"/>.
+    /// <see cref="Create"/>. Train it with <see cref="Training.VariationalObjective"/>.
     /// </summary>
     /// <param name="layerSizes">The input size, the hidden sizes, then the latent size; at least two sizes, each at least 1.</param>
     /// <param name="activation">The hidden layers' activation.</param>

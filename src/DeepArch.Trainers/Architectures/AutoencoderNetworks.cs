@@ -40,13 +40,8 @@ public static class AutoencoderNetworks
 
     private static (AutoencoderSpec Spec, AutoencoderModule Module) Require(Network autoencoder)
     {
-        ArgumentNullException.ThrowIfNull(autoencoder);
-        if (autoencoder.Architecture is not AutoencoderSpec spec)
-        {
-            throw new ArgumentException(
-                $"Only an autoencoder has an encoder and a decoder; this network's architecture is {autoencoder.Architecture.Describe()}.", nameof(autoencoder));
-        }
-        return (spec, (AutoencoderModule)autoencoder.Module);
+        var module = AutoencoderSpec.ModuleOf(autoencoder, "Extracting an encoder or a decoder");
+        return ((AutoencoderSpec)autoencoder.Architecture, module);
     }
 
     private static Network Load(Network part, IReadOnlyDictionary<string, Tensor> state)

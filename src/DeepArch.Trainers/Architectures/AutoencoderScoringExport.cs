@@ -14,7 +14,7 @@ public enum AutoencoderScore
     /// <summary>
     /// Variational autoencoders only: the sum over features of the (optionally standardized) squared
     /// reconstruction error of the mean code, plus the KL divergence of the encoder's Gaussian from N(0, I)
-    /// (the loss <see cref="Training.VariationalAutoencoderTrainer"/> minimizes with beta = 1).
+    /// (the loss <see cref="Training.VariationalObjective"/> minimizes with beta = 1).
     /// </summary>
     NegativeElbo,
 }

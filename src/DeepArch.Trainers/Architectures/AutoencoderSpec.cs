@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Onnx;
 using TorchSharp;
 using Linear = TorchSharp.Modules.Linear;
@@ -152,6 +153,22 @@ public sealed record AutoencoderSpec : LayerSpec
         var dense = Encoder.Layers.Select((l, i) => (l, i)).Where(p => p.l is Dense).Select(p => (encoderShapes[p.i][0], encoderShapes[p.i + 1][0])).Reverse().ToList();
         var tied = Decoder.Layers.Select((l, i) => (l, i)).Where(p => p.l is TiedDense).Select(p => (decoderShapes[p.i][0], decoderShapes[p.i + 1][0])).ToList();
         return dense.Zip(tied);
+    }
+
+    /// <summary>The module of <paramref name="network"/>, which must be an autoencoder (its <see cref="Network.Architecture"/> an <see cref="AutoencoderSpec"/>).</summary>
+    /// <param name="network">The network.</param>
+    /// <param name="variational">When true, the autoencoder must be variational; when false, it must not be; null accepts both.</param>
+    /// <param name="user">What needs the autoencoder, for the error message.</param>
+    /// <exception cref="ArgumentException">The network is not such an autoencoder.</exception>
+    internal static AutoencoderModule ModuleOf(Network network, string user, bool? variational = null)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        if (network.Architecture is not AutoencoderSpec spec || (variational is { } v && spec.Variational != v))
+        {
+            string needed = variational switch { true => "Autoencoder.CreateVariational", false => "Autoencoder.Create", _ => "an AutoencoderSpec" };
+            throw new ArgumentException($"{user} needs a network built from {needed}; this one is {network.Architecture.Describe()}.", nameof(network));
+        }
+        return (AutoencoderModule)network.Module;
     }
 
     /// <summary>The TorchSharp side of <see cref="AutoencoderSpec"/>: children "encoder", "decoder" and, when variational, "log_variance".</summary>

@@ -7,7 +7,7 @@ namespace DeepArch.Trainers.Architectures;
 /// denoising ones): the stacked encoders of autoencoders trained one level at a time, topped by a dense
 /// layer, then trained as a whole. The network is a chain <c>Dense -> activation</c> per level and a
 /// bare <see cref="Dense"/> head (its softmax comes with the cross-entropy loss and the export's output
-/// transform, as for <see cref="MultilayerPerceptron"/>); <see cref="Training.LayerwisePretrainer"/>
+/// transform, as for <see cref="MultilayerPerceptron"/>); <see cref="Training.LayerwisePretraining"/>
 /// pretrains the levels, then fine-tunes.
 /// </summary>
 public static class StackedAutoencoder

@@ -4,6 +4,7 @@ using System.Text.Json;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Onnx;
 using TorchSharp;
+using Parameter = TorchSharp.Modules.Parameter;
 using static TorchSharp.torch;
 
 namespace DeepArch.Trainers.Networks;
@@ -26,7 +27,7 @@ public sealed record OnnxOutput(string Name, OutputTransform Transform = OutputT
 
 /// <summary>
 /// A network: a layer specification, the per-sample input shape it was built for, and the TorchSharp
-/// module holding its parameters. It trains (through <see cref="Training.NetworkTrainer"/>), predicts in
+/// module holding its parameters. It trains (through <see cref="Training.TrainingLoop"/>), predicts in
 /// eval mode, summarizes itself and exports itself to ONNX.
 /// </summary>
 public sealed class Network : IDisposable
@@ -90,6 +91,66 @@ public sealed class Network : IDisposable
 
     internal nn.Module<Tensor, Tensor> Module { get; }
 
+    /// <summary>The trainable parameters, in the module's order.</summary>
+    public IReadOnlyList<Parameter> Parameters() => Module.parameters().ToList();
+
+    /// <summary>The trainable parameters of the layers at <paramref name="layers"/> of a chain (<see cref="Sequential"/>), in order.</summary>
+    /// <exception cref="ArgumentException">The network is not a chain, or an index is outside it.</exception>
+    public IReadOnlyList<Parameter> LayerParameters(IReadOnlyList<int> layers)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        var chain = Chain();
+        foreach (int layer in layers.Where(l => l < 0 || l >= chain.Count))
+        {
+            throw new ArgumentException($"Layer {layer} is outside the chain of {chain.Count} layers.", nameof(layers));
+        }
+        return layers.SelectMany(l => chain[l].parameters()).ToList();
+    }
+
+    /// <summary>Runs the network on a batch [rows, ..InputShape] in its current mode (training or eval), with gradients unless they are disabled.</summary>
+    public Tensor Forward(Tensor input) => Module.call(input);
+
+    /// <summary>Puts the network in training mode (dropout and batch statistics on) or eval mode.</summary>
+    internal void SetTraining(bool training)
+    {
+        if (training)
+        {
+            Module.train();
+        }
+        else
+        {
+            Module.eval();
+        }
+    }
+
+    /// <summary>A detached copy of every parameter and buffer, by name (early stopping's best weights).</summary>
+    internal Dictionary<string, Tensor> CopyState()
+        => Module.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().clone().DetachFromDisposeScope());
+
+    /// <summary>Copies <paramref name="state"/> (from <see cref="CopyState"/>) back into the parameters and buffers.</summary>
+    internal void RestoreState(IReadOnlyDictionary<string, Tensor> state)
+    {
+        using var _ = no_grad();
+        foreach (var (name, value) in Module.state_dict())
+        {
+            value.copy_(state[name]);
+        }
+    }
+
+    /// <summary>Copies the parameters and buffers of layer <paramref name="sourceLayer"/> of chain <paramref name="source"/> into layer <paramref name="layer"/> of this chain.</summary>
+    internal void CopyLayer(int layer, Network source, int sourceLayer)
+    {
+        using var _ = no_grad();
+        var from = source.Chain()[sourceLayer].state_dict();
+        foreach (var (name, value) in Chain()[layer].state_dict())
+        {
+            value.copy_(from[name]);
+        }
+    }
+
+    private Sequential.SequentialModule Chain() => Module as Sequential.SequentialModule
+        ?? throw new ArgumentException($"Only a chain of layers (Sequential) has layers by index; this network is {Architecture.Describe()}.");
+
     /// <summary>Runs the network in eval mode on <paramref name="rows"/> samples stored row-major in <paramref name="features"/>.</summary>
     /// <returns>The outputs, row-major, <c>rows x size(OutputShape)</c> values.</returns>
     public float[] Predict(ReadOnlySpan<float> features, int rows)
@@ -120,7 +181,7 @@ public sealed class Network : IDisposable
         var rows = new List<NetworkSummary.Row>();
         if (Architecture is Sequential sequential)
         {
-            var chain = (Sequential.SequentialModule)Module;
+            var chain = Chain();
             var shapes = sequential.ShapesThrough(InputShape);
             for (int i = 0; i < sequential.Layers.Count; i++)
             {

@@ -6,14 +6,20 @@ namespace DeepArch.Trainers.Training;
 /// </summary>
 public sealed class TrainingDivergedException : Exception
 {
-    /// <summary>Creates the exception for the batch where the training loss stopped being finite.</summary>
-    public TrainingDivergedException(int epoch, int batch, double loss, double learningRate)
-        : base($"Training diverged: the loss became {Describe(loss)} at epoch {epoch}, batch {batch} " +
+    /// <summary>Creates the exception for the batch where a training loss stopped being finite.</summary>
+    /// <param name="epoch">The 1-based epoch.</param>
+    /// <param name="batch">The 1-based batch within the epoch.</param>
+    /// <param name="loss">The loss value.</param>
+    /// <param name="learningRate">The epoch's learning rate.</param>
+    /// <param name="lossName">Which of the objective's named losses it was (for example <c>discriminator</c>); null for the objective's main loss.</param>
+    public TrainingDivergedException(int epoch, int batch, double loss, double learningRate, string? lossName = null)
+        : base($"Training diverged: the {(lossName is null ? "" : lossName + " ")}loss became {Describe(loss)} at epoch {epoch}, batch {batch} " +
                $"(learning rate {TrainingOptions.Format(learningRate)}). {TrainingAdvice}")
     {
         Epoch = epoch;
         Batch = batch;
         Loss = loss;
+        LossName = lossName;
     }
 
     /// <summary>Creates the exception for the epoch after which the validation loss was not finite.</summary>
@@ -49,6 +55,9 @@ public sealed class TrainingDivergedException : Exception
 
     /// <summary>The offending loss value.</summary>
     public double Loss { get; }
+
+    /// <summary>Which named loss of the objective it was; null for its main loss.</summary>
+    public string? LossName { get; }
 
     /// <summary>Whether it was the validation loss, computed after the epoch, that stopped being finite (rather than a training batch's loss).</summary>
     public bool IsValidationLoss { get; }

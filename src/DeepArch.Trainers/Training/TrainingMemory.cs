@@ -72,6 +72,16 @@ public sealed partial class TrainingMemory
     {
         ArgumentNullException.ThrowIfNull(architecture);
         ArgumentNullException.ThrowIfNull(inputShape);
+        return Estimate([(architecture, inputShape)], options, dataValues);
+    }
+
+    /// <summary>Estimates what training several networks together (a generator and its discriminator) takes, without building them.</summary>
+    /// <param name="networks">Each network's layers and per-sample input shape.</param>
+    /// <param name="options">The training options (optimizer, momentum, batch size, early stopping).</param>
+    /// <param name="dataValues">The values of the training and validation data that go to the device (features and targets).</param>
+    public static TrainingMemory Estimate(IReadOnlyList<(LayerSpec Architecture, IReadOnlyList<int> InputShape)> networks, TrainingOptions options, long dataValues)
+    {
+        ArgumentNullException.ThrowIfNull(networks);
         ArgumentNullException.ThrowIfNull(options);
         var (stateCopies, state) = options.Optimizer switch
         {
@@ -82,10 +92,14 @@ public sealed partial class TrainingMemory
         bool bestWeightsCopy = options.EarlyStoppingPatience > 0;
         int copies = 2 + stateCopies + (bestWeightsCopy ? 1 : 0);
         // Each activation is kept for the backward pass, which also makes its gradient; the input batch is copied once.
-        long perSample = Sum(Saturating(architecture.ActivationValues(inputShape), 2), Shapes.LongSize(inputShape));
+        long perSample = 0, parameters = 0;
+        foreach (var (architecture, inputShape) in networks)
+        {
+            perSample = Sum(perSample, Sum(Saturating(architecture.ActivationValues(inputShape), 2), Shapes.LongSize(inputShape)));
+            parameters = Sum(parameters, architecture.ParameterCount(inputShape));
+        }
         long activations = Saturating(Saturating(perSample, options.BatchSize), BytesPerValue);
-        return new TrainingMemory(architecture.ParameterCount(inputShape), copies, state, bestWeightsCopy, activations, options.BatchSize,
-            Saturating(dataValues, BytesPerValue));
+        return new TrainingMemory(parameters, copies, state, bestWeightsCopy, activations, options.BatchSize, Saturating(dataValues, BytesPerValue));
     }
 
     /// <summary>The values <paramref name="set"/> puts on the device: its features, and its targets unless they are the features (<see cref="ReconstructionSet"/>).</summary>

@@ -27,7 +27,7 @@ public sealed class TrainingOptions
     public int Epochs { get; set; } = 20;
 
     /// <summary>
-    /// Rows per mini-batch; at least 1, and at least 2 for a network with batch normalization (<see cref="NetworkTrainer.Fit"/> rejects 1 there).
+    /// Rows per mini-batch; at least 1, and at least 2 for a network with batch normalization (<see cref="TrainingLoop.Fit"/> rejects 1 there).
     /// A last batch of a single row joins the batch before it (batch normalization needs two rows).
     /// </summary>
     public int BatchSize { get; set; } = 32;

@@ -8,7 +8,7 @@ namespace DeepArch.Trainers.Training;
 /// </summary>
 public sealed class TrainingSet
 {
-    /// <summary>Wraps the arrays (no copy); checks that their sizes agree.</summary>
+    /// <summary>Wraps the arrays (no copy); checks that their sizes agree. A target width of 0 (and no targets) is a set without targets (<see cref="TargetKind.None"/>).</summary>
     public TrainingSet(float[] features, IReadOnlyList<int> sampleShape, float[] targets, int targetWidth)
     {
         ArgumentNullException.ThrowIfNull(features);
@@ -19,7 +19,7 @@ public sealed class TrainingSet
             throw new ArgumentException($"{features.Length} feature values do not split into samples of shape {Shapes.Format(sampleShape)}.", nameof(features));
         }
         Count = features.Length / sampleSize;
-        if (targetWidth < 1 || targets.Length != Count * targetWidth)
+        if (targetWidth < 0 || targets.Length != Count * targetWidth)
         {
             throw new ArgumentException($"Expected {Count} rows of {targetWidth} targets ({Count * targetWidth}), got {targets.Length}.", nameof(targets));
         }
@@ -28,6 +28,9 @@ public sealed class TrainingSet
         Targets = targets;
         TargetWidth = targetWidth;
     }
+
+    /// <summary>A set of features without targets, for objectives that read none (<see cref="TargetKind.None"/>).</summary>
+    public static TrainingSet WithoutTargets(float[] features, IReadOnlyList<int> sampleShape) => new(features, sampleShape, [], 0);
 
     /// <summary>The features, row-major.</summary>
     public float[] Features { get; }

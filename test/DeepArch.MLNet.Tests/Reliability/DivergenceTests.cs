@@ -72,7 +72,7 @@ public class DivergenceTests
         const int Seed = 5, Count = 60;
         var ml = new MLContext(seed: 1);
         var rows = Rows(Count);
-        foreach (int held in DeepArch.Trainers.Training.NetworkTrainer.ValidationRows(Count, 0.25, Seed).Take(3))
+        foreach (int held in DeepArch.Trainers.Training.TrainingLoop.ValidationRows(Count, 0.25, Seed).Take(3))
         {
             rows[held].Features = rows[held].Features.Select(f => f * 1e30f).ToArray();
         }

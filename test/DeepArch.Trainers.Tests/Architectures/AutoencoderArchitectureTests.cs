@@ -137,8 +137,8 @@ public class AutoencoderArchitectureTests(ITestOutputHelper output)
     {
         using var tied = new Network(Autoencoder.Create([16, 8, 3], tiedWeights: true), [16], seed: 1);
         using var untied = new Network(Autoencoder.Create([16, 8, 3]), [16], seed: 1);
-        new NetworkTrainer(new TrainingOptions { Epochs = 2, BatchSize = 16, LearningRate = 0.01, Seed = 1 }, LossFunction.MeanSquaredError)
-            .Fit(tied, AutoencoderData.Set(64, 16, seed: 1));
+        new TrainingLoop(new TrainingOptions { Epochs = 2, BatchSize = 16, LearningRate = 0.01, Seed = 1 })
+            .Fit(new SupervisedObjective(tied, LossFunction.MeanSquaredError), AutoencoderData.Set(64, 16, seed: 1));
 
         var module = (AutoencoderModule)tied.Module;
         var first = (TorchSharp.Modules.Linear)module.Encoder[0];
@@ -152,8 +152,8 @@ public class AutoencoderArchitectureTests(ITestOutputHelper output)
     public void Tied_dense_alone_matches_onnx_runtime_after_training()
     {
         using var network = new Network(new Sequential(new Dense(5), new TiedDense(6), new Activation(ActivationKind.Tanh), new TiedDense(5, useBias: false)), [5], seed: 3);
-        new NetworkTrainer(new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = 3 }, LossFunction.MeanSquaredError)
-            .Fit(network, Fixtures.Regression(96, features: 5, targets: 5));
+        new TrainingLoop(new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = 3 })
+            .Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(96, features: 5, targets: 5));
 
         OnnxAssert.Parity(network, rows: 33, seed: 11, inputScale: 30f);
         Assert.Equal(5 * 5 + 5 + 5 * 6 + 6 + 6 * 5, network.ParameterCount);
@@ -181,17 +181,17 @@ public class AutoencoderArchitectureTests(ITestOutputHelper output)
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown kind."),
         };
         var options = new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = seed, Threads = 1 };
-        NetworkTrainer trainer = kind switch
-        {
-            "sparse" => new SparseAutoencoderTrainer(options, activityL1: 1e-3f, sparsityTarget: 0.1f, sparsityWeight: 0.1f),
-            "denoising" => new DenoisingAutoencoderTrainer(options, gaussianNoise: 0.2f, maskingProbability: 0.1f),
-            "variational" => new VariationalAutoencoderTrainer(options),
-            _ => new NetworkTrainer(options, LossFunction.MeanSquaredError),
-        };
         var network = new Network(spec, [16], seed);
         try
         {
-            trainer.Fit(network, AutoencoderData.Set(96, 16, seed));
+            TrainingObjective objective = kind switch
+            {
+                "sparse" => new SparseObjective(network, activityL1: 1e-3f, sparsityTarget: 0.1f, sparsityWeight: 0.1f),
+                "denoising" => new DenoisingObjective(network, gaussianNoise: 0.2f, maskingProbability: 0.1f),
+                "variational" => new VariationalObjective(network),
+                _ => new SupervisedObjective(network, LossFunction.MeanSquaredError),
+            };
+            new TrainingLoop(options).Fit(objective, AutoencoderData.Set(96, 16, seed));
             return network;
         }
         catch

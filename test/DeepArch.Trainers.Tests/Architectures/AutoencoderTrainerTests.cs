@@ -19,8 +19,8 @@ public class AutoencoderTrainerTests(ITestOutputHelper output)
     public void Kl_sparsity_brings_the_mean_code_activation_near_the_target()
     {
         const float rho = 0.05f;
-        double penalized = MeanCodeActivation(new SparseAutoencoderTrainer(Options(), sparsityTarget: rho, sparsityWeight: 0.5f));
-        double plain = MeanCodeActivation(new NetworkTrainer(Options(), LossFunction.MeanSquaredError));
+        double penalized = MeanCodeActivation(network => new SparseObjective(network, sparsityTarget: rho, sparsityWeight: 0.5f));
+        double plain = MeanCodeActivation(network => new SupervisedObjective(network, LossFunction.MeanSquaredError));
 
         output.WriteLine($"mean code activation: KL target {rho} -> {penalized:F4}; no penalty -> {plain:F4}");
         Assert.InRange(penalized, rho * 0.7, rho * 1.3);
@@ -30,8 +30,8 @@ public class AutoencoderTrainerTests(ITestOutputHelper output)
     [Fact]
     public void L1_activity_penalty_shrinks_the_codes()
     {
-        double penalized = MeanCodeActivation(new SparseAutoencoderTrainer(Options(), activityL1: 0.05f));
-        double plain = MeanCodeActivation(new NetworkTrainer(Options(), LossFunction.MeanSquaredError));
+        double penalized = MeanCodeActivation(network => new SparseObjective(network, activityL1: 0.05f));
+        double plain = MeanCodeActivation(network => new SupervisedObjective(network, LossFunction.MeanSquaredError));
 
         output.WriteLine($"mean code activation: L1 0.05 -> {penalized:F4}; no penalty -> {plain:F4}");
         Assert.True(penalized < plain / 2, $"With the L1 penalty the mean activation is {penalized:F4}, without it {plain:F4}.");
@@ -42,7 +42,7 @@ public class AutoencoderTrainerTests(ITestOutputHelper output)
     {
         const double sigma = 0.3;
         using var network = new Network(Autoencoder.Create([Size, 16, 4], ActivationKind.Tanh), [Size], seed: 4);
-        new DenoisingAutoencoderTrainer(Options(epochs: 40), gaussianNoise: (float)sigma).Fit(network, AutoencoderData.Set(512, Size, seed: 4));
+        new TrainingLoop(Options(epochs: 40)).Fit(new DenoisingObjective(network, gaussianNoise: (float)sigma), AutoencoderData.Set(512, Size, seed: 4));
         float[] clean = AutoencoderData.Signals(200, Size, seed: 44);
         float[] noisy = AutoencoderData.AddNoise(clean, sigma, seed: 45);
 
@@ -57,7 +57,7 @@ public class AutoencoderTrainerTests(ITestOutputHelper output)
     public void Variational_loss_falls_and_the_mean_code_reconstructs()
     {
         using var network = new Network(Autoencoder.CreateVariational([Size, 16, 3], ActivationKind.Tanh), [Size], seed: 5);
-        var history = new VariationalAutoencoderTrainer(Options(epochs: 30), beta: 1).Fit(network, AutoencoderData.Set(512, Size, seed: 5));
+        var history = new TrainingLoop(Options(epochs: 30)).Fit(new VariationalObjective(network, beta: 1), AutoencoderData.Set(512, Size, seed: 5));
         float[] x = AutoencoderData.Signals(200, Size, seed: 55);
 
         double error = AutoencoderData.MeanSquaredError(network.Predict(x, 200), x);
@@ -75,7 +75,7 @@ public class AutoencoderTrainerTests(ITestOutputHelper output)
         var options = Options(epochs: 40);
         options.ValidationFraction = 0.25;
         options.EarlyStoppingPatience = 3;
-        var history = new VariationalAutoencoderTrainer(options, beta: 1).Fit(network, AutoencoderData.Set(160, Size, seed: 6));
+        var history = new TrainingLoop(options).Fit(new VariationalObjective(network, beta: 1), AutoencoderData.Set(160, Size, seed: 6));
 
         double best = history.Epochs[history.BestEpoch - 1].ValidationLoss!.Value;
         output.WriteLine($"validation negative ELBO: epoch 1 {history.Epochs[0].ValidationLoss:F3}, best {best:F3} at epoch {history.BestEpoch} of {history.Epochs.Count} ({history.StopReason})");
@@ -89,7 +89,7 @@ public class AutoencoderTrainerTests(ITestOutputHelper output)
     {
         using var network = new Network(Autoencoder.Create([8, 3]), [8], seed: 0);
 
-        var error = Assert.Throws<ArgumentException>(() => new SparseAutoencoderTrainer(Options(epochs: 1), sparsityWeight: 1).Fit(network, AutoencoderData.Set(32, 8, seed: 0)));
+        var error = Assert.Throws<ArgumentException>(() => new TrainingLoop(Options(epochs: 1)).Fit(new SparseObjective(network, sparsityWeight: 1), AutoencoderData.Set(32, 8, seed: 0)));
         Assert.Contains("codeActivation: ActivationKind.Sigmoid", error.Message);
     }
 
@@ -100,27 +100,29 @@ public class AutoencoderTrainerTests(ITestOutputHelper output)
         using var variational = new Network(Autoencoder.CreateVariational([8, 3]), [8], seed: 0);
         var set = AutoencoderData.Set(32, 8, seed: 0);
 
-        Assert.Contains("CreateVariational", Assert.Throws<ArgumentException>(() => new VariationalAutoencoderTrainer(Options(epochs: 1)).Fit(plain, set)).Message);
-        Assert.Contains("Autoencoder.Create", Assert.Throws<ArgumentException>(() => new SparseAutoencoderTrainer(Options(epochs: 1), activityL1: 1).Fit(variational, set)).Message);
+        Assert.Contains("CreateVariational", Assert.Throws<ArgumentException>(() => new TrainingLoop(Options(epochs: 1)).Fit(new VariationalObjective(plain), set)).Message);
+        Assert.Contains("Autoencoder.Create", Assert.Throws<ArgumentException>(() => new TrainingLoop(Options(epochs: 1)).Fit(new SparseObjective(variational, activityL1: 1), set)).Message);
     }
 
     [Fact]
     public void Options_out_of_range_are_named()
     {
-        Assert.Equal("gaussianNoise", Assert.Throws<ArgumentOutOfRangeException>(() => new DenoisingAutoencoderTrainer(Options(), gaussianNoise: -1)).ParamName);
-        Assert.Equal("maskingProbability", Assert.Throws<ArgumentOutOfRangeException>(() => new DenoisingAutoencoderTrainer(Options(), maskingProbability: 1)).ParamName);
-        Assert.Equal("sparsityTarget", Assert.Throws<ArgumentOutOfRangeException>(() => new SparseAutoencoderTrainer(Options(), sparsityTarget: 0)).ParamName);
-        Assert.Equal("sparsityWeight", Assert.Throws<ArgumentOutOfRangeException>(() => new SparseAutoencoderTrainer(Options(), sparsityWeight: float.NaN)).ParamName);
-        Assert.Equal("activityL1", Assert.Throws<ArgumentOutOfRangeException>(() => new SparseAutoencoderTrainer(Options(), activityL1: -0.1f)).ParamName);
-        Assert.Equal("beta", Assert.Throws<ArgumentOutOfRangeException>(() => new VariationalAutoencoderTrainer(Options(), beta: float.PositiveInfinity)).ParamName);
-        Assert.Equal("loss", Assert.Throws<ArgumentOutOfRangeException>(() => new DenoisingAutoencoderTrainer(Options(), loss: LossFunction.CrossEntropy)).ParamName);
+        using var network = new Network(Autoencoder.Create([Size, 16, 8], codeActivation: ActivationKind.Sigmoid), [Size], seed: 3);
+        using var variational = new Network(Autoencoder.CreateVariational([Size, 16, 8]), [Size], seed: 3);
+        Assert.Equal("gaussianNoise", Assert.Throws<ArgumentOutOfRangeException>(() => new DenoisingObjective(network, gaussianNoise: -1)).ParamName);
+        Assert.Equal("maskingProbability", Assert.Throws<ArgumentOutOfRangeException>(() => new DenoisingObjective(network, maskingProbability: 1)).ParamName);
+        Assert.Equal("sparsityTarget", Assert.Throws<ArgumentOutOfRangeException>(() => new SparseObjective(network, sparsityTarget: 0)).ParamName);
+        Assert.Equal("sparsityWeight", Assert.Throws<ArgumentOutOfRangeException>(() => new SparseObjective(network, sparsityWeight: float.NaN)).ParamName);
+        Assert.Equal("activityL1", Assert.Throws<ArgumentOutOfRangeException>(() => new SparseObjective(network, activityL1: -0.1f)).ParamName);
+        Assert.Equal("beta", Assert.Throws<ArgumentOutOfRangeException>(() => new VariationalObjective(variational, beta: float.PositiveInfinity)).ParamName);
+        Assert.Equal("loss", Assert.Throws<ArgumentOutOfRangeException>(() => new DenoisingObjective(network, loss: LossFunction.CrossEntropy)).ParamName);
     }
 
     /// <summary>Trains a [24, 16, 8] autoencoder with a sigmoid code and returns the mean code activation on fresh signals.</summary>
-    private static double MeanCodeActivation(NetworkTrainer trainer)
+    private static double MeanCodeActivation(Func<Network, TrainingObjective> objective)
     {
         using var network = new Network(Autoencoder.Create([Size, 16, 8], ActivationKind.Tanh, codeActivation: ActivationKind.Sigmoid), [Size], seed: 3);
-        trainer.Fit(network, AutoencoderData.Set(512, Size, seed: 3));
+        new TrainingLoop(Options()).Fit(objective(network), AutoencoderData.Set(512, Size, seed: 3));
         using var encoder = network.ExtractEncoder();
         return encoder.Predict(AutoencoderData.Signals(200, Size, seed: 33), 200).Average(v => (double)v);
     }

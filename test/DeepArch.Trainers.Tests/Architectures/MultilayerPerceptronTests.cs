@@ -33,8 +33,8 @@ public class MultilayerPerceptronTests
     public void Regressor_with_one_output_matches_onnx_runtime_raw_and_through_a_sigmoid()
     {
         using var network = new Network(MultilayerPerceptron.Create([16, 8], 1, batchNorm: true, dropout: 0.1f), [4], seed: 1);
-        new NetworkTrainer(new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = 1 }, LossFunction.MeanSquaredError)
-            .Fit(network, Fixtures.Regression(64, seed: 1));
+        new TrainingLoop(new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = 1 })
+            .Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(64, seed: 1));
 
         OnnxAssert.Parity(network, rows: 23, seed: 2);
         AssertTransformedOutputsMatch(network, OutputTransform.Sigmoid, raw => raw.Select(v => 1 / (1 + Math.Exp(-v))).ToArray());
@@ -44,8 +44,8 @@ public class MultilayerPerceptronTests
     public void Classifier_with_three_outputs_matches_onnx_runtime_raw_and_through_a_softmax()
     {
         using var network = new Network(MultilayerPerceptron.Create([16], 3, ActivationKind.Tanh, batchNorm: true), [5], seed: 2);
-        new NetworkTrainer(new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = 2 }, LossFunction.CrossEntropy)
-            .Fit(network, Fixtures.Blobs(60, seed: 2));
+        new TrainingLoop(new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = 2 })
+            .Fit(new SupervisedObjective(network, LossFunction.CrossEntropy), Fixtures.Blobs(60, seed: 2));
 
         OnnxAssert.Parity(network, rows: 23, seed: 3);
         AssertTransformedOutputsMatch(network, OutputTransform.Softmax, raw =>

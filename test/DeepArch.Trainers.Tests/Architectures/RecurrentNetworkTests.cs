@@ -85,8 +85,8 @@ public class RecurrentNetworkTests(ITestOutputHelper output)
         }
         using var network = new Network(RecurrentNetwork.CreateForecaster(features, window, horizon, RecurrentCell.Gru, hiddenSize: 16), [window * features], seed: 3);
 
-        new NetworkTrainer(new TrainingOptions { Epochs = 25, BatchSize = 32, LearningRate = 0.01, Seed = 3, Threads = 1 }, LossFunction.MeanSquaredError)
-            .Fit(network, new TrainingSet(x, [window * features], y, horizon * features));
+        new TrainingLoop(new TrainingOptions { Epochs = 25, BatchSize = 32, LearningRate = 0.01, Seed = 3, Threads = 1 })
+            .Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), new TrainingSet(x, [window * features], y, horizon * features));
 
         float[] forecast = network.Predict(x, rows);
         double error = forecast.Zip(y, (p, t) => (double)(p - t) * (p - t)).Average();

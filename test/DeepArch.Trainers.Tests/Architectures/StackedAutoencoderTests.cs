@@ -32,7 +32,7 @@ public class StackedAutoencoderTests(ITestOutputHelper output)
     {
         var (train, _, _) = Data();
         using var network = new Network(StackedAutoencoder.Create([Size, 8, 3], 3), [Size], seed: 2);
-        new LayerwisePretrainer(Options(3), Options(3), gaussianNoise: 0.1f).Fit(network, train);
+        new LayerwisePretraining(Options(3), Options(3), gaussianNoise: 0.1f).Fit(network, train);
 
         OnnxAssert.Parity(network, rows: 19, seed: 4);
     }
@@ -42,22 +42,22 @@ public class StackedAutoencoderTests(ITestOutputHelper output)
     {
         using var network = new Network(Autoencoder.Create([Size, 4]), [Size], seed: 0);
 
-        var error = Assert.Throws<ArgumentException>(() => new LayerwisePretrainer(Options(1), Options(1)).Fit(network, Fixtures.Blobs(30, features: Size)));
+        var error = Assert.Throws<ArgumentException>(() => new LayerwisePretraining(Options(1), Options(1)).Fit(network, Fixtures.Blobs(30, features: Size)));
         Assert.Contains("StackedAutoencoder.Create", error.Message);
     }
 
     [Fact]
     public void Options_are_validated_under_their_own_names()
     {
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new LayerwisePretrainer(new TrainingOptions { Epochs = 0 }, Options(1)));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new LayerwisePretraining(new TrainingOptions { Epochs = 0 }, Options(1)));
         Assert.Contains("Pretraining.Epochs", error.Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => new LayerwisePretrainer(Options(1), Options(1), LossFunction.MeanSquaredError));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new LayerwisePretraining(Options(1), Options(1), LossFunction.MeanSquaredError));
     }
 
     private static double Accuracy(bool fineTuneEncoders, TrainingSet train, float[] test, float[] labels, out StackedAutoencoderHistory history)
     {
         using var network = new Network(StackedAutoencoder.Create([Size, 8, 3], 3), [Size], seed: 1);
-        history = new LayerwisePretrainer(Options(25), Options(40), fineTuneEncoders: fineTuneEncoders).Fit(network, train);
+        history = new LayerwisePretraining(Options(25), Options(40), fineTuneEncoders: fineTuneEncoders).Fit(network, train);
         float[] scores = network.Predict(test, labels.Length);
         int correct = 0;
         for (int r = 0; r < labels.Length; r++)

@@ -56,8 +56,8 @@ public class ConvolutionLayerParityTests(ITestOutputHelper output)
         var architecture = new Sequential(new Reshape(sampleShape), layer, new Flatten(), new Dense(3));
         int inputSize = sampleShape.Aggregate(1, (a, d) => a * d);
         using var network = new Network(architecture, [inputSize], seed: 3);
-        new NetworkTrainer(new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = 3 }, LossFunction.MeanSquaredError)
-            .Fit(network, Fixtures.Regression(96, features: inputSize, targets: 3));
+        new TrainingLoop(new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = 3 })
+            .Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(96, features: inputSize, targets: 3));
 
         double error = OnnxAssert.Parity(network, rows: 17, seed: 11);
 

@@ -103,7 +103,7 @@ public class ConvolutionalArchitectureTests(ITestOutputHelper output)
     }
 
     private static void Train(Network network, LossFunction loss, TrainingSet data)
-        => new NetworkTrainer(new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = 1 }, loss).Fit(network, data);
+        => new TrainingLoop(new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = 1 }).Fit(new SupervisedObjective(network, loss), data);
 
     /// <summary>Four seeded classes of flat "images": Gaussian blobs as in <see cref="Fixtures.Blobs"/>.</summary>
     private static TrainingSet Blobs(int features) => Fixtures.Blobs(96, features: features, classes: 4, seed: 1);

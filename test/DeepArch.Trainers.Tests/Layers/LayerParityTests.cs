@@ -32,8 +32,8 @@ public class LayerParityTests
         // statistics, then move away from their initial values before the comparison.
         var architecture = new Sequential(new Dense(5), layer, new Dense(5));
         using var network = new Network(architecture, [5], seed: 3);
-        var trainer = new NetworkTrainer(new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = 3 }, LossFunction.MeanSquaredError);
-        trainer.Fit(network, Fixtures.Regression(96, features: 5, targets: 5));
+        new TrainingLoop(new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = 3 })
+            .Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(96, features: 5, targets: 5));
 
         double error = OnnxAssert.Parity(network, rows: 33, seed: 11, inputScale: 30f);
 

@@ -79,8 +79,7 @@ public class RecurrentParityTests(ITestOutputHelper output)
         {
             targets[i] = MathF.Sin(i);
         }
-        new NetworkTrainer(new TrainingOptions { Epochs = 2, BatchSize = 16, LearningRate = 0.01, Seed = 3, Threads = 1 },
-            LossFunction.MeanSquaredError).Fit(network, new TrainingSet(train, [size], targets, Steps * 2));
+        new TrainingLoop(new TrainingOptions { Epochs = 2, BatchSize = 16, LearningRate = 0.01, Seed = 3, Threads = 1 }).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), new TrainingSet(train, [size], targets, Steps * 2));
 
         float[] input = variableLength
             ? RecurrentTestData.Variable([5, 1, 3, 2], Steps, Features, seed: 8, padding: null)

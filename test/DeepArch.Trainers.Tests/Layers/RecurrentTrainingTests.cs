@@ -51,7 +51,7 @@ public class RecurrentTrainingTests(ITestOutputHelper output)
         using var network = new Network(architecture, train.SampleShape, seed: 1);
         double before = Accuracy(network, test);
 
-        new NetworkTrainer(new TrainingOptions { Epochs = 12, BatchSize = 32, LearningRate = 0.01, Seed = 1, Threads = 1 }, LossFunction.CrossEntropy).Fit(network, train);
+        new TrainingLoop(new TrainingOptions { Epochs = 12, BatchSize = 32, LearningRate = 0.01, Seed = 1, Threads = 1 }).Fit(new SupervisedObjective(network, LossFunction.CrossEntropy), train);
 
         double after = Accuracy(network, test);
         output.WriteLine($"{architecture.Layers[0].Describe()}: held-out accuracy {before:P1} before training, {after:P1} after");
@@ -66,7 +66,7 @@ public class RecurrentTrainingTests(ITestOutputHelper output)
         using var truncated = new Network(new Sequential(new Recurrent(RecurrentCell.Lstm, 8, 1, output: RecurrentOutput.Mean, truncatedSteps: 4), new Dense(2)), [steps], seed: 4);
         using var full = new Network(new Sequential(new Recurrent(RecurrentCell.Lstm, 8, 1, output: RecurrentOutput.Mean), new Dense(2)), [steps], seed: 4);
 
-        var history = new NetworkTrainer(new TrainingOptions { Epochs = 4, BatchSize = 32, LearningRate = 0.01, Seed = 4, Threads = 1 }, LossFunction.CrossEntropy).Fit(truncated, set);
+        var history = new TrainingLoop(new TrainingOptions { Epochs = 4, BatchSize = 32, LearningRate = 0.01, Seed = 4, Threads = 1 }).Fit(new SupervisedObjective(truncated, LossFunction.CrossEntropy), set);
         using (no_grad())
         {
             foreach (var ((_, source), (_, target)) in truncated.Module.named_parameters().Zip(full.Module.named_parameters()))

@@ -40,7 +40,7 @@ public class BatchNormalizationTests
         using var network = new Network(spec, inputShape, seed: 1);
 
         var error = Assert.Throws<ArgumentException>(() =>
-            new NetworkTrainer(new TrainingOptions { Epochs = 1, Callbacks = { callback } }, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(1)));
+            new TrainingLoop(new TrainingOptions { Epochs = 1, Callbacks = { callback } }).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(1)));
 
         Assert.StartsWith("Batch normalization (BatchNorm", error.Message);
         Assert.Contains("needs at least 2 training rows per batch; the training set has 1 row. Train on more rows, or train without batch normalization.", error.Message);
@@ -54,7 +54,7 @@ public class BatchNormalizationTests
         using var network = new Network(MultilayerPerceptron.Create([8], 1, batchNorm: true), [4], seed: 1);
 
         var error = Assert.Throws<ArgumentException>(() =>
-            new NetworkTrainer(new TrainingOptions { Epochs = 1, ValidationFraction = 0.5 }, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(2)));
+            new TrainingLoop(new TrainingOptions { Epochs = 1, ValidationFraction = 0.5 }).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(2)));
 
         Assert.Equal(
             "Batch normalization (BatchNorm1d) needs at least 2 training rows per batch; the training set has 1 row (ValidationFraction 0.5 held out 1 of 2). " +
@@ -69,7 +69,7 @@ public class BatchNormalizationTests
         using var network = new Network(spec, inputShape, seed: 1);
 
         var error = Assert.Throws<ArgumentException>(() =>
-            new NetworkTrainer(new TrainingOptions { Epochs = 1, BatchSize = 1 }, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(16)));
+            new TrainingLoop(new TrainingOptions { Epochs = 1, BatchSize = 1 }).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(16)));
 
         Assert.Contains("needs at least 2 rows per batch, but BatchSize is 1", error.Message);
         Assert.NotNull(name);
@@ -80,7 +80,7 @@ public class BatchNormalizationTests
     {
         using var network = new Network(MultilayerPerceptron.Create([8], 1), [4], seed: 1);
 
-        var history = new NetworkTrainer(new TrainingOptions { Epochs = 1, BatchSize = 1 }, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(5));
+        var history = new TrainingLoop(new TrainingOptions { Epochs = 1, BatchSize = 1 }).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(5));
 
         Assert.Single(history.Epochs);
     }
@@ -97,7 +97,7 @@ public class BatchNormalizationTests
         {
             var (spec, inputShape) = ((LayerSpec)row[1], (int[])row[2]);
             using var network = new Network(spec, inputShape, seed: 1);
-            new NetworkTrainer(new TrainingOptions { Epochs = 2, BatchSize = batchSize, Seed = 1 }, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(rows));
+            new TrainingLoop(new TrainingOptions { Epochs = 2, BatchSize = batchSize, Seed = 1 }).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(rows));
 
             float[] predictions = network.Predict(Fixtures.Regression(4, seed: 2).Features, 4);
 

@@ -21,7 +21,7 @@ public class BatchingTests
         var options = new TrainingOptions { Epochs = 1, BatchSize = batchSize, LearningRate = 0.01, Seed = 1, Callbacks = { callback } };
         using var network = new Network(MultilayerPerceptron.Create([4], 1), [4], seed: 1);
 
-        var history = new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(rows));
+        var history = new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(rows));
 
         Assert.Equal(Enumerable.Range(1, expectedSizes.Length), callback.Batches.Select(b => b.Batch));
         double weighted = callback.Batches.Zip(expectedSizes, (b, size) => b.Loss * size).Sum() / rows;
@@ -37,7 +37,7 @@ public class BatchingTests
         var options = new TrainingOptions { Epochs = 3, BatchSize = 32, LearningRate = 0.01, Seed = 2 };
         using var network = new Network(MultilayerPerceptron.Create([8], 1, batchNorm: true), [4], seed: 2);
 
-        new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, train);
+        new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), train);
 
         Assert.All(network.Predict(train.Features, train.Count), v => Assert.True(float.IsFinite(v), $"prediction {v}"));
     }

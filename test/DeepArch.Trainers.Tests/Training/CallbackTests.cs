@@ -16,7 +16,7 @@ public class CallbackTests
         var options = new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = 1, Callbacks = { callback } };
         using var network = new Network(MultilayerPerceptron.Create([8], 1), [4], seed: 1);
 
-        var history = new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(50));
+        var history = new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(50));
 
         var expected = new List<string> { "TrainingBegin" };
         foreach (int epoch in new[] { 1, 2, 3 })
@@ -39,7 +39,7 @@ public class CallbackTests
         var options = new TrainingOptions { Epochs = 2, BatchSize = 16, LearningRate = 0.01, Seed = 1, Callbacks = { callback } };
         using var network = new Network(MultilayerPerceptron.Create([8], 1), [4], seed: 1);
 
-        var history = new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(50));
+        var history = new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(50));
 
         int[] batchRows = [16, 16, 16, 2];
         foreach (var report in history.Epochs)
@@ -57,7 +57,7 @@ public class CallbackTests
         var options = new TrainingOptions { Epochs = 4, BatchSize = 16, LearningRate = 0.01, ValidationFraction = 0.25, Seed = 1 };
         using var network = new Network(MultilayerPerceptron.Create([8], 1), [4], seed: 1);
 
-        var history = new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(48), progress: progress);
+        var history = new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(48), progress: progress);
 
         Assert.Equal(history.Epochs, progress.Reports);
         Assert.Equal([1, 2, 3, 4], progress.Reports.Select(r => r.Epoch));
@@ -77,7 +77,7 @@ public class CallbackTests
         };
         using var network = new Network(MultilayerPerceptron.Create([4], 1), [4], seed: 1);
 
-        new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(32));
+        new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(32));
 
         Assert.Equal(["first begin", "second begin", "first end", "second end"], order);
     }

@@ -15,19 +15,19 @@ public class CancellationTests
         var callback = new RecordingCallback { AfterBatch = (epoch, batch) => { if ((epoch, batch) == (2, 2)) cancellation.Cancel(); } };
         var train = Fixtures.Regression(64, seed: 8);
         var options = new TrainingOptions { Epochs = 10, BatchSize = 16, LearningRate = 0.01, Seed = 8, Callbacks = { callback } };
-        var trainer = new NetworkTrainer(options, LossFunction.MeanSquaredError);
+        var loop = new TrainingLoop(options);
         using var network = new Network(MultilayerPerceptron.Create([16], 1), [4], seed: 8);
 
-        var error = Assert.ThrowsAny<OperationCanceledException>(() => trainer.Fit(network, train, cancellationToken: cancellation.Token));
+        var error = Assert.ThrowsAny<OperationCanceledException>(() => loop.Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), train, cancellationToken: cancellation.Token));
 
         Assert.Equal(cancellation.Token, error.CancellationToken);
         Assert.Equal((2, 2), (callback.Batches[^1].Epoch, callback.Batches[^1].Batch)); // no batch after the cancel
         Assert.Equal(4 + 2, callback.Batches.Count);
         Assert.DoesNotContain("TrainingEnd", callback.Events);
 
-        // The same trainer and network train on; the cancelled run's optimizer and tensors are gone.
+        // The same loop and network train on; the cancelled run's optimizer and tensors are gone.
         double before = Measure.MeanSquaredError(network, train);
-        var history = trainer.Fit(network, train);
+        var history = loop.Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), train);
 
         Assert.Equal(StopReason.Completed, history.StopReason);
         Assert.Equal(10, history.Epochs.Count);
@@ -44,7 +44,7 @@ public class CancellationTests
         int[] before = Measure.ParameterBits(network);
 
         Assert.ThrowsAny<OperationCanceledException>(() =>
-            new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(32), cancellationToken: new CancellationToken(true)));
+            new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(32), cancellationToken: new CancellationToken(true)));
 
         Assert.Empty(callback.Batches);
         Assert.Equal(before, Measure.ParameterBits(network));

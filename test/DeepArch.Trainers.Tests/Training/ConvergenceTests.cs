@@ -17,7 +17,7 @@ public class ConvergenceTests
         using var network = new Network(MultilayerPerceptron.Create([32], 1, ActivationKind.Tanh), [4], seed: 1);
         var options = new TrainingOptions { Epochs = 40, BatchSize = 32, LearningRate = 0.01, Seed = 1 };
 
-        new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, train);
+        new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), train);
 
         double mse = Measure.MeanSquaredError(network, test), variance = Measure.Variance(test.Targets);
         Assert.True(mse < 0.05 * variance, $"test MSE {mse:G3} vs target variance {variance:G3}");
@@ -31,7 +31,7 @@ public class ConvergenceTests
         double chanceLevel = Measure.Accuracy(network, train);
         var options = new TrainingOptions { Epochs = 15, BatchSize = 16, LearningRate = 0.01, Seed = 2 };
 
-        var history = new NetworkTrainer(options, LossFunction.CrossEntropy).Fit(network, train);
+        var history = new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.CrossEntropy), train);
 
         double accuracy = Measure.Accuracy(network, train);
         Assert.True(accuracy >= 0.9, $"training accuracy {accuracy:P1} (untrained {chanceLevel:P1})");
@@ -45,7 +45,7 @@ public class ConvergenceTests
         using var network = new Network(MultilayerPerceptron.Create([16], 1), [4], seed: 3);
         var options = new TrainingOptions { Epochs = 15, BatchSize = 16, LearningRate = 0.01, Seed = 3 };
 
-        var history = new NetworkTrainer(options, LossFunction.BinaryCrossEntropyWithLogits).Fit(network, train);
+        var history = new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.BinaryCrossEntropyWithLogits), train);
 
         double accuracy = Measure.Accuracy(network, train);
         Assert.True(accuracy >= 0.9, $"training accuracy {accuracy:P1}");
@@ -62,7 +62,7 @@ public class ConvergenceTests
         double before = Measure.MeanSquaredError(network, train);
         var options = new TrainingOptions { Epochs = 10, BatchSize = 16, LearningRate = learningRate, Optimizer = optimizer, Momentum = 0.9, Seed = 4 };
 
-        var history = new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, train);
+        var history = new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), train);
 
         double after = Measure.MeanSquaredError(network, train);
         Assert.True(after < 0.3 * before, $"{optimizer}: MSE {before:G3} -> {after:G3}");
@@ -83,7 +83,7 @@ public class ConvergenceTests
         {
             using var network = new Network(MultilayerPerceptron.Create([16], 1), [4], seed: 5);
             var options = new TrainingOptions { Epochs = 10, BatchSize = 16, LearningRate = learningRate, Optimizer = optimizer, WeightDecay = weightDecay, Seed = 5 };
-            new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(128, seed: 5));
+            new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(128, seed: 5));
             return Measure.ParameterNorm(network);
         }
     }

@@ -80,7 +80,7 @@ public class DeterminismTests
             using var network = new Network(MultilayerPerceptron.Create([8], 1), [4], seed: 5);
             var options = new TrainingOptions { Epochs = 1, BatchSize = 16, LearningRate = 1e-30, Seed = 7 };
 
-            var history = new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Train, validation);
+            var history = new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Train, validation);
 
             long loss = BitConverter.DoubleToInt64Bits(history.Epochs[0].ValidationLoss!.Value);
             first ??= loss;
@@ -100,7 +100,7 @@ public class DeterminismTests
         {
             using var network = new Network(Autoencoder.Create([6, 4, 2], ActivationKind.ReLU, ActivationKind.Sigmoid), [6], seed: 5);
             var options = new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = 7, ValidationFraction = validationFraction };
-            var history = new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, set);
+            var history = new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), set);
             losses = history.Epochs.SelectMany(e => new[] { e.TrainLoss, e.ValidationLoss ?? 0 }).ToArray();
             return Measure.ParameterBits(network);
         }
@@ -117,7 +117,7 @@ public class DeterminismTests
     {
         using var network = new Network(MultilayerPerceptron.Create([16], 1, dropout: dropout), [4], initSeed);
         var options = new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = trainingSeed, Shuffle = shuffle };
-        var history = new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Train);
+        var history = new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Train);
         return (network.Predict(Probe.Features, Probe.Count), history.Epochs.Select(e => e.TrainLoss).ToArray());
     }
 

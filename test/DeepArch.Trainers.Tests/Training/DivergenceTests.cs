@@ -16,7 +16,7 @@ public class DivergenceTests
         var options = new TrainingOptions { Epochs = 5, BatchSize = 8, LearningRate = 1e10, Optimizer = OptimizerKind.Sgd, Seed = 1 };
         using var network = new Network(MultilayerPerceptron.Create([8], 1), [4], seed: 1);
 
-        var error = Assert.Throws<TrainingDivergedException>(() => new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(64)));
+        var error = Assert.Throws<TrainingDivergedException>(() => new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(64)));
 
         Assert.Contains("diverged", error.Message);
         Assert.Contains("Lower the learning rate", error.Message);
@@ -34,7 +34,7 @@ public class DivergenceTests
         var options = new TrainingOptions { Epochs = 2, BatchSize = 8, Seed = 1 };
         using var network = new Network(MultilayerPerceptron.Create([8], 1), [4], seed: 1);
 
-        var error = Assert.Throws<TrainingDivergedException>(() => new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, extreme));
+        var error = Assert.Throws<TrainingDivergedException>(() => new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), extreme));
 
         Assert.Contains("diverged", error.Message);
         Assert.Contains("Lower the learning rate", error.Message);
@@ -51,7 +51,7 @@ public class DivergenceTests
         var options = new TrainingOptions { Epochs = 3, BatchSize = 8, Seed = 1, Callbacks = { callback } };
         using var network = new Network(MultilayerPerceptron.Create([8], 1), [4], seed: 1);
 
-        var error = Assert.Throws<TrainingDivergedException>(() => new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(32), extreme));
+        var error = Assert.Throws<TrainingDivergedException>(() => new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(32), extreme));
 
         Assert.True(error.IsValidationLoss);
         Assert.Equal((1, 0), (error.Epoch, error.Batch));
@@ -67,7 +67,7 @@ public class DivergenceTests
     {
         var data = Fixtures.Regression(40, seed: 6);
         const int Seed = 3;
-        var heldOut = NetworkTrainer.ValidationRows(40, 0.25, Seed);
+        var heldOut = TrainingLoop.ValidationRows(40, 0.25, Seed);
         float[] features = data.Features.ToArray();
         foreach (int row in heldOut.Take(2))
         {
@@ -77,7 +77,7 @@ public class DivergenceTests
         using var network = new Network(MultilayerPerceptron.Create([8], 1), [4], seed: 1);
 
         var error = Assert.Throws<TrainingDivergedException>(() =>
-            new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, new TrainingSet(features, [4], data.Targets, 1)));
+            new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), new TrainingSet(features, [4], data.Targets, 1)));
 
         Assert.True(error.IsValidationLoss);
         Assert.Equal(1, error.Epoch);
@@ -94,19 +94,19 @@ public class DivergenceTests
         const int Size = 12;
         var options = new TrainingOptions { Epochs = 2, BatchSize = 16, Seed = 2 };
         var spec = kind == "variational" ? Autoencoder.CreateVariational([Size, 6, 2]) : Autoencoder.Create([Size, 6, 2], codeActivation: ActivationKind.Sigmoid);
-        NetworkTrainer trainer = kind switch
-        {
-            "sparse" => new SparseAutoencoderTrainer(options, activityL1: 0.01f),
-            "denoising" => new DenoisingAutoencoderTrainer(options, gaussianNoise: 0.1f),
-            "variational" => new VariationalAutoencoderTrainer(options),
-            _ => new NetworkTrainer(options, LossFunction.MeanSquaredError),
-        };
         float[] validation = AutoencoderData.Signals(6, Size, seed: 8);
         validation[5] = 3e38f;
         using var network = new Network(spec, [Size], seed: 2);
+        TrainingObjective objective = kind switch
+        {
+            "sparse" => new SparseObjective(network, activityL1: 0.01f),
+            "denoising" => new DenoisingObjective(network, gaussianNoise: 0.1f),
+            "variational" => new VariationalObjective(network),
+            _ => new SupervisedObjective(network, LossFunction.MeanSquaredError),
+        };
 
         var error = Assert.Throws<TrainingDivergedException>(() =>
-            trainer.Fit(network, AutoencoderData.Set(64, Size, seed: 7), ReconstructionSet.Create(validation, Size)));
+            new TrainingLoop(options).Fit(objective, AutoencoderData.Set(64, Size, seed: 7), ReconstructionSet.Create(validation, Size)));
 
         Assert.True(error.IsValidationLoss);
         Assert.Equal(1, error.Epoch);
@@ -123,7 +123,7 @@ public class DivergenceTests
         using var network = new Network(StackedAutoencoder.Create([6, 4], 3, ActivationKind.ReLU), [6], seed: 4);
 
         var error = Assert.Throws<TrainingDivergedException>(() =>
-            new LayerwisePretrainer(options, options).Fit(network, labeled, validation: extreme));
+            new LayerwisePretraining(options, options).Fit(network, labeled, validation: extreme));
 
         Assert.True(error.IsValidationLoss);
         Assert.Contains("the validation loss became", error.Message);
@@ -138,7 +138,7 @@ public class DivergenceTests
         using var network = new Network(MultilayerPerceptron.Create([8], 1), [4], seed: 1);
 
         var error = Assert.Throws<TrainingDivergedException>(() =>
-            new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(64), Fixtures.Regression(8, seed: 9)));
+            new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(64), Fixtures.Regression(8, seed: 9)));
 
         Assert.True(error.IsValidationLoss);
         Assert.Equal(1, error.Epoch);

@@ -17,7 +17,7 @@ public class EarlyStoppingTests
         var options = new TrainingOptions { Epochs = requestedEpochs, BatchSize = 4, LearningRate = 0.02, EarlyStoppingPatience = patience, Seed = 6 };
         using var network = new Network(MultilayerPerceptron.Create([64, 64], 1), [4], seed: 6);
 
-        var history = new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, TinyNoisyTrainingSet(), Validation);
+        var history = new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), TinyNoisyTrainingSet(), Validation);
 
         Assert.Equal(StopReason.EarlyStopped, history.StopReason);
         Assert.True(history.Epochs.Count < requestedEpochs, $"{history.Epochs.Count} epochs ran");
@@ -37,7 +37,7 @@ public class EarlyStoppingTests
         };
         using var network = new Network(MultilayerPerceptron.Create([16], 1), [4], seed: 7);
 
-        var history = new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(64, seed: 7), Validation);
+        var history = new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(64, seed: 7), Validation);
 
         Assert.Equal(StopReason.EarlyStopped, history.StopReason);
         Assert.Equal(4, history.Epochs.Count);
@@ -52,7 +52,7 @@ public class EarlyStoppingTests
         var options = new TrainingOptions { Epochs = 8, BatchSize = 4, LearningRate = 0.02, EarlyStoppingPatience = 100, Seed = 6 };
         using var network = new Network(MultilayerPerceptron.Create([64, 64], 1), [4], seed: 6);
 
-        var history = new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, TinyNoisyTrainingSet(), Validation);
+        var history = new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), TinyNoisyTrainingSet(), Validation);
 
         Assert.Equal(StopReason.Completed, history.StopReason);
         Assert.Equal(8, history.Epochs.Count);
@@ -67,7 +67,7 @@ public class EarlyStoppingTests
         var options = new TrainingOptions { Epochs = 5, EarlyStoppingPatience = 2 };
         using var network = new Network(MultilayerPerceptron.Create([4], 1), [4], seed: 1);
 
-        var error = Assert.Throws<ArgumentException>(() => new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(32)));
+        var error = Assert.Throws<ArgumentException>(() => new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(32)));
 
         Assert.Contains("EarlyStoppingPatience", error.Message);
         Assert.Contains("ValidationFraction", error.Message);

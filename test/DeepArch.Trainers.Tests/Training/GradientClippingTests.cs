@@ -50,11 +50,11 @@ public class GradientClippingTests(ITestOutputHelper output)
         var recorder = new GradientNormRecorder(network);
         var options = new TrainingOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Optimizer = OptimizerKind.Sgd, Momentum = 0, Seed = 2, Threads = 1, GradientClipNorm = clip };
         options.Callbacks.Add(recorder);
-        var trainer = new NetworkTrainer(options, LossFunction.MeanSquaredError);
+        var loop = new TrainingLoop(options);
         var set = Fixtures.Regression(96, features: 30, seed: 2);
         try
         {
-            trainer.Fit(network, set);
+            loop.Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), set);
             return (recorder, null);
         }
         catch (TrainingDivergedException diverged)
@@ -95,13 +95,13 @@ public class GradientClippingTests(ITestOutputHelper output)
             var recorder = new GradientNormRecorder(network);
             var options = new TrainingOptions { Epochs = 2, BatchSize = 16, Seed = 1, Threads = 1, GradientClipNorm = clip };
             options.Callbacks.Add(recorder);
-            NetworkTrainer trainer = kind switch
+            TrainingObjective objective = kind switch
             {
-                "denoising" => new DenoisingAutoencoderTrainer(options),
-                "sparse" => new SparseAutoencoderTrainer(options, activityL1: 0.1f),
-                _ => new VariationalAutoencoderTrainer(options),
+                "denoising" => new DenoisingObjective(network),
+                "sparse" => new SparseObjective(network, activityL1: 0.1f),
+                _ => new VariationalObjective(network),
             };
-            trainer.Fit(network, AutoencoderData.Set(64, 12, seed: 1));
+            new TrainingLoop(options).Fit(objective, AutoencoderData.Set(64, 12, seed: 1));
             maxima[clip == 0 ? 0 : 1] = recorder.Norms.Max();
         }
 

@@ -94,8 +94,8 @@ public class LearningRateScheduleTests
         var options = new TrainingOptions { Epochs = 4, BatchSize = 16, Schedule = schedule, Seed = 1 };
         using var network = new Network(MultilayerPerceptron.Create([8], 1), [4], seed: 1);
 
-        var history = new NetworkTrainer(options, LossFunction.MeanSquaredError)
-            .Fit(network, Fixtures.Regression(48), withValidation ? Fixtures.Regression(16, seed: 1) : null);
+        var history = new TrainingLoop(options)
+            .Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(48), withValidation ? Fixtures.Regression(16, seed: 1) : null);
 
         double?[] expected = [null, .. history.Epochs.SkipLast(1).Select(e => withValidation ? e.ValidationLoss : e.TrainLoss)];
         Assert.Equal(expected, schedule.Calls.Select(c => c.PreviousLoss));
@@ -110,7 +110,7 @@ public class LearningRateScheduleTests
         var options = new TrainingOptions { Epochs = 5, BatchSize = 16, Optimizer = OptimizerKind.Sgd, Momentum = 0, Schedule = schedule, Seed = 1 };
         using var network = new Network(MultilayerPerceptron.Create([8], 1), [4], seed: 1);
 
-        var error = Assert.Throws<TrainingDivergedException>(() => new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(64)));
+        var error = Assert.Throws<TrainingDivergedException>(() => new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(64)));
 
         Assert.Equal(3, error.Epoch);
     }
@@ -119,7 +119,7 @@ public class LearningRateScheduleTests
     {
         var options = new TrainingOptions { Epochs = epochs, BatchSize = 16, LearningRate = initialRate, Schedule = schedule, Shuffle = false, Seed = 1 };
         using var network = new Network(MultilayerPerceptron.Create([8], 1), [4], seed: 1);
-        var history = new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(32));
+        var history = new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(32));
         return history.Epochs.Select(e => e.LearningRate).ToArray();
     }
 

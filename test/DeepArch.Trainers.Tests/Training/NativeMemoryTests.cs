@@ -28,7 +28,7 @@ public class NativeMemoryTests(ITestOutputHelper output)
         var train = Fixtures.Regression(1024, features: 64, seed: 1);
         using var network = new Network(MultilayerPerceptron.Create([128], 1), [64], seed: 1);
 
-        new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, train);
+        new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), train);
 
         double early = Median(workingSet[5..11]), late = Median(workingSet[20..31]);
         double growthMb = (late - early) / (1 << 20);

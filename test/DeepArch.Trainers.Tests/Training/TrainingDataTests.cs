@@ -14,9 +14,9 @@ public class TrainingDataTests
     public void Targets_must_match_the_network_outputs(LossFunction loss)
     {
         using var network = new Network(MultilayerPerceptron.Create([8], 3), [4], seed: 1);
-        var trainer = new NetworkTrainer(new TrainingOptions { Epochs = 1 }, loss);
+        var loop = new TrainingLoop(new TrainingOptions { Epochs = 1 });
 
-        var error = Assert.Throws<ArgumentException>(() => trainer.Fit(network, Fixtures.Regression(16, targets: 1)));
+        var error = Assert.Throws<ArgumentException>(() => loop.Fit(new SupervisedObjective(network, loss), Fixtures.Regression(16, targets: 1)));
 
         Assert.Equal("train", error.ParamName);
         Assert.Contains("1 targets per row", error.Message);
@@ -27,9 +27,9 @@ public class TrainingDataTests
     public void Validation_targets_are_checked_too()
     {
         using var network = new Network(MultilayerPerceptron.Create([8], 2), [4], seed: 1);
-        var trainer = new NetworkTrainer(new TrainingOptions { Epochs = 1 }, LossFunction.MeanSquaredError);
+        var loop = new TrainingLoop(new TrainingOptions { Epochs = 1 });
 
-        var error = Assert.Throws<ArgumentException>(() => trainer.Fit(network, Fixtures.Regression(16, targets: 2), Fixtures.Regression(8, targets: 3)));
+        var error = Assert.Throws<ArgumentException>(() => loop.Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(16, targets: 2), Fixtures.Regression(8, targets: 3)));
 
         Assert.Equal("validation", error.ParamName);
         Assert.Contains("3 targets per row", error.Message);
@@ -44,9 +44,9 @@ public class TrainingDataTests
         using var network = new Network(MultilayerPerceptron.Create([8], 3), [5], seed: 1);
         var blobs = Fixtures.Blobs(12);
         blobs.Targets[7] = bad;
-        var trainer = new NetworkTrainer(new TrainingOptions { Epochs = 1 }, LossFunction.CrossEntropy);
+        var loop = new TrainingLoop(new TrainingOptions { Epochs = 1 });
 
-        var error = Assert.Throws<ArgumentException>(() => trainer.Fit(network, blobs));
+        var error = Assert.Throws<ArgumentException>(() => loop.Fit(new SupervisedObjective(network, LossFunction.CrossEntropy), blobs));
 
         Assert.Contains("[0, 3)", error.Message);
         Assert.Contains($"row 7 of the train set has {echo}.", error.Message);
@@ -56,9 +56,9 @@ public class TrainingDataTests
     public void Cross_entropy_needs_one_target_per_row()
     {
         using var network = new Network(MultilayerPerceptron.Create([8], 3), [4], seed: 1);
-        var trainer = new NetworkTrainer(new TrainingOptions { Epochs = 1 }, LossFunction.CrossEntropy);
+        var loop = new TrainingLoop(new TrainingOptions { Epochs = 1 });
 
-        var error = Assert.Throws<ArgumentException>(() => trainer.Fit(network, Fixtures.Regression(8, targets: 3)));
+        var error = Assert.Throws<ArgumentException>(() => loop.Fit(new SupervisedObjective(network, LossFunction.CrossEntropy), Fixtures.Regression(8, targets: 3)));
 
         Assert.Contains("3 targets per row", error.Message);
     }
@@ -67,10 +67,10 @@ public class TrainingDataTests
     public void An_empty_training_or_validation_set_is_rejected()
     {
         using var network = new Network(MultilayerPerceptron.Create([8], 1), [4], seed: 1);
-        var trainer = new NetworkTrainer(new TrainingOptions { Epochs = 1 }, LossFunction.MeanSquaredError);
+        var loop = new TrainingLoop(new TrainingOptions { Epochs = 1 });
 
-        var noTraining = Assert.Throws<ArgumentException>(() => trainer.Fit(network, Fixtures.Regression(0)));
-        var noValidation = Assert.Throws<ArgumentException>(() => trainer.Fit(network, Fixtures.Regression(8), Fixtures.Regression(0)));
+        var noTraining = Assert.Throws<ArgumentException>(() => loop.Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(0)));
+        var noValidation = Assert.Throws<ArgumentException>(() => loop.Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(8), Fixtures.Regression(0)));
 
         Assert.Equal(("train", "validation"), (noTraining.ParamName, noValidation.ParamName));
         Assert.Contains("no rows", noTraining.Message);
@@ -81,9 +81,9 @@ public class TrainingDataTests
     public void Training_samples_of_the_wrong_shape_are_rejected_naming_both_shapes()
     {
         using var network = new Network(MultilayerPerceptron.Create([8], 1), [4], seed: 1);
-        var trainer = new NetworkTrainer(new TrainingOptions { Epochs = 1 }, LossFunction.MeanSquaredError);
+        var loop = new TrainingLoop(new TrainingOptions { Epochs = 1 });
 
-        var error = Assert.Throws<ArgumentException>(() => trainer.Fit(network, Fixtures.Regression(8, features: 6)));
+        var error = Assert.Throws<ArgumentException>(() => loop.Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(8, features: 6)));
 
         Assert.Equal("train", error.ParamName);
         Assert.Contains("[6]", error.Message);

@@ -50,7 +50,7 @@ public class TrainingMemoryTests
         var clock = Stopwatch.StartNew();
 
         var error = Assert.Throws<InsufficientMemoryException>(() =>
-            new NetworkTrainer(new TrainingOptions { Epochs = 1, BatchSize = 32 }, LossFunction.MeanSquaredError).Fit(network, data));
+            new TrainingLoop(new TrainingOptions { Epochs = 1, BatchSize = 32 }).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), data));
 
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
         Assert.Matches(@"^Training needs about [0-9.]+ TB \(3,073 parameters: [0-9.]+ KB for the weights, their gradients and Adam's two moments; " +
@@ -82,7 +82,7 @@ public class TrainingMemoryTests
         Assert.DoesNotContain("frame #", error.Message);
         Assert.DoesNotContain("enforce fail", error.Message);
         using var small = new Network(MultilayerPerceptron.Create([8], 1), [4], seed: 1);
-        var history = new NetworkTrainer(new TrainingOptions { Epochs = 1 }, LossFunction.MeanSquaredError).Fit(small, Fixtures.Regression(16));
+        var history = new TrainingLoop(new TrainingOptions { Epochs = 1 }).Fit(new SupervisedObjective(small, LossFunction.MeanSquaredError), Fixtures.Regression(16));
         Assert.Single(history.Epochs);
     }
 

@@ -1,3 +1,5 @@
+using DeepArch.Trainers.Architectures;
+using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Training;
 using Xunit;
 
@@ -51,7 +53,7 @@ public class TrainingOptionsTests
         var options = new TrainingOptions();
         set(options);
 
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new NetworkTrainer(options, LossFunction.MeanSquaredError));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new TrainingLoop(options));
 
         Assert.Equal($"TrainingOptions.{option}", error.ParamName);
         Assert.Contains($"TrainingOptions.{option} ", error.Message);
@@ -84,7 +86,8 @@ public class TrainingOptionsTests
     [Fact]
     public void An_unknown_loss_function_is_rejected()
     {
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new NetworkTrainer(new TrainingOptions(), (LossFunction)9));
+        using var network = new Network(MultilayerPerceptron.Create([2], 1), [2], seed: 0);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new SupervisedObjective(network, (LossFunction)9));
 
         Assert.Equal("loss", error.ParamName);
     }

@@ -16,7 +16,7 @@ public class ValidationTests
         var options = new TrainingOptions { Epochs = 4, BatchSize = 10, LearningRate = 0.01, ValidationFraction = 0.25, Seed = 1, Callbacks = { callback } };
         using var network = new Network(MultilayerPerceptron.Create([8], 1), [4], seed: 1);
 
-        var history = new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(80, seed: 1));
+        var history = new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(80, seed: 1));
 
         Assert.Equal(4, history.Epochs.Count);
         Assert.All(history.Epochs, e => Assert.True(e.ValidationLoss is > 0 and < double.PositiveInfinity, $"epoch {e.Epoch}: {e.ValidationLoss}"));
@@ -32,7 +32,7 @@ public class ValidationTests
         var options = new TrainingOptions { Epochs = 3, BatchSize = 10, LearningRate = 0.01, ValidationFraction = 0.5, Seed = 2, Callbacks = { callback } };
         using var network = new Network(MultilayerPerceptron.Create([8], 1), [4], seed: 2);
 
-        var history = new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, train, validation);
+        var history = new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), train, validation);
 
         Assert.Equal(Measure.MeanSquaredError(network, validation), history.Epochs[^1].ValidationLoss!.Value, 1e-6);
         Assert.Equal(3 * 8, callback.Batches.Count); // every one of the 80 training rows was used
@@ -44,7 +44,7 @@ public class ValidationTests
         var options = new TrainingOptions { Epochs = 2, BatchSize = 16, Seed = 1 };
         using var network = new Network(MultilayerPerceptron.Create([4], 1), [4], seed: 1);
 
-        var history = new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(32));
+        var history = new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(32));
 
         Assert.All(history.Epochs, e => Assert.Null(e.ValidationLoss));
     }
@@ -57,7 +57,7 @@ public class ValidationTests
         var options = new TrainingOptions { Epochs = 1, ValidationFraction = fraction };
         using var network = new Network(MultilayerPerceptron.Create([4], 1), [4], seed: 1);
 
-        var error = Assert.Throws<ArgumentException>(() => new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(rows)));
+        var error = Assert.Throws<ArgumentException>(() => new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(rows)));
 
         Assert.Contains("ValidationFraction", error.Message);
         Assert.Contains(what, error.Message);
@@ -70,7 +70,7 @@ public class ValidationTests
         using var network = new Network(MultilayerPerceptron.Create([4], 1), [4], seed: 1);
 
         var error = Assert.Throws<ArgumentException>(() =>
-            new NetworkTrainer(options, LossFunction.MeanSquaredError).Fit(network, Fixtures.Regression(8), Fixtures.Regression(8, features: 3)));
+            new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(8), Fixtures.Regression(8, features: 3)));
 
         Assert.Equal("validation", error.ParamName);
         Assert.Contains("[3]", error.Message);

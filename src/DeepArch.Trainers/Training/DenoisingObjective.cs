@@ -4,21 +4,20 @@ using static TorchSharp.torch;
 namespace DeepArch.Trainers.Training;
 
 /// <summary>
-/// Trains a denoising autoencoder (seeds 000, 002, 003): each training batch's input is corrupted —
-/// Gaussian noise added, and/or each value zeroed with a masking probability — while the target stays the
-/// clean input, so the network learns <c>f(x + noise) = x</c>. Validation and prediction see clean inputs.
-/// Overrides one rung of the ladder, <see cref="NetworkTrainer.TrainStep"/>; works with any network
-/// whose targets are its inputs (see <see cref="ReconstructionSet"/>).
+/// A denoising autoencoder's training (seeds 000, 002, 003): each training batch's input is corrupted — Gaussian noise
+/// added, and/or each value zeroed with a masking probability — while the target stays the clean input, so the network
+/// learns <c>f(x + noise) = x</c>. Validation and prediction see clean inputs. Works with any network whose targets are its
+/// inputs (see <see cref="ReconstructionSet"/>).
 /// </summary>
-public class DenoisingAutoencoderTrainer : NetworkTrainer
+public class DenoisingObjective : SupervisedObjective
 {
-    /// <summary>Creates the trainer.</summary>
-    /// <param name="options">The training options.</param>
+    /// <summary>Creates the objective.</summary>
+    /// <param name="network">The network to train.</param>
     /// <param name="gaussianNoise">The standard deviation of the Gaussian noise added to the inputs; finite, at least 0.</param>
     /// <param name="maskingProbability">The probability of zeroing each input value, in [0, 1).</param>
     /// <param name="loss">The reconstruction loss: MeanSquaredError, or BinaryCrossEntropyWithLogits for [0, 1] data and a linear output.</param>
-    public DenoisingAutoencoderTrainer(TrainingOptions options, float gaussianNoise = 0.1f, float maskingProbability = 0,
-        LossFunction loss = LossFunction.MeanSquaredError) : base(options, loss)
+    public DenoisingObjective(Network network, float gaussianNoise = 0.1f, float maskingProbability = 0, LossFunction loss = LossFunction.MeanSquaredError)
+        : base(network, loss)
     {
         if (!(gaussianNoise >= 0) || float.IsInfinity(gaussianNoise))
         {
@@ -42,9 +41,8 @@ public class DenoisingAutoencoderTrainer : NetworkTrainer
     /// <summary>The probability of zeroing each training input value.</summary>
     public float MaskingProbability { get; }
 
-    /// <summary>Corrupts <paramref name="features"/> (noise from torch's generator, seeded by <see cref="TrainingOptions.Seed"/>), then trains on the clean <paramref name="targets"/>.</summary>
-    protected override double TrainStep(Network network, optim.Optimizer optimizer, Tensor features, Tensor targets)
-        => base.TrainStep(network, optimizer, Corrupt(features), targets);
+    /// <summary>The loss of the network's output for the corrupted <paramref name="features"/> (noise from torch's generator, seeded by <see cref="TrainingOptions.Seed"/>) against the clean <paramref name="targets"/>.</summary>
+    protected override Tensor StepLoss(Tensor features, Tensor targets) => base.StepLoss(Corrupt(features), targets);
 
     /// <summary>The corrupted copy of <paramref name="features"/>: masked, then Gaussian noise added.</summary>
     protected virtual Tensor Corrupt(Tensor features)

@@ -3,31 +3,30 @@ using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
-using Linear = TorchSharp.Modules.Linear;
-using Sequential = DeepArch.Trainers.Layers.Sequential;
 
 namespace DeepArch.Trainers.Training;
 
-/// <summary>What <see cref="LayerwisePretrainer.Fit"/> did.</summary>
+/// <summary>What <see cref="LayerwisePretraining.Fit"/> did.</summary>
 /// <param name="Pretraining">One history per level, bottom first.</param>
 /// <param name="FineTuning">The supervised training of the whole stack (or of the head alone).</param>
 public sealed record StackedAutoencoderHistory(IReadOnlyList<TrainingHistory> Pretraining, TrainingHistory FineTuning);
 
 /// <summary>
-/// Trains a <see cref="StackedAutoencoder"/> classifier: greedy layer-wise pretraining — level k is a
-/// one-hidden-layer autoencoder trained (optionally denoising) on the codes of level k-1, and its encoder
-/// becomes the classifier's k-th <c>Dense -> activation</c> — then supervised fine-tuning of the stacked
-/// encoders and the dense head, end to end (or of the head alone, the baseline fine-tuning is measured against).
+/// Trains a <see cref="StackedAutoencoder"/> classifier in stages: greedy layer-wise pretraining — level k is a
+/// one-hidden-layer autoencoder trained (a <see cref="SupervisedObjective"/> on its own inputs, or a
+/// <see cref="DenoisingObjective"/>) on the codes of level k-1, and its encoder becomes the classifier's k-th
+/// <c>Dense -> activation</c> — then supervised fine-tuning of the stacked encoders and the dense head, end to end (or of
+/// the head alone, the baseline fine-tuning is measured against). Each stage is one run of the <see cref="TrainingLoop"/>.
 /// </summary>
-public sealed class LayerwisePretrainer
+public sealed class LayerwisePretraining
 {
-    /// <summary>Creates the trainer.</summary>
+    /// <summary>Creates the procedure.</summary>
     /// <param name="pretraining">How each level's autoencoder is trained (validated here).</param>
     /// <param name="fineTuning">How the whole stack is trained on the labels (validated here).</param>
     /// <param name="loss">The supervised loss: CrossEntropy (classes) or BinaryCrossEntropyWithLogits (one output).</param>
     /// <param name="gaussianNoise">The standard deviation of the noise added to each level's inputs during pretraining (stacked denoising autoencoders); 0 for none.</param>
     /// <param name="fineTuneEncoders">Whether fine-tuning updates the pretrained encoders (true) or only the head (false).</param>
-    public LayerwisePretrainer(TrainingOptions pretraining, TrainingOptions fineTuning, LossFunction loss = LossFunction.CrossEntropy,
+    public LayerwisePretraining(TrainingOptions pretraining, TrainingOptions fineTuning, LossFunction loss = LossFunction.CrossEntropy,
         float gaussianNoise = 0, bool fineTuneEncoders = true)
     {
         ArgumentNullException.ThrowIfNull(pretraining);
@@ -38,8 +37,10 @@ public sealed class LayerwisePretrainer
         {
             throw new ArgumentOutOfRangeException(nameof(loss), loss, "A stacked autoencoder classifier needs CrossEntropy or BinaryCrossEntropyWithLogits.");
         }
-        // Validates the noise level.
-        _ = new DenoisingAutoencoderTrainer(pretraining, gaussianNoise);
+        if (!(gaussianNoise >= 0) || float.IsInfinity(gaussianNoise))
+        {
+            throw new ArgumentOutOfRangeException(nameof(gaussianNoise), gaussianNoise, $"The Gaussian noise's standard deviation must be finite and at least 0; got {gaussianNoise}.");
+        }
         Pretraining = pretraining;
         FineTuning = fineTuning;
         Loss = loss;
@@ -84,17 +85,18 @@ public sealed class LayerwisePretrainer
             var (dense, activation) = levels[level];
             var spec = Autoencoder.Create([inputs, dense.Units], activation.Kind, codeActivation: activation.Kind);
             using var autoencoder = new Network(spec, [inputs], Pretraining.Seed + level, classifier.Device);
-            NetworkTrainer trainer = GaussianNoise > 0
-                ? new DenoisingAutoencoderTrainer(Pretraining, GaussianNoise)
-                : new NetworkTrainer(Pretraining, LossFunction.MeanSquaredError);
-            histories.Add(trainer.Fit(autoencoder, ReconstructionSet.Create(codes, inputs), cancellationToken: cancellationToken));
+            SupervisedObjective objective = GaussianNoise > 0
+                ? new DenoisingObjective(autoencoder, GaussianNoise)
+                : new SupervisedObjective(autoencoder, LossFunction.MeanSquaredError);
+            histories.Add(new TrainingLoop(Pretraining).Fit(objective, ReconstructionSet.Create(codes, inputs), cancellationToken: cancellationToken));
             using var encoder = autoencoder.ExtractEncoder();
-            CopyDense((Linear)((Sequential.SequentialModule)encoder.Module)[0], (Linear)((Sequential.SequentialModule)classifier.Module)[2 * level]);
+            classifier.CopyLayer(2 * level, encoder, 0);
             codes = encoder.Predict(codes, codes.Length / inputs);
             inputs = dense.Units;
         }
-        var fineTuner = FineTuneEncoders ? new NetworkTrainer(FineTuning, Loss) : new HeadOnlyTrainer(FineTuning, Loss);
-        return new StackedAutoencoderHistory(histories, fineTuner.Fit(classifier, labeled, validation, progress, cancellationToken));
+        int head = 2 * levels.Count;
+        var fineTuning = new SupervisedObjective(classifier, Loss, FineTuneEncoders ? null : [head]);
+        return new StackedAutoencoderHistory(histories, new TrainingLoop(FineTuning).Fit(fineTuning, labeled, validation, progress, cancellationToken));
     }
 
     private static List<(Dense Dense, Activation Activation)> Levels(Network classifier)
@@ -109,27 +111,5 @@ public sealed class LayerwisePretrainer
                 nameof(classifier));
         }
         return Enumerable.Range(0, layers!.Count / 2).Select(i => ((Dense)layers[2 * i], (Activation)layers[2 * i + 1])).ToList();
-    }
-
-    private static void CopyDense(Linear from, Linear to)
-    {
-        using var _ = no_grad();
-        to.weight!.copy_(from.weight!);
-        to.bias!.copy_(from.bias!);
-    }
-
-    /// <summary>Fine-tuning of the head alone: the optimizer sees only the last layer's parameters.</summary>
-    private sealed class HeadOnlyTrainer(TrainingOptions options, LossFunction loss) : NetworkTrainer(options, loss)
-    {
-        protected override optim.Optimizer CreateOptimizer(Network network)
-        {
-            var chain = (Sequential.SequentialModule)network.Module;
-            var head = chain[chain.Count - 1].parameters();
-            return Options.Optimizer switch
-            {
-                OptimizerKind.Adam => new ScalarSafeAdam(head, Options.LearningRate, Options.WeightDecay),
-                _ => new ScalarSafeSgd(head, Options.LearningRate, Options.Momentum, Options.WeightDecay),
-            };
-        }
     }
 }

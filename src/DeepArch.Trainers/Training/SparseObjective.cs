@@ -2,29 +2,29 @@ using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
 using static TorchSharp.torch;
-using AutoencoderModule = DeepArch.Trainers.Architectures.AutoencoderSpec.AutoencoderModule;
 
 namespace DeepArch.Trainers.Training;
 
 /// <summary>
-/// Trains a sparse autoencoder (seeds 003, 004: <c>L(x, g(f(x))) + Omega(h)</c>): the reconstruction loss
-/// plus a sparsity penalty on the code h, of two kinds that can be combined:
-/// an L1 activity penalty, <c>ActivityL1 * mean over rows of sum_j |h_j|</c>; and the KL-divergence
-/// sparsity target, <c>SparsityWeight * sum_j KL(rho || rho_hat_j)</c> where rho_hat_j is unit j's mean
-/// activation over the batch and <c>KL(p || q) = p log(p/q) + (1-p) log((1-p)/(1-q))</c>; it needs codes
-/// in (0, 1), so the autoencoder's code activation must be Sigmoid.
-/// Overrides one rung, <see cref="NetworkTrainer.TrainStep"/>. Validation losses are the reconstruction loss alone.
+/// A sparse autoencoder's training (seeds 003, 004: <c>L(x, g(f(x))) + Omega(h)</c>): the reconstruction loss plus a
+/// sparsity penalty on the code h, of two kinds that can be combined: an L1 activity penalty,
+/// <c>ActivityL1 * mean over rows of sum_j |h_j|</c>; and the KL-divergence sparsity target,
+/// <c>SparsityWeight * sum_j KL(rho || rho_hat_j)</c> where rho_hat_j is unit j's mean activation over the batch and
+/// <c>KL(p || q) = p log(p/q) + (1-p) log((1-p)/(1-q))</c>; it needs codes in (0, 1), so the autoencoder's code activation
+/// must be Sigmoid. Validation losses are the reconstruction loss alone.
 /// </summary>
-public class SparseAutoencoderTrainer : NetworkTrainer
+public class SparseObjective : SupervisedObjective
 {
-    /// <summary>Creates the trainer.</summary>
-    /// <param name="options">The training options.</param>
+    private readonly AutoencoderSpec.AutoencoderModule _autoencoder;
+
+    /// <summary>Creates the objective.</summary>
+    /// <param name="network">A network built from <see cref="Autoencoder.Create"/>.</param>
     /// <param name="activityL1">The weight of the L1 activity penalty; finite, at least 0.</param>
     /// <param name="sparsityTarget">rho, the target mean activation of each code unit, in (0, 1).</param>
     /// <param name="sparsityWeight">beta, the weight of the KL sparsity penalty; finite, at least 0.</param>
     /// <param name="loss">The reconstruction loss: MeanSquaredError or BinaryCrossEntropyWithLogits.</param>
-    public SparseAutoencoderTrainer(TrainingOptions options, float activityL1 = 0, float sparsityTarget = 0.05f, float sparsityWeight = 0,
-        LossFunction loss = LossFunction.MeanSquaredError) : base(options, loss)
+    public SparseObjective(Network network, float activityL1 = 0, float sparsityTarget = 0.05f, float sparsityWeight = 0,
+        LossFunction loss = LossFunction.MeanSquaredError) : base(network, loss)
     {
         if (!(activityL1 >= 0) || float.IsInfinity(activityL1))
         {
@@ -42,6 +42,12 @@ public class SparseAutoencoderTrainer : NetworkTrainer
         {
             throw new ArgumentOutOfRangeException(nameof(loss), loss, "A sparse autoencoder reconstructs its input: use MeanSquaredError or BinaryCrossEntropyWithLogits.");
         }
+        _autoencoder = AutoencoderSpec.ModuleOf(network, "A sparse autoencoder objective", variational: false);
+        if (sparsityWeight > 0 && ((AutoencoderSpec)network.Architecture).Encoder.Layers[^1] is not Activation { Kind: ActivationKind.Sigmoid })
+        {
+            throw new ArgumentException(
+                "The KL sparsity target needs codes in (0, 1): build the autoencoder with codeActivation: ActivationKind.Sigmoid, or set sparsityWeight to 0.", nameof(network));
+        }
         ActivityL1 = activityL1;
         SparsityTarget = sparsityTarget;
         SparsityWeight = sparsityWeight;
@@ -56,16 +62,11 @@ public class SparseAutoencoderTrainer : NetworkTrainer
     /// <summary>beta, the weight of the KL sparsity penalty.</summary>
     public float SparsityWeight { get; }
 
-    /// <summary>Encodes, decodes, and minimizes the reconstruction loss plus the sparsity penalty on the code.</summary>
-    protected override double TrainStep(Network network, optim.Optimizer optimizer, Tensor features, Tensor targets)
+    /// <summary>Encodes, decodes, and adds the sparsity penalty on the code to the reconstruction loss.</summary>
+    protected override Tensor StepLoss(Tensor features, Tensor targets)
     {
-        var autoencoder = Require(network);
-        var code = autoencoder.Encode(features);
-        var loss = ComputeLoss(autoencoder.Decode(code), targets) + SparsityPenalty(code);
-        loss.backward();
-        ClipGradients(network);
-        optimizer.step();
-        return loss.item<float>();
+        var code = _autoencoder.Encode(features);
+        return ComputeLoss(_autoencoder.Decode(code), targets) + SparsityPenalty(code);
     }
 
     /// <summary>The penalty on a batch of codes [rows, units]: the weighted L1 activity plus the weighted KL divergence from rho.</summary>
@@ -84,20 +85,5 @@ public class SparseAutoencoderTrainer : NetworkTrainer
             penalty = penalty + divergence.sum() * SparsityWeight;
         }
         return penalty;
-    }
-
-    private AutoencoderModule Require(Network network)
-    {
-        if (network.Architecture is not AutoencoderSpec spec || spec.Variational)
-        {
-            throw new ArgumentException(
-                $"A sparse autoencoder trainer needs a network built from Autoencoder.Create; this one is {network.Architecture.Describe()}.", nameof(network));
-        }
-        if (SparsityWeight > 0 && spec.Encoder.Layers[^1] is not Activation { Kind: ActivationKind.Sigmoid })
-        {
-            throw new ArgumentException(
-                "The KL sparsity target needs codes in (0, 1): build the autoencoder with codeActivation: ActivationKind.Sigmoid, or set sparsityWeight to 0.", nameof(network));
-        }
-        return (AutoencoderModule)network.Module;
     }
 }

@@ -1,0 +1,111 @@
+using DeepArch.Trainers.Networks;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DeepArch.Trainers.Training;
+
+/// <summary>
+/// One network against its targets with one loss: classification, regression, and an autoencoder's reconstruction (whose
+/// targets are its inputs, <see cref="ReconstructionSet"/>). Optionally only some of the network's layers are trained (a
+/// classifier's head on frozen pretrained layers). The objectives of the autoencoder kinds derive from it.
+/// </summary>
+public class SupervisedObjective : TrainingObjective
+{
+    private readonly IReadOnlyList<int>? _trainedLayers;
+
+    /// <summary>Creates the objective.</summary>
+    /// <param name="network">The network to train.</param>
+    /// <param name="loss">The loss between its output and the targets.</param>
+    /// <param name="trainedLayers">For a chain of layers (<see cref="Layers.Sequential"/>), the indices of the layers whose parameters are trained; null (default) trains them all.</param>
+    public SupervisedObjective(Network network, LossFunction loss, IReadOnlyList<int>? trainedLayers = null)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        if (!Enum.IsDefined(loss))
+        {
+            throw new ArgumentOutOfRangeException(nameof(loss), loss, "Unknown loss function.");
+        }
+        Network = network;
+        Loss = loss;
+        _trainedLayers = trainedLayers?.ToArray();
+        if (_trainedLayers is not null)
+        {
+            _ = network.LayerParameters(_trainedLayers); // checks the indices now
+        }
+    }
+
+    /// <summary>The network trained.</summary>
+    public Network Network { get; }
+
+    /// <summary>The loss minimized.</summary>
+    public LossFunction Loss { get; }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<Network> Networks => [Network];
+
+    /// <inheritdoc/>
+    public override TargetKind Targets => Loss == LossFunction.CrossEntropy ? TargetKind.Classes : TargetKind.Values;
+
+    /// <inheritdoc/>
+    protected internal override IReadOnlyList<ParameterGroup> ParameterGroups()
+        => _trainedLayers is null ? base.ParameterGroups() : [new("layers " + string.Join(", ", _trainedLayers), Network.LayerParameters(_trainedLayers))];
+
+    /// <summary>
+    /// Checks the sample shape, and that the targets fit the loss and the network's output: without this, mean squared
+    /// error would broadcast a [rows, 1] target against [rows, n] outputs and train a wrong model silently, and the other
+    /// losses would fail deep inside libtorch.
+    /// </summary>
+    protected internal override void CheckData(TrainingSet set, string name)
+    {
+        CheckSampleShape(Network, set, name);
+        int outputs = Layers.Shapes.Size(Network.OutputShape);
+        if (Loss != LossFunction.CrossEntropy)
+        {
+            if (set.TargetWidth != outputs)
+            {
+                throw new ArgumentException(
+                    $"{Loss} needs one target per network output: the {name} set has {set.TargetWidth} targets per row but the network has {outputs} outputs.", name);
+            }
+            return;
+        }
+        if (set.TargetWidth != 1)
+        {
+            throw new ArgumentException($"CrossEntropy needs one class index per row; the {name} set has {set.TargetWidth} targets per row.", name);
+        }
+        int classes = Network.OutputShape[^1];
+        for (int row = 0; row < set.Count; row++)
+        {
+            float target = set.Targets[row];
+            if (!(target >= 0 && target < classes && target == MathF.Floor(target)))
+            {
+                throw new ArgumentException(
+                    $"CrossEntropy targets are class indices in [0, {classes}) for a network with {classes} outputs; row {row} of the {name} set has {TrainingOptions.Format(target)}.", name);
+            }
+        }
+    }
+
+    /// <summary>Forward, loss, backward, gradient clipping and the optimizer's step.</summary>
+    protected internal override double[] TrainStep(TrainingBatch batch, IReadOnlyList<optim.Optimizer> optimizers)
+    {
+        var loss = StepLoss(batch.Features, batch.Targets!);
+        loss.backward();
+        ClipGradients(Network.Parameters());
+        optimizers[0].step();
+        return [loss.item<float>()];
+    }
+
+    /// <inheritdoc/>
+    protected internal override double[] EvaluateBatch(TrainingBatch batch)
+        => [ComputeLoss(Network.Forward(batch.Features), batch.Targets!).item<float>()];
+
+    /// <summary>The loss a training step minimizes on a batch; by default <see cref="ComputeLoss"/> of the network's output.</summary>
+    protected virtual Tensor StepLoss(Tensor features, Tensor targets) => ComputeLoss(Network.Forward(features), targets);
+
+    /// <summary>The mean loss of a batch's <paramref name="output"/> against its <paramref name="targets"/>.</summary>
+    protected Tensor ComputeLoss(Tensor output, Tensor targets) => Loss switch
+    {
+        LossFunction.MeanSquaredError => nn.functional.mse_loss(output, targets),
+        LossFunction.CrossEntropy => nn.functional.cross_entropy(output, targets),
+        LossFunction.BinaryCrossEntropyWithLogits => nn.functional.binary_cross_entropy_with_logits(output, targets),
+        _ => throw new InvalidOperationException($"Unknown loss {Loss}."),
+    };
+}

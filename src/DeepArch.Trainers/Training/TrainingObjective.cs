@@ -1,0 +1,98 @@
+using DeepArch.Trainers.Networks;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DeepArch.Trainers.Training;
+
+/// <summary>What a training set's targets are, as an objective reads them.</summary>
+public enum TargetKind
+{
+    /// <summary>No targets: the objective learns from the features alone (for example a generator against its discriminator).</summary>
+    None,
+    /// <summary>Float values, <see cref="TrainingSet.TargetWidth"/> per row (regression, reconstruction, a binary 0/1).</summary>
+    Values,
+    /// <summary>One class index per row (cross-entropy).</summary>
+    Classes,
+    /// <summary>A sequence of <see cref="TrainingSet.TargetWidth"/> token indices per row (a sequence decoder's targets, padded).</summary>
+    Tokens,
+}
+
+/// <summary>Parameters that one optimizer updates.</summary>
+/// <param name="Name">What the group is, for messages (for example <c>generator</c>).</param>
+/// <param name="Parameters">The parameters.</param>
+public sealed record ParameterGroup(string Name, IReadOnlyList<Parameter> Parameters);
+
+/// <summary>A mini-batch on the training device: features [rows, ..sample shape] and, unless the objective reads none, targets.</summary>
+/// <param name="Features">The rows' features.</param>
+/// <param name="Targets">The rows' targets, typed as <see cref="TrainingObjective.Targets"/> says: float [rows, width], int64 [rows] class indices or int64 [rows, width] tokens.</param>
+public sealed record TrainingBatch(Tensor Features, Tensor? Targets);
+
+/// <summary>
+/// What one kind of training is, beside the loop every kind shares (<see cref="TrainingLoop"/>): the networks it trains
+/// and their parameter groups (one optimizer each), what one step does with a batch (it may step several optimizers, a
+/// discriminator's then a generator's), the named losses it reports, how it scores a validation batch, and what data and
+/// targets it accepts. The loop owns everything else: epochs, shuffled batches, schedules, validation, early stopping
+/// with the best weights restored, divergence, cancellation, callbacks, progress and one dispose scope per batch.
+/// </summary>
+/// <remarks>Like Keras's <c>Model.train_step</c>: an architecture changes what one step does and which losses it returns, not the loop.</remarks>
+public abstract class TrainingObjective
+{
+    private TrainingOptions? _options;
+
+    /// <summary>The networks trained, in a fixed order (early stopping saves and restores each one's state).</summary>
+    public abstract IReadOnlyList<Network> Networks { get; }
+
+    /// <summary>The names of the losses a step reports, in the order <see cref="TrainStep"/> returns them; the first is the one the loop follows (divergence, schedules, early stopping).</summary>
+    public virtual IReadOnlyList<string> LossNames => ["loss"];
+
+    /// <summary>What the targets of a training set must be.</summary>
+    public abstract TargetKind Targets { get; }
+
+    /// <summary>The options of the run in progress (set by the loop before the first step).</summary>
+    protected TrainingOptions Options => _options ?? throw new InvalidOperationException("The objective is not being trained by a TrainingLoop.");
+
+    /// <summary>The parameter groups, one optimizer each, in the order <see cref="TrainStep"/> receives the optimizers; by default one group of every parameter.</summary>
+    protected internal virtual IReadOnlyList<ParameterGroup> ParameterGroups()
+        => [new("parameters", Networks.SelectMany(n => n.Parameters()).ToList())];
+
+    /// <summary>Checks that <paramref name="set"/> fits the networks and the targets; throws <see cref="ArgumentException"/> naming <paramref name="name"/>.</summary>
+    protected internal virtual void CheckData(TrainingSet set, string name)
+    {
+    }
+
+    /// <summary>
+    /// One training step on <paramref name="batch"/> (the networks in training mode, the optimizers' gradients zeroed):
+    /// forward, losses, backward, gradient clipping (<see cref="ClipGradients"/>) and optimizer steps.
+    /// </summary>
+    /// <returns>The step's losses, in <see cref="LossNames"/> order.</returns>
+    protected internal abstract double[] TrainStep(TrainingBatch batch, IReadOnlyList<optim.Optimizer> optimizers);
+
+    /// <summary>The losses of a validation batch, in <see cref="LossNames"/> order (the networks in eval mode, no gradients).</summary>
+    protected internal abstract double[] EvaluateBatch(TrainingBatch batch);
+
+    /// <summary>
+    /// Scales <paramref name="parameters"/>' gradients down so that their global L2 norm is at most
+    /// <see cref="TrainingOptions.GradientClipNorm"/>; does nothing when that is 0. Call it between <c>backward()</c> and the optimizer's step.
+    /// </summary>
+    protected void ClipGradients(IEnumerable<Parameter> parameters)
+    {
+        if (Options.GradientClipNorm > 0)
+        {
+            nn.utils.clip_grad_norm_(parameters, Options.GradientClipNorm);
+        }
+    }
+
+    /// <summary>Binds the run's options (called by the loop).</summary>
+    internal void Begin(TrainingOptions options) => _options = options;
+
+    /// <summary>The shape check most objectives need: the samples have the shape <paramref name="network"/> takes.</summary>
+    protected static void CheckSampleShape(Network network, TrainingSet set, string name)
+    {
+        if (!set.SampleShape.SequenceEqual(network.InputShape))
+        {
+            throw new ArgumentException(
+                $"The {name} samples have shape {Layers.Shapes.Format(set.SampleShape)} but the network takes {Layers.Shapes.Format(network.InputShape)}.", name);
+        }
+    }
+}
