@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using DeepArch.MLNet;
 using DeepArch.MLNet.Persistence;
 using DeepArch.MLNet.Scoring;
@@ -26,7 +25,6 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log) : IW
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     private readonly List<IDisposable> _disposables = [];
-    private readonly List<string> _notes = [];
 
     /// <summary>The headline ratios of the run, for docs/performance.md.</summary>
     public List<SummaryRow> Summary { get; } = [];
@@ -448,16 +446,6 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log) : IW
         sb.AppendLine($"Disturbance: {t.Values.Sum(x => x.Redone)} pass(es) redone because other processes used more than {options.MaxForeign.ToString("P0", Inv)} of the CPU; " +
                       $"{disturbedKept} of {totalKept} kept passes were still disturbed (retry budget {options.RetryBudgetSeconds} s). " +
                       $"Median foreign CPU over kept passes: {Stats.Median(t.Values.SelectMany(x => x.Foreign)).ToString("P1", Inv)}.").AppendLine();
-
-        if (_notes.Count > 0)
-        {
-            sb.AppendLine("## Notes").AppendLine();
-            foreach (var n in _notes)
-            {
-                sb.AppendLine($"- {n}");
-            }
-            sb.AppendLine();
-        }
         return (sb.ToString(), mismatches.Count == 0);
     }
 
