@@ -13,7 +13,8 @@ internal sealed class BenchOptions
           scoring              DeepArch NetworkTransformer vs ML.NET ApplyOnnxModel vs raw ONNX Runtime, MLP 784-256-128-10 and
                                AE 784-256-32-256-784: batch sweep and PredictionEngine latency
           training             DeepArch Fit from an IDataView vs the same network in raw TorchSharp (hand-written loop) vs
-                               DeepArch's NetworkTrainer vs PyTorch (torch_reference.py): AE, LeNet-5 1x32x32, LSTM; samples/s
+                               DeepArch's TrainingLoop vs PyTorch (torch_reference.py): AE, LeNet-5 1x32x32, LSTM; samples/s;
+                               and the anomaly detector's Fit with an explicit threshold and with StandardizeError
           memory               peak working set scoring 100,000 vs 1,000,000 rows streamed from a binary .idv file, and
                                training; every measurement in a fresh child process
           threads              ScoringThreads and TrainingThreads 1 vs 2 vs 0 (all cores), side by side

@@ -7,7 +7,6 @@ using DeepArch.MLNet.Persistence;
 using DeepArch.MLNet.Trainers;
 using DeepArch.Trainers.Layers;
 using Microsoft.ML;
-using Microsoft.ML.Data;
 
 namespace DeepArch.Bench;
 

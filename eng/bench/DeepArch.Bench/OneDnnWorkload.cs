@@ -10,7 +10,7 @@ namespace DeepArch.Bench;
 /// <summary>
 /// What DeepArch's process-wide oneDNN switch costs: the raw TorchSharp LeNet-5 loop (TorchLoops) in a fresh process,
 /// first as plain TorchSharp leaves libtorch (oneDNN convolutions on), then after one small DeepArch training, which turns
-/// oneDNN off for the whole process (TorchRuntime, for run-to-run determinism of small convolutions).
+/// oneDNN off for the whole process (for run-to-run determinism of small convolutions).
 /// </summary>
 internal sealed class OneDnnWorkload(BenchOptions options, TextWriter log) : IWorkload
 {
@@ -57,12 +57,12 @@ internal sealed class OneDnnWorkload(BenchOptions options, TextWriter log) : IWo
         sb.AppendLine("# oneDNN and LeNet-5 training").AppendLine();
         sb.AppendLine($"- Command: `dotnet run -c Release --project eng/bench/DeepArch.Bench -- {string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Select(MachineInfo.Quote))}`");
         sb.AppendLine($"- The raw TorchSharp LeNet-5 loop (TorchLoops.cs), {rows:N0} rows x {epochs} epochs, batch 128, in one fresh process: {reps} passes with libtorch's defaults " +
-                      "(oneDNN convolutions on), then one small DeepArch training, which turns oneDNN off process-wide (TorchRuntime), then the same passes again. Medians.");
+                      "(oneDNN convolutions on), then one small DeepArch training, which turns oneDNN off process-wide, then the same passes again. Medians.");
         sb.AppendLine();
         sb.AppendLine("| convolutions | samples/s (median) | passes |");
         sb.AppendLine("| --- | ---: | --- |");
         sb.AppendLine($"| oneDNN on (plain TorchSharp) | {mOn.ToString("F0", Inv)} | {string.Join(", ", on.Select(v => v.ToString("F0", Inv)))} |");
-        sb.AppendLine($"| oneDNN off (after DeepArch's TorchRuntime) | {mOff.ToString("F0", Inv)} | {string.Join(", ", off.Select(v => v.ToString("F0", Inv)))} |");
+        sb.AppendLine($"| oneDNN off (after a DeepArch training) | {mOff.ToString("F0", Inv)} | {string.Join(", ", off.Select(v => v.ToString("F0", Inv)))} |");
         sb.AppendLine();
         Summary.Add(new("Training", "LeNet-5 raw TorchSharp loop, oneDNN off (DeepArch) vs on", $"{mOff:F0} samples/s", "oneDNN on (libtorch default)", $"{mOn:F0} samples/s",
             mOff / mOn, null, "(speed ratio)"));

@@ -35,7 +35,8 @@ internal sealed class PerformanceReport(BenchOptions options, TextWriter log)
         var sb = new StringBuilder();
         sb.AppendLine("# DeepArch performance").AppendLine();
         sb.AppendLine("This file is written by `eng/bench/run-all.sh` (see [eng/bench/README.md](../eng/bench/README.md)); do not edit it by hand, " +
-                      "edit `eng/bench/performance-notes.md`, which is copied into it. Every figure below comes from the run described here; " +
+                      "edit `eng/bench/performance-notes.md`, which is copied into it. Every figure below comes from the run described here, " +
+                      "except those under \"Past measurements\", which keep the last figures of comparisons the bench no longer runs, each with the run and commit that measured it; " +
                       "each section names the exact command that produced it. The ratios are what the run compares: they are measured side by side, " +
                       "in one process and interleaved, except the PyTorch figures (a separate process right after the C# passes) and the memory peaks " +
                       "(a fresh process each). Absolute figures drift on this shared 2-core machine and are context only.");

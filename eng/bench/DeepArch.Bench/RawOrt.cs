@@ -3,9 +3,9 @@ using Microsoft.ML.OnnxRuntime;
 namespace DeepArch.Bench;
 
 /// <summary>
-/// The ceiling: one ONNX Runtime session fed batches straight from a preloaded float[], with the session
-/// settings and the Run overload DeepArch's OnnxScorer uses (input and output bound to managed memory,
-/// OrtValues created per call).
+/// The ceiling: one ONNX Runtime session fed batches straight from a preloaded float[], as a user would call ONNX Runtime
+/// directly: DeepArch's session settings (intra-op threads as ScoringThreads, inter-op 1, sequential, all graph
+/// optimizations) and input and output bound to managed memory, OrtValues created per call.
 /// </summary>
 internal sealed class RawOrt : IDisposable
 {
@@ -56,15 +56,13 @@ internal sealed class RawOrt : IDisposable
         return sum;
     }
 
-    /// <summary>Scores <paramref name="n"/> rows; the outputs are in <see cref="Output"/>.</summary>
-    public void Run(Memory<float> input, int n)
+    /// <summary>Scores <paramref name="n"/> rows into the output buffer.</summary>
+    private void Run(Memory<float> input, int n)
     {
         using var inputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input, [n, _inputSize]);
         using var outputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _output.AsMemory(0, n * _outputSize), [n, _outputSize]);
         _session.Run(_runOptions, _inputNames, [inputValue], _outputNames, [outputValue]);
     }
-
-    public ReadOnlySpan<float> Output => _output;
 
     public void Dispose()
     {

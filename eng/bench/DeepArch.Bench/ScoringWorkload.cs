@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using DeepArch.MLNet;
 using DeepArch.MLNet.Persistence;
 using DeepArch.MLNet.Scoring;
@@ -26,7 +25,6 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log) : IW
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     private readonly List<IDisposable> _disposables = [];
-    private readonly List<string> _notes = [];
 
     /// <summary>The headline ratios of the run, for docs/performance.md.</summary>
     public List<SummaryRow> Summary { get; } = [];
@@ -122,23 +120,13 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log) : IW
             var contenders = new List<Contender>();
             // Contenders that are compared with each other sit next to each other in the list: the rotation
             // keeps neighbours adjacent in every repetition, so they see nearly the same machine state.
-            var readBuffer = new float[mainBatch * FeatureSize];
             foreach (var (batch, t) in deepArch)
             {
                 var view = t.Transform(data);
                 contenders.Add(new($"deeparch-mlp-b{batch}", rows, "mlp", () => SumFirstSlot(view, "Score", rows)));
                 contenders.Add(new($"ort-mlp-b{batch}", rows, "mlp", () => rawMlp.Pass(flat, rows, batch)));
-                if (batch == 256 || batch == mainBatch)
-                {
-                    // Diagnostics: DeepArch's cursor loop rebuilt on the raw session (serial), and the same with a
-                    // reader thread filling the next batch while the session runs (pipelined).
-                    var buffers = new[] { new float[batch * FeatureSize], new float[batch * FeatureSize] };
-                    contenders.Add(new($"serial-replica-b{batch}", rows, "mlp", () => SerialReplica(data, rawMlp, buffers[0], batch, rows)));
-                    contenders.Add(new($"pipelined-replica-b{batch}", rows, "mlp", () => PipelinedReplica(data, rawMlp, buffers, batch, rows)));
-                }
                 if (batch == mainBatch)
                 {
-                    contenders.Add(new("read-only", rows, "read", () => ReadOnly(data, readBuffer, mainBatch, rows)));
                     var loadedView = loaded.Transform(data);
                     contenders.Add(new($"deeparch-mlp-loadonnx-b{loaded.ScoringBatchSize}", rows, "mlp", () => SumFirstSlot(loadedView, "Score", rows)));
                     contenders.Add(new("apply-mlp-default", rows, "mlp", () => SumFirstSlot(applyDefaultView, "Score", rows)));
@@ -267,138 +255,6 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log) : IW
         return sum;
     }
 
-    /// <summary>
-    /// The non-ONNX part of DeepArch's cursor, alone: read each row's features from the upstream cursor and
-    /// copy them into a batch buffer (what BatchScoringDataView.FillBatch does besides the session call).
-    /// </summary>
-    private static double ReadOnly(IDataView data, float[] buffer, int batch, int expectedRows)
-    {
-        var col = data.Schema["Features"];
-        using var cursor = data.GetRowCursor([col]);
-        var getter = cursor.GetGetter<VBuffer<float>>(col);
-        var idGetter = cursor.GetIdGetter();
-        VBuffer<float> value = default;
-        DataViewRowId id = default;
-        double sum = 0;
-        int n = 0, slot = 0;
-        while (cursor.MoveNext())
-        {
-            getter(ref value);
-            var destination = buffer.AsSpan(slot * FeatureSize, FeatureSize);
-            value.CopyTo(destination);
-            idGetter(ref id);
-            sum += destination[0];
-            n++;
-            slot = slot + 1 == batch ? 0 : slot + 1;
-        }
-        if (n != expectedRows)
-        {
-            throw new InvalidOperationException($"Read {n} rows, expected {expectedRows}.");
-        }
-        return sum;
-    }
-
-    /// <summary>BatchScoringDataView's loop without its plumbing: read a batch into a buffer, one session call, sum the rows.</summary>
-    private static double SerialReplica(IDataView data, RawOrt ort, float[] buffer, int batch, int expectedRows)
-    {
-        var col = data.Schema["Features"];
-        using var cursor = data.GetRowCursor([col]);
-        var getter = cursor.GetGetter<VBuffer<float>>(col);
-        var idGetter = cursor.GetIdGetter();
-        VBuffer<float> value = default;
-        DataViewRowId id = default;
-        double sum = 0;
-        int n = 0, total = 0;
-        while (true)
-        {
-            bool more = cursor.MoveNext();
-            if (more)
-            {
-                getter(ref value);
-                value.CopyTo(buffer.AsSpan(n * FeatureSize, FeatureSize));
-                idGetter(ref id);
-                n++;
-            }
-            if (n == batch || (!more && n > 0))
-            {
-                ort.Run(buffer.AsMemory(0, n * FeatureSize), n);
-                sum += SumFirst(ort.Output, n, Classes);
-                total += n;
-                n = 0;
-            }
-            if (!more)
-            {
-                break;
-            }
-        }
-        return total == expectedRows ? sum : throw new InvalidOperationException($"Scored {total} rows, expected {expectedRows}.");
-    }
-
-    /// <summary>As <see cref="SerialReplica"/>, but a reader thread fills one buffer while the session scores the other.</summary>
-    private static double PipelinedReplica(IDataView data, RawOrt ort, float[][] buffers, int batch, int expectedRows)
-    {
-        using var filled = new System.Collections.Concurrent.BlockingCollection<(int Buffer, int Rows)>(buffers.Length);
-        using var free = new System.Collections.Concurrent.BlockingCollection<int>(buffers.Length);
-        for (int i = 0; i < buffers.Length; i++)
-        {
-            free.Add(i);
-        }
-        var reader = Task.Factory.StartNew(() =>
-        {
-            try
-            {
-                var col = data.Schema["Features"];
-                using var cursor = data.GetRowCursor([col]);
-                var getter = cursor.GetGetter<VBuffer<float>>(col);
-                var idGetter = cursor.GetIdGetter();
-                VBuffer<float> value = default;
-                DataViewRowId id = default;
-                int current = free.Take(), n = 0;
-                while (cursor.MoveNext())
-                {
-                    getter(ref value);
-                    value.CopyTo(buffers[current].AsSpan(n * FeatureSize, FeatureSize));
-                    idGetter(ref id);
-                    if (++n == batch)
-                    {
-                        filled.Add((current, n));
-                        current = free.Take();
-                        n = 0;
-                    }
-                }
-                if (n > 0)
-                {
-                    filled.Add((current, n));
-                }
-            }
-            finally
-            {
-                filled.CompleteAdding();
-            }
-        }, TaskCreationOptions.LongRunning);
-        double sum = 0;
-        int total = 0;
-        foreach (var (buffer, n) in filled.GetConsumingEnumerable())
-        {
-            ort.Run(buffers[buffer].AsMemory(0, n * FeatureSize), n);
-            sum += SumFirst(ort.Output, n, Classes);
-            total += n;
-            free.Add(buffer);
-        }
-        reader.GetAwaiter().GetResult();
-        return total == expectedRows ? sum : throw new InvalidOperationException($"Scored {total} rows, expected {expectedRows}.");
-    }
-
-    private static double SumFirst(ReadOnlySpan<float> output, int rows, int width)
-    {
-        double sum = 0;
-        for (int r = 0; r < rows; r++)
-        {
-            sum += output[r * width];
-        }
-        return sum;
-    }
-
     private static double Predict(PredictionEngine<FeatureRow, ScoreRow> engine, List<FeatureRow> rows, int count)
     {
         var output = new ScoreRow();
@@ -465,7 +321,7 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log) : IW
                       "(order rotated every repetition; contenders compared with each other are neighbours); rows/s are medians over repetitions; ratios are computed per repetition, then the median is taken. " +
                       $"A timed pass during which other processes used more than {options.MaxForeign.ToString("P0", Inv)} of the machine's CPU (/proc/stat minus this process) is redone, within a retry budget of {options.RetryBudgetSeconds} s.");
         sb.AppendLine($"- Sessions: DeepArch and raw ORT use IntraOpNumThreads {options.Threads}{(options.Threads == 0 ? $" (0: one per core, {Environment.ProcessorCount} here, set by DeepArch and by the raw session alike)" : "")}, InterOpNumThreads 1, ORT_SEQUENTIAL, ORT_ENABLE_ALL; " +
-                      "raw ORT binds the input and output to managed memory with OrtValue.CreateTensorValueFromMemory, as DeepArch's OnnxScorer does. " +
+                      "raw ORT binds the input and output to managed memory with OrtValue.CreateTensorValueFromMemory. " +
                       $"ApplyOnnxModel \"default\" is `ApplyOnnxModel([\"Score\"], [\"Features\"], path)` (ORT default session options); \"intra1\" sets IntraOpNumThreads = InterOpNumThreads = 1. Its Score column is {applyScoreType}.");
         sb.AppendLine("- Every contender reads the output column through a cursor getter per row and sums slot 0 into a checksum (cross-checked below).");
         sb.AppendLine("- Networks: MLP 784-256-128-10 (softmax Score) trained by DeepArch (1 epoch, seed 42) and exported with SaveOnnx; " +
@@ -531,29 +387,6 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log) : IW
             ["ApplyOnnxModel (intra1)", Micro("pe-apply-intra1"), Rate("pe-apply-intra1"), Ratio("pe-apply-intra1", "pe-apply-default")],
         ]);
 
-        // ---- where DeepArch's time goes ----
-        sb.AppendLine($"## Where DeepArch's time goes (MLP, batch {mainBatch})").AppendLine();
-        double Sec(string id) => Stats.Median(t[id].Seconds);
-        double read = Sec("read-only"), ort = Sec($"ort-mlp-b{mainBatch}"), da = Sec($"deeparch-mlp-b{mainBatch}");
-        string S(double s) => s.ToString("F3", Inv);
-        AppendTable(sb, ["part", $"s per {options.Rows:N0} rows (median)", "rows/s"],
-        [
-            ["A. upstream read: Features getter + copy into the batch buffer + id getter, no scoring", S(read), Rate("read-only")],
-            [$"B. raw ORT session calls, batch {mainBatch}", S(ort), Rate($"ort-mlp-b{mainBatch}")],
-            ["A + B (serial model of DeepArch's cursor)", S(read + ort), (options.Rows / (read + ort)).ToString("N0", Inv)],
-            ["DeepArch measured", S(da), Rate($"deeparch-mlp-b{mainBatch}")],
-            ["DeepArch - (A + B): per-row getters, cursor plumbing", S(da - read - ort), ""],
-            [$"C. serial replica: DeepArch's loop rebuilt on the raw session (read a batch, one call, sum rows)", S(Sec($"serial-replica-b{mainBatch}")), Rate($"serial-replica-b{mainBatch}")],
-            [$"D. pipelined replica: a reader thread fills the next batch while the session runs", S(Sec($"pipelined-replica-b{mainBatch}")), Rate($"pipelined-replica-b{mainBatch}")],
-        ]);
-        var diag = new List<string[]>();
-        foreach (int b in new[] { 256, mainBatch }.Where(batches.Contains).Distinct())
-        {
-            diag.Add([b.ToString(Inv), Rate($"deeparch-mlp-b{b}"), Rate($"serial-replica-b{b}"), Rate($"pipelined-replica-b{b}"), Rate($"ort-mlp-b{b}"),
-                Ratio($"deeparch-mlp-b{b}", $"serial-replica-b{b}"), Ratio($"pipelined-replica-b{b}", $"ort-mlp-b{b}")]);
-        }
-        AppendTable(sb, ["batch", "DeepArch rows/s", "serial replica rows/s", "pipelined replica rows/s", "raw ORT rows/s", "DeepArch / serial replica", "pipelined / raw ORT"], diag);
-
         // ---- verdict ----
         sb.AppendLine("## Targets").AppendLine();
         foreach (string model in haveAe ? new[] { "mlp", "ae" } : ["mlp"])
@@ -613,16 +446,6 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log) : IW
         sb.AppendLine($"Disturbance: {t.Values.Sum(x => x.Redone)} pass(es) redone because other processes used more than {options.MaxForeign.ToString("P0", Inv)} of the CPU; " +
                       $"{disturbedKept} of {totalKept} kept passes were still disturbed (retry budget {options.RetryBudgetSeconds} s). " +
                       $"Median foreign CPU over kept passes: {Stats.Median(t.Values.SelectMany(x => x.Foreign)).ToString("P1", Inv)}.").AppendLine();
-
-        if (_notes.Count > 0)
-        {
-            sb.AppendLine("## Notes").AppendLine();
-            foreach (var n in _notes)
-            {
-                sb.AppendLine($"- {n}");
-            }
-            sb.AppendLine();
-        }
         return (sb.ToString(), mismatches.Count == 0);
     }
 

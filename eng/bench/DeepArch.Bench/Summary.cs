@@ -10,7 +10,7 @@ namespace DeepArch.Bench;
 /// <param name="ComparisonFigure">The comparison's figure with its unit.</param>
 /// <param name="Ratio">DeepArch / comparison (speed), or the ratio the target is about.</param>
 /// <param name="Target">The ratio the issue asks for, if any.</param>
-/// <param name="TargetText">How the target reads ("0.85x", "<= 1.2x").</param>
+/// <param name="TargetText">How the target reads ("0.85x", "&lt;= 1.2x").</param>
 /// <param name="LowerIsBetter">True when the target is a ceiling (memory growth), not a floor.</param>
 internal sealed record SummaryRow(string Section, string Workload, string DeepArch, string Comparison, string ComparisonFigure,
     double Ratio, double? Target, string TargetText, bool LowerIsBetter = false)

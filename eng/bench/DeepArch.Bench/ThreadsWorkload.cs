@@ -2,11 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using DeepArch.MLNet;
-using DeepArch.MLNet.Scoring;
 using DeepArch.MLNet.Trainers;
 using DeepArch.Trainers.Layers;
 using Microsoft.ML;
-using Microsoft.ML.Data;
 
 namespace DeepArch.Bench;
 

@@ -59,8 +59,8 @@ internal static class TorchLoops
 
     /// <summary>
     /// Builds the network (seeded) and trains it for <paramref name="epochs"/> epochs on <paramref name="x"/> (rows x width,
-    /// row-major) against <paramref name="y"/>: reconstruction (MSE, y = x) when <paramref name="classes"/> is null, else
-    /// cross-entropy on integer classes. Returns the last epoch's mean loss.
+    /// row-major): reconstruction (MSE against <paramref name="x"/>) when <paramref name="labels"/> is null, else
+    /// cross-entropy against the integer classes in <paramref name="labels"/>. Returns the last epoch's mean loss.
     /// </summary>
     public static double Train(Func<nn.Module<Tensor, Tensor>> build, float[] x, int width, float[]? labels, int epochs, int batch, double rate, int seed, int threads)
     {

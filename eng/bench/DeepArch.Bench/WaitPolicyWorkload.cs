@@ -6,14 +6,13 @@ using DeepArch.MLNet;
 using DeepArch.MLNet.Trainers;
 using DeepArch.Trainers.Layers;
 using Microsoft.ML;
-using Microsoft.ML.Data;
 
 namespace DeepArch.Bench;
 
 /// <summary>
 /// libtorch's OpenMP wait policy, which libgomp reads once when it loads, so every measurement is a fresh child process
 /// of this program (<c>wait-child</c>) started with <c>OMP_WAIT_POLICY</c> in its environment. DeepArch sets PASSIVE
-/// unless the variable is set (<c>TorchRuntime.PrepareNativeEnvironment</c>); <c>GOMP_SPINCOUNT=300000</c> is what libgomp
+/// unless the variable is set (when DeepArch.Trainers loads); <c>GOMP_SPINCOUNT=300000</c> is what libgomp
 /// does when no policy is set, DeepArch's behaviour before. The children get only the setting under test: both variables
 /// are removed from what they would inherit. Each child trains the anomaly detector's AE (explicit threshold) and a small LSTM
 /// regressor with <c>TrainingThreads</c> 0 (one per core) or 1, on a quiet machine and with as many busy-looping
