@@ -107,7 +107,7 @@ public sealed class LayerwisePretraining
         if (!ok)
         {
             throw new ArgumentException(
-                $"A stacked autoencoder trainer needs a network built from StackedAutoencoder.Create (Dense -> activation per level, then a Dense head); this one is {classifier.Architecture.Describe()}.",
+                $"Layer-wise pretraining needs a network built from StackedAutoencoder.Create (Dense -> activation per level, then a Dense head); this one is {classifier.Architecture.Describe()}.",
                 nameof(classifier));
         }
         return Enumerable.Range(0, layers!.Count / 2).Select(i => ((Dense)layers[2 * i], (Activation)layers[2 * i + 1])).ToList();
