@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Onnx;
 using TorchSharp;
@@ -164,16 +163,7 @@ public sealed class Network : IDisposable
             };
             graph.AddOutput(transformed, output.Name, OutputShape);
         }
-        if (metadata is not null && metadata.ContainsKey(MetadataKeys.Integrity))
-        {
-            throw new ArgumentException($"'{MetadataKeys.Integrity}' is reserved: export writes it.", nameof(metadata));
-        }
-        var allMetadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>())
-        {
-            [MetadataKeys.Architecture] = JsonSerializer.Serialize(Architecture, LayerSpecJson.Options),
-            [MetadataKeys.InputShape] = JsonSerializer.Serialize(InputShape),
-        };
-        return OnnxIntegrity.Seal(graph.ToModelBytes(Summarize().ToString(), allMetadata));
+        return graph.ToModelBytes(this, metadata);
     }
 
     /// <inheritdoc/>

@@ -1,4 +1,7 @@
 using System.Collections.Frozen;
+using System.Text.Json;
+using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Onnx.Proto;
 using Google.Protobuf;
 
@@ -15,6 +18,8 @@ namespace DeepArch.Trainers.Onnx;
 /// and the shorthand overloads that take a per-sample shape put the symbolic <c>batch</c> first.
 /// <see cref="CreateSubgraph"/> builds the bodies of <c>Loop</c>, <c>If</c> and <c>Scan</c>, passed to
 /// <see cref="AddNode(string, IReadOnlyList{string}, int, ValueTuple{string, object}[])"/> as graph-valued attributes.
+/// <see cref="ToModelBytes(Network, IReadOnlyDictionary{string, string}?, IReadOnlyList{int}?)"/> is the one place a model's
+/// metadata and integrity seal are written.
 /// </remarks>
 internal sealed class OnnxGraphBuilder
 {
@@ -75,6 +80,8 @@ internal sealed class OnnxGraphBuilder
         public static implicit operator Dimension(string name)
             => string.IsNullOrEmpty(name) ? throw new ArgumentException("A symbolic dimension needs a name.", nameof(name)) : new(0, name);
     }
+
+    private static readonly IReadOnlyDictionary<string, string> NoMetadata = new Dictionary<string, string>();
 
     private readonly GraphProto _graph;
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
@@ -214,13 +221,33 @@ internal sealed class OnnxGraphBuilder
         return outputName;
     }
 
-    /// <summary>Writes the graph as a model, with a description and string metadata.</summary>
-    /// <exception cref="InvalidOperationException">This is a subgraph.</exception>
-    public byte[] ToModelBytes(string description, IReadOnlyDictionary<string, string> metadata)
+    /// <summary>
+    /// Writes the graph as the sealed model of <paramref name="network"/>: its summary as the description, and as metadata its
+    /// architecture and the graph input's per-sample shape (<paramref name="inputShape"/>, or the network's when null) besides
+    /// <paramref name="metadata"/>. Every exporter of a network ends here.
+    /// </summary>
+    public byte[] ToModelBytes(Network network, IReadOnlyDictionary<string, string>? metadata = null, IReadOnlyList<int>? inputShape = null)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        var all = new Dictionary<string, string>(metadata ?? NoMetadata)
+        {
+            [MetadataKeys.Architecture] = JsonSerializer.Serialize(network.Architecture, LayerSpecJson.Options),
+            [MetadataKeys.InputShape] = JsonSerializer.Serialize(inputShape ?? network.InputShape),
+        };
+        return ToModelBytes(network.Summarize().ToString(), all);
+    }
+
+    /// <summary>Writes the graph as a model with a description and string metadata, sealed (see <see cref="WriteSealed"/>).</summary>
+    /// <exception cref="InvalidOperationException">This is a subgraph, or the graph has no outputs.</exception>
+    public byte[] ToModelBytes(string description, IReadOnlyDictionary<string, string>? metadata = null)
     {
         if (_enclosing is not null)
         {
             throw new InvalidOperationException($"'{_graph.Name}' is a subgraph: it is written as an attribute of its node, not as a model.");
+        }
+        if (_graph.Output.Count == 0)
+        {
+            throw new InvalidOperationException("The graph has no outputs; declare at least one with AddOutput.");
         }
         var model = new ModelProto
         {
@@ -233,11 +260,29 @@ internal sealed class OnnxGraphBuilder
             Graph = _graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OpsetVersion });
+        return WriteSealed(model, metadata ?? NoMetadata);
+    }
+
+    /// <summary>
+    /// Replaces the metadata of <paramref name="model"/> with <paramref name="metadata"/>, written sorted by key, and returns its bytes with the
+    /// <see cref="MetadataKeys.Integrity"/> entry appended (<see cref="OnnxIntegrity.Seal"/>): what <see cref="ToModelBytes(string, IReadOnlyDictionary{string, string}?)"/>
+    /// does, and what re-seals a model edited after export.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="metadata"/> holds a key DeepArch writes itself (the seal's or the signature's).</exception>
+    public static byte[] WriteSealed(ModelProto model, IReadOnlyDictionary<string, string> metadata)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(metadata);
+        if (new[] { MetadataKeys.Integrity, MetadataKeys.Signature }.FirstOrDefault(metadata.ContainsKey) is { } reserved)
+        {
+            throw new ArgumentException($"'{reserved}' is reserved: export writes it.", nameof(metadata));
+        }
+        model.MetadataProps.Clear();
         foreach (var (key, value) in metadata.OrderBy(m => m.Key, StringComparer.Ordinal))
         {
             model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         }
-        return model.ToByteArray();
+        return OnnxIntegrity.Seal(model.ToByteArray());
     }
 
     /// <summary>Marks <paramref name="name"/> as taken, or throws when a value of the model already has it.</summary>
