@@ -21,7 +21,7 @@ public enum AutoencoderScore
 /// <summary>
 /// One ONNX graph with everything an autoencoder's anomaly detector or featurizer reads, from one
 /// <c>Run</c>: the reconstruction, the code, each feature's squared error and a per-row score, all
-/// computed from the same trained parameters as <see cref="Network.ExportOnnx"/>.
+/// computed from the same trained parameters as <see cref="Network.ExportOnnx(string, string, IReadOnlyDictionary{string, string})"/>.
 /// </summary>
 public static class AutoencoderScoringExport
 {
