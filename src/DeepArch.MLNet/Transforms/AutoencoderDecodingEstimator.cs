@@ -6,7 +6,6 @@ using DeepArch.Trainers;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Onnx.Proto;
-using Google.Protobuf;
 using Microsoft.ML;
 
 namespace DeepArch.MLNet.Transforms;
