@@ -28,7 +28,7 @@ public static class OnnxAssert
         }
         float[] expected = network.Predict(input, rows);
 
-        byte[] model = network.ExportOnnx("input", [new OnnxOutput("output")]);
+        byte[] model = network.ExportOnnx("input", "output");
         CheckModel(model);
         using var session = new InferenceSession(model);
         int[] dims = [rows, .. network.InputShape];

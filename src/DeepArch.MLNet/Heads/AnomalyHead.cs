@@ -1,8 +1,9 @@
+using System.Text.Json.Serialization;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
 using DeepArch.MLNet.Trainers;
 using DeepArch.Trainers.Architectures;
-using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -41,12 +42,17 @@ internal sealed class AnomalyHead : PredictionHead
 
     public override int NetworkOutputs => FeatureSize;
 
-    public override IReadOnlyList<OnnxOutput> OnnxOutputs => FeatureContributionsColumn is null
-        ? [new(AutoencoderScoringExport.ScoreOutput), new(AutoencoderScoringExport.AnomalyOutput)]
-        : [new(AutoencoderScoringExport.ScoreOutput), new(AutoencoderScoringExport.AnomalyOutput), new(AutoencoderScoringExport.FeatureShareOutput)];
+    [JsonIgnore]
+    public override IReadOnlyList<string> OnnxOutputNames => FeatureContributionsColumn is null
+        ? [AutoencoderScoringExport.ScoreOutput, AutoencoderScoringExport.AnomalyOutput]
+        : [AutoencoderScoringExport.ScoreOutput, AutoencoderScoringExport.AnomalyOutput, AutoencoderScoringExport.FeatureShareOutput];
+
+    /// <summary>Not used: a detector's outputs come from its scoring graph (<see cref="AutoencoderScoringExport"/>, <see cref="ForecasterScoringExport"/>).</summary>
+    public override void AddOnnxOutputs(OnnxGraphBuilder graph, string value, IReadOnlyList<int> outputShape)
+        => throw new NotSupportedException("An anomaly detector's graph outputs come from its scoring export, not from the network's output.");
 
     public override IReadOnlyList<(string Name, int[] Shape)> ScoringOutputs(ModelInfo info)
-        => OnnxOutputs.Select(o => (o.Name, o.Name == AutoencoderScoringExport.FeatureShareOutput ? new[] { FeatureSize } : new[] { 1 })).ToArray();
+        => OnnxOutputNames.Select(name => (name, name == AutoencoderScoringExport.FeatureShareOutput ? new[] { FeatureSize } : new[] { 1 })).ToArray();
 
     /// <summary>The columns the estimator adds, at schema-shape level.</summary>
     public static IEnumerable<SchemaShape.Column> OutputShape(string? featureContributionsColumn)

@@ -1,6 +1,7 @@
+using System.Text.Json.Serialization;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
-using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -21,7 +22,15 @@ internal sealed class BinaryHead : PredictionHead
 
     public override int NetworkOutputs => 1;
 
-    public override IReadOnlyList<OnnxOutput> OnnxOutputs => [new(RawLogit), new(RawProbability, OutputTransform.Sigmoid)];
+    [JsonIgnore]
+    public override IReadOnlyList<string> OnnxOutputNames => [RawLogit, RawProbability];
+
+    /// <summary>The logit, and its sigmoid as the probability.</summary>
+    public override void AddOnnxOutputs(OnnxGraphBuilder graph, string value, IReadOnlyList<int> outputShape)
+    {
+        graph.AddOutput(value, RawLogit, outputShape);
+        graph.AddOutput(graph.AddNode("Sigmoid", [value]), RawProbability, outputShape);
+    }
 
     /// <summary>Checks that the label is a <c>Boolean</c>.</summary>
     public static void CheckLabel(DataViewSchema.Column? label, string name)

@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Reflection;
+using System.Text.Json.Serialization;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
-using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -44,7 +45,12 @@ internal sealed class MulticlassHead : PredictionHead
 
     public override int NetworkOutputs => ClassCount;
 
-    public override IReadOnlyList<OnnxOutput> OnnxOutputs => [new(ColumnNames.Score, OutputTransform.Softmax)];
+    [JsonIgnore]
+    public override IReadOnlyList<string> OnnxOutputNames => [ColumnNames.Score];
+
+    /// <summary>The class probabilities: the softmax of the logits over the last axis.</summary>
+    public override void AddOnnxOutputs(OnnxGraphBuilder graph, string value, IReadOnlyList<int> outputShape)
+        => graph.AddOutput(graph.AddNode("Softmax", [value], ("axis", -1L)), ColumnNames.Score, outputShape);
 
     /// <summary>Checks the label column and builds the head from its key type.</summary>
     public static MulticlassHead FromLabel(DataViewSchema.Column? label, string name)

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 using DeepArch.MLNet.Scoring;
-using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -9,7 +9,7 @@ namespace DeepArch.MLNet.Heads;
 
 /// <summary>
 /// What a prediction task adds around a network: how labels become training targets, which loss is
-/// minimized, which ONNX outputs are exported, which ML.NET columns are produced (DESIGN §6), and the
+/// minimized, which ONNX outputs are exported (and the nodes, such as a softmax, that make them from the network's output), which ML.NET columns are produced (DESIGN §6), and the
 /// ML.NET transforms that reproduce those columns in a saved model.
 /// </summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "task")]
@@ -31,13 +31,25 @@ internal abstract class PredictionHead
     [JsonIgnore]
     public abstract int NetworkOutputs { get; }
 
-    /// <summary>The graph outputs of the exported model, in order.</summary>
+    /// <summary>The names of the exported model's graph outputs, in order (overrides carry <c>[JsonIgnore]</c> too: it does not pass to them).</summary>
     [JsonIgnore]
-    public abstract IReadOnlyList<OnnxOutput> OnnxOutputs { get; }
+    public abstract IReadOnlyList<string> OnnxOutputNames { get; }
+
+    /// <summary>
+    /// Declares the graph outputs <see cref="OnnxOutputNames"/> on top of the network's output <paramref name="value"/> (shaped
+    /// [batch, ..<paramref name="outputShape"/>]), with the nodes the task adds to it; by default every output is the raw value.
+    /// </summary>
+    public virtual void AddOnnxOutputs(OnnxGraphBuilder graph, string value, IReadOnlyList<int> outputShape)
+    {
+        foreach (string name in OnnxOutputNames)
+        {
+            graph.AddOutput(value, name, outputShape);
+        }
+    }
 
     /// <summary>The graph outputs the scoring transformer runs, with their per-row shapes; by default every output has the network's output shape.</summary>
     public virtual IReadOnlyList<(string Name, int[] Shape)> ScoringOutputs(ModelInfo info)
-        => OnnxOutputs.Select(o => (o.Name, info.OutputShape)).ToArray();
+        => OnnxOutputNames.Select(name => (name, info.OutputShape)).ToArray();
 
     /// <summary>
     /// Checks, for a head read from a model file, that its values are within bounds and agree with <paramref name="info"/>;

@@ -1,7 +1,7 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
-using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -18,7 +18,8 @@ internal sealed class RegressionHead : PredictionHead
 
     public override int NetworkOutputs => 1;
 
-    public override IReadOnlyList<OnnxOutput> OnnxOutputs => [new(RawScore)];
+    [JsonIgnore]
+    public override IReadOnlyList<string> OnnxOutputNames => [RawScore];
 
     /// <summary>Checks that the label is a <c>Single</c>.</summary>
     public static void CheckLabel(DataViewSchema.Column? label, string name)

@@ -1,6 +1,5 @@
 using System.Text.Json.Serialization;
 using DeepArch.MLNet.Scoring;
-using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -58,7 +57,8 @@ internal sealed class VectorOutputHead : PredictionHead
 
     public override int NetworkOutputs => Size;
 
-    public override IReadOnlyList<OnnxOutput> OnnxOutputs => [new(OnnxOutputName)];
+    [JsonIgnore]
+    public override IReadOnlyList<string> OnnxOutputNames => [OnnxOutputName];
 
     /// <summary>The type of the output column.</summary>
     public static VectorDataViewType OutputType(int size) => new(NumberDataViewType.Single, 1, size);

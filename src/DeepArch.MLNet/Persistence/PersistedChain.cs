@@ -39,7 +39,7 @@ internal static class PersistedChain
         var mlContext = new MLContext();
         string token = NetworkToken(onnxModel);
         var onnx = mlContext.Transforms.ApplyOnnxModel(
-            info.Head.OnnxOutputs.Select(o => o.Name).ToArray(), [info.FeatureColumn], new MemoryStream(onnxModel));
+            info.Head.OnnxOutputNames.ToArray(), [info.FeatureColumn], new MemoryStream(onnxModel));
         return onnx.Append(info.Head.CreatePersistedTail(mlContext))
             .Append(mlContext.Transforms.CopyColumns(token, info.FeatureColumn))
             .Append(mlContext.Transforms.DropColumns(token))

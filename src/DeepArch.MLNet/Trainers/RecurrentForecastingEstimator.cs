@@ -123,7 +123,7 @@ public sealed class RecurrentForecastingEstimator : IEstimator<NetworkTransforme
         var head = new VectorOutputHead(o.OutputColumnName, input.Name, labelSize);
         var scoring = o.ToScoringSettings();
         var info = new ModelInfo(TrainerName, input.Name, inputSize, [labelSize], head, history, network.Summarize().ToString(), scoring);
-        byte[] onnx = network.ExportOnnx(input.Name, head.OnnxOutputs, new Dictionary<string, string> { [ModelInfo.MetadataKey] = info.ToJson() });
+        byte[] onnx = network.ExportOnnx(input.Name, head.AddOnnxOutputs, new Dictionary<string, string> { [ModelInfo.MetadataKey] = info.ToJson() });
         return new NetworkTransformer(onnx, info);
     }
 

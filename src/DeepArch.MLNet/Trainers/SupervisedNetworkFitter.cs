@@ -158,7 +158,7 @@ internal sealed class SupervisedNetworkFitter
         var scoring = _options.ToScoringSettings();
         var info = new ModelInfo(_trainerName, feature.Name, featureSize, network.OutputShape.ToArray(), head, history,
             network.Summarize().ToString(), scoring, layout);
-        byte[] onnx = network.ExportOnnx(feature.Name, head.OnnxOutputs,
+        byte[] onnx = network.ExportOnnx(feature.Name, head.AddOnnxOutputs,
             new Dictionary<string, string> { [ModelInfo.MetadataKey] = info.ToJson() });
         return new NetworkTransformer(onnx, info);
     }

@@ -4,8 +4,8 @@ using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers;
 using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Onnx.Proto;
-using Google.Protobuf;
 using Microsoft.ML;
 
 namespace DeepArch.MLNet.Transforms;
@@ -86,7 +86,7 @@ public sealed class AutoencoderDecodingEstimator : IEstimator<NetworkTransformer
     /// <summary>
     /// The decoder with its graph input named after the code column and its output after <paramref name="outputName"/>
     /// (ONNX names a graph's values, so ML.NET's <c>OnnxTransformer</c> in a saved model binds columns by these names),
-    /// its metadata replaced by <paramref name="info"/> and sealed again.
+    /// its metadata replaced by <paramref name="info"/> and sealed again by the exporters' own writer.
     /// </summary>
     private static byte[] Rebind(byte[] decoder, ModelInfo info, string outputName)
     {
@@ -119,13 +119,13 @@ public sealed class AutoencoderDecodingEstimator : IEstimator<NetworkTransformer
                 node.Output[i] = Rename(node.Output[i]);
             }
         }
-        var entries = proto.MetadataProps.Where(p => p.Key != MetadataKeys.Integrity).ToList();
-        proto.MetadataProps.Clear();
-        foreach (var entry in entries)
+        var metadata = new Dictionary<string, string>();
+        foreach (var entry in proto.MetadataProps.Where(p => p.Key is not (MetadataKeys.Integrity or MetadataKeys.Signature)))
         {
-            proto.MetadataProps.Add(entry.Key == ModelInfo.MetadataKey ? new StringStringEntryProto { Key = entry.Key, Value = info.ToJson() } : entry);
+            metadata[entry.Key] = entry.Value;
         }
-        return OnnxIntegrity.Seal(proto.ToByteArray());
+        metadata[ModelInfo.MetadataKey] = info.ToJson();
+        return OnnxGraphBuilder.WriteSealed(proto, metadata);
     }
 
     /// <summary>Options of <see cref="AutoencoderDecodingEstimator"/>.</summary>

@@ -94,7 +94,7 @@ internal sealed class AutoencoderTransformFitter
         var exported = encoder ?? network;
         var head = new VectorOutputHead(o.OutputColumnName, column.Name, exported.OutputShape[0], decoder);
         var info = new ModelInfo(_transformName, column.Name, size, exported.OutputShape.ToArray(), head, history, exported.Summarize().ToString(), scoring);
-        byte[] onnx = exported.ExportOnnx(column.Name, head.OnnxOutputs, new Dictionary<string, string> { [ModelInfo.MetadataKey] = info.ToJson() });
+        byte[] onnx = exported.ExportOnnx(column.Name, head.AddOnnxOutputs, new Dictionary<string, string> { [ModelInfo.MetadataKey] = info.ToJson() });
         return new NetworkTransformer(onnx, info);
     }
 
@@ -105,6 +105,6 @@ internal sealed class AutoencoderTransformFitter
         var head = new VectorOutputHead(DecoderOutput, DecoderInput, decoder.OutputShape[0]);
         var info = new ModelInfo("DecodeByAutoencoder", DecoderInput, decoder.InputShape[0], decoder.OutputShape.ToArray(), head, history,
             decoder.Summarize().ToString(), scoring);
-        return decoder.ExportOnnx(DecoderInput, head.OnnxOutputs, new Dictionary<string, string> { [ModelInfo.MetadataKey] = info.ToJson() });
+        return decoder.ExportOnnx(DecoderInput, head.AddOnnxOutputs, new Dictionary<string, string> { [ModelInfo.MetadataKey] = info.ToJson() });
     }
 }

@@ -13,7 +13,7 @@ namespace DeepArch.Trainers.Architectures;
 /// differs: <see cref="Training.SparseObjective"/>, <see cref="Training.DenoisingObjective"/>);
 /// <see cref="CreateVariational"/> builds the variational kind. Train the spec as a
 /// <see cref="Networks.Network"/> on inputs shaped <c>[layerSizes[0]]</c>; the ML.NET stages export the
-/// reconstruction with <see cref="Networks.Network.ExportOnnx"/> and the halves through
+/// reconstruction with <see cref="Networks.Network.ExportOnnx(string, string, IReadOnlyDictionary{string, string})"/> and the halves through
 /// <see cref="AutoencoderNetworks.ExtractEncoder"/> and <see cref="AutoencoderNetworks.ExtractDecoder"/>.
 /// </remarks>
 public static class Autoencoder

@@ -7,7 +7,7 @@ namespace DeepArch.Trainers.Architectures;
 
 /// <summary>
 /// The halves of a trained autoencoder as networks of their own, each exportable with
-/// <see cref="Network.ExportOnnx"/>: the encoder (input -> code; the feature-extraction stage's "encode")
+/// <see cref="Network.ExportOnnx(string, string, IReadOnlyDictionary{string, string})"/>: the encoder (input -> code; the feature-extraction stage's "encode")
 /// and the decoder (code -> reconstruction; the generation stage's "decode"). The whole network's own
 /// export is the reconstruction. So one trained module gives three graphs from the same parameters.
 /// </summary>

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Onnx;
@@ -22,7 +21,7 @@ public enum AutoencoderScore
 /// <summary>
 /// One ONNX graph with everything an autoencoder's anomaly detector or featurizer reads, from one
 /// <c>Run</c>: the reconstruction, the code, each feature's squared error and a per-row score, all
-/// computed from the same trained parameters as <see cref="Network.ExportOnnx"/>.
+/// computed from the same trained parameters as <see cref="Network.ExportOnnx(string, string, IReadOnlyDictionary{string, string})"/>.
 /// </summary>
 public static class AutoencoderScoringExport
 {
@@ -85,10 +84,6 @@ public static class AutoencoderScoringExport
         {
             throw new ArgumentException($"The feature scale needs {features} positive finite values; got {featureScale.Count}.", nameof(featureScale));
         }
-        if (metadata is not null && metadata.ContainsKey(MetadataKeys.Integrity))
-        {
-            throw new ArgumentException($"'{MetadataKeys.Integrity}' is reserved: export writes it.", nameof(metadata));
-        }
 
         var module = (AutoencoderModule)autoencoder.Module;
         module.eval();
@@ -133,12 +128,7 @@ public static class AutoencoderScoringExport
             string total = graph.AddNode("Add", [graph.AddNode("ReduceSum", [featureError, Axis()], ("keepdims", 1L)), graph.AddInitializer("tiny", [1e-30f])]);
             graph.AddOutput(graph.AddNode("Div", [featureError, total]), FeatureShareOutput, autoencoder.InputShape);
         }
-        var allMetadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>())
-        {
-            [MetadataKeys.Architecture] = JsonSerializer.Serialize<LayerSpec>(spec, LayerSpecJson.Options),
-            [MetadataKeys.InputShape] = JsonSerializer.Serialize(autoencoder.InputShape),
-        };
-        return OnnxIntegrity.Seal(graph.ToModelBytes(autoencoder.Summarize().ToString(), allMetadata));
+        return graph.ToModelBytes(autoencoder, metadata);
     }
 
     /// <summary><c>-1/2 sum_j (1 + logVar_j - mean_j^2 - exp(logVar_j))</c>, [batch, 1].</summary>

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Onnx;
@@ -78,10 +77,6 @@ public static class ForecasterScoringExport
         {
             throw new ArgumentOutOfRangeException(nameof(standardization), s, "The standardization needs a finite mean and a positive finite standard deviation.");
         }
-        if (metadata is not null && metadata.ContainsKey(MetadataKeys.Integrity))
-        {
-            throw new ArgumentException($"'{MetadataKeys.Integrity}' is reserved: export writes it.", nameof(metadata));
-        }
         int context = forecaster.InputShape[0], forecastValues = forecaster.OutputShape[0];
 
         var graph = new OnnxGraphBuilder();
@@ -120,12 +115,7 @@ public static class ForecasterScoringExport
         {
             graph.AddOutput(AutoencoderScoringExport.AnomalyFlag(graph, value, limit), AnomalyOutput, [1]);
         }
-        var allMetadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>())
-        {
-            [MetadataKeys.Architecture] = JsonSerializer.Serialize(forecaster.Architecture, LayerSpecJson.Options),
-            [MetadataKeys.InputShape] = JsonSerializer.Serialize(new[] { context + forecastValues }),
-        };
-        return OnnxIntegrity.Seal(graph.ToModelBytes(forecaster.Summarize().ToString(), allMetadata));
+        return graph.ToModelBytes(forecaster, metadata, inputShape: [context + forecastValues]);
     }
 
     /// <summary>

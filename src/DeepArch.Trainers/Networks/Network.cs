@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Onnx;
 using TorchSharp;
@@ -8,22 +7,6 @@ using Parameter = TorchSharp.Modules.Parameter;
 using static TorchSharp.torch;
 
 namespace DeepArch.Trainers.Networks;
-
-/// <summary>What an exported graph output applies to the network's raw output.</summary>
-public enum OutputTransform
-{
-    /// <summary>The raw output (logits, regression values, reconstructions).</summary>
-    None,
-    /// <summary>Softmax over the last dimension: class probabilities from logits.</summary>
-    Softmax,
-    /// <summary>The logistic function: a probability from a logit.</summary>
-    Sigmoid,
-}
-
-/// <summary>One output of an exported ONNX graph.</summary>
-/// <param name="Name">The graph output's name.</param>
-/// <param name="Transform">What is applied to the network's output to produce it.</param>
-public sealed record OnnxOutput(string Name, OutputTransform Transform = OutputTransform.None);
 
 /// <summary>
 /// A network: a layer specification, the per-sample input shape it was built for, and the TorchSharp
@@ -196,45 +179,36 @@ public sealed class Network : IDisposable
     }
 
     /// <summary>
-    /// Writes the network as an ONNX model (opset 17) whose input <paramref name="inputName"/> is shaped
-    /// [batch, ..InputShape] and whose outputs are the given transforms of the network's output.
+    /// Writes the network as an ONNX model (opset 17) whose input <paramref name="inputName"/> is shaped [batch, ..InputShape]
+    /// and whose one output <paramref name="outputName"/> is the network's output, shaped [batch, ..OutputShape].
     /// </summary>
     /// <param name="inputName">The graph input's name.</param>
-    /// <param name="outputs">The graph outputs; at least one.</param>
+    /// <param name="outputName">The graph output's name.</param>
     /// <param name="metadata">Extra string metadata stored in the model (<c>metadata_props</c>).</param>
     /// <remarks>The model ends with the <see cref="MetadataKeys.Integrity"/> entry: a SHA-256 of all its other bytes, which DeepArch's loaders verify.</remarks>
-    public byte[] ExportOnnx(string inputName, IReadOnlyList<OnnxOutput> outputs, IReadOnlyDictionary<string, string>? metadata = null)
+    public byte[] ExportOnnx(string inputName, string outputName, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(outputName);
+        return ExportOnnx(inputName, (graph, value, shape) => graph.AddOutput(value, outputName, shape), metadata);
+    }
+
+    /// <summary>
+    /// Writes the network as an ONNX model whose input <paramref name="inputName"/> is shaped [batch, ..InputShape], and whose
+    /// outputs <paramref name="addOutputs"/> declares: it gets the graph, the network's output value and <see cref="OutputShape"/>,
+    /// and may add nodes on top of the value (a head's softmax or sigmoid) before it declares the outputs.
+    /// </summary>
+    /// <param name="inputName">The graph input's name.</param>
+    /// <param name="addOutputs">Adds the nodes and outputs the caller needs; at least one output.</param>
+    /// <param name="metadata">Extra string metadata stored in the model (<c>metadata_props</c>).</param>
+    internal byte[] ExportOnnx(string inputName, Action<OnnxGraphBuilder, string, IReadOnlyList<int>> addOutputs, IReadOnlyDictionary<string, string>? metadata = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentException.ThrowIfNullOrEmpty(inputName);
-        if (outputs is null || outputs.Count == 0)
-        {
-            throw new ArgumentException("At least one output is needed.", nameof(outputs));
-        }
+        ArgumentNullException.ThrowIfNull(addOutputs);
         var graph = new OnnxGraphBuilder();
         string input = graph.AddInput(inputName, InputShape);
-        string value = Architecture.EmitOnnx(graph, input, Module, InputShape);
-        foreach (var output in outputs)
-        {
-            string transformed = output.Transform switch
-            {
-                OutputTransform.None => value,
-                OutputTransform.Softmax => graph.AddNode("Softmax", [value], ("axis", -1L)),
-                OutputTransform.Sigmoid => graph.AddNode("Sigmoid", [value]),
-                _ => throw new ArgumentException($"Unknown output transform {output.Transform}.", nameof(outputs)),
-            };
-            graph.AddOutput(transformed, output.Name, OutputShape);
-        }
-        if (metadata is not null && metadata.ContainsKey(MetadataKeys.Integrity))
-        {
-            throw new ArgumentException($"'{MetadataKeys.Integrity}' is reserved: export writes it.", nameof(metadata));
-        }
-        var allMetadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>())
-        {
-            [MetadataKeys.Architecture] = JsonSerializer.Serialize(Architecture, LayerSpecJson.Options),
-            [MetadataKeys.InputShape] = JsonSerializer.Serialize(InputShape),
-        };
-        return OnnxIntegrity.Seal(graph.ToModelBytes(Summarize().ToString(), allMetadata));
+        addOutputs(graph, Architecture.EmitOnnx(graph, input, Module, InputShape), OutputShape);
+        return graph.ToModelBytes(this, metadata);
     }
 
     /// <inheritdoc/>

@@ -1,6 +1,7 @@
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Tests.Onnx;
 using DeepArch.Trainers.Training;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -37,7 +38,7 @@ public class MultilayerPerceptronTests
             .Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), Fixtures.Regression(64, seed: 1));
 
         OnnxAssert.Parity(network, rows: 23, seed: 2);
-        AssertTransformedOutputsMatch(network, OutputTransform.Sigmoid, raw => raw.Select(v => 1 / (1 + Math.Exp(-v))).ToArray());
+        AssertTransformedOutputsMatch(network, TaskTransform.Sigmoid, raw => raw.Select(v => 1 / (1 + Math.Exp(-v))).ToArray());
     }
 
     [Fact]
@@ -48,7 +49,7 @@ public class MultilayerPerceptronTests
             .Fit(new SupervisedObjective(network, LossFunction.CrossEntropy), Fixtures.Blobs(60, seed: 2));
 
         OnnxAssert.Parity(network, rows: 23, seed: 3);
-        AssertTransformedOutputsMatch(network, OutputTransform.Softmax, raw =>
+        AssertTransformedOutputsMatch(network, TaskTransform.Softmax, raw =>
         {
             double max = raw.Max();
             double[] exp = raw.Select(v => Math.Exp(v - max)).ToArray();
@@ -61,7 +62,7 @@ public class MultilayerPerceptronTests
     /// Runtime, and compares them with <see cref="Network.Predict"/> and with <paramref name="oracle"/>
     /// applied to it per row (max abs error 1e-5).
     /// </summary>
-    private static void AssertTransformedOutputsMatch(Network network, OutputTransform transform, Func<double[], double[]> oracle)
+    private static void AssertTransformedOutputsMatch(Network network, TaskTransform transform, Func<double[], double[]> oracle)
     {
         const int rows = 19;
         int inputs = network.InputShape[0], outputs = network.OutputShape[0];
@@ -69,7 +70,7 @@ public class MultilayerPerceptronTests
         float[] input = Enumerable.Range(0, rows * inputs).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
         float[] expected = network.Predict(input, rows);
 
-        using var session = new InferenceSession(network.ExportOnnx("features", [new OnnxOutput("score"), new OnnxOutput("probability", transform)]));
+        using var session = new InferenceSession(TaskOutputs.Export(network, "features", [new TaskOutput("score"), new TaskOutput("probability", transform)]));
         using var results = session.Run([NamedOnnxValue.CreateFromTensor("features", new DenseTensor<float>(input, [rows, inputs]))]);
         float[] score = results.Single(r => r.Name == "score").AsTensor<float>().ToArray();
         float[] probability = results.Single(r => r.Name == "probability").AsTensor<float>().ToArray();

@@ -36,7 +36,7 @@ public class RecurrentPaddingTests(ITestOutputHelper output)
         float[] zeros = RecurrentTestData.Variable(Lengths, MaxSteps, Features, seed: 3);
         float[] garbage = RecurrentTestData.Variable(Lengths, MaxSteps, Features, seed: 3, padding: null);
         Assert.NotEqual(zeros, garbage);
-        byte[] model = network.ExportOnnx("input", [new OnnxOutput("output")]);
+        byte[] model = network.ExportOnnx("input", "output");
         int width = network.OutputShape.Aggregate(1, (a, d) => a * d);
 
         float[] torchBatch = network.Predict(garbage, Lengths.Length);
@@ -65,7 +65,7 @@ public class RecurrentPaddingTests(ITestOutputHelper output)
         var sequence = new Recurrent(cell, 4, Features, output: RecurrentOutput.Sequence, variableLength: true);
         using var network = new Network(sequence, [1 + MaxSteps * Features], seed: 7);
         float[] garbage = RecurrentTestData.Variable(Lengths, MaxSteps, Features, seed: 3, padding: null);
-        byte[] model = network.ExportOnnx("input", [new OnnxOutput("output")]);
+        byte[] model = network.ExportOnnx("input", "output");
 
         foreach (float[] scores in new[] { network.Predict(garbage, Lengths.Length), RecurrentTestData.RunOnnx(model, network, garbage, Lengths.Length) })
         {

@@ -72,7 +72,7 @@ internal static class RecurrentTestData
     public static double Parity(Network network, float[] input, int rows)
     {
         float[] expected = network.Predict(input, rows);
-        byte[] model = network.ExportOnnx("input", [new OnnxOutput("output")]);
+        byte[] model = network.ExportOnnx("input", "output");
         OnnxAssert.CheckModel(model);
         float[] actual = RunOnnx(model, network, input, rows);
         Assert.Equal(expected.Length, actual.Length);

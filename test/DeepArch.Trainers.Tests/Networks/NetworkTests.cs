@@ -57,7 +57,7 @@ public class NetworkTests
         var architecture = MultilayerPerceptron.Create([6], 2, ActivationKind.LeakyReLU, dropout: 0.1f, batchNorm: true);
         using var network = new Network(architecture, [4], seed: 1);
 
-        var model = ModelProto.Parser.ParseFrom(network.ExportOnnx("input", [new OnnxOutput("output")], new Dictionary<string, string> { ["owner"] = "tests" }));
+        var model = ModelProto.Parser.ParseFrom(network.ExportOnnx("input", "output", new Dictionary<string, string> { ["owner"] = "tests" }));
 
         var metadata = model.MetadataProps.ToDictionary(p => p.Key, p => p.Value);
         var back = Assert.IsType<Sequential>(LayerSpecJson.Deserialize(metadata[MetadataKeys.Architecture]));
@@ -74,7 +74,7 @@ public class NetworkTests
     {
         // Oracle: y = x W^T + b with W and b read back from the exported initializers.
         using var network = new Network(new Dense(3), [4], seed: 2);
-        var graph = ModelProto.Parser.ParseFrom(network.ExportOnnx("input", [new OnnxOutput("output")])).Graph;
+        var graph = ModelProto.Parser.ParseFrom(network.ExportOnnx("input", "output")).Graph;
         float[] weight = Floats(graph.Initializer.Single(t => t.Dims.Count == 2));
         float[] bias = Floats(graph.Initializer.Single(t => t.Dims.Count == 1));
         var features = Fixtures.Regression(5, seed: 2).Features;
@@ -112,7 +112,7 @@ public class NetworkTests
         network.Dispose(); // idempotent
 
         Assert.Throws<ObjectDisposedException>(() => network.Predict(new float[5], 1));
-        Assert.Throws<ObjectDisposedException>(() => network.ExportOnnx("input", [new OnnxOutput("output")]));
+        Assert.Throws<ObjectDisposedException>(() => network.ExportOnnx("input", "output"));
     }
 
     [Theory]

@@ -15,16 +15,16 @@ namespace DeepArch.Trainers.Tests.Onnx;
 /// </summary>
 public class TaskOutputExportTests
 {
-    public static TheoryData<string, int, OnnxOutput[]> Tasks => new()
+    public static TheoryData<string, int, TaskOutput[]> Tasks => new()
     {
-        { "multiclass", 10, [new OnnxOutput("Score", OutputTransform.Softmax)] },
-        { "binary", 1, [new OnnxOutput("logit"), new OnnxOutput("probability", OutputTransform.Sigmoid)] },
-        { "regression", 1, [new OnnxOutput("score")] },
+        { "multiclass", 10, [new TaskOutput("Score", TaskTransform.Softmax)] },
+        { "binary", 1, [new TaskOutput("logit"), new TaskOutput("probability", TaskTransform.Sigmoid)] },
+        { "regression", 1, [new TaskOutput("score")] },
     };
 
     [Theory]
     [MemberData(nameof(Tasks))]
-    public void Mlp_task_outputs_match_torchsharp_and_pass_the_checker(string task, int outputs, OnnxOutput[] exported)
+    public void Mlp_task_outputs_match_torchsharp_and_pass_the_checker(string task, int outputs, TaskOutput[] exported)
     {
         using var network = new Network(MultilayerPerceptron.Create([32, 16], outputs, ActivationKind.Tanh, dropout: 0.2f, batchNorm: true), [12], seed: 7);
         const int rows = 40;
@@ -32,7 +32,7 @@ public class TaskOutputExportTests
         float[] input = Enumerable.Range(0, rows * 12).Select(_ => (float)(random.NextDouble() * 6 - 3)).ToArray();
         float[] raw = network.Predict(input, rows);
 
-        byte[] model = network.ExportOnnx("Features", exported);
+        byte[] model = TaskOutputs.Export(network, "Features", exported);
         OnnxAssert.CheckModel(model);
         using var session = new InferenceSession(model);
         using var results = session.Run([NamedOnnxValue.CreateFromTensor("Features", new DenseTensor<float>(input, [rows, 12]))]);
@@ -56,13 +56,13 @@ public class TaskOutputExportTests
     {
         using var network = new Network(MultilayerPerceptron.Create([8], 3), [5], seed: 1);
 
-        Assert.Equal(network.ExportOnnx("x", [new OnnxOutput("y")]), network.ExportOnnx("x", [new OnnxOutput("y")]));
+        Assert.Equal(network.ExportOnnx("x", "y"), network.ExportOnnx("x", "y"));
     }
 
-    private static float[] Apply(OutputTransform transform, float[] raw, int width) => transform switch
+    private static float[] Apply(TaskTransform transform, float[] raw, int width) => transform switch
     {
-        OutputTransform.Sigmoid => raw.Select(v => 1 / (1 + MathF.Exp(-v))).ToArray(),
-        OutputTransform.Softmax => raw.Chunk(width).SelectMany(row =>
+        TaskTransform.Sigmoid => raw.Select(v => 1 / (1 + MathF.Exp(-v))).ToArray(),
+        TaskTransform.Softmax => raw.Chunk(width).SelectMany(row =>
         {
             float max = row.Max();
             float[] e = row.Select(v => MathF.Exp(v - max)).ToArray();
