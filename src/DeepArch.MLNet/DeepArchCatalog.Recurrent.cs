@@ -29,7 +29,7 @@ public static partial class DeepArchCatalog
     /// <summary>A recurrent network for multiclass classification of sequences, with every option.</summary>
     public static RecurrentNetworkTrainer RecurrentNetwork(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         RecurrentNetworkTrainer.Options options)
-        => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Multiclass);
+        => new(CatalogEnvironment.Of(catalog), options, TaskKind.Multiclass);
 
     /// <summary>
     /// A recurrent network (LSTM by default) for binary classification of sequences (<c>Boolean</c> label; <c>Score</c>, <c>Probability</c>, <c>PredictedLabel</c>).
@@ -51,7 +51,7 @@ public static partial class DeepArchCatalog
     /// <summary>A recurrent network for binary classification of sequences, with every option.</summary>
     public static RecurrentNetworkTrainer RecurrentNetwork(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
         RecurrentNetworkTrainer.Options options)
-        => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Binary);
+        => new(CatalogEnvironment.Of(catalog), options, TaskKind.Binary);
 
     /// <summary>
     /// A recurrent network (LSTM by default) for regression over sequences, for example the next value of a series from a
@@ -74,7 +74,7 @@ public static partial class DeepArchCatalog
     /// <summary>A recurrent network for regression over sequences, with every option.</summary>
     public static RecurrentNetworkTrainer RecurrentNetwork(this RegressionCatalog.RegressionTrainers catalog,
         RecurrentNetworkTrainer.Options options)
-        => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Regression);
+        => new(CatalogEnvironment.Of(catalog), options, TaskKind.Regression);
 
     /// <summary>
     /// Anomaly detection by prediction: a recurrent forecaster (LSTM by default) learns to predict the last <paramref name="horizon"/> steps of

@@ -28,7 +28,7 @@ public static partial class DeepArchCatalog
     /// <summary>A multilayer perceptron for multiclass classification, with every option.</summary>
     public static MultilayerPerceptronTrainer MultilayerPerceptron(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         MultilayerPerceptronTrainer.Options options)
-        => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Multiclass);
+        => new(CatalogEnvironment.Of(catalog), options, TaskKind.Multiclass);
 
     /// <summary>A multilayer perceptron for binary classification (<c>Boolean</c> label; <c>Score</c>, <c>Probability</c>, <c>PredictedLabel</c>).</summary>
     /// <param name="catalog">The binary trainers catalog.</param>
@@ -46,7 +46,7 @@ public static partial class DeepArchCatalog
     /// <summary>A multilayer perceptron for binary classification, with every option.</summary>
     public static MultilayerPerceptronTrainer MultilayerPerceptron(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
         MultilayerPerceptronTrainer.Options options)
-        => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Binary);
+        => new(CatalogEnvironment.Of(catalog), options, TaskKind.Binary);
 
     /// <summary>A multilayer perceptron for regression (<c>Single</c> label; <c>Score</c>).</summary>
     /// <param name="catalog">The regression trainers catalog.</param>
@@ -64,7 +64,7 @@ public static partial class DeepArchCatalog
     /// <summary>A multilayer perceptron for regression, with every option.</summary>
     public static MultilayerPerceptronTrainer MultilayerPerceptron(this RegressionCatalog.RegressionTrainers catalog,
         MultilayerPerceptronTrainer.Options options)
-        => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Regression);
+        => new(CatalogEnvironment.Of(catalog), options, TaskKind.Regression);
 
     /// <summary>
     /// A convolutional network for multiclass classification (key-typed label; <c>Score</c> and key <c>PredictedLabel</c>):
@@ -84,7 +84,7 @@ public static partial class DeepArchCatalog
     /// <summary>A convolutional network for multiclass classification, with every option (a preset such as LeNet-5, or explicit layers).</summary>
     public static ConvolutionalNetworkTrainer ConvolutionalNetwork(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         ConvolutionalNetworkTrainer.Options options)
-        => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Multiclass);
+        => new(CatalogEnvironment.Of(catalog), options, TaskKind.Multiclass);
 
     /// <summary>
     /// A convolutional network for binary classification (<c>Boolean</c> label; <c>Score</c>, <c>Probability</c>, <c>PredictedLabel</c>):
@@ -104,7 +104,7 @@ public static partial class DeepArchCatalog
     /// <summary>A convolutional network for binary classification, with every option.</summary>
     public static ConvolutionalNetworkTrainer ConvolutionalNetwork(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
         ConvolutionalNetworkTrainer.Options options)
-        => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Binary);
+        => new(CatalogEnvironment.Of(catalog), options, TaskKind.Binary);
 
     /// <summary>
     /// A convolutional network for regression (<c>Single</c> label; <c>Score</c>): the default small network over a
@@ -124,7 +124,7 @@ public static partial class DeepArchCatalog
     /// <summary>A convolutional network for regression, with every option.</summary>
     public static ConvolutionalNetworkTrainer ConvolutionalNetwork(this RegressionCatalog.RegressionTrainers catalog,
         ConvolutionalNetworkTrainer.Options options)
-        => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Regression);
+        => new(CatalogEnvironment.Of(catalog), options, TaskKind.Regression);
 
     /// <summary>
     /// A supervised stacked autoencoder for multiclass classification (key-typed label; <c>Score</c> and key <c>PredictedLabel</c>):
@@ -146,7 +146,7 @@ public static partial class DeepArchCatalog
     /// <summary>A supervised stacked autoencoder for multiclass classification, with every option (denoising pretraining, fine-tuning the head only...).</summary>
     public static StackedAutoencoderTrainer StackedAutoencoder(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         StackedAutoencoderTrainer.Options options)
-        => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Multiclass);
+        => new(CatalogEnvironment.Of(catalog), options, TaskKind.Multiclass);
 
     /// <summary>
     /// A supervised stacked autoencoder for binary classification (<c>Boolean</c> label; <c>Score</c>, <c>Probability</c>, <c>PredictedLabel</c>):
@@ -168,7 +168,7 @@ public static partial class DeepArchCatalog
     /// <summary>A supervised stacked autoencoder for binary classification, with every option.</summary>
     public static StackedAutoencoderTrainer StackedAutoencoder(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
         StackedAutoencoderTrainer.Options options)
-        => new(CatalogEnvironment.Of(catalog), options, PredictionTask.Binary);
+        => new(CatalogEnvironment.Of(catalog), options, TaskKind.Binary);
 
     private static StackedAutoencoderTrainer.Options Stacked(string label, string features, int[]? hidden, int pretrainingEpochs, int epochs, int batchSize,
         double learningRate) => new()

@@ -32,6 +32,12 @@ internal sealed record ModelInfo(
 {
     public const string MetadataKey = "deeparch.model";
 
+    /// <summary>The format this DeepArch writes: 1. Model info written before formats were numbered reads as 0 and is format 1 too.</summary>
+    public const int CurrentFormat = 1;
+
+    /// <summary>The format of this model info (<see cref="CurrentFormat"/> when written; 0 in files written before formats were numbered).</summary>
+    public int Format { get; init; }
+
     private static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
@@ -39,6 +45,9 @@ internal sealed record ModelInfo(
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>The model's metadata: this model info as JSON under <see cref="MetadataKey"/>.</summary>
+    public IReadOnlyDictionary<string, string> ToMetadata() => new Dictionary<string, string> { [MetadataKey] = ToJson() };
 
     public static ModelInfo FromJson(string json)
         => JsonSerializer.Deserialize<ModelInfo>(json, Json) ?? throw new JsonException("The model metadata is empty.");
@@ -50,6 +59,10 @@ internal sealed record ModelInfo(
     /// <exception cref="InvalidDataException">A value is missing or out of bounds; the message names it.</exception>
     public void CheckLoaded()
     {
+        if (Format > CurrentFormat)
+        {
+            throw new InvalidDataException($"The model info has format {Format}, written by a newer DeepArch; this one reads formats up to {CurrentFormat}.");
+        }
         Require(!string.IsNullOrEmpty(Trainer) && Trainer.Length <= 256, "trainer", Trainer);
         Require(!string.IsNullOrEmpty(FeatureColumn), "feature column", FeatureColumn);
         Require(FeatureSize >= 1 && FeatureSize <= ScoringSettings.MaxValuesPerRow, "feature size", FeatureSize);

@@ -76,59 +76,31 @@ public enum AnomalyThresholdSource
 /// <para>Train on normal rows only (or mostly): the network learns to reconstruct what it sees. Training reads
 /// the feature column into memory once (4 bytes per value); scoring streams.</para>
 /// <para>The options are validated when the detector is created and again when <c>Fit</c> starts, which reads them all
-/// then: a change to <see cref="TrainerOptions"/> in between applies in full.</para>
+/// then: a change to <c>TrainerOptions</c> in between applies in full.</para>
 /// </remarks>
-public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTransformer>
+public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<AutoencoderAnomalyDetectionTrainer.Options>
 {
-    private const string TrainerName = "AutoencoderAnomalyDetection";
-    private readonly IHostEnvironment _environment;
-
-    internal AutoencoderAnomalyDetectionTrainer(IHostEnvironment environment, Options options)
+    internal AutoencoderAnomalyDetectionTrainer(IHostEnvironment environment, Options options) : base(environment, options, "AutoencoderAnomalyDetection")
     {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        _environment = environment;
-        TrainerOptions = options;
     }
 
     /// <summary>The options this trainer was created with; each <c>Fit</c> validates and reads them as they are when it starts.</summary>
-    public Options TrainerOptions { get; }
+    public Options TrainerOptions => LiveOptions;
 
     /// <summary>The threshold chosen by the last <c>Fit</c>, or null before the first.</summary>
     public float? Threshold { get; private set; }
 
-    /// <summary>Trains on <paramref name="input"/> (normal rows); validation, if any, uses <c>ValidationFraction</c> of it.</summary>
-    public NetworkTransformer Fit(IDataView input) => FitCore(input, null);
-
-    /// <summary>
-    /// Trains on <paramref name="trainData"/> and validates every epoch on <paramref name="validationData"/> (normal rows);
-    /// with <see cref="AnomalyThresholdSource.ValidationFalsePositiveRate"/> the threshold comes from the validation scores.
-    /// </summary>
-    public NetworkTransformer Fit(IDataView trainData, IDataView validationData)
-    {
-        ArgumentNullException.ThrowIfNull(validationData);
-        return FitCore(trainData, validationData);
-    }
-
     /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         FeatureColumn.Check(inputSchema, TrainerOptions.FeatureColumnName);
         return SchemaShapes.With(inputSchema, AnomalyHead.OutputShape(TrainerOptions.FeatureContributionsColumnName));
     }
 
-    private NetworkTransformer FitCore(IDataView train, IDataView? validation)
+    private protected override FitData Read(Options options, IDataView train, IDataView? validation)
     {
-        ArgumentNullException.ThrowIfNull(train);
-        var options = NetworkOptions.Snapshot(TrainerOptions);
-        options.CheckEarlyStoppingHasValidation(validation is not null);
-        if (validation is null && options.ThresholdSource == AnomalyThresholdSource.ValidationFalsePositiveRate)
-        {
-            throw new InvalidOperationException(
-                "Options.ThresholdSource is ValidationFalsePositiveRate but there is no validation data: call Fit(trainData, validationData) with normal rows, " +
-                "or choose Contamination or Explicit.");
-        }
+        ThresholdScores.RequireValidation(options.ThresholdSource, validation is not null, "rows");
         var (feature, featureSize) = FeatureColumn.Resolve(train.Schema, options.FeatureColumnName);
         ConvolutionalShape.Check(options.Kind, options.ImageShape, feature, featureSize);
         int codeSize = options.Kind == AutoencoderKind.Convolutional
@@ -141,26 +113,27 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
                 "(an undercomplete autoencoder; a code as large as the input can learn the identity).");
         }
         var ct = options.CancellationToken;
-        float[] trainRows = TrainingDataReader.ReadFeatures(train, feature, featureSize, ct);
-        float[]? validationRows = null;
+        var trainSet = ReconstructionSet.Create(TrainingDataReader.ReadFeatures(train, feature, featureSize, ct), featureSize);
+        TrainingSet? validationSet = null;
         if (validation is not null)
         {
             var validationFeature = FeatureColumn.Resolve(validation.Schema, options.FeatureColumnName, featureSize, "validation feature");
-            validationRows = TrainingDataReader.ReadFeatures(validation, validationFeature, featureSize, ct);
+            validationSet = ReconstructionSet.Create(TrainingDataReader.ReadFeatures(validation, validationFeature, featureSize, ct), featureSize);
         }
+        return new FitData(feature, featureSize, trainSet, validationSet, Head: null);
+    }
 
-        int seed = options.Seed ?? CatalogEnvironment.Seed(_environment);
-        var device = TorchRuntime.ResolveDevice(options.Device, options.FallbackToCpu, "Options.Device");
-        int[] sizes = [featureSize, .. options.LayerSizes];
-        var trainSet = ReconstructionSet.Create(trainRows, featureSize);
-        var validationSet = validationRows is null ? null : ReconstructionSet.Create(validationRows, featureSize);
-        var training = options.ToTrainingOptions(seed);
-        var (network, history) = TrainingGuard.Train(options.CreateSpec(sizes), [featureSize], seed, device, training, trainSet, validationSet,
-            AutoencoderNames(options.Kind, options.LayerSizes, options.ImageShape, options.ConvolutionalFilters, featureSize), options.ToScoringSettings(),
-            built => new TrainingLoop(training).Fit(options.CreateObjective(built), trainSet, validationSet, options.Progress, ct));
-        using var _ = network;
+    private protected override NetworkPlan Plan(Options options, FitData data) => options.Plan(data.InputSize);
 
-        var scoring = options.ToScoringSettings();
+    private protected override TrainingObjective Objective(Options options, Network network, FitData data) => options.CreateObjective(network);
+
+    /// <summary>The scoring graph: the score, then the threshold chosen from the training (or validation) scores compared with it.</summary>
+    private protected override NetworkTransformer Export(Fitted fitted)
+    {
+        var (options, network, scoring) = (fitted.Options, fitted.Network, fitted.Scoring);
+        string input = fitted.Data.Input.Name;
+        int featureSize = fitted.Data.InputSize;
+        float[] trainRows = fitted.Data.Train.Features;
         var score = options.Kind == AutoencoderKind.Variational && options.VariationalScore == AutoencoderScore.NegativeElbo
             ? AutoencoderScore.NegativeElbo : AutoencoderScore.ReconstructionError;
         float[]? scale = null;
@@ -170,7 +143,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
             // One ONNX Runtime pass over the training rows serves both the scale and, when the threshold needs the
             // training scores, the scores themselves: a second export, session and pass would compute the same
             // reconstructions again (measured in eng/bench: the pass costs about one forward pass over the rows).
-            float[] reconstruction = ThresholdScores.Run(network.ExportScoringOnnx(feature.Name, score), feature.Name, trainRows, featureSize,
+            float[] reconstruction = ThresholdScores.Run(network.ExportScoringOnnx(input, score), input, trainRows, featureSize,
                 AutoencoderScoringExport.ReconstructionOutput, featureSize, scoring);
             scale = FeatureErrorScale(reconstruction, trainRows, featureSize);
             if (options.ThresholdSource == AnomalyThresholdSource.Contamination && score == AutoencoderScore.ReconstructionError)
@@ -178,20 +151,14 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
                 trainScores = StandardizedErrors(reconstruction, trainRows, featureSize, scale);
             }
         }
-        float threshold = options.ThresholdSource switch
-        {
-            AnomalyThresholdSource.Explicit => options.Threshold!.Value,
-            AnomalyThresholdSource.Contamination => ThresholdScores.UpperQuantile(
-                trainScores ?? Scores(network.ExportScoringOnnx(feature.Name, score, scale), feature.Name, trainRows, featureSize, scoring), options.Contamination),
-            _ => ThresholdScores.UpperQuantile(Scores(network.ExportScoringOnnx(feature.Name, score, scale), feature.Name, validationRows!, featureSize, scoring), options.FalsePositiveRate),
-        };
+        float threshold = ThresholdScores.Choose(options.ThresholdSource, options.Threshold, options.Contamination, options.FalsePositiveRate,
+            () => trainScores ?? Scores(network.ExportScoringOnnx(input, score, scale), input, trainRows, featureSize, scoring),
+            () => Scores(network.ExportScoringOnnx(input, score, scale), input, fitted.Data.Validation!.Features, featureSize, scoring));
         Threshold = threshold;
 
         var head = new AnomalyHead { Threshold = threshold, FeatureSize = featureSize, FeatureContributionsColumn = options.FeatureContributionsColumnName, MissingValues = options.MissingValues };
-        var info = new ModelInfo(TrainerName, feature.Name, featureSize, [1], head, history, network.Summarize().ToString(), scoring);
-        byte[] onnx = network.ExportScoringOnnx(feature.Name, score, scale,
-            new Dictionary<string, string> { [ModelInfo.MetadataKey] = info.ToJson() }, threshold, options.FeatureContributionsColumnName is not null);
-        return new NetworkTransformer(onnx, info);
+        return fitted.Transformer(head, network,
+            metadata => network.ExportScoringOnnx(input, score, scale, metadata, threshold, options.FeatureContributionsColumnName is not null), outputShape: [1]);
     }
 
     /// <summary>
@@ -244,23 +211,17 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
     private static float[] Scores(byte[] model, string input, float[] rows, int featureSize, ScoringSettings scoring)
         => ThresholdScores.Run(model, input, rows, featureSize, AutoencoderScoringExport.ScoreOutput, 1, scoring);
 
-    /// <summary>The options that size an autoencoder, as errors name them (shared with the autoencoder transforms).</summary>
-    internal static NetworkOptionNames AutoencoderNames(AutoencoderKind kind, IReadOnlyList<int> layerSizes, IReadOnlyList<int>? imageShape,
-        IReadOnlyList<int>? filters, int featureSize) => kind == AutoencoderKind.Convolutional
-        ? new($"Options.ConvolutionalFilters {Shapes.Format(filters ?? ConvolutionalAutoencoder.DefaultFilters)} on Options.ImageShape {Shapes.Format(imageShape!)}",
-            "Options.ConvolutionalFilters or Options.ImageShape")
-        : new($"Options.LayerSizes {Shapes.Format(layerSizes)} on {featureSize} features", "Options.LayerSizes", "Options.BatchNorm");
-
     /// <summary>
-    /// Options of <see cref="AutoencoderAnomalyDetectionTrainer"/>: the feature column, the autoencoder, the threshold, and the
-    /// training, scoring and device options of <see cref="NetworkOptions"/>. There is no label column: the detector trains without labels.
+    /// Options of <see cref="AutoencoderAnomalyDetectionTrainer"/>: the feature column, the threshold, and the autoencoder's options
+    /// (<see cref="AutoencoderOptions"/>). There is no label column: the detector trains without labels.
     /// </summary>
-    public sealed class Options : NetworkOptions
+    public sealed class Options : AutoencoderOptions
     {
-        /// <summary>Creates the options with the detector's defaults: 50 epochs, learning rate 1e-3.</summary>
+        /// <summary>Creates the options with the detector's defaults: 50 epochs, learning rate 1e-3, <see cref="AutoencoderOptions.ActivityL1"/> 1e-3.</summary>
         public Options()
         {
             Epochs = 50;
+            ActivityL1 = 1e-3f;
         }
 
         /// <summary>The feature column: <c>Single</c> or a known-size vector of <c>Single</c>.</summary>
@@ -268,54 +229,9 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
 
         /// <summary>
         /// What scoring does with a row whose features hold NaN (a missing value) or infinity: flag it as an anomaly (default;
-        /// its <c>Score</c> is NaN or infinite) or throw. Training rejects such rows either way.
+        /// its <c>Score</c> is NaN) or throw. Training rejects such rows either way.
         /// </summary>
         public MissingValuePolicy MissingValues { get; set; } = MissingValuePolicy.FlagAsAnomaly;
-
-        /// <summary>The hidden sizes, then the code size (the input size is the feature column's); each at least 1, and the code smaller than the input.</summary>
-        public IReadOnlyList<int> LayerSizes { get; set; } = [32, 8];
-
-        /// <summary>The hidden layers' activation.</summary>
-        public ActivationKind Activation { get; set; } = ActivationKind.ReLU;
-
-        /// <summary>Applied to the reconstruction: Identity (default) for standardized data, Sigmoid for values in [0, 1].</summary>
-        public ActivationKind OutputActivation { get; set; } = ActivationKind.Identity;
-
-        /// <summary>Dropout after each hidden activation during training, in [0, 1); 0 (default) adds none.</summary>
-        public float Dropout { get; set; }
-
-        /// <summary>
-        /// Whether each hidden layer is batch-normalized before its activation (not the convolutional kind). Batch normalization needs at least two
-        /// rows per batch: with it, <c>BatchSize</c> must be at least 2, and <c>Fit</c> rejects a training set of fewer than 2 rows (after the validation split).
-        /// </summary>
-        public bool BatchNorm { get; set; }
-
-        /// <summary>The autoencoder kind.</summary>
-        public AutoencoderKind Kind { get; set; } = AutoencoderKind.Deep;
-
-        /// <summary><see cref="AutoencoderKind.Convolutional"/>: the feature vector's image shape [channels, height, width]; height and width divisible by 2 per filter level.</summary>
-        public IReadOnlyList<int>? ImageShape { get; set; }
-
-        /// <summary><see cref="AutoencoderKind.Convolutional"/>: filters per encoder level (the decoder mirrors them); null gives [16, 8].</summary>
-        public IReadOnlyList<int>? ConvolutionalFilters { get; set; }
-
-        /// <summary><see cref="AutoencoderKind.Sparse"/>: the weight of the L1 activity penalty on the code; finite, at least 0.</summary>
-        public float ActivityL1 { get; set; } = 1e-3f;
-
-        /// <summary><see cref="AutoencoderKind.Sparse"/>: rho, the target mean activation of each code unit, in (0, 1).</summary>
-        public float SparsityTarget { get; set; } = 0.05f;
-
-        /// <summary><see cref="AutoencoderKind.Sparse"/>: beta, the weight of the KL sparsity penalty; finite, at least 0 (above 0 makes the code Sigmoid).</summary>
-        public float SparsityWeight { get; set; }
-
-        /// <summary><see cref="AutoencoderKind.Denoising"/>: the standard deviation of the Gaussian noise added to training inputs; finite, at least 0.</summary>
-        public float GaussianNoise { get; set; } = 0.1f;
-
-        /// <summary><see cref="AutoencoderKind.Denoising"/>: the probability of zeroing each training input value, in [0, 1).</summary>
-        public float MaskingProbability { get; set; }
-
-        /// <summary><see cref="AutoencoderKind.Variational"/>: the weight of the KL term; finite, at least 0.</summary>
-        public float Beta { get; set; } = 1;
 
         /// <summary><see cref="AutoencoderKind.Variational"/>: what <c>Score</c> measures, the reconstruction error (default) or the negative ELBO.</summary>
         public AutoencoderScore VariationalScore { get; set; } = AutoencoderScore.ReconstructionError;
@@ -342,59 +258,14 @@ public sealed class AutoencoderAnomalyDetectionTrainer : IEstimator<NetworkTrans
         {
             Check(!string.IsNullOrWhiteSpace(FeatureColumnName), nameof(FeatureColumnName), FeatureColumnName is null ? "null" : $"'{FeatureColumnName}'", "must name a column");
             base.Validate();
-            Check(LayerSizes is not null, nameof(LayerSizes), "null", "must not be null");
-            Check(LayerSizes!.Count >= 1 && LayerSizes.All(s => s >= 1), nameof(LayerSizes), Shapes.Format(LayerSizes!), "must hold at least the code size, each size at least 1");
-            Check(Enum.IsDefined(Activation), nameof(Activation), Activation, "must be a defined ActivationKind");
-            Check(Enum.IsDefined(OutputActivation), nameof(OutputActivation), OutputActivation, "must be a defined ActivationKind");
-            Check(Dropout >= 0 && Dropout < 1, nameof(Dropout), Dropout, "must be in [0, 1)");
-            Check(Enum.IsDefined(Kind), nameof(Kind), Kind, "must be a defined AutoencoderKind");
-            ConvolutionalShape.Validate(Kind, ImageShape, ConvolutionalFilters);
-            Check(ActivityL1 >= 0 && float.IsFinite(ActivityL1), nameof(ActivityL1), ActivityL1, "must be finite and at least 0");
-            Check(SparsityTarget > 0 && SparsityTarget < 1, nameof(SparsityTarget), SparsityTarget, "must be in (0, 1)");
-            Check(SparsityWeight >= 0 && float.IsFinite(SparsityWeight), nameof(SparsityWeight), SparsityWeight, "must be finite and at least 0");
-            Check(GaussianNoise >= 0 && float.IsFinite(GaussianNoise), nameof(GaussianNoise), GaussianNoise, "must be finite and at least 0");
-            Check(MaskingProbability >= 0 && MaskingProbability < 1, nameof(MaskingProbability), MaskingProbability, "must be in [0, 1)");
-            Check(Beta >= 0 && float.IsFinite(Beta), nameof(Beta), Beta, "must be finite and at least 0");
             Check(Enum.IsDefined(VariationalScore), nameof(VariationalScore), VariationalScore, "must be a defined AutoencoderScore");
             Check(VariationalScore != AutoencoderScore.NegativeElbo || Kind == AutoencoderKind.Variational, nameof(VariationalScore), VariationalScore,
                 "needs Kind = Variational (only a variational autoencoder has an ELBO)");
-            Check(Enum.IsDefined(ThresholdSource), nameof(ThresholdSource), ThresholdSource, "must be a defined AnomalyThresholdSource");
-            Check(Enum.IsDefined(MissingValues), nameof(MissingValues), MissingValues, "must be FlagAsAnomaly or Throw");
-            Check(Contamination > 0 && Contamination <= 0.5, nameof(Contamination), Contamination, "must be in (0, 0.5]");
-            Check(ThresholdSource != AnomalyThresholdSource.Explicit || Threshold is { } t && float.IsFinite(t), nameof(Threshold),
-                Threshold is null ? "null" : Threshold.Value, "must be a finite number when ThresholdSource is Explicit");
-            Check(FalsePositiveRate > 0 && FalsePositiveRate <= 0.5, nameof(FalsePositiveRate), FalsePositiveRate, "must be in (0, 0.5]");
+            CheckAnomalyThreshold(ThresholdSource, Contamination, Threshold, FalsePositiveRate, MissingValues);
             Check(FeatureContributionsColumnName is null || !string.IsNullOrWhiteSpace(FeatureContributionsColumnName), nameof(FeatureContributionsColumnName),
                 $"'{FeatureContributionsColumnName}'", "must name a column or be null");
             Check(FeatureContributionsColumnName is not (ColumnNames.Score or ColumnNames.PredictedLabel), nameof(FeatureContributionsColumnName),
                 $"'{FeatureContributionsColumnName}'", "must differ from Score and PredictedLabel");
-            // The autoencoder for a stand-in input size: which layers it has does not depend on it.
-            CheckBatchSizeForBatchNorm(CreateSpec([1, .. LayerSizes]), "Options.BatchNorm");
         }
-
-        private protected override void CopyLists()
-        {
-            LayerSizes = LayerSizes?.ToArray()!;
-            ImageShape = ImageShape?.ToArray();
-            ConvolutionalFilters = ConvolutionalFilters?.ToArray();
-        }
-
-        /// <summary>The autoencoder of <see cref="Kind"/> over <paramref name="sizes"/> (input size first).</summary>
-        internal AutoencoderSpec CreateSpec(int[] sizes) => Kind switch
-        {
-            AutoencoderKind.Convolutional => ConvolutionalAutoencoder.CreateSpec(ImageShape!, ConvolutionalFilters, Activation, OutputActivation),
-            AutoencoderKind.Variational => Autoencoder.CreateVariational(sizes, Activation, OutputActivation, Dropout, BatchNorm),
-            AutoencoderKind.Sparse when SparsityWeight > 0 => Autoencoder.Create(sizes, Activation, OutputActivation, ActivationKind.Sigmoid, Dropout, BatchNorm),
-            _ => Autoencoder.Create(sizes, Activation, OutputActivation, dropout: Dropout, batchNorm: BatchNorm, tiedWeights: Kind == AutoencoderKind.Tied),
-        };
-
-        /// <summary>The training objective of <see cref="Kind"/> for the autoencoder <paramref name="network"/>.</summary>
-        internal TrainingObjective CreateObjective(Network network) => Kind switch
-        {
-            AutoencoderKind.Sparse => new SparseObjective(network, ActivityL1, SparsityTarget, SparsityWeight),
-            AutoencoderKind.Denoising => new DenoisingObjective(network, GaussianNoise, MaskingProbability),
-            AutoencoderKind.Variational => new VariationalObjective(network, Beta),
-            _ => new SupervisedObjective(network, LossFunction.MeanSquaredError),
-        };
     }
 }

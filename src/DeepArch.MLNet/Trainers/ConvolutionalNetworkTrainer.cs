@@ -47,49 +47,27 @@ public enum ConvolutionalPreset
 /// The network is checked against <see cref="Options.InputShape"/> when the trainer is created and again when
 /// <c>Fit</c> starts (a kernel or pooling window larger than what reaches it is an error naming the layer and the
 /// sizes), and the shape's size against the feature column's at the start of <c>Fit</c>, before any row is read.
-/// <c>Fit</c> reads every option when it starts: a change to <see cref="TrainerOptions"/> after creation applies in full.
+/// <c>Fit</c> reads every option when it starts: a change to <c>TrainerOptions</c> after creation applies in full.
 /// </remarks>
-public sealed class ConvolutionalNetworkTrainer : IEstimator<NetworkTransformer>
+public sealed class ConvolutionalNetworkTrainer : SupervisedNetworkTrainer<ConvolutionalNetworkTrainer.Options>
 {
-    private readonly IHostEnvironment _environment;
-    private readonly PredictionTask _task;
-
-    internal ConvolutionalNetworkTrainer(IHostEnvironment environment, Options options, PredictionTask task)
+    internal ConvolutionalNetworkTrainer(IHostEnvironment environment, Options options, TaskKind task)
+        : base(environment, options, task, "ConvolutionalNetwork")
     {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        _environment = environment;
-        _task = task;
-        TrainerOptions = options;
     }
 
-    /// <summary>The options this trainer was created with; each <c>Fit</c> validates and reads them as they are when it starts.</summary>
-    public Options TrainerOptions { get; }
+    private protected override NetworkPlan Plan(Options o, FitData data) => new(o.Network(data.Head!.NetworkOutputs), o.Names());
 
-    /// <summary>Trains on <paramref name="input"/>; validation uses <see cref="NetworkOptions.ValidationFraction"/> of it.</summary>
-    public NetworkTransformer Fit(IDataView input)
+    private protected override void CheckFeature(Options options, DataViewSchema.Column column, int size)
     {
-        ArgumentNullException.ThrowIfNull(input);
-        var options = NetworkOptions.Snapshot(TrainerOptions);
-        CheckFeatureSize(options, input.Schema);
-        return Fitter(options).Fit(input, null);
+        int expected = options.InputShape.Aggregate(1, (a, d) => checked(a * d));
+        if (size != expected)
+        {
+            throw new ArgumentException(
+                $"Options.InputShape [{string.Join(", ", options.InputShape)}] holds {expected} values but feature column '{column.Name}' " +
+                $"has {size} ({SchemaErrors.Describe(column.Type)}). Declare the shape the feature vector was made with.");
+        }
     }
-
-    /// <summary>Trains on <paramref name="trainData"/> and validates every epoch on <paramref name="validationData"/>.</summary>
-    public NetworkTransformer Fit(IDataView trainData, IDataView validationData)
-    {
-        ArgumentNullException.ThrowIfNull(trainData);
-        ArgumentNullException.ThrowIfNull(validationData);
-        var options = NetworkOptions.Snapshot(TrainerOptions);
-        CheckFeatureSize(options, trainData.Schema);
-        return Fitter(options).Fit(trainData, validationData);
-    }
-
-    /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => Fitter(TrainerOptions).GetOutputSchema(inputSchema);
-
-    private SupervisedNetworkFitter Fitter(Options o) => new(_environment, o, _task, "ConvolutionalNetwork",
-        (_, outputs) => new NetworkPlan(o.Network(outputs), o.Names()));
 
     /// <summary>The whole network: reshape to the declared shape, then the preset or the explicit layers and an output layer.</summary>
     private static Sequential Compose(int[] inputShape, ConvolutionalPreset preset, ActivationKind activation, LayerSpec[]? layers, int outputs)
@@ -116,18 +94,6 @@ public sealed class ConvolutionalNetworkTrainer : IEstimator<NetworkTransformer>
         catch (ArgumentException e)
         {
             throw new ArgumentException($"{option} does not fit Options.InputShape [{string.Join(", ", inputShape)}]: {e.Message}", e);
-        }
-    }
-
-    private static void CheckFeatureSize(Options options, DataViewSchema schema)
-    {
-        var (column, size) = FeatureColumn.Resolve(schema, options.FeatureColumnName);
-        int expected = options.InputShape.Aggregate(1, (a, d) => checked(a * d));
-        if (size != expected)
-        {
-            throw new ArgumentException(
-                $"Options.InputShape [{string.Join(", ", options.InputShape)}] holds {expected} values but feature column '{column.Name}' " +
-                $"has {size} ({SchemaErrors.Describe(column.Type)}). Declare the shape the feature vector was made with.");
         }
     }
 

@@ -34,59 +34,32 @@ namespace DeepArch.MLNet.Trainers;
 /// Monte-Carlo dropout (<see cref="ForecastScore.PredictiveVariance"/>) runs the dense head with <see cref="Options.MonteCarloPasses"/> dropout masks
 /// drawn once from the seed when the model is written: the same window always gets the same score.</para>
 /// <para>The options are validated when the detector is created and again when <c>Fit</c> starts, which reads them all
-/// then: a change to <see cref="TrainerOptions"/> in between applies in full.</para>
+/// then: a change to <c>TrainerOptions</c> in between applies in full.</para>
 /// </remarks>
-public sealed class ForecastingAnomalyDetectionTrainer : IEstimator<NetworkTransformer>
+public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<ForecastingAnomalyDetectionTrainer.Options>
 {
-    private const string TrainerName = "ForecastingAnomalyDetection";
-    private readonly IHostEnvironment _environment;
-
-    internal ForecastingAnomalyDetectionTrainer(IHostEnvironment environment, Options options)
+    internal ForecastingAnomalyDetectionTrainer(IHostEnvironment environment, Options options) : base(environment, options, "ForecastingAnomalyDetection")
     {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        _environment = environment;
-        TrainerOptions = options;
     }
 
     /// <summary>The options this trainer was created with; each <c>Fit</c> validates and reads them as they are when it starts.</summary>
-    public Options TrainerOptions { get; }
+    public Options TrainerOptions => LiveOptions;
 
     /// <summary>The threshold (in standardized score units) chosen by the last <c>Fit</c>, or null before the first.</summary>
     public float? Threshold { get; private set; }
 
-    /// <summary>Trains on the windows of <paramref name="input"/> (normal data).</summary>
-    public NetworkTransformer Fit(IDataView input) => FitCore(input, null);
-
-    /// <summary>
-    /// Trains on <paramref name="trainData"/> and validates every epoch on <paramref name="validationData"/> (normal windows);
-    /// with <see cref="AnomalyThresholdSource.ValidationFalsePositiveRate"/> the threshold comes from the validation scores.
-    /// </summary>
-    public NetworkTransformer Fit(IDataView trainData, IDataView validationData)
-    {
-        ArgumentNullException.ThrowIfNull(validationData);
-        return FitCore(trainData, validationData);
-    }
-
     /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         FeatureColumn.Check(inputSchema, TrainerOptions.FeatureColumnName);
         return SchemaShapes.With(inputSchema, AnomalyHead.OutputShape(null));
     }
 
-    private NetworkTransformer FitCore(IDataView train, IDataView? validation)
+    /// <summary>Reads the windows and splits each into its context (the network's input) and the steps it forecasts (the targets).</summary>
+    private protected override FitData Read(Options options, IDataView train, IDataView? validation)
     {
-        ArgumentNullException.ThrowIfNull(train);
-        var options = NetworkOptions.Snapshot(TrainerOptions);
-        if (validation is null && options.ThresholdSource == AnomalyThresholdSource.ValidationFalsePositiveRate)
-        {
-            throw new InvalidOperationException(
-                "Options.ThresholdSource is ValidationFalsePositiveRate but there is no validation data: call Fit(trainData, validationData) with normal windows, " +
-                "or choose Contamination or Explicit.");
-        }
-        options.CheckEarlyStoppingHasValidation(validation is not null);
+        ThresholdScores.RequireValidation(options.ThresholdSource, validation is not null, "windows");
         var (feature, windowSize) = FeatureColumn.Resolve(train.Schema, options.FeatureColumnName);
         int f = options.FeaturesPerStep, forecastValues = options.Horizon * f;
         if (windowSize % f != 0 || windowSize / f <= options.Horizon)
@@ -97,47 +70,56 @@ public sealed class ForecastingAnomalyDetectionTrainer : IEstimator<NetworkTrans
         }
         int contextSize = windowSize - forecastValues;
         var ct = options.CancellationToken;
-        float[] trainWindows = TrainingDataReader.ReadFeatures(train, feature, windowSize, ct);
-        float[]? validationWindows = null;
-        if (validation is not null)
-        {
-            var validationFeature = FeatureColumn.Resolve(validation.Schema, options.FeatureColumnName, windowSize, "validation feature");
-            validationWindows = TrainingDataReader.ReadFeatures(validation, validationFeature, windowSize, ct);
-        }
+        var trainSet = Split(TrainingDataReader.ReadFeatures(train, feature, windowSize, ct), windowSize, contextSize);
+        var validationSet = validation is null ? null
+            : Split(TrainingDataReader.ReadFeatures(validation, FeatureColumn.Resolve(validation.Schema, options.FeatureColumnName, windowSize, "validation feature"), windowSize, ct),
+                windowSize, contextSize);
+        return new FitData(feature, contextSize, trainSet, validationSet, Head: null);
+    }
 
-        int seed = options.Seed ?? CatalogEnvironment.Seed(_environment);
-        var device = TorchRuntime.ResolveDevice(options.Device, options.FallbackToCpu, "Options.Device");
+    private protected override NetworkPlan Plan(Options options, FitData data)
+    {
+        int f = options.FeaturesPerStep;
         var recurrent = new Recurrent(options.Cell, options.HiddenSize, f, options.Layers, dropout: options.Dropout);
-        var trainingOptions = options.ToTrainingOptions(seed);
-        trainingOptions.GradientClipNorm = options.GradientClipNorm;
-        var trainSet = Split(trainWindows, windowSize, contextSize);
-        var validationSet = validationWindows is null ? null : Split(validationWindows, windowSize, contextSize);
-        var (network, history) = TrainingGuard.Train(RecurrentNetwork.Create(recurrent, forecastValues, options.HiddenLayers, options.HeadDropout), [contextSize],
-            seed, device, trainingOptions, trainSet, validationSet,
-            RecurrentNetworkTrainer.RecurrentNames(options.HiddenSize, options.Layers, options.Cell, false, options.HiddenLayers, contextSize / f, f), options.ToScoringSettings(),
-            built => new TrainingLoop(trainingOptions).Fit(new SupervisedObjective(built, LossFunction.MeanSquaredError), trainSet, validationSet, options.Progress, ct));
-        using var _ = network;
+        return new(RecurrentNetwork.Create(recurrent, data.Train.TargetWidth, options.HiddenLayers, options.HeadDropout),
+            RecurrentNetworkTrainer.RecurrentNames(options.HiddenSize, options.Layers, options.Cell, false, options.HiddenLayers, data.InputSize / f, f));
+    }
 
-        var scoring = options.ToScoringSettings();
+    private protected override TrainingObjective Objective(Options options, Network network, FitData data) => new SupervisedObjective(network, LossFunction.MeanSquaredError);
+
+    /// <summary>The scoring graph over whole windows: the forecast, its standardized error (or Monte-Carlo variance) and the threshold flag.</summary>
+    private protected override NetworkTransformer Export(Fitted fitted)
+    {
+        var (options, network, scoring) = (fitted.Options, fitted.Network, fitted.Scoring);
+        string input = fitted.Data.Input.Name;
+        int windowSize = fitted.Data.InputSize + fitted.Data.Train.TargetWidth;
+        float[] trainWindows = Windows(fitted.Data.Train);
         // One unstandardized scoring graph serves the training scores (the standardization) and the validation scores;
         // the standardization is applied here exactly as the final graph applies it (float subtract, then divide).
-        byte[] rawModel = network.ExportForecastScoringOnnx(feature.Name, options.ScoreBy, options.MonteCarloPasses, seed);
-        float[] rawScores = Scores(rawModel, feature.Name, trainWindows, windowSize, scoring);
+        byte[] rawModel = network.ExportForecastScoringOnnx(input, options.ScoreBy, options.MonteCarloPasses, fitted.Seed);
+        float[] rawScores = Scores(rawModel, input, trainWindows, windowSize, scoring);
         var standardization = Standardization(rawScores);
         float[] Standardized(float[] raw) => raw.Select(s => (s - standardization.Mean) / standardization.Std).ToArray();
-        float threshold = options.ThresholdSource switch
-        {
-            AnomalyThresholdSource.Explicit => options.Threshold!.Value,
-            AnomalyThresholdSource.Contamination => ThresholdScores.UpperQuantile(Standardized(rawScores), options.Contamination),
-            _ => ThresholdScores.UpperQuantile(Standardized(Scores(rawModel, feature.Name, validationWindows!, windowSize, scoring)), options.FalsePositiveRate),
-        };
+        float threshold = ThresholdScores.Choose(options.ThresholdSource, options.Threshold, options.Contamination, options.FalsePositiveRate,
+            () => Standardized(rawScores), () => Standardized(Scores(rawModel, input, Windows(fitted.Data.Validation!), windowSize, scoring)));
         Threshold = threshold;
 
         var head = new AnomalyHead { Threshold = threshold, FeatureSize = windowSize, MissingValues = options.MissingValues };
-        var info = new ModelInfo(TrainerName, feature.Name, windowSize, [1], head, history, network.Summarize().ToString(), scoring);
-        byte[] onnx = network.ExportForecastScoringOnnx(feature.Name, options.ScoreBy, options.MonteCarloPasses, seed, standardization, threshold,
-            new Dictionary<string, string> { [ModelInfo.MetadataKey] = info.ToJson() });
-        return new NetworkTransformer(onnx, info);
+        return fitted.Transformer(head, network, metadata => network.ExportForecastScoringOnnx(input, options.ScoreBy, options.MonteCarloPasses, fitted.Seed,
+            standardization, threshold, metadata), outputShape: [1], inputSize: windowSize);
+    }
+
+    /// <summary>The windows of <paramref name="set"/> (<see cref="Split"/> undone): each row's context, then its targets.</summary>
+    private static float[] Windows(TrainingSet set)
+    {
+        int contextSize = set.Features.Length / set.Count, targetSize = set.TargetWidth, windowSize = contextSize + targetSize;
+        var windows = new float[set.Count * windowSize];
+        for (int i = 0; i < set.Count; i++)
+        {
+            Array.Copy(set.Features, i * contextSize, windows, i * windowSize, contextSize);
+            Array.Copy(set.Targets, i * targetSize, windows, i * windowSize + contextSize, targetSize);
+        }
+        return windows;
     }
 
     /// <summary>Windows -> (context, the last steps as targets).</summary>
@@ -171,10 +153,11 @@ public sealed class ForecastingAnomalyDetectionTrainer : IEstimator<NetworkTrans
     /// </summary>
     public sealed class Options : NetworkOptions
     {
-        /// <summary>Creates the options with the detector's defaults: 50 epochs.</summary>
+        /// <summary>Creates the options with the detector's defaults: 50 epochs, gradients clipped at norm 5.</summary>
         public Options()
         {
             Epochs = 50;
+            GradientClipNorm = 5;
         }
 
         /// <summary>The window column: a known-size vector of <c>Single</c>, the context steps followed by the <see cref="Horizon"/> steps to forecast.</summary>
@@ -213,8 +196,6 @@ public sealed class ForecastingAnomalyDetectionTrainer : IEstimator<NetworkTrans
         /// </summary>
         public float HeadDropout { get; set; } = 0.2f;
 
-        /// <summary>The largest global L2 norm of the gradients (default 5; 0 turns clipping off).</summary>
-        public double GradientClipNorm { get; set; } = 5;
 
         /// <summary>What <c>Score</c> measures: the forecast error (default) or the Monte-Carlo predictive variance.</summary>
         public ForecastScore ScoreBy { get; set; } = ForecastScore.PredictionError;
@@ -247,17 +228,11 @@ public sealed class ForecastingAnomalyDetectionTrainer : IEstimator<NetworkTrans
             Check(HiddenLayers is not null && HiddenLayers.All(h => h >= 1), nameof(HiddenLayers),
                 HiddenLayers is null ? "null" : $"[{string.Join(", ", HiddenLayers)}]", "must be a list of sizes of at least 1");
             Check(HeadDropout >= 0 && HeadDropout < 1, nameof(HeadDropout), HeadDropout, "must be in [0, 1)");
-            Check(GradientClipNorm >= 0 && double.IsFinite(GradientClipNorm), nameof(GradientClipNorm), GradientClipNorm, "must be finite and at least 0 (0 = no clipping)");
             Check(Enum.IsDefined(ScoreBy), nameof(ScoreBy), ScoreBy, "must be PredictionError or PredictiveVariance");
             Check(ScoreBy != ForecastScore.PredictiveVariance || HeadDropout > 0, nameof(HeadDropout), HeadDropout,
                 "must be above 0 when ScoreBy is PredictiveVariance (Monte-Carlo dropout needs dropout)");
             Check(MonteCarloPasses >= 2, nameof(MonteCarloPasses), MonteCarloPasses, "must be at least 2");
-            Check(Enum.IsDefined(ThresholdSource), nameof(ThresholdSource), ThresholdSource, "must be a defined AnomalyThresholdSource");
-            Check(Enum.IsDefined(MissingValues), nameof(MissingValues), MissingValues, "must be FlagAsAnomaly or Throw");
-            Check(Contamination > 0 && Contamination <= 0.5, nameof(Contamination), Contamination, "must be in (0, 0.5]");
-            Check(ThresholdSource != AnomalyThresholdSource.Explicit || Threshold is { } t && float.IsFinite(t), nameof(Threshold),
-                Threshold is null ? "null" : Threshold.Value, "must be a finite number when ThresholdSource is Explicit");
-            Check(FalsePositiveRate > 0 && FalsePositiveRate <= 0.5, nameof(FalsePositiveRate), FalsePositiveRate, "must be in (0, 0.5]");
+            CheckAnomalyThreshold(ThresholdSource, Contamination, Threshold, FalsePositiveRate, MissingValues);
         }
 
         private protected override void CopyLists() => HiddenLayers = HiddenLayers?.ToArray()!;

@@ -26,41 +26,17 @@ namespace DeepArch.MLNet.Trainers;
 /// Training reads the feature and label columns into memory once (4 bytes per feature value plus one
 /// target per row), because every epoch reshuffles the rows; scoring streams.
 /// The options are validated when the trainer is created and again when <c>Fit</c> starts, which reads them all
-/// then: a change to <see cref="TrainerOptions"/> in between applies in full.
+/// then: a change to <c>TrainerOptions</c> in between applies in full.
 /// </remarks>
-public sealed class MultilayerPerceptronTrainer : IEstimator<NetworkTransformer>
+public sealed class MultilayerPerceptronTrainer : SupervisedNetworkTrainer<MultilayerPerceptronTrainer.Options>
 {
-    private readonly IHostEnvironment _environment;
-    private readonly PredictionTask _task;
-
-    internal MultilayerPerceptronTrainer(IHostEnvironment environment, Options options, PredictionTask task)
+    internal MultilayerPerceptronTrainer(IHostEnvironment environment, Options options, TaskKind task)
+        : base(environment, options, task, "MultilayerPerceptron")
     {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        _environment = environment;
-        _task = task;
-        TrainerOptions = options;
     }
 
-    /// <summary>The options this trainer was created with; each <c>Fit</c> validates and reads them as they are when it starts.</summary>
-    public Options TrainerOptions { get; }
-
-    /// <summary>Trains on <paramref name="input"/>; validation uses <see cref="NetworkOptions.ValidationFraction"/> of it.</summary>
-    public NetworkTransformer Fit(IDataView input) => Fitter(NetworkOptions.Snapshot(TrainerOptions)).Fit(input, null);
-
-    /// <summary>Trains on <paramref name="trainData"/> and validates every epoch on <paramref name="validationData"/>.</summary>
-    public NetworkTransformer Fit(IDataView trainData, IDataView validationData)
-    {
-        ArgumentNullException.ThrowIfNull(validationData);
-        return Fitter(NetworkOptions.Snapshot(TrainerOptions)).Fit(trainData, validationData);
-    }
-
-    /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => Fitter(TrainerOptions).GetOutputSchema(inputSchema);
-
-    private SupervisedNetworkFitter Fitter(Options o) => new(_environment, o, _task, "MultilayerPerceptron",
-        (features, outputs) => new NetworkPlan(o.Network(outputs),
-            new NetworkOptionNames($"Options.HiddenLayers {Shapes.Format(o.HiddenLayers)} on {features} features", "Options.HiddenLayers", "Options.BatchNorm")));
+    private protected override NetworkPlan Plan(Options o, FitData data) => new(o.Network(data.Head!.NetworkOutputs),
+        new NetworkOptionNames($"Options.HiddenLayers {Shapes.Format(o.HiddenLayers)} on {data.InputSize} features", "Options.HiddenLayers", "Options.BatchNorm"));
 
     /// <summary>Options of <see cref="MultilayerPerceptronTrainer"/>.</summary>
     public sealed class Options : NetworkTrainerOptions

@@ -53,6 +53,13 @@ public abstract class NetworkOptions
     public bool Shuffle { get; set; } = true;
 
     /// <summary>
+    /// The largest global L2 norm of the gradients per step (PyTorch's <c>clip_grad_norm_</c>), which keeps exploding gradients
+    /// from wrecking a step; finite, at least 0; 0 turns clipping off. 0 by default; 5 for the recurrent networks, whose
+    /// gradients are the ones that explode.
+    /// </summary>
+    public double GradientClipNorm { get; set; }
+
+    /// <summary>
     /// TorchSharp (libtorch) intra-op threads for training, in [0, 256]; 0 (default) means one per core. On Linux,
     /// libtorch's OpenMP workers wait passively between operations, because DeepArch sets <c>OMP_WAIT_POLICY=PASSIVE</c>
     /// in the native environment when DeepArch is first used, unless the process started with a value (and unless the
@@ -138,6 +145,7 @@ public abstract class NetworkOptions
         Schedule = Schedule,
         ValidationFraction = ValidationFraction,
         EarlyStoppingPatience = EarlyStoppingPatience,
+        GradientClipNorm = GradientClipNorm,
         Seed = seed,
         Shuffle = Shuffle,
         Threads = TrainingThreads,
@@ -157,6 +165,17 @@ public abstract class NetworkOptions
                 $"Options.EarlyStoppingPatience is {EarlyStoppingPatience} but there is no validation data: " +
                 "set Options.ValidationFraction above 0, call Fit(trainData, validationData), or set EarlyStoppingPatience to 0.");
         }
+    }
+
+    /// <summary>Checks the threshold and missing-value options both anomaly detectors have.</summary>
+    private protected static void CheckAnomalyThreshold(AnomalyThresholdSource source, double contamination, float? threshold, double falsePositiveRate, MissingValuePolicy missingValues)
+    {
+        Check(Enum.IsDefined(source), "ThresholdSource", source, "must be a defined AnomalyThresholdSource");
+        Check(Enum.IsDefined(missingValues), "MissingValues", missingValues, "must be FlagAsAnomaly or Throw");
+        Check(contamination > 0 && contamination <= 0.5, "Contamination", contamination, "must be in (0, 0.5]");
+        Check(source != AnomalyThresholdSource.Explicit || threshold is { } t && float.IsFinite(t), "Threshold",
+            threshold is null ? "null" : threshold.Value, "must be a finite number when ThresholdSource is Explicit");
+        Check(falsePositiveRate > 0 && falsePositiveRate <= 0.5, "FalsePositiveRate", falsePositiveRate, "must be in (0, 0.5]");
     }
 
     /// <summary>Throws the standard out-of-range error for option <paramref name="name"/>.</summary>

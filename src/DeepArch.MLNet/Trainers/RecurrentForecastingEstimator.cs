@@ -46,34 +46,17 @@ public enum ForecastHead
 /// The options are validated when the estimator is created and again when <c>Fit</c> starts, which reads them all
 /// then: a change to <see cref="TrainerOptions"/> in between applies in full.
 /// </remarks>
-public sealed class RecurrentForecastingEstimator : IEstimator<NetworkTransformer>
+public sealed class RecurrentForecastingEstimator : NetworkEstimator<RecurrentForecastingEstimator.Options>
 {
-    private const string TrainerName = "RecurrentForecasting";
-    private readonly IHostEnvironment _environment;
-
-    internal RecurrentForecastingEstimator(IHostEnvironment environment, Options options)
+    internal RecurrentForecastingEstimator(IHostEnvironment environment, Options options) : base(environment, options, "RecurrentForecasting")
     {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        _environment = environment;
-        TrainerOptions = options;
     }
 
     /// <summary>The options this estimator was created with; each <c>Fit</c> validates and reads them as they are when it starts.</summary>
-    public Options TrainerOptions { get; }
-
-    /// <summary>Trains on <paramref name="input"/>; validation uses <see cref="NetworkOptions.ValidationFraction"/> of it.</summary>
-    public NetworkTransformer Fit(IDataView input) => FitCore(input, null);
-
-    /// <summary>Trains on <paramref name="trainData"/> and validates every epoch on <paramref name="validationData"/>.</summary>
-    public NetworkTransformer Fit(IDataView trainData, IDataView validationData)
-    {
-        ArgumentNullException.ThrowIfNull(validationData);
-        return FitCore(trainData, validationData);
-    }
+    public Options TrainerOptions => LiveOptions;
 
     /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         FeatureColumn.Check(inputSchema, TrainerOptions.InputColumnName, "input");
@@ -81,10 +64,8 @@ public sealed class RecurrentForecastingEstimator : IEstimator<NetworkTransforme
         return SchemaShapes.With(inputSchema, [VectorOutputHead.OutputShape(TrainerOptions.OutputColumnName)]);
     }
 
-    private NetworkTransformer FitCore(IDataView train, IDataView? validation)
+    private protected override FitData Read(Options o, IDataView train, IDataView? validation)
     {
-        ArgumentNullException.ThrowIfNull(train);
-        var o = NetworkOptions.Snapshot(TrainerOptions);
         var ct = o.CancellationToken;
         var (input, inputSize) = FeatureColumn.Resolve(train.Schema, o.InputColumnName, "input");
         var (label, labelSize) = FeatureColumn.Resolve(train.Schema, o.LabelColumnName, "label");
@@ -107,25 +88,23 @@ public sealed class RecurrentForecastingEstimator : IEstimator<NetworkTransforme
             validationSet = Read(validation, FeatureColumn.Resolve(validation.Schema, o.InputColumnName, inputSize, "validation input"), inputSize,
                 FeatureColumn.Resolve(validation.Schema, o.LabelColumnName, labelSize, "validation label"), labelSize, ct);
         }
+        return new FitData(input, inputSize, trainSet, validationSet, new VectorOutputHead(o.OutputColumnName, input.Name, labelSize));
+    }
 
-        int seed = o.Seed ?? CatalogEnvironment.Seed(_environment);
-        var device = TorchRuntime.ResolveDevice(o.Device, o.FallbackToCpu, "Options.Device");
+    private protected override NetworkPlan Plan(Options o, FitData data)
+    {
+        int f = o.FeaturesPerStep, steps = data.InputSize / f, labelSize = data.Train.TargetWidth;
         var output = o.Head == ForecastHead.PerStep ? RecurrentOutput.Sequence : RecurrentOutput.Last;
         var recurrent = new Recurrent(o.Cell, o.HiddenSize, f, o.Layers, o.Bidirectional, o.Dropout, output, truncatedSteps: o.TruncatedSteps);
         int outputs = o.Head == ForecastHead.PerStep ? labelSize / steps : labelSize;
-        var trainingOptions = o.ToTrainingOptions(seed);
-        trainingOptions.GradientClipNorm = o.GradientClipNorm;
-        var (network, history) = TrainingGuard.Train(RecurrentNetwork.Create(recurrent, outputs, o.HiddenLayers), [inputSize], seed, device, trainingOptions,
-            trainSet, validationSet, RecurrentNetworkTrainer.RecurrentNames(o.HiddenSize, o.Layers, o.Cell, o.Bidirectional, o.HiddenLayers, steps, f), o.ToScoringSettings(),
-            built => new TrainingLoop(trainingOptions).Fit(new SupervisedObjective(built, LossFunction.MeanSquaredError), trainSet, validationSet, o.Progress, ct));
-        using var _ = network;
-
-        var head = new VectorOutputHead(o.OutputColumnName, input.Name, labelSize);
-        var scoring = o.ToScoringSettings();
-        var info = new ModelInfo(TrainerName, input.Name, inputSize, [labelSize], head, history, network.Summarize().ToString(), scoring);
-        byte[] onnx = network.ExportOnnx(input.Name, head.AddOnnxOutputs, new Dictionary<string, string> { [ModelInfo.MetadataKey] = info.ToJson() });
-        return new NetworkTransformer(onnx, info);
+        return new(RecurrentNetwork.Create(recurrent, outputs, o.HiddenLayers),
+            RecurrentNetworkTrainer.RecurrentNames(o.HiddenSize, o.Layers, o.Cell, o.Bidirectional, o.HiddenLayers, steps, f));
     }
+
+    /// <summary>The network as it is, its output recorded as the label's values per row.</summary>
+    private protected override NetworkTransformer Export(Fitted fitted)
+        => fitted.Transformer(fitted.Data.Head!, fitted.Network, metadata => fitted.Network.ExportOnnx(fitted.Data.Input.Name, fitted.Data.Head!.AddOnnxOutputs, metadata),
+            [fitted.Data.Train.TargetWidth]);
 
     private static TrainingSet Read(IDataView data, DataViewSchema.Column input, int inputSize, DataViewSchema.Column label, int labelSize, CancellationToken ct)
     {
@@ -137,6 +116,12 @@ public sealed class RecurrentForecastingEstimator : IEstimator<NetworkTransforme
     /// <summary>Options of <see cref="RecurrentForecastingEstimator"/>.</summary>
     public sealed class Options : NetworkOptions
     {
+        /// <summary>Creates the options with the recurrent networks' defaults: gradients clipped at norm 5 (<see cref="NetworkOptions.GradientClipNorm"/>).</summary>
+        public Options()
+        {
+            GradientClipNorm = 5;
+        }
+
         /// <summary>The vector column the estimator adds (default <c>Forecast</c>).</summary>
         public string OutputColumnName { get; set; } = "Forecast";
 
@@ -170,8 +155,6 @@ public sealed class RecurrentForecastingEstimator : IEstimator<NetworkTransforme
         /// <summary>Sizes of dense ReLU layers between the hidden states and the output (default none).</summary>
         public IReadOnlyList<int> HiddenLayers { get; set; } = [];
 
-        /// <summary>The largest global L2 norm of the gradients (default 5; 0 turns clipping off).</summary>
-        public double GradientClipNorm { get; set; } = 5;
 
         /// <summary>Truncated backpropagation through time over the last this-many steps; 0 (default) backpropagates through all. Unidirectional only.</summary>
         public int TruncatedSteps { get; set; }
@@ -191,7 +174,6 @@ public sealed class RecurrentForecastingEstimator : IEstimator<NetworkTransforme
             Check(Dropout >= 0 && Dropout < 1, nameof(Dropout), Dropout, "must be in [0, 1)");
             Check(HiddenLayers is not null && HiddenLayers.All(h => h >= 1), nameof(HiddenLayers),
                 HiddenLayers is null ? "null" : $"[{string.Join(", ", HiddenLayers)}]", "must be a list of sizes of at least 1");
-            Check(GradientClipNorm >= 0 && double.IsFinite(GradientClipNorm), nameof(GradientClipNorm), GradientClipNorm, "must be finite and at least 0 (0 = no clipping)");
             Check(TruncatedSteps >= 0, nameof(TruncatedSteps), TruncatedSteps, "must be at least 0 (0 = full backpropagation through time)");
             Check(TruncatedSteps == 0 || !Bidirectional, nameof(TruncatedSteps), TruncatedSteps, "must be 0 with Bidirectional (the backward direction starts at the end)");
         }

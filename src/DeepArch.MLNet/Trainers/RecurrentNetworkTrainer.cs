@@ -29,56 +29,25 @@ namespace DeepArch.MLNet.Trainers;
 /// <see cref="Options.Bidirectional"/>), the sequence summarized by <see cref="Options.Pooling"/> (many-to-one), optional dense layers, then the output layer</description></item>
 /// <item><term>Packages</term><description>DeepArch.MLNet (TorchSharp, libtorch-cpu-linux-x64, Microsoft.ML.OnnxRuntime)</description></item>
 /// </list>
-/// Training clips the gradients' global norm to <see cref="Options.GradientClipNorm"/> (exploding gradients are the
+/// Training clips the gradients' global norm to <see cref="NetworkOptions.GradientClipNorm"/> (exploding gradients are the
 /// recurrent networks' classic failure) and can truncate backpropagation through time to the last
 /// <see cref="Options.TruncatedSteps"/> steps. A model whose feature column is variable-size is restored with
 /// <c>DeepArchModel.Load</c>; ML.NET's plain <c>mlContext.Model.Load</c> restores it through <c>OnnxTransformer</c>,
 /// which only reads known-size vectors.
 /// The options are validated when the trainer is created and again when <c>Fit</c> starts, which reads them all
-/// then: a change to <see cref="TrainerOptions"/> in between applies in full.
+/// then: a change to <c>TrainerOptions</c> in between applies in full.
 /// </remarks>
-public sealed class RecurrentNetworkTrainer : IEstimator<NetworkTransformer>
+public sealed class RecurrentNetworkTrainer : SupervisedNetworkTrainer<RecurrentNetworkTrainer.Options>
 {
-    private readonly IHostEnvironment _environment;
-    private readonly PredictionTask _task;
-
-    internal RecurrentNetworkTrainer(IHostEnvironment environment, Options options, PredictionTask task)
+    internal RecurrentNetworkTrainer(IHostEnvironment environment, Options options, TaskKind task)
+        : base(environment, options, task, "RecurrentNetwork")
     {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        _environment = environment;
-        _task = task;
-        TrainerOptions = options;
     }
 
-    /// <summary>The options this trainer was created with; each <c>Fit</c> validates and reads them as they are when it starts.</summary>
-    public Options TrainerOptions { get; }
+    private protected override SequenceInput Sequence(Options o) => new(o.FeaturesPerStep, o.MaxSequenceLength);
 
-    /// <summary>Trains on <paramref name="input"/>; validation uses <see cref="NetworkOptions.ValidationFraction"/> of it.</summary>
-    public NetworkTransformer Fit(IDataView input) => Fitter(NetworkOptions.Snapshot(TrainerOptions)).Fit(input, null);
-
-    /// <summary>Trains on <paramref name="trainData"/> and validates every epoch on <paramref name="validationData"/>.</summary>
-    public NetworkTransformer Fit(IDataView trainData, IDataView validationData)
-    {
-        ArgumentNullException.ThrowIfNull(validationData);
-        return Fitter(NetworkOptions.Snapshot(TrainerOptions)).Fit(trainData, validationData);
-    }
-
-    /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => Fitter(TrainerOptions).GetOutputSchema(inputSchema);
-
-    private SupervisedNetworkFitter Fitter(Options o)
-    {
-        var sequence = new SupervisedNetworkFitter.SequenceInput(o.FeaturesPerStep, o.MaxSequenceLength,
-            (layout, outputs) => new NetworkPlan(Compose(o, layout, outputs), RecurrentNames(o.HiddenSize, o.Layers, o.Cell, o.Bidirectional, o.HiddenLayers, layout.MaxSteps, o.FeaturesPerStep)));
-        return new SupervisedNetworkFitter(_environment, o, _task, "RecurrentNetwork", (_, _) => throw new InvalidOperationException("Sequence input expected."),
-            (network, train, validation, trainingOptions, loss) =>
-            {
-                trainingOptions.GradientClipNorm = o.GradientClipNorm;
-                return new TrainingLoop(trainingOptions).Fit(new SupervisedObjective(network, loss), train, validation, o.Progress, o.CancellationToken);
-            },
-            sequence);
-    }
+    private protected override NetworkPlan Plan(Options o, FitData data) => new(Compose(o, data.Layout!, data.Head!.NetworkOutputs),
+        RecurrentNames(o.HiddenSize, o.Layers, o.Cell, o.Bidirectional, o.HiddenLayers, data.Layout!.MaxSteps, o.FeaturesPerStep));
 
     /// <summary>The options that size a recurrent network, as errors name them (shared with the forecasting estimators).</summary>
     internal static NetworkOptionNames RecurrentNames(int hiddenSize, int layers, RecurrentCell cell, bool bidirectional, IReadOnlyList<int> hiddenLayers, int steps, int featuresPerStep)
@@ -105,6 +74,12 @@ public sealed class RecurrentNetworkTrainer : IEstimator<NetworkTransformer>
     /// <summary>Options of <see cref="RecurrentNetworkTrainer"/>.</summary>
     public sealed class Options : NetworkTrainerOptions
     {
+        /// <summary>Creates the options with the recurrent networks' defaults: gradients clipped at norm 5 (<see cref="NetworkOptions.GradientClipNorm"/>).</summary>
+        public Options()
+        {
+            GradientClipNorm = 5;
+        }
+
         /// <summary>Values per time step (F): the feature vector holds its steps one after the other; at least 1 (default 1, a univariate series).</summary>
         public int FeaturesPerStep { get; set; } = 1;
 
@@ -138,8 +113,6 @@ public sealed class RecurrentNetworkTrainer : IEstimator<NetworkTransformer>
         /// <summary>Dropout on the recurrent summary before the dense layers during training, in [0, 1) (default 0).</summary>
         public float HeadDropout { get; set; }
 
-        /// <summary>The largest global L2 norm of the gradients; larger ones are scaled down to it (default 5; 0 turns clipping off).</summary>
-        public double GradientClipNorm { get; set; } = 5;
 
         /// <summary>
         /// Truncated backpropagation through time: when above 0, gradients flow through only the last this-many steps
@@ -167,7 +140,6 @@ public sealed class RecurrentNetworkTrainer : IEstimator<NetworkTransformer>
             Check(HiddenLayers is not null && HiddenLayers.All(h => h >= 1), nameof(HiddenLayers),
                 HiddenLayers is null ? "null" : $"[{string.Join(", ", HiddenLayers)}]", "must be a list of sizes of at least 1");
             Check(HeadDropout >= 0 && HeadDropout < 1, nameof(HeadDropout), HeadDropout, "must be in [0, 1)");
-            Check(GradientClipNorm >= 0 && double.IsFinite(GradientClipNorm), nameof(GradientClipNorm), GradientClipNorm, "must be finite and at least 0 (0 = no clipping)");
             Check(TruncatedSteps >= 0, nameof(TruncatedSteps), TruncatedSteps, "must be at least 0 (0 = full backpropagation through time)");
             Check(TruncatedSteps == 0 || !Bidirectional, nameof(TruncatedSteps), TruncatedSteps, "must be 0 with Bidirectional (the backward direction starts at the end)");
             Check(MaxSequenceLength >= 0, nameof(MaxSequenceLength), MaxSequenceLength, "must be at least 0 (0 = the longest training sequence)");

@@ -1,6 +1,7 @@
 using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
@@ -32,45 +33,23 @@ namespace DeepArch.MLNet.Trainers;
 /// <c>Options.Progress</c> apply to fine-tuning, whose per-epoch history is the model's
 /// <c>History</c>. Training reads the feature and label columns into memory once; scoring streams.
 /// The options are validated when the trainer is created and again when <c>Fit</c> starts, which reads them all
-/// then (the pretraining options included): a change to <see cref="TrainerOptions"/> in between applies in full.
+/// then (the pretraining options included): a change to <c>TrainerOptions</c> in between applies in full.
 /// </remarks>
-public sealed class StackedAutoencoderTrainer : IEstimator<NetworkTransformer>
+public sealed class StackedAutoencoderTrainer : SupervisedNetworkTrainer<StackedAutoencoderTrainer.Options>
 {
-    private readonly IHostEnvironment _environment;
-    private readonly PredictionTask _task;
-
-    internal StackedAutoencoderTrainer(IHostEnvironment environment, Options options, PredictionTask task)
+    internal StackedAutoencoderTrainer(IHostEnvironment environment, Options options, TaskKind task)
+        : base(environment, options, task, "StackedAutoencoder")
     {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        _environment = environment;
-        _task = task;
-        TrainerOptions = options;
     }
 
-    /// <summary>The options this trainer was created with; each <c>Fit</c> validates and reads them as they are when it starts.</summary>
-    public Options TrainerOptions { get; }
+    private protected override NetworkPlan Plan(Options o, FitData data) => new(StackedAutoencoder.Create([data.InputSize, .. o.HiddenLayers], data.Head!.NetworkOutputs, o.Activation),
+        new NetworkOptionNames($"Options.HiddenLayers {Shapes.Format(o.HiddenLayers)} on {data.InputSize} features", "Options.HiddenLayers"));
 
-    /// <summary>Trains on <paramref name="input"/>; fine-tuning validates on <c>Options.ValidationFraction</c> of it.</summary>
-    public NetworkTransformer Fit(IDataView input) => Fitter(NetworkOptions.Snapshot(TrainerOptions)).Fit(input, null);
-
-    /// <summary>Pretrains on <paramref name="trainData"/>, then fine-tunes on it validating every epoch on <paramref name="validationData"/>.</summary>
-    public NetworkTransformer Fit(IDataView trainData, IDataView validationData)
-    {
-        ArgumentNullException.ThrowIfNull(validationData);
-        return Fitter(NetworkOptions.Snapshot(TrainerOptions)).Fit(trainData, validationData);
-    }
-
-    /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => Fitter(TrainerOptions).GetOutputSchema(inputSchema);
-
-    private SupervisedNetworkFitter Fitter(Options o) => new(_environment, o, _task, "StackedAutoencoder",
-        (features, outputs) => new NetworkPlan(StackedAutoencoder.Create([features, .. o.HiddenLayers], outputs, o.Activation),
-            new NetworkOptionNames($"Options.HiddenLayers {Shapes.Format(o.HiddenLayers)} on {features} features", "Options.HiddenLayers")),
-        (network, train, validation, fineTuning, loss) =>
-            new LayerwisePretraining(Pretraining(fineTuning, o.PretrainingEpochs), fineTuning, loss, o.PretrainingNoise, o.FineTuneEncoders)
-                .Fit(network, train, cancellationToken: o.CancellationToken, validation: validation, progress: o.Progress)
-                .FineTuning);
+    /// <summary>Pretrains the levels, then fine-tunes; the history is the fine-tuning's.</summary>
+    private protected override TrainingHistory Train(Options o, Network network, FitData data, TrainingOptions fineTuning)
+        => new LayerwisePretraining(Pretraining(fineTuning, o.PretrainingEpochs), fineTuning, data.Head!.Loss, o.PretrainingNoise, o.FineTuneEncoders)
+            .Fit(network, data.Train, cancellationToken: o.CancellationToken, validation: data.Validation, progress: o.Progress)
+            .FineTuning;
 
     /// <summary>Each level's autoencoder training: the fine-tuning options with the pretraining epochs, and no validation.</summary>
     private static TrainingOptions Pretraining(TrainingOptions fineTuning, int epochs) => new()

@@ -35,4 +35,27 @@ internal static class ThresholdScores
         int index = Math.Clamp((int)Math.Ceiling((1 - fraction) * sorted.Length) - 1, 0, sorted.Length - 1);
         return sorted[index];
     }
+
+    /// <summary>Throws when the threshold needs validation scores but <c>Fit</c> got no validation data.</summary>
+    /// <param name="source">How the threshold is chosen.</param>
+    /// <param name="validationGiven">Whether <c>Fit(trainData, validationData)</c> was called.</param>
+    /// <param name="rows">What the detector's rows are, for the message (rows, windows).</param>
+    public static void RequireValidation(AnomalyThresholdSource source, bool validationGiven, string rows)
+    {
+        if (!validationGiven && source == AnomalyThresholdSource.ValidationFalsePositiveRate)
+        {
+            throw new InvalidOperationException(
+                $"Options.ThresholdSource is ValidationFalsePositiveRate but there is no validation data: call Fit(trainData, validationData) with normal {rows}, " +
+                "or choose Contamination or Explicit.");
+        }
+    }
+
+    /// <summary>The threshold <paramref name="source"/> asks for: as given, the training scores' upper quantile, or the validation scores'.</summary>
+    public static float Choose(AnomalyThresholdSource source, float? given, double contamination, double falsePositiveRate,
+        Func<float[]> trainScores, Func<float[]> validationScores) => source switch
+    {
+        AnomalyThresholdSource.Explicit => given!.Value,
+        AnomalyThresholdSource.Contamination => UpperQuantile(trainScores(), contamination),
+        _ => UpperQuantile(validationScores(), falsePositiveRate),
+    };
 }

@@ -32,6 +32,12 @@ namespace DeepArch.MLNet.Transforms;
 /// </remarks>
 public sealed class AutoencoderDecodingEstimator : IEstimator<NetworkTransformer>
 {
+    /// <summary>The decoder's graph input in a fitted autoencoder, until this estimator names it after its code column.</summary>
+    internal const string DecoderInput = "__DeepArch_Code";
+
+    /// <summary>The decoder's graph output in a fitted autoencoder, until this estimator names it after its output column.</summary>
+    internal const string DecoderOutput = "__DeepArch_Decoded";
+
     private readonly byte[] _decoder;
     private readonly ModelInfo _decoderInfo;
 
@@ -95,8 +101,8 @@ public sealed class AutoencoderDecodingEstimator : IEstimator<NetworkTransformer
         var graph = proto.Graph;
         var renames = new Dictionary<string, string>
         {
-            [AutoencoderTransformFitter.DecoderInput] = info.FeatureColumn,
-            [AutoencoderTransformFitter.DecoderOutput] = outputName,
+            [DecoderInput] = info.FeatureColumn,
+            [DecoderOutput] = outputName,
         };
         var taken = graph.Node.SelectMany(n => n.Output).Concat(graph.Initializer.Select(t => t.Name)).ToHashSet();
         foreach (string name in renames.Values.Where(taken.Contains))

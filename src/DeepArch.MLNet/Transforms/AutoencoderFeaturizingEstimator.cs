@@ -15,7 +15,7 @@ namespace DeepArch.MLNet.Transforms;
 /// <listheader><term>Characteristic</term><description>Value</description></listheader>
 /// <item><term>Trains in Fit</term><description>Yes (TorchSharp, CPU or CUDA), unsupervised: no label</description></item>
 /// <item><term>Input column</term><description><c>Single</c> or known-size vector of <c>Single</c>; scale it first (<c>NormalizeMinMax</c>, <c>NormalizeMeanVariance</c>)</description></item>
-/// <item><term>Output column</term><description>Known-size vector of <c>Single</c>, the code size (the last of <see cref="AutoencoderTransformOptions.LayerSizes"/>)</description></item>
+/// <item><term>Output column</term><description>Known-size vector of <c>Single</c>, the code size (the last of <see cref="Trainers.AutoencoderOptions.LayerSizes"/>)</description></item>
 /// <item><term>Kinds</term><description>Deep, tied, sparse, denoising, variational (<see cref="Trainers.AutoencoderKind"/>); deep, tied and variational codes must be smaller than the input</description></item>
 /// <item><term>Decoder</term><description>The fitted transformer keeps the decoder: <c>mlContext.Transforms.DecodeByAutoencoder(fitted, ...)</c> maps codes back to inputs</description></item>
 /// <item><term>Packages</term><description>DeepArch.MLNet (TorchSharp, libtorch-cpu-linux-x64, Microsoft.ML.OnnxRuntime)</description></item>
@@ -25,30 +25,13 @@ namespace DeepArch.MLNet.Transforms;
 /// per ONNX Runtime call. The model saves and loads like a trainer's (<see cref="Persistence.DeepArchModel"/>);
 /// the code column is typed <c>Vector&lt;Single, 1, K&gt;</c>, as ML.NET's <c>OnnxTransformer</c> types it after a plain <c>mlContext.Model.Load</c>, so the
 /// trainers fitted after it still accept it. The options are validated when the estimator is created and again when
-/// <c>Fit</c> starts, which reads them all then: a change to <see cref="TransformOptions"/> in between applies in full.
+/// <c>Fit</c> starts, which reads them all then: a change to <c>TransformOptions</c> in between applies in full.
 /// </remarks>
-public sealed class AutoencoderFeaturizingEstimator : IEstimator<NetworkTransformer>
+public sealed class AutoencoderFeaturizingEstimator : AutoencoderTransformEstimator<AutoencoderFeaturizingEstimator.Options>
 {
-    private readonly IHostEnvironment _environment;
-
-    internal AutoencoderFeaturizingEstimator(IHostEnvironment environment, Options options)
+    internal AutoencoderFeaturizingEstimator(IHostEnvironment environment, Options options) : base(environment, options, AutoencoderOutput.Code, "FeaturizeByAutoencoder")
     {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        _environment = environment;
-        TransformOptions = options;
     }
-
-    /// <summary>The options this estimator was created with; each <c>Fit</c> validates and reads them as they are when it starts.</summary>
-    public Options TransformOptions { get; }
-
-    /// <summary>Trains the autoencoder on <paramref name="input"/>'s input column; validation uses <see cref="Trainers.NetworkOptions.ValidationFraction"/> of it.</summary>
-    public NetworkTransformer Fit(IDataView input) => Fitter(Trainers.NetworkOptions.Snapshot(TransformOptions)).Fit(input);
-
-    /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => Fitter(TransformOptions).GetOutputSchema(inputSchema);
-
-    private AutoencoderTransformFitter Fitter(Options options) => new(_environment, options, AutoencoderOutput.Code, "FeaturizeByAutoencoder");
 
     /// <summary>Options of <see cref="AutoencoderFeaturizingEstimator"/>.</summary>
     public sealed class Options : AutoencoderTransformOptions

@@ -25,30 +25,13 @@ namespace DeepArch.MLNet.Transforms;
 /// per ONNX Runtime call. The model saves and loads like a trainer's (<see cref="Persistence.DeepArchModel"/>);
 /// the output column is typed <c>Vector&lt;Single, 1, N&gt;</c>, as ML.NET's <c>OnnxTransformer</c> types it after a plain <c>mlContext.Model.Load</c>, so the
 /// trainers fitted after it still accept it. The options are validated when the estimator is created and again when
-/// <c>Fit</c> starts, which reads them all then: a change to <see cref="TransformOptions"/> in between applies in full.
+/// <c>Fit</c> starts, which reads them all then: a change to <c>TransformOptions</c> in between applies in full.
 /// </remarks>
-public sealed class AutoencoderReconstructingEstimator : IEstimator<NetworkTransformer>
+public sealed class AutoencoderReconstructingEstimator : AutoencoderTransformEstimator<AutoencoderReconstructingEstimator.Options>
 {
-    private readonly IHostEnvironment _environment;
-
-    internal AutoencoderReconstructingEstimator(IHostEnvironment environment, Options options)
+    internal AutoencoderReconstructingEstimator(IHostEnvironment environment, Options options) : base(environment, options, AutoencoderOutput.Reconstruction, "ReconstructByAutoencoder")
     {
-        ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        _environment = environment;
-        TransformOptions = options;
     }
-
-    /// <summary>The options this estimator was created with; each <c>Fit</c> validates and reads them as they are when it starts.</summary>
-    public Options TransformOptions { get; }
-
-    /// <summary>Trains the autoencoder on <paramref name="input"/>'s input column; validation uses <see cref="Trainers.NetworkOptions.ValidationFraction"/> of it.</summary>
-    public NetworkTransformer Fit(IDataView input) => Fitter(Trainers.NetworkOptions.Snapshot(TransformOptions)).Fit(input);
-
-    /// <inheritdoc/>
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema) => Fitter(TransformOptions).GetOutputSchema(inputSchema);
-
-    private AutoencoderTransformFitter Fitter(Options options) => new(_environment, options, AutoencoderOutput.Reconstruction, "ReconstructByAutoencoder");
 
     /// <summary>Options of <see cref="AutoencoderReconstructingEstimator"/>.</summary>
     public sealed class Options : AutoencoderTransformOptions

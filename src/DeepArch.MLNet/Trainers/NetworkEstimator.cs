@@ -1,0 +1,128 @@
+using DeepArch.MLNet.Data;
+using DeepArch.MLNet.Heads;
+using DeepArch.MLNet.Schema;
+using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers;
+using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Training;
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+
+namespace DeepArch.MLNet.Trainers;
+
+/// <summary>The network an estimator's options make, and the options that size it, as errors name them.</summary>
+/// <param name="Architecture">The layers.</param>
+/// <param name="Names">The options that set its sizes and layers.</param>
+internal sealed record NetworkPlan(LayerSpec Architecture, NetworkOptionNames Names);
+
+/// <summary>What one <c>Fit</c> read: the network's input column and size, the training and validation rows, and the task.</summary>
+/// <param name="Input">The column the network reads.</param>
+/// <param name="InputSize">Values per row the network reads.</param>
+/// <param name="Train">The training rows.</param>
+/// <param name="Validation">The rows of <c>Fit(train, validation)</c>, or null (the options' ValidationFraction may hold some out).</param>
+/// <param name="Head">The task's head, when reading decides it (the label's key values, the output column); null when export does.</param>
+/// <param name="Layout">For a sequence column: how it holds time steps.</param>
+internal sealed record FitData(DataViewSchema.Column Input, int InputSize, TrainingSet Train, TrainingSet? Validation, PredictionHead? Head, SequenceLayout? Layout = null);
+
+/// <summary>
+/// What every DeepArch estimator is. Its options are validated when it is created and again when each <c>Fit</c> starts,
+/// which reads them all at that moment (a copy: a change while it runs applies to the next <c>Fit</c>). <c>Fit</c> is one
+/// template for every architecture: read the data -> plan the network -> train it (through <see cref="TrainingGuard"/> and
+/// the <see cref="TrainingLoop"/>) -> export it to ONNX -> the scoring <see cref="NetworkTransformer"/>. An estimator
+/// supplies the steps that differ; docs/architecture.md walks through them.
+/// </summary>
+/// <typeparam name="TOptions">The estimator's options.</typeparam>
+public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer> where TOptions : NetworkOptions
+{
+    private readonly IHostEnvironment _environment;
+
+    private protected NetworkEstimator(IHostEnvironment environment, TOptions options, string name)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _environment = environment;
+        LiveOptions = options;
+        Name = name;
+    }
+
+    /// <summary>The options object the estimator was created with, as the user may still change it.</summary>
+    private protected TOptions LiveOptions { get; }
+
+    /// <summary>The estimator's name, stored with the model (for example <c>MultilayerPerceptron</c>).</summary>
+    private protected string Name { get; }
+
+    /// <summary>Trains on <paramref name="input"/>; validation, if any, uses <see cref="NetworkOptions.ValidationFraction"/> of it.</summary>
+    public NetworkTransformer Fit(IDataView input) => FitCore(input, null);
+
+    /// <summary>Trains on <paramref name="trainData"/> and validates every epoch on <paramref name="validationData"/>.</summary>
+    public NetworkTransformer Fit(IDataView trainData, IDataView validationData)
+    {
+        ArgumentNullException.ThrowIfNull(validationData);
+        return FitCore(trainData, validationData);
+    }
+
+    /// <inheritdoc/>
+    public abstract SchemaShape GetOutputSchema(SchemaShape inputSchema);
+
+    private NetworkTransformer FitCore(IDataView train, IDataView? validation)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        var options = NetworkOptions.Snapshot(LiveOptions);
+        options.CheckEarlyStoppingHasValidation(validation is not null);
+        var data = Read(options, train, validation);
+        int seed = options.Seed ?? CatalogEnvironment.Seed(_environment);
+        var device = TorchRuntime.ResolveDevice(options.Device, options.FallbackToCpu, "Options.Device");
+        var training = options.ToTrainingOptions(seed);
+        var scoring = options.ToScoringSettings();
+        var plan = Plan(options, data);
+        var (network, history) = TrainingGuard.Train(plan.Architecture, [data.InputSize], seed, device, training, data.Train, data.Validation, plan.Names, scoring,
+            built => Train(options, built, data, training));
+        using (network)
+        {
+            return Export(new Fitted(Name, options, data, network, history, seed, scoring));
+        }
+    }
+
+    /// <summary>Checks the schema of <paramref name="train"/> (and <paramref name="validation"/>) against the options and reads the rows.</summary>
+    private protected abstract FitData Read(TOptions options, IDataView train, IDataView? validation);
+
+    /// <summary>The network to train for the data read.</summary>
+    private protected abstract NetworkPlan Plan(TOptions options, FitData data);
+
+    /// <summary>What training minimizes; by default the head's loss of the network's output against the targets.</summary>
+    private protected virtual TrainingObjective Objective(TOptions options, Network network, FitData data) => new SupervisedObjective(network, data.Head!.Loss);
+
+    /// <summary>Trains the built network and returns its history; by default one run of the loop with <see cref="Objective"/>.</summary>
+    private protected virtual TrainingHistory Train(TOptions options, Network network, FitData data, TrainingOptions training)
+        => new TrainingLoop(training).Fit(Objective(options, network, data), data.Train, data.Validation, options.Progress, options.CancellationToken);
+
+    /// <summary>The scoring transformer of the trained network; by default the network as it is, with the head's outputs.</summary>
+    private protected virtual NetworkTransformer Export(Fitted fitted)
+        => fitted.Transformer(fitted.Data.Head!, fitted.Network, metadata => fitted.Network.ExportOnnx(fitted.Data.Input.Name, fitted.Data.Head!.AddOnnxOutputs, metadata));
+
+    /// <summary>A trained network with what its <c>Fit</c> read and decided, for <see cref="Export"/>.</summary>
+    /// <param name="Name">The estimator's name.</param>
+    /// <param name="Options">The options <c>Fit</c> read.</param>
+    /// <param name="Data">The data it read.</param>
+    /// <param name="Network">The trained network (disposed after export).</param>
+    /// <param name="History">The training history.</param>
+    /// <param name="Seed">The seed it used.</param>
+    /// <param name="Scoring">How the transformer scores.</param>
+    private protected sealed record Fitted(string Name, TOptions Options, FitData Data, Network Network, TrainingHistory History, int Seed, ScoringSettings Scoring)
+    {
+        /// <summary>
+        /// The transformer of the model <paramref name="export"/> writes (given the metadata to store) for <paramref name="head"/>;
+        /// <paramref name="exported"/> is the network the model holds (the trained one, or a part of it), whose shape and summary the model info records
+        /// unless <paramref name="outputShape"/> says what the model outputs per row; <paramref name="inputSize"/>, when the model reads more than the network
+        /// (a forecaster's scoring graph reads whole windows).
+        /// </summary>
+        public NetworkTransformer Transformer(PredictionHead head, Network exported, Func<IReadOnlyDictionary<string, string>, byte[]> export,
+            int[]? outputShape = null, int? inputSize = null)
+        {
+            var info = new ModelInfo(Name, Data.Input.Name, inputSize ?? Data.InputSize, outputShape ?? exported.OutputShape.ToArray(), head, History,
+                exported.Summarize().ToString(), Scoring, Data.Layout) { Format = ModelInfo.CurrentFormat };
+            return new NetworkTransformer(export(info.ToMetadata()), info);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+using DeepArch.MLNet.Data;
+using DeepArch.MLNet.Heads;
+using DeepArch.MLNet.Schema;
+using DeepArch.Trainers.Training;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+
+namespace DeepArch.MLNet.Trainers;
+
+/// <summary>The prediction task a supervised trainer is registered for.</summary>
+internal enum TaskKind
+{
+    Multiclass,
+    Binary,
+    Regression,
+}
+
+/// <summary>
+/// What the supervised trainers (multilayer perceptron, convolutional, recurrent, stacked autoencoder) share beyond
+/// <see cref="NetworkEstimator{TOptions}"/>: a label column whose type gives the task's head (key for multiclass,
+/// <c>Boolean</c> for binary, <c>Single</c> for regression), the feature column (or, for a recurrent network, a sequence
+/// column), the standard output columns, and a validation set checked like the training set.
+/// </summary>
+/// <typeparam name="TOptions">The trainer's options.</typeparam>
+public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOptions> where TOptions : NetworkTrainerOptions
+{
+    private readonly TaskKind _task;
+
+    private protected SupervisedNetworkTrainer(IHostEnvironment environment, TOptions options, TaskKind task, string name)
+        : base(environment, options, name) => _task = task;
+
+    /// <summary>The options this trainer was created with; each <c>Fit</c> validates and reads them as they are when it starts.</summary>
+    public TOptions TrainerOptions => LiveOptions;
+
+    /// <summary>For a recurrent network: how the feature column holds time steps; null (default) for a plain feature vector.</summary>
+    private protected virtual SequenceInput? Sequence(TOptions options) => null;
+
+    /// <summary>Checks the feature column against options that size it (a convolutional network's input shape) before any row is read.</summary>
+    private protected virtual void CheckFeature(TOptions options, DataViewSchema.Column feature, int size)
+    {
+    }
+
+    /// <inheritdoc/>
+    public override SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        var o = LiveOptions;
+        if (Sequence(o) is null)
+        {
+            FeatureColumn.Check(inputSchema, o.FeatureColumnName);
+        }
+        else
+        {
+            SequenceLayout.Check(inputSchema, o.FeatureColumnName);
+        }
+        var label = inputSchema.FirstOrDefault(c => c.Name == o.LabelColumnName);
+        if (label.Name is null)
+        {
+            throw SchemaErrors.ColumnNotFound("label", o.LabelColumnName);
+        }
+        var scalar = SchemaShape.Column.VectorKind.Scalar;
+        IEnumerable<SchemaShape.Column> added = _task switch
+        {
+            TaskKind.Multiclass when label.IsKey && label.Kind == scalar => MulticlassHead.OutputShape(label),
+            TaskKind.Multiclass => throw SchemaErrors.Mismatch("label", label.Name, "Key<UInt32> (use MapValueToKey on the label)", SchemaErrors.Describe(label)),
+            TaskKind.Binary when !label.IsKey && label.Kind == scalar && label.ItemType == BooleanDataViewType.Instance => BinaryHead.OutputShape(),
+            TaskKind.Binary => throw SchemaErrors.Mismatch("label", label.Name, "Boolean", SchemaErrors.Describe(label)),
+            TaskKind.Regression when !label.IsKey && label.Kind == scalar && label.ItemType == NumberDataViewType.Single => RegressionHead.OutputShape(),
+            TaskKind.Regression => throw SchemaErrors.Mismatch("label", label.Name, "Single", SchemaErrors.Describe(label)),
+            _ => throw new InvalidOperationException($"Unknown task {_task}."),
+        };
+        return SchemaShapes.With(inputSchema, added);
+    }
+
+    private protected override FitData Read(TOptions o, IDataView train, IDataView? validation)
+    {
+        var ct = o.CancellationToken;
+        DataViewSchema.Column feature;
+        int featureSize;
+        SequenceLayout? layout = null;
+        if (Sequence(o) is { } sequence)
+        {
+            (feature, layout) = SequenceLayout.ForTraining(train, o.FeatureColumnName, sequence.FeaturesPerStep, sequence.MaxSteps, ct);
+            featureSize = layout.NetworkInputSize;
+        }
+        else
+        {
+            (feature, featureSize) = FeatureColumn.Resolve(train.Schema, o.FeatureColumnName);
+            CheckFeature(o, feature, featureSize);
+        }
+        var label = train.Schema.GetColumnOrNull(o.LabelColumnName);
+        PredictionHead head = _task switch
+        {
+            TaskKind.Multiclass => MulticlassHead.FromLabel(label, o.LabelColumnName),
+            TaskKind.Binary => CheckThen(() => BinaryHead.CheckLabel(label, o.LabelColumnName), new BinaryHead()),
+            _ => CheckThen(() => RegressionHead.CheckLabel(label, o.LabelColumnName), new RegressionHead()),
+        };
+        var trainSet = TrainingDataReader.Read(train, feature, featureSize, label!.Value, head, ct, layout);
+        TrainingSet? validationSet = null;
+        if (validation is not null)
+        {
+            var validationFeature = layout?.Resolve(validation.Schema, o.FeatureColumnName, "validation feature")
+                ?? FeatureColumn.Resolve(validation.Schema, o.FeatureColumnName, featureSize, "validation feature");
+            var validationLabel = validation.Schema.GetColumnOrNull(o.LabelColumnName);
+            if (validationLabel is null || !validationLabel.Value.Type.Equals(label.Value.Type))
+            {
+                throw validationLabel is null
+                    ? SchemaErrors.ColumnNotFound("validation label", o.LabelColumnName)
+                    : SchemaErrors.Mismatch("validation label", o.LabelColumnName, SchemaErrors.Describe(label.Value.Type), SchemaErrors.Describe(validationLabel.Value.Type));
+            }
+            validationSet = TrainingDataReader.Read(validation, validationFeature, featureSize, validationLabel.Value, head, ct, layout);
+        }
+        if (head is BinaryHead)
+        {
+            CheckBothClasses(trainSet, label.Value.Name);
+        }
+        return new FitData(feature, featureSize, trainSet, validationSet, head, layout);
+    }
+
+    /// <summary>How a recurrent trainer's feature column holds time steps.</summary>
+    /// <param name="FeaturesPerStep">Values per step.</param>
+    /// <param name="MaxSteps">For variable-size columns: the most steps a row may hold; 0 takes the longest training row's.</param>
+    private protected sealed record SequenceInput(int FeaturesPerStep, int MaxSteps);
+
+    private static PredictionHead CheckThen(Action check, PredictionHead head)
+    {
+        check();
+        return head;
+    }
+
+    private static void CheckBothClasses(TrainingSet set, string labelName)
+    {
+        bool anyTrue = set.Targets.Any(t => t > 0.5f), anyFalse = set.Targets.Any(t => t < 0.5f);
+        if (!anyTrue || !anyFalse)
+        {
+            throw new InvalidOperationException(
+                $"Label column '{labelName}' holds only {(anyTrue ? "true" : "false")} values; binary classification needs both classes in the training data.");
+        }
+    }
+}
