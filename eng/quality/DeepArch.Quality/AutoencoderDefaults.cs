@@ -8,11 +8,18 @@ using Microsoft.ML.Data;
 
 namespace DeepArch.Quality;
 
-/// <summary>One value of the option under study, applied to both options classes (they are separate types until they merge).</summary>
-internal sealed record Setting(string Value, Action<AutoencoderAnomalyDetectionTrainer.Options> Detector, Action<AutoencoderTransformOptions> Transform);
+/// <summary>
+/// One combination of option values (the option under study first; each value as <see cref="SharedDefaults"/> formats it),
+/// applied to both options classes, which are separate types until they merge.
+/// </summary>
+internal sealed record Setting(IReadOnlyList<(string Option, string Value)> Values, Action<AutoencoderAnomalyDetectionTrainer.Options> Detector,
+    Action<AutoencoderTransformOptions> Transform)
+{
+    public string Value => Values[0].Value;
+}
 
-/// <summary>An option whose default differs between the detector and the transforms, and the values measured for it.</summary>
-internal sealed record Study(string Option, string Conditions, IReadOnlyList<Setting> Settings);
+/// <summary>One table: the values of <paramref name="Option"/> measured under <paramref name="Conditions"/>.</summary>
+internal sealed record Study(string Title, string Option, string Conditions, IReadOnlyList<Setting> Settings);
 
 /// <summary>What one setting gave over the seeds: per anomaly split the ROC AUCs, and the classifier's figures on the code.</summary>
 internal sealed class SettingResult(Setting setting, int splits)
@@ -44,16 +51,23 @@ internal sealed class AutoencoderDefaults
 
     public static readonly int[] EpochValues = [30, 50];
 
-    /// <summary>The studies: ActivityL1 with the sparse kind (the only kind that reads it), Epochs with the default kind.</summary>
+    /// <summary>
+    /// ActivityL1 with the sparse kind (the only kind that reads it) at both candidate epoch counts, since the merged options will
+    /// have one; Epochs with the default kind.
+    /// </summary>
     public static IReadOnlyList<Study> Studies { get; } =
     [
-        new("ActivityL1", "Kind = Sparse; Epochs at each entry point's default (detector 50, transform 30)",
-            ActivityL1Values.Select(v => new Setting(v.ToString("G", CultureInfo.InvariantCulture),
-                o => { o.Kind = AutoencoderKind.Sparse; o.ActivityL1 = v; },
-                o => { o.Kind = AutoencoderKind.Sparse; o.ActivityL1 = v; })).ToArray()),
-        new("Epochs", "Kind = Deep (the default kind)",
-            EpochValues.Select(e => new Setting(e.ToString(CultureInfo.InvariantCulture), o => o.Epochs = e, o => o.Epochs = e)).ToArray()),
+        .. EpochValues.Select(epochs => new Study($"ActivityL1 at Epochs = {epochs}", "ActivityL1", $"Kind = Sparse, Epochs = {epochs} in both uses",
+            ActivityL1Values.Select(l1 => Sparse(l1, epochs)).ToArray())),
+        new("Epochs", "Epochs", "Kind = Deep (the default kind, which does not read ActivityL1)", EpochValues.Select(Deep).ToArray()),
     ];
+
+    private static Setting Sparse(float activityL1, int epochs) => new(
+        [("ActivityL1", SharedDefaults.Format(activityL1)), ("Epochs", SharedDefaults.Format(epochs))],
+        o => (o.Kind, o.ActivityL1, o.Epochs) = (AutoencoderKind.Sparse, activityL1, epochs),
+        o => (o.Kind, o.ActivityL1, o.Epochs) = (AutoencoderKind.Sparse, activityL1, epochs));
+
+    private static Setting Deep(int epochs) => new([("Epochs", SharedDefaults.Format(epochs))], o => o.Epochs = epochs, o => o.Epochs = epochs);
 
     private readonly DigitRow[] _train;
     private readonly DigitRow[] _test;
@@ -97,7 +111,7 @@ internal sealed class AutoencoderDefaults
                 result.MeanAbsCode.Add(meanAbsCode);
                 string aucs = string.Join(" / ", result.Auc.Select(a => a[^1].ToString("F4", CultureInfo.InvariantCulture)));
                 _progress.WriteLine(FormattableString.Invariant(
-                    $"{study.Option} = {result.Setting.Value}, seed {seed}: AUC {aucs}, macro accuracy {macro:F4} ({watch.Elapsed.TotalSeconds:F0} s)"));
+                    $"{study.Title}: {study.Option} = {result.Setting.Value}, seed {seed}: AUC {aucs}, macro accuracy {macro:F4} ({watch.Elapsed.TotalSeconds:F0} s)"));
             }
         }
         return results;

@@ -46,18 +46,22 @@ internal static class AutoencoderDefaultsReport
 
         foreach (var (study, results) in studies)
         {
-            var row = defaults.Single(r => r.Option == study.Option);
-            md.AppendLine($"## {study.Option}").AppendLine().AppendLine(study.Conditions + ".").AppendLine();
+            md.AppendLine($"## {study.Title}").AppendLine().AppendLine(study.Conditions + ".").AppendLine();
             md.Append($"| {study.Option} | default of | ").Append(string.Join(" | ", AutoencoderDefaults.Splits.Select(s => $"AUC {s.Name}")));
             md.AppendLine(" | AUC, mean | macro acc. (code) | micro acc. (code) | macro acc. (min-max code) | mean abs code |");
             md.AppendLine("| --- | --- |" + string.Concat(Enumerable.Repeat(" --- |", AutoencoderDefaults.Splits.Length + 5)));
             foreach (var result in results)
             {
-                string value = result.Setting.Value;
-                string defaultOf = string.Join(", ", new[] { (row.Detector, "detector"), (row.Transform, "transforms") }.Where(d => d.Item1 == value).Select(d => d.Item2));
-                var meanAuc = Enumerable.Range(0, seeds.Count).Select(i => result.Auc.Average(a => a[i])).ToList();
-                md.Append($"| {value} | {defaultOf} | ").Append(string.Join(" | ", result.Auc.Select(a => MeanSd(a))));
-                md.AppendLine($" | {MeanSd(meanAuc)} | {MeanSd(result.MacroAccuracy)} | {MeanSd(result.MicroAccuracy)} | {MeanSd(result.ScaledMacroAccuracy)} | {MeanSd(result.MeanAbsCode, "G3")} |");
+                md.Append($"| {result.Setting.Value} | {DefaultOf(result.Setting, defaults)} | ").Append(string.Join(" | ", result.Auc.Select(a => MeanSd(a))));
+                md.AppendLine($" | {MeanSd(MeanAuc(result))} | {MeanSd(result.MacroAccuracy)} | {MeanSd(result.MicroAccuracy)} | {MeanSd(result.ScaledMacroAccuracy)} | {MeanSd(result.MeanAbsCode, "F3")} |");
+            }
+            var reference = results[0];
+            md.AppendLine().AppendLine($"Paired by seed against {study.Option} = {reference.Setting.Value}: mean difference ± its standard error (sd / √n), and the seeds where it is above 0.").AppendLine();
+            md.AppendLine($"| {study.Option} | Δ AUC, mean | Δ macro acc. (code) | Δ macro acc. (min-max code) |").AppendLine("| --- | --- | --- | --- |");
+            foreach (var result in results.Skip(1))
+            {
+                md.AppendLine($"| {result.Setting.Value} | {Paired(MeanAuc(result), MeanAuc(reference))} | {Paired(result.MacroAccuracy, reference.MacroAccuracy)} | " +
+                    $"{Paired(result.ScaledMacroAccuracy, reference.ScaledMacroAccuracy)} |");
             }
             md.AppendLine();
         }
@@ -68,11 +72,32 @@ internal static class AutoencoderDefaultsReport
         return md.ToString();
     }
 
-    private static string MeanSd(IReadOnlyList<double> values, string format = "F4")
+    /// <summary>Which entry points have every option value of <paramref name="setting"/> as their default.</summary>
+    private static string DefaultOf(Setting setting, IReadOnlyList<SharedDefaults.Row> defaults)
+    {
+        bool All(Func<SharedDefaults.Row, string> entry) => setting.Values.All(v => entry(defaults.Single(r => r.Option == v.Option)) == v.Value);
+        return string.Join(", ", new[] { (All(r => r.Detector), "detector"), (All(r => r.Transform), "transforms") }.Where(d => d.Item1).Select(d => d.Item2));
+    }
+
+    /// <summary>Per seed, the AUC averaged over the splits.</summary>
+    private static List<double> MeanAuc(SettingResult result) => Enumerable.Range(0, result.MacroAccuracy.Count).Select(i => result.Auc.Average(a => a[i])).ToList();
+
+    private static string Paired(IReadOnlyList<double> values, IReadOnlyList<double> reference)
+    {
+        var d = values.Zip(reference, (v, r) => v - r).ToList();
+        double sd = Sd(d);
+        return Invariant($"{d.Average():+0.0000;-0.0000;0.0000} ± {sd / Math.Sqrt(d.Count):F4} ({d.Count(x => x > 0)}/{d.Count})");
+    }
+
+    private static double Sd(IReadOnlyList<double> values)
     {
         double mean = values.Average();
-        double sd = values.Count > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1)) : 0;
-        return mean.ToString(format, CultureInfo.InvariantCulture) + " ± " + sd.ToString(format, CultureInfo.InvariantCulture);
+        return values.Count > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1)) : 0;
+    }
+
+    private static string MeanSd(IReadOnlyList<double> values, string format = "F4")
+    {
+        return values.Average().ToString(format, CultureInfo.InvariantCulture) + " ± " + Sd(values).ToString(format, CultureInfo.InvariantCulture);
     }
 
     private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);

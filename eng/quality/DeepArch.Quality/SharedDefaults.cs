@@ -67,7 +67,8 @@ internal static class SharedDefaults
         ];
     }
 
-    private static string Format(object? value) => value switch
+    /// <summary>An option value as the report writes it: invariant culture, lists in brackets.</summary>
+    public static string Format(object? value) => value switch
     {
         null => "null",
         string s => s,
