@@ -30,6 +30,7 @@ internal sealed class SettingResult(Setting setting, int splits)
     public List<double> MicroAccuracy { get; } = [];
     public List<double> ScaledMacroAccuracy { get; } = [];
     public List<double> MeanAbsCode { get; } = [];
+    public List<double> CodeSparsity { get; } = [];
 }
 
 /// <summary>
@@ -104,11 +105,12 @@ internal sealed class AutoencoderDefaults
                 {
                     result.Auc[i].Add(DetectorAuc(result.Setting, _splitRows[i], seed));
                 }
-                var (macro, micro, scaledMacro, meanAbsCode) = CodeClassifier(result.Setting, seed);
+                var (macro, micro, scaledMacro, meanAbsCode, sparsity) = CodeClassifier(result.Setting, seed);
                 result.MacroAccuracy.Add(macro);
                 result.MicroAccuracy.Add(micro);
                 result.ScaledMacroAccuracy.Add(scaledMacro);
                 result.MeanAbsCode.Add(meanAbsCode);
+                result.CodeSparsity.Add(sparsity);
                 string aucs = string.Join(" / ", result.Auc.Select(a => a[^1].ToString("F4", CultureInfo.InvariantCulture)));
                 _progress.WriteLine(FormattableString.Invariant(
                     $"{study.Title}: {study.Option} = {result.Setting.Value}, seed {seed}: AUC {aucs}, macro accuracy {macro:F4} ({watch.Elapsed.TotalSeconds:F0} s)"));
@@ -143,9 +145,10 @@ internal sealed class AutoencoderDefaults
 
     /// <summary>
     /// FeaturizeByAutoencoder with the setting applied, fitted on the train digits; the classifier trained on the train codes and
-    /// evaluated on the test codes, as they come and min-max normalized; and the mean absolute code value on the test digits.
+    /// evaluated on the test codes, as they come and min-max normalized; and, on the test codes, the mean absolute code value and
+    /// the mean of each row's <see cref="Hoyer"/> sparsity.
     /// </summary>
-    private (double Macro, double Micro, double ScaledMacro, double MeanAbsCode) CodeClassifier(Setting setting, int seed)
+    private (double Macro, double Micro, double ScaledMacro, double MeanAbsCode, double Sparsity) CodeClassifier(Setting setting, int seed)
     {
         var ml = new MLContext(seed);
         var options = new AutoencoderFeaturizingEstimator.Options { OutputColumnName = "Code", InputColumnName = "Features", Seed = seed, TrainingThreads = 1 };
@@ -157,8 +160,21 @@ internal sealed class AutoencoderDefaults
         var testCodes = ml.Data.Cache(autoencoder.Transform(ml.Data.LoadFromEnumerable(_test)));
         var plain = Classify(ml, trainCodes, testCodes, "Code", scale: false);
         var scaled = Classify(ml, trainCodes, testCodes, "Code", scale: true);
-        double meanAbs = testCodes.GetColumn<VBuffer<float>>("Code").SelectMany(v => v.DenseValues()).Average(x => Math.Abs((double)x));
-        return (plain.MacroAccuracy, plain.MicroAccuracy, scaled.MacroAccuracy, meanAbs);
+        var codes = testCodes.GetColumn<VBuffer<float>>("Code").Select(v => v.DenseValues().Select(x => (double)x).ToArray()).ToList();
+        return (plain.MacroAccuracy, plain.MicroAccuracy, scaled.MacroAccuracy, codes.SelectMany(c => c).Average(Math.Abs), codes.Average(Hoyer));
+    }
+
+    /// <summary>
+    /// Hoyer's sparsity of one code, (√k - ‖h‖₁ / ‖h‖₂) / (√k - 1): 0 when every unit is equally active, 1 when one is, whatever
+    /// the code's scale; so it tells a sparser code from a merely smaller one (an L1 penalty on a linear code can shrink it and let
+    /// the decoder scale it back up).
+    /// </summary>
+    private static double Hoyer(double[] code)
+    {
+        double l1 = code.Sum(Math.Abs);
+        double l2 = Math.Sqrt(code.Sum(x => x * x));
+        double root = Math.Sqrt(code.Length);
+        return l2 == 0 ? 1 : (root - l1 / l2) / (root - 1);
     }
 
     /// <summary>LbfgsMaximumEntropy with its default options (deterministic, unlike multi-threaded SDCA) on <paramref name="features"/>.</summary>

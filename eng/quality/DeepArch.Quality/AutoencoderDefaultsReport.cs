@@ -41,19 +41,20 @@ internal static class AutoencoderDefaultsReport
             $"{experiment.SplitRows[i].Test.Count(r => r.Label == 0)} normal and {experiment.SplitRows[i].Test.Count(r => r.Label == 1)} anomalous test rows)")) + ".");
         md.AppendLine("- Feature extraction: `Transforms.FeaturizeByAutoencoder(options)` fitted on the train rows, then `LbfgsMaximumEntropy` (default options)");
         md.AppendLine("  on the code, trained on the train rows, macro and micro accuracy on the test rows; also on the code after `NormalizeMinMax`,");
-        md.AppendLine("  which takes the code's scale out of the comparison, and the mean absolute code value on the test rows.");
+        md.AppendLine("  which takes the code's scale out of the comparison; on the test codes, the mean absolute value and Hoyer's sparsity");
+        md.AppendLine("  (√k - ‖h‖₁/‖h‖₂) / (√k - 1) per row, averaged: 0 when all k units are equally active, 1 when one is, whatever the scale.");
         md.AppendLine("- Each cell: mean ± standard deviation (n - 1) over the seeds. \"AUC, mean\" averages the splits per seed first.").AppendLine();
 
         foreach (var (study, results) in studies)
         {
             md.AppendLine($"## {study.Title}").AppendLine().AppendLine(study.Conditions + ".").AppendLine();
             md.Append($"| {study.Option} | default of | ").Append(string.Join(" | ", AutoencoderDefaults.Splits.Select(s => $"AUC {s.Name}")));
-            md.AppendLine(" | AUC, mean | macro acc. (code) | micro acc. (code) | macro acc. (min-max code) | mean abs code |");
-            md.AppendLine("| --- | --- |" + string.Concat(Enumerable.Repeat(" --- |", AutoencoderDefaults.Splits.Length + 5)));
+            md.AppendLine(" | AUC, mean | macro acc. (code) | micro acc. (code) | macro acc. (min-max code) | mean abs code | code sparsity |");
+            md.AppendLine("| --- | --- |" + string.Concat(Enumerable.Repeat(" --- |", AutoencoderDefaults.Splits.Length + 6)));
             foreach (var result in results)
             {
                 md.Append($"| {result.Setting.Value} | {DefaultOf(result.Setting, defaults)} | ").Append(string.Join(" | ", result.Auc.Select(a => MeanSd(a))));
-                md.AppendLine($" | {MeanSd(MeanAuc(result))} | {MeanSd(result.MacroAccuracy)} | {MeanSd(result.MicroAccuracy)} | {MeanSd(result.ScaledMacroAccuracy)} | {MeanSd(result.MeanAbsCode, "F3")} |");
+                md.AppendLine($" | {MeanSd(MeanAuc(result))} | {MeanSd(result.MacroAccuracy)} | {MeanSd(result.MicroAccuracy)} | {MeanSd(result.ScaledMacroAccuracy)} | {MeanSd(result.MeanAbsCode, "F3")} | {MeanSd(result.CodeSparsity, "F3")} |");
             }
             var reference = results[0];
             md.AppendLine().AppendLine($"Paired by seed against {study.Option} = {reference.Setting.Value}: mean difference ± its standard error (sd / √n), and the seeds where it is above 0.").AppendLine();
