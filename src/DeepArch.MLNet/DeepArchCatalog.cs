@@ -245,8 +245,8 @@ public static partial class DeepArchCatalog
     /// <param name="batchSize">Rows per mini-batch.</param>
     /// <param name="learningRate">Adam's learning rate.</param>
     public static AutoencoderFeaturizingEstimator FeaturizeByAutoencoder(this TransformsCatalog catalog, string outputColumnName, string? inputColumnName = null,
-        int[]? layerSizes = null, AutoencoderKind kind = AutoencoderKind.Deep, int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
-        => catalog.FeaturizeByAutoencoder(AutoencoderOptions(new AutoencoderFeaturizingEstimator.Options(), outputColumnName, inputColumnName, layerSizes, kind, epochs, batchSize, learningRate));
+        int[]? layerSizes = null, AutoencoderKind kind = AutoencoderKind.Deep, int epochs = 50, int batchSize = 32, double learningRate = 1e-3)
+        => catalog.FeaturizeByAutoencoder(TransformOptions(new AutoencoderFeaturizingEstimator.Options(), outputColumnName, inputColumnName, layerSizes, kind, epochs, batchSize, learningRate));
 
     /// <summary>Trains an autoencoder in <c>Fit</c> and outputs each row's code, with every option (activations, dropout, batch norm, the kinds' parameters...).</summary>
     public static AutoencoderFeaturizingEstimator FeaturizeByAutoencoder(this TransformsCatalog catalog, AutoencoderFeaturizingEstimator.Options options)
@@ -265,8 +265,8 @@ public static partial class DeepArchCatalog
     /// <param name="batchSize">Rows per mini-batch.</param>
     /// <param name="learningRate">Adam's learning rate.</param>
     public static AutoencoderReconstructingEstimator ReconstructByAutoencoder(this TransformsCatalog catalog, string outputColumnName, string? inputColumnName = null,
-        int[]? layerSizes = null, AutoencoderKind kind = AutoencoderKind.Deep, int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
-        => catalog.ReconstructByAutoencoder(AutoencoderOptions(new AutoencoderReconstructingEstimator.Options(), outputColumnName, inputColumnName, layerSizes, kind, epochs, batchSize, learningRate));
+        int[]? layerSizes = null, AutoencoderKind kind = AutoencoderKind.Deep, int epochs = 50, int batchSize = 32, double learningRate = 1e-3)
+        => catalog.ReconstructByAutoencoder(TransformOptions(new AutoencoderReconstructingEstimator.Options(), outputColumnName, inputColumnName, layerSizes, kind, epochs, batchSize, learningRate));
 
     /// <summary>Trains an autoencoder in <c>Fit</c> and outputs each row's reconstruction, with every option.</summary>
     public static AutoencoderReconstructingEstimator ReconstructByAutoencoder(this TransformsCatalog catalog, AutoencoderReconstructingEstimator.Options options)
@@ -291,7 +291,7 @@ public static partial class DeepArchCatalog
         return new(autoencoder, options);
     }
 
-    private static T AutoencoderOptions<T>(T options, string output, string? input, int[]? layerSizes, AutoencoderKind kind, int epochs, int batchSize,
+    private static T TransformOptions<T>(T options, string output, string? input, int[]? layerSizes, AutoencoderKind kind, int epochs, int batchSize,
         double learningRate) where T : AutoencoderTransformOptions
     {
         options.OutputColumnName = output;

@@ -217,13 +217,6 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
     /// </summary>
     public sealed class Options : AutoencoderOptions
     {
-        /// <summary>Creates the options with the detector's defaults: 50 epochs, learning rate 1e-3, <see cref="AutoencoderOptions.ActivityL1"/> 1e-3.</summary>
-        public Options()
-        {
-            Epochs = 50;
-            ActivityL1 = 1e-3f;
-        }
-
         /// <summary>The feature column: <c>Single</c> or a known-size vector of <c>Single</c>.</summary>
         public string FeatureColumnName { get; set; } = "Features";
 

@@ -160,7 +160,7 @@ public class PinnedResultsTests(ITestOutputHelper output)
         }),
         ["ae detector deep"] = ml => Detector(ml, new() { LayerSizes = [16, 6], Epochs = 3 }),
         ["ae detector tied, feature contributions"] = ml => Detector(ml, new() { Kind = AutoencoderKind.Tied, LayerSizes = [16, 6], Epochs = 3, FeatureContributionsColumnName = "Shares" }),
-        ["ae detector sparse kl"] = ml => Detector(ml, new() { Kind = AutoencoderKind.Sparse, LayerSizes = [16, 6], SparsityWeight = 0.1f, Epochs = 3 }),
+        ["ae detector sparse kl"] = ml => Detector(ml, new() { Kind = AutoencoderKind.Sparse, LayerSizes = [16, 6], SparsityWeight = 0.1f, ActivityL1 = 1e-3f, Epochs = 3 }),
         ["ae detector denoising, masking"] = ml => Detector(ml, new() { Kind = AutoencoderKind.Denoising, LayerSizes = [16, 6], MaskingProbability = 0.2f, Epochs = 3 }),
         ["ae detector variational elbo, standardized"] = ml => Detector(ml, new() { Kind = AutoencoderKind.Variational, LayerSizes = [16, 6], VariationalScore = AutoencoderScore.NegativeElbo, StandardizeError = true, Epochs = 3 }),
         ["ae detector convolutional, validation threshold"] = ml => Detector(ml, new() { Kind = AutoencoderKind.Convolutional, ImageShape = [1, 8, 8], Epochs = 2,
