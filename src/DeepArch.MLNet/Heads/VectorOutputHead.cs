@@ -28,13 +28,11 @@ internal sealed class VectorOutputHead : PredictionHead
     /// <param name="outputColumnName">The column the transform adds.</param>
     /// <param name="inputColumnName">The column the network reads (the graph input's name).</param>
     /// <param name="size">Values per row of the output.</param>
-    /// <param name="decoder">For an autoencoder's encoder or reconstruction: its decoder as a DeepArch ONNX model, so that a decoding transform can be made from the fitted one; else null.</param>
-    public VectorOutputHead(string outputColumnName, string inputColumnName, int size, byte[]? decoder = null)
+    public VectorOutputHead(string outputColumnName, string inputColumnName, int size)
     {
         OutputColumnName = outputColumnName;
         InputColumnName = inputColumnName;
         Size = size;
-        Decoder = decoder;
     }
 
     /// <summary>The column the transform adds.</summary>
@@ -45,9 +43,6 @@ internal sealed class VectorOutputHead : PredictionHead
 
     /// <summary>Values per row of the output.</summary>
     public int Size { get; }
-
-    /// <summary>The autoencoder's decoder (a DeepArch ONNX model with its own metadata), or null.</summary>
-    public byte[]? Decoder { get; }
 
     /// <summary>The graph output's name: the output column's, unless that is the input column's.</summary>
     [JsonIgnore]

@@ -73,15 +73,26 @@ internal static class NetworkFile
         {
             throw new InvalidDataException($"{what} holds a damaged DeepArch network: {e.Message}", e);
         }
-        if (info.Head is VectorOutputHead { Decoder: { } decoder })
+        var decoders = proto.MetadataProps.Where(p => p.Key == ModelInfo.DecoderKey).ToList();
+        if (decoders.Count == 0)
         {
-            if (nested)
-            {
-                throw new InvalidDataException($"{what} holds a decoder inside a decoder; DeepArch writes one level.");
-            }
-            Open(decoder, null, $"The decoder inside {char.ToLowerInvariant(what[0])}{what[1..]}", nested: true);
+            return info;
         }
-        return info;
+        if (nested || decoders.Count > 1 || info.Head is not VectorOutputHead)
+        {
+            throw new InvalidDataException($"{what} holds a decoder where DeepArch writes none (or more than one).");
+        }
+        byte[] decoder;
+        try
+        {
+            decoder = Convert.FromBase64String(decoders[0].Value);
+        }
+        catch (FormatException e)
+        {
+            throw new InvalidDataException($"{what} holds a damaged decoder entry: {e.Message}", e);
+        }
+        Open(decoder, null, $"The decoder inside {char.ToLowerInvariant(what[0])}{what[1..]}", nested: true);
+        return info with { Decoder = decoder };
     }
 
     /// <summary>The graph reads one float input named after the feature column, shaped [batch, FeatureSize], and has every output the head reads, shaped [batch, ..shape].</summary>

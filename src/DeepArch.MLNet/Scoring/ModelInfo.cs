@@ -32,8 +32,18 @@ internal sealed record ModelInfo(
 {
     public const string MetadataKey = "deeparch.model";
 
-    /// <summary>The format this DeepArch writes: 1. Model info written before formats were numbered reads as 0 and is format 1 too.</summary>
-    public const int CurrentFormat = 1;
+    /// <summary>
+    /// The format this DeepArch writes: 2, where an autoencoder's decoder is its own metadata entry (<see cref="DecoderKey"/>).
+    /// Format 1 (written as 0, before formats were numbered) kept it inside the JSON; its decoder is not read.
+    /// </summary>
+    public const int CurrentFormat = 2;
+
+    /// <summary>The metadata entry holding an autoencoder transform's decoder: a DeepArch ONNX model, base64.</summary>
+    public const string DecoderKey = "deeparch.decoder";
+
+    /// <summary>For an autoencoder transform (its encoder or its reconstruction): its decoder as a DeepArch ONNX model with its own model info; else null. Stored beside the JSON, under <see cref="DecoderKey"/>.</summary>
+    [JsonIgnore]
+    public byte[]? Decoder { get; init; }
 
     /// <summary>The format of this model info (<see cref="CurrentFormat"/> when written; 0 in files written before formats were numbered).</summary>
     public int Format { get; init; }
@@ -46,8 +56,16 @@ internal sealed record ModelInfo(
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
-    /// <summary>The model's metadata: this model info as JSON under <see cref="MetadataKey"/>.</summary>
-    public IReadOnlyDictionary<string, string> ToMetadata() => new Dictionary<string, string> { [MetadataKey] = ToJson() };
+    /// <summary>The model's metadata: this model info as JSON under <see cref="MetadataKey"/>, and the decoder, if any, under <see cref="DecoderKey"/>.</summary>
+    public IReadOnlyDictionary<string, string> ToMetadata()
+    {
+        var metadata = new Dictionary<string, string> { [MetadataKey] = ToJson() };
+        if (Decoder is not null)
+        {
+            metadata[DecoderKey] = Convert.ToBase64String(Decoder);
+        }
+        return metadata;
+    }
 
     public static ModelInfo FromJson(string json)
         => JsonSerializer.Deserialize<ModelInfo>(json, Json) ?? throw new JsonException("The model metadata is empty.");

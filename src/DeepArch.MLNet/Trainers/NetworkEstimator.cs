@@ -115,13 +115,13 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         /// The transformer of the model <paramref name="export"/> writes (given the metadata to store) for <paramref name="head"/>;
         /// <paramref name="exported"/> is the network the model holds (the trained one, or a part of it), whose shape and summary the model info records
         /// unless <paramref name="outputShape"/> says what the model outputs per row; <paramref name="inputSize"/>, when the model reads more than the network
-        /// (a forecaster's scoring graph reads whole windows).
+        /// (a forecaster's scoring graph reads whole windows); <paramref name="decoder"/>, an autoencoder's decoder stored beside the model info.
         /// </summary>
         public NetworkTransformer Transformer(PredictionHead head, Network exported, Func<IReadOnlyDictionary<string, string>, byte[]> export,
-            int[]? outputShape = null, int? inputSize = null)
+            int[]? outputShape = null, int? inputSize = null, byte[]? decoder = null)
         {
             var info = new ModelInfo(Name, Data.Input.Name, inputSize ?? Data.InputSize, outputShape ?? exported.OutputShape.ToArray(), head, History,
-                exported.Summarize().ToString(), Scoring, Data.Layout) { Format = ModelInfo.CurrentFormat };
+                exported.Summarize().ToString(), Scoring, Data.Layout) { Format = ModelInfo.CurrentFormat, Decoder = decoder };
             return new NetworkTransformer(export(info.ToMetadata()), info);
         }
     }

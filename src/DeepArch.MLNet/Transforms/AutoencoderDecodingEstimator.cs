@@ -46,7 +46,7 @@ public sealed class AutoencoderDecodingEstimator : IEstimator<NetworkTransformer
         ArgumentNullException.ThrowIfNull(autoencoder);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        if (autoencoder.Info.Head is not VectorOutputHead { Decoder: { } decoder })
+        if (autoencoder.Info.Decoder is not { } decoder)
         {
             throw new ArgumentException(
                 $"DecodeByAutoencoder needs a transformer fitted by FeaturizeByAutoencoder or ReconstructByAutoencoder; this one was made by {autoencoder.Info.Trainer}.",

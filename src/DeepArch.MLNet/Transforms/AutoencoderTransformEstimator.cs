@@ -75,8 +75,8 @@ public abstract class AutoencoderTransformEstimator<TOptions> : NetworkEstimator
         byte[] decoder = ExportDecoder(fitted.Network, fitted.History, fitted.Scoring);
         using var encoder = _output == AutoencoderOutput.Code ? fitted.Network.ExtractEncoder() : null;
         var exported = encoder ?? fitted.Network;
-        var head = new VectorOutputHead(fitted.Options.OutputColumnName, fitted.Data.Input.Name, exported.OutputShape[0], decoder);
-        return fitted.Transformer(head, exported, metadata => exported.ExportOnnx(fitted.Data.Input.Name, head.AddOnnxOutputs, metadata));
+        var head = new VectorOutputHead(fitted.Options.OutputColumnName, fitted.Data.Input.Name, exported.OutputShape[0]);
+        return fitted.Transformer(head, exported, metadata => exported.ExportOnnx(fitted.Data.Input.Name, head.AddOnnxOutputs, metadata), decoder: decoder);
     }
 
     /// <summary>The trained decoder as a DeepArch ONNX model over placeholder names (<see cref="AutoencoderDecodingEstimator.DecoderInput"/>, <see cref="AutoencoderDecodingEstimator.DecoderOutput"/>).</summary>

@@ -197,6 +197,7 @@ public class UntrustedModelTests
         { "head", "null", "head is missing" },
         { "scoring", "null", "scoring settings is missing" },
         { "sequence", "{\"featuresPerStep\": 0, \"maxSteps\": 6, \"variableLength\": false}", "sequence layout is out of bounds" },
+        { "format", "3", "The model info has format 3, written by a newer DeepArch; this one reads formats up to 2." },
     };
 
     [Theory]
@@ -221,6 +222,29 @@ public class UntrustedModelTests
         Assert.Equal(Environment.ProcessorCount, settings.SessionThreads);
         Assert.Equal(1, (settings with { Threads = 1 }).SessionThreads);
         Assert.Equal(Environment.ProcessorCount, (settings with { Threads = 0 }).SessionThreads);
+    }
+
+    [Fact]
+    public void A_damaged_or_edited_decoder_entry_is_refused()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(Rows(40).Select(r => new FeatureRow { Features = r.Features }));
+        using var featurizer = ml.Transforms.FeaturizeByAutoencoder("Code", "Features", layerSizes: [4, 2], epochs: 1).Fit(data);
+        byte[] onnx = OnnxBytes(featurizer);
+        byte[] notBase64 = Reseal(onnx, proto => proto.MetadataProps.Single(p => p.Key == ModelInfo.DecoderKey).Value = "!!not base64!!");
+        byte[] editedDecoder = Reseal(onnx, proto =>
+        {
+            var entry = proto.MetadataProps.Single(p => p.Key == ModelInfo.DecoderKey);
+            byte[] decoder = Convert.FromBase64String(entry.Value);
+            decoder[FirstWeightOffset(decoder) + 2] ^= 0x08;
+            entry.Value = Convert.ToBase64String(decoder);
+        });
+
+        var garbled = Measured(() => DeepArchModel.FromOnnx(notBase64));
+        var edited = Measured(() => DeepArchModel.FromOnnx(editedDecoder));
+
+        Assert.StartsWith("The ONNX model holds a damaged decoder entry:", garbled.Message);
+        Assert.StartsWith("The decoder inside the ONNX model was written by DeepArch but is damaged: The ONNX model failed its integrity check", edited.Message);
     }
 
     // ---- 4. what DeepArch never writes ------------------------------------------------------------------------------

@@ -137,6 +137,49 @@ public class AutoencoderFeaturizingTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public void The_decoder_is_its_own_metadata_entry_beside_the_model_info_and_a_standalone_file_still_decodes()
+    {
+        var (ml, train, test) = Digits();
+        using var model = ml.Transforms.FeaturizeByAutoencoder(Small(new AutoencoderFeaturizingEstimator.Options(), "Code", "Features", epochs: 2)).Fit(train);
+        using var stream = new MemoryStream();
+        model.SaveOnnx(stream);
+        var proto = DeepArch.Trainers.Onnx.Proto.ModelProto.Parser.ParseFrom(stream.ToArray());
+        string json = proto.MetadataProps.Single(p => p.Key == ModelInfo.MetadataKey).Value;
+        string path = Path.Combine(Path.GetTempPath(), $"deeparch-featurizer-{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(path, stream.ToArray());
+        try
+        {
+            using var loaded = DeepArchModel.LoadOnnx(path);
+            var codes = model.Transform(test);
+            using var decoder = ml.Transforms.DecodeByAutoencoder(model, "Decoded", "Code").Fit(codes);
+            using var reloadedDecoder = ml.Transforms.DecodeByAutoencoder(loaded, "Decoded", "Code").Fit(codes);
+
+            Assert.Single(proto.MetadataProps, p => p.Key == ModelInfo.DecoderKey);
+            Assert.DoesNotContain("decoder", json, StringComparison.OrdinalIgnoreCase);
+            Assert.Contains($"\"format\":{ModelInfo.CurrentFormat}", json);
+            Assert.Equal(Column(decoder.Transform(codes), "Decoded"), Column(reloadedDecoder.Transform(codes), "Decoded"));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Fit_with_a_validation_set_validates_every_epoch_and_can_stop_early()
+    {
+        var (ml, train, test) = Digits();
+        var options = Small(new AutoencoderFeaturizingEstimator.Options(), "Code", "Features", epochs: 30);
+        options.EarlyStoppingPatience = 2;
+        options.LearningRate = 0.05;
+
+        using var model = ml.Transforms.FeaturizeByAutoencoder(options).Fit(train, test);
+
+        Assert.All(model.History.Epochs, e => Assert.NotNull(e.ValidationLoss));
+        Assert.Equal(model.History.Epochs.Min(e => e.ValidationLoss), model.History.Best.ValidationLoss);
+    }
+
     private static IEnumerable<ITransformer> Flatten(ITransformer t)
         => t is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [t];
 
