@@ -3,7 +3,6 @@ using System.Numerics;
 using DeepArch.MLNet.Heads;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
-using Microsoft.ML.Data;
 
 namespace DeepArch.MLNet.Data;
 

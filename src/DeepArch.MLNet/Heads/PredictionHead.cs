@@ -3,7 +3,6 @@ using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
-using Microsoft.ML.Data;
 
 namespace DeepArch.MLNet.Heads;
 

@@ -1,4 +1,3 @@
-using DeepArch.MLNet.Data;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Architectures;

@@ -2,7 +2,6 @@ using DeepArch.MLNet.Data;
 using DeepArch.MLNet.Heads;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
-using DeepArch.Trainers;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;

@@ -3,7 +3,6 @@ using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Training;
-using Microsoft.ML;
 using Microsoft.ML.Runtime;
 
 namespace DeepArch.MLNet.Trainers;

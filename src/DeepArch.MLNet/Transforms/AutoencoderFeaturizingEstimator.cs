@@ -1,5 +1,4 @@
 using DeepArch.MLNet.Scoring;
-using Microsoft.ML;
 using Microsoft.ML.Runtime;
 
 namespace DeepArch.MLNet.Transforms;

@@ -2,13 +2,11 @@ using DeepArch.MLNet.Data;
 using DeepArch.MLNet.Heads;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
-using DeepArch.Trainers;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Training;
 using DeepArch.MLNet.Trainers;
 using Microsoft.ML;
-using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 
 namespace DeepArch.MLNet.Transforms;

@@ -2,7 +2,6 @@ using System.Text.Json.Serialization;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Onnx;
-using TorchSharp;
 using Linear = TorchSharp.Modules.Linear;
 using Sequential = DeepArch.Trainers.Layers.Sequential;
 using static TorchSharp.torch;

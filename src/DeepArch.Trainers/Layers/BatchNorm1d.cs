@@ -1,5 +1,4 @@
 using DeepArch.Trainers.Onnx;
-using TorchSharp;
 using BatchNorm1dModule = TorchSharp.Modules.BatchNorm1d;
 using static TorchSharp.torch;
 

@@ -1,5 +1,4 @@
 using DeepArch.Trainers.Onnx;
-using TorchSharp;
 using BatchNorm2dModule = TorchSharp.Modules.BatchNorm2d;
 using static TorchSharp.torch;
 

@@ -1,5 +1,4 @@
 using DeepArch.Trainers.Onnx;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DeepArch.Trainers.Layers;

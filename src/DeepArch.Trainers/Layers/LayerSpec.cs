@@ -1,6 +1,5 @@
 using System.Text.Json.Serialization;
 using DeepArch.Trainers.Onnx;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DeepArch.Trainers.Layers;

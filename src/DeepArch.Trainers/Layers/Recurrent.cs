@@ -1,5 +1,4 @@
 using System.Globalization;
-using DeepArch.Trainers.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 

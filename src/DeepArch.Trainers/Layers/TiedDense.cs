@@ -1,5 +1,4 @@
 using DeepArch.Trainers.Onnx;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

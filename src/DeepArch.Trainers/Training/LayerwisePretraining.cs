@@ -1,7 +1,6 @@
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DeepArch.Trainers.Training;

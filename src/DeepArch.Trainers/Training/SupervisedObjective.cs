@@ -1,5 +1,4 @@
 using DeepArch.Trainers.Networks;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DeepArch.Trainers.Training;

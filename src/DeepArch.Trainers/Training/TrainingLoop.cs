@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using DeepArch.Trainers.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
 

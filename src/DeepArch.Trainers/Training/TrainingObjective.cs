@@ -1,5 +1,4 @@
 using DeepArch.Trainers.Networks;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

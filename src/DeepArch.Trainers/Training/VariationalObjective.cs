@@ -1,6 +1,5 @@
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Networks;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DeepArch.Trainers.Training;
