@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Numerics;
-using DeepArch.MLNet.Heads;
+using DeepArch.MLNet.Tasks;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 
@@ -13,14 +13,14 @@ namespace DeepArch.MLNet.Data;
 /// </summary>
 internal static class TrainingDataReader
 {
-    /// <summary>Reads the feature column and, through <paramref name="head"/>, one target per row from <paramref name="label"/>.</summary>
+    /// <summary>Reads the feature column and, through <paramref name="task"/>, one target per row from <paramref name="label"/>.</summary>
     public static TrainingSet Read(IDataView data, DataViewSchema.Column feature, int featureSize,
-        DataViewSchema.Column label, PredictionHead head, CancellationToken cancellationToken, SequenceLayout? sequence = null)
+        DataViewSchema.Column label, PredictionTask task, CancellationToken cancellationToken, SequenceLayout? sequence = null)
     {
         var targets = new List<float>();
         float[] features = ReadRows(data, feature, featureSize, [label], cursor =>
         {
-            var readTarget = head.CreateTargetReader(cursor, label);
+            var readTarget = task.CreateTargetReader(cursor, label);
             return position => targets.Add(readTarget(position));
         }, cancellationToken, sequence);
         return new TrainingSet(features, [featureSize], targets.ToArray(), 1);

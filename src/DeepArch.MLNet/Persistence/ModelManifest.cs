@@ -8,7 +8,7 @@ namespace DeepArch.MLNet.Persistence;
 /// <summary>
 /// The seal of a whole model file: one zip entry, written by <see cref="DeepArchModel"/>'s <c>Save</c> after ML.NET's
 /// own, that lists every other entry with its length and SHA-256, and, when a signing key is given, an HMAC-SHA256 of
-/// that list under the key. It binds every part of the model to every other (networks, column names, sizes, heads and
+/// that list under the key. It binds every part of the model to every other (networks, column names, sizes, tasks and
 /// the ML.NET transforms around them): no entry can be changed, swapped, added or removed without the check failing.
 /// ML.NET's loader never opens the entry, so the file stays an ordinary ML.NET model.
 /// </summary>

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using DeepArch.MLNet.Heads;
+using DeepArch.MLNet.Tasks;
 using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Onnx;
@@ -78,7 +78,7 @@ internal static class NetworkFile
         {
             return info;
         }
-        if (nested || decoders.Count > 1 || info.Head is not VectorOutputHead)
+        if (nested || decoders.Count > 1 || info.Task is not VectorOutputTask)
         {
             throw new InvalidDataException($"{what} holds a decoder where DeepArch writes none (or more than one).");
         }
@@ -95,7 +95,7 @@ internal static class NetworkFile
         return info with { Decoder = decoder };
     }
 
-    /// <summary>The graph reads one float input named after the feature column, shaped [batch, FeatureSize], and has every output the head reads, shaped [batch, ..shape].</summary>
+    /// <summary>The graph reads one float input named after the feature column, shaped [batch, FeatureSize], and has every output the task reads, shaped [batch, ..shape].</summary>
     private static void CheckGraph(ModelInfo info, GraphProto graph)
     {
         if (graph.Input.Count != 1 || graph.Input[0].Name != info.FeatureColumn)
@@ -104,7 +104,7 @@ internal static class NetworkFile
                 $"the model info names the input '{info.FeatureColumn}' but the graph's inputs are [{string.Join(", ", graph.Input.Select(i => $"'{i.Name}'"))}].");
         }
         CheckValue(graph.Input[0], [info.FeatureSize], "input");
-        foreach (var (name, shape) in info.Head.ScoringOutputs(info))
+        foreach (var (name, shape) in info.Task.ScoringOutputs(info))
         {
             var output = graph.Output.FirstOrDefault(o => o.Name == name)
                 ?? throw new InvalidDataException($"the model info reads the output '{name}' but the graph has no such output.");

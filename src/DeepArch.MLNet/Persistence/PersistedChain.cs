@@ -39,8 +39,8 @@ internal static class PersistedChain
         var mlContext = new MLContext();
         string token = NetworkToken(onnxModel);
         var onnx = mlContext.Transforms.ApplyOnnxModel(
-            info.Head.OnnxOutputNames.ToArray(), [info.FeatureColumn], new MemoryStream(onnxModel));
-        return onnx.Append(info.Head.CreatePersistedTail(mlContext))
+            info.Task.OnnxOutputNames.ToArray(), [info.FeatureColumn], new MemoryStream(onnxModel));
+        return onnx.Append(info.Task.CreatePersistedTail(mlContext))
             .Append(mlContext.Transforms.CopyColumns(token, info.FeatureColumn))
             .Append(mlContext.Transforms.DropColumns(token))
             .Fit(new EmptyDataView(info.FeatureColumn, info.FeatureSize));
@@ -55,7 +55,7 @@ internal static class PersistedChain
     /// <summary>
     /// Checks that <paramref name="chain"/>, loaded from the model's directory of <paramref name="entry"/>, was saved for the
     /// network <paramref name="onnxModel"/>: it names that network's SHA-256 and no other, and adds the columns the network's
-    /// head adds, with their types.
+    /// task adds, with their types.
     /// </summary>
     /// <exception cref="InvalidDataException">The chain was saved for another network (or for none).</exception>
     public static void CheckBinding(TransformerChain<ITransformer> chain, byte[] onnxModel, ModelInfo info, string entry)
@@ -79,7 +79,7 @@ internal static class PersistedChain
                 $"The network in zip entry '{entry}' (SHA-256 {expected[NetworkTokenPrefix.Length..]}) is not the one the transforms saved with it were written for " +
                 $"(they name {named}): it was swapped for another network, or the file was edited.");
         }
-        foreach (var column in info.Head.CreateOutputColumns())
+        foreach (var column in info.Task.CreateOutputColumns())
         {
             var saved = schema.GetColumnOrNull(column.Name);
             if (saved is null || !SameType(saved.Value.Type, column.Type))

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Heads;
+using DeepArch.MLNet.Tasks;
 using DeepArch.Trainers.Training;
 
 namespace DeepArch.MLNet.Scoring;
@@ -14,7 +14,7 @@ namespace DeepArch.MLNet.Scoring;
 /// <param name="FeatureColumn">The feature column name (also the ONNX input name).</param>
 /// <param name="FeatureSize">Values per row of the feature column.</param>
 /// <param name="OutputShape">The network's per-row output shape.</param>
-/// <param name="Head">The prediction task.</param>
+/// <param name="Task">The prediction task.</param>
 /// <param name="History">The training history.</param>
 /// <param name="Summary">The network summary table.</param>
 /// <param name="Scoring">Rows per call, threads and device used when scoring.</param>
@@ -24,7 +24,7 @@ internal sealed record ModelInfo(
     string FeatureColumn,
     int FeatureSize,
     int[] OutputShape,
-    PredictionHead Head,
+    PredictionTask Task,
     TrainingHistory History,
     string Summary,
     ScoringSettings Scoring,
@@ -87,7 +87,7 @@ internal sealed record ModelInfo(
         Require(OutputShape is { Length: > 0 } && OutputShape.All(d => d >= 1)
             && OutputShape.Aggregate(1L, (a, d) => Math.Min(a * d, long.MaxValue / int.MaxValue)) <= ScoringSettings.MaxValuesPerRow,
             "output shape", OutputShape is null ? null : $"[{string.Join(", ", OutputShape)}]");
-        Require(Head is not null, "head", null);
+        Require(Task is not null, "task", null);
         Require(Summary is not null, "summary", null);
         Require(History is { Epochs: not null } && Enum.IsDefined(History.StopReason)
             && History.BestEpoch >= (History.Epochs.Count == 0 ? 0 : 1) && History.BestEpoch <= History.Epochs.Count
@@ -102,8 +102,8 @@ internal sealed record ModelInfo(
                 && (long)Sequence.FeaturesPerStep * Sequence.MaxSteps + (Sequence.VariableLength ? 1 : 0) == FeatureSize,
                 "sequence layout", $"{Sequence.MaxSteps} steps of {Sequence.FeaturesPerStep} for a feature size of {FeatureSize}");
         }
-        Head!.CheckLoaded(this);
-        string? tooLarge = Scoring.CheckBuffers(FeatureSize, Head.ScoringOutputs(this).Select(o => o.Shape));
+        Task!.CheckLoaded(this);
+        string? tooLarge = Scoring.CheckBuffers(FeatureSize, Task.ScoringOutputs(this).Select(o => o.Shape));
         if (tooLarge is not null)
         {
             throw new InvalidDataException($"The model info's scoring batch size is out of bounds: {tooLarge}");

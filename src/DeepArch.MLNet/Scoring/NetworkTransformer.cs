@@ -33,14 +33,14 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
     {
         _onnxModel = onnxModel;
         Info = info;
-        var outputs = info.Head.ScoringOutputs(info);
+        var outputs = info.Task.ScoringOutputs(info);
         string? tooLarge = info.Scoring.CheckBuffers(info.FeatureSize, outputs.Select(o => o.Shape));
         if (tooLarge is not null)
         {
             throw new ArgumentOutOfRangeException("Options.ScoringBatchSize", info.Scoring.BatchSize, $"Options.ScoringBatchSize is too large for this network: {tooLarge}");
         }
         _scorer = new OnnxScorer(onnxModel, info.FeatureColumn, info.FeatureSize, outputs, info.Scoring);
-        _outputs = info.Head.CreateOutputColumns();
+        _outputs = info.Task.CreateOutputColumns();
     }
 
     internal ModelInfo Info { get; }
@@ -131,7 +131,7 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
     internal FeatureColumn.RowReader CreateFeatureReader(DataViewRow row, DataViewSchema.Column column)
     {
         var read = Info.Sequence?.CreateReader(row, column) ?? FeatureColumn.CreateReader(row, column);
-        if (!Info.Head.RejectsNonFiniteFeatures)
+        if (!Info.Task.RejectsNonFiniteFeatures)
         {
             return read;
         }

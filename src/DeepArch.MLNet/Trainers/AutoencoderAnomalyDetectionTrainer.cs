@@ -1,5 +1,5 @@
 using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Heads;
+using DeepArch.MLNet.Tasks;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Architectures;
@@ -94,7 +94,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         FeatureColumn.Check(inputSchema, TrainerOptions.FeatureColumnName);
-        return SchemaShapes.With(inputSchema, AnomalyHead.OutputShape(TrainerOptions.FeatureContributionsColumnName));
+        return SchemaShapes.With(inputSchema, AnomalyTask.OutputShape(TrainerOptions.FeatureContributionsColumnName));
     }
 
     private protected override FitData Read(Options options, IDataView train, IDataView? validation)
@@ -119,7 +119,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
             var validationFeature = FeatureColumn.Resolve(validation.Schema, options.FeatureColumnName, featureSize, "validation feature");
             validationSet = ReconstructionSet.Create(TrainingDataReader.ReadFeatures(validation, validationFeature, featureSize, ct), featureSize);
         }
-        return new FitData(feature, featureSize, trainSet, validationSet, Head: null);
+        return new FitData(feature, featureSize, trainSet, validationSet, Task: null);
     }
 
     private protected override NetworkPlan Plan(Options options, FitData data) => options.Plan(data.InputSize);
@@ -155,8 +155,8 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
             () => Scores(network.ExportScoringOnnx(input, score, scale), input, fitted.Data.Validation!.Features, featureSize, scoring));
         Threshold = threshold;
 
-        var head = new AnomalyHead { Threshold = threshold, FeatureSize = featureSize, FeatureContributionsColumn = options.FeatureContributionsColumnName, MissingValues = options.MissingValues };
-        return fitted.Transformer(head, network,
+        var task = new AnomalyTask { Threshold = threshold, FeatureSize = featureSize, FeatureContributionsColumn = options.FeatureContributionsColumnName, MissingValues = options.MissingValues };
+        return fitted.Transformer(task, network,
             metadata => network.ExportScoringOnnx(input, score, scale, metadata, threshold, options.FeatureContributionsColumnName is not null), outputShape: [1]);
     }
 

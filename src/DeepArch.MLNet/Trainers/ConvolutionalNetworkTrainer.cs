@@ -55,7 +55,7 @@ public sealed class ConvolutionalNetworkTrainer : SupervisedNetworkTrainer<Convo
     {
     }
 
-    private protected override NetworkPlan Plan(Options o, FitData data) => new(o.Network(data.Head!.NetworkOutputs), o.Names());
+    private protected override NetworkPlan Plan(Options o, FitData data) => new(o.Network(data.Task!.NetworkOutputs), o.Names());
 
     private protected override void CheckFeature(Options options, DataViewSchema.Column column, int size)
     {

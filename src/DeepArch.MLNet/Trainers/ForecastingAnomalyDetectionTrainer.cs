@@ -1,5 +1,5 @@
 using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Heads;
+using DeepArch.MLNet.Tasks;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Architectures;
@@ -52,7 +52,7 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         FeatureColumn.Check(inputSchema, TrainerOptions.FeatureColumnName);
-        return SchemaShapes.With(inputSchema, AnomalyHead.OutputShape(null));
+        return SchemaShapes.With(inputSchema, AnomalyTask.OutputShape(null));
     }
 
     /// <summary>Reads the windows and splits each into its context (the network's input) and the steps it forecasts (the targets).</summary>
@@ -73,7 +73,7 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
         var validationSet = validation is null ? null
             : Split(TrainingDataReader.ReadFeatures(validation, FeatureColumn.Resolve(validation.Schema, options.FeatureColumnName, windowSize, "validation feature"), windowSize, ct),
                 windowSize, contextSize);
-        return new FitData(feature, contextSize, trainSet, validationSet, Head: null);
+        return new FitData(feature, contextSize, trainSet, validationSet, Task: null);
     }
 
     private protected override NetworkPlan Plan(Options options, FitData data)
@@ -103,8 +103,8 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
             () => Standardized(rawScores), () => Standardized(Scores(rawModel, input, Windows(fitted.Data.Validation!), windowSize, scoring)));
         Threshold = threshold;
 
-        var head = new AnomalyHead { Threshold = threshold, FeatureSize = windowSize, MissingValues = options.MissingValues };
-        return fitted.Transformer(head, network, metadata => network.ExportForecastScoringOnnx(input, options.ScoreBy, options.MonteCarloPasses, fitted.Seed,
+        var task = new AnomalyTask { Threshold = threshold, FeatureSize = windowSize, MissingValues = options.MissingValues };
+        return fitted.Transformer(task, network, metadata => network.ExportForecastScoringOnnx(input, options.ScoreBy, options.MonteCarloPasses, fitted.Seed,
             standardization, threshold, metadata), outputShape: [1], inputSize: windowSize);
     }
 

@@ -34,7 +34,7 @@ public sealed class MultilayerPerceptronTrainer : SupervisedNetworkTrainer<Multi
     {
     }
 
-    private protected override NetworkPlan Plan(Options o, FitData data) => new(o.Network(data.Head!.NetworkOutputs),
+    private protected override NetworkPlan Plan(Options o, FitData data) => new(o.Network(data.Task!.NetworkOutputs),
         new NetworkOptionNames($"Options.HiddenLayers {Shapes.Format(o.HiddenLayers)} on {data.InputSize} features", "Options.HiddenLayers", "Options.BatchNorm"));
 
     /// <summary>Options of <see cref="MultilayerPerceptronTrainer"/>.</summary>

@@ -1,5 +1,5 @@
 using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Heads;
+using DeepArch.MLNet.Tasks;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers;
@@ -21,9 +21,9 @@ internal sealed record NetworkPlan(LayerSpec Architecture, NetworkOptionNames Na
 /// <param name="InputSize">Values per row the network reads.</param>
 /// <param name="Train">The training rows.</param>
 /// <param name="Validation">The rows of <c>Fit(train, validation)</c>, or null (the options' ValidationFraction may hold some out).</param>
-/// <param name="Head">The task's head, when reading decides it (the label's key values, the output column); null when export does.</param>
+/// <param name="Task">The task's task, when reading decides it (the label's key values, the output column); null when export does.</param>
 /// <param name="Layout">For a sequence column: how it holds time steps.</param>
-internal sealed record FitData(DataViewSchema.Column Input, int InputSize, TrainingSet Train, TrainingSet? Validation, PredictionHead? Head, SequenceLayout? Layout = null);
+internal sealed record FitData(DataViewSchema.Column Input, int InputSize, TrainingSet Train, TrainingSet? Validation, PredictionTask? Task, SequenceLayout? Layout = null);
 
 /// <summary>
 /// What every DeepArch estimator is. Its options are validated when it is created and again when each <c>Fit</c> starts,
@@ -90,16 +90,16 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
     /// <summary>The network to train for the data read.</summary>
     private protected abstract NetworkPlan Plan(TOptions options, FitData data);
 
-    /// <summary>What training minimizes; by default the head's loss of the network's output against the targets.</summary>
-    private protected virtual TrainingObjective Objective(TOptions options, Network network, FitData data) => new SupervisedObjective(network, data.Head!.Loss);
+    /// <summary>What training minimizes; by default the task's loss of the network's output against the targets.</summary>
+    private protected virtual TrainingObjective Objective(TOptions options, Network network, FitData data) => new SupervisedObjective(network, data.Task!.Loss);
 
     /// <summary>Trains the built network and returns its history; by default one run of the loop with <see cref="Objective"/>.</summary>
     private protected virtual TrainingHistory Train(TOptions options, Network network, FitData data, TrainingOptions training)
         => new TrainingLoop(training).Fit(Objective(options, network, data), data.Train, data.Validation, options.Progress, options.CancellationToken);
 
-    /// <summary>The scoring transformer of the trained network; by default the network as it is, with the head's outputs.</summary>
+    /// <summary>The scoring transformer of the trained network; by default the network as it is, with the task's outputs.</summary>
     private protected virtual NetworkTransformer Export(Fitted fitted)
-        => fitted.Transformer(fitted.Data.Head!, fitted.Network, metadata => fitted.Network.ExportOnnx(fitted.Data.Input.Name, fitted.Data.Head!.AddOnnxOutputs, metadata));
+        => fitted.Transformer(fitted.Data.Task!, fitted.Network, metadata => fitted.Network.ExportOnnx(fitted.Data.Input.Name, fitted.Data.Task!.AddOnnxOutputs, metadata));
 
     /// <summary>A trained network with what its <c>Fit</c> read and decided, for <see cref="Export"/>.</summary>
     /// <param name="Name">The estimator's name.</param>
@@ -112,15 +112,15 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
     private protected sealed record Fitted(string Name, TOptions Options, FitData Data, Network Network, TrainingHistory History, int Seed, ScoringSettings Scoring)
     {
         /// <summary>
-        /// The transformer of the model <paramref name="export"/> writes (given the metadata to store) for <paramref name="head"/>;
+        /// The transformer of the model <paramref name="export"/> writes (given the metadata to store) for <paramref name="task"/>;
         /// <paramref name="exported"/> is the network the model holds (the trained one, or a part of it), whose shape and summary the model info records
         /// unless <paramref name="outputShape"/> says what the model outputs per row; <paramref name="inputSize"/>, when the model reads more than the network
         /// (a forecaster's scoring graph reads whole windows); <paramref name="decoder"/>, an autoencoder's decoder stored beside the model info.
         /// </summary>
-        public NetworkTransformer Transformer(PredictionHead head, Network exported, Func<IReadOnlyDictionary<string, string>, byte[]> export,
+        public NetworkTransformer Transformer(PredictionTask task, Network exported, Func<IReadOnlyDictionary<string, string>, byte[]> export,
             int[]? outputShape = null, int? inputSize = null, byte[]? decoder = null)
         {
-            var info = new ModelInfo(Name, Data.Input.Name, inputSize ?? Data.InputSize, outputShape ?? exported.OutputShape.ToArray(), head, History,
+            var info = new ModelInfo(Name, Data.Input.Name, inputSize ?? Data.InputSize, outputShape ?? exported.OutputShape.ToArray(), task, History,
                 exported.Summarize().ToString(), Scoring, Data.Layout) { Format = ModelInfo.CurrentFormat, Decoder = decoder };
             return new NetworkTransformer(export(info.ToMetadata()), info);
         }

@@ -1,5 +1,5 @@
 using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Heads;
+using DeepArch.MLNet.Tasks;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Architectures;
@@ -59,7 +59,7 @@ public sealed class RecurrentForecastingEstimator : NetworkEstimator<RecurrentFo
         ArgumentNullException.ThrowIfNull(inputSchema);
         FeatureColumn.Check(inputSchema, TrainerOptions.InputColumnName, "input");
         FeatureColumn.Check(inputSchema, TrainerOptions.LabelColumnName, "label");
-        return SchemaShapes.With(inputSchema, [VectorOutputHead.OutputShape(TrainerOptions.OutputColumnName)]);
+        return SchemaShapes.With(inputSchema, [VectorOutputTask.OutputShape(TrainerOptions.OutputColumnName)]);
     }
 
     private protected override FitData Read(Options o, IDataView train, IDataView? validation)
@@ -86,7 +86,7 @@ public sealed class RecurrentForecastingEstimator : NetworkEstimator<RecurrentFo
             validationSet = Read(validation, FeatureColumn.Resolve(validation.Schema, o.InputColumnName, inputSize, "validation input"), inputSize,
                 FeatureColumn.Resolve(validation.Schema, o.LabelColumnName, labelSize, "validation label"), labelSize, ct);
         }
-        return new FitData(input, inputSize, trainSet, validationSet, new VectorOutputHead(o.OutputColumnName, input.Name, labelSize));
+        return new FitData(input, inputSize, trainSet, validationSet, new VectorOutputTask(o.OutputColumnName, input.Name, labelSize));
     }
 
     private protected override NetworkPlan Plan(Options o, FitData data)
@@ -101,7 +101,7 @@ public sealed class RecurrentForecastingEstimator : NetworkEstimator<RecurrentFo
 
     /// <summary>The network as it is, its output recorded as the label's values per row.</summary>
     private protected override NetworkTransformer Export(Fitted fitted)
-        => fitted.Transformer(fitted.Data.Head!, fitted.Network, metadata => fitted.Network.ExportOnnx(fitted.Data.Input.Name, fitted.Data.Head!.AddOnnxOutputs, metadata),
+        => fitted.Transformer(fitted.Data.Task!, fitted.Network, metadata => fitted.Network.ExportOnnx(fitted.Data.Input.Name, fitted.Data.Task!.AddOnnxOutputs, metadata),
             [fitted.Data.Train.TargetWidth]);
 
     private static TrainingSet Read(IDataView data, DataViewSchema.Column input, int inputSize, DataViewSchema.Column label, int labelSize, CancellationToken ct)

@@ -45,7 +45,7 @@ public sealed class RecurrentNetworkTrainer : SupervisedNetworkTrainer<Recurrent
 
     private protected override SequenceInput Sequence(Options o) => new(o.FeaturesPerStep, o.MaxSequenceLength);
 
-    private protected override NetworkPlan Plan(Options o, FitData data) => new(Compose(o, data.Layout!, data.Head!.NetworkOutputs),
+    private protected override NetworkPlan Plan(Options o, FitData data) => new(Compose(o, data.Layout!, data.Task!.NetworkOutputs),
         RecurrentNames(o.HiddenSize, o.Layers, o.Cell, o.Bidirectional, o.HiddenLayers, data.Layout!.MaxSteps, o.FeaturesPerStep));
 
     /// <summary>The options that size a recurrent network, as errors name them (shared with the forecasting estimators).</summary>

@@ -41,12 +41,12 @@ public sealed class StackedAutoencoderTrainer : SupervisedNetworkTrainer<Stacked
     {
     }
 
-    private protected override NetworkPlan Plan(Options o, FitData data) => new(StackedAutoencoder.Create([data.InputSize, .. o.HiddenLayers], data.Head!.NetworkOutputs, o.Activation),
+    private protected override NetworkPlan Plan(Options o, FitData data) => new(StackedAutoencoder.Create([data.InputSize, .. o.HiddenLayers], data.Task!.NetworkOutputs, o.Activation),
         new NetworkOptionNames($"Options.HiddenLayers {Shapes.Format(o.HiddenLayers)} on {data.InputSize} features", "Options.HiddenLayers"));
 
     /// <summary>Pretrains the levels, then fine-tunes; the history is the fine-tuning's.</summary>
     private protected override TrainingHistory Train(Options o, Network network, FitData data, TrainingOptions fineTuning)
-        => new LayerwisePretraining(Pretraining(fineTuning, o.PretrainingEpochs), fineTuning, data.Head!.Loss, o.PretrainingNoise, o.FineTuneEncoders)
+        => new LayerwisePretraining(Pretraining(fineTuning, o.PretrainingEpochs), fineTuning, data.Task!.Loss, o.PretrainingNoise, o.FineTuneEncoders)
             .Fit(network, data.Train, cancellationToken: o.CancellationToken, validation: data.Validation, progress: o.Progress)
             .FineTuning;
 

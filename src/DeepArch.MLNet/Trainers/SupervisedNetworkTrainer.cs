@@ -1,5 +1,5 @@
 using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Heads;
+using DeepArch.MLNet.Tasks;
 using DeepArch.MLNet.Schema;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
@@ -18,7 +18,7 @@ internal enum TaskKind
 
 /// <summary>
 /// What the supervised trainers (multilayer perceptron, convolutional, recurrent, stacked autoencoder) share beyond
-/// <see cref="NetworkEstimator{TOptions}"/>: a label column whose type gives the task's head (key for multiclass,
+/// <see cref="NetworkEstimator{TOptions}"/>: a label column whose type gives the prediction task (key for multiclass,
 /// <c>Boolean</c> for binary, <c>Single</c> for regression), the feature column (or, for a recurrent network, a sequence
 /// column), the standard output columns, and a validation set checked like the training set.
 /// </summary>
@@ -62,11 +62,11 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
         var scalar = SchemaShape.Column.VectorKind.Scalar;
         IEnumerable<SchemaShape.Column> added = _task switch
         {
-            TaskKind.Multiclass when label.IsKey && label.Kind == scalar => MulticlassHead.OutputShape(label),
+            TaskKind.Multiclass when label.IsKey && label.Kind == scalar => MulticlassTask.OutputShape(label),
             TaskKind.Multiclass => throw SchemaErrors.Mismatch("label", label.Name, "Key<UInt32> (use MapValueToKey on the label)", SchemaErrors.Describe(label)),
-            TaskKind.Binary when !label.IsKey && label.Kind == scalar && label.ItemType == BooleanDataViewType.Instance => BinaryHead.OutputShape(),
+            TaskKind.Binary when !label.IsKey && label.Kind == scalar && label.ItemType == BooleanDataViewType.Instance => BinaryTask.OutputShape(),
             TaskKind.Binary => throw SchemaErrors.Mismatch("label", label.Name, "Boolean", SchemaErrors.Describe(label)),
-            TaskKind.Regression when !label.IsKey && label.Kind == scalar && label.ItemType == NumberDataViewType.Single => RegressionHead.OutputShape(),
+            TaskKind.Regression when !label.IsKey && label.Kind == scalar && label.ItemType == NumberDataViewType.Single => RegressionTask.OutputShape(),
             TaskKind.Regression => throw SchemaErrors.Mismatch("label", label.Name, "Single", SchemaErrors.Describe(label)),
             _ => throw new InvalidOperationException($"Unknown task {_task}."),
         };
@@ -90,13 +90,13 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
             CheckFeature(o, feature, featureSize);
         }
         var label = train.Schema.GetColumnOrNull(o.LabelColumnName);
-        PredictionHead head = _task switch
+        PredictionTask task = _task switch
         {
-            TaskKind.Multiclass => MulticlassHead.FromLabel(label, o.LabelColumnName),
-            TaskKind.Binary => CheckThen(() => BinaryHead.CheckLabel(label, o.LabelColumnName), new BinaryHead()),
-            _ => CheckThen(() => RegressionHead.CheckLabel(label, o.LabelColumnName), new RegressionHead()),
+            TaskKind.Multiclass => MulticlassTask.FromLabel(label, o.LabelColumnName),
+            TaskKind.Binary => CheckThen(() => BinaryTask.CheckLabel(label, o.LabelColumnName), new BinaryTask()),
+            _ => CheckThen(() => RegressionTask.CheckLabel(label, o.LabelColumnName), new RegressionTask()),
         };
-        var trainSet = TrainingDataReader.Read(train, feature, featureSize, label!.Value, head, ct, layout);
+        var trainSet = TrainingDataReader.Read(train, feature, featureSize, label!.Value, task, ct, layout);
         TrainingSet? validationSet = null;
         if (validation is not null)
         {
@@ -109,13 +109,13 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
                     ? SchemaErrors.ColumnNotFound("validation label", o.LabelColumnName)
                     : SchemaErrors.Mismatch("validation label", o.LabelColumnName, SchemaErrors.Describe(label.Value.Type), SchemaErrors.Describe(validationLabel.Value.Type));
             }
-            validationSet = TrainingDataReader.Read(validation, validationFeature, featureSize, validationLabel.Value, head, ct, layout);
+            validationSet = TrainingDataReader.Read(validation, validationFeature, featureSize, validationLabel.Value, task, ct, layout);
         }
-        if (head is BinaryHead)
+        if (task is BinaryTask)
         {
             CheckBothClasses(trainSet, label.Value.Name);
         }
-        return new FitData(feature, featureSize, trainSet, validationSet, head, layout);
+        return new FitData(feature, featureSize, trainSet, validationSet, task, layout);
     }
 
     /// <summary>How a recurrent trainer's feature column holds time steps.</summary>
@@ -123,10 +123,10 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
     /// <param name="MaxSteps">For variable-size columns: the most steps a row may hold; 0 takes the longest training row's.</param>
     private protected sealed record SequenceInput(int FeaturesPerStep, int MaxSteps);
 
-    private static PredictionHead CheckThen(Action check, PredictionHead head)
+    private static PredictionTask CheckThen(Action check, PredictionTask task)
     {
         check();
-        return head;
+        return task;
     }
 
     private static void CheckBothClasses(TrainingSet set, string labelName)

@@ -1,5 +1,5 @@
 using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Heads;
+using DeepArch.MLNet.Tasks;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers;
@@ -69,10 +69,10 @@ public sealed class AutoencoderDecodingEstimator : IEstimator<NetworkTransformer
         ArgumentNullException.ThrowIfNull(input);
         var options = TransformOptions.Snapshot();
         var column = FeatureColumn.Resolve(input.Schema, options.InputColumn, CodeSize, "input");
-        var head = new VectorOutputHead(options.OutputColumnName, column.Name, _decoderInfo.OutputShape[0]);
+        var task = new VectorOutputTask(options.OutputColumnName, column.Name, _decoderInfo.OutputShape[0]);
         var scoring = new ScoringSettings(options.ScoringBatchSize, options.ScoringThreads, options.Device, options.FallbackToCpu);
-        var info = _decoderInfo with { FeatureColumn = column.Name, Head = head, Scoring = scoring };
-        return new NetworkTransformer(Rebind(_decoder, info, head.OnnxOutputName), info);
+        var info = _decoderInfo with { FeatureColumn = column.Name, Task = task, Scoring = scoring };
+        return new NetworkTransformer(Rebind(_decoder, info, task.OnnxOutputName), info);
     }
 
     /// <inheritdoc/>
@@ -80,7 +80,7 @@ public sealed class AutoencoderDecodingEstimator : IEstimator<NetworkTransformer
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         FeatureColumn.Check(inputSchema, TransformOptions.InputColumn, "input");
-        return SchemaShapes.With(inputSchema, [VectorOutputHead.OutputShape(TransformOptions.OutputColumnName)]);
+        return SchemaShapes.With(inputSchema, [VectorOutputTask.OutputShape(TransformOptions.OutputColumnName)]);
     }
 
     private static ModelInfo ReadInfo(byte[] decoder)

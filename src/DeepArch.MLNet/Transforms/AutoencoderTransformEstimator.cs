@@ -1,5 +1,5 @@
 using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Heads;
+using DeepArch.MLNet.Tasks;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Architectures;
@@ -42,7 +42,7 @@ public abstract class AutoencoderTransformEstimator<TOptions> : NetworkEstimator
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         FeatureColumn.Check(inputSchema, TransformOptions.InputColumn, "input");
-        return SchemaShapes.With(inputSchema, [VectorOutputHead.OutputShape(TransformOptions.OutputColumnName)]);
+        return SchemaShapes.With(inputSchema, [VectorOutputTask.OutputShape(TransformOptions.OutputColumnName)]);
     }
 
     private protected override FitData Read(TOptions o, IDataView train, IDataView? validation)
@@ -60,30 +60,30 @@ public abstract class AutoencoderTransformEstimator<TOptions> : NetworkEstimator
         var trainSet = ReconstructionSet.Create(TrainingDataReader.ReadFeatures(train, column, size, ct), size);
         var validationSet = validation is null ? null
             : ReconstructionSet.Create(TrainingDataReader.ReadFeatures(validation, FeatureColumn.Resolve(validation.Schema, o.InputColumn, size, "validation input"), size, ct), size);
-        return new FitData(column, size, trainSet, validationSet, Head: null);
+        return new FitData(column, size, trainSet, validationSet, Task: null);
     }
 
     private protected override NetworkPlan Plan(TOptions o, FitData data) => o.Plan(data.InputSize);
 
     private protected override TrainingObjective Objective(TOptions o, Network network, FitData data) => o.CreateObjective(network);
 
-    /// <summary>The encoder (or the whole autoencoder), with the decoder kept in its head.</summary>
+    /// <summary>The encoder (or the whole autoencoder), with the decoder kept in its task.</summary>
     private protected override NetworkTransformer Export(Fitted fitted)
     {
         byte[] decoder = ExportDecoder(fitted.Network, fitted.History, fitted.Scoring);
         using var encoder = _output == AutoencoderOutput.Code ? fitted.Network.ExtractEncoder() : null;
         var exported = encoder ?? fitted.Network;
-        var head = new VectorOutputHead(fitted.Options.OutputColumnName, fitted.Data.Input.Name, exported.OutputShape[0]);
-        return fitted.Transformer(head, exported, metadata => exported.ExportOnnx(fitted.Data.Input.Name, head.AddOnnxOutputs, metadata), decoder: decoder);
+        var task = new VectorOutputTask(fitted.Options.OutputColumnName, fitted.Data.Input.Name, exported.OutputShape[0]);
+        return fitted.Transformer(task, exported, metadata => exported.ExportOnnx(fitted.Data.Input.Name, task.AddOnnxOutputs, metadata), decoder: decoder);
     }
 
     /// <summary>The trained decoder as a DeepArch ONNX model over placeholder names (<see cref="AutoencoderDecodingEstimator.DecoderInput"/>, <see cref="AutoencoderDecodingEstimator.DecoderOutput"/>).</summary>
     private static byte[] ExportDecoder(Network autoencoder, TrainingHistory history, ScoringSettings scoring)
     {
         using var decoder = autoencoder.ExtractDecoder();
-        var head = new VectorOutputHead(AutoencoderDecodingEstimator.DecoderOutput, AutoencoderDecodingEstimator.DecoderInput, decoder.OutputShape[0]);
-        var info = new ModelInfo("DecodeByAutoencoder", AutoencoderDecodingEstimator.DecoderInput, decoder.InputShape[0], decoder.OutputShape.ToArray(), head, history,
+        var task = new VectorOutputTask(AutoencoderDecodingEstimator.DecoderOutput, AutoencoderDecodingEstimator.DecoderInput, decoder.OutputShape[0]);
+        var info = new ModelInfo("DecodeByAutoencoder", AutoencoderDecodingEstimator.DecoderInput, decoder.InputShape[0], decoder.OutputShape.ToArray(), task, history,
             decoder.Summarize().ToString(), scoring) { Format = ModelInfo.CurrentFormat };
-        return decoder.ExportOnnx(AutoencoderDecodingEstimator.DecoderInput, head.AddOnnxOutputs, info.ToMetadata());
+        return decoder.ExportOnnx(AutoencoderDecodingEstimator.DecoderInput, task.AddOnnxOutputs, info.ToMetadata());
     }
 }

@@ -170,7 +170,7 @@ public class StackedAutoencoderTests(DigitsStackedAutoencoderFixture digits, ITe
             network.SaveOnnx(path);
 
             OnnxAssert.CheckModel(File.ReadAllBytes(path));
-            // 64 * 32 + 32, 32 * 16 + 16 and 16 * 10 + 10 parameters: the two pretrained levels and the head.
+            // 64 * 32 + 32, 32 * 16 + 16 and 16 * 10 + 10 parameters: the two pretrained levels and the task.
             Assert.Contains("Total parameters: 2,778", network.NetworkSummary);
         }
         finally

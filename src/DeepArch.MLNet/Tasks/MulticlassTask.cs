@@ -9,23 +9,23 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 
-namespace DeepArch.MLNet.Heads;
+namespace DeepArch.MLNet.Tasks;
 
 /// <summary>
 /// Multiclass classification: a key-typed label, softmax cross-entropy, and the columns <c>Score</c>
 /// (the class probabilities, one slot per key value) and <c>PredictedLabel</c> (a key of the label's
 /// key type, carrying the label's key values so that <c>MapKeyToValue</c> works after it).
 /// </summary>
-internal sealed class MulticlassHead : PredictionHead
+internal sealed class MulticlassTask : PredictionTask
 {
     internal const string RawArgMax = TemporaryPrefix + "ArgMax";
     internal const string RawLabelValue = TemporaryPrefix + "LabelValue";
 
-    /// <summary>Creates the head for <paramref name="classCount"/> classes with the label's key values, if it had any.</summary>
+    /// <summary>Creates the task for <paramref name="classCount"/> classes with the label's key values, if it had any.</summary>
     /// <param name="classCount">The label's key count.</param>
     /// <param name="keyValueType">The item type of the key values (<c>String</c>, <c>Single</c>, ...), or null.</param>
     /// <param name="keyValues">The key values in key order, written invariantly; null when the label has none.</param>
-    public MulticlassHead(int classCount, string? keyValueType, IReadOnlyList<string>? keyValues)
+    public MulticlassTask(int classCount, string? keyValueType, IReadOnlyList<string>? keyValues)
     {
         ClassCount = classCount;
         KeyValueType = keyValueType;
@@ -52,8 +52,8 @@ internal sealed class MulticlassHead : PredictionHead
     public override void AddOnnxOutputs(OnnxGraphBuilder graph, string value, IReadOnlyList<int> outputShape)
         => graph.AddOutput(graph.AddNode("Softmax", [value], ("axis", -1L)), ColumnNames.Score, outputShape);
 
-    /// <summary>Checks the label column and builds the head from its key type.</summary>
-    public static MulticlassHead FromLabel(DataViewSchema.Column? label, string name)
+    /// <summary>Checks the label column and builds the task from its key type.</summary>
+    public static MulticlassTask FromLabel(DataViewSchema.Column? label, string name)
     {
         if (label is null)
         {
@@ -70,11 +70,11 @@ internal sealed class MulticlassHead : PredictionHead
         var annotation = label.Value.Annotations.Schema.GetColumnOrNull("KeyValues");
         if (annotation?.Type is VectorDataViewType { ItemType: PrimitiveDataViewType item } && KeyValueCodec.IsSupported(item.RawType))
         {
-            var values = (IReadOnlyList<string>)typeof(MulticlassHead).GetMethod(nameof(ReadKeyValues), BindingFlags.NonPublic | BindingFlags.Static)!
+            var values = (IReadOnlyList<string>)typeof(MulticlassTask).GetMethod(nameof(ReadKeyValues), BindingFlags.NonPublic | BindingFlags.Static)!
                 .MakeGenericMethod(item.RawType).Invoke(null, [label.Value])!;
-            return new MulticlassHead((int)key.Count, KeyValueCodec.NameOf(item.RawType), values);
+            return new MulticlassTask((int)key.Count, KeyValueCodec.NameOf(item.RawType), values);
         }
-        return new MulticlassHead((int)key.Count, null, null);
+        return new MulticlassTask((int)key.Count, null, null);
     }
 
     /// <summary>The columns the estimator adds, at schema-shape level.</summary>
@@ -145,7 +145,7 @@ internal sealed class MulticlassHead : PredictionHead
         // ONNX gives the probabilities as "Score". A custom mapping takes their arg max, MapValue turns it
         // into the class's original label value, and MapValueToKey, given the label's values in key order,
         // turns that into a key whose key values are the label's (so MapKeyToValue works after it).
-        var mapValue = typeof(MulticlassHead).GetMethod(nameof(MapArgMaxToKey), BindingFlags.NonPublic | BindingFlags.Instance)!
+        var mapValue = typeof(MulticlassTask).GetMethod(nameof(MapArgMaxToKey), BindingFlags.NonPublic | BindingFlags.Instance)!
             .MakeGenericMethod(KeyValueType is null ? typeof(uint) : KeyValueCodec.TypeOf(KeyValueType));
         var toKey = (IEstimator<ITransformer>)mapValue.Invoke(this, [mlContext])!;
         return mlContext.Transforms.CustomMapping(new ArgMaxMapping().GetMapping(), ArgMaxMapping.ContractName)
@@ -175,7 +175,7 @@ internal sealed class MulticlassHead : PredictionHead
         {
             return null;
         }
-        var method = typeof(MulticlassHead).GetMethod(nameof(BuildKeyValues), BindingFlags.NonPublic | BindingFlags.Instance)!
+        var method = typeof(MulticlassTask).GetMethod(nameof(BuildKeyValues), BindingFlags.NonPublic | BindingFlags.Instance)!
             .MakeGenericMethod(KeyValueCodec.RawTypeOf(KeyValueType!));
         return (DataViewSchema.Annotations)method.Invoke(this, null)!;
     }
@@ -229,7 +229,7 @@ internal sealed class MulticlassHead : PredictionHead
     {
         public const string ContractName = "DeepArch.MulticlassArgMax";
 
-        public override Action<RawRow, ArgMaxRow> GetMapping() => (raw, row) => row.ArgMax = (uint)MulticlassHead.ArgMax(raw.Score);
+        public override Action<RawRow, ArgMaxRow> GetMapping() => (raw, row) => row.ArgMax = (uint)MulticlassTask.ArgMax(raw.Score);
     }
 }
 

@@ -7,13 +7,13 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 
-namespace DeepArch.MLNet.Heads;
+namespace DeepArch.MLNet.Tasks;
 
 /// <summary>
 /// Binary classification: a <c>Boolean</c> label, logistic loss on one logit, and the columns
 /// <c>Score</c> (the logit), <c>Probability</c> (its sigmoid) and <c>PredictedLabel</c> (probability above 0.5).
 /// </summary>
-internal sealed class BinaryHead : PredictionHead
+internal sealed class BinaryTask : PredictionTask
 {
     internal const string RawLogit = TemporaryPrefix + "Logit";
     internal const string RawProbability = TemporaryPrefix + "Probability";

@@ -7,10 +7,10 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 
-namespace DeepArch.MLNet.Heads;
+namespace DeepArch.MLNet.Tasks;
 
 /// <summary>Regression: a <c>Single</c> label, mean squared error, a <c>Score</c> column.</summary>
-internal sealed class RegressionHead : PredictionHead
+internal sealed class RegressionTask : PredictionTask
 {
     internal const string RawScore = TemporaryPrefix + "Score";
 

@@ -9,7 +9,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 
-namespace DeepArch.MLNet.Heads;
+namespace DeepArch.MLNet.Tasks;
 
 /// <summary>
 /// Anomaly detection by an autoencoder: no label; the columns <c>Score</c> (the scoring graph's per-row
@@ -20,7 +20,7 @@ namespace DeepArch.MLNet.Heads;
 /// The threshold comparison is a node of the exported graph (<see cref="AutoencoderScoringExport.AnomalyOutput"/>),
 /// so a saved model's stateless column conversions need no threshold: both load paths read the same graph output.
 /// </remarks>
-internal sealed class AnomalyHead : PredictionHead
+internal sealed class AnomalyTask : PredictionTask
 {
     internal const string RawScoreCopy = TemporaryPrefix + "AnomalyScore";
 
@@ -68,7 +68,7 @@ internal sealed class AnomalyHead : PredictionHead
 
     public override void CheckLoaded(ModelInfo info)
     {
-        ModelInfo.Require(FeatureSize == info.FeatureSize, "anomaly head's feature size", FeatureSize);
+        ModelInfo.Require(FeatureSize == info.FeatureSize, "anomaly task's feature size", FeatureSize);
         ModelInfo.Require(FeatureContributionsColumn is null || FeatureContributionsColumn.Length > 0, "feature contributions column", "''");
     }
 

@@ -4,20 +4,20 @@ using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 
-namespace DeepArch.MLNet.Heads;
+namespace DeepArch.MLNet.Tasks;
 
 /// <summary>
 /// What a prediction task adds around a network: how labels become training targets, which loss is
 /// minimized, which ONNX outputs are exported (and the nodes, such as a softmax, that make them from the network's output), which ML.NET columns are produced (DESIGN §6), and the
 /// ML.NET transforms that reproduce those columns in a saved model.
 /// </summary>
-[JsonPolymorphic(TypeDiscriminatorPropertyName = "task")]
-[JsonDerivedType(typeof(MulticlassHead), "multiclass")]
-[JsonDerivedType(typeof(BinaryHead), "binary")]
-[JsonDerivedType(typeof(RegressionHead), "regression")]
-[JsonDerivedType(typeof(VectorOutputHead), "vector")]
-[JsonDerivedType(typeof(AnomalyHead), "anomaly")]
-internal abstract class PredictionHead
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "kind")]
+[JsonDerivedType(typeof(MulticlassTask), "multiclass")]
+[JsonDerivedType(typeof(BinaryTask), "binary")]
+[JsonDerivedType(typeof(RegressionTask), "regression")]
+[JsonDerivedType(typeof(VectorOutputTask), "vector")]
+[JsonDerivedType(typeof(AnomalyTask), "anomaly")]
+internal abstract class PredictionTask
 {
     /// <summary>Reserved column names that a saved model uses between its steps and drops at the end.</summary>
     protected const string TemporaryPrefix = "__DeepArch_";
@@ -51,7 +51,7 @@ internal abstract class PredictionHead
         => OnnxOutputNames.Select(name => (name, info.OutputShape)).ToArray();
 
     /// <summary>
-    /// Checks, for a head read from a model file, that its values are within bounds and agree with <paramref name="info"/>;
+    /// Checks, for a task read from a model file, that its values are within bounds and agree with <paramref name="info"/>;
     /// <see cref="ModelInfo.CheckLoaded"/> calls it. Throws <see cref="InvalidDataException"/> (through <see cref="ModelInfo.Require"/>).
     /// </summary>
     public abstract void CheckLoaded(ModelInfo info);

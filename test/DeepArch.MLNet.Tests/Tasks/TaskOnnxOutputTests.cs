@@ -1,5 +1,5 @@
 using System.Text.Json;
-using DeepArch.MLNet.Heads;
+using DeepArch.MLNet.Tasks;
 using DeepArch.MLNet.Trainers;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
@@ -9,44 +9,44 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Xunit;
 
-namespace DeepArch.MLNet.Tests.Heads;
+namespace DeepArch.MLNet.Tests.Tasks;
 
 /// <summary>
-/// Each head declares the graph outputs it names, with the nodes its task adds on top of the network's output (multiclass a
+/// Each task declares the graph outputs it names, with the nodes its task adds on top of the network's output (multiclass a
 /// softmax, binary a sigmoid), and scores what TorchSharp's output with that function applied gives.
 /// </summary>
-public class HeadOnnxOutputTests
+public class TaskOnnxOutputTests
 {
     private const int Rows = 7, Features = 4;
 
-    public static TheoryData<string> Heads => ["multiclass", "binary", "regression", "vector"];
+    public static TheoryData<string> Tasks => ["multiclass", "binary", "regression", "vector"];
 
-    private static PredictionHead Head(string task) => task switch
+    private static PredictionTask Create(string task) => task switch
     {
-        "multiclass" => new MulticlassHead(3, null, null),
-        "binary" => new BinaryHead(),
-        "regression" => new RegressionHead(),
-        _ => new VectorOutputHead("Code", "Features", 3),
+        "multiclass" => new MulticlassTask(3, null, null),
+        "binary" => new BinaryTask(),
+        "regression" => new RegressionTask(),
+        _ => new VectorOutputTask("Code", "Features", 3),
     };
 
     [Theory]
-    [MemberData(nameof(Heads))]
-    public void A_heads_graph_outputs_are_the_ones_it_names_computed_from_the_network_output(string task)
+    [MemberData(nameof(Tasks))]
+    public void A_tasks_graph_outputs_are_the_ones_it_names_computed_from_the_network_output(string task)
     {
-        var head = Head(task);
-        using var network = new Network(new Dense(head.NetworkOutputs), [Features], seed: 2);
+        var prediction = Create(task);
+        using var network = new Network(new Dense(prediction.NetworkOutputs), [Features], seed: 2);
         var random = new Random(4);
         float[] input = Enumerable.Range(0, Rows * Features).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
         float[] raw = network.Predict(input, Rows);
 
-        byte[] model = network.ExportOnnx("Features", head.AddOnnxOutputs);
+        byte[] model = network.ExportOnnx("Features", prediction.AddOnnxOutputs);
         OnnxAssert.CheckModel(model);
         var proto = OnnxModelCheck.Check(model);
         using var session = new InferenceSession(model);
         using var results = session.Run([NamedOnnxValue.CreateFromTensor("Features", new DenseTensor<float>(input, [Rows, Features]))]);
 
-        Assert.Equal(head.OnnxOutputNames, proto.Graph.Output.Select(o => o.Name));
-        int width = head.NetworkOutputs;
+        Assert.Equal(prediction.OnnxOutputNames, proto.Graph.Output.Select(o => o.Name));
+        int width = prediction.NetworkOutputs;
         float[] Expected(string output) => (task, output) switch
         {
             ("multiclass", _) => raw.Chunk(width).SelectMany(row =>
@@ -54,10 +54,10 @@ public class HeadOnnxOutputTests
                 double[] e = row.Select(v => Math.Exp(v - row.Max())).ToArray();
                 return e.Select(v => (float)(v / e.Sum()));
             }).ToArray(),
-            ("binary", BinaryHead.RawProbability) => raw.Select(v => (float)(1 / (1 + Math.Exp(-v)))).ToArray(),
+            ("binary", BinaryTask.RawProbability) => raw.Select(v => (float)(1 / (1 + Math.Exp(-v)))).ToArray(),
             _ => raw,
         };
-        foreach (string output in head.OnnxOutputNames)
+        foreach (string output in prediction.OnnxOutputNames)
         {
             float[] actual = results.Single(r => r.Name == output).AsTensor<float>().ToArray();
             double error = Expected(output).Zip(actual, (e, a) => Math.Abs(e - (double)a)).Max();
@@ -66,20 +66,20 @@ public class HeadOnnxOutputTests
     }
 
     [Theory]
-    [MemberData(nameof(Heads))]
-    public void A_heads_output_names_are_not_written_into_the_model_metadata(string task)
+    [MemberData(nameof(Tasks))]
+    public void A_tasks_output_names_are_not_written_into_the_model_metadata(string task)
     {
-        string json = JsonSerializer.Serialize(Head(task), new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase });
+        string json = JsonSerializer.Serialize(Create(task), new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase });
 
         Assert.DoesNotContain("onnxOutput", json, StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]
-    public void An_anomaly_heads_outputs_come_from_its_scoring_graph()
+    public void An_anomaly_tasks_outputs_come_from_its_scoring_graph()
     {
-        var head = new AnomalyHead { FeatureSize = 3, MissingValues = MissingValuePolicy.FlagAsAnomaly };
+        var prediction = new AnomalyTask { FeatureSize = 3, MissingValues = MissingValuePolicy.FlagAsAnomaly };
         using var network = new Network(new Dense(3), [3], seed: 1);
 
-        Assert.Throws<NotSupportedException>(() => network.ExportOnnx("Features", head.AddOnnxOutputs));
+        Assert.Throws<NotSupportedException>(() => network.ExportOnnx("Features", prediction.AddOnnxOutputs));
     }
 }

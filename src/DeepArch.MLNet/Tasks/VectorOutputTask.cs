@@ -4,10 +4,10 @@ using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
-namespace DeepArch.MLNet.Heads;
+namespace DeepArch.MLNet.Tasks;
 
 /// <summary>
-/// A transform's head: the network's output as it is, in one known-size vector column (an autoencoder's
+/// A transform's task: the network's output as it is, in one known-size vector column (an autoencoder's
 /// code, reconstruction or decoding). No label; the graph's single output is named after the output column
 /// (a temporary name when the output column replaces the input column, whose name the graph input has).
 /// </summary>
@@ -20,15 +20,15 @@ namespace DeepArch.MLNet.Heads;
 /// into <c>Vector&lt;Single, K&gt;</c> (measured: CopyColumns, ConvertType, the normalizers, ReplaceMissingValues and a
 /// one-column Concatenate all keep the dimensions). Every consumer that reads a known-size vector of K values accepts it.
 /// </remarks>
-internal sealed class VectorOutputHead : PredictionHead
+internal sealed class VectorOutputTask : PredictionTask
 {
     private const string ReplacingOutput = TemporaryPrefix + "Output";
 
-    /// <summary>Creates the head.</summary>
+    /// <summary>Creates the task.</summary>
     /// <param name="outputColumnName">The column the transform adds.</param>
     /// <param name="inputColumnName">The column the network reads (the graph input's name).</param>
     /// <param name="size">Values per row of the output.</param>
-    public VectorOutputHead(string outputColumnName, string inputColumnName, int size)
+    public VectorOutputTask(string outputColumnName, string inputColumnName, int size)
     {
         OutputColumnName = outputColumnName;
         InputColumnName = inputColumnName;
@@ -65,8 +65,8 @@ internal sealed class VectorOutputHead : PredictionHead
     public override void CheckLoaded(ModelInfo info)
     {
         ModelInfo.Require(!string.IsNullOrEmpty(OutputColumnName), "output column", OutputColumnName);
-        ModelInfo.Require(InputColumnName == info.FeatureColumn, "vector head's input column", InputColumnName);
-        ModelInfo.Require(Size >= 1 && Size == info.OutputShape.Aggregate(1L, (a, d) => a * d), "vector head's size", Size);
+        ModelInfo.Require(InputColumnName == info.FeatureColumn, "vector task's input column", InputColumnName);
+        ModelInfo.Require(Size >= 1 && Size == info.OutputShape.Aggregate(1L, (a, d) => a * d), "vector task's size", Size);
     }
 
     public override IReadOnlyList<OutputColumn> CreateOutputColumns()
