@@ -14,7 +14,7 @@ public static class OnnxAssert
 
     /// <summary>
     /// Asserts that ONNX Runtime, running the exported model, gives the TorchSharp eval-mode outputs on
-    /// <paramref name="rows"/> fresh random inputs, within <paramref name="tolerance"/> (max abs error).
+    /// <paramref name="rows"/> fresh random inputs (and random indices for its <see cref="Network.SideInputs"/>), within <paramref name="tolerance"/> (max abs error).
     /// </summary>
     /// <returns>The maximum absolute difference seen.</returns>
     public static double Parity(Network network, int rows = 17, int seed = 1, double tolerance = 1e-5, float inputScale = 2f)
@@ -26,13 +26,17 @@ public static class OnnxAssert
         {
             input[i] = (float)(random.NextDouble() * 2 - 1) * inputScale;
         }
-        float[] expected = network.Predict(input, rows);
+        // One random index per row for each input besides the features (a conditioned network's label).
+        long[][] sideInputs = network.SideInputs.Select(side => Enumerable.Range(0, rows).Select(_ => (long)random.Next(side.Count)).ToArray()).ToArray();
+        float[] expected = network.Predict(input, rows, sideInputs);
 
         byte[] model = network.ExportOnnx("input", "output");
         CheckModel(model);
         using var session = new InferenceSession(model);
         int[] dims = [rows, .. network.InputShape];
-        using var results = session.Run([NamedOnnxValue.CreateFromTensor("input", new DenseTensor<float>(input, dims))]);
+        var feeds = network.SideInputs.Select((side, i) => NamedOnnxValue.CreateFromTensor(side.Name, new DenseTensor<long>(sideInputs[i], [rows])))
+            .Prepend(NamedOnnxValue.CreateFromTensor("input", new DenseTensor<float>(input, dims)));
+        using var results = session.Run(feeds.ToList());
         float[] actual = results.Single().AsTensor<float>().ToArray();
 
         Assert.Equal(expected.Length, actual.Length);

@@ -33,6 +33,7 @@ namespace DeepArch.Trainers.Layers;
 [JsonDerivedType(typeof(Reshape), "reshape")]
 [JsonDerivedType(typeof(TiedDense), "tieddense")]
 [JsonDerivedType(typeof(Recurrent), "recurrent")]
+[JsonDerivedType(typeof(Conditioned), "conditioned")]
 [JsonDerivedType(typeof(Architectures.AutoencoderSpec), "autoencoder")]
 public abstract record LayerSpec
 {
@@ -60,6 +61,13 @@ public abstract record LayerSpec
     /// layer's gates at every step), for estimating the memory a batch takes; computed without running.
     /// </summary>
     internal virtual long ActivationValues(IReadOnlyList<int> inputShape) => Shapes.LongSize(OutputShape(inputShape));
+
+    /// <summary>
+    /// The inputs the layer reads besides its features, in order (a <see cref="Conditioned"/> network's label); none for most
+    /// layers. Only a network's outermost layer may have them.
+    /// </summary>
+    [JsonIgnore]
+    public virtual IReadOnlyList<IndexInput> SideInputs => [];
 
     /// <summary>The layers this one is composed of (a chain's layers, an autoencoder's halves); none for a single layer.</summary>
     internal virtual IEnumerable<LayerSpec> Sublayers() => [];

@@ -32,6 +32,10 @@ public sealed class Network : IDisposable
         {
             throw new ArgumentException($"The input shape must have positive sizes, got {Shapes.Format(inputShape)}.", nameof(inputShape));
         }
+        if (Nested(architecture).FirstOrDefault(l => l.SideInputs.Count > 0) is { } inner)
+        {
+            throw new ArgumentException($"{inner.Describe()} reads its own inputs, so it must be the network's outermost layer.", nameof(architecture));
+        }
         Architecture = architecture;
         InputShape = inputShape.ToArray();
         OutputShape = architecture.OutputShape(InputShape);
@@ -90,8 +94,27 @@ public sealed class Network : IDisposable
         return layers.SelectMany(l => chain[l].parameters()).ToList();
     }
 
-    /// <summary>Runs the network on a batch [rows, ..InputShape] in its current mode (training or eval), with gradients unless they are disabled.</summary>
-    public Tensor Forward(Tensor input) => Module.call(input);
+    /// <summary>The inputs the network reads besides its features (<see cref="LayerSpec.SideInputs"/>), in order.</summary>
+    public IReadOnlyList<IndexInput> SideInputs => Architecture.SideInputs;
+
+    /// <summary>
+    /// Runs the network on a batch [rows, ..InputShape] in its current mode (training or eval), with gradients unless they are
+    /// disabled; <paramref name="sideInputs"/> holds one int64 tensor [rows] per entry of <see cref="SideInputs"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The number of side inputs differs from <see cref="SideInputs"/>, or one is invalid.</exception>
+    public Tensor Forward(Tensor input, params Tensor[] sideInputs)
+    {
+        ArgumentNullException.ThrowIfNull(sideInputs);
+        if (sideInputs.Length != SideInputs.Count)
+        {
+            throw new ArgumentException(
+                $"{Architecture.Describe()} reads {SideInputs.Count} input(s) besides its features ({string.Join(", ", SideInputs.Select(i => $"'{i.Name}'"))}), " +
+                $"got {sideInputs.Length}.", nameof(sideInputs));
+        }
+        return sideInputs.Length == 0 ? Module.call(input) : ((ISideInputModule)Module).Forward(input, sideInputs);
+    }
+
+    private static IEnumerable<LayerSpec> Nested(LayerSpec spec) => spec.Sublayers().SelectMany(l => Nested(l).Prepend(l));
 
     /// <summary>Puts the network in training mode (dropout and batch statistics on) or eval mode.</summary>
     internal void SetTraining(bool training)
@@ -134,10 +157,14 @@ public sealed class Network : IDisposable
     private Sequential.SequentialModule Chain() => Module as Sequential.SequentialModule
         ?? throw new ArgumentException($"Only a chain of layers (Sequential) has layers by index; this network is {Architecture.Describe()}.");
 
-    /// <summary>Runs the network in eval mode on <paramref name="rows"/> samples stored row-major in <paramref name="features"/>.</summary>
+    /// <summary>
+    /// Runs the network in eval mode on <paramref name="rows"/> samples stored row-major in <paramref name="features"/>, with
+    /// <paramref name="sideInputs"/> holding <paramref name="rows"/> indices per entry of <see cref="SideInputs"/>.
+    /// </summary>
     /// <returns>The outputs, row-major, <c>rows x size(OutputShape)</c> values.</returns>
-    public float[] Predict(ReadOnlySpan<float> features, int rows)
+    public float[] Predict(ReadOnlySpan<float> features, int rows, params long[][] sideInputs)
     {
+        ArgumentNullException.ThrowIfNull(sideInputs);
         ObjectDisposedException.ThrowIf(_disposed, this);
         int inputSize = Shapes.Size(InputShape);
         if (features.Length != rows * inputSize)
@@ -154,7 +181,10 @@ public sealed class Network : IDisposable
         // data (measured: last-bit differences). clone() copies it into libtorch's own 64-byte-aligned
         // memory so that the same input always gives the same bits.
         var input = tensor(features.ToArray(), shape).clone().to(_device);
-        var output = Module.call(input).cpu().contiguous();
+        var sides = sideInputs.Select((values, i) => values.Length == rows
+            ? tensor(values).to(_device)
+            : throw new ArgumentException($"Expected {rows} values of input '{SideInputs.ElementAtOrDefault(i)?.Name}', got {values.Length}.", nameof(sideInputs)));
+        var output = Forward(input, sides.ToArray()).cpu().contiguous();
         return output.data<float>().ToArray();
     }
 
@@ -180,7 +210,8 @@ public sealed class Network : IDisposable
 
     /// <summary>
     /// Writes the network as an ONNX model (opset 17) whose input <paramref name="inputName"/> is shaped [batch, ..InputShape]
-    /// and whose one output <paramref name="outputName"/> is the network's output, shaped [batch, ..OutputShape].
+    /// and whose one output <paramref name="outputName"/> is the network's output, shaped [batch, ..OutputShape]. A network with
+    /// <see cref="SideInputs"/> has, after the features, one int64 input [batch] per side input, named as it is.
     /// </summary>
     /// <param name="inputName">The graph input's name.</param>
     /// <param name="outputName">The graph output's name.</param>
@@ -207,6 +238,10 @@ public sealed class Network : IDisposable
         ArgumentNullException.ThrowIfNull(addOutputs);
         var graph = new OnnxGraphBuilder();
         string input = graph.AddInput(inputName, InputShape);
+        foreach (var side in SideInputs)
+        {
+            graph.AddInput(side.Name, [], OnnxGraphBuilder.ElementType.Int64);
+        }
         addOutputs(graph, Architecture.EmitOnnx(graph, input, Module, InputShape), OutputShape);
         return graph.ToModelBytes(this, metadata);
     }

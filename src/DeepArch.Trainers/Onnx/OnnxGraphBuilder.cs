@@ -40,7 +40,7 @@ internal sealed class OnnxGraphBuilder
     public static readonly FrozenSet<string> Operators = new[]
     {
         "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Conv", "ConvTranspose", "Div", "Dropout", "Exp",
-        "Flatten", "GRU", "Gemm", "GlobalAveragePool", "Greater", "Identity", "If", "IsNaN", "LSTM", "LeakyRelu", "Less",
+        "Expand", "Flatten", "GRU", "Gather", "Gemm", "GlobalAveragePool", "Greater", "Identity", "If", "IsNaN", "LSTM", "LeakyRelu", "Less",
         "Loop", "MatMul", "MaxPool", "Mul", "Or", "Pad", "RNN", "Range", "ReduceMax", "ReduceMean", "ReduceSum", "Relu",
         "Reshape", "Scan", "Shape", "Sigmoid", "Slice", "Softmax", "Softplus", "Squeeze", "Sub", "Tanh", "Transpose",
         "Unsqueeze", "Where",

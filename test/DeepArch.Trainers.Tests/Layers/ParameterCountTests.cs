@@ -50,6 +50,8 @@ public class ParameterCountTests
         { "Autoencoder, variational", Autoencoder.CreateVariational([6, 4, 2]), Vector },
         { "Convolutional autoencoder", ConvolutionalAutoencoder.CreateSpec([1, 8, 8], [4, 2]), [64] },
         { "LeNet-5", LeNet5.Create([1, 12, 12], 3), [1, 12, 12] },
+        { "Conditioned vector", new Conditioned(5, 3, new Sequential(new Dense(4), new Activation(ActivationKind.ReLU))), Vector },
+        { "Conditioned image", new Conditioned(3, 2, new Conv2d(4, 3)), Image },
         { "Recurrent network", RecurrentNetwork.Create(new Recurrent(RecurrentCell.Gru, 4, 2), 3, [5]), [8] },
     };
 
