@@ -1,5 +1,3 @@
-using DeepArch.Trainers.Onnx;
-using BatchNorm2dModule = TorchSharp.Modules.BatchNorm2d;
 using static TorchSharp.torch;
 
 namespace DeepArch.Trainers.Layers;
@@ -9,64 +7,22 @@ namespace DeepArch.Trainers.Layers;
 /// positions. Training normalizes with the batch statistics and updates running estimates; eval mode
 /// (and the ONNX <c>BatchNormalization</c> node) uses the running estimates.
 /// </summary>
-public sealed record BatchNorm2d : LayerSpec
+public sealed record BatchNorm2d : BatchNorm
 {
     /// <summary>Creates a 2-D batch-normalization layer.</summary>
     /// <param name="epsilon">Added to the variance for numerical stability; positive.</param>
     /// <param name="momentum">The weight of the current batch in the running estimates, in (0, 1].</param>
     public BatchNorm2d(float epsilon = 1e-5f, float momentum = 0.1f)
+        : base(epsilon, momentum)
     {
-        if (!(epsilon > 0) || float.IsInfinity(epsilon))
-        {
-            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "Epsilon must be positive and finite.");
-        }
-        if (!(momentum > 0 && momentum <= 1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "Momentum must be in (0, 1].");
-        }
-        Epsilon = epsilon;
-        Momentum = momentum;
     }
 
-    /// <summary>Added to the variance for numerical stability.</summary>
-    public float Epsilon { get; }
-
-    /// <summary>The weight of the current batch in the running estimates.</summary>
-    public float Momentum { get; }
-
-    /// <inheritdoc/>
-    public override string Describe() => nameof(BatchNorm2d);
-
-    /// <inheritdoc/>
-    public override int[] OutputShape(IReadOnlyList<int> inputShape)
+    private protected override int Channels(IReadOnlyList<int> inputShape)
     {
         SpatialGeometry.RequireRank(Describe(), inputShape, 2);
-        return inputShape.ToArray();
+        return inputShape[0];
     }
-
-    /// <inheritdoc/>
-    /// <remarks>A scale and a shift per channel; the running mean and variance are buffers, not parameters.</remarks>
-    public override long ParameterCount(IReadOnlyList<int> inputShape) => 2L * OutputShape(inputShape)[0];
 
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
-    {
-        OutputShape(inputShape);
-        return nn.BatchNorm2d(inputShape[0], eps: Epsilon, momentum: Momentum);
-    }
-
-    internal override string EmitOnnx(OnnxGraphBuilder graph, string input, nn.Module<Tensor, Tensor> module, IReadOnlyList<int> inputShape)
-    {
-        var norm = (BatchNorm2dModule)module;
-        int channels = inputShape[0];
-        return graph.AddNode(
-            "BatchNormalization",
-            [
-                input,
-                graph.AddInitializer("bn_scale", ToArray(norm.weight!), channels),
-                graph.AddInitializer("bn_bias", ToArray(norm.bias!), channels),
-                graph.AddInitializer("bn_mean", ToArray(norm.running_mean!), channels),
-                graph.AddInitializer("bn_var", ToArray(norm.running_var!), channels),
-            ],
-            ("epsilon", Epsilon));
-    }
+        => nn.BatchNorm2d(Channels(inputShape), eps: Epsilon, momentum: Momentum);
 }

@@ -66,49 +66,6 @@ internal static class SpatialGeometry
     public static (int Begin, int End) Resolve(ConvPadding padding, int kernelSize, int dilation)
         => padding.IsSame ? SamePadding(kernelSize, dilation) : (padding.Size, padding.Size);
 
-    /// <summary>The output shape [filters, ..spatial] of a convolution over <paramref name="inputShape"/>.</summary>
-    public static int[] ConvolutionOutputShape(string layer, IReadOnlyList<int> inputShape, int spatialRank, int filters,
-        int kernelSize, int stride, ConvPadding padding, int dilation)
-    {
-        RequireRank(layer, inputShape, spatialRank);
-        var (begin, end) = Resolve(padding, kernelSize, dilation);
-        var shape = new int[spatialRank + 1];
-        shape[0] = filters;
-        for (int i = 0; i < spatialRank; i++)
-        {
-            shape[i + 1] = OutputSize(layer, spatialRank, i, inputShape[i + 1], kernelSize, stride, begin, end, dilation);
-        }
-        return shape;
-    }
-
-    /// <summary>
-    /// Emits an ONNX <c>Conv</c> node (opset 17). The weight keeps PyTorch's layout
-    /// [filters, channels, ..kernel], which is ONNX's too.
-    /// </summary>
-    public static string EmitConvolution(Onnx.OnnxGraphBuilder graph, string input, TorchSharp.Modules.Convolution conv, int spatialRank,
-        int kernelSize, int stride, ConvPadding padding, int dilation, bool useBias)
-    {
-        var (begin, end) = Resolve(padding, kernelSize, dilation);
-        long[] weightShape = conv.weight!.shape;
-        var operands = new List<string> { input, graph.AddInitializer("conv_weight", ToArray(conv.weight!), weightShape) };
-        if (useBias)
-        {
-            operands.Add(graph.AddInitializer("conv_bias", ToArray(conv.bias!), weightShape[0]));
-        }
-        return graph.AddNode("Conv", operands,
-            ("dilations", PerDimension(spatialRank, dilation)),
-            ("kernel_shape", PerDimension(spatialRank, kernelSize)),
-            ("pads", OnnxPads(spatialRank, begin, end)),
-            ("strides", PerDimension(spatialRank, stride)));
-    }
-
-    /// <summary>Copies a parameter tensor to a managed array (row-major, float32).</summary>
-    public static float[] ToArray(TorchSharp.torch.Tensor tensor)
-    {
-        using var cpu = tensor.detach().cpu().to_type(TorchSharp.torch.ScalarType.Float32).contiguous();
-        return cpu.data<float>().ToArray();
-    }
-
     /// <summary>A convolution's description, e.g. <c>Conv2d(16, 3x3, same)</c> or <c>Conv1d(8, 5, stride 2, padding 1)</c>.</summary>
     public static string DescribeConvolution(string kind, int spatialRank, int filters, int kernelSize, int stride, ConvPadding padding,
         int dilation, bool useBias, int outputPadding = 0)

@@ -15,7 +15,7 @@ public static class BatchNormalization
     public static IReadOnlyList<string> LayerKinds(LayerSpec architecture)
     {
         ArgumentNullException.ThrowIfNull(architecture);
-        return Flatten(architecture).Where(l => l is BatchNorm1d or BatchNorm2d).Select(l => l.Describe()).Distinct().ToArray();
+        return Flatten(architecture).Where(l => l is BatchNorm).Select(l => l.Describe()).Distinct().ToArray();
     }
 
     /// <summary>Why training <paramref name="architecture"/> would give batch normalization a batch of one row, or null when it would not.</summary>
