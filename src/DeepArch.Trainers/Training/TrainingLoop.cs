@@ -129,7 +129,7 @@ public sealed class TrainingLoop
 
     private optim.Optimizer CreateOptimizer(ParameterGroup group) => Options.Optimizer switch
     {
-        OptimizerKind.Adam => new ScalarSafeAdam(group.Parameters, Options.LearningRate, Options.WeightDecay),
+        OptimizerKind.Adam => new ScalarSafeAdam(group.Parameters, Options.LearningRate, Options.WeightDecay, Options.AdamBeta1, Options.AdamBeta2),
         OptimizerKind.Sgd => new ScalarSafeSgd(group.Parameters, Options.LearningRate, Options.Momentum, Options.WeightDecay),
         _ => throw new InvalidOperationException($"Unknown optimizer {Options.Optimizer}."),
     };

@@ -41,6 +41,15 @@ public sealed class TrainingOptions
     /// <summary>The optimizer.</summary>
     public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
 
+    /// <summary>Adam's decay rate of the gradient's running mean (PyTorch's <c>betas[0]</c>), in [0, 1); ignored by SGD. GANs use 0.5.</summary>
+    public double AdamBeta1 { get; set; } = 0.9;
+
+    /// <summary>
+    /// Adam's decay rate of the squared gradient's running mean (PyTorch's <c>betas[1]</c>), in [0, 1); ignored by SGD. The
+    /// default, 0.99, is TorchSharp's, which every DeepArch model so far was trained with; PyTorch's is 0.999.
+    /// </summary>
+    public double AdamBeta2 { get; set; } = 0.99;
+
     /// <summary>SGD momentum, in [0, 1); ignored by Adam.</summary>
     public double Momentum { get; set; } = 0.9;
 
@@ -94,6 +103,8 @@ public sealed class TrainingOptions
         Check(LearningRate > 0 && double.IsFinite(LearningRate), nameof(LearningRate), LearningRate, "must be positive and finite");
         Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), nameof(WeightDecay), WeightDecay, "must be finite and at least 0");
         Check(Enum.IsDefined(Optimizer), nameof(Optimizer), Optimizer, "must be Adam or Sgd");
+        Check(AdamBeta1 >= 0 && AdamBeta1 < 1, nameof(AdamBeta1), AdamBeta1, "must be in [0, 1)");
+        Check(AdamBeta2 >= 0 && AdamBeta2 < 1, nameof(AdamBeta2), AdamBeta2, "must be in [0, 1)");
         Check(Momentum >= 0 && Momentum < 1, nameof(Momentum), Momentum, "must be in [0, 1)");
         Check(Schedule is not null, nameof(Schedule), "null", "must not be null");
         Check(ValidationFraction >= 0 && ValidationFraction < 1, nameof(ValidationFraction), ValidationFraction, "must be in [0, 1)");
