@@ -5,6 +5,10 @@ using Microsoft.ML;
 
 namespace DeepArch.MLNet;
 
+// An overload whose parameters mean what a sibling's mean documents only those that differ and inherits the rest
+// (<inheritdoc cref="..."/>); the compiler does not follow inheritdoc when it looks for a <param> per parameter (CS1573).
+#pragma warning disable CS1573
+
 // The recurrent networks' entry points: RecurrentNetwork in the three supervised catalogs,
 // ForecastByRecurrentNetwork in the forecasting catalog and the forecasting anomaly detector.
 public static partial class DeepArchCatalog
@@ -36,13 +40,7 @@ public static partial class DeepArchCatalog
     /// </summary>
     /// <param name="catalog">The binary trainers catalog.</param>
     /// <param name="labelColumnName">The <c>Boolean</c> label column.</param>
-    /// <param name="featureColumnName">The sequence column: a vector of <c>Single</c> holding the steps one after the other (known-size or variable-size).</param>
-    /// <param name="featuresPerStep">Values per time step; the column's length must be a multiple of it.</param>
-    /// <param name="cell">The recurrent cell.</param>
-    /// <param name="hiddenSize">Units of the hidden state.</param>
-    /// <param name="epochs">Passes over the training data.</param>
-    /// <param name="batchSize">Rows per mini-batch.</param>
-    /// <param name="learningRate">Adam's learning rate.</param>
+    /// <inheritdoc cref="RecurrentNetwork(MulticlassClassificationCatalog.MulticlassClassificationTrainers, string, string, int, RecurrentCell, int, int, int, double)"/>
     public static RecurrentNetworkTrainer RecurrentNetwork(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
         string labelColumnName = "Label", string featureColumnName = "Features", int featuresPerStep = 1, RecurrentCell cell = RecurrentCell.Lstm,
         int hiddenSize = 64, int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
@@ -59,13 +57,7 @@ public static partial class DeepArchCatalog
     /// </summary>
     /// <param name="catalog">The regression trainers catalog.</param>
     /// <param name="labelColumnName">The <c>Single</c> label column.</param>
-    /// <param name="featureColumnName">The sequence column: a vector of <c>Single</c> holding the steps one after the other (known-size or variable-size).</param>
-    /// <param name="featuresPerStep">Values per time step; the column's length must be a multiple of it.</param>
-    /// <param name="cell">The recurrent cell.</param>
-    /// <param name="hiddenSize">Units of the hidden state.</param>
-    /// <param name="epochs">Passes over the training data.</param>
-    /// <param name="batchSize">Rows per mini-batch.</param>
-    /// <param name="learningRate">Adam's learning rate.</param>
+    /// <inheritdoc cref="RecurrentNetwork(MulticlassClassificationCatalog.MulticlassClassificationTrainers, string, string, int, RecurrentCell, int, int, int, double)"/>
     public static RecurrentNetworkTrainer RecurrentNetwork(this RegressionCatalog.RegressionTrainers catalog,
         string labelColumnName = "Label", string featureColumnName = "Features", int featuresPerStep = 1, RecurrentCell cell = RecurrentCell.Lstm,
         int hiddenSize = 64, int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
