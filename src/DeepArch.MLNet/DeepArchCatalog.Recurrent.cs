@@ -84,16 +84,13 @@ public static partial class DeepArchCatalog
     public static ForecastingAnomalyDetectionTrainer RecurrentForecaster(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
         string featureColumnName = "Features", int featuresPerStep = 1, int horizon = 1, double contamination = 0.05,
         int epochs = 50, int batchSize = 32, double learningRate = 1e-3)
-        => catalog.RecurrentForecaster(new ForecastingAnomalyDetectionTrainer.Options
+        => catalog.RecurrentForecaster(WithTraining(new ForecastingAnomalyDetectionTrainer.Options
         {
             FeatureColumnName = featureColumnName,
             FeaturesPerStep = featuresPerStep,
             Horizon = horizon,
             Contamination = contamination,
-            Epochs = epochs,
-            BatchSize = batchSize,
-            LearningRate = learningRate,
-        });
+        }, epochs, batchSize, learningRate));
 
     /// <summary>Anomaly detection by a recurrent forecaster's error or Monte-Carlo predictive variance, with every option.</summary>
     public static ForecastingAnomalyDetectionTrainer RecurrentForecaster(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
@@ -117,7 +114,7 @@ public static partial class DeepArchCatalog
     public static RecurrentForecastingEstimator ForecastByRecurrentNetwork(this ForecastingCatalog catalog, string outputColumnName = "Forecast",
         string inputColumnName = "Features", string labelColumnName = "Label", int featuresPerStep = 1, RecurrentCell cell = RecurrentCell.Lstm,
         int hiddenSize = 64, int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
-        => catalog.ForecastByRecurrentNetwork(new RecurrentForecastingEstimator.Options
+        => catalog.ForecastByRecurrentNetwork(WithTraining(new RecurrentForecastingEstimator.Options
         {
             OutputColumnName = outputColumnName,
             InputColumnName = inputColumnName,
@@ -125,25 +122,20 @@ public static partial class DeepArchCatalog
             FeaturesPerStep = featuresPerStep,
             Cell = cell,
             HiddenSize = hiddenSize,
-            Epochs = epochs,
-            BatchSize = batchSize,
-            LearningRate = learningRate,
-        });
+        }, epochs, batchSize, learningRate));
 
     /// <summary>A recurrent forecaster (many-to-one over a horizon, or many-to-many per step), with every option.</summary>
     public static RecurrentForecastingEstimator ForecastByRecurrentNetwork(this ForecastingCatalog catalog, RecurrentForecastingEstimator.Options options)
         => new(CatalogEnvironment.Of(catalog), options);
 
     private static RecurrentNetworkTrainer.Options Recurrent(string label, string features, int featuresPerStep, RecurrentCell cell, int hiddenSize,
-        int epochs, int batchSize, double learningRate) => new()
-    {
-        LabelColumnName = label,
-        FeatureColumnName = features,
-        FeaturesPerStep = featuresPerStep,
-        Cell = cell,
-        HiddenSize = hiddenSize,
-        Epochs = epochs,
-        BatchSize = batchSize,
-        LearningRate = learningRate,
-    };
+        int epochs, int batchSize, double learningRate)
+        => WithTraining(new RecurrentNetworkTrainer.Options
+        {
+            LabelColumnName = label,
+            FeatureColumnName = features,
+            FeaturesPerStep = featuresPerStep,
+            Cell = cell,
+            HiddenSize = hiddenSize,
+        }, epochs, batchSize, learningRate);
 }

@@ -153,38 +153,41 @@ public static partial class DeepArchCatalog
         StackedAutoencoderTrainer.Options options)
         => new(CatalogEnvironment.Of(catalog), options, TaskKind.Binary);
 
-    private static StackedAutoencoderTrainer.Options Stacked(string label, string features, int[]? hidden, int pretrainingEpochs, int epochs, int batchSize,
-        double learningRate) => new()
-    {
-        LabelColumnName = label,
-        FeatureColumnName = features,
-        HiddenLayers = hidden ?? [32, 16],
-        PretrainingEpochs = pretrainingEpochs,
-        Epochs = epochs,
-        BatchSize = batchSize,
-        LearningRate = learningRate,
-    };
+    private static MultilayerPerceptronTrainer.Options Simple(string label, string features, int[]? hidden, int epochs, int batchSize, double learningRate)
+        => WithTraining(new MultilayerPerceptronTrainer.Options
+        {
+            LabelColumnName = label,
+            FeatureColumnName = features,
+            HiddenLayers = hidden ?? [128, 64],
+        }, epochs, batchSize, learningRate);
 
     private static ConvolutionalNetworkTrainer.Options Convolutional(string label, string features, IReadOnlyList<int> inputShape, int epochs, int batchSize,
-        double learningRate) => new()
-    {
-        LabelColumnName = label,
-        FeatureColumnName = features,
-        InputShape = inputShape,
-        Epochs = epochs,
-        BatchSize = batchSize,
-        LearningRate = learningRate,
-    };
+        double learningRate)
+        => WithTraining(new ConvolutionalNetworkTrainer.Options
+        {
+            LabelColumnName = label,
+            FeatureColumnName = features,
+            InputShape = inputShape,
+        }, epochs, batchSize, learningRate);
 
-    private static MultilayerPerceptronTrainer.Options Simple(string label, string features, int[]? hidden, int epochs, int batchSize, double learningRate) => new()
+    private static StackedAutoencoderTrainer.Options Stacked(string label, string features, int[]? hidden, int pretrainingEpochs, int epochs, int batchSize,
+        double learningRate)
+        => WithTraining(new StackedAutoencoderTrainer.Options
+        {
+            LabelColumnName = label,
+            FeatureColumnName = features,
+            HiddenLayers = hidden ?? [32, 16],
+            PretrainingEpochs = pretrainingEpochs,
+        }, epochs, batchSize, learningRate);
+
+    /// <summary><paramref name="options"/> with the training settings every simple overload takes; the others keep their defaults.</summary>
+    private static T WithTraining<T>(T options, int epochs, int batchSize, double learningRate) where T : NetworkOptions
     {
-        LabelColumnName = label,
-        FeatureColumnName = features,
-        HiddenLayers = hidden ?? [128, 64],
-        Epochs = epochs,
-        BatchSize = batchSize,
-        LearningRate = learningRate,
-    };
+        options.Epochs = epochs;
+        options.BatchSize = batchSize;
+        options.LearningRate = learningRate;
+        return options;
+    }
 
     /// <summary>
     /// An autoencoder anomaly detector trained on normal rows (no label): <c>Score</c> (reconstruction error, higher = more
@@ -200,15 +203,12 @@ public static partial class DeepArchCatalog
     public static AutoencoderAnomalyDetectionTrainer Autoencoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
         string featureColumnName = "Features", int[]? layerSizes = null, double contamination = 0.05, int epochs = 50, int batchSize = 32,
         double learningRate = 1e-3)
-        => catalog.Autoencoder(new AutoencoderAnomalyDetectionTrainer.Options
+        => catalog.Autoencoder(WithTraining(new AutoencoderAnomalyDetectionTrainer.Options
         {
             FeatureColumnName = featureColumnName,
             LayerSizes = layerSizes ?? [32, 8],
             Contamination = contamination,
-            Epochs = epochs,
-            BatchSize = batchSize,
-            LearningRate = learningRate,
-        });
+        }, epochs, batchSize, learningRate));
 
     /// <summary>An autoencoder anomaly detector, with every option (kind, threshold source, standardized error, feature contributions...).</summary>
     public static AutoencoderAnomalyDetectionTrainer Autoencoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
@@ -276,9 +276,6 @@ public static partial class DeepArchCatalog
         options.InputColumnName = input;
         options.LayerSizes = layerSizes ?? [32, 8];
         options.Kind = kind;
-        options.Epochs = epochs;
-        options.BatchSize = batchSize;
-        options.LearningRate = learningRate;
-        return options;
+        return WithTraining(options, epochs, batchSize, learningRate);
     }
 }
