@@ -195,7 +195,6 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
         /// </summary>
         public float HeadDropout { get; set; } = 0.2f;
 
-
         /// <summary>What <c>Score</c> measures: the forecast error (default) or the Monte-Carlo predictive variance.</summary>
         public ForecastScore ScoreBy { get; set; } = ForecastScore.PredictionError;
 

@@ -153,7 +153,6 @@ public sealed class RecurrentForecastingEstimator : NetworkEstimator<RecurrentFo
         /// <summary>Sizes of dense ReLU layers between the hidden states and the output (default none).</summary>
         public IReadOnlyList<int> HiddenLayers { get; set; } = [];
 
-
         /// <summary>Truncated backpropagation through time over the last this-many steps; 0 (default) backpropagates through all. Unidirectional only.</summary>
         public int TruncatedSteps { get; set; }
 

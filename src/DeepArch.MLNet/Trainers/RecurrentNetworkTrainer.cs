@@ -112,7 +112,6 @@ public sealed class RecurrentNetworkTrainer : SupervisedNetworkTrainer<Recurrent
         /// <summary>Dropout on the recurrent summary before the dense layers during training, in [0, 1) (default 0).</summary>
         public float HeadDropout { get; set; }
 
-
         /// <summary>
         /// Truncated backpropagation through time: when above 0, gradients flow through only the last this-many steps
         /// (the earlier steps still set the state). Unidirectional, fixed-length sequences only. 0 (default) backpropagates through all steps.
