@@ -32,17 +32,11 @@ internal sealed class BinaryTask : PredictionTask
         graph.AddOutput(graph.AddNode("Sigmoid", [value]), RawProbability, outputShape);
     }
 
-    /// <summary>Checks that the label is a <c>Boolean</c>.</summary>
-    public static void CheckLabel(DataViewSchema.Column? label, string name)
+    /// <summary>Checks that the label is a <c>Boolean</c>; returns the task.</summary>
+    public static BinaryTask FromLabel(DataViewSchema.Column? label, string name)
     {
-        if (label is null)
-        {
-            throw SchemaErrors.ColumnNotFound("label", name);
-        }
-        if (label.Value.Type != BooleanDataViewType.Instance)
-        {
-            throw SchemaErrors.Mismatch("label", name, "Boolean", SchemaErrors.Describe(label.Value.Type));
-        }
+        CheckLabel(label, name, BooleanDataViewType.Instance, "Boolean");
+        return new BinaryTask();
     }
 
     /// <summary>The columns the estimator adds, at schema-shape level.</summary>

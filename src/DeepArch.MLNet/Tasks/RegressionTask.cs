@@ -21,17 +21,11 @@ internal sealed class RegressionTask : PredictionTask
     [JsonIgnore]
     public override IReadOnlyList<string> OnnxOutputNames => [RawScore];
 
-    /// <summary>Checks that the label is a <c>Single</c>.</summary>
-    public static void CheckLabel(DataViewSchema.Column? label, string name)
+    /// <summary>Checks that the label is a <c>Single</c>; returns the task.</summary>
+    public static RegressionTask FromLabel(DataViewSchema.Column? label, string name)
     {
-        if (label is null)
-        {
-            throw SchemaErrors.ColumnNotFound("label", name);
-        }
-        if (label.Value.Type != NumberDataViewType.Single)
-        {
-            throw SchemaErrors.Mismatch("label", name, "Single", SchemaErrors.Describe(label.Value.Type));
-        }
+        CheckLabel(label, name, NumberDataViewType.Single, "Single");
+        return new RegressionTask();
     }
 
     /// <summary>The columns the estimator adds, at schema-shape level.</summary>
