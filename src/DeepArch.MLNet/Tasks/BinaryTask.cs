@@ -52,9 +52,9 @@ internal sealed class BinaryTask : PredictionTask
 
     public override IReadOnlyList<OutputColumn> CreateOutputColumns() =>
     [
-        new OutputColumn<float>(ColumnNames.Score, NumberDataViewType.Single, (ScoredBatch b, int row, ref float v) => v = b.Row(0, row)[0]),
-        new OutputColumn<float>(ColumnNames.Probability, NumberDataViewType.Single, (ScoredBatch b, int row, ref float v) => v = b.Row(1, row)[0]),
-        new OutputColumn<bool>(ColumnNames.PredictedLabel, BooleanDataViewType.Instance, (ScoredBatch b, int row, ref bool v) => v = b.Row(1, row)[0] > 0.5f),
+        OutputColumn.Scalar(ColumnNames.Score, 0),
+        OutputColumn.Scalar(ColumnNames.Probability, 1),
+        OutputColumn.Flag(ColumnNames.PredictedLabel, 1),
     ];
 
     public override Func<long, float> CreateTargetReader(DataViewRow row, DataViewSchema.Column label)

@@ -105,23 +105,13 @@ internal sealed class MulticlassTask : PredictionTask
         }
     }
 
-    public override IReadOnlyList<OutputColumn> CreateOutputColumns()
-    {
-        int classes = ClassCount;
-        return
-        [
-            new OutputColumn<VBuffer<float>>(ColumnNames.Score, new VectorDataViewType(NumberDataViewType.Single, classes),
-                (ScoredBatch b, int row, ref VBuffer<float> v) =>
-                {
-                    var editor = VBufferEditor.Create(ref v, classes);
-                    b.Row(0, row).CopyTo(editor.Values);
-                    v = editor.Commit();
-                }),
-            new OutputColumn<uint>(ColumnNames.PredictedLabel, new KeyDataViewType(typeof(uint), classes),
-                (ScoredBatch b, int row, ref uint v) => v = (uint)ArgMax(b.Row(0, row)) + 1,
-                KeyValuesAnnotations()),
-        ];
-    }
+    public override IReadOnlyList<OutputColumn> CreateOutputColumns() =>
+    [
+        OutputColumn.Vector(ColumnNames.Score, new VectorDataViewType(NumberDataViewType.Single, ClassCount), 0),
+        new OutputColumn<uint>(ColumnNames.PredictedLabel, new KeyDataViewType(typeof(uint), ClassCount),
+            (ScoredBatch b, int row, ref uint v) => v = (uint)ArgMax(b.Row(0, row)) + 1,
+            KeyValuesAnnotations()),
+    ];
 
     public override Func<long, float> CreateTargetReader(DataViewRow row, DataViewSchema.Column label)
     {

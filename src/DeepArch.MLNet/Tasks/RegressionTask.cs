@@ -34,10 +34,7 @@ internal sealed class RegressionTask : PredictionTask
     public override void CheckLoaded(ModelInfo info)
         => ModelInfo.Require(info.OutputShape.Aggregate(1L, (a, d) => a * d) == 1, "output shape of a regression", $"[{string.Join(", ", info.OutputShape)}]");
 
-    public override IReadOnlyList<OutputColumn> CreateOutputColumns() =>
-    [
-        new OutputColumn<float>(ColumnNames.Score, NumberDataViewType.Single, (ScoredBatch b, int row, ref float v) => v = b.Row(0, row)[0]),
-    ];
+    public override IReadOnlyList<OutputColumn> CreateOutputColumns() => [OutputColumn.Scalar(ColumnNames.Score, 0)];
 
     public override Func<long, float> CreateTargetReader(DataViewRow row, DataViewSchema.Column label)
     {
