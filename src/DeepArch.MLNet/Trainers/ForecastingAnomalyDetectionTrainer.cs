@@ -215,7 +215,7 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
 
         internal override void Validate()
         {
-            Check(!string.IsNullOrWhiteSpace(FeatureColumnName), nameof(FeatureColumnName), FeatureColumnName is null ? "null" : $"'{FeatureColumnName}'", "must name a column");
+            CheckColumnName(nameof(FeatureColumnName), FeatureColumnName);
             base.Validate();
             Check(FeaturesPerStep >= 1, nameof(FeaturesPerStep), FeaturesPerStep, "must be at least 1");
             Check(Horizon >= 1, nameof(Horizon), Horizon, "must be at least 1");

@@ -1,7 +1,6 @@
 using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
-using Microsoft.ML;
 using Microsoft.ML.Runtime;
 
 namespace DeepArch.MLNet.Trainers;
