@@ -5,6 +5,10 @@ using Microsoft.ML;
 
 namespace DeepArch.MLNet;
 
+// An overload whose parameters mean what a sibling's mean documents only those that differ and inherits the rest
+// (<inheritdoc cref="..."/>); the compiler does not follow inheritdoc when it looks for a <param> per parameter (CS1573).
+#pragma warning disable CS1573
+
 // The recurrent networks' entry points: RecurrentNetwork in the three supervised catalogs,
 // ForecastByRecurrentNetwork in the forecasting catalog and the forecasting anomaly detector.
 public static partial class DeepArchCatalog
@@ -36,13 +40,7 @@ public static partial class DeepArchCatalog
     /// </summary>
     /// <param name="catalog">The binary trainers catalog.</param>
     /// <param name="labelColumnName">The <c>Boolean</c> label column.</param>
-    /// <param name="featureColumnName">The sequence column: a vector of <c>Single</c> holding the steps one after the other (known-size or variable-size).</param>
-    /// <param name="featuresPerStep">Values per time step; the column's length must be a multiple of it.</param>
-    /// <param name="cell">The recurrent cell.</param>
-    /// <param name="hiddenSize">Units of the hidden state.</param>
-    /// <param name="epochs">Passes over the training data.</param>
-    /// <param name="batchSize">Rows per mini-batch.</param>
-    /// <param name="learningRate">Adam's learning rate.</param>
+    /// <inheritdoc cref="RecurrentNetwork(MulticlassClassificationCatalog.MulticlassClassificationTrainers, string, string, int, RecurrentCell, int, int, int, double)"/>
     public static RecurrentNetworkTrainer RecurrentNetwork(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
         string labelColumnName = "Label", string featureColumnName = "Features", int featuresPerStep = 1, RecurrentCell cell = RecurrentCell.Lstm,
         int hiddenSize = 64, int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
@@ -59,13 +57,7 @@ public static partial class DeepArchCatalog
     /// </summary>
     /// <param name="catalog">The regression trainers catalog.</param>
     /// <param name="labelColumnName">The <c>Single</c> label column.</param>
-    /// <param name="featureColumnName">The sequence column: a vector of <c>Single</c> holding the steps one after the other (known-size or variable-size).</param>
-    /// <param name="featuresPerStep">Values per time step; the column's length must be a multiple of it.</param>
-    /// <param name="cell">The recurrent cell.</param>
-    /// <param name="hiddenSize">Units of the hidden state.</param>
-    /// <param name="epochs">Passes over the training data.</param>
-    /// <param name="batchSize">Rows per mini-batch.</param>
-    /// <param name="learningRate">Adam's learning rate.</param>
+    /// <inheritdoc cref="RecurrentNetwork(MulticlassClassificationCatalog.MulticlassClassificationTrainers, string, string, int, RecurrentCell, int, int, int, double)"/>
     public static RecurrentNetworkTrainer RecurrentNetwork(this RegressionCatalog.RegressionTrainers catalog,
         string labelColumnName = "Label", string featureColumnName = "Features", int featuresPerStep = 1, RecurrentCell cell = RecurrentCell.Lstm,
         int hiddenSize = 64, int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
@@ -92,16 +84,13 @@ public static partial class DeepArchCatalog
     public static ForecastingAnomalyDetectionTrainer RecurrentForecaster(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
         string featureColumnName = "Features", int featuresPerStep = 1, int horizon = 1, double contamination = 0.05,
         int epochs = 50, int batchSize = 32, double learningRate = 1e-3)
-        => catalog.RecurrentForecaster(new ForecastingAnomalyDetectionTrainer.Options
+        => catalog.RecurrentForecaster(WithTraining(new ForecastingAnomalyDetectionTrainer.Options
         {
             FeatureColumnName = featureColumnName,
             FeaturesPerStep = featuresPerStep,
             Horizon = horizon,
             Contamination = contamination,
-            Epochs = epochs,
-            BatchSize = batchSize,
-            LearningRate = learningRate,
-        });
+        }, epochs, batchSize, learningRate));
 
     /// <summary>Anomaly detection by a recurrent forecaster's error or Monte-Carlo predictive variance, with every option.</summary>
     public static ForecastingAnomalyDetectionTrainer RecurrentForecaster(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
@@ -125,7 +114,7 @@ public static partial class DeepArchCatalog
     public static RecurrentForecastingEstimator ForecastByRecurrentNetwork(this ForecastingCatalog catalog, string outputColumnName = "Forecast",
         string inputColumnName = "Features", string labelColumnName = "Label", int featuresPerStep = 1, RecurrentCell cell = RecurrentCell.Lstm,
         int hiddenSize = 64, int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
-        => catalog.ForecastByRecurrentNetwork(new RecurrentForecastingEstimator.Options
+        => catalog.ForecastByRecurrentNetwork(WithTraining(new RecurrentForecastingEstimator.Options
         {
             OutputColumnName = outputColumnName,
             InputColumnName = inputColumnName,
@@ -133,25 +122,20 @@ public static partial class DeepArchCatalog
             FeaturesPerStep = featuresPerStep,
             Cell = cell,
             HiddenSize = hiddenSize,
-            Epochs = epochs,
-            BatchSize = batchSize,
-            LearningRate = learningRate,
-        });
+        }, epochs, batchSize, learningRate));
 
     /// <summary>A recurrent forecaster (many-to-one over a horizon, or many-to-many per step), with every option.</summary>
     public static RecurrentForecastingEstimator ForecastByRecurrentNetwork(this ForecastingCatalog catalog, RecurrentForecastingEstimator.Options options)
         => new(CatalogEnvironment.Of(catalog), options);
 
     private static RecurrentNetworkTrainer.Options Recurrent(string label, string features, int featuresPerStep, RecurrentCell cell, int hiddenSize,
-        int epochs, int batchSize, double learningRate) => new()
-    {
-        LabelColumnName = label,
-        FeatureColumnName = features,
-        FeaturesPerStep = featuresPerStep,
-        Cell = cell,
-        HiddenSize = hiddenSize,
-        Epochs = epochs,
-        BatchSize = batchSize,
-        LearningRate = learningRate,
-    };
+        int epochs, int batchSize, double learningRate)
+        => WithTraining(new RecurrentNetworkTrainer.Options
+        {
+            LabelColumnName = label,
+            FeatureColumnName = features,
+            FeaturesPerStep = featuresPerStep,
+            Cell = cell,
+            HiddenSize = hiddenSize,
+        }, epochs, batchSize, learningRate);
 }

@@ -6,6 +6,10 @@ using Microsoft.ML;
 
 namespace DeepArch.MLNet;
 
+// An overload whose parameters mean what a sibling's mean documents only those that differ and inherits the rest
+// (<inheritdoc cref="..."/>); the compiler does not follow inheritdoc when it looks for a <param> per parameter (CS1573).
+#pragma warning disable CS1573
+
 /// <summary>
 /// DeepArch's entry points on ML.NET's catalogs: <c>mlContext.MulticlassClassification.Trainers.MultilayerPerceptron(...)</c>,
 /// <c>ConvolutionalNetwork(...)</c> and their binary-classification and regression twins, each with a simple and an <c>Options</c> overload.
@@ -33,11 +37,7 @@ public static partial class DeepArchCatalog
     /// <summary>A multilayer perceptron for binary classification (<c>Boolean</c> label; <c>Score</c>, <c>Probability</c>, <c>PredictedLabel</c>).</summary>
     /// <param name="catalog">The binary trainers catalog.</param>
     /// <param name="labelColumnName">The <c>Boolean</c> label column.</param>
-    /// <param name="featureColumnName">The feature column: a known-size vector of <c>Single</c>.</param>
-    /// <param name="hiddenLayers">Hidden layer sizes; null gives [128, 64].</param>
-    /// <param name="epochs">Passes over the training data.</param>
-    /// <param name="batchSize">Rows per mini-batch.</param>
-    /// <param name="learningRate">Adam's learning rate.</param>
+    /// <inheritdoc cref="MultilayerPerceptron(MulticlassClassificationCatalog.MulticlassClassificationTrainers, string, string, int[], int, int, double)"/>
     public static MultilayerPerceptronTrainer MultilayerPerceptron(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
         string labelColumnName = "Label", string featureColumnName = "Features", int[]? hiddenLayers = null,
         int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
@@ -51,11 +51,7 @@ public static partial class DeepArchCatalog
     /// <summary>A multilayer perceptron for regression (<c>Single</c> label; <c>Score</c>).</summary>
     /// <param name="catalog">The regression trainers catalog.</param>
     /// <param name="labelColumnName">The <c>Single</c> label column.</param>
-    /// <param name="featureColumnName">The feature column: a known-size vector of <c>Single</c>.</param>
-    /// <param name="hiddenLayers">Hidden layer sizes; null gives [128, 64].</param>
-    /// <param name="epochs">Passes over the training data.</param>
-    /// <param name="batchSize">Rows per mini-batch.</param>
-    /// <param name="learningRate">Adam's learning rate.</param>
+    /// <inheritdoc cref="MultilayerPerceptron(MulticlassClassificationCatalog.MulticlassClassificationTrainers, string, string, int[], int, int, double)"/>
     public static MultilayerPerceptronTrainer MultilayerPerceptron(this RegressionCatalog.RegressionTrainers catalog,
         string labelColumnName = "Label", string featureColumnName = "Features", int[]? hiddenLayers = null,
         int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
@@ -92,11 +88,7 @@ public static partial class DeepArchCatalog
     /// </summary>
     /// <param name="catalog">The binary trainers catalog.</param>
     /// <param name="labelColumnName">The <c>Boolean</c> label column.</param>
-    /// <param name="featureColumnName">The feature column: a known-size vector of <c>Single</c> of the shape's size.</param>
-    /// <param name="inputShape">(channels, height, width) or (channels, length), e.g. <c>[1, 8, 8]</c>.</param>
-    /// <param name="epochs">Passes over the training data.</param>
-    /// <param name="batchSize">Rows per mini-batch.</param>
-    /// <param name="learningRate">Adam's learning rate.</param>
+    /// <inheritdoc cref="ConvolutionalNetwork(MulticlassClassificationCatalog.MulticlassClassificationTrainers, string, string, IReadOnlyList{int}, int, int, double)"/>
     public static ConvolutionalNetworkTrainer ConvolutionalNetwork(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
         string labelColumnName, string featureColumnName, IReadOnlyList<int> inputShape, int epochs = 20, int batchSize = 32, double learningRate = 1e-3)
         => catalog.ConvolutionalNetwork(Convolutional(labelColumnName, featureColumnName, inputShape, epochs, batchSize, learningRate));
@@ -112,11 +104,7 @@ public static partial class DeepArchCatalog
     /// </summary>
     /// <param name="catalog">The regression trainers catalog.</param>
     /// <param name="labelColumnName">The <c>Single</c> label column.</param>
-    /// <param name="featureColumnName">The feature column: a known-size vector of <c>Single</c> of the shape's size.</param>
-    /// <param name="inputShape">(channels, height, width) or (channels, length), e.g. <c>[1, 8, 8]</c>.</param>
-    /// <param name="epochs">Passes over the training data.</param>
-    /// <param name="batchSize">Rows per mini-batch.</param>
-    /// <param name="learningRate">Adam's learning rate.</param>
+    /// <inheritdoc cref="ConvolutionalNetwork(MulticlassClassificationCatalog.MulticlassClassificationTrainers, string, string, IReadOnlyList{int}, int, int, double)"/>
     public static ConvolutionalNetworkTrainer ConvolutionalNetwork(this RegressionCatalog.RegressionTrainers catalog,
         string labelColumnName, string featureColumnName, IReadOnlyList<int> inputShape, int epochs = 20, int batchSize = 32, double learningRate = 1e-3)
         => catalog.ConvolutionalNetwork(Convolutional(labelColumnName, featureColumnName, inputShape, epochs, batchSize, learningRate));
@@ -154,12 +142,7 @@ public static partial class DeepArchCatalog
     /// </summary>
     /// <param name="catalog">The binary trainers catalog.</param>
     /// <param name="labelColumnName">The <c>Boolean</c> label column.</param>
-    /// <param name="featureColumnName">The feature column: a known-size vector of <c>Single</c>, scaled (e.g. <c>NormalizeMinMax</c>).</param>
-    /// <param name="hiddenLayers">Each level's code size, bottom first; null gives [32, 16].</param>
-    /// <param name="pretrainingEpochs">Autoencoder epochs per level.</param>
-    /// <param name="epochs">Fine-tuning passes over the training data.</param>
-    /// <param name="batchSize">Rows per mini-batch.</param>
-    /// <param name="learningRate">Adam's learning rate, for pretraining and fine-tuning.</param>
+    /// <inheritdoc cref="StackedAutoencoder(MulticlassClassificationCatalog.MulticlassClassificationTrainers, string, string, int[], int, int, int, double)"/>
     public static StackedAutoencoderTrainer StackedAutoencoder(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
         string labelColumnName = "Label", string featureColumnName = "Features", int[]? hiddenLayers = null,
         int pretrainingEpochs = 20, int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
@@ -170,38 +153,41 @@ public static partial class DeepArchCatalog
         StackedAutoencoderTrainer.Options options)
         => new(CatalogEnvironment.Of(catalog), options, TaskKind.Binary);
 
-    private static StackedAutoencoderTrainer.Options Stacked(string label, string features, int[]? hidden, int pretrainingEpochs, int epochs, int batchSize,
-        double learningRate) => new()
-    {
-        LabelColumnName = label,
-        FeatureColumnName = features,
-        HiddenLayers = hidden ?? [32, 16],
-        PretrainingEpochs = pretrainingEpochs,
-        Epochs = epochs,
-        BatchSize = batchSize,
-        LearningRate = learningRate,
-    };
+    private static MultilayerPerceptronTrainer.Options Simple(string label, string features, int[]? hidden, int epochs, int batchSize, double learningRate)
+        => WithTraining(new MultilayerPerceptronTrainer.Options
+        {
+            LabelColumnName = label,
+            FeatureColumnName = features,
+            HiddenLayers = hidden ?? [128, 64],
+        }, epochs, batchSize, learningRate);
 
     private static ConvolutionalNetworkTrainer.Options Convolutional(string label, string features, IReadOnlyList<int> inputShape, int epochs, int batchSize,
-        double learningRate) => new()
-    {
-        LabelColumnName = label,
-        FeatureColumnName = features,
-        InputShape = inputShape,
-        Epochs = epochs,
-        BatchSize = batchSize,
-        LearningRate = learningRate,
-    };
+        double learningRate)
+        => WithTraining(new ConvolutionalNetworkTrainer.Options
+        {
+            LabelColumnName = label,
+            FeatureColumnName = features,
+            InputShape = inputShape,
+        }, epochs, batchSize, learningRate);
 
-    private static MultilayerPerceptronTrainer.Options Simple(string label, string features, int[]? hidden, int epochs, int batchSize, double learningRate) => new()
+    private static StackedAutoencoderTrainer.Options Stacked(string label, string features, int[]? hidden, int pretrainingEpochs, int epochs, int batchSize,
+        double learningRate)
+        => WithTraining(new StackedAutoencoderTrainer.Options
+        {
+            LabelColumnName = label,
+            FeatureColumnName = features,
+            HiddenLayers = hidden ?? [32, 16],
+            PretrainingEpochs = pretrainingEpochs,
+        }, epochs, batchSize, learningRate);
+
+    /// <summary><paramref name="options"/> with the training settings every simple overload takes; the others keep their defaults.</summary>
+    private static T WithTraining<T>(T options, int epochs, int batchSize, double learningRate) where T : NetworkOptions
     {
-        LabelColumnName = label,
-        FeatureColumnName = features,
-        HiddenLayers = hidden ?? [128, 64],
-        Epochs = epochs,
-        BatchSize = batchSize,
-        LearningRate = learningRate,
-    };
+        options.Epochs = epochs;
+        options.BatchSize = batchSize;
+        options.LearningRate = learningRate;
+        return options;
+    }
 
     /// <summary>
     /// An autoencoder anomaly detector trained on normal rows (no label): <c>Score</c> (reconstruction error, higher = more
@@ -217,15 +203,12 @@ public static partial class DeepArchCatalog
     public static AutoencoderAnomalyDetectionTrainer Autoencoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
         string featureColumnName = "Features", int[]? layerSizes = null, double contamination = 0.05, int epochs = 50, int batchSize = 32,
         double learningRate = 1e-3)
-        => catalog.Autoencoder(new AutoencoderAnomalyDetectionTrainer.Options
+        => catalog.Autoencoder(WithTraining(new AutoencoderAnomalyDetectionTrainer.Options
         {
             FeatureColumnName = featureColumnName,
             LayerSizes = layerSizes ?? [32, 8],
             Contamination = contamination,
-            Epochs = epochs,
-            BatchSize = batchSize,
-            LearningRate = learningRate,
-        });
+        }, epochs, batchSize, learningRate));
 
     /// <summary>An autoencoder anomaly detector, with every option (kind, threshold source, standardized error, feature contributions...).</summary>
     public static AutoencoderAnomalyDetectionTrainer Autoencoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
@@ -256,14 +239,9 @@ public static partial class DeepArchCatalog
     /// Trains an autoencoder on <paramref name="inputColumnName"/> in <c>Fit</c> and outputs each row's reconstruction in
     /// <paramref name="outputColumnName"/>; for the denoising kind, the cleaned signal (see <see cref="AutoencoderReconstructingEstimator"/>).
     /// </summary>
-    /// <param name="catalog">The transforms catalog.</param>
     /// <param name="outputColumnName">The reconstruction column to add: a known-size vector of <c>Single</c> of the input's size.</param>
     /// <param name="inputColumnName">The column to reconstruct: <c>Single</c> or a known-size vector of <c>Single</c>, scaled; null means <paramref name="outputColumnName"/>.</param>
-    /// <param name="layerSizes">The encoder's hidden sizes, then the code size; null gives [32, 8].</param>
-    /// <param name="kind">Which autoencoder to train.</param>
-    /// <param name="epochs">Passes over the training data.</param>
-    /// <param name="batchSize">Rows per mini-batch.</param>
-    /// <param name="learningRate">Adam's learning rate.</param>
+    /// <inheritdoc cref="FeaturizeByAutoencoder(TransformsCatalog, string, string, int[], AutoencoderKind, int, int, double)"/>
     public static AutoencoderReconstructingEstimator ReconstructByAutoencoder(this TransformsCatalog catalog, string outputColumnName, string? inputColumnName = null,
         int[]? layerSizes = null, AutoencoderKind kind = AutoencoderKind.Deep, int epochs = 50, int batchSize = 32, double learningRate = 1e-3)
         => catalog.ReconstructByAutoencoder(TransformOptions(new AutoencoderReconstructingEstimator.Options(), outputColumnName, inputColumnName, layerSizes, kind, epochs, batchSize, learningRate));
@@ -298,9 +276,6 @@ public static partial class DeepArchCatalog
         options.InputColumnName = input;
         options.LayerSizes = layerSizes ?? [32, 8];
         options.Kind = kind;
-        options.Epochs = epochs;
-        options.BatchSize = batchSize;
-        options.LearningRate = learningRate;
-        return options;
+        return WithTraining(options, epochs, batchSize, learningRate);
     }
 }

@@ -46,10 +46,6 @@ internal static class SchemaShapes
         return new SchemaShape(columns.Values);
     }
 
-    /// <summary>The annotation shape of a key column's key values (<c>KeyValues</c>, a vector of <paramref name="valueType"/>).</summary>
-    public static SchemaShape KeyValuesAnnotation(DataViewType valueType)
-        => new([Column("KeyValues", new VectorDataViewType((PrimitiveDataViewType)valueType, 1))]);
-
     private static DataViewType ScalarTypeOf(Type raw) => raw switch
     {
         _ when raw == typeof(uint) => NumberDataViewType.UInt32,

@@ -76,25 +76,14 @@ internal sealed class BatchScoringDataView : IDataView
             _inputCount = view._input.Schema.Count;
             var scorer = view._parent.Scorer;
             _batchSize = view._parent.ScoringBatchSize;
-            _caches = new ColumnCache?[_inputCount];
-            for (int i = 0; i < _inputCount; i++)
-            {
-                if (active[i])
-                {
-                    _caches[i] = ColumnCache.Create(upstream, view._input.Schema[i], _batchSize);
-                }
-            }
+            _caches = view._input.Schema.Select(c => active[c.Index] ? ColumnCache.Create(upstream, c, _batchSize) : null).ToArray();
             _ids = new DataViewRowId[_batchSize];
             _upstreamId = upstream.GetIdGetter();
+            _features = scoring ? new float[_batchSize * scorer.InputSize] : [];
             if (scoring)
             {
                 _readFeatures = view._parent.CreateFeatureReader(upstream, view._featureColumn);
-                _features = new float[_batchSize * scorer.InputSize];
                 _batch = scorer.CreateBatch(_batchSize);
-            }
-            else
-            {
-                _features = [];
             }
         }
 

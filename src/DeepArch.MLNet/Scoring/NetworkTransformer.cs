@@ -34,11 +34,7 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
         _onnxModel = onnxModel;
         Info = info;
         var outputs = info.Task.ScoringOutputs(info);
-        string? tooLarge = info.Scoring.CheckBuffers(info.FeatureSize, outputs.Select(o => o.Shape));
-        if (tooLarge is not null)
-        {
-            throw new ArgumentOutOfRangeException("Options.ScoringBatchSize", info.Scoring.BatchSize, $"Options.ScoringBatchSize is too large for this network: {tooLarge}");
-        }
+        info.Scoring.ThrowIfBuffersTooLarge(info.FeatureSize, outputs.Select(o => o.Shape));
         _scorer = new OnnxScorer(onnxModel, info.FeatureColumn, info.FeatureSize, outputs, info.Scoring);
         _outputs = info.Task.CreateOutputColumns();
     }

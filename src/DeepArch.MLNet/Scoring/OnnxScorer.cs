@@ -189,4 +189,13 @@ internal sealed record ScoringSettings(int BatchSize, int Threads, ComputeDevice
         return values <= MaxBatchValues ? null
             : FormattableString.Invariant($"{BatchSize:N0} rows of {widest:N0} values make a batch buffer of {values:N0} values, more than the {MaxBatchValues:N0} (1 GiB of floats) allowed.");
     }
+
+    /// <summary>Throws the <c>Options.ScoringBatchSize</c> error when the batch buffers do not fit (<see cref="CheckBuffers"/>).</summary>
+    public void ThrowIfBuffersTooLarge(int inputSize, IEnumerable<int[]> outputShapes)
+    {
+        if (CheckBuffers(inputSize, outputShapes) is { } tooLarge)
+        {
+            throw new ArgumentOutOfRangeException("Options.ScoringBatchSize", BatchSize, $"Options.ScoringBatchSize is too large for this network: {tooLarge}");
+        }
+    }
 }

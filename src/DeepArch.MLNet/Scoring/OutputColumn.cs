@@ -14,6 +14,26 @@ internal abstract class OutputColumn(string name, DataViewType type, DataViewSch
 
     /// <summary>A getter that reads the value of row <paramref name="row"/>() of <paramref name="batch"/>().</summary>
     public abstract Delegate CreateGetter(Func<ScoredBatch> batch, Func<int> row);
+
+    /// <summary>A <c>Single</c> column: the first value of graph output <paramref name="output"/>.</summary>
+    public static OutputColumn Scalar(string name, int output)
+        => new OutputColumn<float>(name, NumberDataViewType.Single, (ScoredBatch b, int row, ref float v) => v = b.Row(output, row)[0]);
+
+    /// <summary>A <c>Boolean</c> column: whether the first value of graph output <paramref name="output"/> (a probability or a 0/1 flag) is above 0.5.</summary>
+    public static OutputColumn Flag(string name, int output)
+        => new OutputColumn<bool>(name, BooleanDataViewType.Instance, (ScoredBatch b, int row, ref bool v) => v = b.Row(output, row)[0] > 0.5f);
+
+    /// <summary>A known-size vector column of <paramref name="type"/>: the values of graph output <paramref name="output"/>.</summary>
+    public static OutputColumn Vector(string name, VectorDataViewType type, int output)
+    {
+        int size = type.Size;
+        return new OutputColumn<VBuffer<float>>(name, type, (ScoredBatch b, int row, ref VBuffer<float> v) =>
+        {
+            var editor = VBufferEditor.Create(ref v, size);
+            b.Row(output, row).CopyTo(editor.Values);
+            v = editor.Commit();
+        });
+    }
 }
 
 /// <summary>An output column whose values are of raw type <typeparamref name="T"/>.</summary>

@@ -76,19 +76,12 @@ internal sealed class AnomalyTask : PredictionTask
     {
         var columns = new List<OutputColumn>
         {
-            new OutputColumn<float>(ColumnNames.Score, NumberDataViewType.Single, (ScoredBatch b, int row, ref float v) => v = b.Row(0, row)[0]),
-            new OutputColumn<bool>(ColumnNames.PredictedLabel, BooleanDataViewType.Instance, (ScoredBatch b, int row, ref bool v) => v = b.Row(1, row)[0] > 0.5f),
+            OutputColumn.Scalar(ColumnNames.Score, 0),
+            OutputColumn.Flag(ColumnNames.PredictedLabel, 1),
         };
         if (FeatureContributionsColumn is not null)
         {
-            columns.Add(new OutputColumn<VBuffer<float>>(FeatureContributionsColumn, new VectorDataViewType(NumberDataViewType.Single, FeatureSize),
-                (ScoredBatch b, int row, ref VBuffer<float> v) =>
-                {
-                    var shares = b.Row(2, row);
-                    var editor = VBufferEditor.Create(ref v, shares.Length);
-                    shares.CopyTo(editor.Values);
-                    v = editor.Commit();
-                }));
+            columns.Add(OutputColumn.Vector(FeatureContributionsColumn, new VectorDataViewType(NumberDataViewType.Single, FeatureSize), 2));
         }
         return columns;
     }

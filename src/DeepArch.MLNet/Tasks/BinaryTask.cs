@@ -32,17 +32,11 @@ internal sealed class BinaryTask : PredictionTask
         graph.AddOutput(graph.AddNode("Sigmoid", [value]), RawProbability, outputShape);
     }
 
-    /// <summary>Checks that the label is a <c>Boolean</c>.</summary>
-    public static void CheckLabel(DataViewSchema.Column? label, string name)
+    /// <summary>Checks that the label is a <c>Boolean</c>; returns the task.</summary>
+    public static BinaryTask FromLabel(DataViewSchema.Column? label, string name)
     {
-        if (label is null)
-        {
-            throw SchemaErrors.ColumnNotFound("label", name);
-        }
-        if (label.Value.Type != BooleanDataViewType.Instance)
-        {
-            throw SchemaErrors.Mismatch("label", name, "Boolean", SchemaErrors.Describe(label.Value.Type));
-        }
+        CheckLabel(label, name, BooleanDataViewType.Instance, "Boolean");
+        return new BinaryTask();
     }
 
     /// <summary>The columns the estimator adds, at schema-shape level.</summary>
@@ -58,9 +52,9 @@ internal sealed class BinaryTask : PredictionTask
 
     public override IReadOnlyList<OutputColumn> CreateOutputColumns() =>
     [
-        new OutputColumn<float>(ColumnNames.Score, NumberDataViewType.Single, (ScoredBatch b, int row, ref float v) => v = b.Row(0, row)[0]),
-        new OutputColumn<float>(ColumnNames.Probability, NumberDataViewType.Single, (ScoredBatch b, int row, ref float v) => v = b.Row(1, row)[0]),
-        new OutputColumn<bool>(ColumnNames.PredictedLabel, BooleanDataViewType.Instance, (ScoredBatch b, int row, ref bool v) => v = b.Row(1, row)[0] > 0.5f),
+        OutputColumn.Scalar(ColumnNames.Score, 0),
+        OutputColumn.Scalar(ColumnNames.Probability, 1),
+        OutputColumn.Flag(ColumnNames.PredictedLabel, 1),
     ];
 
     public override Func<long, float> CreateTargetReader(DataViewRow row, DataViewSchema.Column label)

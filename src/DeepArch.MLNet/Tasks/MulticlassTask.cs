@@ -105,23 +105,13 @@ internal sealed class MulticlassTask : PredictionTask
         }
     }
 
-    public override IReadOnlyList<OutputColumn> CreateOutputColumns()
-    {
-        int classes = ClassCount;
-        return
-        [
-            new OutputColumn<VBuffer<float>>(ColumnNames.Score, new VectorDataViewType(NumberDataViewType.Single, classes),
-                (ScoredBatch b, int row, ref VBuffer<float> v) =>
-                {
-                    var editor = VBufferEditor.Create(ref v, classes);
-                    b.Row(0, row).CopyTo(editor.Values);
-                    v = editor.Commit();
-                }),
-            new OutputColumn<uint>(ColumnNames.PredictedLabel, new KeyDataViewType(typeof(uint), classes),
-                (ScoredBatch b, int row, ref uint v) => v = (uint)ArgMax(b.Row(0, row)) + 1,
-                KeyValuesAnnotations()),
-        ];
-    }
+    public override IReadOnlyList<OutputColumn> CreateOutputColumns() =>
+    [
+        OutputColumn.Vector(ColumnNames.Score, new VectorDataViewType(NumberDataViewType.Single, ClassCount), 0),
+        new OutputColumn<uint>(ColumnNames.PredictedLabel, new KeyDataViewType(typeof(uint), ClassCount),
+            (ScoredBatch b, int row, ref uint v) => v = (uint)ArgMax(b.Row(0, row)) + 1,
+            KeyValuesAnnotations()),
+    ];
 
     public override Func<long, float> CreateTargetReader(DataViewRow row, DataViewSchema.Column label)
     {
@@ -184,7 +174,7 @@ internal sealed class MulticlassTask : PredictionTask
     {
         var values = new VBuffer<T>(ClassCount, KeyValues!.Select(KeyValueCodec.ParseRaw<T>).ToArray());
         var builder = new DataViewSchema.Annotations.Builder();
-        builder.Add("KeyValues", new VectorDataViewType((PrimitiveDataViewType)KeyValueCodec.DataViewTypeOf(typeof(T)), ClassCount),
+        builder.Add("KeyValues", new VectorDataViewType((PrimitiveDataViewType)KeyValueCodec.DataViewTypeOf(KeyValueType!), ClassCount),
             (ValueGetter<VBuffer<T>>)((ref VBuffer<T> v) => values.CopyTo(ref v)));
         return builder.ToAnnotations();
     }
@@ -236,19 +226,20 @@ internal sealed class MulticlassTask : PredictionTask
 /// <summary>Writes key values as invariant strings (to store them in a model's metadata) and reads them back.</summary>
 internal static class KeyValueCodec
 {
-    private static readonly Dictionary<string, Type> Types = new()
+    /// <summary>The supported key value types by name: their raw type in a data view, and their data view type.</summary>
+    private static readonly Dictionary<string, (Type Raw, DataViewType DataViewType)> Types = new()
     {
-        ["String"] = typeof(ReadOnlyMemory<char>),
-        ["Single"] = typeof(float),
-        ["Double"] = typeof(double),
-        ["Int32"] = typeof(int),
-        ["Int64"] = typeof(long),
-        ["UInt32"] = typeof(uint),
-        ["UInt64"] = typeof(ulong),
-        ["Boolean"] = typeof(bool),
+        ["String"] = (typeof(ReadOnlyMemory<char>), TextDataViewType.Instance),
+        ["Single"] = (typeof(float), NumberDataViewType.Single),
+        ["Double"] = (typeof(double), NumberDataViewType.Double),
+        ["Int32"] = (typeof(int), NumberDataViewType.Int32),
+        ["Int64"] = (typeof(long), NumberDataViewType.Int64),
+        ["UInt32"] = (typeof(uint), NumberDataViewType.UInt32),
+        ["UInt64"] = (typeof(ulong), NumberDataViewType.UInt64),
+        ["Boolean"] = (typeof(bool), BooleanDataViewType.Instance),
     };
 
-    public static bool IsSupported(Type raw) => Types.ContainsValue(raw);
+    public static bool IsSupported(Type raw) => Types.Values.Any(t => t.Raw == raw);
 
     /// <summary>Whether <paramref name="name"/> names a supported key value type.</summary>
     public static bool IsKnown(string name) => Types.ContainsKey(name);
@@ -267,26 +258,16 @@ internal static class KeyValueCodec
         }
     }
 
-    public static string NameOf(Type raw) => Types.First(t => t.Value == raw).Key;
+    public static string NameOf(Type raw) => Types.First(t => t.Value.Raw == raw).Key;
 
     /// <summary>The type MapValue is given for <paramref name="name"/>: <c>string</c> for text, else the raw type.</summary>
-    public static Type TypeOf(string name) => name == "String" ? typeof(string) : Types[name];
+    public static Type TypeOf(string name) => name == "String" ? typeof(string) : Types[name].Raw;
 
     /// <summary>The raw type of <paramref name="name"/> in a data view (<c>ReadOnlyMemory&lt;char&gt;</c> for text).</summary>
-    public static Type RawTypeOf(string name) => Types[name];
+    public static Type RawTypeOf(string name) => Types[name].Raw;
 
-    public static DataViewType DataViewTypeOf(Type raw) => raw switch
-    {
-        _ when raw == typeof(ReadOnlyMemory<char>) || raw == typeof(string) => TextDataViewType.Instance,
-        _ when raw == typeof(float) => NumberDataViewType.Single,
-        _ when raw == typeof(double) => NumberDataViewType.Double,
-        _ when raw == typeof(int) => NumberDataViewType.Int32,
-        _ when raw == typeof(long) => NumberDataViewType.Int64,
-        _ when raw == typeof(uint) => NumberDataViewType.UInt32,
-        _ when raw == typeof(ulong) => NumberDataViewType.UInt64,
-        _ when raw == typeof(bool) => BooleanDataViewType.Instance,
-        _ => throw new ArgumentException($"Unsupported key value type {raw.Name}."),
-    };
+    /// <summary>The data view type of the key values named <paramref name="name"/>.</summary>
+    public static DataViewType DataViewTypeOf(string name) => Types[name].DataViewType;
 
     public static string Format(object value) => value switch
     {

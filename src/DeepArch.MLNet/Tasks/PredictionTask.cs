@@ -1,8 +1,10 @@
 using System.Text.Json.Serialization;
+using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 
 namespace DeepArch.MLNet.Tasks;
 
@@ -62,6 +64,19 @@ internal abstract class PredictionTask
 
     /// <summary>The columns the scoring transformer adds.</summary>
     public abstract IReadOnlyList<OutputColumn> CreateOutputColumns();
+
+    /// <summary>Throws the schema error for a label column <paramref name="name"/> that is missing or not of <paramref name="type"/>.</summary>
+    private protected static void CheckLabel(DataViewSchema.Column? label, string name, DataViewType type, string expected)
+    {
+        if (label is null)
+        {
+            throw SchemaErrors.ColumnNotFound("label", name);
+        }
+        if (label.Value.Type != type)
+        {
+            throw SchemaErrors.Mismatch("label", name, expected, SchemaErrors.Describe(label.Value.Type));
+        }
+    }
 
     /// <summary>A reader of the label column's current value as a training target; it throws on a bad value.</summary>
     public abstract Func<long, float> CreateTargetReader(DataViewRow row, DataViewSchema.Column label);

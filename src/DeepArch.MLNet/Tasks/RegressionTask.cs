@@ -21,17 +21,11 @@ internal sealed class RegressionTask : PredictionTask
     [JsonIgnore]
     public override IReadOnlyList<string> OnnxOutputNames => [RawScore];
 
-    /// <summary>Checks that the label is a <c>Single</c>.</summary>
-    public static void CheckLabel(DataViewSchema.Column? label, string name)
+    /// <summary>Checks that the label is a <c>Single</c>; returns the task.</summary>
+    public static RegressionTask FromLabel(DataViewSchema.Column? label, string name)
     {
-        if (label is null)
-        {
-            throw SchemaErrors.ColumnNotFound("label", name);
-        }
-        if (label.Value.Type != NumberDataViewType.Single)
-        {
-            throw SchemaErrors.Mismatch("label", name, "Single", SchemaErrors.Describe(label.Value.Type));
-        }
+        CheckLabel(label, name, NumberDataViewType.Single, "Single");
+        return new RegressionTask();
     }
 
     /// <summary>The columns the estimator adds, at schema-shape level.</summary>
@@ -40,10 +34,7 @@ internal sealed class RegressionTask : PredictionTask
     public override void CheckLoaded(ModelInfo info)
         => ModelInfo.Require(info.OutputShape.Aggregate(1L, (a, d) => a * d) == 1, "output shape of a regression", $"[{string.Join(", ", info.OutputShape)}]");
 
-    public override IReadOnlyList<OutputColumn> CreateOutputColumns() =>
-    [
-        new OutputColumn<float>(ColumnNames.Score, NumberDataViewType.Single, (ScoredBatch b, int row, ref float v) => v = b.Row(0, row)[0]),
-    ];
+    public override IReadOnlyList<OutputColumn> CreateOutputColumns() => [OutputColumn.Scalar(ColumnNames.Score, 0)];
 
     public override Func<long, float> CreateTargetReader(DataViewRow row, DataViewSchema.Column label)
     {

@@ -69,20 +69,7 @@ internal sealed class VectorOutputTask : PredictionTask
         ModelInfo.Require(Size >= 1 && Size == info.OutputShape.Aggregate(1L, (a, d) => a * d), "vector task's size", Size);
     }
 
-    public override IReadOnlyList<OutputColumn> CreateOutputColumns()
-    {
-        int size = Size;
-        return
-        [
-            new OutputColumn<VBuffer<float>>(OutputColumnName, OutputType(size),
-                (ScoredBatch b, int row, ref VBuffer<float> v) =>
-                {
-                    var editor = VBufferEditor.Create(ref v, size);
-                    b.Row(0, row).CopyTo(editor.Values);
-                    v = editor.Commit();
-                }),
-        ];
-    }
+    public override IReadOnlyList<OutputColumn> CreateOutputColumns() => [OutputColumn.Vector(OutputColumnName, OutputType(Size), 0)];
 
     public override Func<long, float> CreateTargetReader(DataViewRow row, DataViewSchema.Column label)
         => throw new NotSupportedException("A transform's network has no label: its targets are its inputs.");

@@ -248,7 +248,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
 
         internal override void Validate()
         {
-            Check(!string.IsNullOrWhiteSpace(FeatureColumnName), nameof(FeatureColumnName), FeatureColumnName is null ? "null" : $"'{FeatureColumnName}'", "must name a column");
+            CheckColumnName(nameof(FeatureColumnName), FeatureColumnName);
             base.Validate();
             Check(Enum.IsDefined(VariationalScore), nameof(VariationalScore), VariationalScore, "must be a defined AutoencoderScore");
             Check(VariationalScore != AutoencoderScore.NegativeElbo || Kind == AutoencoderKind.Variational, nameof(VariationalScore), VariationalScore,

@@ -195,7 +195,6 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
         /// </summary>
         public float HeadDropout { get; set; } = 0.2f;
 
-
         /// <summary>What <c>Score</c> measures: the forecast error (default) or the Monte-Carlo predictive variance.</summary>
         public ForecastScore ScoreBy { get; set; } = ForecastScore.PredictionError;
 
@@ -216,7 +215,7 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
 
         internal override void Validate()
         {
-            Check(!string.IsNullOrWhiteSpace(FeatureColumnName), nameof(FeatureColumnName), FeatureColumnName is null ? "null" : $"'{FeatureColumnName}'", "must name a column");
+            CheckColumnName(nameof(FeatureColumnName), FeatureColumnName);
             base.Validate();
             Check(FeaturesPerStep >= 1, nameof(FeaturesPerStep), FeaturesPerStep, "must be at least 1");
             Check(Horizon >= 1, nameof(Horizon), Horizon, "must be at least 1");

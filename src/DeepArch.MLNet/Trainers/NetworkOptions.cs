@@ -178,6 +178,10 @@ public abstract class NetworkOptions
         Check(falsePositiveRate > 0 && falsePositiveRate <= 0.5, "FalsePositiveRate", falsePositiveRate, "must be in (0, 0.5]");
     }
 
+    /// <summary>Throws the standard out-of-range error unless <paramref name="value"/>, the value of option <paramref name="name"/>, names a column.</summary>
+    private protected static void CheckColumnName(string name, string? value)
+        => Check(!string.IsNullOrWhiteSpace(value), name, value is null ? "null" : $"'{value}'", "must name a column");
+
     /// <summary>Throws the standard out-of-range error for option <paramref name="name"/>.</summary>
     private protected static void Check(bool ok, string name, object value, string rule)
     {

@@ -16,8 +16,8 @@ public abstract class NetworkTrainerOptions : NetworkOptions
     /// <summary>Checks every option, naming the first one out of range ("Options.BatchSize must be positive; got 0.").</summary>
     internal override void Validate()
     {
-        Check(!string.IsNullOrWhiteSpace(LabelColumnName), nameof(LabelColumnName), LabelColumnName is null ? "null" : $"'{LabelColumnName}'", "must name a column");
-        Check(!string.IsNullOrWhiteSpace(FeatureColumnName), nameof(FeatureColumnName), FeatureColumnName is null ? "null" : $"'{FeatureColumnName}'", "must name a column");
+        CheckColumnName(nameof(LabelColumnName), LabelColumnName);
+        CheckColumnName(nameof(FeatureColumnName), FeatureColumnName);
         base.Validate();
     }
 }

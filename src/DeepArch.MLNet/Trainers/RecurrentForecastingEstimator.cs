@@ -153,16 +153,14 @@ public sealed class RecurrentForecastingEstimator : NetworkEstimator<RecurrentFo
         /// <summary>Sizes of dense ReLU layers between the hidden states and the output (default none).</summary>
         public IReadOnlyList<int> HiddenLayers { get; set; } = [];
 
-
         /// <summary>Truncated backpropagation through time over the last this-many steps; 0 (default) backpropagates through all. Unidirectional only.</summary>
         public int TruncatedSteps { get; set; }
 
         internal override void Validate()
         {
-            foreach (var (name, value) in new[] { (nameof(OutputColumnName), OutputColumnName), (nameof(InputColumnName), InputColumnName), (nameof(LabelColumnName), LabelColumnName) })
-            {
-                Check(!string.IsNullOrWhiteSpace(value), name, value is null ? "null" : $"'{value}'", "must name a column");
-            }
+            CheckColumnName(nameof(OutputColumnName), OutputColumnName);
+            CheckColumnName(nameof(InputColumnName), InputColumnName);
+            CheckColumnName(nameof(LabelColumnName), LabelColumnName);
             base.Validate();
             Check(FeaturesPerStep >= 1, nameof(FeaturesPerStep), FeaturesPerStep, "must be at least 1");
             Check(Enum.IsDefined(Head), nameof(Head), Head, "must be Horizon or PerStep");

@@ -1,7 +1,6 @@
 using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
-using Microsoft.ML;
 using Microsoft.ML.Runtime;
 
 namespace DeepArch.MLNet.Trainers;
@@ -111,7 +110,6 @@ public sealed class RecurrentNetworkTrainer : SupervisedNetworkTrainer<Recurrent
 
         /// <summary>Dropout on the recurrent summary before the dense layers during training, in [0, 1) (default 0).</summary>
         public float HeadDropout { get; set; }
-
 
         /// <summary>
         /// Truncated backpropagation through time: when above 0, gradients flow through only the last this-many steps

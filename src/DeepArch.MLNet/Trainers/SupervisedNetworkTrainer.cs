@@ -93,8 +93,8 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
         PredictionTask task = _task switch
         {
             TaskKind.Multiclass => MulticlassTask.FromLabel(label, o.LabelColumnName),
-            TaskKind.Binary => CheckThen(() => BinaryTask.CheckLabel(label, o.LabelColumnName), new BinaryTask()),
-            _ => CheckThen(() => RegressionTask.CheckLabel(label, o.LabelColumnName), new RegressionTask()),
+            TaskKind.Binary => BinaryTask.FromLabel(label, o.LabelColumnName),
+            _ => RegressionTask.FromLabel(label, o.LabelColumnName),
         };
         var trainSet = TrainingDataReader.Read(train, feature, featureSize, label!.Value, task, ct, layout);
         TrainingSet? validationSet = null;
@@ -122,12 +122,6 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
     /// <param name="FeaturesPerStep">Values per step.</param>
     /// <param name="MaxSteps">For variable-size columns: the most steps a row may hold; 0 takes the longest training row's.</param>
     private protected sealed record SequenceInput(int FeaturesPerStep, int MaxSteps);
-
-    private static PredictionTask CheckThen(Action check, PredictionTask task)
-    {
-        check();
-        return task;
-    }
 
     private static void CheckBothClasses(TrainingSet set, string labelName)
     {

@@ -31,7 +31,7 @@ internal static class TrainingGuard
     /// <param name="train">The training rows.</param>
     /// <param name="validation">The validation rows, or null (then <paramref name="training"/>'s ValidationFraction may hold some out).</param>
     /// <param name="names">The options the errors name.</param>
-    /// <param name="scoring">How the fitted transformer will score: its batch buffers must fit (<see cref="ScoringSettings.CheckBuffers"/>), checked before training.</param>
+    /// <param name="scoring">How the fitted transformer will score: its batch buffers must fit (<see cref="ScoringSettings.ThrowIfBuffersTooLarge"/>), checked before training.</param>
     /// <param name="fit">Trains the built network and returns its history.</param>
     /// <exception cref="InvalidOperationException">The network has batch normalization and fewer than 2 training rows.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The network has batch normalization and BatchSize is 1, or ScoringBatchSize makes a batch buffer too large.</exception>
@@ -40,11 +40,7 @@ internal static class TrainingGuard
         TrainingOptions training, TrainingSet train, TrainingSet? validation, NetworkOptionNames names, ScoringSettings scoring, Func<Network, TrainingHistory> fit)
     {
         CheckBatchNormalization(architecture, training, train, validation, names);
-        string? tooLarge = scoring.CheckBuffers(inputShape.Aggregate(1, (a, d) => checked(a * d)), [architecture.OutputShape(inputShape)]);
-        if (tooLarge is not null)
-        {
-            throw new ArgumentOutOfRangeException("Options.ScoringBatchSize", scoring.BatchSize, $"Options.ScoringBatchSize is too large for this network: {tooLarge}");
-        }
+        scoring.ThrowIfBuffersTooLarge(inputShape.Aggregate(1, (a, d) => checked(a * d)), [architecture.OutputShape(inputShape)]);
         var memory = TrainingMemory.Estimate(architecture, inputShape, training, TrainingMemory.DataValues(train) + TrainingMemory.DataValues(validation));
         long available = TrainingMemory.AvailableBytes;
         if (device.type == DeviceType.CPU && memory.TotalBytes > available)

@@ -19,7 +19,7 @@ public abstract class AutoencoderTransformOptions : AutoencoderOptions
 
     internal override void Validate()
     {
-        Check(!string.IsNullOrWhiteSpace(OutputColumnName), nameof(OutputColumnName), OutputColumnName is null ? "null" : $"'{OutputColumnName}'", "must name a column");
+        CheckColumnName(nameof(OutputColumnName), OutputColumnName);
         Check(InputColumnName is null || !string.IsNullOrWhiteSpace(InputColumnName), nameof(InputColumnName), $"'{InputColumnName}'", "must name a column, or be null for the output column");
         base.Validate();
     }
