@@ -12,8 +12,8 @@ namespace DeepArch.MLNet.Persistence;
 /// A DeepArch network read from a model file, checked as untrusted input before anything else sees it: its integrity
 /// seal (and signature, when a key is given), its structure (<see cref="OnnxModelCheck"/>), its model info's values
 /// against their bounds (<see cref="ModelInfo.CheckLoaded"/>), and the agreement between the model info and the graph
-/// (input name and size, every output the transformer reads with its shape). An autoencoder's decoder, stored in the
-/// model info, is checked the same way.
+/// (input names and sizes, every output the transformer reads with its shape). An autoencoder's decoder or a generator's
+/// discriminator, stored beside the model info, is checked the same way.
 /// </summary>
 internal static class NetworkFile
 {
@@ -73,37 +73,58 @@ internal static class NetworkFile
         {
             throw new InvalidDataException($"{what} holds a damaged DeepArch network: {e.Message}", e);
         }
-        var decoders = proto.MetadataProps.Where(p => p.Key == ModelInfo.DecoderKey).ToList();
-        if (decoders.Count == 0)
+        return info with
         {
-            return info;
-        }
-        if (nested || decoders.Count > 1 || info.Task is not VectorOutputTask)
+            Decoder = Companion(proto, ModelInfo.DecoderKey, "decoder", info.Task is VectorOutputTask && info.Generation is null, what, nested),
+            Discriminator = Companion(proto, ModelInfo.DiscriminatorKey, "discriminator", info.Generation is not null, what, nested),
+        };
+    }
+
+    /// <summary>
+    /// The network stored in metadata entry <paramref name="key"/> beside the model info (an autoencoder's decoder, a generator's
+    /// discriminator), checked like the model itself; null when there is none. It may be there only when <paramref name="allowed"/>.
+    /// </summary>
+    private static byte[]? Companion(ModelProto proto, string key, string role, bool allowed, string what, bool nested)
+    {
+        var entries = proto.MetadataProps.Where(p => p.Key == key).ToList();
+        if (entries.Count == 0)
         {
-            throw new InvalidDataException($"{what} holds a decoder where DeepArch writes none (or more than one).");
+            return null;
         }
-        byte[] decoder;
+        if (nested || entries.Count > 1 || !allowed)
+        {
+            throw new InvalidDataException($"{what} holds a {role} where DeepArch writes none (or more than one).");
+        }
+        byte[] companion;
         try
         {
-            decoder = Convert.FromBase64String(decoders[0].Value);
+            companion = Convert.FromBase64String(entries[0].Value);
         }
         catch (FormatException e)
         {
-            throw new InvalidDataException($"{what} holds a damaged decoder entry: {e.Message}", e);
+            throw new InvalidDataException($"{what} holds a damaged {role} entry: {e.Message}", e);
         }
-        Open(decoder, null, $"The decoder inside {char.ToLowerInvariant(what[0])}{what[1..]}", nested: true);
-        return info with { Decoder = decoder };
+        Open(companion, null, $"The {role} inside {char.ToLowerInvariant(what[0])}{what[1..]}", nested: true);
+        return companion;
     }
 
-    /// <summary>The graph reads one float input named after the feature column, shaped [batch, FeatureSize], and has every output the task reads, shaped [batch, ..shape].</summary>
+    /// <summary>
+    /// The graph reads the float inputs the model info names (the features, then a condition's one-hot key), each shaped
+    /// [batch, size], and has every output the task reads, shaped [batch, ..shape].
+    /// </summary>
     private static void CheckGraph(ModelInfo info, GraphProto graph)
     {
-        if (graph.Input.Count != 1 || graph.Input[0].Name != info.FeatureColumn)
+        var inputs = info.Inputs;
+        if (!graph.Input.Select(i => i.Name).SequenceEqual(inputs.Select(i => i.Name)))
         {
             throw new InvalidDataException(
-                $"the model info names the input '{info.FeatureColumn}' but the graph's inputs are [{string.Join(", ", graph.Input.Select(i => $"'{i.Name}'"))}].");
+                $"the model info names the input{(inputs.Count > 1 ? "s" : "")} {string.Join(", ", inputs.Select(i => $"'{i.Name}'"))} " +
+                $"but the graph's inputs are [{string.Join(", ", graph.Input.Select(i => $"'{i.Name}'"))}].");
         }
-        CheckValue(graph.Input[0], [info.FeatureSize], "input");
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            CheckValue(graph.Input[i], [inputs[i].Size], "input");
+        }
         foreach (var (name, shape) in info.Task.ScoringOutputs(info))
         {
             var output = graph.Output.FirstOrDefault(o => o.Name == name)

@@ -38,13 +38,32 @@ internal static class PersistedChain
     {
         var mlContext = new MLContext();
         string token = NetworkToken(onnxModel);
-        var onnx = mlContext.Transforms.ApplyOnnxModel(
-            info.Task.OnnxOutputNames.ToArray(), [info.FeatureColumn], new MemoryStream(onnxModel));
-        return onnx.Append(info.Task.CreatePersistedTail(mlContext))
+        IEstimator<ITransformer> onnx = mlContext.Transforms.ApplyOnnxModel(
+            info.Task.OnnxOutputNames.ToArray(), info.Inputs.Select(i => i.Name).ToArray(), new MemoryStream(onnxModel));
+        if (info.Condition is { } condition)
+        {
+            // The graph reads the condition one-hot under the key column's name: the key column is kept aside, replaced by its
+            // one-hot vector for the OnnxTransformer, and put back after it. A missing key gives a zero vector, which the graph
+            // turns into NaN outputs.
+            onnx = mlContext.Transforms.CopyColumns(ConditionKey, condition.Column)
+                .Append(mlContext.Transforms.Conversion.MapKeyToVector(condition.Column, ConditionKey))
+                .Append(onnx)
+                .Append(info.Task.CreatePersistedTail(mlContext))
+                .Append(mlContext.Transforms.CopyColumns(condition.Column, ConditionKey))
+                .Append(mlContext.Transforms.DropColumns(ConditionKey));
+        }
+        else
+        {
+            onnx = onnx.Append(info.Task.CreatePersistedTail(mlContext));
+        }
+        return onnx
             .Append(mlContext.Transforms.CopyColumns(token, info.FeatureColumn))
             .Append(mlContext.Transforms.DropColumns(token))
-            .Fit(new EmptyDataView(info.FeatureColumn, info.FeatureSize));
+            .Fit(new EmptyDataView(info));
     }
+
+    /// <summary>The temporary column that keeps a condition's key column while the graph reads its one-hot vector.</summary>
+    private const string ConditionKey = "__DeepArch_ConditionKey";
 
     /// <summary>The start of the temporary column name that binds a saved chain to its network.</summary>
     public const string NetworkTokenPrefix = "__DeepArch_Network_";
@@ -65,7 +84,7 @@ internal static class PersistedChain
         DataViewSchema schema;
         try
         {
-            schema = Walk(chain, new EmptyDataView(info.FeatureColumn, info.FeatureSize).Schema, tokens);
+            schema = Walk(chain, new EmptyDataView(info).Schema, tokens);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -117,13 +136,17 @@ internal static class PersistedChain
     private static bool SameType(DataViewType saved, DataViewType expected)
         => saved is VectorDataViewType a && expected is VectorDataViewType b ? a.ItemType.Equals(b.ItemType) && a.Size == b.Size : saved.Equals(expected);
 
-    /// <summary>A data view with only the feature column and no rows: enough for the chain's schema checks.</summary>
+    /// <summary>A data view with only the columns the network reads and no rows: enough for the chain's schema checks.</summary>
     private sealed class EmptyDataView : IDataView
     {
-        public EmptyDataView(string featureColumn, int featureSize)
+        public EmptyDataView(ModelInfo info)
         {
             var builder = new DataViewSchema.Builder();
-            builder.AddColumn(featureColumn, new VectorDataViewType(NumberDataViewType.Single, featureSize));
+            builder.AddColumn(info.FeatureColumn, new VectorDataViewType(NumberDataViewType.Single, info.FeatureSize));
+            if (info.Condition is { } condition)
+            {
+                builder.AddColumn(condition.Column, condition.Keys.KeyType, condition.Keys.Annotations());
+            }
             Schema = builder.ToSchema();
         }
 

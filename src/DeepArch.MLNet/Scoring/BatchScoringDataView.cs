@@ -14,14 +14,14 @@ internal sealed class BatchScoringDataView : IDataView
 {
     private readonly NetworkTransformer _parent;
     private readonly IDataView _input;
-    private readonly DataViewSchema.Column _featureColumn;
+    private readonly IReadOnlyList<DataViewSchema.Column> _inputColumns;
 
     public BatchScoringDataView(NetworkTransformer parent, IDataView input)
     {
         _parent = parent;
         _input = input;
         Schema = parent.GetOutputSchema(input.Schema);
-        _featureColumn = parent.ResolveFeature(input.Schema);
+        _inputColumns = parent.ResolveInputs(input.Schema);
     }
 
     public DataViewSchema Schema { get; }
@@ -39,7 +39,7 @@ internal sealed class BatchScoringDataView : IDataView
             active[column.Index] = true;
         }
         bool scoring = active.Skip(inputCount).Any(a => a);
-        var upstreamColumns = _input.Schema.Where(c => active[c.Index] || (scoring && c.Index == _featureColumn.Index));
+        var upstreamColumns = _input.Schema.Where(c => active[c.Index] || (scoring && _inputColumns.Any(i => i.Index == c.Index)));
         var upstream = _input.GetRowCursor(upstreamColumns, rand);
         return new Cursor(this, upstream, active, scoring);
     }
@@ -59,8 +59,8 @@ internal sealed class BatchScoringDataView : IDataView
         private readonly ColumnCache?[] _caches;
         private readonly DataViewRowId[] _ids;
         private readonly ValueGetter<DataViewRowId> _upstreamId;
-        private readonly FeatureColumn.RowReader? _readFeatures;
-        private readonly float[] _features;
+        private readonly FeatureColumn.RowReader[] _readInputs = [];
+        private readonly float[][] _inputs = [];
         private readonly ScoredBatch? _batch;
         private int _rows;
         private int _index = -1;
@@ -79,10 +79,10 @@ internal sealed class BatchScoringDataView : IDataView
             _caches = view._input.Schema.Select(c => active[c.Index] ? ColumnCache.Create(upstream, c, _batchSize) : null).ToArray();
             _ids = new DataViewRowId[_batchSize];
             _upstreamId = upstream.GetIdGetter();
-            _features = scoring ? new float[_batchSize * scorer.InputSize] : [];
             if (scoring)
             {
-                _readFeatures = view._parent.CreateFeatureReader(upstream, view._featureColumn);
+                _readInputs = view._parent.CreateInputReaders(upstream, view._inputColumns);
+                _inputs = scorer.InputSizes.Select(size => new float[_batchSize * size]).ToArray();
                 _batch = scorer.CreateBatch(_batchSize);
             }
         }
@@ -115,7 +115,7 @@ internal sealed class BatchScoringDataView : IDataView
 
         private bool FillBatch()
         {
-            int inputSize = _view._parent.FeatureSize;
+            var inputSizes = _view._parent.Scorer.InputSizes;
             _rows = 0;
             while (_rows < _batchSize)
             {
@@ -124,7 +124,10 @@ internal sealed class BatchScoringDataView : IDataView
                     _upstreamDone = true;
                     break;
                 }
-                _readFeatures?.Invoke(_features.AsSpan(_rows * inputSize, inputSize));
+                for (int i = 0; i < _readInputs.Length; i++)
+                {
+                    _readInputs[i](_inputs[i].AsSpan(_rows * inputSizes[i], inputSizes[i]));
+                }
                 foreach (var cache in _caches)
                 {
                     cache?.Capture(_rows);
@@ -134,7 +137,7 @@ internal sealed class BatchScoringDataView : IDataView
             }
             if (_rows > 0 && _scoring)
             {
-                _view._parent.Scorer.Run(_features, _rows, _batch!);
+                _view._parent.Scorer.Run(_inputs, _rows, _batch!);
             }
             return _rows > 0;
         }

@@ -33,10 +33,11 @@ internal sealed record ModelInfo(
     public const string MetadataKey = "deeparch.model";
 
     /// <summary>
-    /// The format this DeepArch writes: 2, where an autoencoder's decoder is its own metadata entry (<see cref="DecoderKey"/>).
-    /// Format 1 (written as 0, before formats were numbered) kept it inside the JSON; its decoder is not read.
+    /// The format this DeepArch writes: 3, which adds conditioned networks (<see cref="Condition"/>) and GAN generators
+    /// (<see cref="Generation"/>, <see cref="DiscriminatorKey"/>). Format 2 made an autoencoder's decoder its own metadata entry
+    /// (<see cref="DecoderKey"/>); format 1 (written as 0, before formats were numbered) kept it inside the JSON, and its decoder is not read.
     /// </summary>
-    public const int CurrentFormat = 2;
+    public const int CurrentFormat = 3;
 
     /// <summary>The metadata entry holding an autoencoder transform's decoder: a DeepArch ONNX model, base64.</summary>
     public const string DecoderKey = "deeparch.decoder";
@@ -44,6 +45,24 @@ internal sealed record ModelInfo(
     /// <summary>For an autoencoder transform (its encoder or its reconstruction): its decoder as a DeepArch ONNX model with its own model info; else null. Stored beside the JSON, under <see cref="DecoderKey"/>.</summary>
     [JsonIgnore]
     public byte[]? Decoder { get; init; }
+
+    /// <summary>The metadata entry holding a GAN generator's discriminator: a DeepArch ONNX model, base64.</summary>
+    public const string DiscriminatorKey = "deeparch.discriminator";
+
+    /// <summary>For a GAN's generator: its discriminator as a DeepArch ONNX model with its own model info; else null. Stored beside the JSON, under <see cref="DiscriminatorKey"/>.</summary>
+    [JsonIgnore]
+    public byte[]? Discriminator { get; init; }
+
+    /// <summary>For a network conditioned on a key column (a conditional GAN's label): that column, read besides the features; else null.</summary>
+    public ConditionInput? Condition { get; init; }
+
+    /// <summary>For a GAN's generator: what drawing rows like the training data's needs; else null.</summary>
+    public GenerationInfo? Generation { get; init; }
+
+    /// <summary>The graph inputs the network reads, with their values per row: the features, then the condition's one-hot key.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<(string Name, int Size)> Inputs
+        => Condition is null ? [(FeatureColumn, FeatureSize)] : [(FeatureColumn, FeatureSize), (Condition.Column, Condition.Keys.Count)];
 
     /// <summary>The format of this model info (<see cref="CurrentFormat"/> when written; 0 in files written before formats were numbered).</summary>
     public int Format { get; init; }
@@ -63,6 +82,10 @@ internal sealed record ModelInfo(
         if (Decoder is not null)
         {
             metadata[DecoderKey] = Convert.ToBase64String(Decoder);
+        }
+        if (Discriminator is not null)
+        {
+            metadata[DiscriminatorKey] = Convert.ToBase64String(Discriminator);
         }
         return metadata;
     }
@@ -102,8 +125,24 @@ internal sealed record ModelInfo(
                 && (long)Sequence.FeaturesPerStep * Sequence.MaxSteps + (Sequence.VariableLength ? 1 : 0) == FeatureSize,
                 "sequence layout", $"{Sequence.MaxSteps} steps of {Sequence.FeaturesPerStep} for a feature size of {FeatureSize}");
         }
+        if (Condition is not null)
+        {
+            Require(!string.IsNullOrEmpty(Condition.Column) && Condition.Column != FeatureColumn, "condition column", Condition.Column);
+            Require(Condition.Keys is not null, "condition's keys", null);
+            Require(Condition.Keys!.Count <= ScoringSettings.MaxValuesPerRow, "condition's key count", Condition.Keys.Count);
+            Condition.Keys.CheckLoaded("condition");
+        }
+        if (Generation is not null)
+        {
+            Require(!string.IsNullOrEmpty(Generation.FeatureColumn), "generated feature column", Generation.FeatureColumn);
+            Require(Generation.FeatureSize == OutputShape!.Aggregate(1L, (a, d) => a * d), "generated feature size", Generation.FeatureSize);
+            Require(Generation.LabelFrequencies is null ? Condition is null
+                : Condition is not null && Generation.LabelFrequencies.Length == Condition.Keys.Count
+                    && Generation.LabelFrequencies.All(f => f >= 0 && double.IsFinite(f)) && Generation.LabelFrequencies.Sum() > 0,
+                "generated label frequencies", Generation.LabelFrequencies?.Length);
+        }
         Task!.CheckLoaded(this);
-        string? tooLarge = Scoring.CheckBuffers(FeatureSize, Task.ScoringOutputs(this).Select(o => o.Shape));
+        string? tooLarge = Scoring.CheckBuffers(Inputs.Sum(i => i.Size), Task.ScoringOutputs(this).Select(o => o.Shape));
         if (tooLarge is not null)
         {
             throw new InvalidDataException($"The model info's scoring batch size is out of bounds: {tooLarge}");
@@ -119,3 +158,14 @@ internal sealed record ModelInfo(
         }
     }
 }
+
+/// <summary>A key column a network reads besides its features, given to the graph as a one-hot float input named after the column.</summary>
+/// <param name="Column">The key column.</param>
+/// <param name="Keys">Its key count and values at training.</param>
+internal sealed record ConditionInput(string Column, LabelKeys Keys);
+
+/// <summary>What a GAN's generator keeps of its training data, so that rows drawn from it have the data's columns.</summary>
+/// <param name="FeatureColumn">The training data's feature column: the drawn rows' feature column.</param>
+/// <param name="FeatureSize">Its values per row.</param>
+/// <param name="LabelFrequencies">For a conditional generator, each label's share of the training rows, in key order: rows drawn without a label follow it.</param>
+internal sealed record GenerationInfo(string FeatureColumn, int FeatureSize, double[]? LabelFrequencies);

@@ -11,14 +11,14 @@ namespace DeepArch.MLNet.Scoring;
 internal sealed class NetworkRowMapper : IRowToRowMapper
 {
     private readonly NetworkTransformer _parent;
-    private readonly DataViewSchema.Column _featureColumn;
+    private readonly IReadOnlyList<DataViewSchema.Column> _inputColumns;
 
     public NetworkRowMapper(NetworkTransformer parent, DataViewSchema inputSchema)
     {
         _parent = parent;
         InputSchema = inputSchema;
         OutputSchema = parent.GetOutputSchema(inputSchema);
-        _featureColumn = parent.ResolveFeature(inputSchema);
+        _inputColumns = parent.ResolveInputs(inputSchema);
     }
 
     public DataViewSchema InputSchema { get; }
@@ -30,7 +30,14 @@ internal sealed class NetworkRowMapper : IRowToRowMapper
         var needed = new HashSet<int>();
         foreach (var column in dependingColumns)
         {
-            needed.Add(column.Index < InputSchema.Count ? column.Index : _featureColumn.Index);
+            if (column.Index < InputSchema.Count)
+            {
+                needed.Add(column.Index);
+            }
+            else
+            {
+                needed.UnionWith(_inputColumns.Select(c => c.Index));
+            }
         }
         return InputSchema.Where(c => needed.Contains(c.Index));
     }
@@ -43,8 +50,8 @@ internal sealed class NetworkRowMapper : IRowToRowMapper
         private readonly NetworkRowMapper _mapper;
         private readonly DataViewRow _input;
         private readonly HashSet<int> _active;
-        private readonly FeatureColumn.RowReader? _readFeatures;
-        private readonly float[] _features;
+        private readonly FeatureColumn.RowReader[]? _readInputs;
+        private readonly float[][] _inputs;
         private readonly ScoredBatch _batch;
         private long _scoredPosition = -1;
 
@@ -54,11 +61,11 @@ internal sealed class NetworkRowMapper : IRowToRowMapper
             _input = input;
             _active = active;
             var scorer = mapper._parent.Scorer;
-            _features = new float[scorer.InputSize];
+            _inputs = scorer.InputSizes.Select(size => new float[size]).ToArray();
             _batch = scorer.CreateBatch(1);
             if (active.Any(i => i >= mapper.InputSchema.Count))
             {
-                _readFeatures = mapper._parent.CreateFeatureReader(input, mapper._featureColumn);
+                _readInputs = mapper._parent.CreateInputReaders(input, mapper._inputColumns);
             }
         }
 
@@ -88,8 +95,11 @@ internal sealed class NetworkRowMapper : IRowToRowMapper
         {
             if (_scoredPosition != _input.Position || _input.Position < 0)
             {
-                _readFeatures!(_features);
-                _mapper._parent.Scorer.Run(_features, 1, _batch);
+                for (int i = 0; i < _inputs.Length; i++)
+                {
+                    _readInputs![i](_inputs[i]);
+                }
+                _mapper._parent.Scorer.Run(_inputs, 1, _batch);
                 _scoredPosition = _input.Position;
             }
             return _batch;

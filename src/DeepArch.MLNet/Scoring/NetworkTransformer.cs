@@ -35,7 +35,7 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
         Info = info;
         var outputs = info.Task.ScoringOutputs(info);
         info.Scoring.ThrowIfBuffersTooLarge(info.FeatureSize, outputs.Select(o => o.Shape));
-        _scorer = new OnnxScorer(onnxModel, info.FeatureColumn, info.FeatureSize, outputs, info.Scoring);
+        _scorer = new OnnxScorer(onnxModel, info.Inputs, outputs, info.Scoring);
         _outputs = info.Task.CreateOutputColumns();
     }
 
@@ -93,7 +93,7 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        ResolveFeature(inputSchema);
+        ResolveInputs(inputSchema);
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
         foreach (var output in _outputs)
@@ -116,6 +116,46 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         return new NetworkRowMapper(this, inputSchema);
+    }
+
+    /// <summary>Finds and checks the columns the network reads in <paramref name="schema"/>: the features, then the condition's key column, if any.</summary>
+    internal IReadOnlyList<DataViewSchema.Column> ResolveInputs(DataViewSchema schema)
+    {
+        var feature = ResolveFeature(schema);
+        if (Info.Condition is not { } condition)
+        {
+            return [feature];
+        }
+        var column = schema.GetColumnOrNull(condition.Column) ?? throw Schema.SchemaErrors.ColumnNotFound("label", condition.Column);
+        if (column.Type is not KeyDataViewType key || key.RawType != typeof(uint) || key.Count != (ulong)condition.Keys.Count)
+        {
+            throw Schema.SchemaErrors.Mismatch("label", condition.Column, $"Key<UInt32, 0-{condition.Keys.Count - 1}> (the label's key type at training)",
+                Schema.SchemaErrors.Describe(column.Type));
+        }
+        return [feature, column];
+    }
+
+    /// <summary>Readers of the current row's network inputs (<see cref="OnnxScorer.InputSizes"/> values each) from <paramref name="columns"/> (<see cref="ResolveInputs"/>).</summary>
+    internal FeatureColumn.RowReader[] CreateInputReaders(DataViewRow row, IReadOnlyList<DataViewSchema.Column> columns)
+        => columns.Count == 1 ? [CreateFeatureReader(row, columns[0])] : [CreateFeatureReader(row, columns[0]), CreateConditionReader(row, columns[1])];
+
+    /// <summary>A reader of the current row's condition as a one-hot vector; it throws on a missing key.</summary>
+    private FeatureColumn.RowReader CreateConditionReader(DataViewRow row, DataViewSchema.Column column)
+    {
+        var getter = row.GetGetter<uint>(column);
+        int count = Info.Condition!.Keys.Count;
+        return values =>
+        {
+            uint key = 0;
+            getter(ref key);
+            if (key == 0 || key > count)
+            {
+                throw new InvalidOperationException(
+                    $"Label column '{column.Name}' has a missing key at row {row.Position}; the network needs one of its {count} labels in every row.");
+            }
+            values.Clear();
+            values[(int)key - 1] = 1;
+        };
     }
 
     /// <summary>Finds and checks the feature column in <paramref name="schema"/> (a sequence column for recurrent networks).</summary>

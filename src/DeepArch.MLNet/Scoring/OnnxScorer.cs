@@ -5,7 +5,7 @@ namespace DeepArch.MLNet.Scoring;
 
 /// <summary>
 /// One ONNX Runtime session over an exported network, run a batch at a time. Inputs and outputs are
-/// bound straight to managed arrays (no copies), and the session is shared: <see cref="Run"/> is safe
+/// bound straight to managed arrays (no copies), and the session is shared: <see cref="Run(IReadOnlyList{float[]}, int, ScoredBatch)"/> is safe
 /// to call from several threads, each with its own buffers.
 /// </summary>
 internal sealed class OnnxScorer : IDisposable
@@ -13,6 +13,7 @@ internal sealed class OnnxScorer : IDisposable
     private readonly InferenceSession _session;
     private readonly RunOptions _runOptions = new();
     private readonly string[] _inputNames;
+    private readonly int[] _inputSizes;
     private readonly string[] _outputNames;
     private readonly long[][] _outputShapes;
     private readonly object _gate = new();
@@ -27,9 +28,16 @@ internal sealed class OnnxScorer : IDisposable
     /// <param name="outputs">The graph outputs to compute, with their per-row shapes.</param>
     /// <param name="options">Threads and device.</param>
     public OnnxScorer(byte[] model, string inputName, int inputSize, IReadOnlyList<(string Name, int[] Shape)> outputs, ScoringSettings options)
+        : this(model, [(inputName, inputSize)], outputs, options)
     {
-        InputSize = inputSize;
-        _inputNames = [inputName];
+    }
+
+    /// <summary>Opens a session on <paramref name="model"/>, whose float inputs are <paramref name="inputs"/>, each shaped [batch, size].</summary>
+    public OnnxScorer(byte[] model, IReadOnlyList<(string Name, int Size)> inputs, IReadOnlyList<(string Name, int[] Shape)> outputs, ScoringSettings options)
+    {
+        _inputNames = inputs.Select(i => i.Name).ToArray();
+        _inputSizes = inputs.Select(i => i.Size).ToArray();
+        InputSize = _inputSizes[0];
         _outputNames = outputs.Select(o => o.Name).ToArray();
         _outputShapes = outputs.Select(o => o.Shape.Select(d => (long)d).ToArray()).ToArray();
         OutputWidths = outputs.Select(o => o.Shape.Aggregate(1, (a, d) => a * d)).ToArray();
@@ -67,8 +75,11 @@ internal sealed class OnnxScorer : IDisposable
     /// <summary>Sessions opened and not yet released, process-wide: a diagnostic that disposal releases them (tests read it).</summary>
     internal static int LiveSessions => Volatile.Read(ref s_liveSessions);
 
-    /// <summary>Values per input row.</summary>
+    /// <summary>Values per row of the first input (the features).</summary>
     public int InputSize { get; }
+
+    /// <summary>Values per row of each input.</summary>
+    public IReadOnlyList<int> InputSizes => _inputSizes;
 
     /// <summary>Values per output row, for each output.</summary>
     public int[] OutputWidths { get; }
@@ -76,9 +87,13 @@ internal sealed class OnnxScorer : IDisposable
     /// <summary>The device the session runs on after any fallback.</summary>
     public ComputeDevice Device { get; }
 
-    /// <summary>Runs the first <paramref name="rows"/> rows of <paramref name="input"/>, writing into <paramref name="output"/>.</summary>
+    /// <summary>Runs the first <paramref name="rows"/> rows of <paramref name="input"/>, the only input, writing into <paramref name="output"/>.</summary>
     /// <exception cref="ObjectDisposedException">The scorer was disposed (for example a cursor outlived its transformer).</exception>
-    public void Run(float[] input, int rows, ScoredBatch output)
+    public void Run(float[] input, int rows, ScoredBatch output) => Run([input], rows, output);
+
+    /// <summary>Runs the first <paramref name="rows"/> rows of every input (one buffer per input, in order), writing into <paramref name="output"/>.</summary>
+    /// <exception cref="ObjectDisposedException">The scorer was disposed (for example a cursor outlived its transformer).</exception>
+    public void Run(IReadOnlyList<float[]> inputs, int rows, ScoredBatch output)
     {
         // A run on a released session would be a native use-after-free (a segmentation fault, measured),
         // so every run holds the session open and Dispose releases it once the last run has returned.
@@ -89,7 +104,7 @@ internal sealed class OnnxScorer : IDisposable
         }
         try
         {
-            RunSession(input, rows, output);
+            RunSession(inputs, rows, output);
         }
         finally
         {
@@ -105,22 +120,26 @@ internal sealed class OnnxScorer : IDisposable
         }
     }
 
-    private void RunSession(float[] input, int rows, ScoredBatch output)
+    private void RunSession(IReadOnlyList<float[]> inputs, int rows, ScoredBatch output)
     {
-        using var inputValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, input.AsMemory(0, rows * InputSize), [rows, InputSize]);
+        var inputValues = new OrtValue[_inputNames.Length];
         var outputValues = new OrtValue[_outputNames.Length];
         try
         {
+            for (int i = 0; i < inputValues.Length; i++)
+            {
+                inputValues[i] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, inputs[i].AsMemory(0, rows * _inputSizes[i]), [rows, _inputSizes[i]]);
+            }
             for (int i = 0; i < outputValues.Length; i++)
             {
                 outputValues[i] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance,
                     output.Outputs[i].AsMemory(0, rows * OutputWidths[i]), [rows, .. _outputShapes[i]]);
             }
-            _session.Run(_runOptions, _inputNames, [inputValue], _outputNames, outputValues);
+            _session.Run(_runOptions, _inputNames, inputValues, _outputNames, outputValues);
         }
         finally
         {
-            foreach (var value in outputValues)
+            foreach (var value in inputValues.Concat(outputValues))
             {
                 value?.Dispose();
             }

@@ -1,6 +1,6 @@
-using System.Globalization;
 using System.Reflection;
 using System.Text.Json.Serialization;
+using DeepArch.MLNet.Data;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Onnx;
@@ -55,27 +55,12 @@ internal sealed class MulticlassTask : PredictionTask
     /// <summary>Checks the label column and builds the task from its key type.</summary>
     public static MulticlassTask FromLabel(DataViewSchema.Column? label, string name)
     {
-        if (label is null)
-        {
-            throw SchemaErrors.ColumnNotFound("label", name);
-        }
-        if (label.Value.Type is not KeyDataViewType key || key.RawType != typeof(uint))
-        {
-            throw SchemaErrors.Mismatch("label", name, "Key<UInt32> (use MapValueToKey on the label)", SchemaErrors.Describe(label.Value.Type));
-        }
-        if (key.Count < 2 || key.Count > int.MaxValue)
-        {
-            throw SchemaErrors.Mismatch("label", name, "a key type with at least 2 values", SchemaErrors.Describe(key));
-        }
-        var annotation = label.Value.Annotations.Schema.GetColumnOrNull("KeyValues");
-        if (annotation?.Type is VectorDataViewType { ItemType: PrimitiveDataViewType item } && KeyValueCodec.IsSupported(item.RawType))
-        {
-            var values = (IReadOnlyList<string>)typeof(MulticlassTask).GetMethod(nameof(ReadKeyValues), BindingFlags.NonPublic | BindingFlags.Static)!
-                .MakeGenericMethod(item.RawType).Invoke(null, [label.Value])!;
-            return new MulticlassTask((int)key.Count, KeyValueCodec.NameOf(item.RawType), values);
-        }
-        return new MulticlassTask((int)key.Count, null, null);
+        var keys = LabelKeys.FromColumn(label, name, "label");
+        return new MulticlassTask(keys.Count, keys.ValueType, keys.Values);
     }
+
+    /// <summary>The label's key count and values.</summary>
+    private LabelKeys Keys => new(ClassCount, KeyValueType, KeyValues);
 
     /// <summary>The columns the estimator adds, at schema-shape level.</summary>
     public static IEnumerable<SchemaShape.Column> OutputShape(SchemaShape.Column label)
@@ -92,17 +77,7 @@ internal sealed class MulticlassTask : PredictionTask
     public override void CheckLoaded(ModelInfo info)
     {
         ModelInfo.Require(ClassCount >= 2 && info.OutputShape[^1] == ClassCount, "class count", ClassCount);
-        ModelInfo.Require((KeyValueType is null) == (KeyValues is null) && (KeyValues is null || KeyValues.Count == ClassCount),
-            "label's key values", KeyValues is null ? KeyValueType : $"{KeyValues.Count} values for {ClassCount} classes");
-        if (KeyValueType is not null)
-        {
-            ModelInfo.Require(KeyValueCodec.IsKnown(KeyValueType), "label's key value type", KeyValueType);
-            var type = KeyValueCodec.TypeOf(KeyValueType);
-            foreach (string value in KeyValues!)
-            {
-                ModelInfo.Require(value is not null && KeyValueCodec.TryParse(type, value), "label's key value", value);
-            }
-        }
+        Keys.CheckLoaded("label");
     }
 
     public override IReadOnlyList<OutputColumn> CreateOutputColumns() =>
@@ -110,7 +85,7 @@ internal sealed class MulticlassTask : PredictionTask
         OutputColumn.Vector(ColumnNames.Score, new VectorDataViewType(NumberDataViewType.Single, ClassCount), 0),
         new OutputColumn<uint>(ColumnNames.PredictedLabel, new KeyDataViewType(typeof(uint), ClassCount),
             (ScoredBatch b, int row, ref uint v) => v = (uint)ArgMax(b.Row(0, row)) + 1,
-            KeyValuesAnnotations()),
+            Keys.Annotations()),
     ];
 
     public override Func<long, float> CreateTargetReader(DataViewRow row, DataViewSchema.Column label)
@@ -159,33 +134,6 @@ internal sealed class MulticlassTask : PredictionTask
         public T Value { get; set; } = default!;
     }
 
-    private DataViewSchema.Annotations? KeyValuesAnnotations()
-    {
-        if (KeyValues is null)
-        {
-            return null;
-        }
-        var method = typeof(MulticlassTask).GetMethod(nameof(BuildKeyValues), BindingFlags.NonPublic | BindingFlags.Instance)!
-            .MakeGenericMethod(KeyValueCodec.RawTypeOf(KeyValueType!));
-        return (DataViewSchema.Annotations)method.Invoke(this, null)!;
-    }
-
-    private DataViewSchema.Annotations BuildKeyValues<T>()
-    {
-        var values = new VBuffer<T>(ClassCount, KeyValues!.Select(KeyValueCodec.ParseRaw<T>).ToArray());
-        var builder = new DataViewSchema.Annotations.Builder();
-        builder.Add("KeyValues", new VectorDataViewType((PrimitiveDataViewType)KeyValueCodec.DataViewTypeOf(KeyValueType!), ClassCount),
-            (ValueGetter<VBuffer<T>>)((ref VBuffer<T> v) => values.CopyTo(ref v)));
-        return builder.ToAnnotations();
-    }
-
-    private static IReadOnlyList<string> ReadKeyValues<T>(DataViewSchema.Column label)
-    {
-        VBuffer<T> values = default;
-        label.GetKeyValues(ref values);
-        return values.DenseValues().Select(v => KeyValueCodec.Format(v!)).ToArray();
-    }
-
     internal static int ArgMax(ReadOnlySpan<float> values)
     {
         int best = 0;
@@ -221,70 +169,4 @@ internal sealed class MulticlassTask : PredictionTask
 
         public override Action<RawRow, ArgMaxRow> GetMapping() => (raw, row) => row.ArgMax = (uint)MulticlassTask.ArgMax(raw.Score);
     }
-}
-
-/// <summary>Writes key values as invariant strings (to store them in a model's metadata) and reads them back.</summary>
-internal static class KeyValueCodec
-{
-    /// <summary>The supported key value types by name: their raw type in a data view, and their data view type.</summary>
-    private static readonly Dictionary<string, (Type Raw, DataViewType DataViewType)> Types = new()
-    {
-        ["String"] = (typeof(ReadOnlyMemory<char>), TextDataViewType.Instance),
-        ["Single"] = (typeof(float), NumberDataViewType.Single),
-        ["Double"] = (typeof(double), NumberDataViewType.Double),
-        ["Int32"] = (typeof(int), NumberDataViewType.Int32),
-        ["Int64"] = (typeof(long), NumberDataViewType.Int64),
-        ["UInt32"] = (typeof(uint), NumberDataViewType.UInt32),
-        ["UInt64"] = (typeof(ulong), NumberDataViewType.UInt64),
-        ["Boolean"] = (typeof(bool), BooleanDataViewType.Instance),
-    };
-
-    public static bool IsSupported(Type raw) => Types.Values.Any(t => t.Raw == raw);
-
-    /// <summary>Whether <paramref name="name"/> names a supported key value type.</summary>
-    public static bool IsKnown(string name) => Types.ContainsKey(name);
-
-    /// <summary>Whether <paramref name="text"/> parses to <paramref name="type"/> (the MapValue type of <see cref="TypeOf"/>).</summary>
-    public static bool TryParse(Type type, string text)
-    {
-        try
-        {
-            _ = type == typeof(string) ? text : Convert.ChangeType(text, type, CultureInfo.InvariantCulture);
-            return true;
-        }
-        catch (Exception e) when (e is FormatException or OverflowException or InvalidCastException)
-        {
-            return false;
-        }
-    }
-
-    public static string NameOf(Type raw) => Types.First(t => t.Value.Raw == raw).Key;
-
-    /// <summary>The type MapValue is given for <paramref name="name"/>: <c>string</c> for text, else the raw type.</summary>
-    public static Type TypeOf(string name) => name == "String" ? typeof(string) : Types[name].Raw;
-
-    /// <summary>The raw type of <paramref name="name"/> in a data view (<c>ReadOnlyMemory&lt;char&gt;</c> for text).</summary>
-    public static Type RawTypeOf(string name) => Types[name].Raw;
-
-    /// <summary>The data view type of the key values named <paramref name="name"/>.</summary>
-    public static DataViewType DataViewTypeOf(string name) => Types[name].DataViewType;
-
-    public static string Format(object value) => value switch
-    {
-        ReadOnlyMemory<char> text => text.ToString(),
-        float f => f.ToString("R", CultureInfo.InvariantCulture),
-        double d => d.ToString("R", CultureInfo.InvariantCulture),
-        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-        _ => value.ToString() ?? "",
-    };
-
-    /// <summary>Parses to the MapValue type (<c>string</c> for text).</summary>
-    public static T Parse<T>(string text) => typeof(T) == typeof(string)
-        ? (T)(object)text
-        : (T)Convert.ChangeType(text, typeof(T), CultureInfo.InvariantCulture);
-
-    /// <summary>Parses to the raw type of the annotation (<c>ReadOnlyMemory&lt;char&gt;</c> for text).</summary>
-    public static T ParseRaw<T>(string text) => typeof(T) == typeof(ReadOnlyMemory<char>)
-        ? (T)(object)text.AsMemory()
-        : Parse<T>(text);
 }

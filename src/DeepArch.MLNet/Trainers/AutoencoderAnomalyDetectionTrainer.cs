@@ -124,7 +124,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
 
     private protected override NetworkPlan Plan(Options options, FitData data) => options.Plan(data.InputSize);
 
-    private protected override TrainingObjective Objective(Options options, Network network, FitData data) => options.CreateObjective(network);
+    private protected override TrainingObjective Objective(Options options, IReadOnlyList<Network> networks, FitData data) => options.CreateObjective(networks[0]);
 
     /// <summary>The scoring graph: the score, then the threshold chosen from the training (or validation) scores compared with it.</summary>
     private protected override NetworkTransformer Export(Fitted fitted)

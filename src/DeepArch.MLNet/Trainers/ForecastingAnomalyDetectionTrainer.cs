@@ -84,7 +84,7 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
             RecurrentNetworkTrainer.RecurrentNames(options.HiddenSize, options.Layers, options.Cell, false, options.HiddenLayers, data.InputSize / f, f));
     }
 
-    private protected override TrainingObjective Objective(Options options, Network network, FitData data) => new SupervisedObjective(network, LossFunction.MeanSquaredError);
+    private protected override TrainingObjective Objective(Options options, IReadOnlyList<Network> networks, FitData data) => new SupervisedObjective(networks[0], LossFunction.MeanSquaredError);
 
     /// <summary>The scoring graph over whole windows: the forecast, its standardized error (or Monte-Carlo variance) and the threshold flag.</summary>
     private protected override NetworkTransformer Export(Fitted fitted)

@@ -14,7 +14,12 @@ namespace DeepArch.MLNet.Trainers;
 /// <summary>The network an estimator's options make, and the options that size it, as errors name them.</summary>
 /// <param name="Architecture">The layers.</param>
 /// <param name="Names">The options that set its sizes and layers.</param>
-internal sealed record NetworkPlan(LayerSpec Architecture, NetworkOptionNames Names);
+/// <param name="InputShape">The per-sample input shape; null means a row of the data read, [<see cref="FitData.InputSize"/>].</param>
+internal sealed record NetworkPlan(LayerSpec Architecture, NetworkOptionNames Names, int[]? InputShape = null)
+{
+    /// <summary>The networks trained together with this one, after it in the objective's order (a GAN's discriminator after its generator).</summary>
+    public IReadOnlyList<NetworkPlan> Others { get; init; } = [];
+}
 
 /// <summary>What one <c>Fit</c> read: the network's input column and size, the training and validation rows, and the task.</summary>
 /// <param name="Input">The column the network reads.</param>
@@ -76,11 +81,19 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         var training = options.ToTrainingOptions(seed);
         var scoring = options.ToScoringSettings();
         var plan = Plan(options, data);
-        var (network, history) = TrainingGuard.Train(plan.Architecture, [data.InputSize], seed, device, training, data.Train, data.Validation, plan.Names, scoring,
+        var networks = plan.Others.Prepend(plan).Select(p => (p.Architecture, p.InputShape ?? [data.InputSize])).ToList();
+        var (built, history) = TrainingGuard.Train(networks, seed, device, training, data.Train, data.Validation, plan.Names, scoring,
             built => Train(options, built, data, training));
-        using (network)
+        try
         {
-            return Export(new Fitted(Name, options, data, network, history, seed, scoring));
+            return Export(new Fitted(Name, options, data, built, history, seed, scoring));
+        }
+        finally
+        {
+            foreach (var network in built)
+            {
+                network.Dispose();
+            }
         }
     }
 
@@ -90,12 +103,12 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
     /// <summary>The network to train for the data read.</summary>
     private protected abstract NetworkPlan Plan(TOptions options, FitData data);
 
-    /// <summary>What training minimizes; by default the task's loss of the network's output against the targets.</summary>
-    private protected virtual TrainingObjective Objective(TOptions options, Network network, FitData data) => new SupervisedObjective(network, data.Task!.Loss);
+    /// <summary>What training minimizes, given the networks built from the plan in its order; by default the task's loss of the network's output against the targets.</summary>
+    private protected virtual TrainingObjective Objective(TOptions options, IReadOnlyList<Network> networks, FitData data) => new SupervisedObjective(networks[0], data.Task!.Loss);
 
-    /// <summary>Trains the built network and returns its history; by default one run of the loop with <see cref="Objective"/>.</summary>
-    private protected virtual TrainingHistory Train(TOptions options, Network network, FitData data, TrainingOptions training)
-        => new TrainingLoop(training).Fit(Objective(options, network, data), data.Train, data.Validation, options.Progress, options.CancellationToken);
+    /// <summary>Trains the built networks and returns the history; by default one run of the loop with <see cref="Objective"/>.</summary>
+    private protected virtual TrainingHistory Train(TOptions options, IReadOnlyList<Network> networks, FitData data, TrainingOptions training)
+        => new TrainingLoop(training).Fit(Objective(options, networks, data), data.Train, data.Validation, options.Progress, options.CancellationToken);
 
     /// <summary>The scoring transformer of the trained network; by default the network as it is, with the task's outputs.</summary>
     private protected virtual NetworkTransformer Export(Fitted fitted)
@@ -105,12 +118,15 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
     /// <param name="Name">The estimator's name.</param>
     /// <param name="Options">The options <c>Fit</c> read.</param>
     /// <param name="Data">The data it read.</param>
-    /// <param name="Network">The trained network (disposed after export).</param>
+    /// <param name="Networks">The trained networks, in the plan's order (disposed after export).</param>
     /// <param name="History">The training history.</param>
     /// <param name="Seed">The seed it used.</param>
     /// <param name="Scoring">How the transformer scores.</param>
-    private protected sealed record Fitted(string Name, TOptions Options, FitData Data, Network Network, TrainingHistory History, int Seed, ScoringSettings Scoring)
+    private protected sealed record Fitted(string Name, TOptions Options, FitData Data, IReadOnlyList<Network> Networks, TrainingHistory History, int Seed, ScoringSettings Scoring)
     {
+        /// <summary>The planned network: the first one.</summary>
+        public Network Network => Networks[0];
+
         /// <summary>
         /// The transformer of the model <paramref name="export"/> writes (given the metadata to store) for <paramref name="task"/>;
         /// <paramref name="exported"/> is the network the model holds (the trained one, or a part of it), whose shape and summary the model info records

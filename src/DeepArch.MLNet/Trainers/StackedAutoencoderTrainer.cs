@@ -45,9 +45,9 @@ public sealed class StackedAutoencoderTrainer : SupervisedNetworkTrainer<Stacked
         new NetworkOptionNames($"Options.HiddenLayers {Shapes.Format(o.HiddenLayers)} on {data.InputSize} features", "Options.HiddenLayers"));
 
     /// <summary>Pretrains the levels, then fine-tunes; the history is the fine-tuning's.</summary>
-    private protected override TrainingHistory Train(Options o, Network network, FitData data, TrainingOptions fineTuning)
+    private protected override TrainingHistory Train(Options o, IReadOnlyList<Network> networks, FitData data, TrainingOptions fineTuning)
         => new LayerwisePretraining(Pretraining(fineTuning, o.PretrainingEpochs), fineTuning, data.Task!.Loss, o.PretrainingNoise, o.FineTuneEncoders)
-            .Fit(network, data.Train, cancellationToken: o.CancellationToken, validation: data.Validation, progress: o.Progress)
+            .Fit(networks[0], data.Train, cancellationToken: o.CancellationToken, validation: data.Validation, progress: o.Progress)
             .FineTuning;
 
     /// <summary>Each level's autoencoder training: the fine-tuning options with the pretraining epochs, and no validation.</summary>

@@ -22,26 +22,30 @@ internal sealed record NetworkOptionNames(string Sizes, string Reduce, string? B
 /// </summary>
 internal static class TrainingGuard
 {
-    /// <summary>Checks, builds and trains the network; returns it trained (the caller disposes it) with its history.</summary>
-    /// <param name="architecture">The network's layers.</param>
-    /// <param name="inputShape">The per-sample input shape.</param>
-    /// <param name="seed">The seed of the parameter initialization.</param>
+    /// <summary>Checks, builds and trains the networks; returns them trained (the caller disposes them) with the history.</summary>
+    /// <param name="networks">Each network's layers and per-sample input shape; the first is the one the errors name (a GAN's generator).</param>
+    /// <param name="seed">The seed of the first network's parameter initialization; the next networks take the seeds after it.</param>
     /// <param name="device">The training device.</param>
     /// <param name="training">The training-loop options (batch size, optimizer, validation fraction).</param>
     /// <param name="train">The training rows.</param>
     /// <param name="validation">The validation rows, or null (then <paramref name="training"/>'s ValidationFraction may hold some out).</param>
     /// <param name="names">The options the errors name.</param>
-    /// <param name="scoring">How the fitted transformer will score: its batch buffers must fit (<see cref="ScoringSettings.ThrowIfBuffersTooLarge"/>), checked before training.</param>
-    /// <param name="fit">Trains the built network and returns its history.</param>
-    /// <exception cref="InvalidOperationException">The network has batch normalization and fewer than 2 training rows.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">The network has batch normalization and BatchSize is 1, or ScoringBatchSize makes a batch buffer too large.</exception>
+    /// <param name="scoring">How the fitted transformers will score: their batch buffers must fit (<see cref="ScoringSettings.ThrowIfBuffersTooLarge"/>), checked before training.</param>
+    /// <param name="fit">Trains the built networks and returns the history.</param>
+    /// <exception cref="InvalidOperationException">A network has batch normalization and fewer than 2 training rows.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A network has batch normalization and BatchSize is 1, or ScoringBatchSize makes a batch buffer too large.</exception>
     /// <exception cref="InsufficientMemoryException">Training needs, or took, more memory than the process may use.</exception>
-    public static (Network Network, TrainingHistory History) Train(LayerSpec architecture, IReadOnlyList<int> inputShape, int seed, Device device,
-        TrainingOptions training, TrainingSet train, TrainingSet? validation, NetworkOptionNames names, ScoringSettings scoring, Func<Network, TrainingHistory> fit)
+    public static (IReadOnlyList<Network> Networks, TrainingHistory History) Train(IReadOnlyList<(LayerSpec Architecture, int[] InputShape)> networks, int seed,
+        Device device, TrainingOptions training, TrainingSet train, TrainingSet? validation, NetworkOptionNames names, ScoringSettings scoring,
+        Func<IReadOnlyList<Network>, TrainingHistory> fit)
     {
-        CheckBatchNormalization(architecture, training, train, validation, names);
-        scoring.ThrowIfBuffersTooLarge(inputShape.Aggregate(1, (a, d) => checked(a * d)), [architecture.OutputShape(inputShape)]);
-        var memory = TrainingMemory.Estimate(architecture, inputShape, training, TrainingMemory.DataValues(train) + TrainingMemory.DataValues(validation));
+        foreach (var (architecture, inputShape) in networks)
+        {
+            CheckBatchNormalization(architecture, training, train, validation, names);
+            scoring.ThrowIfBuffersTooLarge(inputShape.Aggregate(1, (a, d) => checked(a * d)), [architecture.OutputShape(inputShape)]);
+        }
+        var memory = TrainingMemory.Estimate(networks.Select(n => (n.Architecture, (IReadOnlyList<int>)n.InputShape)).ToList(), training,
+            TrainingMemory.DataValues(train) + TrainingMemory.DataValues(validation));
         long available = TrainingMemory.AvailableBytes;
         if (device.type == DeviceType.CPU && memory.TotalBytes > available)
         {
@@ -50,29 +54,33 @@ internal static class TrainingGuard
                 $"is available to this process: reduce {Remedies(memory, names)}.");
         }
 
-        Network network;
+        var built = new List<Network>();
         try
         {
-            network = new Network(architecture, inputShape, seed, device);
-        }
-        catch (InsufficientMemoryException e)
-        {
-            throw RanOutOfMemory(e, names);
-        }
-        try
-        {
-            return (network, fit(network));
+            foreach (var (architecture, inputShape) in networks)
+            {
+                built.Add(new Network(architecture, inputShape, seed + built.Count, device));
+            }
+            return (built, fit(built));
         }
         catch (Exception e) when (e is InsufficientMemoryException || TrainingMemory.IsAllocationFailure(e))
         {
-            network.Dispose();
+            built.ForEach(n => n.Dispose());
             throw RanOutOfMemory(e, names);
         }
         catch
         {
-            network.Dispose();
+            built.ForEach(n => n.Dispose());
             throw;
         }
+    }
+
+    /// <summary>Checks, builds and trains one network (see the overload for several).</summary>
+    public static (Network Network, TrainingHistory History) Train(LayerSpec architecture, IReadOnlyList<int> inputShape, int seed, Device device,
+        TrainingOptions training, TrainingSet train, TrainingSet? validation, NetworkOptionNames names, ScoringSettings scoring, Func<Network, TrainingHistory> fit)
+    {
+        var (networks, history) = Train([(architecture, inputShape.ToArray())], seed, device, training, train, validation, names, scoring, built => fit(built[0]));
+        return (networks[0], history);
     }
 
     private static void CheckBatchNormalization(LayerSpec architecture, TrainingOptions training, TrainingSet train, TrainingSet? validation, NetworkOptionNames names)

@@ -65,7 +65,7 @@ public abstract class AutoencoderTransformEstimator<TOptions> : NetworkEstimator
 
     private protected override NetworkPlan Plan(TOptions o, FitData data) => o.Plan(data.InputSize);
 
-    private protected override TrainingObjective Objective(TOptions o, Network network, FitData data) => o.CreateObjective(network);
+    private protected override TrainingObjective Objective(TOptions o, IReadOnlyList<Network> networks, FitData data) => o.CreateObjective(networks[0]);
 
     /// <summary>The encoder (or the whole autoencoder), with the decoder kept in its task.</summary>
     private protected override NetworkTransformer Export(Fitted fitted)

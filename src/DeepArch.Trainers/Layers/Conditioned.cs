@@ -103,7 +103,7 @@ public sealed record Conditioned : LayerSpec
         var conditioned = (ConditionedModule)module;
         var joinedShape = JoinedShape(inputShape);
         string table = graph.AddInitializer("label_embedding", ToArray(conditioned.Embedding.weight!), Classes, EmbeddingSize);
-        string embedding = graph.AddNode("Gather", [table, InputName], ("axis", 0L)); // [batch, EmbeddingSize]
+        string embedding = graph.AddNode("Gather", [table, graph.SideInput(InputName)], ("axis", 0L)); // [batch, EmbeddingSize]
         if (inputShape.Count > 1)
         {
             // [batch, E] -> [batch, E, 1, ..] -> [batch, E, ..positions]: Expand broadcasts the leading 1 against the batch.

@@ -39,7 +39,7 @@ internal sealed class OnnxGraphBuilder
     /// </summary>
     public static readonly FrozenSet<string> Operators = new[]
     {
-        "Add", "AveragePool", "BatchNormalization", "Cast", "Concat", "Conv", "ConvTranspose", "Div", "Dropout", "Exp",
+        "Add", "ArgMax", "AveragePool", "BatchNormalization", "Cast", "Concat", "Conv", "ConvTranspose", "Div", "Dropout", "Exp",
         "Expand", "Flatten", "GRU", "Gather", "Gemm", "GlobalAveragePool", "Greater", "Identity", "If", "IsNaN", "LSTM", "LeakyRelu", "Less",
         "Loop", "MatMul", "MaxPool", "Mul", "Or", "Pad", "RNN", "Range", "ReduceMax", "ReduceMean", "ReduceSum", "Relu",
         "Reshape", "Scan", "Shape", "Sigmoid", "Slice", "Softmax", "Softplus", "Squeeze", "Sub", "Tanh", "Transpose",
@@ -85,6 +85,7 @@ internal sealed class OnnxGraphBuilder
 
     private readonly GraphProto _graph;
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _sideInputs = new(StringComparer.Ordinal);
     private readonly OnnxGraphBuilder? _enclosing;
     private int _counter;
     private bool _attached;
@@ -140,6 +141,20 @@ internal sealed class OnnxGraphBuilder
         _graph.Input.Add(ValueInfo(name, type, shape));
         return name;
     }
+
+    /// <summary>
+    /// Makes <paramref name="value"/> the value a layer reads as its side input <paramref name="name"/> (<see cref="Layers.LayerSpec.SideInputs"/>),
+    /// for a graph that computes it instead of declaring it as a graph input (a label given one-hot, then turned into an index).
+    /// </summary>
+    public void BindSideInput(string name, string value)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentException.ThrowIfNullOrEmpty(value);
+        Root._sideInputs[name] = value;
+    }
+
+    /// <summary>The value holding side input <paramref name="name"/>: the one bound by <see cref="BindSideInput"/>, else the graph input of that name.</summary>
+    public string SideInput(string name) => Root._sideInputs.TryGetValue(name, out string? value) ? value : name;
 
     /// <summary>Adds a float initializer (a constant, usually a trained parameter) and returns its name.</summary>
     public string AddInitializer(string hint, ReadOnlySpan<float> values, params long[] dims)

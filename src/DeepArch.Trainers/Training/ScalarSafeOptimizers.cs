@@ -13,7 +13,7 @@ namespace DeepArch.Trainers.Training;
 // by a using declaration until its call has returned.
 
 /// <summary>PyTorch's Adam (L2 weight decay added to the gradient, bias correction), with Scalars kept alive across native calls.</summary>
-internal sealed class ScalarSafeAdam(IEnumerable<Parameter> parameters, double learningRate, double weightDecay, double beta1 = 0.9, double beta2 = 0.99)
+internal sealed class ScalarSafeAdam(IEnumerable<Parameter> parameters, double learningRate, double weightDecay, double beta1 = 0.9, double beta2 = 0.999)
     : Adam(parameters, learningRate, beta1, beta2, weight_decay: weightDecay)
 {
     public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>

@@ -44,11 +44,8 @@ public sealed class TrainingOptions
     /// <summary>Adam's decay rate of the gradient's running mean (PyTorch's <c>betas[0]</c>), in [0, 1); ignored by SGD. GANs use 0.5.</summary>
     public double AdamBeta1 { get; set; } = 0.9;
 
-    /// <summary>
-    /// Adam's decay rate of the squared gradient's running mean (PyTorch's <c>betas[1]</c>), in [0, 1); ignored by SGD. The
-    /// default, 0.99, is TorchSharp's, which every DeepArch model so far was trained with; PyTorch's is 0.999.
-    /// </summary>
-    public double AdamBeta2 { get; set; } = 0.99;
+    /// <summary>Adam's decay rate of the squared gradient's running mean (PyTorch's <c>betas[1]</c>), in [0, 1); ignored by SGD.</summary>
+    public double AdamBeta2 { get; set; } = 0.999;
 
     /// <summary>SGD momentum, in [0, 1); ignored by Adam.</summary>
     public double Momentum { get; set; } = 0.9;

@@ -197,7 +197,7 @@ public class UntrustedModelTests
         { "task", "null", "task is missing" },
         { "scoring", "null", "scoring settings is missing" },
         { "sequence", "{\"featuresPerStep\": 0, \"maxSteps\": 6, \"variableLength\": false}", "sequence layout is out of bounds" },
-        { "format", "3", "The model info has format 3, written by a newer DeepArch; this one reads formats up to 2." },
+        { "format", "4", "The model info has format 4, written by a newer DeepArch; this one reads formats up to 3." },
     };
 
     [Theory]

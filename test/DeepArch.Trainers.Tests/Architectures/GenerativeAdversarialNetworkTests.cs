@@ -38,6 +38,56 @@ public class GenerativeAdversarialNetworkTests
         OnnxAssert.Parity(discriminator, rows: 21, seed: 3);
     }
 
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void The_scoring_graphs_work_in_the_datas_units_with_a_one_hot_label(string kind, int classes)
+    {
+        var gan = Create(kind, classes);
+        using var generator = new Network(gan.Generator, [gan.NoiseSize], seed: 1);
+        using var discriminator = new Network(gan.Discriminator, [gan.DataSize], seed: 2);
+        var data = Fixtures.Blobs(96, features: 64, classes: Math.Max(classes, 1));
+        var scaling = GanDataScaling.FromRows(data.Features.Select(v => v * 3 + 5).ToArray(), 64);
+        var set = classes > 0 ? data : TrainingSet.WithoutTargets(data.Features, data.SampleShape);
+        new TrainingLoop(new TrainingOptions { Epochs = 1, BatchSize = 16, Seed = 4 }).Fit(new AdversarialObjective(generator, discriminator), set);
+        var random = new Random(8);
+        int rows = 13;
+        float[] noise = Enumerable.Range(0, rows * gan.NoiseSize).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
+        long[][] labels = classes > 0 ? [Enumerable.Range(0, rows).Select(r => (long)(r % classes)).ToArray()] : [];
+        float[]? oneHot = classes > 0 ? Enumerable.Range(0, rows * classes).Select(i => i % classes == labels[0][i / classes] ? 1f : 0f).ToArray() : null;
+        if (oneHot is not null)
+        {
+            Array.Clear(oneHot, 0, classes); // row 0 has no label: a missing key
+        }
+        string? label = classes > 0 ? "Label" : null;
+
+        byte[] generatorModel = generator.ExportGeneratorOnnx("Noise", label, scaling, "Rows");
+        float[] expected = generator.Predict(noise, rows, labels).Select((v, i) => v * scaling.Scale[i % 64] + scaling.Offset[i % 64]).ToArray();
+        float[] actual = Run(generatorModel, ("Noise", noise, gan.NoiseSize), ("Label", oneHot, classes));
+        OnnxAssert.CheckModel(generatorModel);
+        Assert.All(Enumerable.Range(classes > 0 ? 64 : 0, expected.Length - (classes > 0 ? 64 : 0)), i => Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5, $"value {i}: {expected[i]} vs {actual[i]}"));
+        Assert.All(actual.Take(classes > 0 ? 64 : 0), v => Assert.True(float.IsNaN(v)));
+
+        float[] x = expected.Select(v => float.IsNaN(v) ? 5 : v).ToArray();
+        byte[] discriminatorModel = discriminator.ExportDiscriminatorOnnx("Features", label, scaling, (graph, value, shape) => graph.AddOutput(value, "Logit", shape));
+        float[] logits = discriminator.Predict(scaling.ToUnit(x), rows, labels);
+        float[] scored = Run(discriminatorModel, ("Features", x, 64), ("Label", oneHot, classes));
+        OnnxAssert.CheckModel(discriminatorModel);
+        for (int r = classes > 0 ? 1 : 0; r < rows; r++)
+        {
+            Assert.True(Math.Abs(logits[r] - scored[r]) <= 1e-5, $"row {r}: {logits[r]} vs {scored[r]}");
+        }
+    }
+
+    private static float[] Run(byte[] model, params (string Name, float[]? Values, int Width)[] inputs)
+    {
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(model);
+        var feeds = inputs.Where(i => i.Values is not null)
+            .Select(i => Microsoft.ML.OnnxRuntime.NamedOnnxValue.CreateFromTensor(i.Name, new Microsoft.ML.OnnxRuntime.Tensors.DenseTensor<float>(i.Values!, [i.Values!.Length / i.Width, i.Width])))
+            .ToList();
+        using var results = session.Run(feeds);
+        return results.Single().AsTensor<float>().ToArray();
+    }
+
     [Fact]
     public void The_dense_conditional_gan_has_the_parameters_of_the_same_networks_in_pytorch()
     {
