@@ -192,8 +192,6 @@ public sealed record AutoencoderSpec : LayerSpec
 
         public Sequential.SequentialModule Decoder { get; }
 
-        public bool IsVariational => _logVariance is not null;
-
         /// <summary>The variational encoder's log-variance layer, or null.</summary>
         public Linear? LogVariance => _logVariance;
 
