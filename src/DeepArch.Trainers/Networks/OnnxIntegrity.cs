@@ -57,11 +57,11 @@ internal static class OnnxIntegrity
             throw new InvalidDataException(
                 $"The ONNX model has no '{MetadataKeys.Integrity}' integrity entry at its end: it was damaged, edited after export, or written by another tool.");
         }
-        byte[] expected = SHA256.HashData(model.AsSpan(0, start));
-        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Convert.ToHexStringLower(expected)), Encoding.ASCII.GetBytes(entry.Value)))
+        string expected = Convert.ToHexStringLower(SHA256.HashData(model.AsSpan(0, start)));
+        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(entry.Value)))
         {
             throw new InvalidDataException(
-                $"The ONNX model failed its integrity check: its SHA-256 is {Convert.ToHexStringLower(expected)} but '{MetadataKeys.Integrity}' says " +
+                $"The ONNX model failed its integrity check: its SHA-256 is {expected} but '{MetadataKeys.Integrity}' says " +
                 $"'{(entry.Value.Length > 64 ? entry.Value[..64] + "..." : entry.Value)}'. The file was damaged or edited after export.");
         }
     }
