@@ -28,9 +28,6 @@ internal static class TorchRuntime
     /// </summary>
     public static readonly object TrainingLock = new();
 
-    /// <summary>The OpenMP wait policy DeepArch sets for libtorch's worker threads unless the process already has one.</summary>
-    public const string DefaultOmpWaitPolicy = "PASSIVE";
-
     /// <summary>
     /// Runs when DeepArch.Trainers is first used, before any DeepArch code touches TorchSharp (whose static constructor
     /// loads libtorch and with it libgomp, which reads its environment once, when it loads). It sets
@@ -50,7 +47,7 @@ internal static class TorchRuntime
         {
             try
             {
-                _ = setenv("OMP_WAIT_POLICY", DefaultOmpWaitPolicy, overwrite: 0); // 0: an existing value wins
+                _ = setenv("OMP_WAIT_POLICY", "PASSIVE", overwrite: 0); // 0: an existing value wins
             }
             catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
             {

@@ -31,11 +31,7 @@ public static class Autoencoder
         float dropout = 0, bool batchNorm = false, bool tiedWeights = false)
     {
         Check(layerSizes);
-        var encoder = new List<LayerSpec>();
-        foreach (int units in layerSizes.Skip(1).SkipLast(1))
-        {
-            encoder.AddRange(Block(new Dense(units), activation, dropout, batchNorm));
-        }
+        var encoder = HiddenBlocks(layerSizes, activation, dropout, batchNorm);
         encoder.Add(new Dense(layerSizes[^1]));
         encoder.Add(new Activation(codeActivation));
         return new AutoencoderSpec(new Sequential(encoder), Decoder(layerSizes, activation, outputActivation, dropout, batchNorm, tiedWeights));
@@ -55,11 +51,7 @@ public static class Autoencoder
         ActivationKind outputActivation = ActivationKind.Identity, float dropout = 0, bool batchNorm = false)
     {
         Check(layerSizes);
-        var encoder = new List<LayerSpec>();
-        foreach (int units in layerSizes.Skip(1).SkipLast(1))
-        {
-            encoder.AddRange(Block(new Dense(units), activation, dropout, batchNorm));
-        }
+        var encoder = HiddenBlocks(layerSizes, activation, dropout, batchNorm);
         encoder.Add(new Dense(layerSizes[^1]));
         return new AutoencoderSpec(new Sequential(encoder), Decoder(layerSizes, activation, outputActivation, dropout, batchNorm, tiedWeights: false), variational: true);
     }
@@ -70,26 +62,16 @@ public static class Autoencoder
         var decoder = new List<LayerSpec>();
         foreach (int units in layerSizes.Skip(1).SkipLast(1).Reverse())
         {
-            decoder.AddRange(Block(tiedWeights ? new TiedDense(units) : new Dense(units), activation, dropout, batchNorm));
+            decoder.AddRange(MultilayerPerceptron.HiddenBlock(tiedWeights ? new TiedDense(units) : new Dense(units), activation, dropout, batchNorm));
         }
         decoder.Add(tiedWeights ? new TiedDense(layerSizes[0]) : new Dense(layerSizes[0]));
         decoder.Add(new Activation(outputActivation));
         return new Sequential(decoder);
     }
 
-    private static IEnumerable<LayerSpec> Block(LayerSpec dense, ActivationKind activation, float dropout, bool batchNorm)
-    {
-        yield return dense;
-        if (batchNorm)
-        {
-            yield return new BatchNorm1d();
-        }
-        yield return new Activation(activation);
-        if (dropout > 0)
-        {
-            yield return new Dropout(dropout);
-        }
-    }
+    /// <summary>The encoder's hidden blocks, one per size between the input and the code.</summary>
+    private static List<LayerSpec> HiddenBlocks(IReadOnlyList<int> layerSizes, ActivationKind activation, float dropout, bool batchNorm)
+        => layerSizes.Skip(1).SkipLast(1).SelectMany(units => MultilayerPerceptron.HiddenBlock(new Dense(units), activation, dropout, batchNorm)).ToList();
 
     private static void Check(IReadOnlyList<int> layerSizes)
     {

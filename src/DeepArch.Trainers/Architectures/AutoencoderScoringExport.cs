@@ -60,10 +60,7 @@ public static class AutoencoderScoringExport
     public static byte[] ExportScoringOnnx(this Network autoencoder, string inputName, AutoencoderScore score = AutoencoderScore.ReconstructionError,
         IReadOnlyList<float>? featureScale = null, IReadOnlyDictionary<string, string>? metadata = null, float? threshold = null, bool featureShares = false)
     {
-        if (threshold is { } t && !float.IsFinite(t))
-        {
-            throw new ArgumentOutOfRangeException(nameof(threshold), t, $"The threshold must be finite; got {t}.");
-        }
+        CheckThreshold(threshold);
         ArgumentNullException.ThrowIfNull(autoencoder);
         ArgumentException.ThrowIfNullOrEmpty(inputName);
         if (autoencoder.Architecture is not AutoencoderSpec spec || autoencoder.InputShape.Count != 1)
@@ -141,6 +138,15 @@ public static class AutoencoderScoringExport
         string terms = graph.AddNode("Sub",
             [graph.AddNode("Sub", [graph.AddNode("Add", [logVariance, one]), graph.AddNode("Mul", [mean, mean])]), graph.AddNode("Exp", [logVariance])]);
         return graph.AddNode("Mul", [graph.AddNode("ReduceSum", [terms, axis], ("keepdims", 1L)), graph.AddInitializer("minus_half", [-0.5f])]);
+    }
+
+    /// <summary>Throws unless the optional anomaly <paramref name="threshold"/> is finite.</summary>
+    internal static void CheckThreshold(float? threshold)
+    {
+        if (threshold is { } t && !float.IsFinite(t))
+        {
+            throw new ArgumentOutOfRangeException(nameof(threshold), t, $"The threshold must be finite; got {t}.");
+        }
     }
 
     /// <summary>

@@ -173,13 +173,11 @@ public sealed record AutoencoderSpec : LayerSpec
     /// <summary>The TorchSharp side of <see cref="AutoencoderSpec"/>: children "encoder", "decoder" and, when variational, "log_variance".</summary>
     internal sealed class AutoencoderModule : nn.Module<Tensor, Tensor>
     {
-        private readonly Linear? _logVariance;
-
         public AutoencoderModule(Sequential.SequentialModule encoder, Sequential.SequentialModule decoder, Linear? logVariance) : base(nameof(AutoencoderSpec))
         {
             Encoder = encoder;
             Decoder = decoder;
-            _logVariance = logVariance;
+            LogVariance = logVariance;
             register_module("encoder", encoder);
             register_module("decoder", decoder);
             if (logVariance is not null)
@@ -192,10 +190,8 @@ public sealed record AutoencoderSpec : LayerSpec
 
         public Sequential.SequentialModule Decoder { get; }
 
-        public bool IsVariational => _logVariance is not null;
-
         /// <summary>The variational encoder's log-variance layer, or null.</summary>
-        public Linear? LogVariance => _logVariance;
+        public Linear? LogVariance { get; }
 
         /// <summary>The code (for a variational encoder, the mean).</summary>
         public Tensor Encode(Tensor input) => Encoder.call(input);
@@ -203,7 +199,7 @@ public sealed record AutoencoderSpec : LayerSpec
         /// <summary>The Gaussian encoder's mean and log-variance; only for a variational autoencoder.</summary>
         public (Tensor Mean, Tensor LogVariance) EncodeGaussian(Tensor input)
         {
-            if (_logVariance is null)
+            if (LogVariance is null)
             {
                 throw new InvalidOperationException("Only a variational autoencoder has a Gaussian encoder.");
             }
@@ -212,7 +208,7 @@ public sealed record AutoencoderSpec : LayerSpec
             {
                 hidden = Encoder[i].call(hidden);
             }
-            return (Encoder[Encoder.Count - 1].call(hidden), _logVariance.call(hidden));
+            return (Encoder[Encoder.Count - 1].call(hidden), LogVariance.call(hidden));
         }
 
         /// <summary>The reconstruction of a code.</summary>
@@ -237,7 +233,7 @@ public sealed record AutoencoderSpec : LayerSpec
 
         public override Tensor forward(Tensor input)
         {
-            if (_logVariance is null || !training)
+            if (LogVariance is null || !training)
             {
                 return Decode(Encode(input));
             }

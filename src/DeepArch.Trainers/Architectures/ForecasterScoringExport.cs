@@ -69,10 +69,7 @@ public static class ForecasterScoringExport
         {
             throw new ArgumentOutOfRangeException(nameof(score), score, "Unknown forecast score.");
         }
-        if (threshold is { } t && !float.IsFinite(t))
-        {
-            throw new ArgumentOutOfRangeException(nameof(threshold), t, $"The threshold must be finite; got {t}.");
-        }
+        AutoencoderScoringExport.CheckThreshold(threshold);
         if (standardization is { } s && !(float.IsFinite(s.Mean) && s.Std > 0 && float.IsFinite(s.Std)))
         {
             throw new ArgumentOutOfRangeException(nameof(standardization), s, "The standardization needs a finite mean and a positive finite standard deviation.");

@@ -19,21 +19,23 @@ public static class MultilayerPerceptron
         float dropout = 0, bool batchNorm = false)
     {
         ArgumentNullException.ThrowIfNull(hiddenLayers);
-        var layers = new List<LayerSpec>();
-        foreach (int units in hiddenLayers)
-        {
-            layers.Add(new Dense(units));
-            if (batchNorm)
-            {
-                layers.Add(new BatchNorm1d());
-            }
-            layers.Add(new Activation(activation));
-            if (dropout > 0)
-            {
-                layers.Add(new Dropout(dropout));
-            }
-        }
+        var layers = hiddenLayers.SelectMany(units => HiddenBlock(new Dense(units), activation, dropout, batchNorm)).ToList();
         layers.Add(new Dense(outputs));
         return new Sequential(layers);
+    }
+
+    /// <summary>One hidden block: <paramref name="dense"/>, optional <see cref="BatchNorm1d"/>, the activation, optional <see cref="Dropout"/>.</summary>
+    internal static IEnumerable<LayerSpec> HiddenBlock(LayerSpec dense, ActivationKind activation, float dropout, bool batchNorm)
+    {
+        yield return dense;
+        if (batchNorm)
+        {
+            yield return new BatchNorm1d();
+        }
+        yield return new Activation(activation);
+        if (dropout > 0)
+        {
+            yield return new Dropout(dropout);
+        }
     }
 }

@@ -74,8 +74,7 @@ public sealed partial record Recurrent
         /// </summary>
         private long[] ReadLengths(Tensor input)
         {
-            using var column = input.narrow(1, 0, 1).detach().cpu().to_type(ScalarType.Float32).contiguous();
-            var values = column.data<float>().ToArray();
+            float[] values = ToArray(input.narrow(1, 0, 1));
             var lengths = new long[values.Length];
             for (int row = 0; row < values.Length; row++)
             {
@@ -109,48 +108,27 @@ public sealed partial record Recurrent
             return (cat([headOutput.detach(), tailOutput], 1), tailState);
         }
 
+        // An LSTM also hands over its cell state; a GRU and an Elman RNN only their hidden state.
         private (Tensor Output, (Tensor Hidden, Tensor? Cell) State) Run(Tensor x, (Tensor Hidden, Tensor? Cell)? state)
         {
-            switch (rnn)
+            if (rnn is LSTM lstm)
             {
-                case LSTM lstm:
-                {
-                    var (output, hidden, cell) = lstm.call(x, state is { } s ? (s.Hidden, s.Cell!) : null);
-                    return (output, (hidden, cell));
-                }
-                case GRU gru:
-                {
-                    var (output, hidden) = gru.call(x, state?.Hidden);
-                    return (output, (hidden, null));
-                }
-                default:
-                {
-                    var (output, hidden) = ((RNN)rnn).call(x, state?.Hidden);
-                    return (output, (hidden, null));
-                }
+                var (lstmOutput, lstmHidden, cell) = lstm.call(x, state is { } s ? (s.Hidden, s.Cell!) : null);
+                return (lstmOutput, (lstmHidden, cell));
             }
+            var (output, hidden) = rnn is GRU gru ? gru.call(x, state?.Hidden) : ((RNN)rnn).call(x, state?.Hidden);
+            return (output, (hidden, null));
         }
 
         private (PackedSequence Output, (Tensor Hidden, Tensor? Cell) State) RunPacked(PackedSequence x)
         {
-            switch (rnn)
+            if (rnn is LSTM lstm)
             {
-                case LSTM lstm:
-                {
-                    var (output, hidden, cell) = lstm.call(x);
-                    return (output, (hidden, cell));
-                }
-                case GRU gru:
-                {
-                    var (output, hidden) = gru.call(x);
-                    return (output, (hidden, null));
-                }
-                default:
-                {
-                    var (output, hidden) = ((RNN)rnn).call(x);
-                    return (output, (hidden, null));
-                }
+                var (lstmOutput, lstmHidden, cell) = lstm.call(x);
+                return (lstmOutput, (lstmHidden, cell));
             }
+            var (output, hidden) = rnn is GRU gru ? gru.call(x) : ((RNN)rnn).call(x);
+            return (output, (hidden, null));
         }
 
         /// <summary>

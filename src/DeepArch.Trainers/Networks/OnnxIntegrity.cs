@@ -51,21 +51,17 @@ internal static class OnnxIntegrity
     public static void Verify(byte[] model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var (start, entry) = LastEntry(model);
-        if (entry?.Key == MetadataKeys.Signature)
-        {
-            (start, entry) = LastEntry(model.AsSpan(0, start).ToArray());
-        }
-        if (entry is null || entry.Key != MetadataKeys.Integrity)
+        var (start, entry) = IntegrityEntry(model);
+        if (entry is null)
         {
             throw new InvalidDataException(
                 $"The ONNX model has no '{MetadataKeys.Integrity}' integrity entry at its end: it was damaged, edited after export, or written by another tool.");
         }
-        byte[] expected = SHA256.HashData(model.AsSpan(0, start));
-        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Convert.ToHexStringLower(expected)), Encoding.ASCII.GetBytes(entry.Value)))
+        string expected = Convert.ToHexStringLower(SHA256.HashData(model.AsSpan(0, start)));
+        if (!CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(entry.Value)))
         {
             throw new InvalidDataException(
-                $"The ONNX model failed its integrity check: its SHA-256 is {Convert.ToHexStringLower(expected)} but '{MetadataKeys.Integrity}' says " +
+                $"The ONNX model failed its integrity check: its SHA-256 is {expected} but '{MetadataKeys.Integrity}' says " +
                 $"'{(entry.Value.Length > 64 ? entry.Value[..64] + "..." : entry.Value)}'. The file was damaged or edited after export.");
         }
     }
@@ -95,14 +91,19 @@ internal static class OnnxIntegrity
     public static string SealOf(byte[] model)
     {
         ArgumentNullException.ThrowIfNull(model);
+        return IntegrityEntry(model).Entry?.Value
+            ?? throw new InvalidDataException($"The ONNX model has no '{MetadataKeys.Integrity}' integrity entry at its end.");
+    }
+
+    /// <summary>Where the integrity entry of <paramref name="model"/> starts, and that entry (null when the model does not end with one, a signature aside).</summary>
+    private static (int Start, StringStringEntryProto? Entry) IntegrityEntry(byte[] model)
+    {
         var (start, entry) = LastEntry(model);
         if (entry?.Key == MetadataKeys.Signature)
         {
-            (_, entry) = LastEntry(model.AsSpan(0, start).ToArray());
+            (start, entry) = LastEntry(model.AsSpan(0, start).ToArray());
         }
-        return entry?.Key == MetadataKeys.Integrity
-            ? entry.Value
-            : throw new InvalidDataException($"The ONNX model has no '{MetadataKeys.Integrity}' integrity entry at its end.");
+        return (start, entry?.Key == MetadataKeys.Integrity ? entry : null);
     }
 
     /// <summary>Where the last top-level field of <paramref name="model"/> starts, and that field as a metadata entry (null when it is none).</summary>

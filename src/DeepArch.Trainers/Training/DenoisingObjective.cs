@@ -19,10 +19,7 @@ public class DenoisingObjective : SupervisedObjective
     public DenoisingObjective(Network network, float gaussianNoise = 0.1f, float maskingProbability = 0, LossFunction loss = LossFunction.MeanSquaredError)
         : base(network, loss)
     {
-        if (!(gaussianNoise >= 0) || float.IsInfinity(gaussianNoise))
-        {
-            throw new ArgumentOutOfRangeException(nameof(gaussianNoise), gaussianNoise, $"The Gaussian noise's standard deviation must be finite and at least 0; got {gaussianNoise}.");
-        }
+        RequireFiniteNonNegative(gaussianNoise, nameof(gaussianNoise), "The Gaussian noise's standard deviation");
         if (!(maskingProbability >= 0 && maskingProbability < 1))
         {
             throw new ArgumentOutOfRangeException(nameof(maskingProbability), maskingProbability, $"The masking probability must be in [0, 1); got {maskingProbability}.");

@@ -36,10 +36,7 @@ public sealed class LayerwisePretraining
         {
             throw new ArgumentOutOfRangeException(nameof(loss), loss, "A stacked autoencoder classifier needs CrossEntropy or BinaryCrossEntropyWithLogits.");
         }
-        if (!(gaussianNoise >= 0) || float.IsInfinity(gaussianNoise))
-        {
-            throw new ArgumentOutOfRangeException(nameof(gaussianNoise), gaussianNoise, $"The Gaussian noise's standard deviation must be finite and at least 0; got {gaussianNoise}.");
-        }
+        TrainingObjective.RequireFiniteNonNegative(gaussianNoise, nameof(gaussianNoise), "The Gaussian noise's standard deviation");
         Pretraining = pretraining;
         FineTuning = fineTuning;
         Loss = loss;

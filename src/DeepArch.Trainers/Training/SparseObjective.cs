@@ -26,18 +26,12 @@ public class SparseObjective : SupervisedObjective
     public SparseObjective(Network network, float activityL1 = 0, float sparsityTarget = 0.05f, float sparsityWeight = 0,
         LossFunction loss = LossFunction.MeanSquaredError) : base(network, loss)
     {
-        if (!(activityL1 >= 0) || float.IsInfinity(activityL1))
-        {
-            throw new ArgumentOutOfRangeException(nameof(activityL1), activityL1, $"The L1 activity weight must be finite and at least 0; got {activityL1}.");
-        }
+        RequireFiniteNonNegative(activityL1, nameof(activityL1), "The L1 activity weight");
         if (!(sparsityTarget > 0 && sparsityTarget < 1))
         {
             throw new ArgumentOutOfRangeException(nameof(sparsityTarget), sparsityTarget, $"The sparsity target rho must be in (0, 1); got {sparsityTarget}.");
         }
-        if (!(sparsityWeight >= 0) || float.IsInfinity(sparsityWeight))
-        {
-            throw new ArgumentOutOfRangeException(nameof(sparsityWeight), sparsityWeight, $"The sparsity weight beta must be finite and at least 0; got {sparsityWeight}.");
-        }
+        RequireFiniteNonNegative(sparsityWeight, nameof(sparsityWeight), "The sparsity weight beta");
         if (loss == LossFunction.CrossEntropy)
         {
             throw new ArgumentOutOfRangeException(nameof(loss), loss, "A sparse autoencoder reconstructs its input: use MeanSquaredError or BinaryCrossEntropyWithLogits.");

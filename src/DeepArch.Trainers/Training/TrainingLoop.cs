@@ -63,7 +63,7 @@ public sealed class TrainingLoop
         {
             throw new ArgumentException("The training set has no rows.", nameof(train));
         }
-        if (Options.EarlyStoppingPatience > 0 && (validation is null || validation.Count == 0))
+        if (Options.EarlyStoppingPatience > 0 && validation is null)
         {
             throw new ArgumentException(
                 "EarlyStoppingPatience needs validation data: set ValidationFraction above 0 or pass a validation set.", nameof(validation));
@@ -141,10 +141,7 @@ public sealed class TrainingLoop
         var shuffler = new Random(Options.Seed);
         var scheduler = Options.Schedule.CreateScheduler(Options.LearningRate, Options.Epochs);
         var reports = new List<EpochReport>();
-        foreach (var callback in Options.Callbacks)
-        {
-            callback.OnTrainingBegin(Options);
-        }
+        Notify(callback => callback.OnTrainingBegin(Options));
 
         List<Dictionary<string, Tensor>>? bestState = null;
         double bestLoss = double.PositiveInfinity;
@@ -159,10 +156,7 @@ public sealed class TrainingLoop
                 {
                     group.LearningRate = rate;
                 }
-                foreach (var callback in Options.Callbacks)
-                {
-                    callback.OnEpochBegin(epoch);
-                }
+                Notify(callback => callback.OnEpochBegin(epoch));
 
                 double[] trainLosses = RunEpoch(objective, optimizers, train, epoch, rate, shuffler, cancellationToken);
                 double[]? validationLosses = validation is null ? null : Evaluate(objective, validation);
@@ -176,10 +170,7 @@ public sealed class TrainingLoop
                     Named(objective, trainLosses), validationLosses is null ? null : Named(objective, validationLosses));
                 reports.Add(report);
                 progress?.Report(report);
-                foreach (var callback in Options.Callbacks)
-                {
-                    callback.OnEpochEnd(report);
-                }
+                Notify(callback => callback.OnEpochEnd(report));
 
                 if (Options.EarlyStoppingPatience > 0)
                 {
@@ -213,17 +204,11 @@ public sealed class TrainingLoop
         finally
         {
             DisposeState(bestState);
-            foreach (var network in objective.Networks)
-            {
-                network.SetTraining(false);
-            }
+            SetTraining(objective, false);
         }
 
         var history = new TrainingHistory(reports, bestEpoch, stopReason);
-        foreach (var callback in Options.Callbacks)
-        {
-            callback.OnTrainingEnd(history);
-        }
+        Notify(callback => callback.OnTrainingEnd(history));
         return history;
     }
 
@@ -231,10 +216,7 @@ public sealed class TrainingLoop
     private double[] RunEpoch(TrainingObjective objective, IReadOnlyList<optim.Optimizer> optimizers, DeviceData train, int epoch, double learningRate,
         Random shuffler, CancellationToken cancellationToken)
     {
-        foreach (var network in objective.Networks)
-        {
-            network.SetTraining(true);
-        }
+        SetTraining(objective, true);
         long[] order = Enumerable.Range(0, train.Count).Select(i => (long)i).ToArray();
         if (Options.Shuffle)
         {
@@ -273,10 +255,7 @@ public sealed class TrainingLoop
                 }
                 sums[i] += losses[i] * size;
             }
-            foreach (var callback in Options.Callbacks)
-            {
-                callback.OnBatchEnd(epoch, batch, losses[0]);
-            }
+            Notify(callback => callback.OnBatchEnd(epoch, batch, losses[0]));
         }
         return sums.Select(s => s / order.Length).ToArray();
     }
@@ -284,10 +263,7 @@ public sealed class TrainingLoop
     /// <summary>Each named loss's mean over <paramref name="data"/>, in eval mode, without gradients.</summary>
     private double[] Evaluate(TrainingObjective objective, DeviceData data)
     {
-        foreach (var network in objective.Networks)
-        {
-            network.SetTraining(false);
-        }
+        SetTraining(objective, false);
         using var _ = no_grad();
         var sums = new double[objective.LossNames.Count];
         for (int start = 0; start < data.Count; start += Options.BatchSize)
@@ -302,6 +278,22 @@ public sealed class TrainingLoop
             }
         }
         return sums.Select(s => s / data.Count).ToArray();
+    }
+
+    private void Notify(Action<TrainingCallback> call)
+    {
+        foreach (var callback in Options.Callbacks)
+        {
+            call(callback);
+        }
+    }
+
+    private static void SetTraining(TrainingObjective objective, bool training)
+    {
+        foreach (var network in objective.Networks)
+        {
+            network.SetTraining(training);
+        }
     }
 
     private static IReadOnlyDictionary<string, double> Named(TrainingObjective objective, double[] losses)

@@ -85,6 +85,15 @@ public abstract class TrainingObjective
     /// <summary>Binds the run's options (called by the loop).</summary>
     internal void Begin(TrainingOptions options) => _options = options;
 
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> unless <paramref name="value"/> is finite and at least 0; <paramref name="what"/> begins the message.</summary>
+    internal static void RequireFiniteNonNegative(float value, string parameter, string what)
+    {
+        if (!(value >= 0) || float.IsInfinity(value))
+        {
+            throw new ArgumentOutOfRangeException(parameter, value, $"{what} must be finite and at least 0; got {value}.");
+        }
+    }
+
     /// <summary>The shape check most objectives need: the samples have the shape <paramref name="network"/> takes.</summary>
     protected static void CheckSampleShape(Network network, TrainingSet set, string name)
     {

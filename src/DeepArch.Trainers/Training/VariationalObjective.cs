@@ -21,10 +21,7 @@ public class VariationalObjective : TrainingObjective
     /// <param name="beta">The weight of the KL term; finite, at least 0 (1 is the plain VAE, above 1 a beta-VAE).</param>
     public VariationalObjective(Network network, float beta = 1)
     {
-        if (!(beta >= 0) || float.IsInfinity(beta))
-        {
-            throw new ArgumentOutOfRangeException(nameof(beta), beta, $"The KL weight beta must be finite and at least 0; got {beta}.");
-        }
+        RequireFiniteNonNegative(beta, nameof(beta), "The KL weight beta");
         _autoencoder = AutoencoderSpec.ModuleOf(network, "A variational autoencoder objective", variational: true);
         Network = network;
         Beta = beta;
