@@ -18,6 +18,7 @@ namespace DeepArch.MLNet.Data;
 internal sealed record LabelKeys(int Count, string? ValueType, IReadOnlyList<string>? Values)
 {
     /// <summary>The column's type, <c>Key&lt;UInt32, Count&gt;</c>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public KeyDataViewType KeyType => new(typeof(uint), Count);
 
     /// <summary>Checks that <paramref name="column"/> is a <c>Key&lt;UInt32&gt;</c> of at least 2 values and reads its keys.</summary>

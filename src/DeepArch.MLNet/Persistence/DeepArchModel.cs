@@ -235,9 +235,10 @@ public static class DeepArchModel
             return transformer;
         }
         var parts = chain.ToList();
-        if (parts.Count > 0 && parts[0] is OnnxTransformer && networks.TryGetValue($"{directory}/Transform_000", out var network))
+        int onnx = parts.FindIndex(p => p is OnnxTransformer);
+        if (onnx >= 0 && networks.TryGetValue($"{directory}/Transform_{onnx:000}", out var network) && onnx == PersistedChain.HeadLength(network.Info))
         {
-            PersistedChain.CheckBinding(chain, network.Onnx, network.Info, $"{directory}/Transform_000/OnnxModel");
+            PersistedChain.CheckBinding(chain, network.Onnx, network.Info, $"{directory}/Transform_{onnx:000}/OnnxModel");
             var restoredNetwork = new NetworkTransformer(network.Onnx, network.Info);
             created.Add(restoredNetwork);
             chain.Dispose(); // the OnnxTransformer's session is not needed any more

@@ -38,29 +38,33 @@ internal static class PersistedChain
     {
         var mlContext = new MLContext();
         string token = NetworkToken(onnxModel);
-        IEstimator<ITransformer> onnx = mlContext.Transforms.ApplyOnnxModel(
-            info.Task.OnnxOutputNames.ToArray(), info.Inputs.Select(i => i.Name).ToArray(), new MemoryStream(onnxModel));
+        // One flat chain (Append<ITransformer> on the chain itself; the extension method would nest it): its OnnxTransformer is
+        // its part HeadLength(info), where DeepArchModel.Load looks for it.
+        var chain = new EstimatorChain<ITransformer>();
         if (info.Condition is { } condition)
         {
             // The graph reads the condition one-hot under the key column's name: the key column is kept aside, replaced by its
             // one-hot vector for the OnnxTransformer, and put back after it. A missing key gives a zero vector, which the graph
             // turns into NaN outputs.
-            onnx = mlContext.Transforms.CopyColumns(ConditionKey, condition.Column)
-                .Append(mlContext.Transforms.Conversion.MapKeyToVector(condition.Column, ConditionKey))
-                .Append(onnx)
-                .Append(info.Task.CreatePersistedTail(mlContext))
-                .Append(mlContext.Transforms.CopyColumns(condition.Column, ConditionKey))
-                .Append(mlContext.Transforms.DropColumns(ConditionKey));
+            chain = chain.Append<ITransformer>(mlContext.Transforms.CopyColumns(ConditionKey, condition.Column))
+                .Append<ITransformer>(mlContext.Transforms.Conversion.MapKeyToVector(condition.Column, ConditionKey));
         }
-        else
+        chain = chain.Append<ITransformer>(mlContext.Transforms.ApplyOnnxModel(
+                info.Task.OnnxOutputNames.ToArray(), info.Inputs.Select(i => i.Name).ToArray(), new MemoryStream(onnxModel)))
+            .Append(info.Task.CreatePersistedTail(mlContext));
+        if (info.Condition is not null)
         {
-            onnx = onnx.Append(info.Task.CreatePersistedTail(mlContext));
+            chain = chain.Append<ITransformer>(mlContext.Transforms.CopyColumns(info.Condition.Column, ConditionKey))
+                .Append<ITransformer>(mlContext.Transforms.DropColumns(ConditionKey));
         }
-        return onnx
-            .Append(mlContext.Transforms.CopyColumns(token, info.FeatureColumn))
-            .Append(mlContext.Transforms.DropColumns(token))
+        return chain
+            .Append<ITransformer>(mlContext.Transforms.CopyColumns(token, info.FeatureColumn))
+            .Append<ITransformer>(mlContext.Transforms.DropColumns(token))
             .Fit(new EmptyDataView(info));
     }
+
+    /// <summary>The number of transforms a saved chain of <paramref name="info"/>'s network holds before its <c>OnnxTransformer</c>.</summary>
+    public static int HeadLength(ModelInfo info) => info.Condition is null ? 0 : 2;
 
     /// <summary>The temporary column that keeps a condition's key column while the graph reads its one-hot vector.</summary>
     private const string ConditionKey = "__DeepArch_ConditionKey";

@@ -90,6 +90,20 @@ internal sealed record ModelInfo(
         return metadata;
     }
 
+    /// <summary>The model info stored in <paramref name="onnx"/>, a DeepArch model checked when it was loaded or written by this process.</summary>
+    public static ModelInfo Of(byte[] onnx)
+        => FromJson(DeepArch.Trainers.Onnx.Proto.ModelProto.Parser.ParseFrom(onnx).MetadataProps.First(p => p.Key == MetadataKey).Value);
+
+    /// <summary>The bytes of <paramref name="proto"/> with <paramref name="info"/> as its model info, its other metadata kept, sealed anew.</summary>
+    public static byte[] Restamp(DeepArch.Trainers.Onnx.Proto.ModelProto proto, ModelInfo info)
+    {
+        var metadata = proto.MetadataProps
+            .Where(p => p.Key is not (DeepArch.Trainers.Networks.MetadataKeys.Integrity or DeepArch.Trainers.Networks.MetadataKeys.Signature))
+            .ToDictionary(p => p.Key, p => p.Value);
+        metadata[MetadataKey] = info.ToJson();
+        return DeepArch.Trainers.Onnx.OnnxGraphBuilder.WriteSealed(proto, metadata);
+    }
+
     public static ModelInfo FromJson(string json)
         => JsonSerializer.Deserialize<ModelInfo>(json, Json) ?? throw new JsonException("The model metadata is empty.");
 

@@ -60,7 +60,7 @@ internal sealed class MulticlassTask : PredictionTask
     }
 
     /// <summary>The label's key count and values.</summary>
-    private LabelKeys Keys => new(ClassCount, KeyValueType, KeyValues);
+    internal LabelKeys Keys => new(ClassCount, KeyValueType, KeyValues);
 
     /// <summary>The columns the estimator adds, at schema-shape level.</summary>
     public static IEnumerable<SchemaShape.Column> OutputShape(SchemaShape.Column label)

@@ -67,11 +67,10 @@ public sealed class AutoencoderDecodingEstimator : IEstimator<NetworkTransformer
     public NetworkTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var options = TransformOptions.Snapshot();
+        var options = (Options)TransformOptions.Snapshot();
         var column = FeatureColumn.Resolve(input.Schema, options.InputColumn, CodeSize, "input");
         var task = new VectorOutputTask(options.OutputColumnName, column.Name, _decoderInfo.OutputShape[0]);
-        var scoring = new ScoringSettings(options.ScoringBatchSize, options.ScoringThreads, options.Device, options.FallbackToCpu);
-        var info = _decoderInfo with { FeatureColumn = column.Name, Task = task, Scoring = scoring };
+        var info = _decoderInfo with { FeatureColumn = column.Name, Task = task, Scoring = options.ToScoringSettings() };
         return new NetworkTransformer(Rebind(_decoder, info, task.OnnxOutputName), info);
     }
 
@@ -83,11 +82,7 @@ public sealed class AutoencoderDecodingEstimator : IEstimator<NetworkTransformer
         return SchemaShapes.With(inputSchema, [VectorOutputTask.OutputShape(TransformOptions.OutputColumnName)]);
     }
 
-    private static ModelInfo ReadInfo(byte[] decoder)
-    {
-        var proto = ModelProto.Parser.ParseFrom(decoder);
-        return ModelInfo.FromJson(proto.MetadataProps.First(p => p.Key == ModelInfo.MetadataKey).Value);
-    }
+    private static ModelInfo ReadInfo(byte[] decoder) => ModelInfo.Of(decoder);
 
     /// <summary>
     /// The decoder with its graph input named after the code column and its output after <paramref name="outputName"/>
@@ -125,17 +120,11 @@ public sealed class AutoencoderDecodingEstimator : IEstimator<NetworkTransformer
                 node.Output[i] = Rename(node.Output[i]);
             }
         }
-        var metadata = new Dictionary<string, string>();
-        foreach (var entry in proto.MetadataProps.Where(p => p.Key is not (MetadataKeys.Integrity or MetadataKeys.Signature)))
-        {
-            metadata[entry.Key] = entry.Value;
-        }
-        metadata[ModelInfo.MetadataKey] = info.ToJson();
-        return OnnxGraphBuilder.WriteSealed(proto, metadata);
+        return ModelInfo.Restamp(proto, info);
     }
 
-    /// <summary>Options of <see cref="AutoencoderDecodingEstimator"/>.</summary>
-    public sealed class Options
+    /// <summary>Options of <see cref="AutoencoderDecodingEstimator"/>: the columns, and how it scores (<see cref="ScoringOptions"/>).</summary>
+    public sealed class Options : ScoringOptions
     {
         /// <summary>The column the transform adds, the decoded rows (a known-size vector of <c>Single</c>); required.</summary>
         public string OutputColumnName { get; set; } = "";
@@ -143,43 +132,13 @@ public sealed class AutoencoderDecodingEstimator : IEstimator<NetworkTransformer
         /// <summary>The code column: a known-size vector of <c>Single</c> of the code size; null (default) means <see cref="OutputColumnName"/>.</summary>
         public string? InputColumnName { get; set; }
 
-        /// <summary>Rows per ONNX Runtime call, in [1, 65,536].</summary>
-        public int ScoringBatchSize { get; set; } = 256;
-
-        /// <summary>ONNX Runtime intra-op threads, in [0, 256]; 0 (default) means one per core, and a session never gets more than one per core.</summary>
-        public int ScoringThreads { get; set; }
-
-        /// <summary>Where to score: the CPU (default) or CUDA.</summary>
-        public ComputeDevice Device { get; set; } = ComputeDevice.Cpu;
-
-        /// <summary>When <see cref="Device"/> is CUDA and no GPU is usable: use the CPU (true) or throw (false, default).</summary>
-        public bool FallbackToCpu { get; set; }
-
         internal string InputColumn => InputColumnName ?? OutputColumnName;
 
-        /// <summary>A copy of these options as they are now, validated: what one <c>Fit</c> reads.</summary>
-        internal Options Snapshot()
-        {
-            var copy = (Options)MemberwiseClone();
-            copy.Validate();
-            return copy;
-        }
-
-        internal void Validate()
+        internal override void Validate()
         {
             Check(!string.IsNullOrWhiteSpace(OutputColumnName), nameof(OutputColumnName), OutputColumnName is null ? "null" : $"'{OutputColumnName}'", "must name a column");
             Check(InputColumnName is null || !string.IsNullOrWhiteSpace(InputColumnName), nameof(InputColumnName), $"'{InputColumnName}'", "must name a column, or be null for the output column");
-            Check(ScoringBatchSize >= 1 && ScoringBatchSize <= ScoringSettings.MaxBatchSize, nameof(ScoringBatchSize), ScoringBatchSize, $"must be in [1, {ScoringSettings.MaxBatchSize}]");
-            Check(ScoringThreads >= 0 && ScoringThreads <= ScoringSettings.MaxThreads, nameof(ScoringThreads), ScoringThreads, $"must be in [0, {ScoringSettings.MaxThreads}] (0 = one per core)");
-            Check(Enum.IsDefined(Device), nameof(Device), Device, "must be Cpu or Cuda");
-        }
-
-        private static void Check(bool ok, string name, object value, string rule)
-        {
-            if (!ok)
-            {
-                throw new ArgumentOutOfRangeException($"Options.{name}", value, $"Options.{name} {rule}; got {value}.");
-            }
+            base.Validate();
         }
     }
 }

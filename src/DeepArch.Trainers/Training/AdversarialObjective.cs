@@ -1,4 +1,5 @@
 using DeepArch.Trainers.Networks;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DeepArch.Trainers.Training;
@@ -48,6 +49,7 @@ public sealed class AdversarialObjective : TrainingObjective
     private readonly int _noiseSize;
     private readonly int _classes;
     private long _batches;
+    private List<Tensor>? _average;
 
     /// <summary>Creates the objective.</summary>
     /// <param name="generator">The generator: [noise] (and a label, when conditional) to a row of the data's shape.</param>
@@ -55,9 +57,14 @@ public sealed class AdversarialObjective : TrainingObjective
     /// <param name="generatorLoss">The generator's loss.</param>
     /// <param name="discriminatorSteps">Discriminator steps per generator step (k in Goodfellow et al.); at least 1.</param>
     /// <param name="realLabel">The target of real rows in the discriminator's loss, in (0.5, 1]; 1 turns label smoothing off.</param>
+    /// <param name="generatorAverage">
+    /// The decay of the exponential moving average of the generator's weights that replaces them when training ends, in [0, 1);
+    /// 0 keeps the last weights. A GAN's generator circles its equilibrium rather than settling, and the average of its recent
+    /// weights lies nearer the middle ("Progressive Growing of GANs", Karras et al., 2018, use 0.999).
+    /// </param>
     /// <exception cref="ArgumentException">The networks do not fit together.</exception>
     public AdversarialObjective(Network generator, Network discriminator, GeneratorLoss generatorLoss = GeneratorLoss.NonSaturating,
-        int discriminatorSteps = 1, float realLabel = 0.9f)
+        int discriminatorSteps = 1, float realLabel = 0.9f, double generatorAverage = 0)
     {
         ArgumentNullException.ThrowIfNull(generator);
         ArgumentNullException.ThrowIfNull(discriminator);
@@ -72,6 +79,10 @@ public sealed class AdversarialObjective : TrainingObjective
         if (!(realLabel > 0.5f && realLabel <= 1))
         {
             throw new ArgumentOutOfRangeException(nameof(realLabel), realLabel, "The real rows' target must be in (0.5, 1].");
+        }
+        if (!(generatorAverage >= 0 && generatorAverage < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(generatorAverage), generatorAverage, "The generator average's decay must be in [0, 1) (0 = no average).");
         }
         if (generator.InputShape.Count != 1)
         {
@@ -94,6 +105,7 @@ public sealed class AdversarialObjective : TrainingObjective
         Loss = generatorLoss;
         DiscriminatorSteps = discriminatorSteps;
         RealLabel = realLabel;
+        GeneratorAverage = generatorAverage;
     }
 
     /// <summary>The generator.</summary>
@@ -110,6 +122,9 @@ public sealed class AdversarialObjective : TrainingObjective
 
     /// <summary>The target of real rows in the discriminator's loss.</summary>
     public float RealLabel { get; }
+
+    /// <summary>The decay of the generator's weight average (0: none).</summary>
+    public double GeneratorAverage { get; }
 
     /// <summary>Whether the networks are conditioned on a class label (the training set's targets).</summary>
     public bool IsConditional => _classes > 0;
@@ -168,6 +183,7 @@ public sealed class AdversarialObjective : TrainingObjective
             generatorLoss.backward();
             ClipGradients(Generator.Parameters());
             optimizers[1].step();
+            UpdateAverage();
         }
         else
         {
@@ -175,6 +191,45 @@ public sealed class AdversarialObjective : TrainingObjective
             generatorLoss = GeneratorLossOf(Discriminator.Forward(fake, labels));
         }
         return [discriminatorLoss.item<float>(), generatorLoss.item<float>(), realScore, fakeScore];
+    }
+
+    /// <summary>Replaces the generator's weights by their average, when there is one.</summary>
+    protected internal override void End()
+    {
+        if (_average is null)
+        {
+            return;
+        }
+        using (no_grad())
+        {
+            foreach (var (parameter, average) in Generator.Parameters().Zip(_average))
+            {
+                parameter.copy_(average);
+            }
+        }
+        _average.ForEach(a => a.Dispose());
+        _average = null;
+    }
+
+    private void UpdateAverage()
+    {
+        if (GeneratorAverage == 0)
+        {
+            return;
+        }
+        using var _ = no_grad();
+        var parameters = Generator.Parameters();
+        if (_average is null)
+        {
+            _average = parameters.Select(p => p.detach().clone().DetachFromDisposeScope()).ToList();
+            return;
+        }
+        // Scalars held until their native calls return (see ScalarSafeOptimizers.cs).
+        using Scalar decay = GeneratorAverage.ToScalar(), rest = (1 - GeneratorAverage).ToScalar();
+        foreach (var (parameter, average) in parameters.Zip(_average))
+        {
+            average.mul_(decay).add_(parameter, alpha: rest);
+        }
     }
 
     /// <summary>The same values on held-out real rows and as many generated ones.</summary>
@@ -192,7 +247,8 @@ public sealed class AdversarialObjective : TrainingObjective
     {
         var realLogits = Discriminator.Forward(real, labels);
         var fakeLogits = Discriminator.Forward(fake, labels);
-        var loss = nn.functional.binary_cross_entropy_with_logits(realLogits, full_like(realLogits, RealLabel))
+        using Scalar realLabel = RealLabel.ToScalar();
+        var loss = nn.functional.binary_cross_entropy_with_logits(realLogits, full_like(realLogits, realLabel))
             + nn.functional.binary_cross_entropy_with_logits(fakeLogits, zeros_like(fakeLogits));
         using var _ = no_grad();
         return (loss, realLogits.sigmoid().mean().item<float>(), fakeLogits.sigmoid().mean().item<float>());

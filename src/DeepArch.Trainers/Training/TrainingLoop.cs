@@ -200,6 +200,7 @@ public sealed class TrainingLoop
             {
                 bestEpoch = reports.Count;
             }
+            objective.End();
         }
         finally
         {

@@ -82,6 +82,14 @@ public abstract class TrainingObjective
         }
     }
 
+    /// <summary>
+    /// Called by the loop once training has run its epochs (and early stopping has restored the best weights), before the
+    /// networks go back to eval mode: an objective that keeps state of its own (a generator's weight average) applies it here.
+    /// </summary>
+    protected internal virtual void End()
+    {
+    }
+
     /// <summary>Binds the run's options (called by the loop).</summary>
     internal void Begin(TrainingOptions options) => _options = options;
 

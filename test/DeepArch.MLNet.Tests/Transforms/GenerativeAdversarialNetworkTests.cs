@@ -1,0 +1,270 @@
+using DeepArch.MLNet.Evaluation;
+using DeepArch.MLNet.Persistence;
+using DeepArch.MLNet.Scoring;
+using DeepArch.MLNet.Transforms;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace DeepArch.MLNet.Tests.Transforms;
+
+/// <summary>
+/// A conditional GAN trained once on the bundled digits with default options (the stratified 70/30 split, seed 1), shared by
+/// the tests that read it: the quality bar, drawing rows, both load paths, the discriminator.
+/// </summary>
+public sealed class DigitsGan : IDisposable
+{
+    public DigitsGan()
+    {
+        Ml = new MLContext(seed: 1);
+        var (train, test) = Datasets.StratifiedSplit(Datasets.DigitRows, r => r.Label);
+        Keys = Ml.Transforms.Conversion.MapValueToKey("Label").Fit(Ml.Data.LoadFromEnumerable(train));
+        var keys = Keys;
+        Train = keys.Transform(Ml.Data.LoadFromEnumerable(train));
+        Test = keys.Transform(Ml.Data.LoadFromEnumerable(test));
+        TrainCount = train.Count;
+        Generator = Ml.Transforms.GenerateByAdversarialNetwork(labelColumnName: "Label").Fit(Train);
+        Drawn = Ml.Data.Generate(Generator, TrainCount, seed: 3);
+        Metrics = Ml.Data.EvaluateGenerated(Train, Drawn, Test, labelColumnName: "Label", imageShape: [1, 8, 8]);
+    }
+
+    public MLContext Ml { get; }
+
+    /// <summary>The label's MapValueToKey, fitted on the training rows.</summary>
+    public ITransformer Keys { get; }
+
+    /// <summary>Noise rows of the generator's size with the digit labels <paramref name="labels"/>, mapped to the training keys.</summary>
+    public IDataView NoiseRows(params float[] labels)
+    {
+        var random = new Random(2);
+        var rows = labels.Select(label => new NoiseRow { Noise = Enumerable.Range(0, 32).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray(), Label = label }).ToArray();
+        return Keys.Transform(Ml.Data.LoadFromEnumerable(rows));
+    }
+
+    public sealed class NoiseRow
+    {
+        [VectorType(32)]
+        public float[] Noise { get; set; } = [];
+
+        public float Label { get; set; }
+    }
+
+    public IDataView Train { get; }
+
+    public IDataView Test { get; }
+
+    public int TrainCount { get; }
+
+    public NetworkTransformer Generator { get; }
+
+    public IDataView Drawn { get; }
+
+    public GeneratedDataMetrics Metrics { get; }
+
+    public void Dispose() => Generator.Dispose();
+}
+
+public class GenerativeAdversarialNetworkTests(DigitsGan gan, ITestOutputHelper output) : IClassFixture<DigitsGan>
+{
+    [Fact]
+    public void With_default_options_the_digits_it_draws_beat_a_per_label_gaussian()
+    {
+        var m = gan.Metrics;
+        var b = m.GaussianBaseline!;
+        output.WriteLine($"GAN:      label accuracy {m.LabelAccuracy:F3}, Frechet {m.FrechetDistance:F2} (floor {m.FrechetDistanceFloor:F2}), " +
+            $"precision {m.Precision:F3}, recall {m.Recall:F3}, nearest training row {m.NearestTrainingDistance:F2} (held-out rows: {m.HeldOutNearestTrainingDistance:F2})");
+        output.WriteLine($"Gaussian: label accuracy {b.LabelAccuracy:F3}, Frechet {b.FrechetDistance:F2}, precision {b.Precision:F3}, recall {b.Recall:F3}, " +
+            $"nearest training row {b.NearestTrainingDistance:F2}");
+
+        Assert.True(m.LabelAccuracy >= 0.95, $"label accuracy {m.LabelAccuracy:F3}");
+        Assert.True(m.FrechetDistance <= b.FrechetDistance / 2, $"Frechet distance {m.FrechetDistance:F2}, Gaussian's {b.FrechetDistance:F2}");
+        Assert.True(m.Recall >= 0.5, $"recall {m.Recall:F3}");
+        Assert.True(m.NearestTrainingDistance > 0.5 * m.HeldOutNearestTrainingDistance!.Value, "the generator copies its training rows");
+        Assert.Equal(gan.Generator.History.Epochs.Count, new GenerativeAdversarialNetworkEstimator.Options().Epochs);
+        Assert.All(gan.Generator.History.Epochs, e => Assert.Equal(["discriminator", "generator", "D(x)", "D(G(z))"], e.Losses!.Keys));
+    }
+
+    [Fact]
+    public void Drawn_rows_have_the_training_columns_and_a_seed_repeats_them()
+    {
+        var features = gan.Drawn.Schema["Features"];
+        var label = gan.Drawn.Schema["Label"];
+
+        Assert.Equal(gan.Train.Schema["Features"].Type, features.Type);
+        Assert.Equal(gan.Train.Schema["Label"].Type, label.Type);
+        VBuffer<float> trainKeys = default, drawnKeys = default;
+        gan.Train.Schema["Label"].GetKeyValues(ref trainKeys);
+        label.GetKeyValues(ref drawnKeys);
+        Assert.Equal(trainKeys.DenseValues(), drawnKeys.DenseValues());
+        Assert.Equal(gan.TrainCount, gan.Drawn.GetRowCount());
+        Assert.Equal(Rows(gan.Drawn), Rows(gan.Ml.Data.Generate(gan.Generator, gan.TrainCount, seed: 3)));
+        Assert.NotEqual(Rows(gan.Drawn), Rows(gan.Ml.Data.Generate(gan.Generator, gan.TrainCount, seed: 4)));
+        float[][] pixels = Rows(gan.Drawn);
+        Assert.All(pixels.SelectMany(r => r), v => Assert.InRange(v, -1e-4f, 16.0001f)); // the training range of every pixel is within [0, 16]
+
+        var labels = gan.Drawn.GetColumn<uint>("Label").ToArray();
+        var frequencies = Enumerable.Range(1, 10).Select(k => labels.Count(l => l == k) / (double)labels.Length);
+        Assert.All(frequencies, f => Assert.InRange(f, 0.06, 0.14)); // about a tenth each, as in the training rows
+    }
+
+    [Fact]
+    public void Rows_of_one_label_are_classified_as_that_label()
+    {
+        var sevens = gan.Ml.Data.Generate(gan.Generator, 200, label: "7", seed: 5);
+        var classifier = gan.Ml.MulticlassClassification.Trainers.MultilayerPerceptron(labelColumnName: "Label").Fit(gan.Train);
+
+        var predicted = gan.Ml.Transforms.Conversion.MapKeyToValue("Seen", "PredictedLabel").Fit(classifier.Transform(sevens)).Transform(classifier.Transform(sevens));
+
+        Assert.All(sevens.GetColumn<uint>("Label"), k => Assert.Equal(8u, k)); // the key of label value 7
+        double share = predicted.GetColumn<float>("Seen").Count(v => v == 7) / 200.0;
+        Assert.True(share >= 0.9, $"{share:P0} of the rows drawn as 7 are classified as 7");
+    }
+
+    [Fact]
+    public void Both_load_paths_give_the_same_rows_for_the_same_noise()
+    {
+        var noise = gan.NoiseRows(Enumerable.Range(0, 40).Select(i => (float)(i % 10)).ToArray());
+        float[][] expected = Rows(gan.Generator.Transform(noise));
+        string plainPath = Path.Combine(Path.GetTempPath(), $"deeparch-gan-{Guid.NewGuid():N}.zip");
+        string deepArchPath = Path.Combine(Path.GetTempPath(), $"deeparch-gan-{Guid.NewGuid():N}.zip");
+        try
+        {
+            gan.Ml.Model.Save(gan.Generator, noise.Schema, plainPath);
+            DeepArchModel.Save(gan.Ml, gan.Generator, noise.Schema, deepArchPath);
+            var ml = new MLContext();
+            DeepArchModel.Register(ml);
+            var plain = ml.Model.Load(plainPath, out _);
+            var loaded = Assert.IsType<NetworkTransformer>(DeepArchModel.Load(ml, plainPath, out _));
+            using var viaManifest = Assert.IsType<NetworkTransformer>(DeepArchModel.Load(ml, deepArchPath, out _));
+            Assert.Equal(expected, Rows(viaManifest.Transform(noise)));
+
+            AssertClose(expected, Rows(plain.Transform(noise)));
+            Assert.Equal(expected, Rows(loaded.Transform(noise)));
+            Assert.Equal(Rows(gan.Drawn), Rows(ml.Data.Generate(loaded, gan.TrainCount, seed: 3)));
+            var engine = ml.Model.CreatePredictionEngine<KeyedNoiseRow, GeneratedRow>(loaded);
+            var row = noise.GetColumn<float[]>("Noise").First();
+            Assert.Equal(expected[0], engine.Predict(new KeyedNoiseRow { Noise = row, Label = 0 }).Features);
+            loaded.Dispose();
+        }
+        finally
+        {
+            File.Delete(plainPath);
+            File.Delete(deepArchPath);
+        }
+    }
+
+    /// <summary>A noise row with the label as a key of 10 values; a key property is 0-based (ML.NET stores it plus one).</summary>
+    private sealed class KeyedNoiseRow
+    {
+        [VectorType(32)]
+        public float[] Noise { get; set; } = [];
+
+        [KeyType(10)]
+        public uint Label { get; set; }
+    }
+
+    private sealed class GeneratedRow
+    {
+        [VectorType(64)]
+        public float[] Features { get; set; } = [];
+    }
+
+    [Fact]
+    public void The_discriminator_scores_real_rows_above_rows_of_noise()
+    {
+        var discriminator = gan.Ml.Transforms.ScoreByDiscriminator(gan.Generator).Fit(gan.Test);
+        var random = new Random(6);
+        var noise = gan.Ml.Data.LoadFromEnumerable(Enumerable.Range(0, 200).Select(i => new Datasets.DigitRow
+        {
+            Features = Enumerable.Range(0, 64).Select(_ => (float)random.Next(17)).ToArray(),
+            Label = i % 10,
+        }));
+        var noiseKeyed = gan.Ml.Transforms.Conversion.MapValueToKey("Label").Fit(noise).Transform(noise);
+
+        double real = discriminator.Transform(gan.Test).GetColumn<float>("Probability").Average();
+        double fake = discriminator.Transform(noiseKeyed).GetColumn<float>("Probability").Average();
+
+        output.WriteLine($"mean P(real): held-out digits {real:F3}, uniform noise {fake:F3}");
+        Assert.True(real > fake + 0.2, $"held-out digits {real:F3}, noise {fake:F3}");
+        Assert.Contains(discriminator.Transform(gan.Test).Schema, c => c.Name == "PredictedLabel" && c.Type == BooleanDataViewType.Instance);
+        discriminator.Dispose();
+    }
+
+    [Fact]
+    public void Drawn_rows_append_to_real_rows_in_one_line()
+    {
+        var real = gan.Ml.Transforms.SelectColumns("Features", "Label").Fit(gan.Train).Transform(gan.Train);
+
+        var augmented = gan.Ml.Data.AppendRows(real, gan.Ml.Data.Generate(gan.Generator, 100, label: "3", seed: 1));
+
+        Assert.Equal(gan.TrainCount + 100, augmented.GetRowCount());
+        Assert.Equal(gan.TrainCount + 100, augmented.GetColumn<uint>("Label").Count());
+        Assert.Equal(100 + real.GetColumn<uint>("Label").Count(k => k == 4), augmented.GetColumn<uint>("Label").Count(k => k == 4));
+        var unkeyed = gan.Ml.Data.LoadFromEnumerable(Datasets.DigitRows.Take(5));
+        var error = Assert.Throws<ArgumentException>(() => gan.Ml.Data.AppendRows(real, unkeyed));
+        Assert.Contains("Column 'Label' is Single in data view 1 but Key<UInt32, 0-9> in the first", error.Message);
+        var fewer = gan.Ml.Transforms.SelectColumns("Features").Fit(unkeyed).Transform(unkeyed);
+        Assert.Contains("Data view 1 has no column 'Label', which the first has", Assert.Throws<ArgumentException>(() => gan.Ml.Data.AppendRows(real, fewer)).Message);
+    }
+
+    [Fact]
+    public void Bad_labels_noise_and_columns_give_clear_errors()
+    {
+        var unknown = Assert.Throws<ArgumentException>(() => gan.Ml.Data.Generate(gan.Generator, 5, label: "42"));
+        Assert.Contains("'42' is not a label the model was trained on; it knows '0', '1'", unknown.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => gan.Ml.Data.Generate(gan.Generator, -1));
+
+        var shortNoise = gan.Ml.Data.LoadFromEnumerable(new[] { new ShortNoiseRow { Noise = new float[4], Label = 1 } });
+        var wrongSize = Assert.ThrowsAny<ArgumentException>(() => gan.Generator.Transform(shortNoise));
+        Assert.Contains("Noise", wrongSize.Message);
+        Assert.Contains("32", wrongSize.Message);
+
+        var otherKeys = gan.Ml.Data.LoadFromEnumerable(new[] { new FiveLabelRow { Noise = new float[32], Label = 1 } });
+        var wrongKey = Assert.ThrowsAny<ArgumentException>(() => gan.Generator.Transform(otherKeys));
+        Assert.Contains("Label", wrongKey.Message);
+        Assert.Contains("Key<UInt32, 0-9>", wrongKey.Message);
+
+        var missing = gan.NoiseRows(3, 42); // 42 is no digit: MapValueToKey gives it the missing key
+        var missingKey = Assert.Throws<InvalidOperationException>(() => Rows(gan.Generator.Transform(missing)));
+        Assert.Contains("Label column 'Label' has a missing key at row 1", missingKey.Message);
+
+        var notGenerator = Fixtures.Multiclass().Network;
+        Assert.Contains("needs a generator fitted by GenerateByAdversarialNetwork", Assert.Throws<ArgumentException>(() => gan.Ml.Data.Generate(notGenerator, 3)).Message);
+        Assert.Contains("needs a generator fitted by GenerateByAdversarialNetwork",
+            Assert.Throws<ArgumentException>(() => gan.Ml.Transforms.ScoreByDiscriminator(notGenerator)).Message);
+    }
+
+    private sealed class ShortNoiseRow
+    {
+        [VectorType(4)]
+        public float[] Noise { get; set; } = [];
+
+        [KeyType(10)]
+        public uint Label { get; set; }
+    }
+
+    private sealed class FiveLabelRow
+    {
+        [VectorType(32)]
+        public float[] Noise { get; set; } = [];
+
+        [KeyType(5)]
+        public uint Label { get; set; }
+    }
+
+    internal static float[][] Rows(IDataView data, string column = "Features")
+        => data.GetColumn<VBuffer<float>>(column).Select(v => v.DenseValues().ToArray()).ToArray();
+
+    private static void AssertClose(float[][] expected, float[][] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int r = 0; r < expected.Length; r++)
+        {
+            for (int i = 0; i < expected[r].Length; i++)
+            {
+                Assert.True(Math.Abs(expected[r][i] - actual[r][i]) <= 1e-4, $"row {r}, value {i}: {expected[r][i]} vs {actual[r][i]}");
+            }
+        }
+    }
+}
