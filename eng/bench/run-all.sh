@@ -62,6 +62,7 @@ step() {
 }
 step scoring scoring
 step training training
+step gan gan
 step onednn onednn
 step memory memory
 step threads threads

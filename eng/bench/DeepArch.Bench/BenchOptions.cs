@@ -20,6 +20,8 @@ internal sealed class BenchOptions
           threads              ScoringThreads and TrainingThreads 1 vs 2 vs 0 (all cores), side by side
           wait-policy          OMP_WAIT_POLICY PASSIVE (DeepArch's default) vs ACTIVE vs 1 thread, AE and LSTM Fit, on a quiet
                                machine and beside one busy-looping process per core; every measurement in a fresh child process
+          gan                  the conditional dense GAN and DCGAN of GenerateByAdversarialNetwork on the digits: Fit samples/s and
+                               sampling rows/s (Data.Generate, Transform) vs the same networks in PyTorch (gan_reference.py)
           onednn               the raw TorchSharp LeNet-5 loop with oneDNN on, then off as DeepArch sets it (fresh process)
           report               reads the --summary files and reports in --results DIR and writes docs/performance.md and the chart
 
@@ -32,10 +34,11 @@ internal sealed class BenchOptions
           --ae-rows N          training: autoencoder rows (default 20000)
           --lenet-rows N       training: LeNet-5 rows (default 10000)
           --lstm-rows N        training: LSTM rows (default 4000)
-          --training-threads N training: TorchSharp and PyTorch threads (default 0 = one per core)
+          --gan-epochs N       gan: the dense GAN's epochs per timed Fit (default 20); the DCGAN trains N/4
+          --training-threads N training and gan: TorchSharp and PyTorch threads (default 0 = one per core)
           --torch-reference P  training: torch_reference.py (default eng/bench/reference/torch_reference.py)
           --warmup N           warm-up passes of every contender before timing (default 1)
-          --rows N             rows scored per pass (default 100000)
+          --rows N             rows scored (gan: drawn) per pass (default 100000)
           --pe-rows N          PredictionEngine predictions per pass (default 10000)
           --batches LIST       batch sizes of the sweep, comma-separated (default 1,16,64,256,1024)
           --threads N          ONNX Runtime intra-op threads of DeepArch and raw ORT (default 0 = ORT default)
@@ -65,6 +68,9 @@ internal sealed class BenchOptions
     public int LeNetTrainRows { get; private set; } = 10_000;
 
     public int LstmTrainRows { get; private set; } = 4_000;
+
+    /// <summary>gan: the dense GAN's epochs per timed Fit; the DCGAN trains a quarter of them (at least 1).</summary>
+    public int GanEpochs { get; private set; } = 20;
 
     public int TrainingThreads { get; private set; }
 
@@ -111,12 +117,13 @@ internal sealed class BenchOptions
         if (!Given("--ae-rows")) { AeTrainRows = 6_000; }
         if (!Given("--lenet-rows")) { LeNetTrainRows = 3_000; }
         if (!Given("--lstm-rows")) { LstmTrainRows = 1_000; }
+        if (!Given("--gan-epochs")) { GanEpochs = 8; }
         if (!Given("--memory-rows")) { MemoryRows = [30_000, 300_000]; }
         if (!Given("--retry-budget")) { RetryBudgetSeconds = 20; }
     }
 
     /// <summary>The path of <paramref name="relative"/> in the repository this program was built from (found upward from its directory), else as given.</summary>
-    private static string FindInRepository(string relative)
+    public static string FindInRepository(string relative)
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
@@ -155,6 +162,7 @@ internal sealed class BenchOptions
                 case "--threads": o.Threads = NextInt(0); break;
                 case "--train-rows": o.TrainRows = NextInt(16); break;
                 case "--lstm-rows": o.LstmTrainRows = NextInt(128); break;
+                case "--gan-epochs": o.GanEpochs = NextInt(1); break;
                 case "--training-threads": o.TrainingThreads = NextInt(0); break;
                 case "--torch-reference": o.TorchReference = Next(); break;
                 case "--summary": o.SummaryPath = Next(); break;
