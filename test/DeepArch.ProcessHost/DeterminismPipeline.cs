@@ -19,10 +19,11 @@ internal static class DeterminismPipeline
     /// The tasks trained, in order: each task with a multilayer perceptron, then with a convolutional network, then the
     /// autoencoder family: a denoising-autoencoder anomaly detector (random noise in training) and a stacked-autoencoder
     /// classifier (layer-wise pretraining, then fine-tuning), then the recurrent family: a stacked LSTM classifier with dropout
-    /// between its layers, a bidirectional GRU regressor, and the forecasting anomaly detector with Monte-Carlo dropout.
+    /// between its layers, a bidirectional GRU regressor, and the forecasting anomaly detector with Monte-Carlo dropout; last,
+    /// a conditional GAN (noise in every step, two optimizers, the generator's weight average), whose lines are rows it draws.
     /// </summary>
     public static readonly string[] Tasks = ["multiclass", "binary", "regression", "cnn-multiclass", "cnn-binary", "cnn-regression", "ae-anomaly", "ae-stacked",
-        "rnn-multiclass", "rnn-regression", "rnn-anomaly"];
+        "rnn-multiclass", "rnn-regression", "rnn-anomaly", "gan"];
 
     /// <summary>A training row with a label for each task.</summary>
     public sealed class Row
@@ -134,6 +135,26 @@ internal static class DeterminismPipeline
         return ml.Regression.Trainers.RecurrentNetwork(options);
     }
 
+    /// <summary>Trains a small conditional GAN on the rows (labelled by their class) and draws as many rows, with a fixed seed.</summary>
+    private static IEnumerable<string> FitAndDraw(MLContext ml, IDataView data, int count)
+    {
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label", nameof(Row.Class)).Fit(data).Transform(data);
+        using var generator = ml.Transforms.GenerateByAdversarialNetwork(new DeepArch.MLNet.Transforms.GenerativeAdversarialNetworkEstimator.Options
+        {
+            LabelColumnName = "Label",
+            NoiseSize = 4,
+            GeneratorLayers = [16],
+            DiscriminatorLayers = [16],
+            Epochs = 4,
+            BatchSize = 16,
+            GeneratorAverage = 0.9,
+        }).Fit(keyed);
+        var drawn = ml.Data.Generate(generator, count, seed: 7);
+        return drawn.GetColumn<float[]>("Features").Zip(drawn.GetColumn<uint>("Label"))
+            .Select(p => "gan:" + string.Join(",", p.First.Select(v => v.ToString("R", CultureInfo.InvariantCulture))) + ":" + p.Second)
+            .ToArray();
+    }
+
     /// <summary>
     /// Trains every task on <paramref name="rows"/>, each in a fresh <c>MLContext(seed)</c>, scores the
     /// same rows and returns one line per row: the task, then its Score values written with "R".
@@ -144,6 +165,14 @@ internal static class DeterminismPipeline
         {
             var ml = new MLContext(seed);
             var data = ml.Data.LoadFromEnumerable(rows);
+            if (task == "gan")
+            {
+                foreach (string line in FitAndDraw(ml, data, rows.Count))
+                {
+                    yield return line;
+                }
+                continue;
+            }
             var model = Create(ml, task).Fit(data);
             var scored = model.Transform(data);
             var column = scored.Schema["Score"];

@@ -192,10 +192,19 @@ public sealed class Network : IDisposable
     public NetworkSummary Summarize()
     {
         var rows = new List<NetworkSummary.Row>();
-        if (Architecture is Sequential sequential)
+        var (layers, module, shape) = (Architecture, Module, (IReadOnlyList<int>)InputShape);
+        if (Architecture is Conditioned conditioned)
         {
-            var chain = Chain();
-            var shapes = sequential.ShapesThrough(InputShape);
+            // The label's embedding joined to the input, then the body's layers.
+            var conditionedModule = (Conditioned.ConditionedModule)Module;
+            shape = conditioned.JoinedShape(InputShape);
+            rows.Add(new($"Embedding({conditioned.Classes}, {conditioned.EmbeddingSize}), joined", shape.ToArray(), conditionedModule.Embedding.parameters().Sum(p => p.numel())));
+            (layers, module) = (conditioned.Body, conditionedModule.Body);
+        }
+        if (layers is Sequential sequential)
+        {
+            var chain = (Sequential.SequentialModule)module;
+            var shapes = sequential.ShapesThrough(shape);
             for (int i = 0; i < sequential.Layers.Count; i++)
             {
                 rows.Add(new(sequential.Layers[i].Describe(), shapes[i + 1], chain[i].parameters().Sum(p => p.numel())));
@@ -203,7 +212,7 @@ public sealed class Network : IDisposable
         }
         else
         {
-            rows.Add(new(Architecture.Describe(), OutputShape.ToArray(), ParameterCount));
+            rows.Add(new(layers.Describe(), OutputShape.ToArray(), module.parameters().Sum(p => p.numel())));
         }
         return new NetworkSummary(InputShape.ToArray(), rows);
     }

@@ -150,19 +150,7 @@ public sealed class AdversarialObjective : TrainingObjective
         {
             return;
         }
-        if (set.TargetWidth != 1)
-        {
-            throw new ArgumentException($"A conditional GAN needs one class label per row; the {name} set has {set.TargetWidth} targets per row.", name);
-        }
-        for (int row = 0; row < set.Count; row++)
-        {
-            float label = set.Targets[row];
-            if (!(label >= 0 && label < _classes && label == MathF.Floor(label)))
-            {
-                throw new ArgumentException(
-                    $"A conditional GAN's labels are class indices in [0, {_classes}); row {row} of the {name} set has {TrainingOptions.Format(label)}.", name);
-            }
-        }
+        CheckClassIndices(set, _classes, name, "A conditional GAN needs", "A conditional GAN's labels are");
     }
 
     /// <summary>A discriminator step, then, every <see cref="DiscriminatorSteps"/> batches, a generator step.</summary>

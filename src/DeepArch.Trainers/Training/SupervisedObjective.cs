@@ -66,20 +66,8 @@ public class SupervisedObjective : TrainingObjective
             }
             return;
         }
-        if (set.TargetWidth != 1)
-        {
-            throw new ArgumentException($"CrossEntropy needs one class index per row; the {name} set has {set.TargetWidth} targets per row.", name);
-        }
         int classes = Network.OutputShape[^1];
-        for (int row = 0; row < set.Count; row++)
-        {
-            float target = set.Targets[row];
-            if (!(target >= 0 && target < classes && target == MathF.Floor(target)))
-            {
-                throw new ArgumentException(
-                    $"CrossEntropy targets are class indices in [0, {classes}) for a network with {classes} outputs; row {row} of the {name} set has {TrainingOptions.Format(target)}.", name);
-            }
-        }
+        CheckClassIndices(set, classes, name, "CrossEntropy needs", $"CrossEntropy targets for a network with {classes} outputs are");
     }
 
     /// <summary>Forward, loss, backward, gradient clipping and the optimizer's step.</summary>

@@ -102,6 +102,26 @@ public abstract class TrainingObjective
         }
     }
 
+    /// <summary>
+    /// Checks that <paramref name="set"/> has one class index in [0, <paramref name="classes"/>) per row; <paramref name="needs"/>
+    /// begins the error (<c>CrossEntropy needs</c>) and <paramref name="targets"/> names the targets in it (<c>CrossEntropy targets are</c>).
+    /// </summary>
+    protected static void CheckClassIndices(TrainingSet set, int classes, string name, string needs, string targets)
+    {
+        if (set.TargetWidth != 1)
+        {
+            throw new ArgumentException($"{needs} one class index per row; the {name} set has {set.TargetWidth} targets per row.", name);
+        }
+        for (int row = 0; row < set.Count; row++)
+        {
+            float target = set.Targets[row];
+            if (!(target >= 0 && target < classes && target == MathF.Floor(target)))
+            {
+                throw new ArgumentException($"{targets} class indices in [0, {classes}); row {row} of the {name} set has {TrainingOptions.Format(target)}.", name);
+            }
+        }
+    }
+
     /// <summary>The shape check most objectives need: the samples have the shape <paramref name="network"/> takes.</summary>
     protected static void CheckSampleShape(Network network, TrainingSet set, string name)
     {

@@ -1,4 +1,5 @@
 using DeepArch.MLNet.Trainers;
+using DeepArch.MLNet.Transforms;
 using DeepArch.Trainers;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Training;
@@ -237,6 +238,60 @@ public class BadOptionsTests
         bad.Apply(options);
 
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => ml.AnomalyDetection.Trainers.RecurrentForecaster(options));
+
+        Assert.Equal($"Options.{bad.Option}", error.ParamName);
+        Assert.StartsWith($"Options.{bad.Option} ", error.Message);
+        Assert.Contains($"; got {bad.Echo}.", error.Message);
+    }
+
+    /// <summary>One bad setting of the GAN estimator.</summary>
+    public sealed record BadGanOption(string Option, string Echo, Action<GenerativeAdversarialNetworkEstimator.Options> Apply)
+    {
+        public override string ToString() => $"{Option} = {Echo}";
+    }
+
+    private static BadGanOption Gan(string option, string echo, Action<GenerativeAdversarialNetworkEstimator.Options> apply) => new(option, echo, apply);
+
+    /// <summary>The GAN estimator's options: a sample of the shared ones, then every option of its own.</summary>
+    public static IEnumerable<BadGanOption> GenerativeAdversarial =>
+    [
+        Gan("Epochs", "0", o => o.Epochs = 0),
+        Gan("LearningRate", "-1", o => o.LearningRate = -1),
+        Gan("FeatureColumnName", "null", o => o.FeatureColumnName = null!),
+        Gan("NoiseColumnName", "' '", o => o.NoiseColumnName = " "),
+        Gan("LabelColumnName", "''", o => o.LabelColumnName = ""),
+        Gan("LabelColumnName", "'Noise'", o => o.LabelColumnName = "Noise"),
+        Gan("OutputColumnName", "''", o => o.OutputColumnName = ""),
+        Gan("Kind", "4", o => o.Kind = (GanKind)4),
+        Gan("ImageShape", "null", o => o.Kind = GanKind.Convolutional),
+        Gan("ImageShape", "[1, 6, 8]", o => { o.Kind = GanKind.Convolutional; o.ImageShape = [1, 6, 8]; }),
+        Gan("NoiseSize", "0", o => o.NoiseSize = 0),
+        Gan("GeneratorLayers", "[0]", o => o.GeneratorLayers = [0]),
+        Gan("DiscriminatorLayers", "null", o => o.DiscriminatorLayers = null!),
+        Gan("Filters", "0", o => o.Filters = 0),
+        Gan("EmbeddingSize", "-1", o => o.EmbeddingSize = -1),
+        Gan("GeneratorLoss", "7", o => o.GeneratorLoss = (DeepArch.Trainers.Training.GeneratorLoss)7),
+        Gan("DiscriminatorSteps", "0", o => o.DiscriminatorSteps = 0),
+        Gan("RealLabel", "0.5", o => o.RealLabel = 0.5f),
+        Gan("AdamBeta1", "1", o => o.AdamBeta1 = 1),
+        Gan("GeneratorAverage", "1", o => o.GeneratorAverage = 1),
+        Gan("EarlyStoppingPatience", "3", o => o.EarlyStoppingPatience = 3),
+        Gan("BatchSize", "1", o => o.BatchSize = 1),
+    ];
+
+    /// <summary>Every bad setting of the GAN estimator.</summary>
+    public static TheoryData<string> GanCases => new(GenerativeAdversarial.Select(b => b.ToString()));
+
+    [Theory]
+    [MemberData(nameof(GanCases))]
+    public void A_gan_option_out_of_range_is_rejected_by_the_catalog_call(string setting)
+    {
+        var ml = new MLContext(seed: 1);
+        var bad = GenerativeAdversarial.Single(b => b.ToString() == setting);
+        var options = new GenerativeAdversarialNetworkEstimator.Options();
+        bad.Apply(options);
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.GenerateByAdversarialNetwork(options));
 
         Assert.Equal($"Options.{bad.Option}", error.ParamName);
         Assert.StartsWith($"Options.{bad.Option} ", error.Message);

@@ -247,6 +247,31 @@ public class UntrustedModelTests
         Assert.StartsWith("The decoder inside the ONNX model was written by DeepArch but is damaged: The ONNX model failed its integrity check", edited.Message);
     }
 
+    [Fact]
+    public void A_discriminator_entry_where_none_belongs_or_a_condition_that_disagrees_with_the_graph_is_refused()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(Rows(64));
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label", "Class").Fit(data).Transform(data);
+        using var generator = ml.Transforms.GenerateByAdversarialNetwork(new DeepArch.MLNet.Transforms.GenerativeAdversarialNetworkEstimator.Options
+        {
+            LabelColumnName = "Label", NoiseSize = 2, GeneratorLayers = [4], DiscriminatorLayers = [4], Epochs = 1, BatchSize = 16,
+        }).Fit(keyed);
+        byte[] onnx = OnnxBytes(generator);
+        using var loaded = DeepArchModel.FromOnnx(onnx);
+        string discriminator = Convert.ToBase64String(loaded.Info.Discriminator!);
+        byte[] misplaced = Reseal(Model.Value.Onnx, proto => proto.MetadataProps.Add(new DeepArch.Trainers.Onnx.Proto.StringStringEntryProto { Key = ModelInfo.DiscriminatorKey, Value = discriminator }));
+        byte[] renamedCondition = Reseal(onnx, proto =>
+        {
+            var entry = proto.MetadataProps.Single(p => p.Key == ModelInfo.MetadataKey);
+            entry.Value = entry.Value.Replace("\"column\":\"Label\"", "\"column\":\"Other\"", StringComparison.Ordinal);
+        });
+
+        Assert.Equal(3, loaded.Info.Condition!.Keys.Count);
+        Assert.StartsWith("The ONNX model holds a discriminator where DeepArch writes none", Measured(() => DeepArchModel.FromOnnx(misplaced)).Message);
+        Assert.Contains("the model info names the inputs 'Noise', 'Other' but the graph's inputs are ['Noise', 'Label']", Measured(() => DeepArchModel.FromOnnx(renamedCondition)).Message);
+    }
+
     // ---- 4. what DeepArch never writes ------------------------------------------------------------------------------
 
     [Fact]

@@ -52,6 +52,9 @@ public class ConditionedTests
         using var network = new Network(spec, [5], seed: 1);
 
         Assert.Equal(spec.ParameterCount([5]), network.ParameterCount);
+        var summary = network.Summarize();
+        Assert.Equal(network.ParameterCount, summary.TotalParameters);
+        Assert.Equal(["Embedding(4, 3), joined", "Dense(16)", "LeakyReLU(0.2)", "Dense(6)", "Tanh"], summary.Rows.Select(r => r.Layer));
         Assert.Equal(4 * 3 + (8 * 16 + 16) + (16 * 6 + 6), network.ParameterCount);
         string json = LayerSpecJson.Serialize(spec);
         Assert.Contains("\"type\":\"conditioned\"", json);
