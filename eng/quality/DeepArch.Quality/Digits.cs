@@ -3,7 +3,7 @@ using Microsoft.ML.Data;
 
 namespace DeepArch.Quality;
 
-/// <summary>A digit: 64 pixels divided by 16 into [0, 1], and a label (the digit, or 1 = anomaly for the anomaly splits).</summary>
+/// <summary>A digit: 64 pixels (divided by 16 into [0, 1], or grey levels 0 to 16; see <see cref="Digits.Load"/>), and a label (the digit, or 1 = anomaly for the anomaly splits).</summary>
 internal sealed class DigitRow
 {
     [VectorType(Digits.PixelCount)]
@@ -32,14 +32,17 @@ internal static class Digits
 {
     public const int PixelCount = 64;
 
-    /// <summary>Reads data/digits.csv from next to the program (the project copies it there), pixels divided by 16.</summary>
-    public static DigitRow[] Load()
+    /// <summary>
+    /// Reads data/digits.csv from next to the program (the project copies it there), pixels divided by <paramref name="divisor"/>:
+    /// 16 (default) for [0, 1]; 1 for the grey levels 0 to 16 as the file and the tests' <c>Datasets.DigitRows</c> hold them.
+    /// </summary>
+    public static DigitRow[] Load(float divisor = 16f)
     {
         string path = Path.Combine(AppContext.BaseDirectory, "data", "digits.csv");
         return File.ReadLines(path).Skip(1).Select(line =>
         {
             float[] values = line.Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-            return new DigitRow { Features = values[..PixelCount].Select(v => v / 16f).ToArray(), Label = values[PixelCount] };
+            return new DigitRow { Features = values[..PixelCount].Select(v => v / divisor).ToArray(), Label = values[PixelCount] };
         }).ToArray();
     }
 
