@@ -22,12 +22,14 @@ string outputDirectory = Path.GetFullPath(args.Length > 0 ? args[0] : Path.Combi
 Directory.CreateDirectory(outputDirectory);
 var mlContext = new MLContext(seed: 1);
 
-// The digits: 64 pixels (0 to 16) and the digit, keyed for the conditional GANs; a stratified 70/30 split.
+// The digits: 64 pixels (0 to 16) and the digit, keyed for the conditional GANs; a random 70/30 split (not by a sampling key
+// column: ML.NET's samplingKeyColumnName keeps the rows of one value on the same side, so the digit as that column would put
+// whole digits in the test part).
 var loader = mlContext.Data.CreateTextLoader(
     [new TextLoader.Column("Features", DataKind.Single, 0, 63), new TextLoader.Column("Digit", DataKind.Single, 64)],
     separatorChar: ',', hasHeader: true);
 var data = loader.Load(Path.Combine(AppContext.BaseDirectory, "data", "digits.csv"));
-var split = mlContext.Data.TrainTestSplit(data, testFraction: 0.3, samplingKeyColumnName: "Digit", seed: 1);
+var split = mlContext.Data.TrainTestSplit(data, testFraction: 0.3, seed: 1);
 var keys = mlContext.Transforms.Conversion.MapValueToKey("Label", "Digit").Fit(split.TrainSet);
 var select = mlContext.Transforms.SelectColumns("Features", "Label");
 var train = select.Fit(keys.Transform(split.TrainSet)).Transform(keys.Transform(split.TrainSet));

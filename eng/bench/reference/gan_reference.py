@@ -52,7 +52,7 @@ Training step (--mode train; DeepArch's AdversarialObjective, one step per batch
     D step; then zero_grad on G, generator loss = BCEWithLogits(D(fake), 1)
     (non-saturating) on the same generated rows against the updated D;
     backward; G step; the exponential moving average of G's parameters
-    (decay 0.999) updated in place; both losses read with .item().
+    (decay 0.99) updated in place; both losses read with .item().
   * After training the average replaces G's weights (as DeepArch's End()).
   * --warmup-epochs (1) untimed epoch(s), then --epochs timed epochs;
     samples_per_s = rows * timed epochs / timed seconds (one sample = one real
@@ -112,7 +112,7 @@ def parse_args(argv=None):
     ap.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     ap.add_argument("--beta1", type=float, default=0.5, help="Adam beta1 (default 0.5)")
     ap.add_argument("--real-label", type=float, default=0.9, help="real rows' target (default 0.9)")
-    ap.add_argument("--average", type=float, default=0.999, help="decay of G's weight average (default 0.999; 0 = none)")
+    ap.add_argument("--average", type=float, default=0.99, help="decay of G's weight average (default 0.99; 0 = none)")
     ap.add_argument("--rows", type=int, default=100000, help="sampling: rows per pass (default 100000)")
     ap.add_argument("--infer-batch", type=int, default=256, help="sampling: batch size (default 256)")
     ap.add_argument("--infer-passes", type=int, default=5, help="sampling: timed passes (default 5, after 1 warm-up pass)")

@@ -66,6 +66,9 @@ internal sealed class GanDefaults
     [
         new("defaults", "defaults", _ => { }),
         new("ema0", "GeneratorAverage = 0 (the last weights)", o => o.GeneratorAverage = 0),
+        new("ema0.999", "GeneratorAverage = 0.999", o => o.GeneratorAverage = 0.999),
+        new("ema0.995", "GeneratorAverage = 0.995", o => o.GeneratorAverage = 0.995),
+        new("ema0.98", "GeneratorAverage = 0.98", o => o.GeneratorAverage = 0.98),
         new("ema0.99", "GeneratorAverage = 0.99", o => o.GeneratorAverage = 0.99),
         new("real1", "RealLabel = 1 (no label smoothing)", o => o.RealLabel = 1f),
         new("noise64", "NoiseSize = 64", o => o.NoiseSize = 64),
