@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Serialization;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -9,10 +10,24 @@ using Microsoft.ML.Transforms;
 
 namespace DeepArch.MLNet.Tasks;
 
-/// <summary>Regression: a <c>Single</c> label, mean squared error, a <c>Score</c> column.</summary>
+/// <summary>
+/// Regression: a <c>Single</c> label, mean squared error, a <c>Score</c> column. With a label scale (<see cref="FromLabels"/>),
+/// the network learns <c>(label - LabelMean) / LabelScale</c> and the exported graph maps its output back to the label's
+/// units, so that the loss and the optimizer see values near 0 and 1 whatever the label's units.
+/// </summary>
 internal sealed class RegressionTask : PredictionTask
 {
     internal const string RawScore = TemporaryPrefix + "Score";
+
+    /// <summary>The shift of the training targets: the training labels' mean when standardized, 0 otherwise.</summary>
+    public double LabelMean { get; init; }
+
+    /// <summary>The scale of the training targets: the training labels' standard deviation when standardized, 1 otherwise.</summary>
+    public double LabelScale { get; init; } = 1;
+
+    /// <summary>Whether the network's output is a standardized label that the graph scales back.</summary>
+    [JsonIgnore]
+    public bool IsStandardized => LabelMean != 0 || LabelScale != 1;
 
     public override LossFunction Loss => LossFunction.MeanSquaredError;
 
@@ -28,11 +43,53 @@ internal sealed class RegressionTask : PredictionTask
         return new RegressionTask();
     }
 
+    /// <summary>
+    /// The task that standardizes <paramref name="targets"/> (the training labels): their mean and standard deviation (1 when
+    /// they are all equal), in double precision.
+    /// </summary>
+    public static RegressionTask FromLabels(IReadOnlyList<float> targets)
+    {
+        double mean = 0, squares = 0;
+        for (int i = 0; i < targets.Count; i++)
+        {
+            // Welford's update: no cancellation for labels far from 0 (years, prices).
+            double delta = targets[i] - mean;
+            mean += delta / (i + 1);
+            squares += delta * (targets[i] - mean);
+        }
+        double deviation = targets.Count > 0 ? Math.Sqrt(squares / targets.Count) : 0;
+        return new RegressionTask { LabelMean = mean, LabelScale = deviation > 1e-12 * Math.Max(1, Math.Abs(mean)) ? deviation : 1 };
+    }
+
+    /// <summary>Maps <paramref name="targets"/> in place to the network's units: <c>(label - LabelMean) / LabelScale</c>.</summary>
+    public void Standardize(float[] targets)
+    {
+        for (int i = 0; i < targets.Length; i++)
+        {
+            targets[i] = (float)((targets[i] - LabelMean) / LabelScale);
+        }
+    }
+
+    /// <summary>The raw score, scaled back to the label's units when the network learned a standardized label.</summary>
+    public override void AddOnnxOutputs(OnnxGraphBuilder graph, string value, IReadOnlyList<int> outputShape)
+    {
+        if (IsStandardized)
+        {
+            value = graph.AddNode("Add", [graph.AddNode("Mul", [value, graph.AddInitializer("label_scale", [(float)LabelScale], 1)]),
+                graph.AddInitializer("label_mean", [(float)LabelMean], 1)]);
+        }
+        base.AddOnnxOutputs(graph, value, outputShape);
+    }
+
     /// <summary>The columns the estimator adds, at schema-shape level.</summary>
     public static IEnumerable<SchemaShape.Column> OutputShape() => [SchemaShapes.Column(ColumnNames.Score, NumberDataViewType.Single)];
 
     public override void CheckLoaded(ModelInfo info)
-        => ModelInfo.Require(info.OutputShape.Aggregate(1L, (a, d) => a * d) == 1, "output shape of a regression", $"[{string.Join(", ", info.OutputShape)}]");
+    {
+        ModelInfo.Require(info.OutputShape.Aggregate(1L, (a, d) => a * d) == 1, "output shape of a regression", $"[{string.Join(", ", info.OutputShape)}]");
+        ModelInfo.Require(double.IsFinite(LabelMean) && Math.Abs(LabelMean) <= float.MaxValue, "regression's label mean", LabelMean);
+        ModelInfo.Require(double.IsFinite(LabelScale) && LabelScale > 0 && LabelScale <= float.MaxValue, "regression's label scale", LabelScale);
+    }
 
     public override IReadOnlyList<OutputColumn> CreateOutputColumns() => [OutputColumn.Scalar(ColumnNames.Score, 0)];
 

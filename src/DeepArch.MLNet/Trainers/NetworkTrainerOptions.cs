@@ -13,6 +13,15 @@ public abstract class NetworkTrainerOptions : NetworkOptions
     /// <summary>The feature column: <c>Single</c> or a known-size vector of <c>Single</c>.</summary>
     public string FeatureColumnName { get; set; } = "Features";
 
+    /// <summary>
+    /// Regression only: train on the label standardized by the training rows' mean and standard deviation, with the exported
+    /// graph scaling predictions back, so that <c>Score</c> is in the label's units (default true). A label in natural units
+    /// (hundreds, thousands) otherwise starts the network's output far from its targets and its mean squared error in the
+    /// thousands; the README's regression section has the measurement. The training history's losses are then in
+    /// standardized units (a loss of 1 is predicting the mean). Ignored by classifiers.
+    /// </summary>
+    public bool StandardizeLabel { get; set; } = true;
+
     /// <summary>Checks every option, naming the first one out of range ("Options.BatchSize must be positive; got 0.").</summary>
     internal override void Validate()
     {

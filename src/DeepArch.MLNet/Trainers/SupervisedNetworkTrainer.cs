@@ -115,6 +115,16 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
         {
             CheckBothClasses(trainSet, label.Value.Name);
         }
+        if (task is RegressionTask && o.StandardizeLabel)
+        {
+            var regression = RegressionTask.FromLabels(trainSet.Targets);
+            regression.Standardize(trainSet.Targets);
+            if (validationSet is not null)
+            {
+                regression.Standardize(validationSet.Targets);
+            }
+            task = regression;
+        }
         return new FitData(feature, featureSize, trainSet, validationSet, task, layout);
     }
 

@@ -1,0 +1,120 @@
+using DeepArch.MLNet.Persistence;
+using DeepArch.MLNet.Scoring;
+using DeepArch.MLNet.Tasks;
+using DeepArch.MLNet.Trainers;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace DeepArch.MLNet.Tests.Trainers;
+
+/// <summary>
+/// <see cref="NetworkTrainerOptions.StandardizeLabel"/>: a regression network learns the standardized label and its graph scales
+/// predictions back, so that a label in natural units trains as well as a standardized one and <c>Score</c> is in the label's units.
+/// </summary>
+public class RegressionLabelScalingTests(ITestOutputHelper output)
+{
+    /// <summary>
+    /// The diabetes targets (25 to 346) as they are, features standardized in the pipeline, the simple overload's defaults, five
+    /// splits: the standardized label against the raw one, printed beside ML.NET's Sdca and FastForest on the same splits (the
+    /// default MLP still trails them: 0.42 against 0.48 and 0.46 when this was written; issue 16's other defaults are about that).
+    /// </summary>
+    [Fact]
+    public void Default_options_learn_a_label_in_natural_units()
+    {
+        var r2 = new Dictionary<string, List<double>>();
+        for (int seed = 1; seed <= 5; seed++)
+        {
+            var ml = new MLContext(seed: seed);
+            var (trainRows, testRows) = Datasets.RandomSplit(Datasets.DiabetesRows, seed: seed);
+            IDataView train = ml.Data.LoadFromEnumerable(trainRows), test = ml.Data.LoadFromEnumerable(testRows);
+            var features = ml.Transforms.NormalizeMeanVariance("Features");
+            foreach (var (name, trainer) in new (string, IEstimator<ITransformer>)[]
+            {
+                ("MLP, defaults (StandardizeLabel)", ml.Regression.Trainers.MultilayerPerceptron()),
+                ("MLP, StandardizeLabel = false", ml.Regression.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options { StandardizeLabel = false })),
+                ("Sdca", ml.Regression.Trainers.Sdca()),
+                ("FastForest", ml.Regression.Trainers.FastForest()),
+            })
+            {
+                var model = features.Append(trainer).Fit(train);
+                (r2.TryGetValue(name, out var list) ? list : r2[name] = []).Add(ml.Regression.Evaluate(model.Transform(test)).RSquared);
+                (model.LastTransformer as IDisposable)?.Dispose();
+            }
+        }
+        foreach (var (name, values) in r2)
+        {
+            output.WriteLine($"{name,-34} R² mean {values.Average():F4} [{string.Join(", ", values.Select(v => v.ToString("F3")))}]");
+        }
+
+        double standardized = r2["MLP, defaults (StandardizeLabel)"].Average();
+        Assert.True(standardized >= r2["MLP, StandardizeLabel = false"].Average() + 0.1, $"R² {standardized:F4} with the label standardized");
+        Assert.True(standardized >= 0.38, $"R² {standardized:F4} with the label standardized");
+    }
+
+    /// <summary>A label near 5,000 with a spread of hundreds: the network's scores come back in those units through both load paths.</summary>
+    [Fact]
+    public void Scores_are_in_the_label_units_through_both_load_paths()
+    {
+        var ml = new MLContext(seed: 1);
+        var random = new Random(1);
+        var rows = Enumerable.Range(0, 400).Select(_ =>
+        {
+            float a = random.NextSingle() * 2 - 1, b = random.NextSingle() * 2 - 1;
+            return new Row { Features = [a, b], Label = 5000 + 300 * a - 200 * b * b };
+        }).ToArray();
+        var data = ml.Data.LoadFromEnumerable(rows);
+        using var model = ml.Regression.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options { Epochs = 60, LearningRate = 3e-3 }).Fit(data);
+
+        var task = Assert.IsType<RegressionTask>(model.Info.Task);
+        double mean = rows.Average(r => (double)r.Label), deviation = Math.Sqrt(rows.Average(r => Math.Pow(r.Label - mean, 2)));
+        Assert.Equal(mean, task.LabelMean, 1e-3);
+        Assert.Equal(deviation, task.LabelScale, 1e-3);
+        float[] scores = model.Transform(data).GetColumn<float>("Score").ToArray();
+        double rmse = Math.Sqrt(scores.Zip(rows, (s, r) => Math.Pow(s - r.Label, 2)).Average());
+        output.WriteLine($"label mean {mean:F1}, standard deviation {deviation:F1}; training RMSE {rmse:F2}");
+        Assert.True(rmse < 0.1 * deviation, $"RMSE {rmse:F2} for a label of standard deviation {deviation:F1}");
+
+        using var stream = new MemoryStream();
+        ml.Model.Save(model, data.Schema, stream);
+        var fresh = new MLContext();
+        stream.Position = 0;
+        var loaded = DeepArchModel.Load(fresh, stream, out _);
+        DeepArchModel.Register(fresh);
+        stream.Position = 0;
+        var plain = fresh.Model.Load(stream, out _);
+        foreach (var reloaded in new[] { loaded, plain })
+        {
+            Assert.Equal(scores, reloaded.Transform(data).GetColumn<float>("Score").ToArray());
+        }
+    }
+
+    [Fact]
+    public void StandardizeLabel_false_trains_on_the_label_as_it_is()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(Enumerable.Range(0, 64).Select(i => new Row { Features = [i / 64f, 1], Label = 100 + i }));
+        using var model = ml.Regression.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options { Epochs = 1, StandardizeLabel = false }).Fit(data);
+
+        var task = Assert.IsType<RegressionTask>(model.Info.Task);
+        Assert.False(task.IsStandardized);
+        Assert.Equal((0.0, 1.0), (task.LabelMean, task.LabelScale));
+    }
+
+    [Fact]
+    public void A_constant_label_keeps_a_scale_of_one()
+    {
+        var task = RegressionTask.FromLabels([7f, 7f, 7f]);
+
+        Assert.Equal((7.0, 1.0), (task.LabelMean, task.LabelScale));
+    }
+
+    private sealed class Row
+    {
+        [VectorType(2)]
+        public float[] Features { get; set; } = [];
+
+        public float Label { get; set; }
+    }
+}
