@@ -92,7 +92,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from torch_reference import tune_glibc_malloc  # noqa: E402  (no torch import at module level)
+from torch_reference import blas_library, check_blas, tune_glibc_malloc  # noqa: E402  (no torch import at module level)
 
 NOISE = 32
 CLASSES = 10
@@ -151,8 +151,10 @@ def main(argv=None):
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass
+    blas = blas_library()
+    check_blas(blas)
     env_info = {
-        "threads": args.threads, "blas_threads": blas_threads, "malloc": malloc,
+        "threads": args.threads, "blas_threads": blas_threads, "blas_library": blas, "malloc": malloc,
         "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"), "torch": torch.__version__,
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
     }
