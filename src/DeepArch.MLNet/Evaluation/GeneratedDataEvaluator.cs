@@ -83,6 +83,11 @@ internal static class GeneratedDataEvaluator
         {
             throw new ArgumentException($"The generated label column has {generatedKeys.Count} keys but the real one has {keys.Count}.", nameof(generated));
         }
+        if (keys is not null && GeneratedRows.FirstDifference(keys, generatedKeys!) is { } key)
+        {
+            throw new ArgumentException($"Label column '{options.LabelColumnName}': key {key + 1} is '{keys.Values![key]}' in the real rows but '{generatedKeys!.Values![key]}' " +
+                "in the generated ones; key both with the same MapValueToKey (Data.Generate keeps the training data's keys).", nameof(generated));
+        }
         var heldOutRows = heldOut is null ? null : Read(heldOut, options, width, "held-out", out _);
         int needed = options.NearestNeighbors + 1;
         if (realRows.Count < Math.Max(needed, 4) || generatedRows.Count < needed)
@@ -129,9 +134,10 @@ internal static class GeneratedDataEvaluator
         {
             throw new ArgumentOutOfRangeException("options.ClassifierEpochs", options.ClassifierEpochs, $"options.ClassifierEpochs must be at least 1; got {options.ClassifierEpochs}.");
         }
-        if (options.ImageShape is { } image && (image.Count != 3 || image.Any(d => d < 1)))
+        if (options.ImageShape is { } image && (image.Count != 3 || image[0] < 1 || image[1] < 4 || image[2] < 4))
         {
-            throw new ArgumentOutOfRangeException("options.ImageShape", Shapes.Format(image), $"options.ImageShape must be [channels, height, width]; got {Shapes.Format(image)}.");
+            throw new ArgumentOutOfRangeException("options.ImageShape", Shapes.Format(image),
+                $"options.ImageShape must be [channels, height, width] with height and width at least 4 (the classifier pools twice); got {Shapes.Format(image)}.");
         }
     }
 

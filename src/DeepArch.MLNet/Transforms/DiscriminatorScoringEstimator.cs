@@ -67,7 +67,9 @@ public sealed class DiscriminatorScoringEstimator : IEstimator<NetworkTransforme
         FeatureColumn.Check(inputSchema, _info.FeatureColumn);
         if (_info.Condition is { } condition && !inputSchema.Any(c => c.Name == condition.Column && c.IsKey))
         {
-            throw SchemaErrors.ColumnNotFound("label", condition.Column);
+            throw inputSchema.Any(c => c.Name == condition.Column)
+                ? SchemaErrors.Mismatch("label", condition.Column, "Key<UInt32> (the key column the GAN was trained with)", "a column that is not a key")
+                : SchemaErrors.ColumnNotFound("label", condition.Column);
         }
         return SchemaShapes.With(inputSchema, BinaryTask.OutputShape());
     }

@@ -250,7 +250,7 @@ public sealed class GenerativeAdversarialNetworkEstimator : NetworkEstimator<Gen
         /// </summary>
         public double GeneratorAverage { get; set; } = 0.99;
 
-        /// <summary>Adam's beta1 for both networks, in [0, 1); 0.5, the DCGAN paper's, by default.</summary>
+        /// <summary>Adam's beta1 for both networks, in [0, 1); 0.5, the DCGAN paper's, by default. Only Adam (the default <c>Optimizer</c>) reads it.</summary>
         public double AdamBeta1 { get; set; } = 0.5;
 
         internal string OutputColumn => OutputColumnName ?? FeatureColumnName;
@@ -278,6 +278,8 @@ public sealed class GenerativeAdversarialNetworkEstimator : NetworkEstimator<Gen
             Check(GeneratorAverage >= 0 && GeneratorAverage < 1, nameof(GeneratorAverage), GeneratorAverage, "must be in [0, 1) (0 = the last weights)");
             Check(EarlyStoppingPatience == 0, nameof(EarlyStoppingPatience), EarlyStoppingPatience,
                 "must be 0: a GAN has no validation loss that falls as it learns (the two losses are a game); train for a number of epochs instead");
+            Check(Schedule is not ReduceOnPlateau, nameof(Schedule), Schedule?.GetType().Name ?? "null",
+                "must not be ReduceOnPlateau: a GAN's losses do not fall as it learns (the two are a game), so no plateau means anything; use a constant, StepDecay or CosineAnnealing schedule");
             Check(BatchSize >= 2, nameof(BatchSize), BatchSize, "must be at least 2 (the DCGAN's batch normalization and the discriminator's batches need two rows)");
             base.Validate();
         }

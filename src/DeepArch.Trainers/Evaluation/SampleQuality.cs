@@ -48,10 +48,25 @@ public static class SampleQuality
         }
         var realRadii = Radii(r, k);
         var generatedRadii = Radii(g, k);
-        var distances = cdist(g, r); // [generated, real]
-        double precision = distances.le(realRadii.unsqueeze(0)).any(1).to_type(ScalarType.Float64).mean().item<double>();
-        double recall = distances.T.le(generatedRadii.unsqueeze(0)).any(1).to_type(ScalarType.Float64).mean().item<double>();
+        double precision = (double)CountWithin(g, r, realRadii) / g.shape[0];
+        double recall = (double)CountWithin(r, g, generatedRadii) / r.shape[0];
         return (precision, recall);
+    }
+
+    /// <summary>
+    /// How many rows of <paramref name="rows"/> lie within the radius of at least one row of <paramref name="reference"/>; the
+    /// distances are computed 1,024 rows at a time, so that memory stays at 1,024 x the reference's rows.
+    /// </summary>
+    private static long CountWithin(Tensor rows, Tensor reference, Tensor radii)
+    {
+        long count = 0;
+        for (long start = 0; start < rows.shape[0]; start += 1024)
+        {
+            using var scope = NewDisposeScope();
+            long size = Math.Min(1024, rows.shape[0] - start);
+            count += cdist(rows.narrow(0, start, size), reference).le(radii.unsqueeze(0)).any(1).sum().item<long>();
+        }
+        return count;
     }
 
     /// <summary>Each row of <paramref name="rows"/>'s Euclidean distance to its nearest row of <paramref name="reference"/>.</summary>
@@ -71,8 +86,8 @@ public static class SampleQuality
 
     /// <summary>
     /// Draws <paramref name="count"/> rows from a Gaussian with the mean and full covariance of <paramref name="rows"/>
-    /// (plus <paramref name="ridge"/> times the mean variance on the diagonal, so that a constant feature still has a Cholesky
-    /// factor), each value clipped to its feature's range in <paramref name="rows"/>, from <paramref name="random"/> only.
+    /// (plus <paramref name="ridge"/> times each feature's variance on the diagonal, so that a singular covariance still has a
+    /// Cholesky factor), each value clipped to its feature's range in <paramref name="rows"/>, from <paramref name="random"/> only.
     /// </summary>
     public static float[] DrawGaussian(ReadOnlySpan<float> rows, int width, int count, Random random, double ridge = 1e-6)
     {
@@ -80,8 +95,13 @@ public static class SampleQuality
         using var scope = NewDisposeScope();
         var data = Rows(rows, width);
         var (mean, covariance) = Moments(data);
-        double meanVariance = Math.Max(covariance.diagonal().mean().item<double>(), 1e-12);
-        var factor = linalg.cholesky(covariance + eye(width, dtype: ScalarType.Float64) * (ridge * meanVariance));
+        // The factor of the correlation matrix (plus the ridge) scaled back by each feature's deviation: the ridge is relative to
+        // each feature's own variance, so that features of very different units keep their spread, and the matrix factored is
+        // well conditioned whatever the units. A constant feature counts as of deviation 1; the clipping below keeps it constant.
+        var deviation = covariance.diagonal().sqrt();
+        var unit = where(deviation > 0, deviation, ones_like(deviation));
+        var correlation = covariance / outer(unit, unit);
+        var factor = linalg.cholesky(correlation + eye(width, dtype: ScalarType.Float64) * ridge) * unit.unsqueeze(1);
         var low = data.min(0).values;
         var high = data.max(0).values;
         var noise = new double[count * width];

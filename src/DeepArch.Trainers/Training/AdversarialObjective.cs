@@ -195,7 +195,13 @@ public sealed class AdversarialObjective : TrainingObjective
                 parameter.copy_(average);
             }
         }
-        _average.ForEach(a => a.Dispose());
+        Release();
+    }
+
+    /// <summary>Frees the weight average when training stopped before <see cref="End"/> applied it (cancelled, diverged, out of memory).</summary>
+    protected internal override void Release()
+    {
+        _average?.ForEach(a => a.Dispose());
         _average = null;
     }
 

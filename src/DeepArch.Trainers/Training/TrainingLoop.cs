@@ -205,6 +205,7 @@ public sealed class TrainingLoop
         finally
         {
             DisposeState(bestState);
+            objective.Release();
             SetTraining(objective, false);
         }
 

@@ -90,6 +90,14 @@ public abstract class TrainingObjective
     {
     }
 
+    /// <summary>
+    /// Called by the loop once training is over, whether it ended, was cancelled or failed (after <see cref="End"/> when it
+    /// ended): an objective frees here the tensors it keeps from batch to batch (a generator's weight average).
+    /// </summary>
+    protected internal virtual void Release()
+    {
+    }
+
     /// <summary>Binds the run's options (called by the loop).</summary>
     internal void Begin(TrainingOptions options) => _options = options;
 

@@ -276,6 +276,7 @@ public class BadOptionsTests
         Gan("AdamBeta1", "1", o => o.AdamBeta1 = 1),
         Gan("GeneratorAverage", "1", o => o.GeneratorAverage = 1),
         Gan("EarlyStoppingPatience", "3", o => o.EarlyStoppingPatience = 3),
+        Gan("Schedule", "ReduceOnPlateau", o => o.Schedule = new DeepArch.Trainers.Training.ReduceOnPlateau()),
         Gan("BatchSize", "1", o => o.BatchSize = 1),
     ];
 

@@ -206,6 +206,22 @@ public class GenerativeAdversarialNetworkTests(DigitsGan gan, ITestOutputHelper 
         Assert.Contains("Column 'Label' is Single in data view 1 but Key<UInt32, 0-9> in the first", error.Message);
         var fewer = gan.Ml.Transforms.SelectColumns("Features").Fit(unkeyed).Transform(unkeyed);
         Assert.Contains("Data view 1 has no column 'Label', which the first has", Assert.Throws<ArgumentException>(() => gan.Ml.Data.AppendRows(real, fewer)).Message);
+
+        // The same key type with other key values (keys in another order) would pair the wrong digits: refused, in both places.
+        var reordered = ReorderedKeys(real);
+        Assert.Contains("Key column 'Label': key 1 is '0' in the first data view but '9' in data view 1",
+            Assert.Throws<ArgumentException>(() => gan.Ml.Data.AppendRows(real, reordered)).Message);
+        Assert.Contains("Label column 'Label': key 1 is '0' in the real rows but '9' in the generated ones",
+            Assert.Throws<ArgumentException>(() => gan.Ml.Data.EvaluateGenerated(real, reordered, labelColumnName: "Label")).Message);
+    }
+
+    /// <summary>The rows of <paramref name="keyed"/> with the label keyed anew, digit 9 first: the same key type, other key values.</summary>
+    private IDataView ReorderedKeys(IDataView keyed)
+    {
+        var rows = Datasets.DigitRows.GroupBy(r => r.Label).OrderByDescending(g => g.Key).SelectMany(g => g.Take(20)).ToArray();
+        var view = gan.Ml.Data.LoadFromEnumerable(rows);
+        var mapped = gan.Ml.Transforms.Conversion.MapValueToKey("Label").Fit(view).Transform(view);
+        return gan.Ml.Transforms.SelectColumns("Features", "Label").Fit(mapped).Transform(mapped);
     }
 
     [Fact]
@@ -228,6 +244,16 @@ public class GenerativeAdversarialNetworkTests(DigitsGan gan, ITestOutputHelper 
         var missing = gan.NoiseRows(3, 42); // 42 is no digit: MapValueToKey gives it the missing key
         var missingKey = Assert.Throws<InvalidOperationException>(() => Rows(gan.Generator.Transform(missing)));
         Assert.Contains("Label column 'Label' has a missing key at row 1", missingKey.Message);
+
+        var unkeyedLabel = gan.Ml.Data.LoadFromEnumerable(Datasets.DigitRows.Take(5));
+        var notKey = Assert.ThrowsAny<ArgumentException>(() => gan.Ml.Transforms.ScoreByDiscriminator(gan.Generator).Fit(unkeyedLabel));
+        Assert.Contains("Schema mismatch for label column 'Label'", notKey.Message);
+        Assert.Contains("got Single", notKey.Message);
+        var notKeyShape = Assert.ThrowsAny<ArgumentException>(
+            () => gan.Ml.Transforms.ScoreByDiscriminator(gan.Generator).GetOutputSchema(DeepArch.MLNet.Schema.SchemaShapes.Create(unkeyedLabel.Schema)));
+        Assert.Contains("Schema mismatch for label column 'Label': expected Key<UInt32>", notKeyShape.Message);
+        var tooSmall = Assert.Throws<ArgumentOutOfRangeException>(() => gan.Ml.Data.EvaluateGenerated(gan.Train, gan.Drawn, labelColumnName: "Label", imageShape: [1, 2, 32]));
+        Assert.Contains("height and width at least 4", tooSmall.Message);
 
         var notGenerator = Fixtures.Multiclass().Network;
         Assert.Contains("needs a generator fitted by GenerateByAdversarialNetwork", Assert.Throws<ArgumentException>(() => gan.Ml.Data.Generate(notGenerator, 3)).Message);

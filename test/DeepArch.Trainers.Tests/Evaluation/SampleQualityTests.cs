@@ -51,6 +51,42 @@ public class SampleQualityTests
         Assert.Throws<ArgumentOutOfRangeException>(() => SampleQuality.PrecisionRecall(real, real.Take(6).ToArray(), 2, k: 3));
     }
 
+    /// <summary>Over 1,024 rows, where the distances are computed in chunks: the same counts as every pair compared directly.</summary>
+    [Fact]
+    public void Precision_and_recall_over_many_rows_equal_a_direct_count()
+    {
+        float[] real = Gaussian(1100, 2, seed: 5);
+        float[] generated = Gaussian(1300, 2, seed: 6).Select(v => v * 1.3f + 0.2f).ToArray();
+
+        var (precision, recall) = SampleQuality.PrecisionRecall(real, generated, 2);
+
+        double[] Radii(float[] rows) => Enumerable.Range(0, rows.Length / 2)
+            .Select(i => Enumerable.Range(0, rows.Length / 2).Select(j => Distance(rows, i, rows, j)).Order().ElementAt(3)).ToArray();
+        double Within(float[] rows, float[] reference, double[] radii) => Enumerable.Range(0, rows.Length / 2)
+            .Count(i => Enumerable.Range(0, reference.Length / 2).Any(j => Distance(rows, i, reference, j) <= radii[j])) / (double)(rows.Length / 2);
+        Assert.Equal(Within(generated, real, Radii(real)), precision, 9);
+        Assert.Equal(Within(real, generated, Radii(generated)), recall, 9);
+    }
+
+    private static double Distance(float[] a, int i, float[] b, int j)
+        => Math.Sqrt(Math.Pow((double)a[2 * i] - b[2 * j], 2) + Math.Pow((double)a[2 * i + 1] - b[2 * j + 1], 2));
+
+    /// <summary>Features of very different units: each keeps its own spread (a ridge relative to the mean variance swamped the small one).</summary>
+    [Fact]
+    public void A_gaussian_draw_keeps_the_spread_of_features_in_different_units()
+    {
+        var random = new Random(7);
+        float[] data = Enumerable.Range(0, 3000).SelectMany(_ => new[] { (float)(1e4 * Normal(random)), (float)(0.1 * Normal(random)) }).ToArray();
+
+        float[] draws = SampleQuality.DrawGaussian(data, 2, 3000, new Random(8));
+
+        double Deviation(float[] rows, int f) => Math.Sqrt(Enumerable.Range(0, rows.Length / 2).Average(r => Math.Pow(rows[r * 2 + f], 2)));
+        Assert.InRange(Deviation(draws, 1) / Deviation(data, 1), 0.9, 1.1);
+        Assert.InRange(Deviation(draws, 0) / Deviation(data, 0), 0.9, 1.1);
+    }
+
+    private static double Normal(Random random) => Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+
     [Fact]
     public void Nearest_distances_are_euclidean_to_the_closest_reference_row()
     {
