@@ -33,6 +33,19 @@ public static class Datasets
     public static IReadOnlyList<DiabetesRow> DiabetesRows { get; } = ReadCsv("diabetes.csv", 10)
         .Select(r => new DiabetesRow { Features = r.Features, Label = r.Target }).ToArray();
 
+    /// <summary>A wine of the UCI wine set: 13 chemical measurements in their own units (magnesium near 100, proline near 1,000) and its cultivar 0 to 2.</summary>
+    public sealed class WineRow
+    {
+        [VectorType(13)]
+        public float[] Features { get; set; } = [];
+
+        public float Label { get; set; }
+    }
+
+    /// <summary>The 178 wines, as rows.</summary>
+    public static IReadOnlyList<WineRow> WineRows { get; } = ReadCsv("wine.csv", 13)
+        .Select(r => new WineRow { Features = r.Features, Label = r.Target }).ToArray();
+
     /// <summary>The weekly Mauna Loa CO2 series (2,284 weeks from March 1958, ppm).</summary>
     public static IReadOnlyList<float> Co2Weekly { get; } = File.ReadLines(Path.Combine(AppContext.BaseDirectory, "data", "co2_weekly.csv")).Skip(1)
         .Select(line => float.Parse(line.Split(',')[1], CultureInfo.InvariantCulture)).ToArray();

@@ -44,20 +44,22 @@ internal sealed class RegressionTask : PredictionTask
     }
 
     /// <summary>
-    /// The task that standardizes <paramref name="targets"/> (the training labels): their mean and standard deviation (1 when
-    /// they are all equal), in double precision.
+    /// The task that standardizes <paramref name="targets"/> (the training labels): the mean and standard deviation (1 when
+    /// they are all equal) of those at <paramref name="rows"/> (all when null), in double precision.
     /// </summary>
-    public static RegressionTask FromLabels(IReadOnlyList<float> targets)
+    public static RegressionTask FromLabels(IReadOnlyList<float> targets, IReadOnlyList<int>? rows = null)
     {
         double mean = 0, squares = 0;
-        for (int i = 0; i < targets.Count; i++)
+        int count = rows?.Count ?? targets.Count;
+        for (int i = 0; i < count; i++)
         {
             // Welford's update: no cancellation for labels far from 0 (years, prices).
-            double delta = targets[i] - mean;
+            float target = targets[rows?[i] ?? i];
+            double delta = target - mean;
             mean += delta / (i + 1);
-            squares += delta * (targets[i] - mean);
+            squares += delta * (target - mean);
         }
-        double deviation = targets.Count > 0 ? Math.Sqrt(squares / targets.Count) : 0;
+        double deviation = count > 0 ? Math.Sqrt(squares / count) : 0;
         return new RegressionTask { LabelMean = mean, LabelScale = deviation > 1e-12 * Math.Max(1, Math.Abs(mean)) ? deviation : 1 };
     }
 

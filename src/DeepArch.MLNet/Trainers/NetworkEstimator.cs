@@ -28,7 +28,15 @@ internal sealed record NetworkPlan(LayerSpec Architecture, NetworkOptionNames Na
 /// <param name="Validation">The rows of <c>Fit(train, validation)</c>, or null (the options' ValidationFraction may hold some out).</param>
 /// <param name="Task">The task's task, when reading decides it (the label's key values, the output column); null when export does.</param>
 /// <param name="Layout">For a sequence column: how it holds time steps.</param>
-internal sealed record FitData(DataViewSchema.Column Input, int InputSize, TrainingSet Train, TrainingSet? Validation, PredictionTask? Task, SequenceLayout? Layout = null);
+internal sealed record FitData(DataViewSchema.Column Input, int InputSize, TrainingSet Train, TrainingSet? Validation, PredictionTask? Task, SequenceLayout? Layout = null)
+{
+    /// <summary>
+    /// The rows of <see cref="Train"/> that training learns from: null for all of them, or the rows left when the options'
+    /// ValidationFraction holds some out (the loop's own split). Statistics taken from the data (a label's or the features'
+    /// standardization) come from these rows only, so that the held-out rows stay unseen.
+    /// </summary>
+    public IReadOnlyList<int>? TrainingRows { get; init; }
+}
 
 /// <summary>
 /// What every DeepArch estimator is. Its options are validated when it is created and again when each <c>Fit</c> starts,
@@ -77,6 +85,16 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         options.CheckEarlyStoppingHasValidation(validation is not null);
         var data = Read(options, train, validation);
         int seed = options.Seed ?? CatalogEnvironment.Seed(_environment);
+        if (validation is null && options.ValidationFraction > 0)
+        {
+            // The loop's own split; one that leaves no rows on a side is the loop's error to report, with all rows used here.
+            var heldOut = TrainingLoop.ValidationRows(data.Train.Count, options.ValidationFraction, seed).ToHashSet();
+            if (heldOut.Count > 0 && heldOut.Count < data.Train.Count)
+            {
+                data = data with { TrainingRows = Enumerable.Range(0, data.Train.Count).Where(r => !heldOut.Contains(r)).ToArray() };
+            }
+        }
+        data = Prepare(options, data);
         var device = TorchRuntime.ResolveDevice(options.Device, options.FallbackToCpu, "Options.Device");
         var training = options.ToTrainingOptions(seed);
         var scoring = options.ToScoringSettings();
@@ -99,6 +117,9 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
 
     /// <summary>Checks the schema of <paramref name="train"/> (and <paramref name="validation"/>) against the options and reads the rows.</summary>
     private protected abstract FitData Read(TOptions options, IDataView train, IDataView? validation);
+
+    /// <summary>Prepares the rows read for training once the rows it learns from are known (<see cref="FitData.TrainingRows"/>); by default nothing.</summary>
+    private protected virtual FitData Prepare(TOptions options, FitData data) => data;
 
     /// <summary>The network to train for the data read.</summary>
     private protected abstract NetworkPlan Plan(TOptions options, FitData data);

@@ -14,10 +14,10 @@ public abstract class NetworkTrainerOptions : NetworkOptions
     public string FeatureColumnName { get; set; } = "Features";
 
     /// <summary>
-    /// Regression only: train on the label standardized by the training rows' mean and standard deviation, with the exported
+    /// Regression only: train on the label standardized by the training rows' mean and standard deviation (not the rows ValidationFraction holds out), with the exported
     /// graph scaling predictions back, so that <c>Score</c> is in the label's units (default true). A label in natural units
     /// (hundreds, thousands) otherwise starts the network's output far from its targets and its mean squared error in the
-    /// thousands; the README's regression section has the measurement. The training history's losses are then in
+    /// thousands; the README's MLP section has the measurement. The training history's losses are then in
     /// standardized units (a loss of 1 is predicting the mean). Ignored by classifiers.
     /// </summary>
     public bool StandardizeLabel { get; set; } = true;

@@ -115,17 +115,23 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
         {
             CheckBothClasses(trainSet, label.Value.Name);
         }
-        if (task is RegressionTask && o.StandardizeLabel)
-        {
-            var regression = RegressionTask.FromLabels(trainSet.Targets);
-            regression.Standardize(trainSet.Targets);
-            if (validationSet is not null)
-            {
-                regression.Standardize(validationSet.Targets);
-            }
-            task = regression;
-        }
         return new FitData(feature, featureSize, trainSet, validationSet, task, layout);
+    }
+
+    /// <summary>For regression with <see cref="NetworkTrainerOptions.StandardizeLabel"/>: standardizes the targets by the training rows' labels.</summary>
+    private protected override FitData Prepare(TOptions options, FitData data)
+    {
+        if (data.Task is not RegressionTask || !options.StandardizeLabel)
+        {
+            return data;
+        }
+        var regression = RegressionTask.FromLabels(data.Train.Targets, data.TrainingRows);
+        regression.Standardize(data.Train.Targets);
+        if (data.Validation is not null)
+        {
+            regression.Standardize(data.Validation.Targets);
+        }
+        return data with { Task = regression };
     }
 
     /// <summary>How a recurrent trainer's feature column holds time steps.</summary>

@@ -34,6 +34,7 @@ namespace DeepArch.Trainers.Layers;
 [JsonDerivedType(typeof(TiedDense), "tieddense")]
 [JsonDerivedType(typeof(Recurrent), "recurrent")]
 [JsonDerivedType(typeof(Conditioned), "conditioned")]
+[JsonDerivedType(typeof(Normalization), "normalization")]
 [JsonDerivedType(typeof(Architectures.AutoencoderSpec), "autoencoder")]
 public abstract record LayerSpec
 {

@@ -93,7 +93,7 @@ public class PinnedResultsTests(ITestOutputHelper output)
         ["forecasting detector monte carlo"] = "8e8120847cc50c54e47f0f131c9088483d19f5cba78d660d5698f5d4a221939d",
         ["mlp binary, batch norm, dropout, early stopping, cosine"] = "4f33fd438274d593274f4f9fb1e3ebfde848396f1664858b8e6ac46d5af6fbf8",
         ["mlp multiclass"] = "bcf8a6d6428f698302395ed5e928d8f624bb66ece4415243b869e38063690654",
-        ["mlp regression, label standardized"] = "67c6822bee8374103b2b3892d2d5fa951a329097b2d6717bc32fa52241770eb1",
+        ["mlp regression, label and features standardized, validation fraction"] = "fcc45f4e6970533b953057b86e9ebc7cc66fd8705b96c0be6ff16c4ea3033232",
         ["mlp regression, sgd, step decay, weight decay"] = "4364ad05bedf28821d86311c553e3560e1313e14b0bae361b28b4fbc0dbd80f1",
         ["reconstruct denoising, in place"] = "81231a62ac42a9785450d8d8589e2ec5a9ca305e9ec7a2ab8dc6582fd9bd5992",
         ["rnn bidirectional 2-layer gru binary, mean pooling, dropout"] = "b1e84dd532c810050c2ea0427c04d72d2b1520dae33ac366f21f0468bfa0c10d",
@@ -109,21 +109,21 @@ public class PinnedResultsTests(ITestOutputHelper output)
     {
         ["mlp multiclass"] = ml => Classifier(ml, d => d.Append(ml.MulticlassClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
         {
-            HiddenLayers = [16], Epochs = 3, TrainingThreads = 1,
+            HiddenLayers = [16], Epochs = 3, TrainingThreads = 1, StandardizeFeatures = false,
         }))),
         ["mlp binary, batch norm, dropout, early stopping, cosine"] = ml => Binary(ml, ml.BinaryClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
         {
             LabelColumnName = "Small", HiddenLayers = [16, 8], BatchNorm = true, Dropout = 0.1f, Epochs = 4, ValidationFraction = 0.2,
-            EarlyStoppingPatience = 2, Schedule = new CosineAnnealing(), TrainingThreads = 1,
+            EarlyStoppingPatience = 2, Schedule = new CosineAnnealing(), TrainingThreads = 1, StandardizeFeatures = false,
         })),
         ["mlp regression, sgd, step decay, weight decay"] = ml => Regression(ml, ml.Regression.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
         {
             LabelColumnName = "Target", HiddenLayers = [8], Optimizer = OptimizerKind.Sgd, Schedule = new StepDecay(StepSize: 1), WeightDecay = 1e-4,
-            Epochs = 3, TrainingThreads = 1, StandardizeLabel = false,
+            Epochs = 3, TrainingThreads = 1, StandardizeLabel = false, StandardizeFeatures = false,
         })),
-        ["mlp regression, label standardized"] = ml => Regression(ml, ml.Regression.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+        ["mlp regression, label and features standardized, validation fraction"] = ml => Regression(ml, ml.Regression.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
         {
-            LabelColumnName = "Target", HiddenLayers = [8], Epochs = 3, TrainingThreads = 1,
+            LabelColumnName = "Target", HiddenLayers = [8], Epochs = 3, TrainingThreads = 1, ValidationFraction = 0.2,
         })),
         ["cnn multiclass default"] = ml => Classifier(ml, d => d.Append(ml.MulticlassClassification.Trainers.ConvolutionalNetwork(new ConvolutionalNetworkTrainer.Options
         {

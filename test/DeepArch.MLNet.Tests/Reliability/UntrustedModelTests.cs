@@ -309,7 +309,7 @@ public class UntrustedModelTests
     {
         byte[] onnx = Reseal(Model.Value.Onnx, proto =>
         {
-            var weight = proto.Graph.Initializer.First(t => t.RawData.Length >= 16);
+            var weight = proto.Graph.Initializer.First(t => t.Name.StartsWith("dense_weight", StringComparison.Ordinal) && t.RawData.Length >= 16);
             weight.Dims[0] = 1L << 40;
         });
 
@@ -564,10 +564,10 @@ public class UntrustedModelTests
         entry.Value = root.ToJsonString();
     });
 
-    /// <summary>Points the first weight tensor at <paramref name="location"/> as external data, as a crafted model would.</summary>
+    /// <summary>Points the first dense layer's weights (zeros from the secret file make every row score the same) at <paramref name="location"/> as external data, as a crafted model would.</summary>
     private static void PointFirstWeightAt(ModelProto proto, string location, int offset)
     {
-        var weight = proto.Graph.Initializer.First(t => t.RawData.Length >= 16);
+        var weight = proto.Graph.Initializer.First(t => t.Name.StartsWith("dense_weight", StringComparison.Ordinal) && t.RawData.Length >= 16);
         int length = weight.RawData.Length;
         weight.RawData = ByteString.Empty;
         weight.DataLocation = TensorProto.Types.DataLocation.External;

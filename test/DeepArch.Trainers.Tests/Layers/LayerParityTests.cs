@@ -21,6 +21,7 @@ public class LayerParityTests
         { "Softmax", new Activation(ActivationKind.Softmax) },
         { "Dropout", new Dropout(0.5f) },
         { "BatchNorm1d", new BatchNorm1d() },
+        { "Normalization", new Normalization([0.5f, -2, 100, 0, 3], [0.25f, 4, 10, 1, 0.5f]) },
         { "Sequential", new Sequential(new Dense(8), new BatchNorm1d(), new Activation(ActivationKind.Tanh), new Dropout(0.2f), new Dense(5)) },
     };
 
@@ -38,6 +39,39 @@ public class LayerParityTests
         double error = OnnxAssert.Parity(network, rows: 33, seed: 11, inputScale: 30f);
 
         Assert.True(error <= 1e-5, name);
+    }
+
+    /// <summary>A network that starts with its training rows' standardization reads the rows in their own units, and so does its graph.</summary>
+    [Fact]
+    public void A_first_normalization_layer_matches_onnx_runtime_on_raw_rows()
+    {
+        var random = new Random(2);
+        float[] rows = Enumerable.Range(0, 400).SelectMany(_ => new[] { 1000 + 300 * random.NextSingle(), 0.01f * random.NextSingle(), 7f }).ToArray();
+        var normalization = Normalization.Adapt(rows, 3);
+        using var network = new Network(new Sequential(normalization, new Dense(4), new Activation(ActivationKind.Tanh), new Dense(2)), [3], seed: 1);
+
+        Assert.Equal(1, normalization.Scale[2]); // a constant feature is only shifted
+        Assert.Equal(7, normalization.Mean[2]);
+        OnnxAssert.Parity(network, rows: 40, seed: 5, inputScale: 1000f);
+    }
+
+    [Fact]
+    public void Normalization_takes_the_statistics_of_the_rows_it_is_given_and_refuses_bad_ones()
+    {
+        float[] rows = [1, 10, 3, 10, 100, -50];
+
+        var all = Normalization.Adapt(rows, 2);
+        var firstTwo = Normalization.Adapt(rows, 2, use: [0, 1]);
+
+        Assert.Equal([34.666668f, -10], all.Mean);
+        Assert.Equal([2, 10], firstTwo.Mean);
+        Assert.Equal([1, 1], firstTwo.Scale); // (1, 3): deviation 1; (10, 10): constant
+        Assert.Equal(firstTwo, LayerSpecJson.Deserialize(LayerSpecJson.Serialize(firstTwo)));
+        Assert.Throws<ArgumentException>(() => new Normalization([1, 2], [1]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Normalization([1], [0]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Normalization([float.NaN], [1]));
+        Assert.Throws<ArgumentException>(() => Normalization.Adapt(rows, 4));
+        Assert.Throws<ArgumentException>(() => new Network(new Normalization([0, 0], [1, 1]), [3], seed: 1));
     }
 
     [Fact]

@@ -23,6 +23,7 @@ public class ParameterCountTests
         { "Dense over steps", new Sequential(new Reshape(3, 2), new Dense(4)), Vector },
         { "Activation", new Activation(ActivationKind.Tanh), Vector },
         { "Dropout", new Dropout(0.5f), Vector },
+        { "Normalization (buffers, no parameters)", new Normalization([1, 2, 3, 4, 5, 6], [1, 1, 2, 2, 3, 3]), Vector },
         { "BatchNorm1d", new BatchNorm1d(), Vector },
         { "TiedDense alone", new TiedDense(4), Vector },
         { "TiedDense alone without bias", new TiedDense(4, useBias: false), Vector },

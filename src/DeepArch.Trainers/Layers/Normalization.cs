@@ -1,0 +1,123 @@
+using DeepArch.Trainers.Onnx;
+using static TorchSharp.torch;
+
+namespace DeepArch.Trainers.Layers;
+
+/// <summary>
+/// Per-value standardization with fixed statistics, <c>(x - Mean) / Scale</c>, as the first layer of a network: the network then
+/// reads data in its own units, and the exported graph standardizes it the same way (Keras' <c>Normalization</c> layer after
+/// <c>adapt</c>). <see cref="Adapt"/> takes the statistics from training rows. It has no trainable parameters.
+/// </summary>
+public sealed record Normalization : LayerSpec
+{
+    /// <summary>Creates the layer from one mean and one positive scale per value of a sample (in row-major order for a shaped input).</summary>
+    /// <param name="mean">What is subtracted from each value.</param>
+    /// <param name="scale">What each value is then divided by; positive.</param>
+    public Normalization(IReadOnlyList<float> mean, IReadOnlyList<float> scale)
+    {
+        ArgumentNullException.ThrowIfNull(mean);
+        ArgumentNullException.ThrowIfNull(scale);
+        if (mean.Count == 0 || mean.Count != scale.Count)
+        {
+            throw new ArgumentException($"A normalization needs one mean and one scale per value; got {mean.Count} means and {scale.Count} scales.", nameof(scale));
+        }
+        int bad = Enumerable.Range(0, mean.Count).FirstOrDefault(i => !float.IsFinite(mean[i]) || !(scale[i] > 0) || !float.IsFinite(1 / scale[i]), -1);
+        if (bad >= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(scale), $"Value {bad}: the mean must be finite and the scale positive with a finite inverse; got mean {mean[bad]}, scale {scale[bad]}.");
+        }
+        Mean = mean.ToArray();
+        Scale = scale.ToArray();
+    }
+
+    /// <summary>What is subtracted from each value.</summary>
+    public IReadOnlyList<float> Mean { get; }
+
+    /// <summary>What each value is divided by after the mean is subtracted.</summary>
+    public IReadOnlyList<float> Scale { get; }
+
+    /// <summary>
+    /// The layer that standardizes <paramref name="rows"/> (row-major, <paramref name="width"/> values per row) to mean 0 and
+    /// standard deviation 1 per value, with the statistics of the rows at <paramref name="use"/> (all when null); a value that is
+    /// constant over those rows gets a scale of 1 (it is only shifted).
+    /// </summary>
+    public static Normalization Adapt(ReadOnlySpan<float> rows, int width, IReadOnlyList<int>? use = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        if (rows.Length % width != 0 || (use?.Count ?? rows.Length / width) == 0)
+        {
+            throw new ArgumentException($"Adapt needs whole rows of {width} values, at least one; got {rows.Length} values and {use?.Count ?? rows.Length / width} rows to use.", nameof(rows));
+        }
+        int count = use?.Count ?? rows.Length / width;
+        var mean = new double[width];
+        var squares = new double[width];
+        for (int r = 0; r < count; r++)
+        {
+            // Welford's update, per value: no cancellation for values far from 0.
+            var row = rows.Slice((use?[r] ?? r) * width, width);
+            for (int j = 0; j < width; j++)
+            {
+                double delta = row[j] - mean[j];
+                mean[j] += delta / (r + 1);
+                squares[j] += delta * (row[j] - mean[j]);
+            }
+        }
+        var scale = new float[width];
+        for (int j = 0; j < width; j++)
+        {
+            double deviation = Math.Sqrt(squares[j] / count);
+            scale[j] = deviation > 1e-6 * Math.Max(1, Math.Abs(mean[j])) && float.IsFinite(1 / (float)deviation) ? (float)deviation : 1f;
+        }
+        return new Normalization(mean.Select(m => (float)m).ToArray(), scale);
+    }
+
+    /// <inheritdoc/>
+    public override string Describe() => $"Normalization({Mean.Count})";
+
+    /// <inheritdoc/>
+    public override int[] OutputShape(IReadOnlyList<int> inputShape)
+    {
+        if (Shapes.LongSize(inputShape) != Mean.Count)
+        {
+            throw new ArgumentException($"Normalization of {Mean.Count} values cannot take samples of {Shapes.Format(inputShape)}.", nameof(inputShape));
+        }
+        return inputShape.ToArray();
+    }
+
+    internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
+    {
+        OutputShape(inputShape);
+        long[] shape = inputShape.Select(d => (long)d).ToArray();
+        return new NormalizationModule(tensor(Mean.ToArray(), shape), tensor(Scale.Select(s => 1 / s).ToArray(), shape));
+    }
+
+    internal override string EmitOnnx(OnnxGraphBuilder graph, string input, nn.Module<Tensor, Tensor> module, IReadOnlyList<int> inputShape)
+    {
+        long[] shape = inputShape.Select(d => (long)d).ToArray();
+        return graph.AddNode("Mul", [
+            graph.AddNode("Sub", [input, graph.AddInitializer("normalization_mean", Mean.ToArray(), shape)]),
+            graph.AddInitializer("normalization_inverse_scale", Scale.Select(s => 1 / s).ToArray(), shape)]);
+    }
+
+    /// <summary>Equal when the statistics are equal value for value.</summary>
+    public bool Equals(Normalization? other) => other is not null && Mean.SequenceEqual(other.Mean) && Scale.SequenceEqual(other.Scale);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Mean.Count, Mean[0], Scale[0]);
+
+    /// <summary>(x - mean) * (1 / scale), with both as buffers (they follow the module to a device and stay out of the optimizer).</summary>
+    private sealed class NormalizationModule : nn.Module<Tensor, Tensor>
+    {
+        private readonly Tensor mean;
+        private readonly Tensor inverse;
+
+        public NormalizationModule(Tensor mean, Tensor inverse) : base(nameof(Normalization))
+        {
+            this.mean = mean;
+            this.inverse = inverse;
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor input) => (input - mean) * inverse;
+    }
+}
