@@ -1,3 +1,4 @@
+using DeepArch.MLNet.Persistence;
 using DeepArch.MLNet.Scoring;
 using DeepArch.MLNet.Trainers;
 using Microsoft.ML;
@@ -8,6 +9,23 @@ namespace DeepArch.MLNet.Tests;
 /// <summary>Small, seeded models shared by the scoring and error tests.</summary>
 public static class Fixtures
 {
+    /// <summary>
+    /// <paramref name="model"/> saved with <c>mlContext.Model.Save</c> and loaded back in a fresh <see cref="MLContext"/> both ways a
+    /// user can: <c>DeepArchModel.Load</c>, and plain <c>mlContext.Model.Load</c> after <c>DeepArchModel.Register</c>; the fresh
+    /// context comes along, for evaluating the reloaded models.
+    /// </summary>
+    public static (MLContext Fresh, ITransformer[] Reloaded) ReloadBothWays(MLContext ml, ITransformer model, DataViewSchema schema)
+    {
+        using var stream = new MemoryStream();
+        ml.Model.Save(model, schema, stream);
+        var fresh = new MLContext();
+        stream.Position = 0;
+        var loaded = DeepArchModel.Load(fresh, stream, out _);
+        DeepArchModel.Register(fresh);
+        stream.Position = 0;
+        return (fresh, [loaded, fresh.Model.Load(stream, out _)]);
+    }
+
     /// <summary>A row with features, a key-able label and a passthrough text and vector column.</summary>
     public sealed class Row
     {

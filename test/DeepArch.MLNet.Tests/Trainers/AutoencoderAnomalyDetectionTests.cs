@@ -1,4 +1,3 @@
-using DeepArch.MLNet.Persistence;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Trainers;
 using DeepArch.Trainers.Architectures;
@@ -99,19 +98,12 @@ public class AutoencoderAnomalyDetectionTests(ITestOutputHelper output)
         options.StandardizeError = true;
         options.FeatureContributionsColumnName = "Contributions";
         var model = ml.AnomalyDetection.Trainers.Autoencoder(options).Fit(train);
-        using var stream = new MemoryStream();
-        ml.Model.Save(model, test.Schema, stream);
-        var fresh = new MLContext();
-        stream.Position = 0;
-        var loaded = DeepArchModel.Load(fresh, stream, out _);
-        DeepArchModel.Register(fresh);
-        stream.Position = 0;
-        var plain = fresh.Model.Load(stream, out _);
+        var (fresh, reloadedModels) = Fixtures.ReloadBothWays(ml, model, test.Schema);
 
         var before = ml.Data.CreateEnumerable<ScoredWithContributions>(model.Transform(test), false).ToArray();
         Assert.All(before, s => Assert.Equal(1, s.Contributions.Sum(), 1e-4));
         Assert.Equal(64, ((VectorDataViewType)model.Transform(test).Schema["Contributions"].Type).Size);
-        foreach (var reloaded in new[] { loaded, plain })
+        foreach (var reloaded in reloadedModels)
         {
             var scored = reloaded.Transform(test);
             Assert.Equal(NumberDataViewType.Single, scored.Schema[ColumnNames.Score].Type);

@@ -1,4 +1,3 @@
-using DeepArch.MLNet.Persistence;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit;
@@ -55,18 +54,10 @@ public class BinaryMlpTests(ITestOutputHelper output)
     public void Save_load_round_trip_gives_identical_scores()
     {
         var (ml, test, model) = Fit();
-        using var stream = new MemoryStream();
-        ml.Model.Save(model, test.Schema, stream);
-
-        var fresh = new MLContext();
-        stream.Position = 0;
-        var loaded = DeepArchModel.Load(fresh, stream, out _);
-        DeepArchModel.Register(fresh);
-        stream.Position = 0;
-        var plain = fresh.Model.Load(stream, out _);
+        var (fresh, reloadedModels) = Fixtures.ReloadBothWays(ml, model, test.Schema);
 
         var before = ml.Data.CreateEnumerable<Scored>(model.Transform(test), reuseRowObject: false).ToArray();
-        foreach (var reloaded in new[] { loaded, plain })
+        foreach (var reloaded in reloadedModels)
         {
             var after = fresh.Data.CreateEnumerable<Scored>(reloaded.Transform(test), reuseRowObject: false).ToArray();
             Assert.Equal(before.Length, after.Length);

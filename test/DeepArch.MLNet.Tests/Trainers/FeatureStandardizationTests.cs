@@ -1,4 +1,3 @@
-using DeepArch.MLNet.Persistence;
 using DeepArch.MLNet.Trainers;
 using Microsoft.ML;
 using Xunit;
@@ -86,15 +85,8 @@ public class FeatureStandardizationTests(ITestOutputHelper output)
 
         Assert.Contains("Normalization(13)", model.NetworkSummary);
         float[][] scores = ScoreReader.Scores(model.Transform(keyed));
-        using var stream = new MemoryStream();
-        ml.Model.Save(model, keyed.Schema, stream);
-        var fresh = new MLContext();
-        stream.Position = 0;
-        var loaded = DeepArchModel.Load(fresh, stream, out _);
-        DeepArchModel.Register(fresh);
-        stream.Position = 0;
-        var plain = fresh.Model.Load(stream, out _);
-        foreach (var reloaded in new[] { loaded, plain })
+        var (fresh, reloadedModels) = Fixtures.ReloadBothWays(ml, model, keyed.Schema);
+        foreach (var reloaded in reloadedModels)
         {
             Assert.Equal(scores, ScoreReader.Scores(reloaded.Transform(keyed)));
         }

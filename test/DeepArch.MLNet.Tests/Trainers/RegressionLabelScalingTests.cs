@@ -1,4 +1,3 @@
-using DeepArch.MLNet.Persistence;
 using DeepArch.MLNet.Scoring;
 using DeepArch.MLNet.Tasks;
 using DeepArch.MLNet.Trainers;
@@ -79,15 +78,8 @@ public class RegressionLabelScalingTests(ITestOutputHelper output)
         output.WriteLine($"label mean {mean:F1}, standard deviation {deviation:F1}; training RMSE {rmse:F2}");
         Assert.True(rmse < 0.1 * deviation, $"RMSE {rmse:F2} for a label of standard deviation {deviation:F1}");
 
-        using var stream = new MemoryStream();
-        ml.Model.Save(model, data.Schema, stream);
-        var fresh = new MLContext();
-        stream.Position = 0;
-        var loaded = DeepArchModel.Load(fresh, stream, out _);
-        DeepArchModel.Register(fresh);
-        stream.Position = 0;
-        var plain = fresh.Model.Load(stream, out _);
-        foreach (var reloaded in new[] { loaded, plain })
+        var (fresh, reloadedModels) = Fixtures.ReloadBothWays(ml, model, data.Schema);
+        foreach (var reloaded in reloadedModels)
         {
             Assert.Equal(scores, reloaded.Transform(data).GetColumn<float>("Score").ToArray());
         }

@@ -1,4 +1,3 @@
-using DeepArch.MLNet.Persistence;
 using DeepArch.MLNet.Trainers;
 using Microsoft.ML;
 using Xunit;
@@ -44,17 +43,10 @@ public class RegressionMlpTests(ITestOutputHelper output)
     public void Save_load_round_trip_gives_identical_scores()
     {
         var (ml, test, model) = Fit();
-        using var stream = new MemoryStream();
-        ml.Model.Save(model, test.Schema, stream);
-        var fresh = new MLContext();
-        stream.Position = 0;
-        var loaded = DeepArchModel.Load(fresh, stream, out _);
-        DeepArchModel.Register(fresh);
-        stream.Position = 0;
-        var plain = fresh.Model.Load(stream, out _);
+        var (fresh, reloadedModels) = Fixtures.ReloadBothWays(ml, model, test.Schema);
 
         float[] before = ml.Data.CreateEnumerable<Scored>(model.Transform(test), false).Select(s => s.Score).ToArray();
-        foreach (var reloaded in new[] { loaded, plain })
+        foreach (var reloaded in reloadedModels)
         {
             float[] after = fresh.Data.CreateEnumerable<Scored>(reloaded.Transform(test), false).Select(s => s.Score).ToArray();
             Assert.Equal(before.Length, after.Length);
