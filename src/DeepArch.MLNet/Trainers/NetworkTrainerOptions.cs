@@ -14,6 +14,13 @@ public abstract class NetworkTrainerOptions : NetworkOptions
     public string FeatureColumnName { get; set; } = "Features";
 
     /// <summary>
+    /// A <c>Single</c> column of per-row weights that scale each row's loss (ML.NET's <c>ExampleWeightColumnName</c>): a weight of
+    /// 2 counts a row as if it were there twice, 0 leaves it out; weights must be finite, at least 0 and not all 0. Null
+    /// (default) weighs every row the same. A <c>Fit(train, validation)</c> validation set is weighted too when it has the column.
+    /// </summary>
+    public string? ExampleWeightColumnName { get; set; }
+
+    /// <summary>
     /// Regression only: train on the label standardized by the training rows' mean and standard deviation (not the rows ValidationFraction holds out), with the exported
     /// graph scaling predictions back, so that <c>Score</c> is in the label's units (default true). A label in natural units
     /// (hundreds, thousands) otherwise starts the network's output far from its targets and its mean squared error in the
@@ -27,6 +34,10 @@ public abstract class NetworkTrainerOptions : NetworkOptions
     {
         CheckColumnName(nameof(LabelColumnName), LabelColumnName);
         CheckColumnName(nameof(FeatureColumnName), FeatureColumnName);
+        if (ExampleWeightColumnName is not null)
+        {
+            CheckColumnName(nameof(ExampleWeightColumnName), ExampleWeightColumnName);
+        }
         base.Validate();
     }
 }

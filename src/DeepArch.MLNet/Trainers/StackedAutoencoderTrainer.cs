@@ -91,6 +91,8 @@ public sealed class StackedAutoencoderTrainer : SupervisedNetworkTrainer<Stacked
         internal override void Validate()
         {
             base.Validate();
+            Check(ExampleWeightColumnName is null, nameof(ExampleWeightColumnName), $"'{ExampleWeightColumnName}'",
+                "must be null: the stacked autoencoder's layer-wise pretraining does not weigh rows yet");
             Check(HiddenLayers is not null, nameof(HiddenLayers), "null", "must not be null");
             Check(HiddenLayers!.Count > 0 && HiddenLayers.All(h => h >= 1), nameof(HiddenLayers), $"[{string.Join(", ", HiddenLayers)}]",
                 "must hold at least one level's code size, each at least 1");

@@ -70,6 +70,18 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
             TaskKind.Regression => throw SchemaErrors.Mismatch("label", label.Name, "Single", SchemaErrors.Describe(label)),
             _ => throw new InvalidOperationException($"Unknown task {_task}."),
         };
+        if (o.ExampleWeightColumnName is { } weightName)
+        {
+            var weight = inputSchema.FirstOrDefault(c => c.Name == weightName);
+            if (weight.Name is null)
+            {
+                throw SchemaErrors.ColumnNotFound("example weight", weightName);
+            }
+            if (weight.IsKey || weight.Kind != scalar || weight.ItemType != NumberDataViewType.Single)
+            {
+                throw SchemaErrors.Mismatch("example weight", weightName, "Single", SchemaErrors.Describe(weight));
+            }
+        }
         return SchemaShapes.With(inputSchema, added);
     }
 
@@ -115,7 +127,54 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
         {
             CheckBothClasses(trainSet, label.Value.Name);
         }
+        if (o.ExampleWeightColumnName is { } weightName)
+        {
+            trainSet = trainSet.WithWeights(ReadWeights(train, weightName, "example weight", trainSet.Count, o.CancellationToken));
+            if (validationSet is not null && validation!.Schema.GetColumnOrNull(weightName) is not null)
+            {
+                validationSet = validationSet.WithWeights(ReadWeights(validation, weightName, "validation example weight", validationSet.Count, o.CancellationToken));
+            }
+        }
         return new FitData(feature, featureSize, trainSet, validationSet, task, layout);
+    }
+
+    /// <summary>Reads the <c>Single</c> weight column <paramref name="name"/>, one value per row read for training, checked.</summary>
+    private static float[] ReadWeights(IDataView data, string name, string role, int rows, CancellationToken ct)
+    {
+        var column = data.Schema.GetColumnOrNull(name) ?? throw SchemaErrors.ColumnNotFound(role, name);
+        if (column.Type != NumberDataViewType.Single)
+        {
+            throw SchemaErrors.Mismatch(role, name, "Single", SchemaErrors.Describe(column.Type));
+        }
+        var weights = new float[rows];
+        using var cursor = data.GetRowCursor([column]);
+        var getter = cursor.GetGetter<float>(column);
+        int row = 0;
+        while (cursor.MoveNext())
+        {
+            ct.ThrowIfCancellationRequested();
+            float weight = 0;
+            getter(ref weight);
+            if (row >= rows)
+            {
+                break;
+            }
+            if (!(weight >= 0) || !float.IsFinite(weight))
+            {
+                throw new InvalidOperationException(
+                    $"Example weight column '{name}' holds {weight.ToString(System.Globalization.CultureInfo.InvariantCulture)} at row {row}; weights must be finite numbers of at least 0.");
+            }
+            weights[row++] = weight;
+        }
+        if (row != rows)
+        {
+            throw new InvalidOperationException($"Example weight column '{name}' gave {row} rows, but {rows} rows were read for training.");
+        }
+        if (Array.TrueForAll(weights, w => w == 0))
+        {
+            throw new InvalidOperationException($"Example weight column '{name}' is 0 in all {rows} rows; at least one row must count.");
+        }
+        return weights;
     }
 
     /// <summary>For regression with <see cref="NetworkTrainerOptions.StandardizeLabel"/>: standardizes the targets by the training rows' labels.</summary>

@@ -1,4 +1,5 @@
 using DeepArch.Trainers.Networks;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DeepArch.Trainers.Training;
@@ -70,10 +71,16 @@ public class SupervisedObjective : TrainingObjective
         CheckClassIndices(set, classes, name, "CrossEntropy needs", $"CrossEntropy targets for a network with {classes} outputs are");
     }
 
+    /// <summary>
+    /// Row weights are read by this objective itself, not by those derived from it (their losses add terms a row weight does
+    /// not define, such as a sparse or variational penalty).
+    /// </summary>
+    protected internal override bool ReadsWeights => GetType() == typeof(SupervisedObjective);
+
     /// <summary>Forward, loss, backward, gradient clipping and the optimizer's step.</summary>
     protected internal override double[] TrainStep(TrainingBatch batch, IReadOnlyList<optim.Optimizer> optimizers)
     {
-        var loss = StepLoss(batch.Features, batch.Targets!);
+        var loss = batch.Weights is { } weights ? WeightedLoss(Network.Forward(batch.Features), batch.Targets!, weights) : StepLoss(batch.Features, batch.Targets!);
         loss.backward();
         ClipGradients(Network.Parameters());
         optimizers[0].step();
@@ -82,10 +89,34 @@ public class SupervisedObjective : TrainingObjective
 
     /// <inheritdoc/>
     protected internal override double[] EvaluateBatch(TrainingBatch batch)
-        => [ComputeLoss(Network.Forward(batch.Features), batch.Targets!).item<float>()];
+    {
+        var output = Network.Forward(batch.Features);
+        return [(batch.Weights is { } weights ? WeightedLoss(output, batch.Targets!, weights) : ComputeLoss(output, batch.Targets!)).item<float>()];
+    }
 
     /// <summary>The loss a training step minimizes on a batch; by default <see cref="ComputeLoss"/> of the network's output.</summary>
     protected virtual Tensor StepLoss(Tensor features, Tensor targets) => ComputeLoss(Network.Forward(features), targets);
+
+    /// <summary>
+    /// The weighted mean of each row's loss, <c>sum(w * loss) / sum(w)</c>, so that a row of weight 2 counts as the same row given
+    /// twice; a batch whose weights are all 0 has a loss of 0 (and no gradient).
+    /// </summary>
+    protected Tensor WeightedLoss(Tensor output, Tensor targets, Tensor weights)
+    {
+        var perRow = Loss switch
+        {
+            LossFunction.MeanSquaredError => nn.functional.mse_loss(output, targets, reduction: nn.Reduction.None),
+            LossFunction.CrossEntropy => nn.functional.cross_entropy(output, targets, reduction: nn.Reduction.None),
+            LossFunction.BinaryCrossEntropyWithLogits => nn.functional.binary_cross_entropy_with_logits(output, targets, reduction: nn.Reduction.None),
+            _ => throw new InvalidOperationException($"Unknown loss {Loss}."),
+        };
+        if (perRow.dim() > 1)
+        {
+            perRow = perRow.flatten(1).mean([1]);
+        }
+        using Scalar tiny = 1e-12f.ToScalar();
+        return (perRow * weights).sum() / weights.sum().clamp_min(tiny);
+    }
 
     /// <summary>The mean loss of a batch's <paramref name="output"/> against its <paramref name="targets"/>.</summary>
     protected Tensor ComputeLoss(Tensor output, Tensor targets) => Loss switch

@@ -45,6 +45,10 @@ public sealed class TrainingLoop
         ArgumentNullException.ThrowIfNull(objective);
         ArgumentNullException.ThrowIfNull(train);
         objective.CheckData(train, nameof(train));
+        if ((train.Weights ?? validation?.Weights) is not null && !objective.ReadsWeights)
+        {
+            throw new ArgumentException($"{objective.GetType().Name} does not read row weights; give it sets without weights.", train.Weights is null ? nameof(validation) : nameof(train));
+        }
         int rows = train.Count, heldOut = 0;
         if (validation is null && Options.ValidationFraction > 0)
         {
@@ -243,11 +247,12 @@ public sealed class TrainingLoop
                 var indices = tensor(order.AsSpan(start, size).ToArray(), device: train.Features.device);
                 var features = train.Features.index_select(0, indices);
                 var targets = train.Targets?.index_select(0, indices);
+                var weights = train.Weights?.index_select(0, indices);
                 foreach (var optimizer in optimizers)
                 {
                     optimizer.zero_grad();
                 }
-                losses = objective.TrainStep(new TrainingBatch(features, targets), optimizers);
+                losses = objective.TrainStep(new TrainingBatch(features, targets, weights), optimizers);
             }
             for (int i = 0; i < losses.Length; i++)
             {
@@ -272,7 +277,8 @@ public sealed class TrainingLoop
         {
             int size = Math.Min(Options.BatchSize, data.Count - start);
             using var scope = NewDisposeScope();
-            double[] losses = objective.EvaluateBatch(new TrainingBatch(data.Features.narrow(0, start, size), data.Targets?.narrow(0, start, size)));
+            double[] losses = objective.EvaluateBatch(new TrainingBatch(data.Features.narrow(0, start, size), data.Targets?.narrow(0, start, size),
+                data.Weights?.narrow(0, start, size)));
             for (int i = 0; i < losses.Length; i++)
             {
                 // A batch's loss is a float: weighted in float, as the loop always has, so validation losses keep their bits.
@@ -346,6 +352,7 @@ public sealed class TrainingLoop
                 TargetKind.Classes => Copy(tensor(set.Targets.Select(t => (long)t).ToArray(), device: device)),
                 _ => Copy(tensor(set.Targets.Select(t => (long)t).ToArray(), [set.Count, set.TargetWidth], device: device)),
             };
+            Weights = set.Weights is null ? null : Copy(tensor(set.Weights, device: device));
         }
 
         /// <summary>
@@ -368,10 +375,13 @@ public sealed class TrainingLoop
 
         public Tensor? Targets { get; }
 
+        public Tensor? Weights { get; }
+
         public void Dispose()
         {
             Features.Dispose();
             Targets?.Dispose();
+            Weights?.Dispose();
         }
     }
 }

@@ -25,7 +25,8 @@ public sealed record ParameterGroup(string Name, IReadOnlyList<Parameter> Parame
 /// <summary>A mini-batch on the training device: features [rows, ..sample shape] and, unless the objective reads none, targets.</summary>
 /// <param name="Features">The rows' features.</param>
 /// <param name="Targets">The rows' targets, typed as <see cref="TrainingObjective.Targets"/> says: float [rows, width], int64 [rows] class indices or int64 [rows, width] tokens.</param>
-public sealed record TrainingBatch(Tensor Features, Tensor? Targets);
+/// <param name="Weights">The rows' weights, float [rows], when the set has them (<see cref="TrainingSet.Weights"/>); null when every row counts the same.</param>
+public sealed record TrainingBatch(Tensor Features, Tensor? Targets, Tensor? Weights = null);
 
 /// <summary>
 /// What one kind of training is, beside the loop every kind shares (<see cref="TrainingLoop"/>): the networks it trains
@@ -97,6 +98,9 @@ public abstract class TrainingObjective
     protected internal virtual void Release()
     {
     }
+
+    /// <summary>Whether the objective weighs each row's loss by <see cref="TrainingBatch.Weights"/>; the loop refuses a weighted set otherwise.</summary>
+    protected internal virtual bool ReadsWeights => false;
 
     /// <summary>Binds the run's options (called by the loop).</summary>
     internal void Begin(TrainingOptions options) => _options = options;

@@ -47,6 +47,35 @@ public sealed class TrainingSet
     /// <summary>The number of rows.</summary>
     public int Count { get; }
 
+    /// <summary>
+    /// One weight per row that scales its loss (the weighted mean over a batch: a weight of 2 counts a row as if it were there
+    /// twice), or null when every row counts the same (<see cref="WithWeights"/>).
+    /// </summary>
+    public float[]? Weights { get; private init; }
+
+    /// <summary>This set (sharing its arrays) with one weight per row; null clears them.</summary>
+    /// <exception cref="ArgumentException">A weight count other than <see cref="Count"/>, a weight that is negative or not finite, or weights that are all 0.</exception>
+    public TrainingSet WithWeights(float[]? weights)
+    {
+        if (weights is not null)
+        {
+            if (weights.Length != Count)
+            {
+                throw new ArgumentException($"Expected one weight per row ({Count}), got {weights.Length}.", nameof(weights));
+            }
+            int bad = Array.FindIndex(weights, w => !(w >= 0) || !float.IsFinite(w));
+            if (bad >= 0)
+            {
+                throw new ArgumentException($"Weights must be finite and at least 0; row {bad} has {weights[bad]}.", nameof(weights));
+            }
+            if (Array.TrueForAll(weights, w => w == 0))
+            {
+                throw new ArgumentException($"Weights must not all be 0 (all {Count} rows are).", nameof(weights));
+            }
+        }
+        return new TrainingSet(Features, SampleShape, Targets, TargetWidth) { Weights = weights };
+    }
+
     /// <summary>The rows at <paramref name="indices"/>, as a new set.</summary>
     public TrainingSet Subset(IReadOnlyList<int> indices)
     {
@@ -63,6 +92,6 @@ public sealed class TrainingSet
                 Array.Copy(Targets, (long)indices[i] * TargetWidth, targets, (long)i * TargetWidth, TargetWidth);
             }
         }
-        return new TrainingSet(features, SampleShape, targets, TargetWidth);
+        return new TrainingSet(features, SampleShape, targets, TargetWidth) { Weights = Weights is null ? null : indices.Select(i => Weights[i]).ToArray() };
     }
 }
