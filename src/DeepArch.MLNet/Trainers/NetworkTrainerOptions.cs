@@ -21,6 +21,14 @@ public abstract class NetworkTrainerOptions : NetworkOptions
     public string? ExampleWeightColumnName { get; set; }
 
     /// <summary>
+    /// Classifiers only: weighs each training row by <c>n / (k * n_c)</c> (scikit-learn's and Keras users' "balanced" class
+    /// weights: n training rows, k classes, n_c rows of the row's class), times its example weight if any, so that every class
+    /// counts the same in the loss; raises a rare class's recall, usually at some cost in its precision. Default false. The
+    /// validation loss stays unweighted by class.
+    /// </summary>
+    public bool BalanceClasses { get; set; }
+
+    /// <summary>
     /// Regression only: train on the label standardized by the training rows' mean and standard deviation (not the rows ValidationFraction holds out), with the exported
     /// graph scaling predictions back, so that <c>Score</c> is in the label's units (default true). A label in natural units
     /// (hundreds, thousands) otherwise starts the network's output far from its targets and its mean squared error in the

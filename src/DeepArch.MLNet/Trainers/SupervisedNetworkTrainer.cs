@@ -88,6 +88,10 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
     private protected override FitData Read(TOptions o, IDataView train, IDataView? validation)
     {
         var ct = o.CancellationToken;
+        if (o.BalanceClasses && _task == TaskKind.Regression)
+        {
+            throw new ArgumentOutOfRangeException("Options.BalanceClasses", true, "Options.BalanceClasses is for classifiers; a regression label has no classes to balance.");
+        }
         DataViewSchema.Column feature;
         int featureSize;
         SequenceLayout? layout = null;
@@ -178,8 +182,13 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
     }
 
     /// <summary>For regression with <see cref="NetworkTrainerOptions.StandardizeLabel"/>: standardizes the targets by the training rows' labels.</summary>
+    /// <summary>For classifiers with <see cref="NetworkTrainerOptions.BalanceClasses"/>: weighs the training rows by their class's frequency.</summary>
     private protected override FitData Prepare(TOptions options, FitData data)
     {
+        if (options.BalanceClasses)
+        {
+            data = data with { Train = data.Train.WithWeights(BalancedWeights(data.Train, data.TrainingRows)) };
+        }
         if (data.Task is not RegressionTask || !options.StandardizeLabel)
         {
             return data;
@@ -191,6 +200,28 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
             regression.Standardize(data.Validation.Targets);
         }
         return data with { Task = regression };
+    }
+
+    /// <summary>
+    /// Each row's weight times <c>n / (k * n_c)</c>, scikit-learn's "balanced": n training rows (those at <paramref name="rows"/>),
+    /// k classes present among them, n_c rows of the row's class; every class then weighs the same in the loss.
+    /// </summary>
+    private static float[] BalancedWeights(TrainingSet set, IReadOnlyList<int>? rows)
+    {
+        var counts = new Dictionary<float, int>();
+        foreach (int r in rows ?? Enumerable.Range(0, set.Count))
+        {
+            counts[set.Targets[r]] = counts.GetValueOrDefault(set.Targets[r]) + 1;
+        }
+        int total = counts.Values.Sum();
+        var weights = new float[set.Count];
+        for (int r = 0; r < set.Count; r++)
+        {
+            // A class only in held-out rows weighs as a class of one row; it never reaches training.
+            float balance = (float)total / (counts.Count * counts.GetValueOrDefault(set.Targets[r], 1));
+            weights[r] = (set.Weights?[r] ?? 1) * balance;
+        }
+        return weights;
     }
 
     /// <summary>How a recurrent trainer's feature column holds time steps.</summary>

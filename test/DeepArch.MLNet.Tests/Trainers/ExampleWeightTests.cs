@@ -44,6 +44,38 @@ public class ExampleWeightTests(ITestOutputHelper output)
         Assert.True(recall[1] >= recall[0] + 0.1, $"recall {recall[0]:F3} unweighted, {recall[1]:F3} weighted");
     }
 
+    /// <summary>
+    /// BalanceClasses computes the same weights up to a common factor (the loss is a weighted mean, so the factor cancels): the
+    /// same scores as the weight column above, within rounding (1e-4).
+    /// </summary>
+    [Fact]
+    public void Balanced_classes_train_the_model_that_class_ratio_weights_do()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, test) = Datasets.StratifiedSplit(Datasets.DigitRows, r => r.Label, seed: 1);
+        var rare = train.Where(r => r.Label != 9).Concat(train.Where(r => r.Label == 9).Take(15)).ToArray();
+        float ratio = rare.Count(r => r.Label != 9) / 15f;
+        var trainView = ml.Data.LoadFromEnumerable(rare.Select(r => new NineRow { Features = r.Features, IsNine = r.Label == 9, Weight = r.Label == 9 ? ratio : 1 }));
+        var testView = ml.Data.LoadFromEnumerable(test.Select(r => new NineRow { Features = r.Features, IsNine = r.Label == 9, Weight = 1 }));
+        float[] Scores(Action<MultilayerPerceptronTrainer.Options> set)
+        {
+            var options = new MultilayerPerceptronTrainer.Options { LabelColumnName = "IsNine", Seed = 1, Epochs = 5 };
+            set(options);
+            using var model = ml.BinaryClassification.Trainers.MultilayerPerceptron(options).Fit(trainView);
+            return model.Transform(testView).GetColumn<float>("Score").ToArray();
+        }
+
+        float[] balanced = Scores(o => o.BalanceClasses = true);
+        float[] weighted = Scores(o => o.ExampleWeightColumnName = "Weight");
+        float[] plain = Scores(_ => { });
+
+        Assert.Equal(weighted.Length, balanced.Length);
+        Assert.All(weighted.Zip(balanced), p => Assert.Equal(p.First, p.Second, 1e-4f));
+        Assert.NotEqual(plain, balanced);
+        Assert.Contains("Options.BalanceClasses is for classifiers", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            ml.Regression.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options { LabelColumnName = "Weight", BalanceClasses = true }).Fit(trainView)).Message);
+    }
+
     [Fact]
     public void Bad_weight_columns_are_named_with_the_row_and_value()
     {
