@@ -96,6 +96,19 @@ public abstract class NetworkOptions
     /// <summary>Cancels <c>Fit</c>; checked between batches.</summary>
     public CancellationToken CancellationToken { get; set; }
 
+    /// <summary>
+    /// A file that <c>Fit</c> writes the training history to as CSV, one row per epoch as it ends (epoch, train and validation
+    /// loss, learning rate, elapsed seconds, and every named loss of the objective); null (default) writes none.
+    /// <see cref="CsvHistoryWriter"/> has the format.
+    /// </summary>
+    public string? HistoryCsvPath { get; set; }
+
+    /// <summary>
+    /// A folder that <c>Fit</c> writes TensorBoard event files to (each loss per epoch, the learning rate); one folder per run, and
+    /// <c>tensorboard --logdir</c> on their parent compares runs. Null (default) writes none. <see cref="TensorBoardWriter"/> has the tags.
+    /// </summary>
+    public string? TensorBoardDirectory { get; set; }
+
     /// <summary>Checks every option, naming the first one out of range ("Options.BatchSize must be positive; got 0.").</summary>
     internal virtual void Validate()
     {
@@ -103,6 +116,8 @@ public abstract class NetworkOptions
         Check(ScoringThreads >= 0 && ScoringThreads <= ScoringSettings.MaxThreads, nameof(ScoringThreads), ScoringThreads, $"must be in [0, {ScoringSettings.MaxThreads}] (0 = one per core)");
         // Checked here because the training loop calls it Threads, a name these options do not have.
         Check(TrainingThreads >= 0 && TrainingThreads <= ScoringSettings.MaxThreads, nameof(TrainingThreads), TrainingThreads, $"must be in [0, {ScoringSettings.MaxThreads}] (0 = one per core)");
+        Check(HistoryCsvPath is null || !string.IsNullOrWhiteSpace(HistoryCsvPath), nameof(HistoryCsvPath), $"'{HistoryCsvPath}'", "must be null or a file path");
+        Check(TensorBoardDirectory is null || !string.IsNullOrWhiteSpace(TensorBoardDirectory), nameof(TensorBoardDirectory), $"'{TensorBoardDirectory}'", "must be null or a folder path");
         ToTrainingOptions(0).Validate("Options");
     }
 
@@ -133,8 +148,22 @@ public abstract class NetworkOptions
         => Check(BatchSize >= 2 || BatchNormalization.LayerKinds(network).Count == 0, nameof(BatchSize), BatchSize,
             $"must be at least 2 with {batchNorm} (batch normalization needs two rows per batch: on one row its statistics are NaN)");
 
-    /// <summary>The training-loop options these options describe.</summary>
-    internal TrainingOptions ToTrainingOptions(int seed) => new()
+    /// <summary>The training-loop options these options describe, with the run logs' callbacks.</summary>
+    internal TrainingOptions ToTrainingOptions(int seed)
+    {
+        var options = LoopOptions(seed);
+        if (HistoryCsvPath is not null)
+        {
+            options.Callbacks.Add(new CsvHistoryWriter(HistoryCsvPath));
+        }
+        if (TensorBoardDirectory is not null)
+        {
+            options.Callbacks.Add(new TensorBoardWriter(TensorBoardDirectory));
+        }
+        return options;
+    }
+
+    private TrainingOptions LoopOptions(int seed) => new()
     {
         Epochs = Epochs,
         BatchSize = BatchSize,
