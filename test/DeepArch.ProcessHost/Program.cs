@@ -7,6 +7,10 @@
 // Trains DeterminismPipeline's pipelines on the rows of rows.csv in this fresh process and prints the
 // scores of those rows (one line per row and task), for the cross-process determinism test.
 //
+// Usage: DeepArch.ProcessHost train-cnn
+// Trains a small CNN for two epochs, printing its ML.NET log messages ("log: Info: ...") and its last training loss, for the
+// tests of what training writes to the console and to mlContext.Log.
+//
 // Usage: DeepArch.ProcessHost train-small
 // Trains a small MLP for one epoch through ML.NET (the first TorchSharp use of the process is DeepArch's) and prints
 // its training loss, for the tests of the native environment DeepArch sets up (OMP_WAIT_POLICY).
@@ -38,6 +42,24 @@ if (args.Length == 1 && args[0] == "train-small")
         new DeepArch.MLNet.Trainers.MultilayerPerceptronTrainer.Options { HiddenLayers = [8], Epochs = 1, TrainingThreads = 2 })
         .Fit(context.Data.LoadFromEnumerable(rowsToFit));
     Console.WriteLine(fitted.History.Epochs[^1].TrainLoss.ToString("R", CultureInfo.InvariantCulture));
+    return 0;
+}
+if (args.Length == 1 && args[0] == "train-cnn")
+{
+    // A small CNN for two epochs through ML.NET, its progress in mlContext.Log printed, for the tests of what training writes
+    // to the console (libtorch's NNPACK warnings) and to ML.NET's log.
+    var context = new MLContext(seed: 1);
+    context.Log += (_, e) => { if (e.Source.Contains("ConvolutionalNetwork", StringComparison.Ordinal)) Console.WriteLine($"log: {e.Kind}: {e.Message}"); };
+    var random = new Random(1);
+    var images = Enumerable.Range(0, 96).Select(i => new ImageRow
+    {
+        Features = Enumerable.Range(0, 64).Select(_ => random.NextSingle()).ToArray(),
+        Label = i % 2,
+    }).ToArray();
+    var keyed = context.Transforms.Conversion.MapValueToKey("Label").Fit(context.Data.LoadFromEnumerable(images)).Transform(context.Data.LoadFromEnumerable(images));
+    using var cnn = context.MulticlassClassification.Trainers.ConvolutionalNetwork(
+        new DeepArch.MLNet.Trainers.ConvolutionalNetworkTrainer.Options { InputShape = [1, 8, 8], Epochs = 2 }).Fit(keyed);
+    Console.WriteLine(cnn.History.Epochs[^1].TrainLoss.ToString("R", CultureInfo.InvariantCulture));
     return 0;
 }
 if (args.Length != 4 || args[0] != "score")
@@ -84,6 +106,14 @@ else
     }
 }
 return 0;
+
+internal sealed class ImageRow
+{
+    [VectorType(64)]
+    public float[] Features { get; set; } = [];
+
+    public float Label { get; set; }
+}
 
 internal sealed class LabeledRow
 {

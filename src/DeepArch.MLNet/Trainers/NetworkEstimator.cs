@@ -100,11 +100,19 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         var scoring = options.ToScoringSettings();
         var plan = Plan(options, data);
         var networks = plan.Others.Prepend(plan).Select(p => (p.Architecture, p.InputShape ?? [data.InputSize])).ToList();
+        using var log = _environment.Start(Name);
+        int trainingRows = data.TrainingRows?.Count ?? data.Train.Count;
+        log.Info(MessageSensitivity.None, $"{Name}: {trainingRows:N0} training rows of {data.InputSize:N0} values" +
+            (data.Validation is not null ? $", {data.Validation.Count:N0} validation rows" : trainingRows < data.Train.Count ? $", {data.Train.Count - trainingRows:N0} held out for validation" : "") +
+            $"; {training.Epochs} epochs on {device}, seed {seed}.");
+        training.Callbacks.Add(new LogProgress(log, Name, training.Epochs));
         var (built, history) = TrainingGuard.Train(networks, seed, device, training, data.Train, data.Validation, plan.Names, scoring,
             built => Train(options, built, data, training));
         try
         {
-            return Export(new Fitted(Name, options, data, built, history, seed, scoring));
+            var transformer = Export(new Fitted(Name, options, data, built, history, seed, scoring));
+            log.Info(MessageSensitivity.None, $"{Name}: exported to ONNX; the transformer scores in batches of {scoring.BatchSize}.");
+            return transformer;
         }
         finally
         {
@@ -117,6 +125,22 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
 
     /// <summary>Checks the schema of <paramref name="train"/> (and <paramref name="validation"/>) against the options and reads the rows.</summary>
     private protected abstract FitData Read(TOptions options, IDataView train, IDataView? validation);
+
+    /// <summary>
+    /// Writes each epoch to ML.NET's log (<c>mlContext.Log</c>) as an Info message of the estimator's channel, and how training
+    /// ended, so that a user watching <c>Fit</c> sees its progress with the options they already have.
+    /// </summary>
+    private sealed class LogProgress(IChannel log, string name, int epochs) : TrainingCallback
+    {
+        public override void OnEpochEnd(EpochReport report)
+            => log.Info(MessageSensitivity.None, $"{name}: epoch {report.Epoch}/{epochs}, train loss {report.TrainLoss:G5}" +
+                (report.ValidationLoss is { } v ? $", validation loss {v:G5}" : "") + $", learning rate {report.LearningRate:G3}, {report.Elapsed.TotalSeconds:F1} s.");
+
+        public override void OnTrainingEnd(TrainingHistory history)
+            => log.Info(MessageSensitivity.None, history.StopReason == StopReason.EarlyStopped
+                ? $"{name}: early stopping after epoch {history.Epochs.Count}; restored the weights of epoch {history.BestEpoch}."
+                : $"{name}: trained {history.Epochs.Count} epochs.");
+    }
 
     /// <summary>Prepares the rows read for training once the rows it learns from are known (<see cref="FitData.TrainingRows"/>); by default nothing.</summary>
     private protected virtual FitData Prepare(TOptions options, FitData data) => data;

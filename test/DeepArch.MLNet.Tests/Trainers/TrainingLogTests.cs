@@ -1,0 +1,41 @@
+using DeepArch.MLNet.Trainers;
+using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using Xunit;
+
+namespace DeepArch.MLNet.Tests.Trainers;
+
+/// <summary>What <c>Fit</c> tells a user: its progress in <c>mlContext.Log</c>, and nothing from libtorch on the console.</summary>
+public class TrainingLogTests
+{
+    [Fact]
+    public void Fit_writes_each_epoch_and_how_training_ended_to_MLNets_log()
+    {
+        var ml = new MLContext(seed: 1);
+        var messages = new List<LoggingEventArgs>();
+        ml.Log += (_, e) => { lock (messages) { messages.Add(e); } };
+        var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(Fixtures.Rows(100))).Transform(ml.Data.LoadFromEnumerable(Fixtures.Rows(100)));
+
+        using var model = ml.MulticlassClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+        {
+            Epochs = 6, ValidationFraction = 0.2, EarlyStoppingPatience = 1, LearningRate = 0.5,
+        }).Fit(data);
+
+        var ours = messages.Where(m => m.Source == "MultilayerPerceptron" && m.Kind == ChannelMessageKind.Info).Select(m => m.Message).ToList();
+        Assert.Contains(ours, m => m.Contains("MultilayerPerceptron: 80 training rows of 6 values, 20 held out for validation; 6 epochs on cpu", StringComparison.Ordinal));
+        Assert.Equal(model.History.Epochs.Count, ours.Count(m => m.Contains("epoch ", StringComparison.Ordinal) && m.Contains("train loss", StringComparison.Ordinal)));
+        Assert.Contains(ours, m => m.Contains($"epoch 1/6, train loss {model.History.Epochs[0].TrainLoss:G5}, validation loss", StringComparison.Ordinal));
+        Assert.Contains(ours, m => m.Contains(model.History.StopReason == DeepArch.Trainers.Training.StopReason.EarlyStopped ? "early stopping after epoch" : "trained 6 epochs", StringComparison.Ordinal));
+        Assert.Contains(ours, m => m.Contains("exported to ONNX", StringComparison.Ordinal));
+    }
+
+    /// <summary>A CNN trained with the default threads in a fresh process: its log lines reach mlContext.Log, and libtorch prints no NNPACK warnings.</summary>
+    [Fact]
+    public void A_cnn_fit_in_a_fresh_process_logs_its_epochs_and_prints_no_nnpack_warnings()
+    {
+        var (output, error) = ProcessHost.Run(new Dictionary<string, string?>(), "train-cnn");
+
+        Assert.Contains(output, line => line.Contains("ConvolutionalNetwork: epoch 2/2, train loss", StringComparison.Ordinal));
+        Assert.DoesNotContain("NNPACK", error, StringComparison.Ordinal);
+    }
+}
