@@ -57,9 +57,11 @@ internal sealed class GanWorkload(BenchOptions options, TextWriter log) : IWorkl
         var train = keys.Transform(raw);
         int n = digits.Count;
 
+        // The estimator's own thread default unless --training-threads is given; PyTorch runs with as many threads.
+        int trainingThreads = threads > 0 ? threads : new GenerativeAdversarialNetworkEstimator.Options().TrainingThreads;
         GenerativeAdversarialNetworkEstimator.Options Options(bool dcgan) => new()
         {
-            LabelColumnName = "Label", Epochs = dcgan ? dcganEpochs : denseEpochs, Seed = Seed, TrainingThreads = threads,
+            LabelColumnName = "Label", Epochs = dcgan ? dcganEpochs : denseEpochs, Seed = Seed, TrainingThreads = trainingThreads,
             Kind = dcgan ? GanKind.Convolutional : GanKind.Dense, ImageShape = dcgan ? ImageShape : null,
         };
         double Fit(bool dcgan)
@@ -105,7 +107,7 @@ internal sealed class GanWorkload(BenchOptions options, TextWriter log) : IWorkl
 
         // PyTorch, right after: the same networks, step, batch and epochs (plus one untimed warm-up epoch); then sampling.
         var torchRef = new TorchReference(BenchOptions.FindInRepository("eng/bench/reference/gan_reference.py"), log);
-        string torchThreads = TorchReference.Threads(threads).ToString(CultureInfo.InvariantCulture);
+        string torchThreads = TorchReference.Threads(trainingThreads).ToString(CultureInfo.InvariantCulture);
         JsonElement? Py(string kind, string mode, int epochs) => torchRef.Run($"{kind} {mode}",
         [
             "--kind", kind, "--mode", mode, "--epochs", epochs.ToString(CultureInfo.InvariantCulture), "--warmup-epochs", "1", "--threads", torchThreads,
@@ -127,11 +129,11 @@ internal sealed class GanWorkload(BenchOptions options, TextWriter log) : IWorkl
         sb.AppendLine(inv, $"- .NET: {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}; Microsoft.ML {MachineInfo.VersionOf(typeof(MLContext).Assembly)}; TorchSharp {MachineInfo.VersionOf("TorchSharp")}; DeepArch git {MachineInfo.GitState(AppContext.BaseDirectory)}");
         sb.AppendLine(inv, $"- Threading environment: {MachineInfo.ThreadingEnvironment()}");
         sb.AppendLine();
-        sb.AppendLine(string.Create(inv, $"Protocol: the conditional GANs of `Transforms.GenerateByAdversarialNetwork` with their default options (batch 64, Adam 1e-3 with beta1 0.5, one discriminator step per generator step, real label 0.9, the generator's weight average) but for the epochs, seed {Seed}, on the {n:N0} digits; {options.Warmups} warm-up pass(es) of every contender, {reps} interleaved repetitions. " +
+        sb.AppendLine(string.Create(inv, $"Protocol: the conditional GANs of `Transforms.GenerateByAdversarialNetwork` with their default options (batch 64, Adam 1e-3 with beta1 0.5, one discriminator step per generator step, real label 0.9, the generator's weight average, {(trainingThreads == 0 ? "one thread per core" : $"{trainingThreads} training thread(s)")}) but for the epochs, seed {Seed}, on the {n:N0} digits; {options.Warmups} warm-up pass(es) of every contender, {reps} interleaved repetitions. " +
                       $"Training samples/s = real rows x epochs / wall seconds of the whole `Fit` (each row goes through one discriminator step and one generator step with as many generated rows). " +
                       $"Sampling: {sampleRows:N0} rows per pass, in DeepArch's scoring batches of 256; `Data.Generate` draws the noise and labels itself, the transformer reads pre-drawn noise from a cached IDataView."));
         sb.AppendLine();
-        sb.AppendLine("PyTorch = gan_reference.py run right after, the same networks, initialization, step and batch (its training samples/s cover the timed epochs only, after one untimed warm-up epoch, so they leave out the set-up that `Fit` includes; its sampling is the generator's forward pass in eval mode under `inference_mode`, batches of 256, scaled back to grey levels).");
+        sb.AppendLine("PyTorch = gan_reference.py run right after with as many threads, the same networks, initialization, step and batch (its training samples/s cover the timed epochs only, after one untimed warm-up epoch, so they leave out the set-up that `Fit` includes; its sampling is the generator's forward pass in eval mode under `inference_mode`, batches of 256, scaled back to grey levels).");
         sb.AppendLine();
         sb.AppendLine("| workload | DeepArch samples/s | PyTorch samples/s | DeepArch / PyTorch |");
         sb.AppendLine("|---|---:|---:|---:|");
