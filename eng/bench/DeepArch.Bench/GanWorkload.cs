@@ -123,11 +123,7 @@ internal sealed class GanWorkload(BenchOptions options, TextWriter log) : IWorkl
         var inv = CultureInfo.InvariantCulture;
         sb.AppendLine("# DeepArch GAN benchmark");
         sb.AppendLine();
-        sb.AppendLine(inv, $"- Command: `dotnet run -c Release --project eng/bench/DeepArch.Bench -- {string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Select(MachineInfo.Quote))}`");
-        sb.AppendLine(inv, $"- Date: {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", inv)} UTC; wall time {wall.Elapsed.TotalSeconds:F0} s; load average before {loadBefore}, after {MachineInfo.LoadAverage()}");
-        sb.AppendLine(inv, $"- Machine: nproc {Environment.ProcessorCount}; CPU {MachineInfo.CpuModel()}; RAM {MachineInfo.MemoryGb()}; {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
-        sb.AppendLine(inv, $"- .NET: {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}; Microsoft.ML {MachineInfo.VersionOf(typeof(MLContext).Assembly)}; TorchSharp {MachineInfo.VersionOf("TorchSharp")}; DeepArch git {MachineInfo.GitState(AppContext.BaseDirectory)}");
-        sb.AppendLine(inv, $"- Threading environment: {MachineInfo.ThreadingEnvironment()}");
+        MachineInfo.AppendRunHeader(sb, wall.Elapsed, loadBefore);
         sb.AppendLine();
         sb.AppendLine(string.Create(inv, $"Protocol: the conditional GANs of `Transforms.GenerateByAdversarialNetwork` with their default options (batch 64, Adam 1e-3 with beta1 0.5, one discriminator step per generator step, real label 0.9, the generator's weight average, {(trainingThreads == 0 ? "one thread per core" : $"{trainingThreads} training thread(s)")}) but for the epochs, seed {Seed}, on the {n:N0} digits; {options.Warmups} warm-up pass(es) of every contender, {reps} interleaved repetitions. " +
                       $"Training samples/s = real rows x epochs / wall seconds of the whole `Fit` (each row goes through one discriminator step and one generator step with as many generated rows). " +

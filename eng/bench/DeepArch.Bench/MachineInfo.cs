@@ -10,6 +10,17 @@ namespace DeepArch.Bench;
 /// <summary>Facts about the machine, runtime and packages, for the header of the report.</summary>
 internal static class MachineInfo
 {
+    /// <summary>The lines that open a training workload's report: the command, date, wall time and load, machine, versions and threading environment.</summary>
+    public static void AppendRunHeader(System.Text.StringBuilder sb, TimeSpan wall, string loadBefore)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        sb.AppendLine(inv, $"- Command: `dotnet run -c Release --project eng/bench/DeepArch.Bench -- {string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Select(Quote))}`");
+        sb.AppendLine(inv, $"- Date: {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", inv)} UTC; wall time {wall.TotalSeconds:F0} s; load average before {loadBefore}, after {LoadAverage()}");
+        sb.AppendLine(inv, $"- Machine: nproc {Environment.ProcessorCount}; CPU {CpuModel()}; RAM {MemoryGb()}; {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
+        sb.AppendLine(inv, $"- .NET: {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}; Microsoft.ML {VersionOf(typeof(Microsoft.ML.MLContext).Assembly)}; TorchSharp {VersionOf("TorchSharp")}; DeepArch git {GitState(AppContext.BaseDirectory)}");
+        sb.AppendLine(inv, $"- Threading environment: {ThreadingEnvironment()}");
+    }
+
     public static string CpuModel()
     {
         try

@@ -216,11 +216,7 @@ internal sealed class TrainingWorkload(BenchOptions options, TextWriter log) : I
         var inv = CultureInfo.InvariantCulture;
         sb.AppendLine("# DeepArch training benchmark");
         sb.AppendLine();
-        sb.AppendLine(inv, $"- Command: `dotnet run -c Release --project eng/bench/DeepArch.Bench -- {string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Select(MachineInfo.Quote))}`");
-        sb.AppendLine(inv, $"- Date: {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", inv)} UTC; wall time {wall.Elapsed.TotalSeconds:F0} s; load average before {loadBefore}, after {MachineInfo.LoadAverage()}");
-        sb.AppendLine(inv, $"- Machine: nproc {Environment.ProcessorCount}; CPU {MachineInfo.CpuModel()}; RAM {MachineInfo.MemoryGb()}; {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
-        sb.AppendLine(inv, $"- .NET: {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription}; Microsoft.ML {MachineInfo.VersionOf(typeof(MLContext).Assembly)}; TorchSharp {MachineInfo.VersionOf("TorchSharp")}; DeepArch git {MachineInfo.GitState(AppContext.BaseDirectory)}");
-        sb.AppendLine(inv, $"- Threading environment: {MachineInfo.ThreadingEnvironment()}");
+        MachineInfo.AppendRunHeader(sb, wall.Elapsed, loadBefore);
         sb.AppendLine();
         sb.AppendLine(inv, $"Protocol: batch {Batch}, Adam lr {Rate}, seed {Seed}, {epochs} epoch(s) per pass, {options.Warmups} warm-up pass(es) of every contender, {reps} interleaved repetitions. Samples/s = rows x epochs / wall seconds of the whole pass.");
         sb.AppendLine();

@@ -92,7 +92,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from torch_reference import blas_library, check_blas, tune_glibc_malloc  # noqa: E402  (no torch import at module level)
+from torch_reference import start_torch  # noqa: E402  (no torch import at module level)
 
 NOISE = 32
 CLASSES = 10
@@ -137,27 +137,9 @@ def read_digits(path):
 
 def main(argv=None):
     args = parse_args(argv)
-    os.environ["OMP_NUM_THREADS"] = str(args.threads)
-    blas_threads = args.blas_threads if args.blas_threads is not None else 1
-    os.environ["OPENBLAS_NUM_THREADS"] = str(blas_threads)
-    malloc = "default"
-    if args.malloc == "tuned":
-        malloc = "tuned" if tune_glibc_malloc() else "tuning-failed"
-    import torch
+    torch, env_info = start_torch(args)
     from torch import nn
     import torch.nn.functional as F
-    torch.set_num_threads(args.threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass
-    blas = blas_library()
-    check_blas(blas)
-    env_info = {
-        "threads": args.threads, "blas_threads": blas_threads, "blas_library": blas, "malloc": malloc,
-        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"), "torch": torch.__version__,
-        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
-    }
 
     # ----------------------------------------------------------------- data
     raw, labels = read_digits(args.data)

@@ -12,14 +12,7 @@ internal static class AutoencoderDefaultsReport
     {
         var md = new StringBuilder();
         var seeds = experiment.Seeds;
-        md.AppendLine("# Autoencoder defaults on the digits").AppendLine();
-        md.AppendLine("| | |").AppendLine("| --- | --- |");
-        md.AppendLine($"| command | `{command}` |");
-        md.AppendLine($"| commit | {commit} |");
-        md.AppendLine($"| machine | {machine} |");
-        md.AppendLine($"| date (UTC) | {DateTime.UtcNow:yyyy-MM-dd HH:mm} |");
-        md.AppendLine(Invariant($"| wall time | {elapsed.TotalMinutes:F1} min (1-minute load average at the start and end: {load}) |"));
-        md.AppendLine($"| seeds | {seeds[0]} to {seeds[^1]} ({seeds.Count}): the MLContext seed and Options.Seed; TrainingThreads = 1 |").AppendLine();
+        RunInfo.AppendHeader(md, "Autoencoder defaults on the digits", command, commit, machine, load, elapsed, seeds, "the MLContext seed and Options.Seed; TrainingThreads = 1");
 
         md.AppendLine("## Shared options whose defaults differ").AppendLine();
         md.AppendLine("| option | detector Options | detector simple overload | transforms Options | FeaturizeByAutoencoder simple overload |");

@@ -11,14 +11,7 @@ internal static class GanDefaultsReport
     {
         var md = new StringBuilder();
         var seeds = experiment.Seeds;
-        md.AppendLine("# GAN defaults on the digits").AppendLine();
-        md.AppendLine("| | |").AppendLine("| --- | --- |");
-        md.AppendLine($"| command | `{command}` |");
-        md.AppendLine($"| commit | {commit} |");
-        md.AppendLine($"| machine | {machine} |");
-        md.AppendLine($"| date (UTC) | {DateTime.UtcNow:yyyy-MM-dd HH:mm} |");
-        md.AppendLine(Invariant($"| wall time | {elapsed.TotalMinutes:F1} min (1-minute load average at the start and end: {load}) |"));
-        md.AppendLine($"| seeds | {seeds[0]} to {seeds[^1]} ({seeds.Count}): the MLContext seed and the split's seed; `Data.Generate` seed + 2 |").AppendLine();
+        RunInfo.AppendHeader(md, "GAN defaults on the digits", command, commit, machine, load, elapsed, seeds, "the MLContext seed and the split's seed; `Data.Generate` seed + 2");
 
         md.AppendLine("## Setup").AppendLine();
         md.AppendLine($"data/digits.csv (grey levels 0 to 16, as the tests read it), split 70/30 stratified by digit with the seed ({experiment.TrainCount} train, " +

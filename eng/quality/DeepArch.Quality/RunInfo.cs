@@ -6,6 +6,20 @@ namespace DeepArch.Quality;
 /// <summary>Where and on what a report was produced: commit, machine, runtime.</summary>
 internal static class RunInfo
 {
+    /// <summary>A report's title and the table every report opens with: command, commit, machine, date, wall time and load, and the seeds.</summary>
+    public static void AppendHeader(System.Text.StringBuilder md, string title, string command, string commit, string machine, string load, TimeSpan elapsed,
+        IReadOnlyList<int> seeds, string seedsMean)
+    {
+        md.AppendLine("# " + title).AppendLine();
+        md.AppendLine("| | |").AppendLine("| --- | --- |");
+        md.AppendLine($"| command | `{command}` |");
+        md.AppendLine($"| commit | {commit} |");
+        md.AppendLine($"| machine | {machine} |");
+        md.AppendLine($"| date (UTC) | {DateTime.UtcNow:yyyy-MM-dd HH:mm} |");
+        md.AppendLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"| wall time | {elapsed.TotalMinutes:F1} min (1-minute load average at the start and end: {load}) |"));
+        md.AppendLine($"| seeds | {seeds[0]} to {seeds[^1]} ({seeds.Count}): {seedsMean} |").AppendLine();
+    }
+
     /// <summary>The command that ran, as the README gives it, with the arguments this process received.</summary>
     public static string Command(string[] args)
         => "dotnet run -c Release --project eng/quality/DeepArch.Quality -- " + string.Join(' ', args.Select(Quote));
