@@ -50,6 +50,7 @@ public sealed class AdversarialObjective : TrainingObjective
     private readonly int _classes;
     private long _batches;
     private List<Tensor>? _average;
+    private long _averageUpdates;
 
     /// <summary>Creates the objective.</summary>
     /// <param name="generator">The generator: [noise] (and a label, when conditional) to a row of the data's shape.</param>
@@ -60,7 +61,8 @@ public sealed class AdversarialObjective : TrainingObjective
     /// <param name="generatorAverage">
     /// The decay of the exponential moving average of the generator's weights that replaces them when training ends, in [0, 1);
     /// 0 keeps the last weights. A GAN's generator circles its equilibrium rather than settling, and the average of its recent
-    /// weights lies nearer the middle ("Progressive Growing of GANs", Karras et al., 2018, use 0.999).
+    /// weights lies nearer the middle ("Progressive Growing of GANs", Karras et al., 2018, use 0.999). The decay warms up over
+    /// the first steps, min(decay, (1 + t) / (10 + t)) after t updates, so that a short run does not keep its first weights.
     /// </param>
     /// <exception cref="ArgumentException">The networks do not fit together.</exception>
     public AdversarialObjective(Network generator, Network discriminator, GeneratorLoss generatorLoss = GeneratorLoss.NonSaturating,
@@ -216,10 +218,16 @@ public sealed class AdversarialObjective : TrainingObjective
         if (_average is null)
         {
             _average = parameters.Select(p => p.detach().clone().DetachFromDisposeScope()).ToList();
+            _averageUpdates = 0;
             return;
         }
+        // The decay warms up as TensorFlow's ExponentialMovingAverage with num_updates does, min(decay, (1 + t) / (10 + t)):
+        // with a fixed 0.99 the first, barely trained weights would still weigh 0.99^t, a third after 100 generator steps, so
+        // a short run would return a nearly untrained generator. Past a thousand steps it is the fixed decay.
+        _averageUpdates++;
+        double rate = Math.Min(GeneratorAverage, (1.0 + _averageUpdates) / (10.0 + _averageUpdates));
         // Scalars held until their native calls return (see ScalarSafeOptimizers.cs).
-        using Scalar decay = GeneratorAverage.ToScalar(), rest = (1 - GeneratorAverage).ToScalar();
+        using Scalar decay = rate.ToScalar(), rest = (1 - rate).ToScalar();
         foreach (var (parameter, average) in parameters.Zip(_average))
         {
             average.mul_(decay).add_(parameter, alpha: rest);

@@ -180,6 +180,50 @@ public class GenerativeAdversarialNetworkTests
         Assert.Equal(firstHistory.Epochs, secondHistory.Epochs.Select(e => e with { Elapsed = firstHistory.Epochs[e.Epoch - 1].Elapsed }));
     }
 
+    /// <summary>
+    /// A short run (12 generator steps) with a weight average of 0.99: the warmed-up decay keeps the averaged generator near its
+    /// last weights; a fixed 0.99 would have kept 0.99^11 = 90% of the weights after the first step.
+    /// </summary>
+    [Fact]
+    public void The_weight_average_of_a_short_run_lies_near_its_last_weights_not_its_first()
+    {
+        var gan = GenerativeAdversarialNetwork.CreateDense(4, 6, [16], [16]);
+        using var generator = new Network(gan.Generator, [4], seed: 1);
+        using var discriminator = new Network(gan.Discriminator, [6], seed: 2);
+        var snapshots = new WeightSnapshots(generator);
+        var options = new TrainingOptions { Epochs = 3, BatchSize = 16, Seed = 3 };
+        options.Callbacks.Add(snapshots);
+
+        var rows = Fixtures.Regression(64, features: 6);
+        new TrainingLoop(options).Fit(new AdversarialObjective(generator, discriminator, generatorAverage: 0.99), TrainingSet.WithoutTargets(rows.Features, rows.SampleShape));
+
+        float[] averaged = WeightSnapshots.Flat(generator);
+        double toLast = Distance(averaged, snapshots.Last!), toFirst = Distance(averaged, snapshots.First!);
+        Assert.True(toLast < 0.5 * toFirst, $"distance to the last weights {toLast:G4}, to the first {toFirst:G4}");
+    }
+
+    private static double Distance(float[] a, float[] b) => Math.Sqrt(a.Zip(b, (x, y) => (double)(x - y) * (x - y)).Sum());
+
+    /// <summary>The generator's weights after the first batch and at the end of the last epoch (before the average replaces them).</summary>
+    private sealed class WeightSnapshots(Network generator) : TrainingCallback
+    {
+        public float[]? First { get; private set; }
+
+        public float[]? Last { get; private set; }
+
+        public override void OnBatchEnd(int epoch, int batch, double loss)
+        {
+            if (First is null)
+            {
+                First = Flat(generator);
+            }
+        }
+
+        public override void OnEpochEnd(EpochReport report) => Last = Flat(generator);
+
+        public static float[] Flat(Network network) => network.Parameters().SelectMany(p => p.detach().cpu().data<float>().ToArray()).ToArray();
+    }
+
     [Fact]
     public void Networks_that_do_not_fit_together_and_bad_labels_give_clear_errors()
     {
