@@ -105,7 +105,7 @@ internal static class GeneratedRows
                     throw new ArgumentException(
                         $"{problem}: appended data views need the same columns; select them in each first (mlContext.Transforms.SelectColumns).", nameof(sources));
                 }
-                if (column.Type is KeyDataViewType && KeysOf(column) is { } first && KeysOf(other.Value) is { } keys && FirstDifference(first, keys) is { } key)
+                if (column.Type is KeyDataViewType && KeysOf(column) is { } first && KeysOf(other.Value) is { } keys && first.FirstDifference(keys) is { } key)
                 {
                     throw new ArgumentException($"Key column '{column.Name}': key {key + 1} is '{first.Values![key]}' in the first data view but '{keys.Values![key]}' " +
                         $"in data view {s}; appended rows need the same key values (map them with the same MapValueToKey).", nameof(sources));
@@ -113,17 +113,6 @@ internal static class GeneratedRows
             }
         }
         return new AppendedDataView(sources, columns);
-    }
-
-    /// <summary>The first key (0-based) whose value differs between two key columns that both have key values; null when none does.</summary>
-    internal static int? FirstDifference(LabelKeys a, LabelKeys b)
-    {
-        if (a.Values is null || b.Values is null)
-        {
-            return null;
-        }
-        int index = Enumerable.Range(0, Math.Min(a.Values.Count, b.Values.Count)).FirstOrDefault(i => a.Values[i] != b.Values[i], -1);
-        return index >= 0 ? index : null;
     }
 
     /// <summary>The key values of a <c>Key&lt;UInt32&gt;</c> column of at least two keys, or null for any other column.</summary>

@@ -66,6 +66,17 @@ internal sealed record LabelKeys(int Count, string? ValueType, IReadOnlyList<str
         }
     }
 
+    /// <summary>The first key (0-based) whose value differs from <paramref name="other"/>'s, when both have key values; null when none does.</summary>
+    public int? FirstDifference(LabelKeys other)
+    {
+        if (Values is null || other.Values is null)
+        {
+            return null;
+        }
+        int index = Enumerable.Range(0, Math.Min(Values.Count, other.Values.Count)).FirstOrDefault(i => Values[i] != other.Values[i], -1);
+        return index >= 0 ? index : null;
+    }
+
     /// <summary>The key (1-based) whose value is <paramref name="value"/> (written as <see cref="KeyValueCodec.Format"/> writes it), or the key <paramref name="value"/> itself when the column has no key values.</summary>
     /// <exception cref="ArgumentException">No key has that value.</exception>
     public uint KeyOf(string value, string parameterName)

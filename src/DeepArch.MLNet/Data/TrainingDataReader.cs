@@ -13,17 +13,54 @@ namespace DeepArch.MLNet.Data;
 /// </summary>
 internal static class TrainingDataReader
 {
-    /// <summary>Reads the feature column and, through <paramref name="task"/>, one target per row from <paramref name="label"/>.</summary>
+    /// <summary>
+    /// Reads the feature column and, through <paramref name="task"/>, one target per row from <paramref name="label"/>; with
+    /// <paramref name="weight"/> (a <c>Single</c> column), in the same pass, one example weight per row, each finite and at
+    /// least 0 and not all 0.
+    /// </summary>
     public static TrainingSet Read(IDataView data, DataViewSchema.Column feature, int featureSize,
-        DataViewSchema.Column label, PredictionTask task, CancellationToken cancellationToken, SequenceLayout? sequence = null)
+        DataViewSchema.Column label, PredictionTask task, CancellationToken cancellationToken, SequenceLayout? sequence = null,
+        DataViewSchema.Column? weight = null)
     {
         var targets = new List<float>();
-        float[] features = ReadRows(data, feature, featureSize, [label], cursor =>
+        var weights = weight is null ? null : new List<float>();
+        float[] features = ReadRows(data, feature, featureSize, weight is { } w ? [label, w] : [label], cursor =>
         {
             var readTarget = task.CreateTargetReader(cursor, label);
-            return position => targets.Add(readTarget(position));
+            var readWeight = weight is { } column ? CreateWeightReader(cursor, column) : null;
+            return position =>
+            {
+                targets.Add(readTarget(position));
+                weights?.Add(readWeight!(position));
+            };
         }, cancellationToken, sequence);
-        return new TrainingSet(features, [featureSize], targets.ToArray(), 1);
+        var set = new TrainingSet(features, [featureSize], targets.ToArray(), 1);
+        if (weights is null)
+        {
+            return set;
+        }
+        if (weights.TrueForAll(v => v == 0))
+        {
+            throw new InvalidOperationException($"Example weight column '{weight!.Value.Name}' is 0 in all {weights.Count} rows; at least one row must count.");
+        }
+        return set.WithWeights(weights.ToArray());
+    }
+
+    /// <summary>A reader of the weight column's current value; it throws on a negative or non-finite weight, naming the row.</summary>
+    private static Func<long, float> CreateWeightReader(DataViewRow row, DataViewSchema.Column column)
+    {
+        var getter = row.GetGetter<float>(column);
+        return position =>
+        {
+            float value = 0;
+            getter(ref value);
+            if (!(value >= 0) || !float.IsFinite(value))
+            {
+                throw new InvalidOperationException(
+                    $"Example weight column '{column.Name}' holds {value.ToString(CultureInfo.InvariantCulture)} at row {position}; weights must be finite numbers of at least 0.");
+            }
+            return value;
+        };
     }
 
     /// <summary>Reads only the feature column (unsupervised training: autoencoders), <c>rows x featureSize</c> floats.</summary>

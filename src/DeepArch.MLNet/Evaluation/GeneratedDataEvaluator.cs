@@ -83,7 +83,7 @@ internal static class GeneratedDataEvaluator
         {
             throw new ArgumentException($"The generated label column has {generatedKeys.Count} keys but the real one has {keys.Count}.", nameof(generated));
         }
-        if (keys is not null && GeneratedRows.FirstDifference(keys, generatedKeys!) is { } key)
+        if (keys is not null && keys.FirstDifference(generatedKeys!) is { } key)
         {
             throw new ArgumentException($"Label column '{options.LabelColumnName}': key {key + 1} is '{keys.Values![key]}' in the real rows but '{generatedKeys!.Values![key]}' " +
                 "in the generated ones; key both with the same MapValueToKey (Data.Generate keeps the training data's keys).", nameof(generated));

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Serialization;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
@@ -47,19 +48,10 @@ internal sealed class RegressionTask : PredictionTask
     /// The task that standardizes <paramref name="targets"/> (the training labels): the mean and standard deviation (1 when
     /// they are all equal) of those at <paramref name="rows"/> (all when null), in double precision.
     /// </summary>
-    public static RegressionTask FromLabels(IReadOnlyList<float> targets, IReadOnlyList<int>? rows = null)
+    public static RegressionTask FromLabels(ReadOnlySpan<float> targets, IReadOnlyList<int>? rows = null)
     {
-        double mean = 0, squares = 0;
-        int count = rows?.Count ?? targets.Count;
-        for (int i = 0; i < count; i++)
-        {
-            // Welford's update: no cancellation for labels far from 0 (years, prices).
-            float target = targets[rows?[i] ?? i];
-            double delta = target - mean;
-            mean += delta / (i + 1);
-            squares += delta * (target - mean);
-        }
-        double deviation = count > 0 ? Math.Sqrt(squares / count) : 0;
+        var (means, deviations) = Normalization.Moments(targets, 1, rows);
+        double mean = means[0], deviation = deviations[0];
         return new RegressionTask { LabelMean = mean, LabelScale = deviation > 1e-12 * Math.Max(1, Math.Abs(mean)) ? deviation : 1 };
     }
 

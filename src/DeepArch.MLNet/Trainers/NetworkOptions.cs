@@ -118,7 +118,7 @@ public abstract class NetworkOptions
         Check(TrainingThreads >= 0 && TrainingThreads <= ScoringSettings.MaxThreads, nameof(TrainingThreads), TrainingThreads, $"must be in [0, {ScoringSettings.MaxThreads}] (0 = one per core)");
         Check(HistoryCsvPath is null || !string.IsNullOrWhiteSpace(HistoryCsvPath), nameof(HistoryCsvPath), $"'{HistoryCsvPath}'", "must be null or a file path");
         Check(TensorBoardDirectory is null || !string.IsNullOrWhiteSpace(TensorBoardDirectory), nameof(TensorBoardDirectory), $"'{TensorBoardDirectory}'", "must be null or a folder path");
-        ToTrainingOptions(0).Validate("Options");
+        LoopOptions(0).Validate("Options");
     }
 
     /// <summary>

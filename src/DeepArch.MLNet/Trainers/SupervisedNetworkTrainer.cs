@@ -112,7 +112,8 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
             TaskKind.Binary => BinaryTask.FromLabel(label, o.LabelColumnName),
             _ => RegressionTask.FromLabel(label, o.LabelColumnName),
         };
-        var trainSet = TrainingDataReader.Read(train, feature, featureSize, label!.Value, task, ct, layout);
+        DataViewSchema.Column? weight = o.ExampleWeightColumnName is { } weightName ? WeightColumn(train, weightName, "example weight") : null;
+        var trainSet = TrainingDataReader.Read(train, feature, featureSize, label!.Value, task, ct, layout, weight);
         TrainingSet? validationSet = null;
         if (validation is not null)
         {
@@ -125,63 +126,25 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
                     ? SchemaErrors.ColumnNotFound("validation label", o.LabelColumnName)
                     : SchemaErrors.Mismatch("validation label", o.LabelColumnName, SchemaErrors.Describe(label.Value.Type), SchemaErrors.Describe(validationLabel.Value.Type));
             }
-            validationSet = TrainingDataReader.Read(validation, validationFeature, featureSize, validationLabel.Value, task, ct, layout);
+            // A validation set is weighted when it has the weight column.
+            DataViewSchema.Column? validationWeight = weight is null || validation.Schema.GetColumnOrNull(weight.Value.Name) is null
+                ? null : WeightColumn(validation, weight.Value.Name, "validation example weight");
+            validationSet = TrainingDataReader.Read(validation, validationFeature, featureSize, validationLabel.Value, task, ct, layout, validationWeight);
         }
         if (task is BinaryTask)
         {
             CheckBothClasses(trainSet, label.Value.Name);
         }
-        if (o.ExampleWeightColumnName is { } weightName)
-        {
-            trainSet = trainSet.WithWeights(ReadWeights(train, weightName, "example weight", trainSet.Count, o.CancellationToken));
-            if (validationSet is not null && validation!.Schema.GetColumnOrNull(weightName) is not null)
-            {
-                validationSet = validationSet.WithWeights(ReadWeights(validation, weightName, "validation example weight", validationSet.Count, o.CancellationToken));
-            }
-        }
         return new FitData(feature, featureSize, trainSet, validationSet, task, layout);
     }
 
-    /// <summary>Reads the <c>Single</c> weight column <paramref name="name"/>, one value per row read for training, checked.</summary>
-    private static float[] ReadWeights(IDataView data, string name, string role, int rows, CancellationToken ct)
+    /// <summary>The <c>Single</c> weight column <paramref name="name"/> of <paramref name="data"/>, or the schema error naming it as <paramref name="role"/>.</summary>
+    private static DataViewSchema.Column WeightColumn(IDataView data, string name, string role)
     {
         var column = data.Schema.GetColumnOrNull(name) ?? throw SchemaErrors.ColumnNotFound(role, name);
-        if (column.Type != NumberDataViewType.Single)
-        {
-            throw SchemaErrors.Mismatch(role, name, "Single", SchemaErrors.Describe(column.Type));
-        }
-        var weights = new float[rows];
-        using var cursor = data.GetRowCursor([column]);
-        var getter = cursor.GetGetter<float>(column);
-        int row = 0;
-        while (cursor.MoveNext())
-        {
-            ct.ThrowIfCancellationRequested();
-            float weight = 0;
-            getter(ref weight);
-            if (row >= rows)
-            {
-                break;
-            }
-            if (!(weight >= 0) || !float.IsFinite(weight))
-            {
-                throw new InvalidOperationException(
-                    $"Example weight column '{name}' holds {weight.ToString(System.Globalization.CultureInfo.InvariantCulture)} at row {row}; weights must be finite numbers of at least 0.");
-            }
-            weights[row++] = weight;
-        }
-        if (row != rows)
-        {
-            throw new InvalidOperationException($"Example weight column '{name}' gave {row} rows, but {rows} rows were read for training.");
-        }
-        if (Array.TrueForAll(weights, w => w == 0))
-        {
-            throw new InvalidOperationException($"Example weight column '{name}' is 0 in all {rows} rows; at least one row must count.");
-        }
-        return weights;
+        return column.Type == NumberDataViewType.Single ? column : throw SchemaErrors.Mismatch(role, name, "Single", SchemaErrors.Describe(column.Type));
     }
 
-    /// <summary>For regression with <see cref="NetworkTrainerOptions.StandardizeLabel"/>: standardizes the targets by the training rows' labels.</summary>
     /// <summary>For classifiers with <see cref="NetworkTrainerOptions.BalanceClasses"/>: weighs the training rows by their class's frequency.</summary>
     private protected override FitData Prepare(TOptions options, FitData data)
     {

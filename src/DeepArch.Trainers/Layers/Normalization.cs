@@ -48,12 +48,28 @@ public sealed record Normalization : LayerSpec
         {
             throw new ArgumentException($"Adapt needs whole rows of {width} values, at least one; got {rows.Length} values and {use?.Count ?? rows.Length / width} rows to use.", nameof(rows));
         }
+        var (mean, deviations) = Moments(rows, width, use);
+        var scale = new float[width];
+        for (int j = 0; j < width; j++)
+        {
+            double deviation = deviations[j];
+            scale[j] = deviation > 1e-6 * Math.Max(1, Math.Abs(mean[j])) && float.IsFinite(1 / (float)deviation) ? (float)deviation : 1f;
+        }
+        return new Normalization(mean.Select(m => (float)m).ToArray(), scale);
+    }
+
+    /// <summary>
+    /// The mean and population standard deviation of each of the <paramref name="width"/> values of the rows at
+    /// <paramref name="use"/> (all when null), in double precision by Welford's update (no cancellation for values far from
+    /// 0, such as years or prices); a deviation of 0 when there are no rows. Also a regression label's standardization.
+    /// </summary>
+    internal static (double[] Mean, double[] Deviation) Moments(ReadOnlySpan<float> rows, int width, IReadOnlyList<int>? use)
+    {
         int count = use?.Count ?? rows.Length / width;
         var mean = new double[width];
         var squares = new double[width];
         for (int r = 0; r < count; r++)
         {
-            // Welford's update, per value: no cancellation for values far from 0.
             var row = rows.Slice((use?[r] ?? r) * width, width);
             for (int j = 0; j < width; j++)
             {
@@ -62,13 +78,7 @@ public sealed record Normalization : LayerSpec
                 squares[j] += delta * (row[j] - mean[j]);
             }
         }
-        var scale = new float[width];
-        for (int j = 0; j < width; j++)
-        {
-            double deviation = Math.Sqrt(squares[j] / count);
-            scale[j] = deviation > 1e-6 * Math.Max(1, Math.Abs(mean[j])) && float.IsFinite(1 / (float)deviation) ? (float)deviation : 1f;
-        }
-        return new Normalization(mean.Select(m => (float)m).ToArray(), scale);
+        return (mean, squares.Select(q => count > 0 ? Math.Sqrt(q / count) : 0).ToArray());
     }
 
     /// <inheritdoc/>

@@ -103,13 +103,7 @@ public class SupervisedObjective : TrainingObjective
     /// </summary>
     protected Tensor WeightedLoss(Tensor output, Tensor targets, Tensor weights)
     {
-        var perRow = Loss switch
-        {
-            LossFunction.MeanSquaredError => nn.functional.mse_loss(output, targets, reduction: nn.Reduction.None),
-            LossFunction.CrossEntropy => nn.functional.cross_entropy(output, targets, reduction: nn.Reduction.None),
-            LossFunction.BinaryCrossEntropyWithLogits => nn.functional.binary_cross_entropy_with_logits(output, targets, reduction: nn.Reduction.None),
-            _ => throw new InvalidOperationException($"Unknown loss {Loss}."),
-        };
+        var perRow = LossOf(output, targets, nn.Reduction.None);
         if (perRow.dim() > 1)
         {
             perRow = perRow.flatten(1).mean([1]);
@@ -119,11 +113,13 @@ public class SupervisedObjective : TrainingObjective
     }
 
     /// <summary>The mean loss of a batch's <paramref name="output"/> against its <paramref name="targets"/>.</summary>
-    protected Tensor ComputeLoss(Tensor output, Tensor targets) => Loss switch
+    protected Tensor ComputeLoss(Tensor output, Tensor targets) => LossOf(output, targets, nn.Reduction.Mean);
+
+    private Tensor LossOf(Tensor output, Tensor targets, nn.Reduction reduction) => Loss switch
     {
-        LossFunction.MeanSquaredError => nn.functional.mse_loss(output, targets),
-        LossFunction.CrossEntropy => nn.functional.cross_entropy(output, targets),
-        LossFunction.BinaryCrossEntropyWithLogits => nn.functional.binary_cross_entropy_with_logits(output, targets),
+        LossFunction.MeanSquaredError => nn.functional.mse_loss(output, targets, reduction: reduction),
+        LossFunction.CrossEntropy => nn.functional.cross_entropy(output, targets, reduction: reduction),
+        LossFunction.BinaryCrossEntropyWithLogits => nn.functional.binary_cross_entropy_with_logits(output, targets, reduction: reduction),
         _ => throw new InvalidOperationException($"Unknown loss {Loss}."),
     };
 }
