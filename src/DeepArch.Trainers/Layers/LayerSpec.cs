@@ -36,6 +36,7 @@ namespace DeepArch.Trainers.Layers;
 [JsonDerivedType(typeof(Conditioned), "conditioned")]
 [JsonDerivedType(typeof(Normalization), "normalization")]
 [JsonDerivedType(typeof(Architectures.AutoencoderSpec), "autoencoder")]
+[JsonDerivedType(typeof(Architectures.SequenceToSequence), "sequencetosequence")]
 public abstract record LayerSpec
 {
     /// <summary>A short human-readable name of the layer and its configuration, e.g. <c>Dense(64)</c>.</summary>

@@ -252,7 +252,10 @@ public sealed partial record Recurrent : LayerSpec
         => new RecurrentModule(this, Steps(inputShape));
 
     /// <summary>The number of gates of the cell, as stacked in its weights (PyTorch and ONNX alike).</summary>
-    private int Gates => Cell switch
+    private int Gates => GateCount(Cell);
+
+    /// <summary>The number of gates of <paramref name="cell"/>, as stacked in its weights (PyTorch and ONNX alike).</summary>
+    internal static int GateCount(RecurrentCell cell) => cell switch
     {
         RecurrentCell.Lstm => 4,
         RecurrentCell.Gru => 3,

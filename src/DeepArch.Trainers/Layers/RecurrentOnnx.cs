@@ -50,21 +50,7 @@ public sealed partial record Recurrent
             {
                 operands.Add(sequenceLengths);
             }
-            var attributes = new List<(string, object)>
-            {
-                ("direction", Bidirectional ? "bidirectional" : "forward"),
-                ("hidden_size", (long)HiddenSize),
-            };
-            if (Cell == RecurrentCell.Gru)
-            {
-                attributes.Add(("linear_before_reset", 1L));
-            }
-            if (Cell == RecurrentCell.Rnn)
-            {
-                string activation = Nonlinearity == RecurrentNonlinearity.Relu ? "Relu" : "Tanh";
-                attributes.Add(("activations", Enumerable.Repeat(activation, Directions).ToArray()));
-            }
-            string[] outputs = graph.AddNode(Cell.ToString().ToUpperInvariant(), operands, 2, [.. attributes]);
+            string[] outputs = graph.AddNode(Cell.ToString().ToUpperInvariant(), operands, 2, NodeAttributes(Cell, HiddenSize, Directions, Nonlinearity));
             lastHidden = outputs[1];
             // Y [T, D, B, H] -> [T, B, D, H] -> [T, B, D*H].
             x = graph.AddNode("Reshape", [graph.AddNode("Transpose", [outputs[0]], ("perm", new long[] { 0, 2, 1, 3 })), layerShape]);
@@ -123,29 +109,55 @@ public sealed partial record Recurrent
         }
     }
 
+    /// <summary>One stacked layer's ONNX weights, from this layer's trained module.</summary>
+    private (string W, string R, string B) LayerWeights(OnnxGraphBuilder graph, RecurrentModule module, int layer, int inputs)
+        => EmitLayerWeights(graph, Cell, HiddenSize, Directions, layer, inputs, module.Parameter);
+
     /// <summary>
     /// One stacked layer's ONNX weights W [D, G*H, in], R [D, G*H, H] and B [D, 2*G*H] = [W_b, R_b], directions in
     /// the order forward, reverse, from PyTorch's <c>weight_ih_l{k}</c>, <c>weight_hh_l{k}</c>, <c>bias_ih_l{k}</c>,
-    /// <c>bias_hh_l{k}</c> (suffix <c>_reverse</c> for the backward direction).
+    /// <c>bias_hh_l{k}</c> (suffix <c>_reverse</c> for the backward direction), read by <paramref name="parameter"/>.
+    /// Shared by every exporter of a native <c>nn.RNN</c>/<c>nn.LSTM</c>/<c>nn.GRU</c> (a sequence-to-sequence network's encoder and decoder too).
     /// </summary>
-    private (string W, string R, string B) LayerWeights(OnnxGraphBuilder graph, RecurrentModule module, int layer, int inputs)
+    internal static (string W, string R, string B) EmitLayerWeights(OnnxGraphBuilder graph, RecurrentCell cell, int hiddenSize, int directions,
+        int layer, int inputs, Func<string, Tensor> parameter)
     {
-        int rows = Gates * HiddenSize;
-        var w = new List<float>(Directions * rows * inputs);
-        var r = new List<float>(Directions * rows * HiddenSize);
-        var b = new List<float>(Directions * 2 * rows);
-        for (int direction = 0; direction < Directions; direction++)
+        int rows = GateCount(cell) * hiddenSize;
+        var w = new List<float>(directions * rows * inputs);
+        var r = new List<float>(directions * rows * hiddenSize);
+        var b = new List<float>(directions * 2 * rows);
+        for (int direction = 0; direction < directions; direction++)
         {
             string suffix = $"_l{layer}{(direction == 1 ? "_reverse" : "")}";
-            w.AddRange(ToOnnxGateOrder(ToArray(module.Parameter("weight_ih" + suffix)), inputs));
-            r.AddRange(ToOnnxGateOrder(ToArray(module.Parameter("weight_hh" + suffix)), HiddenSize));
-            b.AddRange(ToOnnxGateOrder(ToArray(module.Parameter("bias_ih" + suffix)), 1));
-            b.AddRange(ToOnnxGateOrder(ToArray(module.Parameter("bias_hh" + suffix)), 1));
+            w.AddRange(ToOnnxGateOrder(cell, hiddenSize, ToArray(parameter("weight_ih" + suffix)), inputs));
+            r.AddRange(ToOnnxGateOrder(cell, hiddenSize, ToArray(parameter("weight_hh" + suffix)), hiddenSize));
+            b.AddRange(ToOnnxGateOrder(cell, hiddenSize, ToArray(parameter("bias_ih" + suffix)), 1));
+            b.AddRange(ToOnnxGateOrder(cell, hiddenSize, ToArray(parameter("bias_hh" + suffix)), 1));
         }
         return (
-            graph.AddInitializer("recurrent_W", w.ToArray(), Directions, rows, inputs),
-            graph.AddInitializer("recurrent_R", r.ToArray(), Directions, rows, HiddenSize),
-            graph.AddInitializer("recurrent_B", b.ToArray(), Directions, 2 * rows));
+            graph.AddInitializer("recurrent_W", w.ToArray(), directions, rows, inputs),
+            graph.AddInitializer("recurrent_R", r.ToArray(), directions, rows, hiddenSize),
+            graph.AddInitializer("recurrent_B", b.ToArray(), directions, 2 * rows));
+    }
+
+    /// <summary>The attributes of an ONNX <c>RNN</c>/<c>LSTM</c>/<c>GRU</c> node that runs PyTorch's cell of <paramref name="cell"/>.</summary>
+    internal static (string Name, object Value)[] NodeAttributes(RecurrentCell cell, int hiddenSize, int directions, RecurrentNonlinearity nonlinearity = RecurrentNonlinearity.Tanh)
+    {
+        var attributes = new List<(string, object)>
+        {
+            ("direction", directions == 2 ? "bidirectional" : "forward"),
+            ("hidden_size", (long)hiddenSize),
+        };
+        if (cell == RecurrentCell.Gru)
+        {
+            attributes.Add(("linear_before_reset", 1L));
+        }
+        if (cell == RecurrentCell.Rnn)
+        {
+            string activation = nonlinearity == RecurrentNonlinearity.Relu ? "Relu" : "Tanh";
+            attributes.Add(("activations", Enumerable.Repeat(activation, directions).ToArray()));
+        }
+        return [.. attributes];
     }
 
     /// <summary>
@@ -154,15 +166,15 @@ public sealed partial record Recurrent
     /// r, z, n and ONNX as z, r, h (h = n, which with <c>linear_before_reset = 1</c> is PyTorch's formulation).
     /// ONNX block k is PyTorch block <c>order[k]</c>.
     /// </summary>
-    private float[] ToOnnxGateOrder(float[] values, int rowLength)
+    private static float[] ToOnnxGateOrder(RecurrentCell cell, int hiddenSize, float[] values, int rowLength)
     {
-        int[] order = Cell switch
+        int[] order = cell switch
         {
             RecurrentCell.Lstm => [0, 3, 1, 2],
             RecurrentCell.Gru => [1, 0, 2],
             _ => [0],
         };
-        int block = HiddenSize * rowLength;
+        int block = hiddenSize * rowLength;
         var reordered = new float[values.Length];
         for (int k = 0; k < order.Length; k++)
         {

@@ -39,9 +39,9 @@ internal sealed class OnnxGraphBuilder
     /// </summary>
     public static readonly FrozenSet<string> Operators = new[]
     {
-        "Add", "ArgMax", "AveragePool", "BatchNormalization", "Cast", "Concat", "Conv", "ConvTranspose", "Div", "Dropout", "Exp",
+        "Add", "ArgMax", "AveragePool", "BatchNormalization", "Cast", "Concat", "Conv", "ConvTranspose", "Div", "Dropout", "Equal", "Exp",
         "Expand", "Flatten", "GRU", "Gather", "Gemm", "GlobalAveragePool", "Greater", "Identity", "If", "IsNaN", "LSTM", "LeakyRelu", "Less",
-        "Loop", "MatMul", "MaxPool", "Mul", "Or", "Pad", "RNN", "Range", "ReduceMax", "ReduceMean", "ReduceSum", "Relu",
+        "LogSoftmax", "Loop", "MatMul", "MaxPool", "Mul", "Not", "Or", "Pad", "RNN", "Range", "ReduceMax", "ReduceMean", "ReduceSum", "Relu",
         "Reshape", "Scan", "Shape", "Sigmoid", "Slice", "Softmax", "Softplus", "Squeeze", "Sub", "Tanh", "Transpose",
         "Unsqueeze", "Where",
     }.ToFrozenSet(StringComparer.Ordinal);

@@ -1,0 +1,256 @@
+using System.Globalization;
+using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Onnx;
+using static TorchSharp.torch;
+
+namespace DeepArch.Trainers.Architectures;
+
+/// <summary>How a <see cref="SequenceToSequence"/> decoder looks at the encoder's outputs.</summary>
+public enum Attention
+{
+    /// <summary>No attention: the decoder sees the input only through the encoder's final state (Sutskever et al., 2014; Cho et al., 2014).</summary>
+    None,
+
+    /// <summary>
+    /// Luong et al.'s (2015) "general" global attention: <c>score(h_t, h_s) = h_t W_a h_s</c>, a softmax over the valid source steps,
+    /// the context <c>c_t</c> their weighted mean, and the output read from <c>tanh(W_c [c_t; h_t])</c>.
+    /// </summary>
+    General,
+
+    /// <summary><see cref="General"/> with the scores divided by the square root of the hidden size, as in scaled dot-product attention (Vaswani et al., 2017).</summary>
+    ScaledGeneral,
+}
+
+/// <summary>
+/// An encoder–decoder network that reads one token sequence and writes another (Sutskever et al., 2014; Cho et al., 2014):
+/// an encoder RNN (an embedding of the source tokens; GRU, LSTM or Elman cells; stacked; optionally bidirectional, its two
+/// final states projected into one) and a decoder RNN (an embedding of the previous output token, the same cell and depth,
+/// optionally <see cref="Architectures.Attention"/> over the encoder's outputs, a dense layer over the target tokens and the end symbol).
+/// </summary>
+/// <remarks>
+/// <para>
+/// <b>Input</b>, per sample: <c>[1 + MaxSourceLength]</c> values, the first being the source length L (1 &lt;= L &lt;= MaxSourceLength)
+/// and the next L the source tokens, whole numbers in [0, <see cref="SourceTokens"/>), stored as floats (the layout of a
+/// variable-length <see cref="Recurrent"/> layer); padding after L is never read.
+/// </para>
+/// <para>
+/// <b>Tokens.</b> Target tokens are 0 to <see cref="TargetTokens"/> - 1; <see cref="EndToken"/> (= <see cref="TargetTokens"/>)
+/// is the end symbol the decoder emits last, and the start symbol it reads first. Training targets are rows of
+/// <see cref="TargetWidth"/> values: the tokens, the end symbol, then <see cref="Padding"/> (-1).
+/// </para>
+/// <para>
+/// <b>Output</b>, per sample: <c>[MaxTargetLength]</c> — greedy decoding, the most probable token at each step fed back until
+/// the end symbol or <see cref="MaxTargetLength"/> tokens, the tokens as floats with -1 after the last. The exported graph
+/// decodes inside one ONNX <c>Loop</c> (<see cref="SequenceToSequenceExport"/>), so that one run decodes a whole batch.
+/// </para>
+/// </remarks>
+public sealed partial record SequenceToSequence : LayerSpec
+{
+    /// <summary>The value that fills a target row after its end symbol, and a decoded row after its last token.</summary>
+    public const int Padding = -1;
+
+    /// <summary>Creates an encoder–decoder.</summary>
+    /// <param name="sourceTokens">The number of distinct source tokens; at least 1.</param>
+    /// <param name="targetTokens">The number of distinct target tokens (without the end symbol); at least 1.</param>
+    /// <param name="maxSourceLength">The most source tokens a sample holds; at least 1.</param>
+    /// <param name="maxTargetLength">The most tokens decoding writes (without the end symbol); at least 1.</param>
+    /// <param name="cell">The recurrent cell of the encoder and the decoder.</param>
+    /// <param name="hiddenSize">The hidden state of each RNN (of each direction of the encoder); at least 1.</param>
+    /// <param name="embeddingSize">The size of a token's embedding, in the encoder and the decoder; at least 1.</param>
+    /// <param name="layers">The stacked layers of the encoder and of the decoder; at least 1.</param>
+    /// <param name="bidirectional">Whether the encoder also reads the source backwards (its final states are projected to the decoder's size).</param>
+    /// <param name="attention">How the decoder attends to the encoder's outputs.</param>
+    /// <param name="dropout">During training only, the dropout rate on the embeddings, between stacked layers and before the output layer, in [0, 1).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size or rate is out of its range, or an enum value is undefined.</exception>
+    public SequenceToSequence(int sourceTokens, int targetTokens, int maxSourceLength, int maxTargetLength, RecurrentCell cell = RecurrentCell.Gru,
+        int hiddenSize = 256, int embeddingSize = 64, int layers = 1, bool bidirectional = false, Attention attention = Attention.ScaledGeneral, float dropout = 0)
+    {
+        RequireAtLeastOne(sourceTokens, nameof(sourceTokens));
+        RequireAtLeastOne(targetTokens, nameof(targetTokens));
+        RequireAtLeastOne(maxSourceLength, nameof(maxSourceLength));
+        RequireAtLeastOne(maxTargetLength, nameof(maxTargetLength));
+        RequireAtLeastOne(hiddenSize, nameof(hiddenSize));
+        RequireAtLeastOne(embeddingSize, nameof(embeddingSize));
+        RequireAtLeastOne(layers, nameof(layers));
+        if (!Enum.IsDefined(cell))
+        {
+            throw new ArgumentOutOfRangeException(nameof(cell), cell, "Unknown recurrent cell; expected Rnn, Lstm or Gru.");
+        }
+        if (!Enum.IsDefined(attention))
+        {
+            throw new ArgumentOutOfRangeException(nameof(attention), attention, "Unknown attention; expected None, General or ScaledGeneral.");
+        }
+        if (!(dropout >= 0 && dropout < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(dropout), dropout, $"SequenceToSequence dropout must be in [0, 1); got {dropout.ToString(CultureInfo.InvariantCulture)}.");
+        }
+        // The targets and the decoded tokens travel as floats: every token index must be exact in a float.
+        const int MaxTokens = 1 << 24;
+        if (sourceTokens >= MaxTokens || targetTokens >= MaxTokens)
+        {
+            throw new ArgumentOutOfRangeException(sourceTokens >= MaxTokens ? nameof(sourceTokens) : nameof(targetTokens),
+                Math.Max(sourceTokens, targetTokens), $"A vocabulary may hold at most {MaxTokens - 1} tokens.");
+        }
+        SourceTokens = sourceTokens;
+        TargetTokens = targetTokens;
+        MaxSourceLength = maxSourceLength;
+        MaxTargetLength = maxTargetLength;
+        Cell = cell;
+        HiddenSize = hiddenSize;
+        EmbeddingSize = embeddingSize;
+        Layers = layers;
+        Bidirectional = bidirectional;
+        Attention = attention;
+        Dropout = dropout;
+    }
+
+    /// <summary>The number of distinct source tokens.</summary>
+    public int SourceTokens { get; }
+
+    /// <summary>The number of distinct target tokens, without the end symbol.</summary>
+    public int TargetTokens { get; }
+
+    /// <summary>The most source tokens a sample holds.</summary>
+    public int MaxSourceLength { get; }
+
+    /// <summary>The most tokens decoding writes, without the end symbol.</summary>
+    public int MaxTargetLength { get; }
+
+    /// <summary>The recurrent cell of the encoder and the decoder.</summary>
+    public RecurrentCell Cell { get; }
+
+    /// <summary>The hidden size of each RNN (of each direction of the encoder).</summary>
+    public int HiddenSize { get; }
+
+    /// <summary>The size of a token's embedding.</summary>
+    public int EmbeddingSize { get; }
+
+    /// <summary>The stacked layers of the encoder and of the decoder.</summary>
+    public int Layers { get; }
+
+    /// <summary>Whether the encoder is bidirectional.</summary>
+    public bool Bidirectional { get; }
+
+    /// <summary>How the decoder attends to the encoder's outputs.</summary>
+    public Attention Attention { get; }
+
+    /// <summary>The dropout rate during training.</summary>
+    public float Dropout { get; }
+
+    /// <summary>The end symbol the decoder emits last, and the start symbol it reads first: <see cref="TargetTokens"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int EndToken => TargetTokens;
+
+    /// <summary>Values per training target row: <see cref="MaxTargetLength"/> tokens and the end symbol.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int TargetWidth => MaxTargetLength + 1;
+
+    /// <summary>The per-sample input shape: <c>[1 + MaxSourceLength]</c>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int[] InputShape => [1 + MaxSourceLength];
+
+    [System.Text.Json.Serialization.JsonIgnore]
+    private int Directions => Bidirectional ? 2 : 1;
+
+    [System.Text.Json.Serialization.JsonIgnore]
+    private int Gates => Recurrent.GateCount(Cell);
+
+    /// <inheritdoc/>
+    public override string Describe()
+    {
+        var parts = new List<string>
+        {
+            $"{SourceTokens} -> {TargetTokens} tokens",
+            $"{Cell.ToString().ToUpperInvariant()} {HiddenSize.ToString(CultureInfo.InvariantCulture)}",
+        };
+        if (Layers > 1)
+        {
+            parts.Add($"{Layers} layers");
+        }
+        if (Bidirectional)
+        {
+            parts.Add("bidirectional encoder");
+        }
+        if (Attention != Attention.None)
+        {
+            parts.Add($"{Attention} attention");
+        }
+        parts.Add($"at most {MaxSourceLength} in, {MaxTargetLength} out");
+        return $"SequenceToSequence({string.Join(", ", parts)})";
+    }
+
+    /// <inheritdoc/>
+    public override int[] OutputShape(IReadOnlyList<int> inputShape)
+    {
+        CheckInputShape(inputShape);
+        return [MaxTargetLength];
+    }
+
+    /// <inheritdoc/>
+    public override long ParameterCount(IReadOnlyList<int> inputShape)
+    {
+        CheckInputShape(inputShape);
+        long h = HiddenSize, e = EmbeddingSize, width = (long)Directions * HiddenSize, outputs = TargetTokens + 1L;
+        long total = (long)SourceTokens * e + RecurrentParameters(e, Directions) + outputs * e + RecurrentParameters(e, 1);
+        if (Bidirectional)
+        {
+            total += (Cell == RecurrentCell.Lstm ? 2 : 1) * (2 * h * h + h);
+        }
+        if (Attention != Attention.None)
+        {
+            total += width * h + (width + h) * h + h;
+        }
+        return total + h * outputs + outputs;
+    }
+
+    /// <summary>The encoder's and decoder's steps keep their gates and states; the decoder's logits are kept at every step.</summary>
+    internal override long ActivationValues(IReadOnlyList<int> inputShape)
+    {
+        CheckInputShape(inputShape);
+        long perStep = (long)Layers * Directions * HiddenSize * (Gates + 2) + EmbeddingSize;
+        return (MaxSourceLength + (long)TargetWidth) * perStep + (long)TargetWidth * (TargetTokens + 1L + 3L * HiddenSize);
+    }
+
+    internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
+    {
+        CheckInputShape(inputShape);
+        return new SequenceToSequenceModule(this);
+    }
+
+    internal override string EmitOnnx(OnnxGraphBuilder graph, string input, nn.Module<Tensor, Tensor> module, IReadOnlyList<int> inputShape)
+    {
+        CheckInputShape(inputShape);
+        var decoded = EmitDecoding(graph, input, (SequenceToSequenceModule)module);
+        return graph.AddNode("Cast", [decoded.Tokens], ("to", (long)OnnxGraphBuilder.ElementType.Float));
+    }
+
+    /// <summary>The parameters of one stacked RNN reading <paramref name="inputs"/> values per step.</summary>
+    private long RecurrentParameters(long inputs, int directions)
+    {
+        long rows = (long)Gates * HiddenSize, total = 0;
+        for (int layer = 0; layer < Layers; layer++)
+        {
+            long layerInputs = layer == 0 ? inputs : (long)directions * HiddenSize;
+            total += directions * (rows * (layerInputs + HiddenSize) + 2 * rows);
+        }
+        return total;
+    }
+
+    private void CheckInputShape(IReadOnlyList<int> inputShape)
+    {
+        int size = RequireVector(inputShape);
+        if (size != 1 + MaxSourceLength)
+        {
+            throw new ArgumentException(
+                $"{Describe()} takes 1 + MaxSourceLength = {1 + MaxSourceLength} values per sample (the length, then the tokens); got {size}.", nameof(inputShape));
+        }
+    }
+
+    private static void RequireAtLeastOne(int value, string name)
+    {
+        if (value < 1)
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"SequenceToSequence {name} must be at least 1; got {value}.");
+        }
+    }
+}

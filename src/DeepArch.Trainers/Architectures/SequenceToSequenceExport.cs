@@ -1,0 +1,111 @@
+using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Onnx;
+using static DeepArch.Trainers.Onnx.OnnxGraphBuilder;
+using static TorchSharp.torch;
+
+namespace DeepArch.Trainers.Architectures;
+
+/// <summary>Sequences decoded greedily, row-major.</summary>
+/// <param name="Tokens">Per row, <see cref="SequenceToSequence.MaxTargetLength"/> values: the tokens, then <see cref="SequenceToSequence.Padding"/>.</param>
+/// <param name="Lengths">Per row, the number of tokens.</param>
+/// <param name="Scores">Per row, the sum of the log-probabilities of its tokens and of the end symbol when it was emitted.</param>
+public sealed record DecodedSequences(long[] Tokens, long[] Lengths, float[] Scores);
+
+/// <summary>
+/// Greedy decoding of a trained <see cref="SequenceToSequence"/> network, in TorchSharp (<see cref="Decode"/>) and as an ONNX
+/// graph (<see cref="ExportOnnx"/>) whose one <c>Loop</c> decodes a whole batch in one run, in any ONNX runtime.
+/// </summary>
+public static class SequenceToSequenceExport
+{
+    /// <summary>The name of the decoded tokens' output: int64 [batch, MaxTargetLength], <see cref="SequenceToSequence.Padding"/> after the last token.</summary>
+    public const string TokensOutput = "tokens";
+
+    /// <summary>The name of the token counts' output: int64 [batch].</summary>
+    public const string LengthsOutput = "lengths";
+
+    /// <summary>The name of the scores' output: float [batch], the sum of the decoded tokens' log-probabilities (the end symbol's included).</summary>
+    public const string ScoresOutput = "scores";
+
+    /// <summary>
+    /// Writes <paramref name="network"/>'s greedy decoder as an ONNX model: input <paramref name="inputName"/> float [batch, 1 + MaxSourceLength]
+    /// (the length, then the tokens), outputs <see cref="TokensOutput"/>, <see cref="LengthsOutput"/> and <see cref="ScoresOutput"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The network is not a <see cref="SequenceToSequence"/>.</exception>
+    public static byte[] ExportOnnx(Network network, string inputName = "source", IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var spec = SpecOf(network);
+        ArgumentException.ThrowIfNullOrEmpty(inputName);
+        var graph = new OnnxGraphBuilder();
+        string input = graph.AddInput(inputName, network.InputShape);
+        var decoded = spec.EmitDecoding(graph, input, (SequenceToSequence.SequenceToSequenceModule)network.Module);
+        graph.AddOutput(decoded.Tokens, TokensOutput, ElementType.Int64, Dimension.Batch, spec.MaxTargetLength);
+        graph.AddOutput(decoded.Lengths, LengthsOutput, ElementType.Int64, Dimension.Batch);
+        graph.AddOutput(decoded.Scores, ScoresOutput, ElementType.Float, Dimension.Batch);
+        return graph.ToModelBytes(network, metadata);
+    }
+
+    /// <summary>Decodes <paramref name="rows"/> sources (row-major, 1 + MaxSourceLength values each) greedily in TorchSharp, in eval mode.</summary>
+    public static DecodedSequences Decode(Network network, ReadOnlySpan<float> sources, int rows)
+    {
+        var spec = SpecOf(network);
+        int width = 1 + spec.MaxSourceLength;
+        if (rows < 1 || sources.Length != rows * width)
+        {
+            throw new ArgumentException($"Expected {rows} rows of {width} values ({rows * width}), got {sources.Length}.", nameof(sources));
+        }
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        network.SetTraining(false);
+        var input = tensor(sources.ToArray(), [rows, width]).clone().to(network.Device);
+        var decoded = ((SequenceToSequence.SequenceToSequenceModule)network.Module).Decode(input);
+        return new DecodedSequences(decoded.Tokens.cpu().data<long>().ToArray(), decoded.Lengths.cpu().data<long>().ToArray(), decoded.Scores.cpu().data<float>().ToArray());
+    }
+
+    /// <summary>
+    /// The attention weights of decoding one source greedily: [steps decoded, source length] (each row sums to 1), or null
+    /// for a network without attention; for an attention map.
+    /// </summary>
+    public static float[,]? AttentionMap(Network network, ReadOnlySpan<float> source)
+    {
+        var spec = SpecOf(network);
+        var decoded = Decode(network, source, 1);
+        int steps = (int)Math.Min(decoded.Lengths[0] + 1, spec.MaxTargetLength);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var module = (SequenceToSequence.SequenceToSequenceModule)network.Module;
+        var input = tensor(source.ToArray(), [1, 1 + spec.MaxSourceLength]).to(network.Device);
+        // The teacher-forced pass over the decoded tokens gives the same steps as decoding did.
+        var previous = new long[steps];
+        previous[0] = spec.EndToken;
+        for (int t = 1; t < steps; t++)
+        {
+            previous[t] = decoded.Tokens[t - 1];
+        }
+        var encoding = module.Encode(input);
+        var weights = module.AttentionWeights(module.DecoderOutputs(encoding, tensor(previous, [1, steps]).to(network.Device)), encoding);
+        if (weights is null)
+        {
+            return null;
+        }
+        var values = weights.squeeze(0).cpu().contiguous();
+        int sourceLength = (int)values.shape[1];
+        var map = new float[steps, sourceLength];
+        var flat = values.data<float>().ToArray();
+        for (int t = 0; t < steps; t++)
+        {
+            for (int s = 0; s < sourceLength; s++)
+            {
+                map[t, s] = flat[t * sourceLength + s];
+            }
+        }
+        return map;
+    }
+
+    private static SequenceToSequence SpecOf(Network network)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        return network.Architecture as SequenceToSequence
+            ?? throw new ArgumentException($"Expected a SequenceToSequence network; got {network.Architecture.Describe()}.", nameof(network));
+    }
+}

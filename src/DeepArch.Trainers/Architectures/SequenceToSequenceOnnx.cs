@@ -1,0 +1,204 @@
+using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Onnx;
+using static DeepArch.Trainers.Onnx.OnnxGraphBuilder;
+using static TorchSharp.torch;
+
+namespace DeepArch.Trainers.Architectures;
+
+public sealed partial record SequenceToSequence
+{
+    /// <summary>The values of a decoding graph: tokens int64 [B, MaxTargetLength] (<see cref="Padding"/> after the last), lengths int64 [B], scores float [B].</summary>
+    internal sealed record DecodingValues(string Tokens, string Lengths, string Scores);
+
+    /// <summary>
+    /// Emits the encoder (native <c>RNN</c>/<c>LSTM</c>/<c>GRU</c> nodes over <c>sequence_lens</c>, time-major) and greedy decoding as one
+    /// ONNX <c>Loop</c> of at most <see cref="MaxTargetLength"/> steps that stops once every row has emitted the end symbol. The
+    /// body is one decoder step for the whole batch: embedding, one node per stacked layer, attention, the output layer, a
+    /// log-softmax and its arg-max, exactly as <see cref="SequenceToSequenceModule.Decode"/> computes it.
+    /// </summary>
+    internal DecodingValues EmitDecoding(OnnxGraphBuilder graph, string input, SequenceToSequenceModule module)
+    {
+        string axis0 = graph.AddInt64Initializer("s2s_axis0", [0], 1), axis1 = graph.AddInt64Initializer("s2s_axis1", [1], 1);
+        string axis2 = graph.AddInt64Initializer("s2s_axis2", [2], 1);
+        int h = HiddenSize, width = Directions * h;
+
+        // Column 0 holds each row's length L; the tokens follow. The time axis is trimmed to the batch's longest L.
+        string lengths = graph.AddNode("Cast", [graph.AddNode("Squeeze", [graph.AddNode("Slice", [input, graph.AddInt64Initializer("s2s_zero1", [0], 1), axis1, axis1]), axis1])],
+            ("to", (long)ElementType.Int64));
+        string sequenceLengths = graph.AddNode("Cast", [lengths], ("to", OnnxInt32));
+        string longest = graph.AddNode("ReduceMax", [lengths], ("keepdims", 1L));
+        string sourceEnd = graph.AddNode("Add", [longest, axis1]);
+        string positions = graph.AddNode("Range", [graph.AddInt64Initializer("s2s_zero", [0]), graph.AddNode("Squeeze", [longest]), graph.AddInt64Initializer("s2s_one", [1])]);
+        string valid = graph.AddNode("Less", [graph.AddNode("Unsqueeze", [positions, axis0]), graph.AddNode("Unsqueeze", [lengths, axis1])]);
+        // Steps past a row's length may hold anything: they become token 0, which sequence_lens then keeps from the encoder.
+        string sourceTokens = graph.AddNode("Where", [valid,
+            graph.AddNode("Cast", [graph.AddNode("Slice", [input, axis1, sourceEnd, axis1])], ("to", (long)ElementType.Int64)),
+            graph.AddInt64Initializer("s2s_zero_token", [0])]);
+        string embedded = graph.AddNode("Gather", [graph.AddInitializer("s2s_source_embedding", ToArray(module.SourceEmbedding.weight!), SourceTokens, EmbeddingSize), sourceTokens]);
+
+        // Encoder: [B, S', E] -> [S', B, E]; each layer's Y [S', D, B, H] -> [S', B, D*H] for the next.
+        string x = graph.AddNode("Transpose", [embedded], ("perm", new long[] { 1, 0, 2 }));
+        string layerShape = graph.AddInt64Initializer("s2s_layer_shape", [0, 0, width], 3);
+        var finalHidden = new string[Layers];
+        var finalCell = new string[Layers];
+        for (int layer = 0; layer < Layers; layer++)
+        {
+            var (w, r, b) = Recurrent.EmitLayerWeights(graph, Cell, h, Directions, layer, layer == 0 ? EmbeddingSize : width,
+                name => SequenceToSequenceModule.RecurrentParameter(module.Encoder, name));
+            string[] outputs = graph.AddNode(OperatorOf(Cell), [x, w, r, b, sequenceLengths], Cell == RecurrentCell.Lstm ? 3 : 2,
+                Recurrent.NodeAttributes(Cell, h, Directions));
+            x = graph.AddNode("Reshape", [graph.AddNode("Transpose", [outputs[0]], ("perm", new long[] { 0, 2, 1, 3 })), layerShape]);
+            finalHidden[layer] = outputs[1];
+            finalCell[layer] = Cell == RecurrentCell.Lstm ? outputs[2] : "";
+        }
+        string memory = graph.AddNode("Transpose", [x], ("perm", new long[] { 1, 0, 2 }));
+
+        // The decoder's initial state [layers, B, H]: the encoder's, or per layer tanh(W [h_fwd; h_bwd] + b) when bidirectional.
+        string hidden = graph.AddNode("Concat", finalHidden.Select(s => Bridge(graph, s, module.Bridge)).ToArray(), ("axis", 0L));
+        string? cell = Cell == RecurrentCell.Lstm
+            ? graph.AddNode("Concat", finalCell.Select(s => Bridge(graph, s, module.CellBridge)).ToArray(), ("axis", 0L))
+            : null;
+
+        // Attention's precomputed keys [B, S', H].
+        string? keys = Attention == Attention.None ? null
+            : graph.AddNode("MatMul", [memory, graph.AddInitializer("s2s_attention_keys", Transposed(module.AttentionKeys!.weight!, h, width), width, h)]);
+
+        // Loop-carried values start per row: the start symbol, not finished, no tokens, a score of 0.
+        string rows = graph.AddNode("Slice", [graph.AddNode("Shape", [input]), graph.AddInt64Initializer("s2s_zero1", [0], 1), axis1]);
+        string start = graph.AddNode("Expand", [graph.AddInt64Initializer("s2s_end", [EndToken], 1), rows]);
+        string notFinished = graph.AddNode("Expand", [graph.AddBoolInitializer("s2s_false", [false], 1), rows]);
+        string noTokens = graph.AddNode("Expand", [graph.AddInt64Initializer("s2s_zero1", [0], 1), rows]);
+        string noScore = graph.AddNode("Expand", [graph.AddInitializer("s2s_zero1f", [0f], 1), rows]);
+
+        string targetTable = graph.AddInitializer("s2s_target_embedding", ToArray(module.TargetEmbedding.weight!), TargetTokens + 1, EmbeddingSize);
+        var decoderWeights = Enumerable.Range(0, Layers).Select(layer => Recurrent.EmitLayerWeights(graph, Cell, h, 1, layer, layer == 0 ? EmbeddingSize : h,
+            name => SequenceToSequenceModule.RecurrentParameter(module.Decoder, name))).ToArray();
+        string outputWeight = graph.AddInitializer("s2s_output_W", ToArray(module.Output.weight!), TargetTokens + 1, h);
+        string outputBias = graph.AddInitializer("s2s_output_B", ToArray(module.Output.bias!), TargetTokens + 1);
+        string? combineWeight = null, combineBias = null;
+        if (Attention != Attention.None)
+        {
+            combineWeight = graph.AddInitializer("s2s_attention_combine_W", ToArray(module.AttentionCombine!.weight!), h, width + h);
+            combineBias = graph.AddInitializer("s2s_attention_combine_B", ToArray(module.AttentionCombine.bias!), h);
+        }
+        string endToken = graph.AddInt64Initializer("s2s_end_scalar", [EndToken]);
+        string padding = graph.AddInt64Initializer("s2s_padding", [Padding]);
+
+        // One decoder step, for every row of the batch.
+        var body = graph.CreateSubgraph("decode_step");
+        body.AddInput("iteration", ElementType.Int64);
+        body.AddInput("condition", ElementType.Bool);
+        string previous = body.AddInput("previous", ElementType.Int64, Dimension.Batch);
+        string state = body.AddInput("hidden", ElementType.Float, Layers, Dimension.Batch, h);
+        string? cellState = cell is null ? null : body.AddInput("cell", ElementType.Float, Layers, Dimension.Batch, h);
+        string finished = body.AddInput("finished", ElementType.Bool, Dimension.Batch);
+        string counts = body.AddInput("lengths", ElementType.Int64, Dimension.Batch);
+        string scores = body.AddInput("scores", ElementType.Float, Dimension.Batch);
+
+        string step = body.AddNode("Unsqueeze", [body.AddNode("Gather", [targetTable, previous]), axis0]);
+        var nextHidden = new string[Layers];
+        var nextCell = new string[Layers];
+        for (int layer = 0; layer < Layers; layer++)
+        {
+            string from = body.AddInt64Initializer("s2s_layer_from", [layer], 1), to = body.AddInt64Initializer("s2s_layer_to", [layer + 1], 1);
+            var (w, r, b) = decoderWeights[layer];
+            var operands = new List<string> { step, w, r, b, "", body.AddNode("Slice", [state, from, to, axis0]) };
+            if (cellState is not null)
+            {
+                operands.Add(body.AddNode("Slice", [cellState, from, to, axis0]));
+            }
+            string[] outputs = body.AddNode(OperatorOf(Cell), operands, cellState is null ? 2 : 3, Recurrent.NodeAttributes(Cell, h, 1));
+            step = body.AddNode("Squeeze", [outputs[0], axis1]); // Y [1, 1, B, H] -> [1, B, H]
+            nextHidden[layer] = outputs[1];
+            nextCell[layer] = cellState is null ? "" : outputs[2];
+        }
+        string top = body.AddNode("Squeeze", [step, axis0]);
+        if (Attention != Attention.None)
+        {
+            string attentionScores = body.AddNode("Squeeze", [body.AddNode("MatMul", [keys!, body.AddNode("Unsqueeze", [top, axis2])]), axis2]);
+            if (Attention == Attention.ScaledGeneral)
+            {
+                attentionScores = body.AddNode("Div", [attentionScores, body.AddInitializer("s2s_scale", [MathF.Sqrt(h)])]);
+            }
+            string masked = body.AddNode("Where", [valid, attentionScores, body.AddInitializer("s2s_lowest", [float.NegativeInfinity])]);
+            string weights = body.AddNode("Softmax", [masked], ("axis", 1L));
+            string context = body.AddNode("Squeeze", [body.AddNode("MatMul", [body.AddNode("Unsqueeze", [weights, axis1]), memory]), axis1]);
+            top = body.AddNode("Tanh", [body.AddNode("Gemm", [body.AddNode("Concat", [context, top], ("axis", 1L)), combineWeight!, combineBias!], ("transB", 1L))]);
+        }
+        string logProbabilities = body.AddNode("LogSoftmax", [body.AddNode("Gemm", [top, outputWeight, outputBias], ("transB", 1L))], ("axis", 1L));
+        string token = body.AddNode("ArgMax", [logProbabilities], ("axis", 1L), ("keepdims", 0L));
+        string best = body.AddNode("ReduceMax", [logProbabilities], ("axes", new long[] { 1 }), ("keepdims", 0L));
+        string emitted = body.AddNode("Where", [finished, padding, token]);
+        string nextScores = body.AddNode("Add", [scores, body.AddNode("Where", [finished, body.AddInitializer("s2s_zero_score", [0f]), best])]);
+        string nextFinished = body.AddNode("Or", [finished, body.AddNode("Equal", [token, endToken])]);
+        string running = body.AddNode("Cast", [body.AddNode("Not", [nextFinished])], ("to", (long)ElementType.Int64));
+        string nextCounts = body.AddNode("Add", [counts, running]);
+        string goOn = body.AddNode("Greater", [body.AddNode("ReduceSum", [running], ("keepdims", 0L)), body.AddInt64Initializer("s2s_none", [0])]);
+
+        body.AddOutput(goOn, "condition", ElementType.Bool);
+        body.AddOutput(token, "previous", ElementType.Int64, Dimension.Batch);
+        body.AddOutput(body.AddNode("Concat", nextHidden, ("axis", 0L)), "hidden", ElementType.Float, Layers, Dimension.Batch, h);
+        if (cellState is not null)
+        {
+            body.AddOutput(body.AddNode("Concat", nextCell, ("axis", 0L)), "cell", ElementType.Float, Layers, Dimension.Batch, h);
+        }
+        body.AddOutput(nextFinished, "finished", ElementType.Bool, Dimension.Batch);
+        body.AddOutput(nextCounts, "lengths", ElementType.Int64, Dimension.Batch);
+        body.AddOutput(nextScores, "scores", ElementType.Float, Dimension.Batch);
+        body.AddOutput(emitted, "token", ElementType.Int64, Dimension.Batch);
+
+        var carried = new List<string> { start, hidden };
+        if (cell is not null)
+        {
+            carried.Add(cell);
+        }
+        carried.AddRange([notFinished, noTokens, noScore]);
+        string[] loop = graph.AddNode("Loop", [graph.AddInt64Initializer("s2s_max_steps", [MaxTargetLength]), graph.AddBoolInitializer("s2s_true", [true]), .. carried],
+            carried.Count + 1, ("body", body));
+        int k = cell is null ? 2 : 3;
+        string finalLengths = loop[k + 1], finalScores = loop[k + 2];
+
+        // The steps [T', B] -> [B, T'], the end symbol -> padding, padded to MaxTargetLength steps: pads = [0, 0, 0, MaxTargetLength - T'].
+        string tokens = graph.AddNode("Transpose", [loop[^1]], ("perm", new long[] { 1, 0 }));
+        tokens = graph.AddNode("Where", [graph.AddNode("Equal", [tokens, endToken]), padding, tokens]);
+        string taken = graph.AddNode("Slice", [graph.AddNode("Shape", [tokens]), axis1, graph.AddInt64Initializer("s2s_two", [2], 1)]);
+        string extra = graph.AddNode("Sub", [graph.AddInt64Initializer("s2s_max_steps1", [MaxTargetLength], 1), taken]);
+        string pads = graph.AddNode("Concat", [graph.AddInt64Initializer("s2s_pads_before", [0, 0, 0], 3), extra], ("axis", 0L));
+        tokens = graph.AddNode("Pad", [tokens, pads, padding]);
+        return new DecodingValues(tokens, finalLengths, finalScores);
+    }
+
+    private const long OnnxInt32 = 6;
+
+    private static string OperatorOf(RecurrentCell cell) => cell.ToString().ToUpperInvariant();
+
+    /// <summary>A layer's final state [D, B, H] as the decoder's [1, B, H]: itself, or tanh(W [h_fwd; h_bwd] + b) for a bidirectional encoder.</summary>
+    private string Bridge(OnnxGraphBuilder graph, string state, TorchSharp.Modules.Linear? bridge)
+    {
+        if (!Bidirectional)
+        {
+            return state;
+        }
+        string joined = graph.AddNode("Reshape", [graph.AddNode("Transpose", [state], ("perm", new long[] { 1, 0, 2 })),
+            graph.AddInt64Initializer("s2s_bridge_shape", [0, 2 * HiddenSize], 2)]);
+        string projected = graph.AddNode("Tanh", [graph.AddNode("Gemm", [joined,
+            graph.AddInitializer("s2s_bridge_W", ToArray(bridge!.weight!), HiddenSize, 2 * HiddenSize),
+            graph.AddInitializer("s2s_bridge_B", ToArray(bridge.bias!), HiddenSize)], ("transB", 1L))]);
+        return graph.AddNode("Unsqueeze", [projected, graph.AddInt64Initializer("s2s_axis0", [0], 1)]);
+    }
+
+    /// <summary>A dense layer's weight [rows, columns] transposed to [columns, rows], for a <c>MatMul</c> on the right.</summary>
+    private static float[] Transposed(Tensor weight, int rows, int columns)
+    {
+        float[] values = ToArray(weight);
+        var transposed = new float[values.Length];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < columns; c++)
+            {
+                transposed[c * rows + r] = values[r * columns + c];
+            }
+        }
+        return transposed;
+    }
+}

@@ -1,0 +1,126 @@
+using System.Globalization;
+using DeepArch.Trainers.Architectures;
+using DeepArch.Trainers.Networks;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DeepArch.Trainers.Training;
+
+/// <summary>
+/// Teacher forcing for a <see cref="SequenceToSequence"/> network: the decoder reads the start symbol and then the true
+/// target tokens, and the loss is the cross-entropy of each step's next token (the end symbol included) over the real
+/// target steps only: padding is masked, so short and long targets in one batch count token by token. Each batch is trimmed
+/// to its longest target. Row weights (<see cref="TrainingSet.Weights"/>) weigh every token of their row.
+/// </summary>
+/// <remarks>The targets are <see cref="TargetKind.Tokens"/> rows of <see cref="SequenceToSequence.TargetWidth"/> values: the tokens, the end symbol, then <see cref="SequenceToSequence.Padding"/>.</remarks>
+public sealed class SequenceToSequenceObjective : TrainingObjective
+{
+    private readonly SequenceToSequence _spec;
+
+    /// <summary>Creates the objective for <paramref name="network"/>, whose architecture is a <see cref="SequenceToSequence"/>.</summary>
+    /// <exception cref="ArgumentException">The network is not an encoder–decoder.</exception>
+    public SequenceToSequenceObjective(Network network)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        _spec = network.Architecture as SequenceToSequence
+            ?? throw new ArgumentException($"SequenceToSequenceObjective trains a SequenceToSequence network; got {network.Architecture.Describe()}.", nameof(network));
+        Network = network;
+    }
+
+    /// <summary>The network trained.</summary>
+    public Network Network { get; }
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<Network> Networks => [Network];
+
+    /// <inheritdoc/>
+    public override TargetKind Targets => TargetKind.Tokens;
+
+    /// <inheritdoc/>
+    protected internal override bool ReadsWeights => true;
+
+    /// <summary>Checks every source (its length and tokens) and every target row (tokens, one end symbol, then padding), naming the row.</summary>
+    protected internal override void CheckData(TrainingSet set, string name)
+    {
+        CheckSampleShape(Network, set, name);
+        if (set.TargetWidth != _spec.TargetWidth)
+        {
+            throw new ArgumentException(
+                $"{_spec.Describe()} needs target rows of {_spec.TargetWidth} values (MaxTargetLength {_spec.MaxTargetLength} tokens and the end symbol); the {name} set has {set.TargetWidth}.", name);
+        }
+        int width = 1 + _spec.MaxSourceLength;
+        for (int row = 0; row < set.Count; row++)
+        {
+            float length = set.Features[row * width];
+            if (!(length >= 1 && length <= _spec.MaxSourceLength && length == MathF.Floor(length)))
+            {
+                throw new ArgumentException($"Row {row} of the {name} set has source length {Format(length)}; expected a whole number in [1, {_spec.MaxSourceLength}].", name);
+            }
+            for (int t = 1; t <= length; t++)
+            {
+                float token = set.Features[row * width + t];
+                if (!(token >= 0 && token < _spec.SourceTokens && token == MathF.Floor(token)))
+                {
+                    throw new ArgumentException($"Row {row} of the {name} set has source token {Format(token)} at step {t - 1}; expected a whole number in [0, {_spec.SourceTokens}).", name);
+                }
+            }
+            CheckTarget(set.Targets.AsSpan(row * _spec.TargetWidth, _spec.TargetWidth), row, name);
+        }
+    }
+
+    private void CheckTarget(ReadOnlySpan<float> target, int row, string name)
+    {
+        int end = target.IndexOf(_spec.EndToken);
+        for (int t = 0; t < target.Length; t++)
+        {
+            float token = target[t];
+            bool ok = end < 0 ? false
+                : t < end ? token >= 0 && token < _spec.TargetTokens && token == MathF.Floor(token)
+                : t == end || token == SequenceToSequence.Padding;
+            if (!ok)
+            {
+                throw new ArgumentException(end < 0
+                    ? $"Row {row} of the {name} set has no end symbol ({_spec.EndToken}) in its target: a target holds at most {_spec.MaxTargetLength} tokens, then the end symbol, then {SequenceToSequence.Padding}."
+                    : $"Row {row} of the {name} set has target value {Format(token)} at step {t}; expected {(t < end ? $"a token in [0, {_spec.TargetTokens})" : $"{SequenceToSequence.Padding} after the end symbol")}.", name);
+            }
+        }
+    }
+
+    /// <summary>Teacher-forced forward, masked cross-entropy, backward, gradient clipping and the optimizer's step.</summary>
+    protected internal override double[] TrainStep(TrainingBatch batch, IReadOnlyList<optim.Optimizer> optimizers)
+    {
+        var loss = Loss(batch);
+        loss.backward();
+        ClipGradients(Network.Parameters());
+        optimizers[0].step();
+        return [loss.item<float>()];
+    }
+
+    /// <inheritdoc/>
+    protected internal override double[] EvaluateBatch(TrainingBatch batch) => [Loss(batch).item<float>()];
+
+    /// <summary>The mean cross-entropy per real target token (weighted by the rows' weights when the batch has them).</summary>
+    private Tensor Loss(TrainingBatch batch)
+    {
+        var targets = batch.Targets!;
+        var real = targets.ne(SequenceToSequence.Padding);
+        long longest = real.sum(1).max().item<long>();
+        targets = targets.narrow(1, 0, longest);
+        real = real.narrow(1, 0, longest);
+        // The decoder reads the start symbol, then each target token but the last; padding becomes the start symbol (its step is masked).
+        var previous = cat([full([targets.shape[0], 1], _spec.EndToken, ScalarType.Int64, targets.device), targets.narrow(1, 0, longest - 1)], 1);
+        previous = previous.masked_fill(previous.lt(0), _spec.EndToken);
+        var logits = ((SequenceToSequence.SequenceToSequenceModule)Network.Module).Logits(batch.Features, previous);
+        var perToken = nn.functional.cross_entropy(logits.reshape(-1, _spec.TargetTokens + 1), targets.reshape(-1),
+            ignore_index: SequenceToSequence.Padding, reduction: nn.Reduction.None).view(targets.shape[0], longest);
+        var mask = real.to_type(ScalarType.Float32);
+        if (batch.Weights is { } weights)
+        {
+            mask = mask * weights.unsqueeze(1);
+        }
+        using Scalar tiny = 1e-12f.ToScalar();
+        return (perToken * mask).sum() / mask.sum().clamp_min(tiny);
+    }
+
+    private static string Format(float value) => value.ToString(CultureInfo.InvariantCulture);
+}
