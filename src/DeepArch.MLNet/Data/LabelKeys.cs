@@ -39,14 +39,52 @@ internal sealed record LabelKeys(int Count, string? ValueType, IReadOnlyList<str
         {
             throw SchemaErrors.Mismatch(role, name, "a key type with at least 2 values", SchemaErrors.Describe(key));
         }
-        var annotation = column.Value.Annotations.Schema.GetColumnOrNull("KeyValues");
+        return FromKeyColumn(column.Value);
+    }
+
+    /// <summary>The key count and key values of a key column or of a vector of keys (any raw type), not checked further.</summary>
+    public static LabelKeys FromKeyColumn(DataViewSchema.Column column)
+    {
+        var key = (KeyDataViewType)(column.Type is VectorDataViewType vector ? vector.ItemType : column.Type);
+        var annotation = column.Annotations.Schema.GetColumnOrNull("KeyValues");
         if (annotation?.Type is VectorDataViewType { ItemType: PrimitiveDataViewType item } && KeyValueCodec.IsSupported(item.RawType))
         {
             var values = (IReadOnlyList<string>)typeof(LabelKeys).GetMethod(nameof(ReadKeyValues), BindingFlags.NonPublic | BindingFlags.Static)!
-                .MakeGenericMethod(item.RawType).Invoke(null, [column.Value])!;
+                .MakeGenericMethod(item.RawType).Invoke(null, [column])!;
             return new LabelKeys((int)key.Count, KeyValueCodec.NameOf(item.RawType), values);
         }
         return new LabelKeys((int)key.Count, null, null);
+    }
+
+    /// <summary>How key <paramref name="key"/> (1-based) reads in a message: <c> ('x')</c> with its key value, or nothing without key values.</summary>
+    public string Describe(uint key) => Values is not null && key >= 1 && key <= Values.Count ? $" ('{Values[(int)key - 1]}')" : "";
+
+    /// <summary>
+    /// The transforms of a saved chain that turn numbers in <paramref name="inputColumnName"/> (a <c>UInt32</c> or a vector of them:
+    /// <paramref name="first"/> for the first key, <paramref name="first"/> + 1 for the second, ...) into keys of this type in
+    /// <paramref name="outputColumnName"/>, with these key values: <c>MapValue</c> to the key values, then <c>MapValueToKey</c> given them in key order.
+    /// </summary>
+    public IEstimator<ITransformer> NumbersToKeys(MLContext mlContext, string outputColumnName, string inputColumnName, string valueColumnName, uint first)
+    {
+        var method = typeof(LabelKeys).GetMethod(nameof(MapNumbersToKeys), BindingFlags.NonPublic | BindingFlags.Instance)!
+            .MakeGenericMethod(ValueType is null ? typeof(uint) : KeyValueCodec.TypeOf(ValueType));
+        return (IEstimator<ITransformer>)method.Invoke(this, [mlContext, outputColumnName, inputColumnName, valueColumnName, first])!;
+    }
+
+    private IEstimator<ITransformer> MapNumbersToKeys<T>(MLContext mlContext, string outputColumnName, string inputColumnName, string valueColumnName, uint first)
+    {
+        T[] values = Enumerable.Range(0, Count)
+            .Select(i => Values is null ? (T)(object)(uint)(i + 1) : KeyValueCodec.Parse<T>(Values[i]))
+            .ToArray();
+        var keyData = mlContext.Data.LoadFromEnumerable(values.Select(v => new KeyDataRow<T> { Value = v }));
+        return mlContext.Transforms.Conversion.MapValue(valueColumnName, values.Select((v, i) => new KeyValuePair<uint, T>((uint)i + first, v)), inputColumnName)
+            .Append(mlContext.Transforms.Conversion.MapValueToKey(outputColumnName, valueColumnName, keyData: keyData));
+    }
+
+    /// <summary>One key value, for MapValueToKey's key data.</summary>
+    private sealed class KeyDataRow<T>
+    {
+        public T Value { get; set; } = default!;
     }
 
     /// <summary>Checks keys read from a model file (<see cref="ModelInfo.CheckLoaded"/>); <paramref name="what"/> names them in the error.</summary>

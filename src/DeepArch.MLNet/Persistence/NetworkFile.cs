@@ -123,7 +123,8 @@ internal static class NetworkFile
         }
         for (int i = 0; i < inputs.Count; i++)
         {
-            CheckValue(graph.Input[i], [inputs[i].Size], "input");
+            // A sequence-to-sequence graph reads sources of any width (a saved chain hands it 1 + 255 values, the scorer 1 + MaxSourceLength).
+            CheckValue(graph.Input[i], [inputs[i].Size], "input", info.Translation is null ? null : "source_width");
         }
         foreach (var (name, shape) in info.Task.ScoringOutputs(info))
         {
@@ -133,13 +134,14 @@ internal static class NetworkFile
         }
     }
 
-    private static void CheckValue(ValueInfoProto value, int[] rowShape, string role)
+    private static void CheckValue(ValueInfoProto value, int[] rowShape, string role, string? symbolicWidth = null)
     {
         var dims = value.Type?.TensorType?.Shape?.Dim;
         bool matches = value.Type?.TensorType?.ElemType == (int)TensorProto.Types.DataType.Float
             && dims is not null && dims.Count == rowShape.Length + 1
             && dims[0].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam
-            && dims.Skip(1).Select((d, i) => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d.DimValue == rowShape[i]).All(ok => ok);
+            && dims.Skip(1).Select((d, i) => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? d.DimValue == rowShape[i]
+                : symbolicWidth is not null && rowShape.Length == 1 && d.DimParam == symbolicWidth).All(ok => ok);
         if (!matches)
         {
             string actual = dims is null ? "no shape" : "[" + string.Join(", ", dims.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam ? d.DimParam : d.DimValue.ToString())) + "]";

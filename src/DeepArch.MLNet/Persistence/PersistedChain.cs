@@ -1,4 +1,6 @@
+using DeepArch.MLNet.Data;
 using DeepArch.MLNet.Scoring;
+using DeepArch.MLNet.Tasks;
 using DeepArch.Trainers.Networks;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -49,13 +51,28 @@ internal static class PersistedChain
             chain = chain.Append<ITransformer>(mlContext.Transforms.CopyColumns(ConditionKey, condition.Column))
                 .Append<ITransformer>(mlContext.Transforms.Conversion.MapKeyToVector(condition.Column, ConditionKey));
         }
+        if (info.Translation is not null)
+        {
+            // The graph reads the source keys as numbers laid out in a fixed-size vector (OnnxTransformer takes no variable-size input).
+            foreach (var step in SequenceTask.CreatePersistedHead(mlContext, info.FeatureColumn))
+            {
+                chain = chain.Append(step);
+            }
+        }
+        // A sequence-to-sequence graph's source width is symbolic: the saved chain fixes it to the head's vector.
+        var shapes = info.Translation is null ? null
+            : new Dictionary<string, int[]> { [TranslationInfo.SourceInput] = [1, 1 + TranslationInfo.MaxSourceTokens] };
         chain = chain.Append<ITransformer>(mlContext.Transforms.ApplyOnnxModel(
-                info.Task.OnnxOutputNames.ToArray(), info.Inputs.Select(i => i.Name).ToArray(), new MemoryStream(onnxModel)))
+                info.Task.OnnxOutputNames.ToArray(), info.Inputs.Select(i => i.Name).ToArray(), new MemoryStream(onnxModel), shapes, gpuDeviceId: null, fallbackToCpu: false, recursionLimit: 100))
             .Append(info.Task.CreatePersistedTail(mlContext));
         if (info.Condition is not null)
         {
             chain = chain.Append<ITransformer>(mlContext.Transforms.CopyColumns(info.Condition.Column, ConditionKey))
                 .Append<ITransformer>(mlContext.Transforms.DropColumns(ConditionKey));
+        }
+        if (info.Translation is not null)
+        {
+            chain = chain.Append<ITransformer>(mlContext.Transforms.DropColumns([.. SequenceTask.HeadColumns]));
         }
         return chain
             .Append<ITransformer>(mlContext.Transforms.CopyColumns(token, info.FeatureColumn))
@@ -64,7 +81,7 @@ internal static class PersistedChain
     }
 
     /// <summary>The number of transforms a saved chain of <paramref name="info"/>'s network holds before its <c>OnnxTransformer</c>.</summary>
-    public static int HeadLength(ModelInfo info) => info.Condition is null ? 0 : 2;
+    public static int HeadLength(ModelInfo info) => info.Condition is null && info.Translation is null ? 0 : 2;
 
     /// <summary>The temporary column that keeps a condition's key column while the graph reads its one-hot vector.</summary>
     private const string ConditionKey = "__DeepArch_ConditionKey";
@@ -146,7 +163,9 @@ internal static class PersistedChain
         public EmptyDataView(ModelInfo info)
         {
             var builder = new DataViewSchema.Builder();
-            builder.AddColumn(info.FeatureColumn, new VectorDataViewType(NumberDataViewType.Single, info.FeatureSize));
+            builder.AddColumn(info.FeatureColumn, info.Translation is { } translation
+                ? new VectorDataViewType(translation.Source.KeyType)
+                : new VectorDataViewType(NumberDataViewType.Single, info.FeatureSize));
             if (info.Condition is { } condition)
             {
                 builder.AddColumn(condition.Column, condition.Keys.KeyType, condition.Keys.Annotations());

@@ -62,7 +62,12 @@ internal sealed record ModelInfo(
     /// <summary>The graph inputs the network reads, with their values per row: the features, then the condition's one-hot key.</summary>
     [JsonIgnore]
     public IReadOnlyList<(string Name, int Size)> Inputs
-        => Condition is null ? [(FeatureColumn, FeatureSize)] : [(FeatureColumn, FeatureSize), (Condition.Column, Condition.Keys.Count)];
+        => Task is SequenceTask ? [(TranslationInfo.SourceInput, FeatureSize)]
+            : Condition is null ? [(FeatureColumn, FeatureSize)] : [(FeatureColumn, FeatureSize), (Condition.Column, Condition.Keys.Count)];
+
+    /// <summary>For a sequence-to-sequence model: its columns' vocabularies and lengths; else null.</summary>
+    [JsonIgnore]
+    public TranslationInfo? Translation => (Task as SequenceTask)?.Translation;
 
     /// <summary>The format of this model info (<see cref="CurrentFormat"/> when written; 0 in files written before formats were numbered).</summary>
     public int Format { get; init; }

@@ -160,13 +160,13 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
 
     /// <summary>Finds and checks the feature column in <paramref name="schema"/> (a sequence column for recurrent networks).</summary>
     internal DataViewSchema.Column ResolveFeature(DataViewSchema schema)
-        => Info.Sequence?.Resolve(schema, FeatureColumnName) ?? FeatureColumn.Resolve(schema, FeatureColumnName, FeatureSize);
+        => Info.Translation?.Resolve(schema, FeatureColumnName) ?? Info.Sequence?.Resolve(schema, FeatureColumnName) ?? FeatureColumn.Resolve(schema, FeatureColumnName, FeatureSize);
 
     /// <summary>A reader of the current row's network input (<see cref="OnnxScorer.InputSize"/> values).</summary>
     /// <remarks>A detector trained with <see cref="Trainers.MissingValuePolicy.Throw"/> throws on a row with a NaN or infinite value, naming its position and slot.</remarks>
     internal FeatureColumn.RowReader CreateFeatureReader(DataViewRow row, DataViewSchema.Column column)
     {
-        var read = Info.Sequence?.CreateReader(row, column) ?? FeatureColumn.CreateReader(row, column);
+        var read = Info.Translation?.CreateReader(row, column) ?? Info.Sequence?.CreateReader(row, column) ?? FeatureColumn.CreateReader(row, column);
         if (!Info.Task.RejectsNonFiniteFeatures)
         {
             return read;

@@ -110,28 +110,9 @@ internal sealed class MulticlassTask : PredictionTask
         // ONNX gives the probabilities as "Score". A custom mapping takes their arg max, MapValue turns it
         // into the class's original label value, and MapValueToKey, given the label's values in key order,
         // turns that into a key whose key values are the label's (so MapKeyToValue works after it).
-        var mapValue = typeof(MulticlassTask).GetMethod(nameof(MapArgMaxToKey), BindingFlags.NonPublic | BindingFlags.Instance)!
-            .MakeGenericMethod(KeyValueType is null ? typeof(uint) : KeyValueCodec.TypeOf(KeyValueType));
-        var toKey = (IEstimator<ITransformer>)mapValue.Invoke(this, [mlContext])!;
         return mlContext.Transforms.CustomMapping(new ArgMaxMapping().GetMapping(), ArgMaxMapping.ContractName)
-            .Append(toKey)
+            .Append(Keys.NumbersToKeys(mlContext, ColumnNames.PredictedLabel, RawArgMax, RawLabelValue, first: 0))
             .Append(mlContext.Transforms.DropColumns(RawArgMax, RawLabelValue));
-    }
-
-    private IEstimator<ITransformer> MapArgMaxToKey<T>(MLContext mlContext)
-    {
-        T[] values = Enumerable.Range(0, ClassCount)
-            .Select(i => KeyValues is null ? (T)(object)(uint)(i + 1) : KeyValueCodec.Parse<T>(KeyValues[i]))
-            .ToArray();
-        var keyData = mlContext.Data.LoadFromEnumerable(values.Select(v => new KeyDataRow<T> { Value = v }));
-        return mlContext.Transforms.Conversion.MapValue(RawLabelValue, values.Select((v, i) => new KeyValuePair<uint, T>((uint)i, v)), RawArgMax)
-            .Append(mlContext.Transforms.Conversion.MapValueToKey(ColumnNames.PredictedLabel, RawLabelValue, keyData: keyData));
-    }
-
-    /// <summary>One key value, for MapValueToKey's key data.</summary>
-    private sealed class KeyDataRow<T>
-    {
-        public T Value { get; set; } = default!;
     }
 
     internal static int ArgMax(ReadOnlySpan<float> values)

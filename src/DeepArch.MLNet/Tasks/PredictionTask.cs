@@ -19,6 +19,7 @@ namespace DeepArch.MLNet.Tasks;
 [JsonDerivedType(typeof(RegressionTask), "regression")]
 [JsonDerivedType(typeof(VectorOutputTask), "vector")]
 [JsonDerivedType(typeof(AnomalyTask), "anomaly")]
+[JsonDerivedType(typeof(SequenceTask), "sequence")]
 internal abstract class PredictionTask
 {
     /// <summary>Reserved column names that a saved model uses between its steps and drops at the end.</summary>

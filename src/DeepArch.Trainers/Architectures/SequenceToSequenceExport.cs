@@ -45,6 +45,42 @@ public static class SequenceToSequenceExport
         return graph.ToModelBytes(network, metadata);
     }
 
+    /// <summary>
+    /// Writes <paramref name="network"/>'s greedy decoder as a graph over an application's token numbers (ML.NET's key values):
+    /// input <paramref name="inputName"/> float [batch, width] holding each row's length L, then L source numbers (any width of at
+    /// least 1 + L; what follows is never read); <paramref name="sourceTokenOf"/>[number] is the network's source token of a number
+    /// (a number outside the table, or mapped to -1, makes the run fail rather than decode garbage). Outputs: <paramref name="tokensOutput"/>
+    /// float [batch, MaxTargetLength], the target numbers <paramref name="numberOfTargetToken"/>[token] of the decoded tokens, then 0;
+    /// and <paramref name="scoreOutput"/> float [batch, 1], the decoded sequence's log-probability.
+    /// </summary>
+    internal static byte[] ExportNumberedOnnx(Network network, string inputName, IReadOnlyList<long> sourceTokenOf, IReadOnlyList<long> numberOfTargetToken,
+        string tokensOutput, string scoreOutput, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var spec = SpecOf(network);
+        if (numberOfTargetToken.Count != spec.TargetTokens)
+        {
+            throw new ArgumentException($"Expected a number for each of the {spec.TargetTokens} target tokens, got {numberOfTargetToken.Count}.", nameof(numberOfTargetToken));
+        }
+        var graph = new OnnxGraphBuilder();
+        string input = graph.AddInput(inputName, ElementType.Float, Dimension.Batch, "source_width");
+        string axis1 = graph.AddInt64Initializer("numbers_axis1", [1], 1);
+        // [L, numbers...] -> [L, tokens...]: an unknown number maps to SourceTokens, which the embedding's Gather refuses.
+        string lengthColumn = graph.AddNode("Slice", [input, graph.AddInt64Initializer("numbers_zero", [0], 1), axis1, axis1]);
+        string numbers = graph.AddNode("Cast", [graph.AddNode("Slice", [input, axis1, graph.AddInt64Initializer("numbers_end", [long.MaxValue], 1), axis1])],
+            ("to", (long)ElementType.Int64));
+        long[] table = sourceTokenOf.Select(t => t < 0 ? spec.SourceTokens : t).ToArray();
+        string tokens = graph.AddNode("Gather", [graph.AddInt64Initializer("numbers_source_tokens", table, table.Length), numbers]);
+        string source = graph.AddNode("Concat", [lengthColumn, graph.AddNode("Cast", [tokens], ("to", (long)ElementType.Float))], ("axis", 1L));
+        var decoded = spec.EmitDecoding(graph, source, (SequenceToSequence.SequenceToSequenceModule)network.Module);
+        // Tokens -> numbers, padding (-1) -> 0: index t + 1 of [0, numbers...].
+        long[] targetNumbers = [0, .. numberOfTargetToken];
+        string shifted = graph.AddNode("Add", [decoded.Tokens, graph.AddInt64Initializer("numbers_one", [1])]);
+        string targets = graph.AddNode("Gather", [graph.AddInt64Initializer("numbers_target_numbers", targetNumbers, targetNumbers.Length), shifted]);
+        graph.AddOutput(graph.AddNode("Cast", [targets], ("to", (long)ElementType.Float)), tokensOutput, [spec.MaxTargetLength]);
+        graph.AddOutput(graph.AddNode("Unsqueeze", [decoded.Scores, axis1]), scoreOutput, [1]);
+        return graph.ToModelBytes(network, metadata, [1 + spec.MaxSourceLength]);
+    }
+
     /// <summary>Decodes <paramref name="rows"/> sources (row-major, 1 + MaxSourceLength values each) greedily in TorchSharp, in eval mode.</summary>
     public static DecodedSequences Decode(Network network, ReadOnlySpan<float> sources, int rows)
     {
