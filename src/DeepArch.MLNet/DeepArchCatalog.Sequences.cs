@@ -1,4 +1,6 @@
+using DeepArch.MLNet.Data;
 using DeepArch.MLNet.Evaluation;
+using DeepArch.MLNet.Scoring;
 using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Transforms;
 using Microsoft.ML;
@@ -45,5 +47,59 @@ public static partial class DeepArchCatalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return SequenceEvaluator.Evaluate(data, labelColumnName, predictedColumnName);
+    }
+}
+
+/// <summary>What a sequence-to-sequence transformer (<c>MapSequenceToSequence</c>) shows besides its output columns.</summary>
+public static class SequenceToSequenceTransformerExtensions
+{
+    /// <summary>
+    /// The attention weights of decoding each row of <paramref name="data"/> (for an attention map): per row, [decoded steps, source
+    /// tokens], one row per decoded token and one for the end symbol when it was emitted, each summing to 1 over the row's source tokens.
+    /// </summary>
+    /// <param name="transformer">A transformer fitted by <c>MapSequenceToSequence</c> with attention (the default).</param>
+    /// <param name="data">Rows holding the source column.</param>
+    /// <exception cref="ArgumentException">The transformer is not a sequence-to-sequence model with attention.</exception>
+    public static IReadOnlyList<float[,]> GetAttentionWeights(this NetworkTransformer transformer, IDataView data)
+    {
+        ArgumentNullException.ThrowIfNull(transformer);
+        ArgumentNullException.ThrowIfNull(data);
+        var translation = transformer.Info.Translation
+            ?? throw new ArgumentException($"The transformer was fitted by {transformer.Info.Trainer}, not MapSequenceToSequence: it has no attention.", nameof(transformer));
+        var task = (Tasks.SequenceTask)transformer.Info.Task;
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(transformer.OnnxModel);
+        if (!session.OutputMetadata.ContainsKey(DeepArch.Trainers.Architectures.SequenceToSequenceExport.AttentionOutput))
+        {
+            throw new ArgumentException("The model was trained with Options.Attention = None: it has no attention weights.", nameof(transformer));
+        }
+        var column = transformer.ResolveFeature(data.Schema);
+        int width = translation.InputSize, steps = translation.MaxTargetLength, sources = translation.MaxSourceLength;
+        var maps = new List<float[,]>();
+        using var cursor = data.GetRowCursor([column]);
+        var read = translation.CreateReader(cursor, column);
+        var input = new float[width];
+        using var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
+        while (cursor.MoveNext())
+        {
+            read(input);
+            using var feed = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(input, [1, width]);
+            using var results = session.Run(runOptions, [TranslationInfo.SourceInput], [feed],
+                [task.GraphOutputs.Tokens, DeepArch.Trainers.Architectures.SequenceToSequenceExport.AttentionOutput]);
+            var tokens = results[0].GetTensorDataAsSpan<float>();
+            var weights = results[1].GetTensorDataAsSpan<float>();
+            int length = (int)input[0];
+            int count = tokens.IndexOf(0f);
+            int decoded = count < 0 ? steps : Math.Min(count + 1, steps);
+            var map = new float[decoded, length];
+            for (int t = 0; t < decoded; t++)
+            {
+                for (int s = 0; s < length; s++)
+                {
+                    map[t, s] = weights[t * sources + s];
+                }
+            }
+            maps.Add(map);
+        }
+        return maps;
     }
 }

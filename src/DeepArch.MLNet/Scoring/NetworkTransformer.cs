@@ -43,6 +43,9 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
 
     internal OnnxScorer Scorer => _scorer;
 
+    /// <summary>The exported model's bytes.</summary>
+    internal byte[] OnnxModel => _onnxModel;
+
     internal IReadOnlyList<OutputColumn> Outputs => _outputs;
 
     /// <summary>The feature column the network reads.</summary>

@@ -28,6 +28,12 @@ public static class SequenceToSequenceExport
     public const string ScoresOutput = "scores";
 
     /// <summary>
+    /// With attention, the name of the attention weights' output: float [batch, MaxTargetLength, source steps], each decoded step's weights over
+    /// the source tokens (each row of a step sums to 1), zeros after the last step and, in a numbered graph, past the longest source.
+    /// </summary>
+    public const string AttentionOutput = "attention";
+
+    /// <summary>
     /// Writes <paramref name="network"/>'s greedy decoder as an ONNX model: input <paramref name="inputName"/> float [batch, 1 + MaxSourceLength]
     /// (the length, then the tokens), outputs <see cref="TokensOutput"/>, <see cref="LengthsOutput"/> and <see cref="ScoresOutput"/>.
     /// </summary>
@@ -42,6 +48,10 @@ public static class SequenceToSequenceExport
         graph.AddOutput(decoded.Tokens, TokensOutput, ElementType.Int64, Dimension.Batch, spec.MaxTargetLength);
         graph.AddOutput(decoded.Lengths, LengthsOutput, ElementType.Int64, Dimension.Batch);
         graph.AddOutput(decoded.Scores, ScoresOutput, ElementType.Float, Dimension.Batch);
+        if (decoded.Attention is not null)
+        {
+            graph.AddOutput(decoded.Attention, AttentionOutput, ElementType.Float, Dimension.Batch, spec.MaxTargetLength, "source_steps");
+        }
         return graph.ToModelBytes(network, metadata);
     }
 
@@ -78,6 +88,14 @@ public static class SequenceToSequenceExport
         string targets = graph.AddNode("Gather", [graph.AddInt64Initializer("numbers_target_numbers", targetNumbers, targetNumbers.Length), shifted]);
         graph.AddOutput(graph.AddNode("Cast", [targets], ("to", (long)ElementType.Float)), tokensOutput, [spec.MaxTargetLength]);
         graph.AddOutput(graph.AddNode("Unsqueeze", [decoded.Scores, axis1]), scoreOutput, [1]);
+        if (decoded.Attention is not null)
+        {
+            // [B, MaxTargetLength, S'] -> [B, MaxTargetLength, MaxSourceLength]: zeros for the source steps past the batch's longest.
+            string wider = graph.AddNode("Sub", [graph.AddInt64Initializer("numbers_max_source", [spec.MaxSourceLength], 1), decoded.LongestSource]);
+            string pads = graph.AddNode("Concat", [graph.AddInt64Initializer("numbers_attention_pads", [0, 0, 0, 0, 0], 5), wider], ("axis", 0L));
+            graph.AddOutput(graph.AddNode("Pad", [decoded.Attention, pads, graph.AddInitializer("numbers_attention_zero", [0f])]), AttentionOutput,
+                [spec.MaxTargetLength, spec.MaxSourceLength]);
+        }
         return graph.ToModelBytes(network, metadata, [1 + spec.MaxSourceLength]);
     }
 

@@ -8,7 +8,8 @@ namespace DeepArch.Trainers.Architectures;
 public sealed partial record SequenceToSequence
 {
     /// <summary>The values of a decoding graph: tokens int64 [B, MaxTargetLength] (<see cref="Padding"/> after the last), lengths int64 [B], scores float [B].</summary>
-    internal sealed record DecodingValues(string Tokens, string Lengths, string Scores);
+    /// <remarks><see cref="Attention"/>, with attention: each decoded step's weights over the source steps, float [B, MaxTargetLength, S'] (S' the batch's longest source), zeros after the last step.</remarks>
+    internal sealed record DecodingValues(string Tokens, string Lengths, string Scores, string? Attention, string LongestSource);
 
     /// <summary>
     /// Emits the encoder (native <c>RNN</c>/<c>LSTM</c>/<c>GRU</c> nodes over <c>sequence_lens</c>, time-major) and greedy decoding as one
@@ -113,6 +114,7 @@ public sealed partial record SequenceToSequence
             nextCell[layer] = cellState is null ? "" : outputs[2];
         }
         string top = body.AddNode("Squeeze", [step, axis0]);
+        string? stepWeights = null;
         if (Attention != Attention.None)
         {
             string attentionScores = body.AddNode("Squeeze", [body.AddNode("MatMul", [keys!, body.AddNode("Unsqueeze", [top, axis2])]), axis2]);
@@ -122,6 +124,7 @@ public sealed partial record SequenceToSequence
             }
             string masked = body.AddNode("Where", [valid, attentionScores, body.AddInitializer("s2s_lowest", [float.NegativeInfinity])]);
             string weights = body.AddNode("Softmax", [masked], ("axis", 1L));
+            stepWeights = weights;
             string context = body.AddNode("Squeeze", [body.AddNode("MatMul", [body.AddNode("Unsqueeze", [weights, axis1]), memory]), axis1]);
             top = body.AddNode("Tanh", [body.AddNode("Gemm", [body.AddNode("Concat", [context, top], ("axis", 1L)), combineWeight!, combineBias!], ("transB", 1L))]);
         }
@@ -146,6 +149,12 @@ public sealed partial record SequenceToSequence
         body.AddOutput(nextCounts, "lengths", ElementType.Int64, Dimension.Batch);
         body.AddOutput(nextScores, "scores", ElementType.Float, Dimension.Batch);
         body.AddOutput(emitted, "token", ElementType.Int64, Dimension.Batch);
+        if (stepWeights is not null)
+        {
+            // A finished row's weights are zeros, like its padding.
+            string kept = body.AddNode("Where", [body.AddNode("Unsqueeze", [finished, axis1]), body.AddInitializer("s2s_zero_weight", [0f]), stepWeights]);
+            body.AddOutput(kept, "attention", ElementType.Float, Dimension.Batch, "source_steps");
+        }
 
         var carried = new List<string> { start, hidden };
         if (cell is not null)
@@ -153,19 +162,29 @@ public sealed partial record SequenceToSequence
             carried.Add(cell);
         }
         carried.AddRange([notFinished, noTokens, noScore]);
+        int scans = stepWeights is null ? 1 : 2;
         string[] loop = graph.AddNode("Loop", [graph.AddInt64Initializer("s2s_max_steps", [MaxTargetLength]), graph.AddBoolInitializer("s2s_true", [true]), .. carried],
-            carried.Count + 1, ("body", body));
+            carried.Count + scans, ("body", body));
         int k = cell is null ? 2 : 3;
         string finalLengths = loop[k + 1], finalScores = loop[k + 2];
 
         // The steps [T', B] -> [B, T'], the end symbol -> padding, padded to MaxTargetLength steps: pads = [0, 0, 0, MaxTargetLength - T'].
-        string tokens = graph.AddNode("Transpose", [loop[^1]], ("perm", new long[] { 1, 0 }));
+        string tokens = graph.AddNode("Transpose", [loop[carried.Count]], ("perm", new long[] { 1, 0 }));
         tokens = graph.AddNode("Where", [graph.AddNode("Equal", [tokens, endToken]), padding, tokens]);
         string taken = graph.AddNode("Slice", [graph.AddNode("Shape", [tokens]), axis1, graph.AddInt64Initializer("s2s_two", [2], 1)]);
         string extra = graph.AddNode("Sub", [graph.AddInt64Initializer("s2s_max_steps1", [MaxTargetLength], 1), taken]);
         string pads = graph.AddNode("Concat", [graph.AddInt64Initializer("s2s_pads_before", [0, 0, 0], 3), extra], ("axis", 0L));
         tokens = graph.AddNode("Pad", [tokens, pads, padding]);
-        return new DecodingValues(tokens, finalLengths, finalScores);
+        string? attention = null;
+        if (stepWeights is not null)
+        {
+            // [T', B, S'] -> [B, T', S'], zeros after the last step: pads = [0, 0, 0, 0, MaxTargetLength - T', 0].
+            attention = graph.AddNode("Transpose", [loop[carried.Count + 1]], ("perm", new long[] { 1, 0, 2 }));
+            string attentionPads = graph.AddNode("Concat", [graph.AddInt64Initializer("s2s_attention_pads_before", [0, 0, 0, 0], 4), extra,
+                graph.AddInt64Initializer("s2s_attention_pads_after", [0], 1)], ("axis", 0L));
+            attention = graph.AddNode("Pad", [attention, attentionPads, graph.AddInitializer("s2s_attention_zero", [0f])]);
+        }
+        return new DecodingValues(tokens, finalLengths, finalScores, attention, longest);
     }
 
     private const long OnnxInt32 = 6;

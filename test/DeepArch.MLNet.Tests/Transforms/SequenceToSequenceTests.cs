@@ -91,6 +91,12 @@ public class SequenceToSequenceTests(ITestOutputHelper output)
         Assert.Equal(test.Schema["Target"].Type, column.Type); // Key<UInt32, count> vector, as MapValueToKey gave the target
         Assert.Contains(shape, c => c.Name == "Score");
 
+        // The attention weights of each row: one row per decoded token and the end symbol, each a distribution over the source letters.
+        var maps = ((DeepArch.MLNet.Scoring.NetworkTransformer)model).GetAttentionWeights(test);
+        Assert.Equal(150, maps.Count);
+        Assert.All(maps, map => Assert.All(Enumerable.Range(0, map.GetLength(0)),
+            t => Assert.Equal(1.0, Enumerable.Range(0, map.GetLength(1)).Sum(s => (double)map[t, s]), 4)));
+
         // PredictionEngine (one row at a time) gives the batch's output.
         var pipeline = Tokens(ml).Fit(ml.Data.LoadFromEnumerable(Pairs(600, seed: 1))).Append(model)
             .Append(ml.Transforms.Conversion.MapKeyToValue("Spelled", "PredictedSequence").Fit(scored));

@@ -54,6 +54,24 @@ public class SequenceToSequenceTests(ITestOutputHelper output)
         output.WriteLine($"{spec.Describe()}: lengths {string.Join(",", actual.Lengths)}, max abs score error {error:G3}");
         Assert.True(error <= 1e-5, $"max abs score error {error:G3}");
         Assert.Contains(actual.Lengths, l => l < MaxTarget);
+        if (attention != Attention.None)
+        {
+            // The graph's attention weights are TorchSharp's, step by step, for each row; zeros past the row's end and its source.
+            float[] weights = RunAttention(model, sources, 13);
+            int longest = Enumerable.Range(0, 13).Max(r => (int)sources[r * (1 + MaxSource)]);
+            for (int row = 0; row < 4; row++)
+            {
+                var map = SequenceToSequenceExport.AttentionMap(network, sources.AsSpan(row * (1 + MaxSource), 1 + MaxSource))!;
+                for (int t = 0; t < MaxTarget; t++)
+                {
+                    for (int s = 0; s < longest; s++)
+                    {
+                        float expectedWeight = t < map.GetLength(0) && s < map.GetLength(1) ? map[t, s] : 0;
+                        Assert.True(Math.Abs(expectedWeight - weights[(row * MaxTarget + t) * longest + s]) <= 1e-5, $"row {row}, step {t}, source {s}");
+                    }
+                }
+            }
+        }
         OnnxAssert.CheckModel(model);
         OnnxModelCheck.Check(model);
     }
@@ -206,6 +224,13 @@ public class SequenceToSequenceTests(ITestOutputHelper output)
             }
         }
         return (new TrainingSet(features, [width], targets, targetWidth), expected);
+    }
+
+    private static float[] RunAttention(byte[] model, float[] sources, int rows)
+    {
+        using var session = new InferenceSession(model);
+        using var results = session.Run([NamedOnnxValue.CreateFromTensor("source", new DenseTensor<float>(sources, [rows, 1 + MaxSource]))], [SequenceToSequenceExport.AttentionOutput]);
+        return results.Single().AsTensor<float>().ToArray();
     }
 
     private static DecodedSequences Run(byte[] model, float[] sources, int rows)
