@@ -61,12 +61,22 @@ public sealed partial record SequenceToSequence : LayerSpec
     /// <param name="bidirectional">Whether the encoder also reads the source backwards (its final states are projected to the decoder's size).</param>
     /// <param name="attention">How the decoder attends to the encoder's outputs.</param>
     /// <param name="dropout">During training only, the dropout rate on the embeddings, between stacked layers and before the output layer, in [0, 1).</param>
+    /// <param name="sourceFeatures">
+    /// 0 (default) when the source is tokens; else the source is a series of values, this many per step, and <paramref name="sourceTokens"/> must be 0:
+    /// a sample is then the length L and L steps of values, <c>[1 + MaxSourceLength * sourceFeatures]</c>, read by the encoder as they are.
+    /// </param>
+    /// <param name="targetFeatures">
+    /// 0 (default) when the target is tokens; else the decoder writes exactly <paramref name="maxTargetLength"/> steps of this many values each (no end
+    /// symbol), reading zeros first and then each step it wrote (its targets while training), and <paramref name="targetTokens"/> must be 0.
+    /// </param>
     /// <exception cref="ArgumentOutOfRangeException">A size or rate is out of its range, or an enum value is undefined.</exception>
+    /// <exception cref="ArgumentException">A side has both tokens and values, or neither.</exception>
     public SequenceToSequence(int sourceTokens, int targetTokens, int maxSourceLength, int maxTargetLength, RecurrentCell cell = RecurrentCell.Gru,
-        int hiddenSize = 256, int embeddingSize = 64, int layers = 1, bool bidirectional = false, Attention attention = Attention.ScaledGeneral, float dropout = 0)
+        int hiddenSize = 256, int embeddingSize = 64, int layers = 1, bool bidirectional = false, Attention attention = Attention.ScaledGeneral, float dropout = 0,
+        int sourceFeatures = 0, int targetFeatures = 0)
     {
-        RequireAtLeastOne(sourceTokens, nameof(sourceTokens));
-        RequireAtLeastOne(targetTokens, nameof(targetTokens));
+        RequireOneKind(sourceTokens, sourceFeatures, nameof(sourceTokens), nameof(sourceFeatures));
+        RequireOneKind(targetTokens, targetFeatures, nameof(targetTokens), nameof(targetFeatures));
         RequireAtLeastOne(maxSourceLength, nameof(maxSourceLength));
         RequireAtLeastOne(maxTargetLength, nameof(maxTargetLength));
         RequireAtLeastOne(hiddenSize, nameof(hiddenSize));
@@ -93,6 +103,8 @@ public sealed partial record SequenceToSequence : LayerSpec
         }
         SourceTokens = sourceTokens;
         TargetTokens = targetTokens;
+        SourceFeatures = sourceFeatures;
+        TargetFeatures = targetFeatures;
         MaxSourceLength = maxSourceLength;
         MaxTargetLength = maxTargetLength;
         Cell = cell;
@@ -104,11 +116,29 @@ public sealed partial record SequenceToSequence : LayerSpec
         Dropout = dropout;
     }
 
-    /// <summary>The number of distinct source tokens.</summary>
+    /// <summary>The number of distinct source tokens; 0 when the source is values.</summary>
     public int SourceTokens { get; }
 
-    /// <summary>The number of distinct target tokens, without the end symbol.</summary>
+    /// <summary>The number of distinct target tokens, without the end symbol; 0 when the target is values.</summary>
     public int TargetTokens { get; }
+
+    /// <summary>Values per source step when the source is a series of values; 0 when it is tokens.</summary>
+    public int SourceFeatures { get; }
+
+    /// <summary>Values per target step when the decoder writes values; 0 when it writes tokens.</summary>
+    public int TargetFeatures { get; }
+
+    /// <summary>Whether the decoder writes tokens (and stops at the end symbol) rather than a fixed number of steps of values.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool WritesTokens => TargetFeatures == 0;
+
+    /// <summary>Whether the encoder reads tokens rather than steps of values.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool ReadsTokens => SourceFeatures == 0;
+
+    /// <summary>Values per source step: 1 token, or <see cref="SourceFeatures"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    internal int SourceStepSize => ReadsTokens ? 1 : SourceFeatures;
 
     /// <summary>The most source tokens a sample holds.</summary>
     public int MaxSourceLength { get; }
@@ -141,13 +171,13 @@ public sealed partial record SequenceToSequence : LayerSpec
     [System.Text.Json.Serialization.JsonIgnore]
     public int EndToken => TargetTokens;
 
-    /// <summary>Values per training target row: <see cref="MaxTargetLength"/> tokens and the end symbol.</summary>
+    /// <summary>Values per training target row: <see cref="MaxTargetLength"/> tokens and the end symbol; or <see cref="MaxTargetLength"/> steps of <see cref="TargetFeatures"/> values.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public int TargetWidth => MaxTargetLength + 1;
+    public int TargetWidth => WritesTokens ? MaxTargetLength + 1 : MaxTargetLength * TargetFeatures;
 
-    /// <summary>The per-sample input shape: <c>[1 + MaxSourceLength]</c>.</summary>
+    /// <summary>The per-sample input shape: <c>[1 + MaxSourceLength]</c> for tokens, <c>[1 + MaxSourceLength * SourceFeatures]</c> for values.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
-    public int[] InputShape => [1 + MaxSourceLength];
+    public int[] InputShape => [1 + MaxSourceLength * SourceStepSize];
 
     [System.Text.Json.Serialization.JsonIgnore]
     private int Directions => Bidirectional ? 2 : 1;
@@ -160,7 +190,7 @@ public sealed partial record SequenceToSequence : LayerSpec
     {
         var parts = new List<string>
         {
-            $"{SourceTokens} -> {TargetTokens} tokens",
+            $"{(ReadsTokens ? $"{SourceTokens} tokens" : $"{SourceFeatures} values per step")} -> {(WritesTokens ? $"{TargetTokens} tokens" : $"{TargetFeatures} values per step")}",
             $"{Cell.ToString().ToUpperInvariant()} {HiddenSize.ToString(CultureInfo.InvariantCulture)}",
         };
         if (Layers > 1)
@@ -183,15 +213,16 @@ public sealed partial record SequenceToSequence : LayerSpec
     public override int[] OutputShape(IReadOnlyList<int> inputShape)
     {
         CheckInputShape(inputShape);
-        return [MaxTargetLength];
+        return [WritesTokens ? MaxTargetLength : MaxTargetLength * TargetFeatures];
     }
 
     /// <inheritdoc/>
     public override long ParameterCount(IReadOnlyList<int> inputShape)
     {
         CheckInputShape(inputShape);
-        long h = HiddenSize, e = EmbeddingSize, width = (long)Directions * HiddenSize, outputs = TargetTokens + 1L;
-        long total = (long)SourceTokens * e + RecurrentParameters(e, Directions) + outputs * e + RecurrentParameters(e, 1);
+        long h = HiddenSize, e = EmbeddingSize, width = (long)Directions * HiddenSize, outputs = WritesTokens ? TargetTokens + 1L : TargetFeatures;
+        long total = ReadsTokens ? (long)SourceTokens * e + RecurrentParameters(e, Directions) : RecurrentParameters(SourceFeatures, Directions);
+        total += WritesTokens ? outputs * e + RecurrentParameters(e, 1) : RecurrentParameters(TargetFeatures, 1);
         if (Bidirectional)
         {
             total += (Cell == RecurrentCell.Lstm ? 2 : 1) * (2 * h * h + h);
@@ -208,7 +239,7 @@ public sealed partial record SequenceToSequence : LayerSpec
     {
         CheckInputShape(inputShape);
         long perStep = (long)Layers * Directions * HiddenSize * (Gates + 2) + EmbeddingSize;
-        return (MaxSourceLength + (long)TargetWidth) * perStep + (long)TargetWidth * (TargetTokens + 1L + 3L * HiddenSize);
+        return (MaxSourceLength + (long)MaxTargetLength + 1) * perStep + (MaxTargetLength + 1L) * (TargetTokens + TargetFeatures + 1L + 3L * HiddenSize);
     }
 
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
@@ -221,7 +252,7 @@ public sealed partial record SequenceToSequence : LayerSpec
     {
         CheckInputShape(inputShape);
         var decoded = EmitDecoding(graph, input, (SequenceToSequenceModule)module);
-        return graph.AddNode("Cast", [decoded.Tokens], ("to", (long)OnnxGraphBuilder.ElementType.Float));
+        return WritesTokens ? graph.AddNode("Cast", [decoded.Tokens], ("to", (long)OnnxGraphBuilder.ElementType.Float)) : decoded.Tokens;
     }
 
     /// <summary>The parameters of one stacked RNN reading <paramref name="inputs"/> values per step.</summary>
@@ -239,10 +270,20 @@ public sealed partial record SequenceToSequence : LayerSpec
     private void CheckInputShape(IReadOnlyList<int> inputShape)
     {
         int size = RequireVector(inputShape);
-        if (size != 1 + MaxSourceLength)
+        if (size != InputShape[0])
+        {
+            throw new ArgumentException(ReadsTokens
+                ? $"{Describe()} takes 1 + MaxSourceLength = {InputShape[0]} values per sample (the length, then the tokens); got {size}."
+                : $"{Describe()} takes 1 + MaxSourceLength * SourceFeatures = {InputShape[0]} values per sample (the length, then the steps); got {size}.", nameof(inputShape));
+        }
+    }
+
+    private static void RequireOneKind(int tokens, int features, string tokensName, string featuresName)
+    {
+        if (tokens < 0 || features < 0 || (tokens > 0) == (features > 0))
         {
             throw new ArgumentException(
-                $"{Describe()} takes 1 + MaxSourceLength = {1 + MaxSourceLength} values per sample (the length, then the tokens); got {size}.", nameof(inputShape));
+                $"SequenceToSequence needs either {tokensName} or {featuresName} above 0 (tokens or values), and the other 0; got {tokens} and {features}.", tokens <= 0 ? tokensName : featuresName);
         }
     }
 

@@ -46,8 +46,8 @@ public static class SequenceToSequenceExport
         string input = graph.AddInput(inputName, network.InputShape);
         var decoded = spec.EmitDecoding(graph, input, (SequenceToSequence.SequenceToSequenceModule)network.Module);
         graph.AddOutput(decoded.Tokens, TokensOutput, ElementType.Int64, Dimension.Batch, spec.MaxTargetLength);
-        graph.AddOutput(decoded.Lengths, LengthsOutput, ElementType.Int64, Dimension.Batch);
-        graph.AddOutput(decoded.Scores, ScoresOutput, ElementType.Float, Dimension.Batch);
+        graph.AddOutput(decoded.Lengths!, LengthsOutput, ElementType.Int64, Dimension.Batch);
+        graph.AddOutput(decoded.Scores!, ScoresOutput, ElementType.Float, Dimension.Batch);
         if (decoded.Attention is not null)
         {
             graph.AddOutput(decoded.Attention, AttentionOutput, ElementType.Float, Dimension.Batch, spec.MaxTargetLength, "source_steps");
@@ -87,7 +87,7 @@ public static class SequenceToSequenceExport
         string shifted = graph.AddNode("Add", [decoded.Tokens, graph.AddInt64Initializer("numbers_one", [1])]);
         string targets = graph.AddNode("Gather", [graph.AddInt64Initializer("numbers_target_numbers", targetNumbers, targetNumbers.Length), shifted]);
         graph.AddOutput(graph.AddNode("Cast", [targets], ("to", (long)ElementType.Float)), tokensOutput, [spec.MaxTargetLength]);
-        graph.AddOutput(graph.AddNode("Unsqueeze", [decoded.Scores, axis1]), scoreOutput, [1]);
+        graph.AddOutput(graph.AddNode("Unsqueeze", [decoded.Scores!, axis1]), scoreOutput, [1]);
         if (decoded.Attention is not null)
         {
             // [B, MaxTargetLength, S'] -> [B, MaxTargetLength, MaxSourceLength]: zeros for the source steps past the batch's longest.
@@ -156,10 +156,13 @@ public static class SequenceToSequenceExport
         return map;
     }
 
+    /// <summary>The network's architecture, which must be an encoder–decoder that writes tokens.</summary>
     private static SequenceToSequence SpecOf(Network network)
     {
         ArgumentNullException.ThrowIfNull(network);
-        return network.Architecture as SequenceToSequence
+        var spec = network.Architecture as SequenceToSequence
             ?? throw new ArgumentException($"Expected a SequenceToSequence network; got {network.Architecture.Describe()}.", nameof(network));
+        return spec.WritesTokens ? spec
+            : throw new ArgumentException($"{spec.Describe()} writes values, not tokens: Network.Predict decodes it and Network.ExportOnnx exports its decoder.", nameof(network));
     }
 }

@@ -23,7 +23,7 @@ public sealed partial record SequenceToSequence
     internal sealed class SequenceToSequenceModule : nn.Module<Tensor, Tensor>
     {
         private readonly SequenceToSequence _spec;
-        private readonly Embedding _sourceEmbedding, _targetEmbedding;
+        private readonly Embedding? _sourceEmbedding, _targetEmbedding;
         private readonly nn.Module _encoder, _decoder;
         private readonly Linear? _bridge, _cellBridge, _attentionKeys, _attentionCombine;
         private readonly Linear _output;
@@ -33,28 +33,28 @@ public sealed partial record SequenceToSequence
         {
             _spec = spec;
             int h = spec.HiddenSize, width = spec.Directions * h;
-            _sourceEmbedding = nn.Embedding(spec.SourceTokens, spec.EmbeddingSize);
-            _encoder = CreateRecurrent(spec, spec.Bidirectional);
+            _sourceEmbedding = spec.ReadsTokens ? nn.Embedding(spec.SourceTokens, spec.EmbeddingSize) : null;
+            _encoder = CreateRecurrent(spec, spec.ReadsTokens ? spec.EmbeddingSize : spec.SourceFeatures, spec.Bidirectional);
             if (spec.Bidirectional)
             {
                 _bridge = nn.Linear(2 * h, h);
                 _cellBridge = spec.Cell == RecurrentCell.Lstm ? nn.Linear(2 * h, h) : null;
             }
-            _targetEmbedding = nn.Embedding(spec.TargetTokens + 1, spec.EmbeddingSize);
-            _decoder = CreateRecurrent(spec, bidirectional: false);
+            _targetEmbedding = spec.WritesTokens ? nn.Embedding(spec.TargetTokens + 1, spec.EmbeddingSize) : null;
+            _decoder = CreateRecurrent(spec, spec.WritesTokens ? spec.EmbeddingSize : spec.TargetFeatures, bidirectional: false);
             if (spec.Attention != Attention.None)
             {
                 _attentionKeys = nn.Linear(width, h, hasBias: false);
                 _attentionCombine = nn.Linear(width + h, h);
             }
-            _output = nn.Linear(h, spec.TargetTokens + 1);
+            _output = nn.Linear(h, spec.WritesTokens ? spec.TargetTokens + 1 : spec.TargetFeatures);
             _dropout = nn.Dropout(spec.Dropout);
             // Registered by name (optional parts only when present), so that parameters and state keys are stable.
-            register_module("source_embedding", _sourceEmbedding);
+            Register("source_embedding", _sourceEmbedding);
             register_module("encoder", _encoder);
             Register("bridge", _bridge);
             Register("cell_bridge", _cellBridge);
-            register_module("target_embedding", _targetEmbedding);
+            Register("target_embedding", _targetEmbedding);
             register_module("decoder", _decoder);
             Register("attention_keys", _attentionKeys);
             Register("attention_combine", _attentionCombine);
@@ -64,8 +64,8 @@ public sealed partial record SequenceToSequence
 
         public nn.Module Encoder => _encoder;
         public nn.Module Decoder => _decoder;
-        public Embedding SourceEmbedding => _sourceEmbedding;
-        public Embedding TargetEmbedding => _targetEmbedding;
+        public Embedding? SourceEmbedding => _sourceEmbedding;
+        public Embedding? TargetEmbedding => _targetEmbedding;
         public Linear? Bridge => _bridge;
         public Linear? CellBridge => _cellBridge;
         public Linear? AttentionKeys => _attentionKeys;
@@ -77,8 +77,39 @@ public sealed partial record SequenceToSequence
             => rnn.named_parameters().FirstOrDefault(p => p.name == name).parameter
                ?? throw new InvalidOperationException($"The recurrent module has no parameter '{name}'.");
 
-        /// <summary>Greedy decoding of a batch of sources, the tokens as floats (the <see cref="Networks.Network"/> contract).</summary>
-        public override Tensor forward(Tensor input) => Decode(input).Tokens.to_type(ScalarType.Float32);
+        /// <summary>Greedy decoding of a batch of sources, the tokens as floats; or the decoded steps of values (the <see cref="Networks.Network"/> contract).</summary>
+        public override Tensor forward(Tensor input) => _spec.WritesTokens ? Decode(input).Tokens.to_type(ScalarType.Float32) : DecodeValues(input);
+
+        /// <summary>
+        /// The teacher-forced pass of a decoder that writes values: it reads zeros, then each target step but the last
+        /// (<paramref name="targets"/> [B, MaxTargetLength * F]); the result is its prediction of every step, [B, MaxTargetLength * F].
+        /// </summary>
+        public Tensor Values(Tensor input, Tensor targets)
+        {
+            var encoding = Encode(input);
+            long batch = input.shape[0];
+            int steps = _spec.MaxTargetLength, features = _spec.TargetFeatures;
+            var previous = cat([zeros([batch, 1, features], device: input.device), targets.view(batch, steps, features).narrow(1, 0, steps - 1)], 1);
+            return _output.call(_dropout.call(Attend(DecoderOutputs(encoding, previous), encoding))).reshape(batch, steps * features);
+        }
+
+        /// <summary>Autoregressive decoding of values: zeros first, then each predicted step, <see cref="MaxTargetLength"/> steps, [B, MaxTargetLength * F].</summary>
+        public Tensor DecodeValues(Tensor input)
+        {
+            var encoding = Encode(input);
+            long batch = input.shape[0];
+            var previous = zeros([batch, 1, _spec.TargetFeatures], device: input.device);
+            var (hidden, cell) = (encoding.Hidden, encoding.Cell);
+            var steps = new List<Tensor>();
+            for (int t = 0; t < _spec.MaxTargetLength; t++)
+            {
+                Tensor outputs;
+                (outputs, hidden, cell) = Run(_decoder, previous, hidden, cell);
+                previous = _output.call(Attend(outputs, encoding));
+                steps.Add(previous);
+            }
+            return cat(steps, 1).reshape(batch, _spec.MaxTargetLength * _spec.TargetFeatures);
+        }
 
         /// <summary>
         /// The teacher-forced pass: the decoder reads <paramref name="previous"/> [B, T] (the start symbol, then the target
@@ -90,9 +121,9 @@ public sealed partial record SequenceToSequence
             return _output.call(_dropout.call(Attend(DecoderOutputs(encoding, previous), encoding)));
         }
 
-        /// <summary>The decoder's top-layer outputs [B, T, H] reading <paramref name="previous"/> [B, T] from the encoder's state.</summary>
+        /// <summary>The decoder's top-layer outputs [B, T, H] reading <paramref name="previous"/> ([B, T] tokens, or [B, T, F] values) from the encoder's state.</summary>
         public Tensor DecoderOutputs(Encoding encoding, Tensor previous)
-            => Run(_decoder, _dropout.call(_targetEmbedding.call(previous)), encoding.Hidden, encoding.Cell).Outputs;
+            => Run(_decoder, _targetEmbedding is null ? previous : _dropout.call(_targetEmbedding.call(previous)), encoding.Hidden, encoding.Cell).Outputs;
 
         /// <summary>Greedy decoding: the most probable token at each step, fed back, until every row has emitted the end symbol or <see cref="MaxTargetLength"/> tokens.</summary>
         public Decoded Decode(Tensor input)
@@ -110,7 +141,7 @@ public sealed partial record SequenceToSequence
             for (int t = 0; t < _spec.MaxTargetLength; t++)
             {
                 Tensor outputs;
-                (outputs, hidden, cell) = Run(_decoder, _targetEmbedding.call(previous), hidden, cell);
+                (outputs, hidden, cell) = Run(_decoder, _targetEmbedding!.call(previous), hidden, cell);
                 var logProbabilities = nn.functional.log_softmax(_output.call(Attend(outputs, encoding)).squeeze(1), 1);
                 var (best, token) = logProbabilities.max(1);
                 steps.Add(token.masked_fill(finished, padding));
@@ -142,9 +173,18 @@ public sealed partial record SequenceToSequence
             long longest = lengths.Max();
             var positions = arange(longest, device: input.device).unsqueeze(0);
             var valid = positions.lt(tensor(lengths, device: input.device).unsqueeze(1));
-            // Steps past a row's length may hold anything: they become token 0, which the packing then never reads.
-            var tokens = input.narrow(1, 1, longest).to_type(ScalarType.Int64).masked_fill(valid.logical_not(), 0);
-            var embedded = _dropout.call(_sourceEmbedding.call(tokens));
+            Tensor embedded;
+            if (_sourceEmbedding is not null)
+            {
+                // Steps past a row's length may hold anything: they become token 0, which the packing then never reads.
+                var tokens = input.narrow(1, 1, longest).to_type(ScalarType.Int64).masked_fill(valid.logical_not(), 0);
+                embedded = _dropout.call(_sourceEmbedding.call(tokens));
+            }
+            else
+            {
+                int features = _spec.SourceFeatures;
+                embedded = input.narrow(1, 1, longest * features).reshape(batch, longest, features);
+            }
             using var lengthsCpu = tensor(lengths);
             var packed = nn.utils.rnn.pack_padded_sequence(embedded, lengthsCpu, batch_first: true, enforce_sorted: false);
             nn.utils.rnn.PackedSequence packedOutput;
@@ -221,7 +261,7 @@ public sealed partial record SequenceToSequence
         {
             using var cpu = input.detach().cpu().contiguous();
             var values = cpu.data<float>().ToArray();
-            int width = 1 + _spec.MaxSourceLength;
+            int width = _spec.InputShape[0];
             var lengths = new long[cpu.shape[0]];
             for (int row = 0; row < lengths.Length; row++)
             {
@@ -233,7 +273,7 @@ public sealed partial record SequenceToSequence
                         nameof(input));
                 }
                 lengths[row] = (long)length;
-                for (int t = 1; t <= length; t++)
+                for (int t = 1; _spec.ReadsTokens && t <= length; t++)
                 {
                     float token = values[row * width + t];
                     if (!(token >= 0 && token < _spec.SourceTokens && token == MathF.Floor(token)))
@@ -255,14 +295,14 @@ public sealed partial record SequenceToSequence
             }
         }
 
-        private static nn.Module CreateRecurrent(SequenceToSequence spec, bool bidirectional)
+        private static nn.Module CreateRecurrent(SequenceToSequence spec, int inputs, bool bidirectional)
         {
             double dropout = spec.Layers > 1 ? spec.Dropout : 0;
             return spec.Cell switch
             {
-                RecurrentCell.Lstm => nn.LSTM(spec.EmbeddingSize, spec.HiddenSize, spec.Layers, batchFirst: true, dropout: dropout, bidirectional: bidirectional),
-                RecurrentCell.Gru => nn.GRU(spec.EmbeddingSize, spec.HiddenSize, spec.Layers, batchFirst: true, dropout: dropout, bidirectional: bidirectional),
-                _ => nn.RNN(spec.EmbeddingSize, spec.HiddenSize, spec.Layers, nn.NonLinearities.Tanh, batchFirst: true, dropout: dropout, bidirectional: bidirectional),
+                RecurrentCell.Lstm => nn.LSTM(inputs, spec.HiddenSize, spec.Layers, batchFirst: true, dropout: dropout, bidirectional: bidirectional),
+                RecurrentCell.Gru => nn.GRU(inputs, spec.HiddenSize, spec.Layers, batchFirst: true, dropout: dropout, bidirectional: bidirectional),
+                _ => nn.RNN(inputs, spec.HiddenSize, spec.Layers, nn.NonLinearities.Tanh, batchFirst: true, dropout: dropout, bidirectional: bidirectional),
             };
         }
     }

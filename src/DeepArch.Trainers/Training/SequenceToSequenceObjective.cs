@@ -10,7 +10,8 @@ namespace DeepArch.Trainers.Training;
 /// Teacher forcing for a <see cref="SequenceToSequence"/> network: the decoder reads the start symbol and then the true
 /// target tokens, and the loss is the cross-entropy of each step's next token (the end symbol included) over the real
 /// target steps only: padding is masked, so short and long targets in one batch count token by token. Each batch is trimmed
-/// to its longest target. Row weights (<see cref="TrainingSet.Weights"/>) weigh every token of their row.
+/// to its longest target. Row weights (<see cref="TrainingSet.Weights"/>) weigh every token of their row. A decoder that
+/// writes values reads zeros and then the true steps, and the loss is the mean squared error of its predicted steps.
 /// </summary>
 /// <remarks>The targets are <see cref="TargetKind.Tokens"/> rows of <see cref="SequenceToSequence.TargetWidth"/> values: the tokens, the end symbol, then <see cref="SequenceToSequence.Padding"/>.</remarks>
 public sealed class SequenceToSequenceObjective : TrainingObjective
@@ -34,7 +35,7 @@ public sealed class SequenceToSequenceObjective : TrainingObjective
     public override IReadOnlyList<Network> Networks => [Network];
 
     /// <inheritdoc/>
-    public override TargetKind Targets => TargetKind.Tokens;
+    public override TargetKind Targets => _spec.WritesTokens ? TargetKind.Tokens : TargetKind.Values;
 
     /// <inheritdoc/>
     protected internal override bool ReadsWeights => true;
@@ -45,10 +46,11 @@ public sealed class SequenceToSequenceObjective : TrainingObjective
         CheckSampleShape(Network, set, name);
         if (set.TargetWidth != _spec.TargetWidth)
         {
-            throw new ArgumentException(
-                $"{_spec.Describe()} needs target rows of {_spec.TargetWidth} values (MaxTargetLength {_spec.MaxTargetLength} tokens and the end symbol); the {name} set has {set.TargetWidth}.", name);
+            throw new ArgumentException(_spec.WritesTokens
+                ? $"{_spec.Describe()} needs target rows of {_spec.TargetWidth} values (MaxTargetLength {_spec.MaxTargetLength} tokens and the end symbol); the {name} set has {set.TargetWidth}."
+                : $"{_spec.Describe()} needs target rows of {_spec.TargetWidth} values (MaxTargetLength {_spec.MaxTargetLength} steps of {_spec.TargetFeatures}); the {name} set has {set.TargetWidth}.", name);
         }
-        int width = 1 + _spec.MaxSourceLength;
+        int width = _spec.InputShape[0];
         for (int row = 0; row < set.Count; row++)
         {
             float length = set.Features[row * width];
@@ -56,7 +58,7 @@ public sealed class SequenceToSequenceObjective : TrainingObjective
             {
                 throw new ArgumentException($"Row {row} of the {name} set has source length {Format(length)}; expected a whole number in [1, {_spec.MaxSourceLength}].", name);
             }
-            for (int t = 1; t <= length; t++)
+            for (int t = 1; _spec.ReadsTokens && t <= length; t++)
             {
                 float token = set.Features[row * width + t];
                 if (!(token >= 0 && token < _spec.SourceTokens && token == MathF.Floor(token)))
@@ -64,7 +66,10 @@ public sealed class SequenceToSequenceObjective : TrainingObjective
                     throw new ArgumentException($"Row {row} of the {name} set has source token {Format(token)} at step {t - 1}; expected a whole number in [0, {_spec.SourceTokens}).", name);
                 }
             }
-            CheckTarget(set.Targets.AsSpan(row * _spec.TargetWidth, _spec.TargetWidth), row, name);
+            if (_spec.WritesTokens)
+            {
+                CheckTarget(set.Targets.AsSpan(row * _spec.TargetWidth, _spec.TargetWidth), row, name);
+            }
         }
     }
 
@@ -99,9 +104,19 @@ public sealed class SequenceToSequenceObjective : TrainingObjective
     /// <inheritdoc/>
     protected internal override double[] EvaluateBatch(TrainingBatch batch) => [Loss(batch).item<float>()];
 
-    /// <summary>The mean cross-entropy per real target token (weighted by the rows' weights when the batch has them).</summary>
+    /// <summary>
+    /// The mean cross-entropy per real target token, or for a decoder of values the mean squared error per value; weighted by the
+    /// rows' weights when the batch has them.
+    /// </summary>
     private Tensor Loss(TrainingBatch batch)
     {
+        var module = (SequenceToSequence.SequenceToSequenceModule)Network.Module;
+        using Scalar tiny = 1e-12f.ToScalar();
+        if (!_spec.WritesTokens)
+        {
+            var perRow = nn.functional.mse_loss(module.Values(batch.Features, batch.Targets!), batch.Targets!, reduction: nn.Reduction.None).mean([1]);
+            return batch.Weights is { } rowWeights ? (perRow * rowWeights).sum() / rowWeights.sum().clamp_min(tiny) : perRow.mean();
+        }
         var targets = batch.Targets!;
         var real = targets.ne(SequenceToSequence.Padding);
         long longest = real.sum(1).max().item<long>();
@@ -110,7 +125,7 @@ public sealed class SequenceToSequenceObjective : TrainingObjective
         // The decoder reads the start symbol, then each target token but the last; padding becomes the start symbol (its step is masked).
         var previous = cat([full([targets.shape[0], 1], _spec.EndToken, ScalarType.Int64, targets.device), targets.narrow(1, 0, longest - 1)], 1);
         previous = previous.masked_fill(previous.lt(0), _spec.EndToken);
-        var logits = ((SequenceToSequence.SequenceToSequenceModule)Network.Module).Logits(batch.Features, previous);
+        var logits = module.Logits(batch.Features, previous);
         var perToken = nn.functional.cross_entropy(logits.reshape(-1, _spec.TargetTokens + 1), targets.reshape(-1),
             ignore_index: SequenceToSequence.Padding, reduction: nn.Reduction.None).view(targets.shape[0], longest);
         var mask = real.to_type(ScalarType.Float32);
@@ -118,7 +133,6 @@ public sealed class SequenceToSequenceObjective : TrainingObjective
         {
             mask = mask * weights.unsqueeze(1);
         }
-        using Scalar tiny = 1e-12f.ToScalar();
         return (perToken * mask).sum() / mask.sum().clamp_min(tiny);
     }
 
