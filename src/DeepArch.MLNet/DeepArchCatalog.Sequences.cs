@@ -34,6 +34,53 @@ public static partial class DeepArchCatalog
         => new(CatalogEnvironment.Of(catalog), options);
 
     /// <summary>
+    /// Forecasts the next steps of a series with an encoder–decoder: the encoder reads the history in <paramref name="inputColumnName"/>,
+    /// the decoder writes the steps of <paramref name="labelColumnName"/> one at a time, each from the one before (see <see cref="Trainers.EncoderDecoderForecastingEstimator"/>).
+    /// </summary>
+    /// <param name="catalog">The forecasting catalog.</param>
+    /// <param name="outputColumnName">The forecast column the transformer adds.</param>
+    /// <param name="inputColumnName">The history: a known-size vector of <c>Single</c>.</param>
+    /// <param name="labelColumnName">The next steps while training: a known-size vector of <c>Single</c>.</param>
+    /// <param name="featuresPerStep">Values per history step.</param>
+    /// <param name="epochs">Passes over the training windows.</param>
+    public static Trainers.EncoderDecoderForecastingEstimator ForecastByEncoderDecoder(this ForecastingCatalog catalog, string outputColumnName = "Forecast",
+        string inputColumnName = "Features", string labelColumnName = "Label", int featuresPerStep = 1, int epochs = 30)
+        => catalog.ForecastByEncoderDecoder(new Trainers.EncoderDecoderForecastingEstimator.Options
+        {
+            OutputColumnName = outputColumnName,
+            InputColumnName = inputColumnName,
+            LabelColumnName = labelColumnName,
+            FeaturesPerStep = featuresPerStep,
+            Epochs = epochs,
+        });
+
+    /// <summary>An encoder–decoder forecaster, with every option (cell, sizes, attention, steps, training).</summary>
+    public static Trainers.EncoderDecoderForecastingEstimator ForecastByEncoderDecoder(this ForecastingCatalog catalog, Trainers.EncoderDecoderForecastingEstimator.Options options)
+        => new(CatalogEnvironment.Of(catalog), options);
+
+    /// <summary>
+    /// An anomaly detector that reconstructs windows of a series with an encoder–decoder trained on normal windows: <c>Score</c> is the
+    /// largest per-step reconstruction error, standardized, so a fault anywhere in the window counts (see <see cref="Trainers.EncoderDecoderAnomalyDetectionTrainer"/>).
+    /// </summary>
+    /// <param name="catalog">The anomaly detection trainers catalog.</param>
+    /// <param name="featureColumnName">The windows: a known-size vector of <c>Single</c>.</param>
+    /// <param name="featuresPerStep">Values per step.</param>
+    /// <param name="epochs">Passes over the training windows.</param>
+    public static Trainers.EncoderDecoderAnomalyDetectionTrainer EncoderDecoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
+        string featureColumnName = "Features", int featuresPerStep = 1, int epochs = 50)
+        => catalog.EncoderDecoder(new Trainers.EncoderDecoderAnomalyDetectionTrainer.Options
+        {
+            FeatureColumnName = featureColumnName,
+            FeaturesPerStep = featuresPerStep,
+            Epochs = epochs,
+        });
+
+    /// <summary>An encoder–decoder anomaly detector, with every option (cell, size, threshold, missing values, training).</summary>
+    public static Trainers.EncoderDecoderAnomalyDetectionTrainer EncoderDecoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
+        Trainers.EncoderDecoderAnomalyDetectionTrainer.Options options)
+        => new(CatalogEnvironment.Of(catalog), options);
+
+    /// <summary>
     /// Compares the sequences of <paramref name="predictedColumnName"/> with those of <paramref name="labelColumnName"/> (vectors of keys of
     /// the same key count, as <c>MapSequenceToSequence</c>'s output and its target have): sequence accuracy, token error rate by edit
     /// distance, and both per reference length (see <see cref="SequenceMetrics"/>).

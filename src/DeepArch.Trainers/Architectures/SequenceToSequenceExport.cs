@@ -99,6 +99,89 @@ public static class SequenceToSequenceExport
         return graph.ToModelBytes(network, metadata, [1 + spec.MaxSourceLength]);
     }
 
+    /// <summary>The name of a reconstructing detector's per-step errors output: float [batch, steps], each step's mean squared error.</summary>
+    public const string StepErrorsOutput = "StepErrors";
+
+    /// <summary>
+    /// Writes a network that reads and writes values as a forecaster over fixed-length windows: input <paramref name="inputName"/> float
+    /// [batch, MaxSourceLength * SourceFeatures] (no length in front: every window is MaxSourceLength steps), output <paramref name="outputName"/>
+    /// float [batch, MaxTargetLength * TargetFeatures], the steps decoded autoregressively.
+    /// </summary>
+    public static byte[] ExportForecastOnnx(Network network, string inputName, string outputName, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var spec = ValueSpecOf(network);
+        var graph = new OnnxGraphBuilder();
+        string window = graph.AddInput(inputName, [spec.MaxSourceLength * spec.SourceFeatures]);
+        var decoded = spec.EmitDecoding(graph, WithLength(graph, window, spec.MaxSourceLength), (SequenceToSequence.SequenceToSequenceModule)network.Module);
+        graph.AddOutput(decoded.Tokens, outputName, [spec.MaxTargetLength * spec.TargetFeatures]);
+        return graph.ToModelBytes(network, metadata, [spec.MaxSourceLength * spec.SourceFeatures]);
+    }
+
+    /// <summary>
+    /// Writes a network trained to reconstruct its windows backwards (the decoder writes the last step first; Malhotra et al., 2016) as an
+    /// anomaly scorer: input <paramref name="inputName"/> float [batch, steps * features]; outputs <see cref="StepErrorsOutput"/> (each step's mean
+    /// squared reconstruction error), <see cref="ForecasterScoringExport.ScoreOutput"/> (the largest step error, so that a fault anywhere in the
+    /// window counts, standardized by <paramref name="standardization"/> when given; NaN for a window that is not all finite) and, with a
+    /// <paramref name="threshold"/>, <see cref="ForecasterScoringExport.AnomalyOutput"/>.
+    /// </summary>
+    public static byte[] ExportReconstructionScoringOnnx(Network network, string inputName, (float Mean, float Std)? standardization = null, float? threshold = null,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var spec = ValueSpecOf(network);
+        int steps = spec.MaxSourceLength, features = spec.SourceFeatures;
+        if (spec.MaxTargetLength != steps || spec.TargetFeatures != features)
+        {
+            throw new ArgumentException($"A reconstructing network writes what it reads; {spec.Describe()} does not.", nameof(network));
+        }
+        AutoencoderScoringExport.CheckThreshold(threshold);
+        var graph = new OnnxGraphBuilder();
+        string window = graph.AddInput(inputName, [steps * features]);
+        var decoded = spec.EmitDecoding(graph, WithLength(graph, window, steps), (SequenceToSequence.SequenceToSequenceModule)network.Module);
+        // The decoder wrote the steps last first: turn them back, then each step's mean squared error.
+        string reversed = graph.AddNode("Reshape", [decoded.Tokens, graph.AddInt64Initializer("reconstruction_shape", [0, steps, features], 3)]);
+        string reconstruction = graph.AddNode("Gather", [reversed, graph.AddInt64Initializer("reverse_steps", Enumerable.Range(0, steps).Select(t => (long)(steps - 1 - t)).ToArray(), steps)],
+            ("axis", 1L));
+        string actual = graph.AddNode("Reshape", [window, graph.AddInt64Initializer("window_shape", [0, steps, features], 3)]);
+        string difference = graph.AddNode("Sub", [reconstruction, actual]);
+        string stepErrors = graph.AddNode("ReduceMean", [graph.AddNode("Mul", [difference, difference])], ("axes", new long[] { 2 }), ("keepdims", 0L));
+        string value = graph.AddNode("ReduceMax", [stepErrors], ("axes", new long[] { 1 }), ("keepdims", 1L));
+        if (standardization is { } z)
+        {
+            if (!(float.IsFinite(z.Mean) && z.Std > 0 && float.IsFinite(z.Std)))
+            {
+                throw new ArgumentOutOfRangeException(nameof(standardization), z, "The standardization needs a finite mean and a positive finite standard deviation.");
+            }
+            value = graph.AddNode("Div", [graph.AddNode("Sub", [value, graph.AddInitializer("score_mean", [z.Mean])]), graph.AddInitializer("score_std", [z.Std])]);
+        }
+        value = AutoencoderScoringExport.NaNWhereInputIsNotFinite(graph, window, value);
+        graph.AddOutput(stepErrors, StepErrorsOutput, [steps]);
+        graph.AddOutput(value, ForecasterScoringExport.ScoreOutput, [1]);
+        if (threshold is { } limit)
+        {
+            graph.AddOutput(AutoencoderScoringExport.AnomalyFlag(graph, value, limit), ForecasterScoringExport.AnomalyOutput, [1]);
+        }
+        return graph.ToModelBytes(network, metadata, [steps * features]);
+    }
+
+    /// <summary>Rows of <paramref name="steps"/> steps [B, steps * F] as the network reads them, [B, 1 + steps * F]: the length in front.</summary>
+    private static string WithLength(OnnxGraphBuilder graph, string window, int steps)
+    {
+        string rows = graph.AddNode("Slice", [graph.AddNode("Shape", [window]), graph.AddInt64Initializer("window_zero", [0], 1), graph.AddInt64Initializer("window_one", [1], 1)]);
+        string shape = graph.AddNode("Concat", [rows, graph.AddInt64Initializer("window_one_column", [1], 1)], ("axis", 0L));
+        string lengths = graph.AddNode("Expand", [graph.AddInitializer("window_length", [steps], 1, 1), shape]);
+        return graph.AddNode("Concat", [lengths, window], ("axis", 1L));
+    }
+
+    /// <summary>The network's architecture, which must be an encoder–decoder of values.</summary>
+    private static SequenceToSequence ValueSpecOf(Network network)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        var spec = network.Architecture as SequenceToSequence
+            ?? throw new ArgumentException($"Expected a SequenceToSequence network; got {network.Architecture.Describe()}.", nameof(network));
+        return !spec.ReadsTokens && !spec.WritesTokens ? spec
+            : throw new ArgumentException($"{spec.Describe()} reads or writes tokens; this export is for networks of values.", nameof(network));
+    }
+
     /// <summary>Decodes <paramref name="rows"/> sources (row-major, 1 + MaxSourceLength values each) greedily in TorchSharp, in eval mode.</summary>
     public static DecodedSequences Decode(Network network, ReadOnlySpan<float> sources, int rows)
     {
