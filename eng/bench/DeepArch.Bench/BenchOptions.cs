@@ -22,6 +22,8 @@ internal sealed class BenchOptions
                                machine and beside one busy-looping process per core; every measurement in a fresh child process
           gan                  the conditional dense GAN and DCGAN of GenerateByAdversarialNetwork on the digits: Fit samples/s and
                                sampling rows/s (Data.Generate, Transform) vs the same networks in PyTorch (gan_reference.py)
+          seq2seq              the encoder-decoder of MapSequenceToSequence on grapheme-to-phoneme (data/cmudict_g2p_*.csv): Fit
+                               samples/s and greedy decoding sequences/s beside PyTorch (reference/g2p_reference.py)
           onednn               the raw TorchSharp LeNet-5 loop with oneDNN on, then off as DeepArch sets it (fresh process)
           report               reads the --summary files and reports in --results DIR and writes docs/performance.md and the chart
 

@@ -42,6 +42,7 @@ IWorkload? workload = options.Workload switch
     "scoring" => new ScoringWorkload(options, Console.Error),
     "training" => new TrainingWorkload(options, Console.Error),
     "gan" => new GanWorkload(options, Console.Error),
+    "seq2seq" => new SequenceWorkload(options, Console.Error),
     "memory" => new MemoryWorkload(options, Console.Error),
     "threads" => new ThreadsWorkload(options, Console.Error),
     "onednn" => new OneDnnWorkload(options, Console.Error),

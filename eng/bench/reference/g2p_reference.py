@@ -8,6 +8,7 @@ Usage: /usr/bin/python3 g2p_reference.py [--data DIR] [--epochs N] ...
 """
 import argparse
 import csv
+import json
 import math
 import os
 import random
@@ -114,7 +115,7 @@ def edit_distance(a, b):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=os.path.join(here, "..", "..", "data"),
+    p.add_argument("--data", default=os.path.join(here, "..", "..", "..", "data"),
                    help="folder with cmudict_g2p_{train,valid}.csv")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--attention", default="scaled",
@@ -202,6 +203,15 @@ def main():
           f"{len(train) * args.epochs / train_seconds:.1f}")
     print(f"greedy decoding (batch 256) sequences/s "
           f"{len(valid) / decode_seconds:.1f}")
+    # One JSON line last, for eng/bench (DeepArch.Bench seq2seq).
+    print(json.dumps({
+        "samples_per_s": len(train) * args.epochs / train_seconds,
+        "decode_sequences_per_s": len(valid) / decode_seconds,
+        "wer": wrong / len(valid),
+        "per": edits / n_ref,
+        "torch": torch.__version__,
+        "threads": args.threads,
+    }), flush=True)
 
 
 if __name__ == "__main__":
