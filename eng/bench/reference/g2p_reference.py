@@ -31,18 +31,24 @@ def read_csv(path):
 
 
 class Seq2Seq(nn.Module):
-    def __init__(self, n_src, n_tgt, attention, dropout):
+    def __init__(self, n_src, n_tgt, attention, dropout, bidirectional=False):
         super().__init__()
         self.end = n_tgt  # extra target index: end symbol and start symbol
         self.attention = attention
+        self.bidirectional = bidirectional
+        width = 2 * HIDDEN if bidirectional else HIDDEN  # encoder outputs
         self.src_embed = nn.Embedding(n_src, EMBED)
-        self.encoder = nn.GRU(EMBED, HIDDEN, batch_first=True)
+        self.encoder = nn.GRU(EMBED, HIDDEN, batch_first=True,
+                              bidirectional=bidirectional)
+        if bidirectional:
+            # The final forward and backward states -> the decoder's.
+            self.bridge = nn.Linear(2 * HIDDEN, HIDDEN)
         self.tgt_embed = nn.Embedding(n_tgt + 1, EMBED)
         self.decoder = nn.GRU(EMBED, HIDDEN, batch_first=True)
         self.drop = nn.Dropout(dropout)
         if attention != "none":
-            self.keys = nn.Linear(HIDDEN, HIDDEN, bias=False)
-            self.combine = nn.Linear(2 * HIDDEN, HIDDEN)
+            self.keys = nn.Linear(width, HIDDEN, bias=False)
+            self.combine = nn.Linear(width + HIDDEN, HIDDEN)
         self.out = nn.Linear(HIDDEN, n_tgt + 1)
 
     def encode(self, src, src_len):
@@ -54,6 +60,8 @@ class Seq2Seq(nn.Module):
                                          total_length=src.size(1))
         mask = torch.arange(src.size(1))[None, :] >= src_len[:, None]
         keys = self.keys(outputs) if self.attention != "none" else None
+        if self.bidirectional:  # h: (2, B, H) -> (1, B, H)
+            h = torch.tanh(self.bridge(torch.cat([h[0], h[1]], dim=-1)))[None]
         return outputs, keys, mask, h
 
     def step_logits(self, dec_out, enc_out, keys, mask):
@@ -121,6 +129,8 @@ def main():
     p.add_argument("--attention", default="scaled",
                    choices=["none", "general", "scaled"])
     p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--bidirectional", action="store_true",
+                   help="a bidirectional encoder (DeepArch's default)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--max-words", type=int, default=0,
                    help="train on the first N words only (0 = all)")
@@ -146,11 +156,13 @@ def main():
     max_out = max(len(ps) for _, ps in train) + 5
     print(f"train words {len(train)}, valid words {len(valid)}, letters "
           f"{len(letters)}, phonemes {len(phones)}, attention "
-          f"{args.attention}, dropout {args.dropout}, threads {args.threads}")
+          f"{args.attention}, dropout {args.dropout}, bidirectional "
+          f"{args.bidirectional}, threads {args.threads}")
 
     src = [[src_ix[c] for c in w] for w, _ in train]
     tgt = [[tgt_ix[ph] for ph in ps] for _, ps in train]
-    model = Seq2Seq(len(letters), len(phones), args.attention, args.dropout)
+    model = Seq2Seq(len(letters), len(phones), args.attention, args.dropout,
+                    args.bidirectional)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     # Training with teacher forcing.

@@ -54,6 +54,8 @@ public class ParameterCountTests
         { "Conditioned vector", new Conditioned(5, 3, new Sequential(new Dense(4), new Activation(ActivationKind.ReLU))), Vector },
         { "Conditioned image", new Conditioned(3, 2, new Conv2d(4, 3)), Image },
         { "Recurrent network", RecurrentNetwork.Create(new Recurrent(RecurrentCell.Gru, 4, 2), 3, [5]), [8] },
+        { "Sequence to sequence, tokens", new SequenceToSequence(7, 5, 6, 8, RecurrentCell.Lstm, 8, 4, 2, true, Attention.General), [7] },
+        { "Sequence to sequence, values", new SequenceToSequence(0, 0, 6, 3, RecurrentCell.Gru, 8, 1, attention: Attention.None, sourceFeatures: 2, targetFeatures: 1), [13] },
     };
 
     [Theory]
