@@ -101,10 +101,8 @@ public sealed class EncoderDecoderAnomalyDetectionTrainer : NetworkEstimator<Enc
         byte[] rawModel = SequenceToSequenceExport.ExportReconstructionScoringOnnx(network, input);
         float[] Scores(float[] windows) => ThresholdScores.Run(rawModel, input, windows, size, ForecasterScoringExport.ScoreOutput, 1, scoring);
         float[] rawScores = Scores(Windows(fitted.Data.Train));
-        double mean = rawScores.Average(s => (double)s);
-        double std = Math.Sqrt(rawScores.Average(s => (s - mean) * (s - mean)));
-        var standardization = ((float)mean, (float)Math.Max(std, Math.Max(1e-12, 1e-6 * Math.Abs(mean))));
-        float[] Standardized(float[] raw) => raw.Select(s => (s - standardization.Item1) / standardization.Item2).ToArray();
+        var standardization = ThresholdScores.Standardization(rawScores);
+        float[] Standardized(float[] raw) => raw.Select(s => (s - standardization.Mean) / standardization.Std).ToArray();
         float threshold = ThresholdScores.Choose(o.ThresholdSource, o.Threshold, o.Contamination, o.FalsePositiveRate,
             () => Standardized(rawScores), () => Standardized(Scores(Windows(fitted.Data.Validation!))));
         Threshold = threshold;

@@ -97,7 +97,7 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
         // the standardization is applied here exactly as the final graph applies it (float subtract, then divide).
         byte[] rawModel = network.ExportForecastScoringOnnx(input, options.ScoreBy, options.MonteCarloPasses, fitted.Seed);
         float[] rawScores = Scores(rawModel, input, trainWindows, windowSize, scoring);
-        var standardization = Standardization(rawScores);
+        var standardization = ThresholdScores.Standardization(rawScores);
         float[] Standardized(float[] raw) => raw.Select(s => (s - standardization.Mean) / standardization.Std).ToArray();
         float threshold = ThresholdScores.Choose(options.ThresholdSource, options.Threshold, options.Contamination, options.FalsePositiveRate,
             () => Standardized(rawScores), () => Standardized(Scores(rawModel, input, Windows(fitted.Data.Validation!), windowSize, scoring)));
@@ -138,13 +138,6 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
     private static float[] Scores(byte[] model, string input, float[] windows, int windowSize, ScoringSettings scoring)
         => ThresholdScores.Run(model, input, windows, windowSize, ForecasterScoringExport.ScoreOutput, 1, scoring);
 
-    /// <summary>The training scores' mean and standard deviation (floored so that a perfect fit cannot divide by 0).</summary>
-    private static (float Mean, float Std) Standardization(float[] scores)
-    {
-        double mean = scores.Average(s => (double)s);
-        double std = Math.Sqrt(scores.Average(s => (s - mean) * (s - mean)));
-        return ((float)mean, (float)Math.Max(std, Math.Max(1e-12, 1e-6 * Math.Abs(mean))));
-    }
 
     /// <summary>
     /// Options of <see cref="ForecastingAnomalyDetectionTrainer"/>: the window column, the forecaster, the score and threshold,

@@ -58,4 +58,12 @@ internal static class ThresholdScores
         AnomalyThresholdSource.Contamination => UpperQuantile(trainScores(), contamination),
         _ => UpperQuantile(validationScores(), falsePositiveRate),
     };
+
+    /// <summary>The training scores' mean and standard deviation (floored so that a perfect fit cannot divide by 0).</summary>
+    public static (float Mean, float Std) Standardization(float[] scores)
+    {
+        double mean = scores.Average(s => (double)s);
+        double std = Math.Sqrt(scores.Average(s => (s - mean) * (s - mean)));
+        return ((float)mean, (float)Math.Max(std, Math.Max(1e-12, 1e-6 * Math.Abs(mean))));
+    }
 }
