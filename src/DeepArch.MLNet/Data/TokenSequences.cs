@@ -125,6 +125,12 @@ internal sealed record TranslationInfo(TokenVocabulary Source, int MaxSourceLeng
     /// <summary>The graph input's name, fixed so that a saved chain can compute it under that name.</summary>
     public const string SourceInput = "__DeepArch_Source";
 
+    /// <summary>Each model info's source table, built once per instance (kept outside the record so that it takes no part in its equality).</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TranslationInfo, long[]> SourceTables = [];
+
+    /// <summary>The network's token of each source key number (<see cref="TokenVocabulary.TokenOfKey"/>), built once: every cursor reads it.</summary>
+    private long[] SourceTokens => SourceTables.GetValue(this, info => info.Source.TokenOfKey());
+
     /// <summary>Values per row of the graph input: the length, then <see cref="MaxSourceLength"/> key numbers.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public int InputSize => 1 + MaxSourceLength;
@@ -148,7 +154,7 @@ internal sealed record TranslationInfo(TokenVocabulary Source, int MaxSourceLeng
     public FeatureColumn.RowReader CreateReader(DataViewRow row, DataViewSchema.Column column)
     {
         var read = TokenVocabulary.CreateKeyReader(row, column);
-        var known = Source.TokenOfKey();
+        var known = SourceTokens;
         string name = column.Name;
         return destination =>
         {
