@@ -21,7 +21,8 @@ namespace DeepArch.MLNet.Transforms;
 /// <remarks>
 /// <list type="table">
 /// <listheader><term>Characteristic</term><description>Value</description></listheader>
-/// <item><term>Trains</term><description>yes: teacher forcing, cross-entropy over the real target tokens (padding masked), Adam, gradient clipping</description></item>
+/// <item><term>Trains</term><description>yes: teacher forcing, cross-entropy over the real target tokens (padding masked), Adam, gradient clipping; a
+/// bidirectional GRU encoder, a GRU decoder, scaled attention by default</description></item>
 /// <item><term>Input column</term><description>a vector of keys, variable-size or known-size (<c>TokenizeIntoWords</c> + <c>MapValueToKey</c>, or
 /// <c>TokenizeIntoCharactersAsKeys</c>), at most 255 tokens</description></item>
 /// <item><term>Training target</term><description><see cref="Options.TargetColumnName"/>: a vector of keys as well</description></item>
@@ -260,8 +261,11 @@ public sealed class SequenceToSequenceEstimator : NetworkEstimator<SequenceToSeq
         /// <summary>Stacked layers of the encoder and of the decoder; at least 1.</summary>
         public int Layers { get; set; } = 1;
 
-        /// <summary>Whether the encoder also reads the source backwards (its final states are projected into the decoder's).</summary>
-        public bool Bidirectional { get; set; }
+        /// <summary>
+        /// Whether the encoder also reads the source backwards (its final states are projected into the decoder's); true by default:
+        /// on grapheme-to-phoneme it lowered the word error rate from 38.5% to 32.0% (docs/sequence-to-sequence.md).
+        /// </summary>
+        public bool Bidirectional { get; set; } = true;
 
         /// <summary>How the decoder attends to the encoder's outputs: <see cref="Attention.ScaledGeneral"/> (default), <see cref="Attention.General"/> or <see cref="Attention.None"/>.</summary>
         public Attention Attention { get; set; } = Attention.ScaledGeneral;
