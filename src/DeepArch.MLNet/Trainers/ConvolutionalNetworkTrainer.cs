@@ -142,6 +142,7 @@ public sealed class ConvolutionalNetworkTrainer : SupervisedNetworkTrainer<Convo
 
         private protected override void CopyLists()
         {
+            base.CopyLists();
             InputShape = InputShape?.ToArray()!;
             Layers = Layers?.ToArray();
         }

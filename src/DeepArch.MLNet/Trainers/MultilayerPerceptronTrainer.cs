@@ -78,7 +78,11 @@ public sealed class MultilayerPerceptronTrainer : SupervisedNetworkTrainer<Multi
             CheckBatchSizeForBatchNorm(Network(outputs: 1), "Options.BatchNorm");
         }
 
-        private protected override void CopyLists() => HiddenLayers = HiddenLayers?.ToArray()!;
+        private protected override void CopyLists()
+        {
+            base.CopyLists();
+            HiddenLayers = HiddenLayers?.ToArray()!;
+        }
 
         /// <summary>The perceptron these options describe, with <paramref name="outputs"/> outputs.</summary>
         internal Sequential Network(int outputs) => MultilayerPerceptron.Create(HiddenLayers, outputs, Activation, Dropout, BatchNorm);

@@ -29,6 +29,14 @@ public abstract class NetworkTrainerOptions : NetworkOptions
     public bool BalanceClasses { get; set; }
 
     /// <summary>
+    /// Classifiers only: a weight per class, keyed by the label's value as text (a multiclass label's key value, such as <c>"9"</c>
+    /// or <c>"setosa"</c>; <c>"true"</c> and <c>"false"</c> for a binary label), Keras's <c>class_weight</c>: each training row's
+    /// loss is scaled by its class's weight (times its example weight if any); classes not listed weigh 1. Weights must be finite
+    /// and at least 0. Null (default) weighs every class the same; not together with <see cref="BalanceClasses"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, float>? ClassWeights { get; set; }
+
+    /// <summary>
     /// Regression only: train on the label standardized by the training rows' mean and standard deviation (not the rows ValidationFraction holds out), with the exported
     /// graph scaling predictions back, so that <c>Score</c> is in the label's units (default true). A label in natural units
     /// (hundreds, thousands) otherwise starts the network's output far from its targets and its mean squared error in the
@@ -46,6 +54,20 @@ public abstract class NetworkTrainerOptions : NetworkOptions
         {
             CheckColumnName(nameof(ExampleWeightColumnName), ExampleWeightColumnName);
         }
+        if (ClassWeights is not null)
+        {
+            Check(!BalanceClasses, nameof(ClassWeights), $"{ClassWeights.Count} classes", "must be null when BalanceClasses is true (choose one way to weigh the classes)");
+            foreach (var (label, weight) in ClassWeights)
+            {
+                Check(label is not null && weight >= 0 && float.IsFinite(weight), nameof(ClassWeights), $"'{label}' = {weight}", "must map class values to finite weights of at least 0");
+            }
+        }
         base.Validate();
+    }
+
+    private protected override void CopyLists()
+    {
+        base.CopyLists();
+        ClassWeights = ClassWeights?.ToDictionary(p => p.Key, p => p.Value);
     }
 }

@@ -145,6 +145,10 @@ public sealed class RecurrentNetworkTrainer : SupervisedNetworkTrainer<Recurrent
             Compose(this, new Data.SequenceLayout(FeaturesPerStep, Math.Max(2, TruncatedSteps + 1), VariableLength: false), outputs: 2);
         }
 
-        private protected override void CopyLists() => HiddenLayers = HiddenLayers?.ToArray()!;
+        private protected override void CopyLists()
+        {
+            base.CopyLists();
+            HiddenLayers = HiddenLayers?.ToArray()!;
+        }
     }
 }

@@ -93,6 +93,8 @@ public sealed class StackedAutoencoderTrainer : SupervisedNetworkTrainer<Stacked
             base.Validate();
             Check(ExampleWeightColumnName is null, nameof(ExampleWeightColumnName), $"'{ExampleWeightColumnName}'",
                 "must be null: the stacked autoencoder's layer-wise pretraining does not weigh rows yet");
+            Check(!BalanceClasses, nameof(BalanceClasses), BalanceClasses, "must be false: the stacked autoencoder's layer-wise pretraining does not weigh rows yet");
+            Check(ClassWeights is null, nameof(ClassWeights), $"{ClassWeights?.Count} classes", "must be null: the stacked autoencoder's layer-wise pretraining does not weigh rows yet");
             Check(HiddenLayers is not null, nameof(HiddenLayers), "null", "must not be null");
             Check(HiddenLayers!.Count > 0 && HiddenLayers.All(h => h >= 1), nameof(HiddenLayers), $"[{string.Join(", ", HiddenLayers)}]",
                 "must hold at least one level's code size, each at least 1");
@@ -101,6 +103,10 @@ public sealed class StackedAutoencoderTrainer : SupervisedNetworkTrainer<Stacked
             Check(PretrainingNoise >= 0 && float.IsFinite(PretrainingNoise), nameof(PretrainingNoise), PretrainingNoise, "must be finite and at least 0");
         }
 
-        private protected override void CopyLists() => HiddenLayers = HiddenLayers?.ToArray()!;
+        private protected override void CopyLists()
+        {
+            base.CopyLists();
+            HiddenLayers = HiddenLayers?.ToArray()!;
+        }
     }
 }

@@ -92,6 +92,10 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
         {
             throw new ArgumentOutOfRangeException("Options.BalanceClasses", true, "Options.BalanceClasses is for classifiers; a regression label has no classes to balance.");
         }
+        if (o.ClassWeights is not null && _task == TaskKind.Regression)
+        {
+            throw new ArgumentOutOfRangeException("Options.ClassWeights", o.ClassWeights.Count, "Options.ClassWeights is for classifiers; a regression label has no classes to weigh.");
+        }
         DataViewSchema.Column feature;
         int featureSize;
         SequenceLayout? layout = null;
@@ -152,6 +156,10 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
         {
             data = data with { Train = data.Train.WithWeights(BalancedWeights(data.Train, data.TrainingRows)) };
         }
+        if (options.ClassWeights is { } classWeights)
+        {
+            data = data with { Train = data.Train.WithWeights(ExplicitWeights(data.Train, ClassTargets(classWeights, data.Task!))) };
+        }
         if (data.Task is not RegressionTask || !options.StandardizeLabel)
         {
             return data;
@@ -186,6 +194,25 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
         }
         return weights;
     }
+
+    /// <summary>The training target (class index, or 0/1) of each class value of <see cref="NetworkTrainerOptions.ClassWeights"/>, with its weight.</summary>
+    private static Dictionary<float, float> ClassTargets(IReadOnlyDictionary<string, float> classWeights, PredictionTask task)
+    {
+        var targets = new Dictionary<float, float>();
+        foreach (var (value, weight) in classWeights)
+        {
+            float target = task is MulticlassTask multiclass
+                ? multiclass.Keys.KeyOf(value, "Options.ClassWeights") - 1
+                : bool.TryParse(value, out bool flag) ? (flag ? 1 : 0)
+                : throw new ArgumentException($"Options.ClassWeights names '{value}', but a binary label's classes are 'true' and 'false'.", "Options.ClassWeights");
+            targets[target] = weight;
+        }
+        return targets;
+    }
+
+    /// <summary>Each row's weight times its class's weight (1 for a class not listed).</summary>
+    private static float[] ExplicitWeights(TrainingSet set, Dictionary<float, float> classWeights)
+        => Enumerable.Range(0, set.Count).Select(r => (set.Weights?[r] ?? 1) * classWeights.GetValueOrDefault(set.Targets[r], 1f)).ToArray();
 
     /// <summary>How a recurrent trainer's feature column holds time steps.</summary>
     /// <param name="FeaturesPerStep">Values per step.</param>

@@ -76,6 +76,59 @@ public class ExampleWeightTests(ITestOutputHelper output)
             ml.Regression.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options { LabelColumnName = "Weight", BalanceClasses = true }).Fit(trainView)).Message);
     }
 
+    /// <summary>
+    /// Explicit class weights (Keras's class_weight) train the model that the same weights in a weight column do, for a binary
+    /// label ("true"/"false") and for a multiclass label (its key values); bad ones are errors that name the option.
+    /// </summary>
+    [Fact]
+    public void Class_weights_train_the_model_that_the_same_row_weights_do()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, test) = Datasets.StratifiedSplit(Datasets.DigitRows, r => r.Label, seed: 1);
+        var rare = train.Where(r => r.Label != 9).Concat(train.Where(r => r.Label == 9).Take(15)).ToArray();
+        var trainView = ml.Data.LoadFromEnumerable(rare.Select(r => new NineRow { Features = r.Features, IsNine = r.Label == 9, Weight = r.Label == 9 ? 7 : 1 }));
+        var testView = ml.Data.LoadFromEnumerable(test.Select(r => new NineRow { Features = r.Features, IsNine = r.Label == 9, Weight = 1 }));
+        float[] Scores(Action<MultilayerPerceptronTrainer.Options> set)
+        {
+            var options = new MultilayerPerceptronTrainer.Options { LabelColumnName = "IsNine", Seed = 1, Epochs = 5 };
+            set(options);
+            using var model = ml.BinaryClassification.Trainers.MultilayerPerceptron(options).Fit(trainView);
+            return model.Transform(testView).GetColumn<float>("Score").ToArray();
+        }
+        float[] byClass = Scores(o => o.ClassWeights = new Dictionary<string, float> { ["true"] = 7 });
+        float[] byColumn = Scores(o => o.ExampleWeightColumnName = "Weight");
+        Assert.All(byClass.Zip(byColumn), p => Assert.Equal(p.First, p.Second, 1e-4f));
+
+        // Multiclass: the label's key values name the classes.
+        var digits = ml.Data.LoadFromEnumerable(rare.Select(r => new NineRow { Features = r.Features, Weight = r.Label == 9 ? 7 : 1, Digit = r.Label }));
+        var keys = ml.Transforms.Conversion.MapValueToKey("Label", "Digit").Fit(digits);
+        float[] Multiclass(Action<MultilayerPerceptronTrainer.Options> set)
+        {
+            var options = new MultilayerPerceptronTrainer.Options { Seed = 1, Epochs = 3 };
+            set(options);
+            using var model = ml.MulticlassClassification.Trainers.MultilayerPerceptron(options).Fit(keys.Transform(digits));
+            return model.Transform(keys.Transform(digits)).GetColumn<float[]>("Score").SelectMany(s => s).ToArray();
+        }
+        float[] multiByClass = Multiclass(o => o.ClassWeights = new Dictionary<string, float> { ["9"] = 7 });
+        float[] multiByColumn = Multiclass(o => o.ExampleWeightColumnName = "Weight");
+        Assert.All(multiByClass.Zip(multiByColumn), p => Assert.Equal(p.First, p.Second, 1e-4f));
+
+        var unknown = Assert.Throws<ArgumentException>(() => ml.MulticlassClassification.Trainers.MultilayerPerceptron(
+            new MultilayerPerceptronTrainer.Options { ClassWeights = new Dictionary<string, float> { ["ten"] = 2 } }).Fit(keys.Transform(digits)));
+        Assert.Contains("'ten' is not a label the model was trained on", unknown.Message);
+        Assert.Equal("Options.ClassWeights", unknown.ParamName);
+        Assert.Contains("Options.ClassWeights must be null when BalanceClasses is true", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            ml.BinaryClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+            {
+                BalanceClasses = true, ClassWeights = new Dictionary<string, float> { ["true"] = 2 },
+            })).Message);
+        Assert.Contains("Options.ClassWeights must map class values to finite weights", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            ml.BinaryClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options { ClassWeights = new Dictionary<string, float> { ["true"] = -1 } })).Message);
+        Assert.Contains("a binary label's classes are 'true' and 'false'", Assert.Throws<ArgumentException>(() =>
+            ml.BinaryClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options { LabelColumnName = "IsNine", ClassWeights = new Dictionary<string, float> { ["yes"] = 2 } })
+                .Fit(trainView)).Message);
+    }
+
     [Fact]
     public void Bad_weight_columns_are_named_with_the_row_and_value()
     {
@@ -119,5 +172,7 @@ public class ExampleWeightTests(ITestOutputHelper output)
         public bool IsNine { get; set; }
 
         public float Weight { get; set; }
+
+        public float Digit { get; set; }
     }
 }
