@@ -109,9 +109,23 @@ public abstract class NetworkOptions
     /// </summary>
     public string? TensorBoardDirectory { get; set; }
 
+    /// <summary>
+    /// A folder that <c>Fit</c> writes its training state to after every <see cref="CheckpointEvery"/> epochs (the networks, the
+    /// optimizer's state, the random state, the history, early stopping's best weights), atomically, and resumes from: a <c>Fit</c>
+    /// with the same options and data continues after the last checkpoint (after a crash or a cancellation) and ends with exactly
+    /// the model an uninterrupted run gives; with more <see cref="Epochs"/> it trains on. A checkpoint of another run, or a damaged
+    /// one, is an error. Needs <see cref="Seed"/>. Null (default): no checkpoints.
+    /// </summary>
+    public string? CheckpointDirectory { get; set; }
+
+    /// <summary>Epochs between checkpoints (the last epoch and an early stop always write one); at least 1.</summary>
+    public int CheckpointEvery { get; set; } = 1;
+
     /// <summary>Checks every option, naming the first one out of range ("Options.BatchSize must be positive; got 0.").</summary>
     internal virtual void Validate()
     {
+        Check(CheckpointDirectory is null || Seed is not null, nameof(Seed), "null",
+            "must be set when CheckpointDirectory is: a resumed Fit must draw the same random numbers as the run it continues");
         Check(ScoringBatchSize >= 1 && ScoringBatchSize <= ScoringSettings.MaxBatchSize, nameof(ScoringBatchSize), ScoringBatchSize, $"must be in [1, {ScoringSettings.MaxBatchSize}]");
         Check(ScoringThreads >= 0 && ScoringThreads <= ScoringSettings.MaxThreads, nameof(ScoringThreads), ScoringThreads, $"must be in [0, {ScoringSettings.MaxThreads}] (0 = one per core)");
         // Checked here because the training loop calls it Threads, a name these options do not have.
@@ -180,6 +194,8 @@ public abstract class NetworkOptions
         Threads = TrainingThreads,
         Device = Device,
         FallbackToCpu = FallbackToCpu,
+        CheckpointDirectory = CheckpointDirectory,
+        CheckpointEvery = CheckpointEvery,
     };
 
     /// <summary>

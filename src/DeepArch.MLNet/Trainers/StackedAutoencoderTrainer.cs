@@ -94,6 +94,8 @@ public sealed class StackedAutoencoderTrainer : SupervisedNetworkTrainer<Stacked
             Check(ExampleWeightColumnName is null, nameof(ExampleWeightColumnName), $"'{ExampleWeightColumnName}'",
                 "must be null: the stacked autoencoder's layer-wise pretraining does not weigh rows yet");
             Check(!BalanceClasses, nameof(BalanceClasses), BalanceClasses, "must be false: the stacked autoencoder's layer-wise pretraining does not weigh rows yet");
+            Check(CheckpointDirectory is null, nameof(CheckpointDirectory), $"'{CheckpointDirectory}'",
+                "must be null: the stacked autoencoder trains in several stages, which checkpoints do not cover yet");
             Check(ClassWeights is null, nameof(ClassWeights), $"{ClassWeights?.Count} classes", "must be null: the stacked autoencoder's layer-wise pretraining does not weigh rows yet");
             Check(HiddenLayers is not null, nameof(HiddenLayers), "null", "must not be null");
             Check(HiddenLayers!.Count > 0 && HiddenLayers.All(h => h >= 1), nameof(HiddenLayers), $"[{string.Join(", ", HiddenLayers)}]",

@@ -287,6 +287,8 @@ public sealed class GenerativeAdversarialNetworkEstimator : NetworkEstimator<Gen
                 "must be 0: a GAN has no validation loss that falls as it learns (the two losses are a game); train for a number of epochs instead");
             Check(Schedule is not ReduceOnPlateau, nameof(Schedule), Schedule?.GetType().Name ?? "null",
                 "must not be ReduceOnPlateau: a GAN's losses do not fall as it learns (the two are a game), so no plateau means anything; use a constant, StepDecay or CosineAnnealing schedule");
+            Check(CheckpointDirectory is null, nameof(CheckpointDirectory), $"'{CheckpointDirectory}'",
+                "must be null: a GAN's generator weight average lives outside what a checkpoint holds (not supported yet)");
             Check(BatchSize >= 2, nameof(BatchSize), BatchSize, "must be at least 2 (the DCGAN's batch normalization and the discriminator's batches need two rows)");
             base.Validate();
         }

@@ -34,6 +34,9 @@ public enum GeneratorLoss
 /// </remarks>
 public sealed class AdversarialObjective : TrainingObjective
 {
+    /// <summary>The generator's weight average lives outside the networks and optimizers: no checkpoints yet.</summary>
+    protected internal override bool SupportsCheckpoints => false;
+
     /// <summary>The name of the discriminator's loss in the history.</summary>
     public const string DiscriminatorLoss = "discriminator";
 

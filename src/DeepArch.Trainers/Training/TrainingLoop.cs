@@ -67,6 +67,15 @@ public sealed class TrainingLoop
         {
             throw new ArgumentException("The training set has no rows.", nameof(train));
         }
+        TrainingCheckpoints? checkpoints = null;
+        if (Options.CheckpointDirectory is { } checkpointDirectory)
+        {
+            if (!objective.SupportsCheckpoints)
+            {
+                throw new ArgumentException($"{objective.GetType().Name} keeps state outside its networks and optimizers, so it cannot be checkpointed yet: set CheckpointDirectory to null.", nameof(objective));
+            }
+            checkpoints = new TrainingCheckpoints(checkpointDirectory, TrainingCheckpoints.Fingerprint(objective, Options, train, validation));
+        }
         if (Options.EarlyStoppingPatience > 0 && validation is null)
         {
             throw new ArgumentException(
@@ -106,7 +115,7 @@ public sealed class TrainingLoop
                 var optimizers = objective.ParameterGroups().Select(CreateOptimizer).ToList();
                 try
                 {
-                    return RunEpochs(objective, optimizers, trainData, validationData, progress, cancellationToken);
+                    return RunEpochs(objective, optimizers, trainData, validationData, checkpoints, progress, cancellationToken);
                 }
                 finally
                 {
@@ -139,7 +148,7 @@ public sealed class TrainingLoop
     };
 
     private TrainingHistory RunEpochs(TrainingObjective objective, IReadOnlyList<optim.Optimizer> optimizers, DeviceData train, DeviceData? validation,
-        IProgress<EpochReport>? progress, CancellationToken cancellationToken)
+        TrainingCheckpoints? checkpoints, IProgress<EpochReport>? progress, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
         var shuffler = new Random(Options.Seed);
@@ -151,9 +160,28 @@ public sealed class TrainingLoop
         double bestLoss = double.PositiveInfinity;
         int bestEpoch = 0, epochsWithoutImprovement = 0;
         var stopReason = StopReason.Completed;
+        int firstEpoch = 1;
+        var elapsedBefore = TimeSpan.Zero;
         try
         {
-            for (int epoch = 1; epoch <= Options.Epochs; epoch++)
+            if (checkpoints?.TryLoad(objective.Networks, optimizers) is { } resumed)
+            {
+                // Resume: the state as it was after the checkpoint's epoch; the shuffler and the schedule replay the epochs before.
+                reports.AddRange(resumed.State.History);
+                (bestState, bestLoss, bestEpoch, epochsWithoutImprovement) = (resumed.Best, resumed.State.BestLoss, resumed.State.BestEpoch, resumed.State.EpochsWithoutImprovement);
+                stopReason = resumed.State.StopReason;
+                firstEpoch = resumed.State.Ended ? int.MaxValue : resumed.State.Epoch + 1;
+                elapsedBefore = reports.Count > 0 ? reports[^1].Elapsed : TimeSpan.Zero;
+                for (int epoch = 1; epoch <= resumed.State.Epoch; epoch++)
+                {
+                    scheduler.RateForEpoch(epoch - 1, epoch == 1 ? null : reports[epoch - 2].ValidationLoss ?? reports[epoch - 2].TrainLoss);
+                    if (Options.Shuffle)
+                    {
+                        shuffler.Shuffle(new long[train.Count]);
+                    }
+                }
+            }
+            for (int epoch = firstEpoch; epoch <= Options.Epochs; epoch++)
             {
                 double rate = scheduler.RateForEpoch(epoch - 1, reports.Count == 0 ? null : reports[^1].ValidationLoss ?? reports[^1].TrainLoss);
                 foreach (var group in optimizers.SelectMany(o => o.ParamGroups))
@@ -170,7 +198,7 @@ public sealed class TrainingLoop
                     // extreme validation data from weights that diverged in the epoch's last steps.
                     throw new TrainingDivergedException(epoch, checkedLosses[0], trainLosses[0], rate, double.IsFinite(Evaluate(objective, train)[0]));
                 }
-                var report = new EpochReport(epoch, trainLosses[0], validationLosses?[0], rate, stopwatch.Elapsed,
+                var report = new EpochReport(epoch, trainLosses[0], validationLosses?[0], rate, elapsedBefore + stopwatch.Elapsed,
                     Named(objective, trainLosses), validationLosses is null ? null : Named(objective, validationLosses));
                 reports.Add(report);
                 progress?.Report(report);
@@ -189,8 +217,17 @@ public sealed class TrainingLoop
                     else if (++epochsWithoutImprovement >= Options.EarlyStoppingPatience)
                     {
                         stopReason = StopReason.EarlyStopped;
-                        break;
                     }
+                }
+                bool stopping = stopReason == StopReason.EarlyStopped;
+                if (checkpoints is not null && (stopping || epoch % Options.CheckpointEvery == 0 || epoch == Options.Epochs))
+                {
+                    checkpoints.Save(new TrainingCheckpoints.State(1, "", epoch, stopping, stopReason, reports, bestEpoch, bestLoss, epochsWithoutImprovement, bestState is not null),
+                        objective.Networks, optimizers, bestState);
+                }
+                if (stopping)
+                {
+                    break;
                 }
             }
             if (bestState is not null)

@@ -99,6 +99,12 @@ public abstract class TrainingObjective
     {
     }
 
+    /// <summary>
+    /// Whether a <see cref="TrainingOptions.CheckpointDirectory"/> can save and resume this objective: its networks and optimizers hold
+    /// all of its state. An objective that keeps state of its own between batches (a generator's weight average) says no.
+    /// </summary>
+    protected internal virtual bool SupportsCheckpoints => true;
+
     /// <summary>Whether the objective weighs each row's loss by <see cref="TrainingBatch.Weights"/>; the loop refuses a weighted set otherwise.</summary>
     protected internal virtual bool ReadsWeights => false;
 

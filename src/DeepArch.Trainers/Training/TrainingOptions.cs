@@ -87,6 +87,16 @@ public sealed class TrainingOptions
     /// <summary>When <see cref="Device"/> is CUDA and no GPU is usable: train on the CPU (true) or throw (false).</summary>
     public bool FallbackToCpu { get; set; }
 
+    /// <summary>
+    /// A folder to write the training state to (<see cref="CheckpointEvery"/>) and to resume from: when it holds a checkpoint of
+    /// the same run (networks, options that shape training, data), <c>Fit</c> continues after its epoch and ends with exactly the
+    /// model an uninterrupted run gives; a checkpoint of another run, or a damaged one, is an error. Null (default): no checkpoints.
+    /// </summary>
+    public string? CheckpointDirectory { get; set; }
+
+    /// <summary>Epochs between checkpoints (the last epoch, and an early stop, always write one); at least 1.</summary>
+    public int CheckpointEvery { get; set; } = 1;
+
     /// <summary>Hooks called at the start and end of training, epochs and batches.</summary>
     public IList<TrainingCallback> Callbacks { get; } = new List<TrainingCallback>();
 
@@ -110,6 +120,9 @@ public sealed class TrainingOptions
         Check(GradientClipNorm >= 0 && double.IsFinite(GradientClipNorm), nameof(GradientClipNorm), GradientClipNorm, "must be finite and at least 0 (0 = no clipping)");
         Check(Threads >= 0, nameof(Threads), Threads, "must be at least 0 (0 = one per core)");
         Check(Enum.IsDefined(Device), nameof(Device), Device, "must be Cpu or Cuda");
+        Check(CheckpointDirectory is null || !string.IsNullOrWhiteSpace(CheckpointDirectory), nameof(CheckpointDirectory), $"'{CheckpointDirectory}'",
+            "must name a folder, or be null for no checkpoints");
+        Check(CheckpointEvery >= 1, nameof(CheckpointEvery), CheckpointEvery, "must be at least 1");
         Schedule!.Validate($"{owner}.{nameof(Schedule)}");
 
         void Check(bool ok, string name, object value, string rule)

@@ -1,0 +1,69 @@
+using DeepArch.MLNet.Trainers;
+using DeepArch.MLNet.Transforms;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Xunit;
+
+namespace DeepArch.MLNet.Tests.Trainers;
+
+/// <summary>
+/// <c>Options.CheckpointDirectory</c> as a user sets it: a <c>Fit</c> cancelled midway, then the same <c>Fit</c> again, scores
+/// exactly as an uninterrupted one; the options that cannot resume say so.
+/// </summary>
+public sealed class CheckpointTests : IDisposable
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), $"deeparch-fit-checkpoints-{Guid.NewGuid():N}");
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_folder))
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_cancelled_fit_resumed_scores_as_an_uninterrupted_one()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, test) = Datasets.StratifiedSplit(Datasets.DigitRows, r => r.Label, seed: 1);
+        var keys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(train));
+        var trainView = keys.Transform(ml.Data.LoadFromEnumerable(train));
+        var testView = keys.Transform(ml.Data.LoadFromEnumerable(test));
+        MultilayerPerceptronTrainer.Options Options(string? folder, CancellationToken cancellation = default, IProgress<DeepArch.Trainers.Training.EpochReport>? progress = null) => new()
+        {
+            HiddenLayers = [32], Dropout = 0.2f, Epochs = 6, Seed = 7, ValidationFraction = 0.2, CheckpointDirectory = folder,
+            CancellationToken = cancellation, Progress = progress,
+        };
+        float[] Scores(ITransformer model) => model.Transform(testView).GetColumn<float[]>("Score").SelectMany(s => s).ToArray();
+
+        float[] expected = Scores(ml.MulticlassClassification.Trainers.MultilayerPerceptron(Options(null)).Fit(trainView));
+        using var cancellation = new CancellationTokenSource();
+        var stopAfterThree = new Progress(report => { if (report.Epoch == 3) cancellation.Cancel(); });
+        Assert.ThrowsAny<OperationCanceledException>(() => ml.MulticlassClassification.Trainers.MultilayerPerceptron(Options(_folder, cancellation.Token, stopAfterThree)).Fit(trainView));
+        Assert.Equal("epoch-00003", File.ReadAllText(Path.Combine(_folder, "latest")));
+
+        using var resumed = ml.MulticlassClassification.Trainers.MultilayerPerceptron(Options(_folder)).Fit(trainView);
+
+        Assert.Equal(expected, Scores(resumed));
+        Assert.Equal(6, resumed.History.Epochs.Count);
+    }
+
+    [Fact]
+    public void Options_that_cannot_resume_say_so()
+    {
+        var ml = new MLContext(seed: 1);
+        Assert.Contains("Options.Seed must be set when CheckpointDirectory is", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            ml.MulticlassClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options { CheckpointDirectory = _folder })).Message);
+        Assert.Contains("Options.CheckpointDirectory must be null: a GAN", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            ml.Transforms.GenerateByAdversarialNetwork(new GenerativeAdversarialNetworkEstimator.Options { CheckpointDirectory = _folder, Seed = 1 })).Message);
+        Assert.Contains("Options.CheckpointEvery must be at least 1", Assert.Throws<ArgumentOutOfRangeException>(() =>
+            ml.MulticlassClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options { CheckpointDirectory = _folder, Seed = 1, CheckpointEvery = 0 })).Message);
+    }
+
+    /// <summary>Reports on the calling thread (System.Progress posts to the thread pool, after Fit may have moved on).</summary>
+    private sealed class Progress(Action<DeepArch.Trainers.Training.EpochReport> report) : IProgress<DeepArch.Trainers.Training.EpochReport>
+    {
+        public void Report(DeepArch.Trainers.Training.EpochReport value) => report(value);
+    }
+}
