@@ -67,20 +67,24 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
                 ? $"Feature column '{feature.Name}' holds {windowSize} values, which is not a whole number of steps of {f} features (Options.FeaturesPerStep = {f})."
                 : $"Feature column '{feature.Name}' holds {windowSize / f} steps but Options.Horizon is {options.Horizon}: a window needs at least one step of context before the {options.Horizon} forecast steps.");
         }
-        int contextSize = windowSize - forecastValues;
+        // Stepwise, every step from the steps before it: the network reads steps 1..T-1 (and predicts steps 2..T).
+        int contextSize = options.ScoreBy == ForecastScore.StepwisePredictionError ? windowSize - f : windowSize - forecastValues;
         var ct = options.CancellationToken;
-        var trainSet = Split(TrainingDataReader.ReadFeatures(train, feature, windowSize, ct), windowSize, contextSize);
+        bool stepwise = options.ScoreBy == ForecastScore.StepwisePredictionError;
+        TrainingSet Sets(float[] windows) => stepwise ? Shifted(windows, windowSize, f) : Split(windows, windowSize, contextSize);
+        var trainSet = Sets(TrainingDataReader.ReadFeatures(train, feature, windowSize, ct));
         var validationSet = validation is null ? null
-            : Split(TrainingDataReader.ReadFeatures(validation, FeatureColumn.Resolve(validation.Schema, options.FeatureColumnName, windowSize, "validation feature"), windowSize, ct),
-                windowSize, contextSize);
+            : Sets(TrainingDataReader.ReadFeatures(validation, FeatureColumn.Resolve(validation.Schema, options.FeatureColumnName, windowSize, "validation feature"), windowSize, ct));
         return new FitData(feature, contextSize, trainSet, validationSet, Task: null);
     }
 
     private protected override NetworkPlan Plan(Options options, FitData data)
     {
         int f = options.FeaturesPerStep;
-        var recurrent = new Recurrent(options.Cell, options.HiddenSize, f, options.Layers, dropout: options.Dropout);
-        return new(RecurrentNetwork.Create(recurrent, data.Train.TargetWidth, options.HiddenLayers, options.HeadDropout),
+        bool stepwise = options.ScoreBy == ForecastScore.StepwisePredictionError;
+        var recurrent = new Recurrent(options.Cell, options.HiddenSize, f, options.Layers, dropout: options.Dropout,
+            output: stepwise ? RecurrentOutput.Sequence : RecurrentOutput.Last);
+        return new(RecurrentNetwork.Create(recurrent, stepwise ? f : data.Train.TargetWidth, options.HiddenLayers, options.HeadDropout),
             RecurrentNetworkTrainer.RecurrentNames(options.HiddenSize, options.Layers, options.Cell, false, options.HiddenLayers, data.InputSize / f, f));
     }
 
@@ -91,11 +95,16 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
     {
         var (options, network, scoring) = (fitted.Options, fitted.Network, fitted.Scoring);
         string input = fitted.Data.Input.Name;
-        int windowSize = fitted.Data.InputSize + fitted.Data.Train.TargetWidth;
+        bool stepwise = options.ScoreBy == ForecastScore.StepwisePredictionError;
+        // A stepwise window is its input steps and the last target step (the targets are the input shifted by one step).
+        int tail = stepwise ? options.FeaturesPerStep : fitted.Data.Train.TargetWidth;
+        int windowSize = fitted.Data.InputSize + tail;
+        float[] Windows(TrainingSet set) => ForecastingAnomalyDetectionTrainer.Windows(set, tail);
         float[] trainWindows = Windows(fitted.Data.Train);
         // One unstandardized scoring graph serves the training scores (the standardization) and the validation scores;
         // the standardization is applied here exactly as the final graph applies it (float subtract, then divide).
-        byte[] rawModel = network.ExportForecastScoringOnnx(input, options.ScoreBy, options.MonteCarloPasses, fitted.Seed);
+        byte[] rawModel = stepwise ? network.ExportStepwiseScoringOnnx(input, options.FeaturesPerStep)
+            : network.ExportForecastScoringOnnx(input, options.ScoreBy, options.MonteCarloPasses, fitted.Seed);
         float[] rawScores = Scores(rawModel, input, trainWindows, windowSize, scoring);
         var standardization = ThresholdScores.Standardization(rawScores);
         float[] Standardized(float[] raw) => raw.Select(s => (s - standardization.Mean) / standardization.Std).ToArray();
@@ -104,24 +113,43 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
         Threshold = threshold;
 
         var task = new AnomalyTask { Threshold = threshold, FeatureSize = windowSize, MissingValues = options.MissingValues };
-        return fitted.Transformer(task, network, metadata => network.ExportForecastScoringOnnx(input, options.ScoreBy, options.MonteCarloPasses, fitted.Seed,
-            standardization, threshold, metadata), outputShape: [1], inputSize: windowSize);
+        return fitted.Transformer(task, network, metadata => stepwise
+                ? network.ExportStepwiseScoringOnnx(input, options.FeaturesPerStep, standardization, threshold, metadata)
+                : network.ExportForecastScoringOnnx(input, options.ScoreBy, options.MonteCarloPasses, fitted.Seed, standardization, threshold, metadata),
+            outputShape: [1], inputSize: windowSize);
     }
 
-    /// <summary>The windows of <paramref name="set"/> (<see cref="Split"/> undone): each row's context, then its targets.</summary>
-    private static float[] Windows(TrainingSet set)
+    /// <summary>
+    /// The windows of <paramref name="set"/> (<see cref="Split"/> or <see cref="Shifted"/> undone): each row's context, then the last
+    /// <paramref name="tail"/> values of its targets (all of them after <see cref="Split"/>, the last step after <see cref="Shifted"/>).
+    /// </summary>
+    private static float[] Windows(TrainingSet set, int tail)
     {
-        int contextSize = set.Features.Length / set.Count, targetSize = set.TargetWidth, windowSize = contextSize + targetSize;
+        int contextSize = set.Features.Length / set.Count, targetSize = set.TargetWidth, windowSize = contextSize + tail;
         var windows = new float[set.Count * windowSize];
         for (int i = 0; i < set.Count; i++)
         {
             Array.Copy(set.Features, i * contextSize, windows, i * windowSize, contextSize);
-            Array.Copy(set.Targets, i * targetSize, windows, i * windowSize + contextSize, targetSize);
+            Array.Copy(set.Targets, i * targetSize + targetSize - tail, windows, i * windowSize + contextSize, tail);
         }
         return windows;
     }
 
     /// <summary>Windows -> (context, the last steps as targets).</summary>
+    /// <summary>Each window as steps 1..T-1 (the input) and steps 2..T (the targets): one-step-ahead pairs at every step.</summary>
+    private static TrainingSet Shifted(float[] windows, int windowSize, int features)
+    {
+        int count = windows.Length / windowSize, size = windowSize - features;
+        var inputs = new float[count * size];
+        var targets = new float[count * size];
+        for (int i = 0; i < count; i++)
+        {
+            Array.Copy(windows, i * windowSize, inputs, i * size, size);
+            Array.Copy(windows, i * windowSize + features, targets, i * size, size);
+        }
+        return new TrainingSet(inputs, [size], targets, size);
+    }
+
     private static TrainingSet Split(float[] windows, int windowSize, int contextSize)
     {
         int count = windows.Length / windowSize, targetSize = windowSize - contextSize;
@@ -219,7 +247,9 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
             Check(HiddenLayers is not null && HiddenLayers.All(h => h >= 1), nameof(HiddenLayers),
                 HiddenLayers is null ? "null" : $"[{string.Join(", ", HiddenLayers)}]", "must be a list of sizes of at least 1");
             Check(HeadDropout >= 0 && HeadDropout < 1, nameof(HeadDropout), HeadDropout, "must be in [0, 1)");
-            Check(Enum.IsDefined(ScoreBy), nameof(ScoreBy), ScoreBy, "must be PredictionError or PredictiveVariance");
+            Check(Enum.IsDefined(ScoreBy), nameof(ScoreBy), ScoreBy, "must be PredictionError, PredictiveVariance or StepwisePredictionError");
+            Check(ScoreBy != ForecastScore.StepwisePredictionError || Horizon == 1, nameof(Horizon), Horizon,
+                "must be 1 when ScoreBy is StepwisePredictionError (every step is predicted one step ahead)");
             Check(ScoreBy != ForecastScore.PredictiveVariance || HeadDropout > 0, nameof(HeadDropout), HeadDropout,
                 "must be above 0 when ScoreBy is PredictiveVariance (Monte-Carlo dropout needs dropout)");
             Check(MonteCarloPasses >= 2, nameof(MonteCarloPasses), MonteCarloPasses, "must be at least 2");

@@ -16,6 +16,13 @@ public enum ForecastScore
     /// It grows where the network is unsure, with or without the true future values.
     /// </summary>
     PredictiveVariance,
+
+    /// <summary>
+    /// One-step-ahead errors over the whole window: a network that predicts every step from the steps before it (many-to-many,
+    /// <see cref="ForecasterScoringExport.ExportStepwiseScoringOnnx"/>); the score is the largest squared error of a step, so
+    /// that a fault at any step of the window raises it, not only at its end.
+    /// </summary>
+    StepwisePredictionError,
 }
 
 /// <summary>
@@ -113,6 +120,64 @@ public static class ForecasterScoringExport
             graph.AddOutput(AutoencoderScoringExport.AnomalyFlag(graph, value, limit), AnomalyOutput, [1]);
         }
         return graph.ToModelBytes(forecaster, metadata, inputShape: [context + forecastValues]);
+    }
+
+    /// <summary>The name of a stepwise scorer's per-step errors output: float [batch, steps - 1], each predicted step's mean squared error.</summary>
+    public const string StepErrorsOutput = "StepErrors";
+
+    /// <summary>
+    /// Writes a many-to-many forecaster (it reads steps 1..T-1 of a window and predicts steps 2..T, each from the steps before it)
+    /// as a window scorer: input <paramref name="inputName"/> [batch, T * F]; outputs <see cref="StepErrorsOutput"/>, <see cref="ScoreOutput"/>
+    /// (the largest step error, standardized by <paramref name="standardization"/> when given; NaN for a window that is not all finite)
+    /// and, with a <paramref name="threshold"/>, <see cref="AnomalyOutput"/>.
+    /// </summary>
+    /// <param name="forecaster">The network: input [(T - 1) * F], output [(T - 1) * F].</param>
+    /// <param name="inputName">The window input's name.</param>
+    /// <param name="features">Values per step, F.</param>
+    /// <param name="standardization">The training scores' mean and standard deviation; null leaves the score raw.</param>
+    /// <param name="threshold">The standardized score above which a window is flagged; null adds no flag.</param>
+    /// <param name="metadata">Extra string metadata stored in the model.</param>
+    public static byte[] ExportStepwiseScoringOnnx(this Network forecaster, string inputName, int features, (float Mean, float Std)? standardization = null,
+        float? threshold = null, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(forecaster);
+        ArgumentException.ThrowIfNullOrEmpty(inputName);
+        if (forecaster.InputShape.Count != 1 || forecaster.OutputShape.Count != 1 || forecaster.InputShape[0] != forecaster.OutputShape[0]
+            || features < 1 || forecaster.InputShape[0] % features != 0)
+        {
+            throw new ArgumentException(
+                $"A stepwise forecaster predicts each of its input steps' successor: it maps [(T - 1) * {features}] to the same; this network maps " +
+                $"{Shapes.Format(forecaster.InputShape)} to {Shapes.Format(forecaster.OutputShape)}.", nameof(forecaster));
+        }
+        AutoencoderScoringExport.CheckThreshold(threshold);
+        if (standardization is { } s && !(float.IsFinite(s.Mean) && s.Std > 0 && float.IsFinite(s.Std)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(standardization), s, "The standardization needs a finite mean and a positive finite standard deviation.");
+        }
+        int context = forecaster.InputShape[0], steps = context / features;
+        var graph = new OnnxGraphBuilder();
+        string window = graph.AddInput(inputName, [context + features]);
+        string axis1 = graph.AddInt64Initializer("axis1", [1], 1);
+        string inputs = graph.AddNode("Slice", [window, graph.AddInt64Initializer("start", [0], 1), graph.AddInt64Initializer("end", [context], 1), axis1]);
+        string actual = graph.AddNode("Slice", [window, graph.AddInt64Initializer("start", [features], 1), graph.AddInt64Initializer("end", [context + features], 1), axis1]);
+        forecaster.Module.eval();
+        string predicted = forecaster.Architecture.EmitOnnx(graph, inputs, forecaster.Module, forecaster.InputShape);
+        string difference = graph.AddNode("Sub", [predicted, actual]);
+        string squared = graph.AddNode("Reshape", [graph.AddNode("Mul", [difference, difference]), graph.AddInt64Initializer("step_shape", [0, steps, features], 3)]);
+        string stepErrors = graph.AddNode("ReduceMean", [squared], ("axes", new long[] { 2 }), ("keepdims", 0L));
+        string value = graph.AddNode("ReduceMax", [stepErrors], ("axes", new long[] { 1 }), ("keepdims", 1L));
+        if (standardization is { } z)
+        {
+            value = graph.AddNode("Div", [graph.AddNode("Sub", [value, graph.AddInitializer("score_mean", [z.Mean])]), graph.AddInitializer("score_std", [z.Std])]);
+        }
+        value = AutoencoderScoringExport.NaNWhereInputIsNotFinite(graph, window, value);
+        graph.AddOutput(stepErrors, StepErrorsOutput, [steps]);
+        graph.AddOutput(value, ScoreOutput, [1]);
+        if (threshold is { } limit)
+        {
+            graph.AddOutput(AutoencoderScoringExport.AnomalyFlag(graph, value, limit), AnomalyOutput, [1]);
+        }
+        return graph.ToModelBytes(forecaster, metadata, inputShape: [context + features]);
     }
 
     /// <summary>

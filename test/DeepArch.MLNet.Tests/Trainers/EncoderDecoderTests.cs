@@ -121,11 +121,20 @@ public class EncoderDecoderTests(ITestOutputHelper output)
         var metrics = ml.AnomalyDetection.Evaluate(detector.Transform(testData));
         var forecaster = ml.AnomalyDetection.Trainers.RecurrentForecaster(new ForecastingAnomalyDetectionTrainer.Options { Seed = 1, TrainingThreads = 1 }).Fit(trainData);
         var forecasterMetrics = ml.AnomalyDetection.Evaluate(forecaster.Transform(testData));
+        var stepwise = ml.AnomalyDetection.Trainers.RecurrentForecaster(new ForecastingAnomalyDetectionTrainer.Options
+        {
+            Seed = 1, TrainingThreads = 1, ScoreBy = DeepArch.Trainers.Architectures.ForecastScore.StepwisePredictionError,
+        }).Fit(trainData);
+        var stepwiseMetrics = ml.AnomalyDetection.Evaluate(stepwise.Transform(testData));
         output.WriteLine($"CO2 windows of {History} weeks, {test.Length} test windows, half with a 1.5-3 ppm spike at a random week: ROC AUC " +
-            $"encoder-decoder reconstruction {metrics.AreaUnderRocCurve:F4}, recurrent forecaster (last week) {forecasterMetrics.AreaUnderRocCurve:F4}; " +
-            $"threshold {trainer.Threshold:F3}");
+            $"encoder-decoder reconstruction {metrics.AreaUnderRocCurve:F4}, recurrent forecaster (last week) {forecasterMetrics.AreaUnderRocCurve:F4}, " +
+            $"recurrent forecaster one step ahead at every week (StepwisePredictionError) {stepwiseMetrics.AreaUnderRocCurve:F4}; threshold {trainer.Threshold:F3}");
         Assert.True(metrics.AreaUnderRocCurve > 0.9, $"AUC {metrics.AreaUnderRocCurve:F4}");
         Assert.True(metrics.AreaUnderRocCurve > forecasterMetrics.AreaUnderRocCurve);
+        Assert.True(stepwiseMetrics.AreaUnderRocCurve > 0.8 && stepwiseMetrics.AreaUnderRocCurve > forecasterMetrics.AreaUnderRocCurve,
+            $"stepwise AUC {stepwiseMetrics.AreaUnderRocCurve:F4}");
+        var (_, stepwiseReloaded) = Fixtures.ReloadBothWays(ml, stepwise, trainData.Schema);
+        Assert.All(stepwiseReloaded, loaded => Assert.Equal(stepwiseMetrics.AreaUnderRocCurve, ml.AnomalyDetection.Evaluate(loaded.Transform(testData)).AreaUnderRocCurve, 6));
 
         // A missing value flags the window.
         var missing = new WindowRow { Features = test[0].Features.Select((v, i) => i == 3 ? float.NaN : v).ToArray() };
