@@ -21,7 +21,7 @@ public sealed partial record SequenceToSequence
     internal DecodingValues EmitDecoding(OnnxGraphBuilder graph, string input, SequenceToSequenceModule module)
     {
         string axis0 = graph.AddInt64Initializer("s2s_axis0", [0], 1), axis1 = graph.AddInt64Initializer("s2s_axis1", [1], 1);
-        string axis2 = graph.AddInt64Initializer("s2s_axis2", [2], 1);
+        string axis2 = Attention == Attention.None ? "" : graph.AddInt64Initializer("s2s_axis2", [2], 1);
         int h = HiddenSize, width = Directions * h;
 
         // Column 0 holds each row's length L; the tokens follow. The time axis is trimmed to the batch's longest L.
@@ -29,8 +29,13 @@ public sealed partial record SequenceToSequence
             ("to", (long)ElementType.Int64));
         string sequenceLengths = graph.AddNode("Cast", [lengths], ("to", OnnxInt32));
         string longest = graph.AddNode("ReduceMax", [lengths], ("keepdims", 1L));
-        string positions = graph.AddNode("Range", [graph.AddInt64Initializer("s2s_zero", [0]), graph.AddNode("Squeeze", [longest]), graph.AddInt64Initializer("s2s_one", [1])]);
-        string valid = graph.AddNode("Less", [graph.AddNode("Unsqueeze", [positions, axis0]), graph.AddNode("Unsqueeze", [lengths, axis1])]);
+        // valid[b, t] = t < L_b: the source tokens to read and the steps attention may weigh (neither, for values without attention).
+        string valid = "";
+        if (ReadsTokens || Attention != Attention.None)
+        {
+            string positions = graph.AddNode("Range", [graph.AddInt64Initializer("s2s_zero", [0]), graph.AddNode("Squeeze", [longest]), graph.AddInt64Initializer("s2s_one", [1])]);
+            valid = graph.AddNode("Less", [graph.AddNode("Unsqueeze", [positions, axis0]), graph.AddNode("Unsqueeze", [lengths, axis1])]);
+        }
         string embedded;
         if (ReadsTokens)
         {
