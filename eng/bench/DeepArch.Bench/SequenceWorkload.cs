@@ -74,7 +74,8 @@ internal sealed class SequenceWorkload(BenchOptions options, TextWriter log) : I
         var t = Harness.Run(contenders, options.Warmups, reps, new DisturbancePolicy(options.MaxForeign, TimeSpan.FromSeconds(options.RetryBudgetSeconds)), log);
 
         var torchRef = new TorchReference(BenchOptions.FindInRepository("eng/bench/reference/g2p_reference.py"), log);
-        var py = torchRef.Run("g2p", ["--max-words", Text(words), "--epochs", Text(epochs), "--threads", Text(threads)]);
+        var py = torchRef.Run("g2p", ["--max-words", Text(words), "--epochs", Text(epochs), "--threads", Text(threads),
+            .. (estimatorOptions.Bidirectional ? new[] { "--bidirectional" } : [])]);
         double? Figure(string name) => py is { } r ? r.GetProperty(name).GetDouble() : null;
 
         var inv = CultureInfo.InvariantCulture;
@@ -83,7 +84,7 @@ internal sealed class SequenceWorkload(BenchOptions options, TextWriter log) : I
         sb.AppendLine();
         MachineInfo.AppendRunHeader(sb, wall.Elapsed, loadBefore);
         sb.AppendLine();
-        sb.AppendLine(string.Create(inv, $"Protocol: `Transforms.MapSequenceToSequence` with its default network (GRU 256, embeddings 64, scaled attention; batch 64, Adam 1e-3, clipping 1), seed 1, {threads} training thread(s), on the first {words:N0} words of data/cmudict_g2p_train.csv for {epochs} epoch(s); training samples/s = words x epochs / wall seconds of the whole `Fit`. Decoding: the {validRows.Count:N0} validation words through the fitted transformer (greedy decoding inside the ONNX `Loop`, scoring batches of 256), sequences/s. {options.Warmups} warm-up pass(es), {reps} interleaved repetitions."));
+        sb.AppendLine(string.Create(inv, $"Protocol: `Transforms.MapSequenceToSequence` with its default network ({(estimatorOptions.Bidirectional ? "bidirectional " : "")}GRU 256, embeddings 64, scaled attention; batch 64, Adam 1e-3, clipping 1), seed 1, {threads} training thread(s), on the first {words:N0} words of data/cmudict_g2p_train.csv for {epochs} epoch(s); training samples/s = words x epochs / wall seconds of the whole `Fit`. Decoding: the {validRows.Count:N0} validation words through the fitted transformer (greedy decoding inside the ONNX `Loop`, scoring batches of 256), sequences/s. {options.Warmups} warm-up pass(es), {reps} interleaved repetitions."));
         sb.AppendLine();
         sb.AppendLine("PyTorch = g2p_reference.py run right after with as many threads: the same network, batch, optimizer and clipping on the same words (its samples/s cover the training epochs only, without reading data or export), and its greedy decoding of the validation words at batch 256 under `no_grad`.");
         sb.AppendLine();
