@@ -65,6 +65,7 @@ internal static class TorchRuntime
             {
                 return;
             }
+            RequireTorchSharp();
             if (OperatingSystem.IsLinux())
             {
                 // libtorch allocates through glibc malloc. With glibc's defaults, buffers of a few hundred
@@ -83,6 +84,7 @@ internal static class TorchRuntime
     /// <summary>Resolves the device to train on, falling back to the CPU or throwing as the caller chose.</summary>
     public static Device ResolveDevice(ComputeDevice requested, bool fallbackToCpu, string optionName)
     {
+        RequireTorchSharp();
         if (requested == ComputeDevice.Cpu)
         {
             return CPU;
@@ -110,6 +112,76 @@ internal static class TorchRuntime
     }
 
     /// <summary>Sets libtorch's intra-op thread count; 0 means one per core.</summary>
+    /// <summary>
+    /// Loads TorchSharp (its static constructor loads the native libraries) and, when that fails, throws an error that names the
+    /// cause and the fix instead of TorchSharp's own message, which blames a missing package reference.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">TorchSharp's native libraries do not load here.</exception>
+    internal static void RequireTorchSharp()
+    {
+        try
+        {
+            System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(TorchSharp.torch).TypeHandle);
+        }
+        catch (TypeInitializationException e)
+        {
+            throw new InvalidOperationException(DescribeLoadFailure(AppContext.BaseDirectory, SystemLibStdCxx()), e);
+        }
+    }
+
+    /// <summary>The symbol version TorchSharp 0.107's native glue asks of libstdc++ (eng/TorchSharpNativeFix/README.md).</summary>
+    private const string GlibcxxVersion = "GLIBCXX_3.4.32";
+
+    /// <summary>
+    /// Why TorchSharp's native libraries did not load in an application whose output is <paramref name="applicationDirectory"/>, given
+    /// the system's libstdc++ at <paramref name="libStdCxx"/> (null when none was found).
+    /// </summary>
+    internal static string DescribeLoadFailure(string applicationDirectory, string? libStdCxx)
+    {
+        string? glue = new[] { Path.Combine(applicationDirectory, "runtimes", "linux-x64", "native", "libLibTorchSharp.so"), Path.Combine(applicationDirectory, "libLibTorchSharp.so") }
+            .FirstOrDefault(File.Exists);
+        if (glue is null)
+        {
+            return OperatingSystem.IsLinux() || !OperatingSystem.IsWindows()
+                ? $"TorchSharp's native libraries did not load: the application's output ({applicationDirectory}) holds no libLibTorchSharp.so. Reference the " +
+                  "DeepArch.Trainers package (or TorchSharp and libtorch-cpu-linux-x64) from the application project, so that their native files are copied to its output."
+                : "TorchSharp's native libraries did not load; the inner exception says why.";
+        }
+        bool needsNewLibStdCxx = libStdCxx is not null && Contains(glue, GlibcxxVersion) && !Contains(libStdCxx, GlibcxxVersion);
+        if (needsNewLibStdCxx)
+        {
+            return $"TorchSharp's native library {glue} requires {GlibcxxVersion}, which this system's libstdc++ ({libStdCxx}) lacks (it is older than GCC 13, " +
+                "as on Debian 12). DeepArch's build step patches the copy in the build output so that it loads: it runs for projects that reference the " +
+                "DeepArch.Trainers or DeepArch.MLNet package and for projects inside the DeepArch repository, but not for a project outside the repository " +
+                "that references DeepArch with a ProjectReference. Add <Import Project=\"path/to/DeepArch/eng/TorchSharpNativeFix/TorchSharpNativeFix.targets\" " +
+                "Condition=\"'$(_DeepArchNativeFixImported)' != 'true'\" /> to that project (eng/TorchSharpNativeFix/README.md), or reference the package, and build again.";
+        }
+        return $"TorchSharp's native libraries did not load from {Path.GetDirectoryName(glue)}; the inner exception says why (a missing libtorch file, or a " +
+            "system library older than libtorch needs).";
+    }
+
+    /// <summary>The system's libstdc++.so.6, where the dynamic loader looks for it first; null when none is found.</summary>
+    private static string? SystemLibStdCxx()
+        => new[] { "/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/lib64" }
+            .Select(d => Path.Combine(d, "libstdc++.so.6")).FirstOrDefault(File.Exists);
+
+    /// <summary>Whether the file holds the ASCII string <paramref name="text"/> (a version name in an ELF string table).</summary>
+    private static bool Contains(string path, string text)
+    {
+        try
+        {
+            return File.ReadAllBytes(path).AsSpan().IndexOf(System.Text.Encoding.ASCII.GetBytes(text)) >= 0;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     public static void SetThreads(int threads)
     {
         int wanted = threads > 0 ? threads : Environment.ProcessorCount;

@@ -131,4 +131,36 @@ public class NativeLibraryFixTests(ITestOutputHelper output)
         }
         return result;
     }
+
+    /// <summary>
+    /// When TorchSharp does not load, DeepArch names the cause and the fix instead of TorchSharp's message: an unpatched native glue
+    /// on an older libstdc++ (a ProjectReference from outside the repository gets no build step), or no native glue at all.
+    /// </summary>
+    [Fact]
+    public void A_failed_load_is_explained_with_its_fix()
+    {
+        string app = Path.Combine(Path.GetTempPath(), $"deeparch-load-{Guid.NewGuid():N}");
+        string native = Path.Combine(app, "runtimes", "linux-x64", "native");
+        try
+        {
+            Directory.CreateDirectory(native);
+            string oldLibStdCxx = Path.Combine(app, "libstdc++.so.6");
+            File.WriteAllText(oldLibStdCxx, "GLIBCXX_3.4.29 GLIBCXX_3.4.30");
+            Assert.Contains("holds no libLibTorchSharp.so", TorchRuntime.DescribeLoadFailure(app, oldLibStdCxx));
+
+            File.WriteAllText(Path.Combine(native, "libLibTorchSharp.so"), "\u007fELF ... GLIBCXX_3.4.32 ...");
+            string message = TorchRuntime.DescribeLoadFailure(app, oldLibStdCxx);
+            Assert.Contains("requires GLIBCXX_3.4.32", message);
+            Assert.Contains("TorchSharpNativeFix.targets", message);
+            Assert.Contains("ProjectReference", message);
+
+            string newLibStdCxx = Path.Combine(app, "libstdc++.so.6.new");
+            File.WriteAllText(newLibStdCxx, "GLIBCXX_3.4.32");
+            Assert.Contains("the inner exception says why", TorchRuntime.DescribeLoadFailure(app, newLibStdCxx));
+        }
+        finally
+        {
+            Directory.Delete(app, recursive: true);
+        }
+    }
 }
