@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The consumer check (CI runs it after the tests): packs DeepArch.Trainers and DeepArch.MLNet into a local folder feed,
+# then builds and runs, outside the repository, a console project that restores DeepArch.MLNet from that feed (and the rest
+# from nuget.org) and trains, saves, loads and scores an anomaly detector. A package that does not restore, build, load
+# TorchSharp or score fails it.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+work="$(mktemp -d)"
+# A version of its own per run, so that NuGet's global package cache cannot hand back an older build of the same version.
+version="0.1.0-consumer.$(date -u +%Y%m%d%H%M%S).$$"
+cleanup() {
+  rm -rf "$work"
+  rm -rf "${NUGET_PACKAGES:-$HOME/.nuget/packages}/deeparch.trainers/$version" "${NUGET_PACKAGES:-$HOME/.nuget/packages}/deeparch.mlnet/$version"
+}
+trap cleanup EXIT
+
+dotnet pack "$repo/src/DeepArch.Trainers" -c Release -o "$work/feed" -p:Version="$version" --nologo -v quiet
+dotnet pack "$repo/src/DeepArch.MLNet" -c Release -o "$work/feed" -p:Version="$version" --nologo -v quiet
+
+mkdir -p "$work/consumer"
+cp "$(dirname "$0")/Program.cs" "$work/consumer/Program.cs"
+cat > "$work/consumer/NuGet.config" <<XML
+<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <packageSources>
+    <clear />
+    <add key="local" value="$work/feed" />
+    <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
+  </packageSources>
+</configuration>
+XML
+cat > "$work/consumer/Consumer.csproj" <<XML
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <OutputType>Exe</OutputType>
+    <TargetFramework>net10.0</TargetFramework>
+    <ImplicitUsings>enable</ImplicitUsings>
+    <Nullable>enable</Nullable>
+    <PlatformTarget>x64</PlatformTarget>
+  </PropertyGroup>
+  <ItemGroup>
+    <PackageReference Include="DeepArch.MLNet" Version="$version" />
+  </ItemGroup>
+</Project>
+XML
+cd "$work/consumer"
+dotnet run -c Release --nologo -v quiet
