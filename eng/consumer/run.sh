@@ -2,7 +2,9 @@
 # The consumer check (CI runs it after the tests): packs DeepArch.Trainers and DeepArch.MLNet into a local folder feed,
 # then builds and runs, outside the repository, a console project that restores DeepArch.MLNet from that feed (and the rest
 # from nuget.org) and trains, saves, loads and scores an anomaly detector. A package that does not restore, build, load
-# TorchSharp or score fails it.
+# TorchSharp or score fails it. Then the same program with a ProjectReference to src/DeepArch.MLNet from outside the
+# repository: without the native fix's import it must either work (a libstdc++ of GCC 13 or later) or fail with DeepArch's
+# error naming the import; with the import it must work.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d)"
@@ -43,5 +45,37 @@ cat > "$work/consumer/Consumer.csproj" <<XML
   </ItemGroup>
 </Project>
 XML
-cd "$work/consumer"
-dotnet run -c Release --nologo -v quiet
+(cd "$work/consumer" && dotnet run -c Release --nologo -v quiet)
+
+# A ProjectReference from outside the repository.
+mkdir -p "$work/reference"
+cp "$(dirname "$0")/Program.cs" "$work/reference/Program.cs"
+reference_project() {
+  cat > "$work/reference/Reference.csproj" <<XML
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <OutputType>Exe</OutputType>
+    <TargetFramework>net10.0</TargetFramework>
+    <ImplicitUsings>enable</ImplicitUsings>
+    <Nullable>enable</Nullable>
+    <PlatformTarget>x64</PlatformTarget>
+  </PropertyGroup>
+  <ItemGroup>
+    <ProjectReference Include="$repo/src/DeepArch.MLNet/DeepArch.MLNet.csproj" />
+  </ItemGroup>
+  $1
+</Project>
+XML
+}
+reference_project ""
+if (cd "$work/reference" && dotnet run -c Release --nologo -v quiet > "$work/reference.log" 2>&1); then
+  echo "ProjectReference from outside the repository, no import: works here (libstdc++ of GCC 13 or later)."
+elif grep -q "TorchSharpNativeFix.targets" "$work/reference.log"; then
+  echo "ProjectReference from outside the repository, no import: DeepArch's error names the import, as it should."
+else
+  echo "ProjectReference from outside the repository failed without DeepArch's error:" >&2
+  tail -n 20 "$work/reference.log" >&2
+  exit 1
+fi
+reference_project "<Import Project=\"$repo/eng/TorchSharpNativeFix/TorchSharpNativeFix.targets\" Condition=\"'\$(_DeepArchNativeFixImported)' != 'true'\" />"
+(cd "$work/reference" && dotnet run -c Release --nologo -v quiet)
