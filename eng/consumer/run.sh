@@ -19,8 +19,28 @@ trap cleanup EXIT
 dotnet pack "$repo/src/DeepArch.Trainers" -c Release -o "$work/feed" -p:Version="$version" --nologo -v quiet
 dotnet pack "$repo/src/DeepArch.MLNet" -c Release -o "$work/feed" -p:Version="$version" --nologo -v quiet
 
-mkdir -p "$work/consumer"
-cp "$(dirname "$0")/Program.cs" "$work/consumer/Program.cs"
+# write_project DIR REFERENCE [EXTRA]: a console project of the check's program in DIR, referencing DeepArch by REFERENCE.
+write_project() {
+  mkdir -p "$1"
+  cp "$(dirname "$0")/Program.cs" "$1/Program.cs"
+  cat > "$1/Consumer.csproj" <<XML
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <OutputType>Exe</OutputType>
+    <TargetFramework>net10.0</TargetFramework>
+    <ImplicitUsings>enable</ImplicitUsings>
+    <Nullable>enable</Nullable>
+    <PlatformTarget>x64</PlatformTarget>
+  </PropertyGroup>
+  <ItemGroup>
+    $2
+  </ItemGroup>
+  ${3:-}
+</Project>
+XML
+}
+
+write_project "$work/consumer" "<PackageReference Include=\"DeepArch.MLNet\" Version=\"$version\" />"
 cat > "$work/consumer/NuGet.config" <<XML
 <?xml version="1.0" encoding="utf-8"?>
 <configuration>
@@ -31,43 +51,11 @@ cat > "$work/consumer/NuGet.config" <<XML
   </packageSources>
 </configuration>
 XML
-cat > "$work/consumer/Consumer.csproj" <<XML
-<Project Sdk="Microsoft.NET.Sdk">
-  <PropertyGroup>
-    <OutputType>Exe</OutputType>
-    <TargetFramework>net10.0</TargetFramework>
-    <ImplicitUsings>enable</ImplicitUsings>
-    <Nullable>enable</Nullable>
-    <PlatformTarget>x64</PlatformTarget>
-  </PropertyGroup>
-  <ItemGroup>
-    <PackageReference Include="DeepArch.MLNet" Version="$version" />
-  </ItemGroup>
-</Project>
-XML
 (cd "$work/consumer" && dotnet run -c Release --nologo -v quiet)
 
 # A ProjectReference from outside the repository.
-mkdir -p "$work/reference"
-cp "$(dirname "$0")/Program.cs" "$work/reference/Program.cs"
-reference_project() {
-  cat > "$work/reference/Reference.csproj" <<XML
-<Project Sdk="Microsoft.NET.Sdk">
-  <PropertyGroup>
-    <OutputType>Exe</OutputType>
-    <TargetFramework>net10.0</TargetFramework>
-    <ImplicitUsings>enable</ImplicitUsings>
-    <Nullable>enable</Nullable>
-    <PlatformTarget>x64</PlatformTarget>
-  </PropertyGroup>
-  <ItemGroup>
-    <ProjectReference Include="$repo/src/DeepArch.MLNet/DeepArch.MLNet.csproj" />
-  </ItemGroup>
-  $1
-</Project>
-XML
-}
-reference_project ""
+reference="<ProjectReference Include=\"$repo/src/DeepArch.MLNet/DeepArch.MLNet.csproj\" />"
+write_project "$work/reference" "$reference"
 if (cd "$work/reference" && dotnet run -c Release --nologo -v quiet > "$work/reference.log" 2>&1); then
   echo "ProjectReference from outside the repository, no import: works here (libstdc++ of GCC 13 or later)."
 elif grep -q "TorchSharpNativeFix.targets" "$work/reference.log"; then
@@ -77,5 +65,5 @@ else
   tail -n 20 "$work/reference.log" >&2
   exit 1
 fi
-reference_project "<Import Project=\"$repo/eng/TorchSharpNativeFix/TorchSharpNativeFix.targets\" Condition=\"'\$(_DeepArchNativeFixImported)' != 'true'\" />"
+write_project "$work/reference" "$reference" "<Import Project=\"$repo/eng/TorchSharpNativeFix/TorchSharpNativeFix.targets\" Condition=\"'\$(_DeepArchNativeFixImported)' != 'true'\" />"
 (cd "$work/reference" && dotnet run -c Release --nologo -v quiet)
