@@ -169,6 +169,26 @@ public class SequenceToSequenceTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Validation_data_drives_early_stopping()
+    {
+        var ml = new MLContext(seed: 1);
+        var trainRows = ml.Data.LoadFromEnumerable(Pairs(400, seed: 1));
+        var tokens = Tokens(ml).Fit(trainRows);
+        var options = Small();
+        options.Epochs = 30;
+        options.EarlyStoppingPatience = 2;
+        using var model = ml.Transforms.MapSequenceToSequence(options)
+            .Fit(tokens.Transform(trainRows), tokens.Transform(ml.Data.LoadFromEnumerable(Pairs(100, seed: 5))));
+        Assert.All(model.History.Epochs, e => Assert.NotNull(e.ValidationLoss));
+        Assert.True(model.History.BestEpoch <= model.History.Epochs.Count);
+
+        // A validation set whose target holds a phoneme no training target held cannot be scored by the model: a clear error.
+        var odd = tokens.Transform(ml.Data.LoadFromEnumerable(new[] { new Pair { Word = "ab", Spelling = "B Q" } }));
+        var error = Assert.Throws<InvalidOperationException>(() => ml.Transforms.MapSequenceToSequence(Small()).Fit(tokens.Transform(trainRows), odd));
+        Assert.Contains("missing key", error.Message);
+    }
+
+    [Fact]
     public void Edit_distance_counts_insertions_deletions_and_substitutions()
     {
         Assert.Equal(0, SequenceEvaluator.EditDistance([1u, 2, 3], [1u, 2, 3]));
