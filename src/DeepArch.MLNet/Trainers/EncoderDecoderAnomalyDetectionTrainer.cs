@@ -98,13 +98,8 @@ public sealed class EncoderDecoderAnomalyDetectionTrainer : NetworkEstimator<Enc
         string input = fitted.Data.Input.Name;
         int size = fitted.Data.InputSize;
         float[] Windows(TrainingSet set) => Reversed(set.Targets, size, o.FeaturesPerStep);
-        byte[] rawModel = SequenceToSequenceExport.ExportReconstructionScoringOnnx(network, input);
-        float[] Scores(float[] windows) => ThresholdScores.Run(rawModel, input, windows, size, ForecasterScoringExport.ScoreOutput, 1, scoring);
-        float[] rawScores = Scores(Windows(fitted.Data.Train));
-        var standardization = ThresholdScores.Standardization(rawScores);
-        float[] Standardized(float[] raw) => raw.Select(s => (s - standardization.Mean) / standardization.Std).ToArray();
-        float threshold = ThresholdScores.Choose(o.ThresholdSource, o.Threshold, o.Contamination, o.FalsePositiveRate,
-            () => Standardized(rawScores), () => Standardized(Scores(Windows(fitted.Data.Validation!))));
+        var (standardization, threshold) = ThresholdScores.Calibrate(SequenceToSequenceExport.ExportReconstructionScoringOnnx(network, input), input, size,
+            Windows(fitted.Data.Train), () => Windows(fitted.Data.Validation!), scoring, o.ThresholdSource, o.Threshold, o.Contamination, o.FalsePositiveRate);
         Threshold = threshold;
         var task = new AnomalyTask { Threshold = threshold, FeatureSize = size, MissingValues = o.MissingValues };
         return fitted.Transformer(task, network, metadata => SequenceToSequenceExport.ExportReconstructionScoringOnnx(network, input, standardization, threshold, metadata),

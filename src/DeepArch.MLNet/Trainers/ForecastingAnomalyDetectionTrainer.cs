@@ -100,16 +100,11 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
         int tail = stepwise ? options.FeaturesPerStep : fitted.Data.Train.TargetWidth;
         int windowSize = fitted.Data.InputSize + tail;
         float[] Windows(TrainingSet set) => ForecastingAnomalyDetectionTrainer.Windows(set, tail);
-        float[] trainWindows = Windows(fitted.Data.Train);
-        // One unstandardized scoring graph serves the training scores (the standardization) and the validation scores;
-        // the standardization is applied here exactly as the final graph applies it (float subtract, then divide).
+        // One unstandardized scoring graph serves the training scores (the standardization) and the validation scores.
         byte[] rawModel = stepwise ? network.ExportStepwiseScoringOnnx(input, options.FeaturesPerStep)
             : network.ExportForecastScoringOnnx(input, options.ScoreBy, options.MonteCarloPasses, fitted.Seed);
-        float[] rawScores = Scores(rawModel, input, trainWindows, windowSize, scoring);
-        var standardization = ThresholdScores.Standardization(rawScores);
-        float[] Standardized(float[] raw) => raw.Select(s => (s - standardization.Mean) / standardization.Std).ToArray();
-        float threshold = ThresholdScores.Choose(options.ThresholdSource, options.Threshold, options.Contamination, options.FalsePositiveRate,
-            () => Standardized(rawScores), () => Standardized(Scores(rawModel, input, Windows(fitted.Data.Validation!), windowSize, scoring)));
+        var (standardization, threshold) = ThresholdScores.Calibrate(rawModel, input, windowSize, Windows(fitted.Data.Train), () => Windows(fitted.Data.Validation!),
+            scoring, options.ThresholdSource, options.Threshold, options.Contamination, options.FalsePositiveRate);
         Threshold = threshold;
 
         var task = new AnomalyTask { Threshold = threshold, FeatureSize = windowSize, MissingValues = options.MissingValues };
@@ -162,10 +157,6 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
         }
         return new TrainingSet(context, [contextSize], targets, targetSize);
     }
-
-    private static float[] Scores(byte[] model, string input, float[] windows, int windowSize, ScoringSettings scoring)
-        => ThresholdScores.Run(model, input, windows, windowSize, ForecasterScoringExport.ScoreOutput, 1, scoring);
-
 
     /// <summary>
     /// Options of <see cref="ForecastingAnomalyDetectionTrainer"/>: the window column, the forecaster, the score and threshold,

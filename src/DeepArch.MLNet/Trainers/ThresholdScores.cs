@@ -66,4 +66,20 @@ internal static class ThresholdScores
         double std = Math.Sqrt(scores.Average(s => (s - mean) * (s - mean)));
         return ((float)mean, (float)Math.Max(std, Math.Max(1e-12, 1e-6 * Math.Abs(mean))));
     }
+
+    /// <summary>
+    /// The standardization and threshold of a window detector's score, from its unstandardized scoring graph <paramref name="rawModel"/>
+    /// (output <c>Score</c>): the training windows' scores give the mean and standard deviation, and the threshold is chosen on the
+    /// standardized training or validation scores, standardized exactly as the final graph does it (float subtract, then divide).
+    /// </summary>
+    public static ((float Mean, float Std) Standardization, float Threshold) Calibrate(byte[] rawModel, string input, int windowSize, float[] trainWindows,
+        Func<float[]> validationWindows, ScoringSettings scoring, AnomalyThresholdSource source, float? given, double contamination, double falsePositiveRate)
+    {
+        float[] Scores(float[] windows) => Run(rawModel, input, windows, windowSize, DeepArch.Trainers.Architectures.ForecasterScoringExport.ScoreOutput, 1, scoring);
+        float[] rawScores = Scores(trainWindows);
+        var standardization = Standardization(rawScores);
+        float[] Standardized(float[] raw) => raw.Select(s => (s - standardization.Mean) / standardization.Std).ToArray();
+        float threshold = Choose(source, given, contamination, falsePositiveRate, () => Standardized(rawScores), () => Standardized(Scores(validationWindows())));
+        return (standardization, threshold);
+    }
 }
