@@ -1,4 +1,3 @@
-using System.Reflection;
 using DeepArch.MLNet.Schema;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -83,13 +82,15 @@ internal sealed record TokenVocabulary(string KeyRawType, LabelKeys Labels, uint
     /// keys as they are: 0 for a missing key.
     /// </summary>
     public static Func<List<uint>> CreateKeyReader(DataViewRow row, DataViewSchema.Column column)
-    {
-        var raw = ((VectorDataViewType)column.Type).ItemType.RawType;
-        return (Func<List<uint>>)typeof(TokenVocabulary).GetMethod(nameof(KeyReader), BindingFlags.NonPublic | BindingFlags.Static)!
-            .MakeGenericMethod(raw).Invoke(null, [row, column])!;
-    }
+        => ((VectorDataViewType)column.Type).ItemType.RawType switch
+        {
+            var t when t == typeof(byte) => KeyReader<byte>(row, column, key => key),
+            var t when t == typeof(ushort) => KeyReader<ushort>(row, column, key => key),
+            var t when t == typeof(uint) => KeyReader<uint>(row, column, key => key),
+            _ => KeyReader<ulong>(row, column, key => key > uint.MaxValue ? uint.MaxValue : (uint)key),
+        };
 
-    private static Func<List<uint>> KeyReader<T>(DataViewRow row, DataViewSchema.Column column) where T : struct
+    private static Func<List<uint>> KeyReader<T>(DataViewRow row, DataViewSchema.Column column, Func<T, uint> toNumber)
     {
         var getter = row.GetGetter<VBuffer<T>>(column);
         VBuffer<T> buffer = default;
@@ -100,8 +101,7 @@ internal sealed record TokenVocabulary(string KeyRawType, LabelKeys Labels, uint
             keys.Clear();
             foreach (var value in buffer.DenseValues())
             {
-                ulong key = Convert.ToUInt64(value);
-                keys.Add(key > uint.MaxValue ? uint.MaxValue : (uint)key);
+                keys.Add(toNumber(value));
             }
             return keys;
         };

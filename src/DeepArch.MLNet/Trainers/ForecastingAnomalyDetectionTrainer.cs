@@ -71,7 +71,7 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
         int contextSize = options.ScoreBy == ForecastScore.StepwisePredictionError ? windowSize - f : windowSize - forecastValues;
         var ct = options.CancellationToken;
         bool stepwise = options.ScoreBy == ForecastScore.StepwisePredictionError;
-        TrainingSet Sets(float[] windows) => stepwise ? Shifted(windows, windowSize, f) : Split(windows, windowSize, contextSize);
+        TrainingSet Sets(float[] windows) => Split(windows, windowSize, contextSize, stepwise ? f : contextSize);
         var trainSet = Sets(TrainingDataReader.ReadFeatures(train, feature, windowSize, ct));
         var validationSet = validation is null ? null
             : Sets(TrainingDataReader.ReadFeatures(validation, FeatureColumn.Resolve(validation.Schema, options.FeatureColumnName, windowSize, "validation feature"), windowSize, ct));
@@ -115,8 +115,8 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
     }
 
     /// <summary>
-    /// The windows of <paramref name="set"/> (<see cref="Split"/> or <see cref="Shifted"/> undone): each row's context, then the last
-    /// <paramref name="tail"/> values of its targets (all of them after <see cref="Split"/>, the last step after <see cref="Shifted"/>).
+    /// The windows of <paramref name="set"/> (<see cref="Split"/> undone): each row's context, then the last <paramref name="tail"/>
+    /// values of its targets (all of them after a context/forecast split, the last step after a stepwise one).
     /// </summary>
     private static float[] Windows(TrainingSet set, int tail)
     {
@@ -131,29 +131,20 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
     }
 
     /// <summary>Windows -> (context, the last steps as targets).</summary>
-    /// <summary>Each window as steps 1..T-1 (the input) and steps 2..T (the targets): one-step-ahead pairs at every step.</summary>
-    private static TrainingSet Shifted(float[] windows, int windowSize, int features)
+    /// <summary>
+    /// Each window as its first <paramref name="contextSize"/> values (the input) and the values from <paramref name="targetStart"/> on
+    /// (the targets): the context and the forecast steps (<paramref name="targetStart"/> = <paramref name="contextSize"/>), or, stepwise,
+    /// steps 1..T-1 and steps 2..T (<paramref name="targetStart"/> = one step), one-step-ahead pairs at every step.
+    /// </summary>
+    private static TrainingSet Split(float[] windows, int windowSize, int contextSize, int targetStart)
     {
-        int count = windows.Length / windowSize, size = windowSize - features;
-        var inputs = new float[count * size];
-        var targets = new float[count * size];
-        for (int i = 0; i < count; i++)
-        {
-            Array.Copy(windows, i * windowSize, inputs, i * size, size);
-            Array.Copy(windows, i * windowSize + features, targets, i * size, size);
-        }
-        return new TrainingSet(inputs, [size], targets, size);
-    }
-
-    private static TrainingSet Split(float[] windows, int windowSize, int contextSize)
-    {
-        int count = windows.Length / windowSize, targetSize = windowSize - contextSize;
+        int count = windows.Length / windowSize, targetSize = windowSize - targetStart;
         var context = new float[count * contextSize];
         var targets = new float[count * targetSize];
         for (int i = 0; i < count; i++)
         {
             Array.Copy(windows, i * windowSize, context, i * contextSize, contextSize);
-            Array.Copy(windows, i * windowSize + contextSize, targets, i * targetSize, targetSize);
+            Array.Copy(windows, i * windowSize + targetStart, targets, i * targetSize, targetSize);
         }
         return new TrainingSet(context, [contextSize], targets, targetSize);
     }

@@ -34,14 +34,14 @@ public sealed partial record SequenceToSequence
             _spec = spec;
             int h = spec.HiddenSize, width = spec.Directions * h;
             _sourceEmbedding = spec.ReadsTokens ? nn.Embedding(spec.SourceTokens, spec.EmbeddingSize) : null;
-            _encoder = CreateRecurrent(spec, spec.ReadsTokens ? spec.EmbeddingSize : spec.SourceFeatures, spec.Bidirectional);
+            _encoder = Recurrent.CreateNative(spec.Cell, spec.ReadsTokens ? spec.EmbeddingSize : spec.SourceFeatures, h, spec.Layers, spec.Dropout, spec.Bidirectional);
             if (spec.Bidirectional)
             {
                 _bridge = nn.Linear(2 * h, h);
                 _cellBridge = spec.Cell == RecurrentCell.Lstm ? nn.Linear(2 * h, h) : null;
             }
             _targetEmbedding = spec.WritesTokens ? nn.Embedding(spec.TargetTokens + 1, spec.EmbeddingSize) : null;
-            _decoder = CreateRecurrent(spec, spec.WritesTokens ? spec.EmbeddingSize : spec.TargetFeatures, bidirectional: false);
+            _decoder = Recurrent.CreateNative(spec.Cell, spec.WritesTokens ? spec.EmbeddingSize : spec.TargetFeatures, h, spec.Layers, spec.Dropout, bidirectional: false);
             if (spec.Attention != Attention.None)
             {
                 _attentionKeys = nn.Linear(width, h, hasBias: false);
@@ -73,9 +73,7 @@ public sealed partial record SequenceToSequence
         public Linear Output => _output;
 
         /// <summary>The trained parameter <paramref name="name"/> of the encoder or decoder, e.g. <c>weight_ih_l0_reverse</c>.</summary>
-        public static Tensor RecurrentParameter(nn.Module rnn, string name)
-            => rnn.named_parameters().FirstOrDefault(p => p.name == name).parameter
-               ?? throw new InvalidOperationException($"The recurrent module has no parameter '{name}'.");
+        public static Tensor RecurrentParameter(nn.Module rnn, string name) => Recurrent.NativeParameter(rnn, name, "recurrent");
 
         /// <summary>Greedy decoding of a batch of sources, the tokens as floats; or the decoded steps of values (the <see cref="Networks.Network"/> contract).</summary>
         public override Tensor forward(Tensor input) => _spec.WritesTokens ? Decode(input).Tokens.to_type(ScalarType.Float32) : DecodeValues(input);
@@ -187,17 +185,7 @@ public sealed partial record SequenceToSequence
             }
             using var lengthsCpu = tensor(lengths);
             var packed = nn.utils.rnn.pack_padded_sequence(embedded, lengthsCpu, batch_first: true, enforce_sorted: false);
-            nn.utils.rnn.PackedSequence packedOutput;
-            Tensor hidden;
-            Tensor? cell = null;
-            if (_encoder is LSTM lstm)
-            {
-                (packedOutput, hidden, cell) = lstm.call(packed);
-            }
-            else
-            {
-                (packedOutput, hidden) = _encoder is GRU gru ? gru.call(packed) : ((RNN)_encoder).call(packed);
-            }
+            var (packedOutput, (hidden, cell)) = Recurrent.RunNativePacked(_encoder, packed);
             var memory = nn.utils.rnn.pad_packed_sequence(packedOutput, batch_first: true, total_length: longest).Item1;
             if (_spec.Bidirectional)
             {
@@ -244,13 +232,8 @@ public sealed partial record SequenceToSequence
 
         private static (Tensor Outputs, Tensor Hidden, Tensor? Cell) Run(nn.Module rnn, Tensor x, Tensor hidden, Tensor? cell)
         {
-            if (rnn is LSTM lstm)
-            {
-                var (output, h, c) = lstm.call(x, (hidden, cell!));
-                return (output, h, c);
-            }
-            var (outputs, next) = rnn is GRU gru ? gru.call(x, hidden) : ((RNN)rnn).call(x, hidden);
-            return (outputs, next, null);
+            var (outputs, state) = Recurrent.RunNative(rnn, x, (hidden, cell));
+            return (outputs, state.Hidden, state.Cell);
         }
 
         /// <summary>
@@ -293,17 +276,6 @@ public sealed partial record SequenceToSequence
             {
                 register_module(name, module);
             }
-        }
-
-        private static nn.Module CreateRecurrent(SequenceToSequence spec, int inputs, bool bidirectional)
-        {
-            double dropout = spec.Layers > 1 ? spec.Dropout : 0;
-            return spec.Cell switch
-            {
-                RecurrentCell.Lstm => nn.LSTM(inputs, spec.HiddenSize, spec.Layers, batchFirst: true, dropout: dropout, bidirectional: bidirectional),
-                RecurrentCell.Gru => nn.GRU(inputs, spec.HiddenSize, spec.Layers, batchFirst: true, dropout: dropout, bidirectional: bidirectional),
-                _ => nn.RNN(inputs, spec.HiddenSize, spec.Layers, nn.NonLinearities.Tanh, batchFirst: true, dropout: dropout, bidirectional: bidirectional),
-            };
         }
     }
 }

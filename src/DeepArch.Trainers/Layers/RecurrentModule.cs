@@ -9,6 +9,53 @@ namespace DeepArch.Trainers.Layers;
 public sealed partial record Recurrent
 {
     /// <summary>
+    /// A native <c>nn.RNN</c>/<c>nn.LSTM</c>/<c>nn.GRU</c>, batch first, whose parameters are PyTorch's (<c>weight_ih_l0</c>, ...); the
+    /// dropout applies between stacked layers only, as PyTorch does (which warns about it with a single layer, so it is 0 then).
+    /// Every DeepArch layer that runs a native recurrent module builds it here.
+    /// </summary>
+    internal static nn.Module CreateNative(RecurrentCell cell, int inputs, int hiddenSize, int layers, float dropout, bool bidirectional,
+        RecurrentNonlinearity nonlinearity = RecurrentNonlinearity.Tanh)
+    {
+        double between = layers > 1 ? dropout : 0;
+        return cell switch
+        {
+            RecurrentCell.Lstm => nn.LSTM(inputs, hiddenSize, layers, batchFirst: true, dropout: between, bidirectional: bidirectional),
+            RecurrentCell.Gru => nn.GRU(inputs, hiddenSize, layers, batchFirst: true, dropout: between, bidirectional: bidirectional),
+            _ => nn.RNN(inputs, hiddenSize, layers, nonlinearity == RecurrentNonlinearity.Relu ? nn.NonLinearities.ReLU : nn.NonLinearities.Tanh,
+                batchFirst: true, dropout: between, bidirectional: bidirectional),
+        };
+    }
+
+    /// <summary>The trained parameter <paramref name="name"/> of a native module (e.g. <c>weight_ih_l0_reverse</c>); <paramref name="owner"/> names it in the error.</summary>
+    internal static Tensor NativeParameter(nn.Module rnn, string name, string owner)
+        => rnn.named_parameters().FirstOrDefault(p => p.name == name).parameter
+           ?? throw new InvalidOperationException($"The {owner} module has no parameter '{name}'.");
+
+    /// <summary>Runs a native module from <paramref name="state"/> (zeros when null). An LSTM also hands over its cell state; a GRU and an Elman RNN only their hidden state.</summary>
+    internal static (Tensor Output, (Tensor Hidden, Tensor? Cell) State) RunNative(nn.Module rnn, Tensor x, (Tensor Hidden, Tensor? Cell)? state)
+    {
+        if (rnn is LSTM lstm)
+        {
+            var (lstmOutput, lstmHidden, cell) = lstm.call(x, state is { } s ? (s.Hidden, s.Cell!) : null);
+            return (lstmOutput, (lstmHidden, cell));
+        }
+        var (output, hidden) = rnn is GRU gru ? gru.call(x, state?.Hidden) : ((RNN)rnn).call(x, state?.Hidden);
+        return (output, (hidden, null));
+    }
+
+    /// <summary>Runs a native module over a packed batch, from zeros.</summary>
+    internal static (PackedSequence Output, (Tensor Hidden, Tensor? Cell) State) RunNativePacked(nn.Module rnn, PackedSequence x)
+    {
+        if (rnn is LSTM lstm)
+        {
+            var (lstmOutput, lstmHidden, cell) = lstm.call(x);
+            return (lstmOutput, (lstmHidden, cell));
+        }
+        var (output, hidden) = rnn is GRU gru ? gru.call(x) : ((RNN)rnn).call(x);
+        return (output, (hidden, null));
+    }
+
+    /// <summary>
     /// The TorchSharp side of <see cref="Recurrent"/>: a native <c>nn.RNN</c>/<c>nn.LSTM</c>/<c>nn.GRU</c> (batch first,
     /// child "rnn", so its parameters are PyTorch's <c>rnn.weight_ih_l0</c>, ...) between the flat input and the output.
     /// </summary>
@@ -22,23 +69,12 @@ public sealed partial record Recurrent
         {
             _spec = spec;
             _steps = steps;
-            // PyTorch applies this dropout between layers only, and warns when there is a single layer.
-            double dropout = spec.Layers > 1 ? spec.Dropout : 0;
-            rnn = spec.Cell switch
-            {
-                RecurrentCell.Lstm => nn.LSTM(spec.Features, spec.HiddenSize, spec.Layers, batchFirst: true, dropout: dropout, bidirectional: spec.Bidirectional),
-                RecurrentCell.Gru => nn.GRU(spec.Features, spec.HiddenSize, spec.Layers, batchFirst: true, dropout: dropout, bidirectional: spec.Bidirectional),
-                _ => nn.RNN(spec.Features, spec.HiddenSize, spec.Layers,
-                    spec.Nonlinearity == RecurrentNonlinearity.Relu ? nn.NonLinearities.ReLU : nn.NonLinearities.Tanh,
-                    batchFirst: true, dropout: dropout, bidirectional: spec.Bidirectional),
-            };
+            rnn = CreateNative(spec.Cell, spec.Features, spec.HiddenSize, spec.Layers, spec.Dropout, spec.Bidirectional, spec.Nonlinearity);
             RegisterComponents();
         }
 
         /// <summary>The trained parameter <paramref name="name"/> of the native module, e.g. <c>weight_ih_l0_reverse</c>.</summary>
-        public Tensor Parameter(string name)
-            => rnn.named_parameters().FirstOrDefault(p => p.name == name).parameter
-               ?? throw new InvalidOperationException($"The {_spec.Describe()} module has no parameter '{name}'.");
+        public Tensor Parameter(string name) => NativeParameter(rnn, name, _spec.Describe());
 
         public override Tensor forward(Tensor input)
         {
@@ -108,28 +144,9 @@ public sealed partial record Recurrent
             return (cat([headOutput.detach(), tailOutput], 1), tailState);
         }
 
-        // An LSTM also hands over its cell state; a GRU and an Elman RNN only their hidden state.
-        private (Tensor Output, (Tensor Hidden, Tensor? Cell) State) Run(Tensor x, (Tensor Hidden, Tensor? Cell)? state)
-        {
-            if (rnn is LSTM lstm)
-            {
-                var (lstmOutput, lstmHidden, cell) = lstm.call(x, state is { } s ? (s.Hidden, s.Cell!) : null);
-                return (lstmOutput, (lstmHidden, cell));
-            }
-            var (output, hidden) = rnn is GRU gru ? gru.call(x, state?.Hidden) : ((RNN)rnn).call(x, state?.Hidden);
-            return (output, (hidden, null));
-        }
+        private (Tensor Output, (Tensor Hidden, Tensor? Cell) State) Run(Tensor x, (Tensor Hidden, Tensor? Cell)? state) => RunNative(rnn, x, state);
 
-        private (PackedSequence Output, (Tensor Hidden, Tensor? Cell) State) RunPacked(PackedSequence x)
-        {
-            if (rnn is LSTM lstm)
-            {
-                var (lstmOutput, lstmHidden, cell) = lstm.call(x);
-                return (lstmOutput, (lstmHidden, cell));
-            }
-            var (output, hidden) = rnn is GRU gru ? gru.call(x) : ((RNN)rnn).call(x);
-            return (output, (hidden, null));
-        }
+        private (PackedSequence Output, (Tensor Hidden, Tensor? Cell) State) RunPacked(PackedSequence x) => RunNativePacked(rnn, x);
 
         /// <summary>
         /// Reduces the last layer's outputs [B, T', D*H] (zeros at padded steps) or final hidden states to the layer's output.
