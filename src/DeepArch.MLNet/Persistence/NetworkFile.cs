@@ -77,6 +77,7 @@ internal static class NetworkFile
         {
             Decoder = Companion(proto, ModelInfo.DecoderKey, "decoder", info.Task is VectorOutputTask && info.Generation is null, what, nested),
             Discriminator = Companion(proto, ModelInfo.DiscriminatorKey, "discriminator", info.Generation is not null, what, nested),
+            TrainingState = Base64Entry(proto, ModelInfo.TrainingStateKey, "training state", allowed: !nested, what),
         };
     }
 
@@ -86,26 +87,34 @@ internal static class NetworkFile
     /// </summary>
     private static byte[]? Companion(ModelProto proto, string key, string role, bool allowed, string what, bool nested)
     {
+        byte[]? companion = Base64Entry(proto, key, role, allowed && !nested, what);
+        if (companion is not null)
+        {
+            Open(companion, null, $"The {role} inside {char.ToLowerInvariant(what[0])}{what[1..]}", nested: true);
+        }
+        return companion;
+    }
+
+    /// <summary>The bytes of metadata entry <paramref name="key"/>, base64; null when there is none. It may be there only when <paramref name="allowed"/>.</summary>
+    private static byte[]? Base64Entry(ModelProto proto, string key, string role, bool allowed, string what)
+    {
         var entries = proto.MetadataProps.Where(p => p.Key == key).ToList();
         if (entries.Count == 0)
         {
             return null;
         }
-        if (nested || entries.Count > 1 || !allowed)
+        if (entries.Count > 1 || !allowed)
         {
             throw new InvalidDataException($"{what} holds a {role} where DeepArch writes none (or more than one).");
         }
-        byte[] companion;
         try
         {
-            companion = Convert.FromBase64String(entries[0].Value);
+            return Convert.FromBase64String(entries[0].Value);
         }
         catch (FormatException e)
         {
             throw new InvalidDataException($"{what} holds a damaged {role} entry: {e.Message}", e);
         }
-        Open(companion, null, $"The {role} inside {char.ToLowerInvariant(what[0])}{what[1..]}", nested: true);
-        return companion;
     }
 
     /// <summary>

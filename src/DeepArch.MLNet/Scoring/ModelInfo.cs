@@ -53,6 +53,17 @@ internal sealed record ModelInfo(
     [JsonIgnore]
     public byte[]? Discriminator { get; init; }
 
+    /// <summary>The metadata entry holding the trained networks as training left them (<see cref="DeepArch.Trainers.Networks.NetworkState"/>), base64.</summary>
+    public const string TrainingStateKey = "deeparch.training_state";
+
+    /// <summary>
+    /// The trained networks as training left them, from which a later <c>Fit</c> continues (warm start); null for a model written
+    /// before it was kept, or by an estimator that cannot continue. Stored beside the JSON, under <see cref="TrainingStateKey"/>;
+    /// read only when training continues.
+    /// </summary>
+    [JsonIgnore]
+    public byte[]? TrainingState { get; init; }
+
     /// <summary>For a network conditioned on a key column (a conditional GAN's label): that column, read besides the features; else null.</summary>
     public ConditionInput? Condition { get; init; }
 
@@ -80,7 +91,7 @@ internal sealed record ModelInfo(
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
-    /// <summary>The model's metadata: this model info as JSON under <see cref="MetadataKey"/>, and the decoder, if any, under <see cref="DecoderKey"/>.</summary>
+    /// <summary>The model's metadata: this model info as JSON under <see cref="MetadataKey"/>, and its companions (decoder, discriminator, training state), if any, under their keys.</summary>
     public IReadOnlyDictionary<string, string> ToMetadata()
     {
         var metadata = new Dictionary<string, string> { [MetadataKey] = ToJson() };
@@ -91,6 +102,10 @@ internal sealed record ModelInfo(
         if (Discriminator is not null)
         {
             metadata[DiscriminatorKey] = Convert.ToBase64String(Discriminator);
+        }
+        if (TrainingState is not null)
+        {
+            metadata[TrainingStateKey] = Convert.ToBase64String(TrainingState);
         }
         return metadata;
     }

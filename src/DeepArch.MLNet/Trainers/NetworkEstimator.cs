@@ -66,23 +66,58 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
     private protected string Name { get; }
 
     /// <summary>Trains on <paramref name="input"/>; validation, if any, uses <see cref="NetworkOptions.ValidationFraction"/> of it.</summary>
-    public NetworkTransformer Fit(IDataView input) => FitCore(input, null);
+    public NetworkTransformer Fit(IDataView input) => FitCore(input, null, null);
 
     /// <summary>Trains on <paramref name="trainData"/> and validates every epoch on <paramref name="validationData"/>.</summary>
     public NetworkTransformer Fit(IDataView trainData, IDataView validationData)
     {
         ArgumentNullException.ThrowIfNull(validationData);
-        return FitCore(trainData, validationData);
+        return FitCore(trainData, validationData, null);
     }
+
+    /// <summary>
+    /// Continues training <paramref name="initialModel"/> on <paramref name="trainData"/> (warm start, as ML.NET's trainers take
+    /// <c>modelParameters</c>): its networks start from the weights it was exported with instead of a fresh initialization, and
+    /// train for this estimator's <see cref="NetworkOptions.Epochs"/> more epochs with these options (the optimizer starts afresh;
+    /// a smaller <see cref="NetworkOptions.LearningRate"/> fine-tunes more gently).
+    /// </summary>
+    /// <param name="trainData">The new training rows, with the columns the initial model was trained on.</param>
+    /// <param name="initialModel">A transformer this kind of estimator fitted, or one loaded from disk
+    /// (<c>mlContext.Model.LoadDeepArch</c>, <c>DeepArchModel.LoadOnnx</c>).</param>
+    /// <returns>
+    /// A new transformer with the initial model's schema: the same network, statistics taken from the training data (a label's or
+    /// the features' standardization) and classes; its <see cref="NetworkTransformer.History"/> is the initial model's followed by
+    /// the new epochs. What is computed after training (an anomaly detector's threshold) is computed anew on <paramref name="trainData"/>.
+    /// </returns>
+    /// <exception cref="ArgumentException">The initial model was trained by another estimator, with a network these options do not
+    /// make (other sizes or layers), on other classes, or holds no training state (written before DeepArch kept one).</exception>
+    /// <exception cref="NotSupportedException">This estimator cannot continue a fitted model (a GAN, the stacked autoencoder, a sequence-to-sequence transform).</exception>
+    public NetworkTransformer Fit(IDataView trainData, NetworkTransformer initialModel)
+    {
+        ArgumentNullException.ThrowIfNull(initialModel);
+        return FitCore(trainData, null, initialModel);
+    }
+
+    /// <summary>Continues training <paramref name="initialModel"/> on <paramref name="trainData"/>, validating every epoch on <paramref name="validationData"/>; see <see cref="Fit(IDataView, NetworkTransformer)"/>.</summary>
+    public NetworkTransformer Fit(IDataView trainData, IDataView validationData, NetworkTransformer initialModel)
+    {
+        ArgumentNullException.ThrowIfNull(validationData);
+        ArgumentNullException.ThrowIfNull(initialModel);
+        return FitCore(trainData, validationData, initialModel);
+    }
+
+    /// <summary>Why this estimator cannot continue training a fitted model, or null (the default) when it can.</summary>
+    private protected virtual string? WarmStartRefusal => null;
 
     /// <inheritdoc/>
     public abstract SchemaShape GetOutputSchema(SchemaShape inputSchema);
 
-    private NetworkTransformer FitCore(IDataView train, IDataView? validation)
+    private NetworkTransformer FitCore(IDataView train, IDataView? validation, NetworkTransformer? initial)
     {
         ArgumentNullException.ThrowIfNull(train);
         var options = NetworkOptions.Snapshot(LiveOptions);
         options.CheckEarlyStoppingHasValidation(validation is not null);
+        var initialInfo = initial is null ? null : CheckInitialModel(initial.Info);
         var data = Read(options, train, validation);
         int seed = options.Seed ?? CatalogEnvironment.Seed(_environment);
         if (validation is null && options.ValidationFraction > 0)
@@ -94,23 +129,45 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
                 data = data with { TrainingRows = Enumerable.Range(0, data.Train.Count).Where(r => !heldOut.Contains(r)).ToArray() };
             }
         }
-        data = Prepare(options, data);
+        data = Prepare(options, data, initialInfo);
         var device = TorchRuntime.ResolveDevice(options.Device, options.FallbackToCpu, "Options.Device");
         var training = options.ToTrainingOptions(seed);
         var scoring = options.ToScoringSettings();
         var plan = Plan(options, data);
         var networks = plan.Others.Prepend(plan).Select(p => (p.Architecture, p.InputShape ?? [data.InputSize])).ToList();
+        var initialState = initialInfo is null ? null : InitialState(initialInfo, networks);
+        if (initialState is not null)
+        {
+            // The initial model's networks, with the statistics their layers took from its training data.
+            networks = initialState.Select(e => (e.Architecture, e.InputShape)).ToList();
+        }
         using var log = _environment.Start(Name);
+        if (initialInfo is not null)
+        {
+            log.Info(MessageSensitivity.None, $"{Name}: continuing the model trained for {initialInfo.History.Epochs.Count} epochs.");
+        }
         int trainingRows = data.TrainingRows?.Count ?? data.Train.Count;
         log.Info(MessageSensitivity.None, $"{Name}: {trainingRows:N0} training rows of {data.InputSize:N0} values" +
             (data.Validation is not null ? $", {data.Validation.Count:N0} validation rows" : trainingRows < data.Train.Count ? $", {data.Train.Count - trainingRows:N0} held out for validation" : "") +
             $"; {training.Epochs} epochs on {device}, seed {seed}.");
         training.Callbacks.Add(new LogProgress(log, Name, training.Epochs));
         var (built, history) = TrainingGuard.Train(networks, seed, device, training, data.Train, data.Validation, plan.Names, scoring,
-            built => Train(options, built, data, training));
+            built =>
+            {
+                for (int i = 0; i < (initialState?.Count ?? 0); i++)
+                {
+                    RestoreInitial(built[i], initialState![i]);
+                }
+                return Train(options, built, data, training);
+            });
         try
         {
-            var transformer = Export(new Fitted(Name, options, data, built, history, seed, scoring));
+            if (initialInfo is not null)
+            {
+                history = Continued(initialInfo.History, history);
+            }
+            byte[]? state = WarmStartRefusal is null ? NetworkState.Write(built) : null;
+            var transformer = Export(new Fitted(Name, options, data, built, history, seed, scoring) { TrainingState = state });
             log.Info(MessageSensitivity.None, $"{Name}: exported to ONNX; the transformer scores in batches of {scoring.BatchSize}.");
             return transformer;
         }
@@ -142,8 +199,81 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
                 : $"{name}: trained {history.Epochs.Count} epochs.");
     }
 
-    /// <summary>Prepares the rows read for training once the rows it learns from are known (<see cref="FitData.TrainingRows"/>); by default nothing.</summary>
-    private protected virtual FitData Prepare(TOptions options, FitData data) => data;
+    /// <summary>
+    /// Prepares the rows read for training once the rows it learns from are known (<see cref="FitData.TrainingRows"/>); by default
+    /// nothing. When training continues <paramref name="initial"/>, statistics come from it rather than from the rows, and the task
+    /// must be the initial model's (the same classes).
+    /// </summary>
+    private protected virtual FitData Prepare(TOptions options, FitData data, ModelInfo? initial) => data;
+
+    /// <summary>The initial model's info, when this estimator can continue it.</summary>
+    private ModelInfo CheckInitialModel(ModelInfo info)
+    {
+        if (WarmStartRefusal is { } refusal)
+        {
+            throw new NotSupportedException($"{Name} cannot continue training a fitted model: {refusal}");
+        }
+        if (info.Trainer != Name)
+        {
+            throw new ArgumentException($"The initial model was trained by {info.Trainer}; {Name} continues only a model it trained.", "initialModel");
+        }
+        if (info.TrainingState is null)
+        {
+            throw new ArgumentException(
+                "The initial model holds no training state (a model written before DeepArch kept one): train it again with Fit(data) to continue it later.", "initialModel");
+        }
+        return info;
+    }
+
+    /// <summary>The initial model's networks, checked against those these options make for the data.</summary>
+    private List<NetworkState.Entry> InitialState(ModelInfo info, IReadOnlyList<(LayerSpec Architecture, int[] InputShape)> planned)
+    {
+        IReadOnlyList<NetworkState.Entry> entries;
+        try
+        {
+            entries = NetworkState.Read(info.TrainingState!);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"The initial model's training state is damaged: {e.Message}", e);
+        }
+        if (entries.Count != planned.Count)
+        {
+            throw new InvalidDataException($"The initial model's training state holds {entries.Count} networks; {Name} trains {planned.Count}.");
+        }
+        for (int i = 0; i < planned.Count; i++)
+        {
+            var (architecture, inputShape) = planned[i];
+            if (!entries[i].InputShape.SequenceEqual(inputShape) || !NetworkState.SameStructure(architecture, entries[i].Architecture))
+            {
+                throw new ArgumentException(
+                    $"The initial model's network ({entries[i].Architecture.Describe()} on [{string.Join(", ", entries[i].InputShape)}]) is not the one these options " +
+                    $"make for the data ({architecture.Describe()} on [{string.Join(", ", inputShape)}]): continue it with the options and the columns it was trained with.", "initialModel");
+            }
+        }
+        return entries.ToList();
+    }
+
+    private static void RestoreInitial(Network network, NetworkState.Entry entry)
+    {
+        try
+        {
+            NetworkState.Restore(network, entry);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"The initial model's training state is damaged: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The initial model's history followed by the new epochs, numbered after it.</summary>
+    private static TrainingHistory Continued(TrainingHistory before, TrainingHistory added)
+    {
+        int offset = before.Epochs.Count;
+        var elapsed = before.Epochs.Count == 0 ? TimeSpan.Zero : before.Epochs[^1].Elapsed;
+        var epochs = before.Epochs.Concat(added.Epochs.Select(e => e with { Epoch = e.Epoch + offset, Elapsed = elapsed + e.Elapsed })).ToList();
+        return new TrainingHistory(epochs, added.BestEpoch + offset, added.StopReason);
+    }
 
     /// <summary>The network to train for the data read.</summary>
     private protected abstract NetworkPlan Plan(TOptions options, FitData data);
@@ -172,6 +302,9 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         /// <summary>The planned network: the first one.</summary>
         public Network Network => Networks[0];
 
+        /// <summary>The trained networks' state, kept with the model for warm start (<see cref="ModelInfo.TrainingState"/>); null when the estimator cannot continue.</summary>
+        public byte[]? TrainingState { get; init; }
+
         /// <summary>
         /// The transformer of the model <paramref name="export"/> writes (given the metadata to store) for <paramref name="task"/>;
         /// <paramref name="exported"/> is the network the model holds (the trained one, or a part of it), whose shape and summary the model info records
@@ -182,7 +315,7 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
             int[]? outputShape = null, int? inputSize = null, byte[]? decoder = null)
         {
             var info = new ModelInfo(Name, Data.Input.Name, inputSize ?? Data.InputSize, outputShape ?? exported.OutputShape.ToArray(), task, History,
-                exported.Summarize().ToString(), Scoring, Data.Layout) { Format = ModelInfo.CurrentFormat, Decoder = decoder };
+                exported.Summarize().ToString(), Scoring, Data.Layout) { Format = ModelInfo.CurrentFormat, Decoder = decoder, TrainingState = TrainingState };
             return new NetworkTransformer(export(info.ToMetadata()), info);
         }
     }

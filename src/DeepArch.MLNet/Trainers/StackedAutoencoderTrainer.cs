@@ -41,6 +41,10 @@ public sealed class StackedAutoencoderTrainer : SupervisedNetworkTrainer<Stacked
     {
     }
 
+    /// <inheritdoc/>
+    private protected override string? WarmStartRefusal
+        => "its training is staged (layer-wise pretraining, then fine-tuning); continue a MultilayerPerceptron instead, or train it again.";
+
     private protected override NetworkPlan Plan(Options o, FitData data) => new(StackedAutoencoder.Create([data.InputSize, .. o.HiddenLayers], data.Task!.NetworkOutputs, o.Activation),
         new NetworkOptionNames($"Options.HiddenLayers {Shapes.Format(o.HiddenLayers)} on {data.InputSize} features", "Options.HiddenLayers"));
 

@@ -1,6 +1,7 @@
 using DeepArch.MLNet.Data;
 using DeepArch.MLNet.Tasks;
 using DeepArch.MLNet.Schema;
+using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -150,7 +151,7 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
     }
 
     /// <summary>For classifiers with <see cref="NetworkTrainerOptions.BalanceClasses"/>: weighs the training rows by their class's frequency.</summary>
-    private protected override FitData Prepare(TOptions options, FitData data)
+    private protected override FitData Prepare(TOptions options, FitData data, ModelInfo? initial)
     {
         if (options.BalanceClasses)
         {
@@ -160,17 +161,43 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
         {
             data = data with { Train = data.Train.WithWeights(ExplicitWeights(data.Train, ClassTargets(classWeights, data.Task!))) };
         }
-        if (data.Task is not RegressionTask || !options.StandardizeLabel)
+        if (initial is not null)
+        {
+            CheckSameClasses(data.Task!, initial.Task);
+        }
+        if (data.Task is not RegressionTask || (initial is null ? !options.StandardizeLabel : !((RegressionTask)initial.Task).IsStandardized))
         {
             return data;
         }
-        var regression = RegressionTask.FromLabels(data.Train.Targets, data.TrainingRows);
+        // A continued model keeps the standardization its network learned in.
+        var regression = initial?.Task as RegressionTask ?? RegressionTask.FromLabels(data.Train.Targets, data.TrainingRows);
         regression.Standardize(data.Train.Targets);
         if (data.Validation is not null)
         {
             regression.Standardize(data.Validation.Targets);
         }
         return data with { Task = regression };
+    }
+
+    /// <summary>A continued classifier's label must have the initial model's classes, in its order.</summary>
+    private static void CheckSameClasses(PredictionTask task, PredictionTask initial)
+    {
+        if (task is MulticlassTask multiclass && initial is MulticlassTask before)
+        {
+            var (keys, initialKeys) = (multiclass.Keys, before.Keys);
+            if (keys.Count != initialKeys.Count || keys.FirstDifference(initialKeys) is not null)
+            {
+                int? at = keys.FirstDifference(initialKeys);
+                throw new ArgumentException(
+                    $"The label has {keys.Count} classes{(at is { } i ? $" and class {i + 1} is '{keys.Values![i]}'" : "")}, but the initial model was trained on " +
+                    $"{initialKeys.Count}{(at is { } j ? $" with class {j + 1} '{initialKeys.Values![j]}'" : "")}: map the label to keys with the initial model's " +
+                    "classes (for example MapValueToKey with the same keyData) to continue it.", "initialModel");
+            }
+        }
+        else if (task.GetType() != initial.GetType())
+        {
+            throw new ArgumentException($"The initial model was trained for another task ({initial.GetType().Name.Replace("Task", "")}).", "initialModel");
+        }
     }
 
     /// <summary>

@@ -128,6 +128,10 @@ public sealed class GenerativeAdversarialNetworkEstimator : NetworkEstimator<Gen
         return data;
     }
 
+    /// <inheritdoc/>
+    private protected override string? WarmStartRefusal
+        => "a GAN's model holds its generator's weight average and not the optimizers' balance between the two networks; train it again with more Options.Epochs.";
+
     private protected override NetworkPlan Plan(Options o, FitData data)
     {
         int classes = (data.Task as MulticlassTask)?.ClassCount ?? 0;

@@ -205,6 +205,10 @@ public sealed class SequenceToSequenceEstimator : NetworkEstimator<SequenceToSeq
         return new TrainingSet(features, [width], tokens, targetWidth);
     }
 
+    /// <inheritdoc/>
+    private protected override string? WarmStartRefusal
+        => "its vocabularies are those of the first training data, and new data may hold other tokens; train it again on all the rows.";
+
     private protected override NetworkPlan Plan(Options o, FitData data)
     {
         var translation = ((SequenceTask)data.Task!).Translation;
