@@ -35,16 +35,29 @@ internal static class TrainingDataReader
             };
         }, cancellationToken, sequence);
         var set = new TrainingSet(features, [featureSize], targets.ToArray(), 1);
-        if (weights is null)
-        {
-            return set;
-        }
-        if (weights.TrueForAll(v => v == 0))
-        {
-            throw new InvalidOperationException($"Example weight column '{weight!.Value.Name}' is 0 in all {weights.Count} rows; at least one row must count.");
-        }
-        return set.WithWeights(weights.ToArray());
+        return weights is null ? set : set.WithWeights(CheckSomeCount(weights, weight!.Value));
     }
+
+    /// <summary>
+    /// Reads the feature column (as <see cref="ReadFeatures"/>) and, in the same pass, the example weight column <paramref name="weight"/>
+    /// (a <c>Single</c> column), one weight per row, each finite and at least 0 and not all 0.
+    /// </summary>
+    public static (float[] Features, float[] Weights) ReadFeaturesAndWeights(IDataView data, DataViewSchema.Column feature, int featureSize,
+        DataViewSchema.Column weight, CancellationToken cancellationToken)
+    {
+        var weights = new List<float>();
+        float[] features = ReadRows(data, feature, featureSize, [weight], cursor =>
+        {
+            var readWeight = CreateWeightReader(cursor, weight);
+            return position => weights.Add(readWeight(position));
+        }, cancellationToken, sequence: null);
+        return (features, CheckSomeCount(weights, weight));
+    }
+
+    private static float[] CheckSomeCount(List<float> weights, DataViewSchema.Column weight)
+        => weights.TrueForAll(v => v == 0)
+            ? throw new InvalidOperationException($"Example weight column '{weight.Name}' is 0 in all {weights.Count} rows; at least one row must count.")
+            : weights.ToArray();
 
     /// <summary>A reader of the weight column's current value; it throws on a negative or non-finite weight, naming the row.</summary>
     private static Func<long, float> CreateWeightReader(DataViewRow row, DataViewSchema.Column column)

@@ -35,6 +35,24 @@ internal static class SchemaShapes
     public static SchemaShape Create(DataViewSchema schema) => new(schema.Where(c => !c.IsHidden).Select(c =>
         Column(c.Name, c.Type, c.Annotations.Schema.Count == 0 ? null : new SchemaShape(c.Annotations.Schema.Select(a => Column(a.Name, a.Type))))));
 
+    /// <summary>Checks that <paramref name="inputSchema"/> has the example weight column <paramref name="weightName"/> as a <c>Single</c> scalar (nothing when it is null).</summary>
+    public static void CheckWeightColumn(SchemaShape inputSchema, string? weightName)
+    {
+        if (weightName is null)
+        {
+            return;
+        }
+        var weight = inputSchema.FirstOrDefault(c => c.Name == weightName);
+        if (weight.Name is null)
+        {
+            throw SchemaErrors.ColumnNotFound("example weight", weightName);
+        }
+        if (weight.IsKey || weight.Kind != SchemaShape.Column.VectorKind.Scalar || weight.ItemType != NumberDataViewType.Single)
+        {
+            throw SchemaErrors.Mismatch("example weight", weightName, "Single", SchemaErrors.Describe(weight));
+        }
+    }
+
     /// <summary><paramref name="input"/> with <paramref name="added"/> columns added (or replacing same-named ones).</summary>
     public static SchemaShape With(SchemaShape input, IEnumerable<SchemaShape.Column> added)
     {

@@ -7,6 +7,7 @@ using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 
 namespace DeepArch.MLNet.Trainers;
@@ -94,6 +95,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         FeatureColumn.Check(inputSchema, TrainerOptions.FeatureColumnName);
+        SchemaShapes.CheckWeightColumn(inputSchema, TrainerOptions.ExampleWeightColumnName);
         return SchemaShapes.With(inputSchema, AnomalyTask.OutputShape(TrainerOptions.FeatureContributionsColumnName));
     }
 
@@ -112,7 +114,21 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
                 "(an undercomplete autoencoder; a code as large as the input can learn the identity).");
         }
         var ct = options.CancellationToken;
-        var trainSet = ReconstructionSet.Create(TrainingDataReader.ReadFeatures(train, feature, featureSize, ct), featureSize);
+        TrainingSet trainSet;
+        if (options.ExampleWeightColumnName is { } weightName)
+        {
+            var weight = train.Schema.GetColumnOrNull(weightName) ?? throw SchemaErrors.ColumnNotFound("example weight", weightName);
+            if (weight.Type != NumberDataViewType.Single)
+            {
+                throw SchemaErrors.Mismatch("example weight", weightName, "Single", SchemaErrors.Describe(weight.Type));
+            }
+            var (rows, weights) = TrainingDataReader.ReadFeaturesAndWeights(train, feature, featureSize, weight, ct);
+            trainSet = ReconstructionSet.Create(rows, featureSize).WithWeights(weights);
+        }
+        else
+        {
+            trainSet = ReconstructionSet.Create(TrainingDataReader.ReadFeatures(train, feature, featureSize, ct), featureSize);
+        }
         TrainingSet? validationSet = null;
         if (validation is not null)
         {
@@ -220,6 +236,15 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
         public string FeatureColumnName { get; set; } = "Features";
 
         /// <summary>
+        /// A <c>Single</c> column of per-row weights that scale each training row's reconstruction loss (ML.NET's
+        /// <c>ExampleWeightColumnName</c>): a weight of 2 counts a row twice, 0 leaves it out of training; finite, at least 0,
+        /// not all 0. Null (default) weighs every row 1. Not with <see cref="AutoencoderKind.Variational"/>. The threshold is
+        /// still chosen from every training row's score, unweighted; rows held out by <see cref="NetworkOptions.ValidationFraction"/> keep
+        /// their weights, a validation set given to <c>Fit</c> is not weighted.
+        /// </summary>
+        public string? ExampleWeightColumnName { get; set; }
+
+        /// <summary>
         /// What scoring does with a row whose features hold NaN (a missing value) or infinity: flag it as an anomaly (default;
         /// its <c>Score</c> is NaN) or throw. Training rejects such rows either way.
         /// </summary>
@@ -249,6 +274,12 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
         internal override void Validate()
         {
             CheckColumnName(nameof(FeatureColumnName), FeatureColumnName);
+            if (ExampleWeightColumnName is not null)
+            {
+                CheckColumnName(nameof(ExampleWeightColumnName), ExampleWeightColumnName);
+                Check(Kind != AutoencoderKind.Variational, nameof(ExampleWeightColumnName), $"'{ExampleWeightColumnName}'",
+                    "must be null with Kind = Variational (its loss's KL term has no per-row weight here)");
+            }
             base.Validate();
             Check(Enum.IsDefined(VariationalScore), nameof(VariationalScore), VariationalScore, "must be a defined AutoencoderScore");
             Check(VariationalScore != AutoencoderScore.NegativeElbo || Kind == AutoencoderKind.Variational, nameof(VariationalScore), VariationalScore,

@@ -71,18 +71,7 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
             TaskKind.Regression => throw SchemaErrors.Mismatch("label", label.Name, "Single", SchemaErrors.Describe(label)),
             _ => throw new InvalidOperationException($"Unknown task {_task}."),
         };
-        if (o.ExampleWeightColumnName is { } weightName)
-        {
-            var weight = inputSchema.FirstOrDefault(c => c.Name == weightName);
-            if (weight.Name is null)
-            {
-                throw SchemaErrors.ColumnNotFound("example weight", weightName);
-            }
-            if (weight.IsKey || weight.Kind != scalar || weight.ItemType != NumberDataViewType.Single)
-            {
-                throw SchemaErrors.Mismatch("example weight", weightName, "Single", SchemaErrors.Describe(weight));
-            }
-        }
+        SchemaShapes.CheckWeightColumn(inputSchema, o.ExampleWeightColumnName);
         return SchemaShapes.With(inputSchema, added);
     }
 

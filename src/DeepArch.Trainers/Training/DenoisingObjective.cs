@@ -39,7 +39,7 @@ public class DenoisingObjective : SupervisedObjective
     public float MaskingProbability { get; }
 
     /// <summary>The loss of the network's output for the corrupted <paramref name="features"/> (noise from torch's generator, seeded by <see cref="TrainingOptions.Seed"/>) against the clean <paramref name="targets"/>.</summary>
-    protected override Tensor StepLoss(Tensor features, Tensor targets) => base.StepLoss(Corrupt(features), targets);
+    protected override Tensor StepLoss(Tensor features, Tensor targets, Tensor? weights) => base.StepLoss(Corrupt(features), targets, weights);
 
     /// <summary>The corrupted copy of <paramref name="features"/>: masked, then Gaussian noise added.</summary>
     protected virtual Tensor Corrupt(Tensor features)

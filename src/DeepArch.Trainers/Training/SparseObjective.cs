@@ -1,6 +1,7 @@
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DeepArch.Trainers.Training;
@@ -56,25 +57,38 @@ public class SparseObjective : SupervisedObjective
     /// <summary>beta, the weight of the KL sparsity penalty.</summary>
     public float SparsityWeight { get; }
 
-    /// <summary>Encodes, decodes, and adds the sparsity penalty on the code to the reconstruction loss.</summary>
-    protected override Tensor StepLoss(Tensor features, Tensor targets)
+    /// <summary>Encodes, decodes, and adds the sparsity penalty on the code to the reconstruction loss (both over the rows' weights, when they have some).</summary>
+    protected override Tensor StepLoss(Tensor features, Tensor targets, Tensor? weights)
     {
         var code = _autoencoder.Encode(features);
-        return ComputeLoss(_autoencoder.Decode(code), targets) + SparsityPenalty(code);
+        return BatchLoss(_autoencoder.Decode(code), targets, weights) + SparsityPenalty(code, weights);
     }
 
-    /// <summary>The penalty on a batch of codes [rows, units]: the weighted L1 activity plus the weighted KL divergence from rho.</summary>
-    protected virtual Tensor SparsityPenalty(Tensor code)
+    /// <summary>
+    /// The penalty on a batch of codes [rows, units]: the weighted L1 activity plus the weighted KL divergence from rho, the means
+    /// over rows weighted by the rows' <paramref name="weights"/> when they have some (a row of weight 2 counts as the row twice).
+    /// </summary>
+    protected virtual Tensor SparsityPenalty(Tensor code, Tensor? weights = null)
     {
+        Tensor MeanOverRows(Tensor values)
+        {
+            if (weights is null)
+            {
+                return values.mean([0L]);
+            }
+            using Scalar tiny = 1e-12f.ToScalar();
+            var w = values.dim() > 1 ? weights.unsqueeze(1) : weights;
+            return (values * w).sum([0L]) / weights.sum().clamp_min(tiny);
+        }
         var penalty = zeros(1, device: code.device).squeeze();
         if (ActivityL1 > 0)
         {
-            penalty = penalty + code.abs().sum(1).mean() * ActivityL1;
+            penalty = penalty + (weights is null ? code.abs().sum(1).mean() : MeanOverRows(code.abs().sum(1))) * ActivityL1;
         }
         if (SparsityWeight > 0)
         {
             double rho = SparsityTarget;
-            var rhoHat = code.mean([0L]).clamp(1e-6, 1 - 1e-6);
+            var rhoHat = MeanOverRows(code).clamp(1e-6, 1 - 1e-6);
             var divergence = (rhoHat.reciprocal() * rho).log() * rho + ((1 - rhoHat).reciprocal() * (1 - rho)).log() * (1 - rho);
             penalty = penalty + divergence.sum() * SparsityWeight;
         }

@@ -71,16 +71,13 @@ public class SupervisedObjective : TrainingObjective
         CheckClassIndices(set, classes, name, "CrossEntropy needs", $"CrossEntropy targets for a network with {classes} outputs are");
     }
 
-    /// <summary>
-    /// Row weights are read by this objective itself, not by those derived from it (their losses add terms a row weight does
-    /// not define, such as a sparse or variational penalty).
-    /// </summary>
-    protected internal override bool ReadsWeights => GetType() == typeof(SupervisedObjective);
+    /// <summary>Row weights scale each row's loss (<see cref="WeightedLoss"/>), here and in the denoising and sparse objectives.</summary>
+    protected internal override bool ReadsWeights => true;
 
     /// <summary>Forward, loss, backward, gradient clipping and the optimizer's step.</summary>
     protected internal override double[] TrainStep(TrainingBatch batch, IReadOnlyList<optim.Optimizer> optimizers)
     {
-        var loss = batch.Weights is { } weights ? WeightedLoss(Network.Forward(batch.Features), batch.Targets!, weights) : StepLoss(batch.Features, batch.Targets!);
+        var loss = StepLoss(batch.Features, batch.Targets!, batch.Weights);
         loss.backward();
         ClipGradients(Network.Parameters());
         optimizers[0].step();
@@ -94,8 +91,14 @@ public class SupervisedObjective : TrainingObjective
         return [(batch.Weights is { } weights ? WeightedLoss(output, batch.Targets!, weights) : ComputeLoss(output, batch.Targets!)).item<float>()];
     }
 
-    /// <summary>The loss a training step minimizes on a batch; by default <see cref="ComputeLoss"/> of the network's output.</summary>
-    protected virtual Tensor StepLoss(Tensor features, Tensor targets) => ComputeLoss(Network.Forward(features), targets);
+    /// <summary>
+    /// The loss a training step minimizes on a batch, with the rows' <paramref name="weights"/> when they have some; by default
+    /// <see cref="BatchLoss"/> of the network's output.
+    /// </summary>
+    protected virtual Tensor StepLoss(Tensor features, Tensor targets, Tensor? weights) => BatchLoss(Network.Forward(features), targets, weights);
+
+    /// <summary>The mean loss of <paramref name="output"/> (<see cref="ComputeLoss"/>), or its weighted mean when the rows have <paramref name="weights"/> (<see cref="WeightedLoss"/>).</summary>
+    protected Tensor BatchLoss(Tensor output, Tensor targets, Tensor? weights) => weights is null ? ComputeLoss(output, targets) : WeightedLoss(output, targets, weights);
 
     /// <summary>
     /// The weighted mean of each row's loss, <c>sum(w * loss) / sum(w)</c>, so that a row of weight 2 counts as the same row given

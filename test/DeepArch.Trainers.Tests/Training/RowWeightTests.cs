@@ -73,9 +73,46 @@ public class RowWeightTests
         var history = loop.Fit(new SupervisedObjective(network, LossFunction.MeanSquaredError), set);
 
         Assert.All(history.Epochs, e => Assert.True(double.IsFinite(e.TrainLoss) && double.IsFinite(e.ValidationLoss!.Value)));
-        using var autoencoder = new Network(DeepArch.Trainers.Architectures.Autoencoder.Create([4, 2]), [4], seed: 1);
+        using var autoencoder = new Network(DeepArch.Trainers.Architectures.Autoencoder.CreateVariational([4, 3, 2]), [4], seed: 1);
         var reconstruction = ReconstructionSet.Create(set.Features, 4).WithWeights(Enumerable.Repeat(1f, 64).ToArray());
-        var error = Assert.Throws<ArgumentException>(() => loop.Fit(new DenoisingObjective(autoencoder, 0.1f), reconstruction));
-        Assert.Contains("DenoisingObjective does not read row weights", error.Message);
+        var error = Assert.Throws<ArgumentException>(() => loop.Fit(new VariationalObjective(autoencoder), reconstruction));
+        Assert.Contains("VariationalObjective does not read row weights", error.Message);
+    }
+
+    /// <summary>
+    /// The denoising and sparse autoencoders' training losses read weights the same way: a row of weight 2 is the row given
+    /// twice, a row of weight 0 is left out, the sparsity penalty's means over rows included (the noise drawn for the same rows).
+    /// </summary>
+    [Theory]
+    [InlineData("denoising")]
+    [InlineData("sparse")]
+    public void Autoencoder_objectives_weigh_rows_as_repeated_rows(string kind)
+    {
+        var spec = DeepArch.Trainers.Architectures.Autoencoder.Create([6, 4, 2], codeActivation: ActivationKind.Sigmoid);
+        using var network = new Network(spec, [6], seed: 1);
+        using var scope = NewDisposeScope();
+        var features = rand(5, 6, generator: new Generator(seed: 2));
+        var weights = tensor(new float[] { 1, 2, 1, 0, 1 });
+        var rows = tensor(new long[] { 0, 1, 1, 2, 4 });
+        double Loss(Tensor x, Tensor? w)
+        {
+            manual_seed(5);
+            return (kind == "denoising"
+                ? new DenoisingProbe(network).Of(x, w)
+                : new SparseProbe(network).Of(x, w)).item<float>();
+        }
+        // Denoising noise is drawn per row, so the repeated batch gets other noise for its second copy: compare without noise there.
+        double weighted = Loss(features, weights), repeated = Loss(features.index_select(0, rows), null);
+        Assert.Equal(repeated, weighted, 5);
+    }
+
+    private sealed class DenoisingProbe(Network network) : DenoisingObjective(network, gaussianNoise: 0, maskingProbability: 0)
+    {
+        public Tensor Of(Tensor features, Tensor? weights) => StepLoss(features, features, weights);
+    }
+
+    private sealed class SparseProbe(Network network) : SparseObjective(network, activityL1: 0.3f, sparsityTarget: 0.1f, sparsityWeight: 0.5f)
+    {
+        public Tensor Of(Tensor features, Tensor? weights) => StepLoss(features, features, weights);
     }
 }
