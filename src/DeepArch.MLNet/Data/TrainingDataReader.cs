@@ -1,8 +1,10 @@
 using System.Globalization;
 using System.Numerics;
+using DeepArch.MLNet.Schema;
 using DeepArch.MLNet.Tasks;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 
 namespace DeepArch.MLNet.Data;
 
@@ -52,6 +54,25 @@ internal static class TrainingDataReader
             return position => weights.Add(readWeight(position));
         }, cancellationToken, sequence: null);
         return (features, CheckSomeCount(weights, weight));
+    }
+
+    /// <summary>
+    /// The training rows of an estimator without a label (an anomaly detector): the feature column, and when
+    /// <paramref name="weightName"/> names one, the example weight column read in the same pass (null weights otherwise).
+    /// </summary>
+    public static (float[] Rows, float[]? Weights) ReadRowsAndWeights(IDataView data, DataViewSchema.Column feature, int featureSize,
+        string? weightName, CancellationToken cancellationToken)
+    {
+        if (weightName is null)
+        {
+            return (ReadFeatures(data, feature, featureSize, cancellationToken), null);
+        }
+        var weight = data.Schema.GetColumnOrNull(weightName) ?? throw SchemaErrors.ColumnNotFound("example weight", weightName);
+        if (weight.Type != NumberDataViewType.Single)
+        {
+            throw SchemaErrors.Mismatch("example weight", weightName, "Single", SchemaErrors.Describe(weight.Type));
+        }
+        return ReadFeaturesAndWeights(data, feature, featureSize, weight, cancellationToken);
     }
 
     private static float[] CheckSomeCount(List<float> weights, DataViewSchema.Column weight)

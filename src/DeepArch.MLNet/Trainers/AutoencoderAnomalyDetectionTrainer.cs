@@ -114,21 +114,8 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
                 "(an undercomplete autoencoder; a code as large as the input can learn the identity).");
         }
         var ct = options.CancellationToken;
-        TrainingSet trainSet;
-        if (options.ExampleWeightColumnName is { } weightName)
-        {
-            var weight = train.Schema.GetColumnOrNull(weightName) ?? throw SchemaErrors.ColumnNotFound("example weight", weightName);
-            if (weight.Type != NumberDataViewType.Single)
-            {
-                throw SchemaErrors.Mismatch("example weight", weightName, "Single", SchemaErrors.Describe(weight.Type));
-            }
-            var (rows, weights) = TrainingDataReader.ReadFeaturesAndWeights(train, feature, featureSize, weight, ct);
-            trainSet = ReconstructionSet.Create(rows, featureSize).WithWeights(weights);
-        }
-        else
-        {
-            trainSet = ReconstructionSet.Create(TrainingDataReader.ReadFeatures(train, feature, featureSize, ct), featureSize);
-        }
+        var (rows, weights) = TrainingDataReader.ReadRowsAndWeights(train, feature, featureSize, options.ExampleWeightColumnName, ct);
+        var trainSet = ReconstructionSet.Create(rows, featureSize).WithWeights(weights);
         TrainingSet? validationSet = null;
         if (validation is not null)
         {

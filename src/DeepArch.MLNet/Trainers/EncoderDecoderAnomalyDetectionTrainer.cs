@@ -44,6 +44,7 @@ public sealed class EncoderDecoderAnomalyDetectionTrainer : NetworkEstimator<Enc
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         FeatureColumn.Check(inputSchema, TrainerOptions.FeatureColumnName);
+        SchemaShapes.CheckWeightColumn(inputSchema, TrainerOptions.ExampleWeightColumnName);
         return SchemaShapes.With(inputSchema, AnomalyTask.OutputShape(null));
     }
 
@@ -60,7 +61,8 @@ public sealed class EncoderDecoderAnomalyDetectionTrainer : NetworkEstimator<Enc
         }
         var ct = o.CancellationToken;
         TrainingSet Read(float[] windows) => new(EncoderDecoderForecastingEstimator.WithLength(windows, size, size / f), [1 + size], Reversed(windows, size, f), size);
-        var trainSet = Read(TrainingDataReader.ReadFeatures(train, feature, size, ct));
+        var (windows, weights) = TrainingDataReader.ReadRowsAndWeights(train, feature, size, o.ExampleWeightColumnName, ct);
+        var trainSet = Read(windows).WithWeights(weights);
         var validationSet = validation is null ? null
             : Read(TrainingDataReader.ReadFeatures(validation, FeatureColumn.Resolve(validation.Schema, o.FeatureColumnName, size, "validation feature"), size, ct));
         return new FitData(feature, size, trainSet, validationSet, Task: null);
@@ -116,6 +118,13 @@ public sealed class EncoderDecoderAnomalyDetectionTrainer : NetworkEstimator<Enc
             GradientClipNorm = 5;
         }
 
+        /// <summary>
+        /// A <c>Single</c> column of per-row weights that scale each training window's loss (ML.NET's <c>ExampleWeightColumnName</c>):
+        /// a weight of 2 counts a window twice, 0 leaves it out of training; finite, at least 0, not all 0. Null (default) weighs
+        /// every window 1. The threshold is still chosen from every training window's score, unweighted.
+        /// </summary>
+        public string? ExampleWeightColumnName { get; set; }
+
         /// <summary>The windows: a known-size vector of <c>Single</c>.</summary>
         public string FeatureColumnName { get; set; } = "Features";
 
@@ -151,6 +160,10 @@ public sealed class EncoderDecoderAnomalyDetectionTrainer : NetworkEstimator<Enc
 
         internal override void Validate()
         {
+            if (ExampleWeightColumnName is not null)
+            {
+                CheckColumnName(nameof(ExampleWeightColumnName), ExampleWeightColumnName);
+            }
             CheckColumnName(nameof(FeatureColumnName), FeatureColumnName);
             Check(FeaturesPerStep >= 1, nameof(FeaturesPerStep), FeaturesPerStep, "must be at least 1");
             Check(Enum.IsDefined(Cell), nameof(Cell), Cell, "must be Rnn, Lstm or Gru");

@@ -52,6 +52,7 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         FeatureColumn.Check(inputSchema, TrainerOptions.FeatureColumnName);
+        SchemaShapes.CheckWeightColumn(inputSchema, TrainerOptions.ExampleWeightColumnName);
         return SchemaShapes.With(inputSchema, AnomalyTask.OutputShape(null));
     }
 
@@ -72,7 +73,8 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
         var ct = options.CancellationToken;
         bool stepwise = options.ScoreBy == ForecastScore.StepwisePredictionError;
         TrainingSet Sets(float[] windows) => Split(windows, windowSize, contextSize, stepwise ? f : contextSize);
-        var trainSet = Sets(TrainingDataReader.ReadFeatures(train, feature, windowSize, ct));
+        var (windows, weights) = TrainingDataReader.ReadRowsAndWeights(train, feature, windowSize, options.ExampleWeightColumnName, ct);
+        var trainSet = Sets(windows).WithWeights(weights);
         var validationSet = validation is null ? null
             : Sets(TrainingDataReader.ReadFeatures(validation, FeatureColumn.Resolve(validation.Schema, options.FeatureColumnName, windowSize, "validation feature"), windowSize, ct));
         return new FitData(feature, contextSize, trainSet, validationSet, Task: null);
@@ -162,6 +164,13 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
             GradientClipNorm = 5;
         }
 
+        /// <summary>
+        /// A <c>Single</c> column of per-row weights that scale each training window's loss (ML.NET's <c>ExampleWeightColumnName</c>):
+        /// a weight of 2 counts a window twice, 0 leaves it out of training; finite, at least 0, not all 0. Null (default) weighs
+        /// every window 1. The threshold is still chosen from every training window's score, unweighted.
+        /// </summary>
+        public string? ExampleWeightColumnName { get; set; }
+
         /// <summary>The window column: a known-size vector of <c>Single</c>, the context steps followed by the <see cref="Horizon"/> steps to forecast.</summary>
         public string FeatureColumnName { get; set; } = "Features";
 
@@ -218,6 +227,10 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
 
         internal override void Validate()
         {
+            if (ExampleWeightColumnName is not null)
+            {
+                CheckColumnName(nameof(ExampleWeightColumnName), ExampleWeightColumnName);
+            }
             CheckColumnName(nameof(FeatureColumnName), FeatureColumnName);
             base.Validate();
             Check(FeaturesPerStep >= 1, nameof(FeaturesPerStep), FeaturesPerStep, "must be at least 1");
