@@ -30,7 +30,8 @@ namespace DeepArch.MLNet.Trainers;
 /// Pretraining uses the shared options (batch size, learning rate, optimizer, schedule, seed, threads) with
 /// <see cref="Options.PretrainingEpochs"/> epochs and no validation; validation, early stopping and
 /// <c>Options.Progress</c> apply to fine-tuning, whose per-epoch history is the model's
-/// <c>History</c>. Training reads the feature and label columns into memory once; scoring streams.
+/// <c>History</c>. Example and class weights (<c>ExampleWeightColumnName</c>, <c>BalanceClasses</c>, <c>ClassWeights</c>) weigh
+/// every stage: each level's reconstruction loss and the fine-tuning loss. Training reads the feature and label columns into memory once; scoring streams.
 /// The options are validated when the trainer is created and again when <c>Fit</c> starts, which reads them all
 /// then (the pretraining options included): a change to <c>TrainerOptions</c> in between applies in full.
 /// </remarks>
@@ -95,12 +96,8 @@ public sealed class StackedAutoencoderTrainer : SupervisedNetworkTrainer<Stacked
         internal override void Validate()
         {
             base.Validate();
-            Check(ExampleWeightColumnName is null, nameof(ExampleWeightColumnName), $"'{ExampleWeightColumnName}'",
-                "must be null: the stacked autoencoder's layer-wise pretraining does not weigh rows yet");
-            Check(!BalanceClasses, nameof(BalanceClasses), BalanceClasses, "must be false: the stacked autoencoder's layer-wise pretraining does not weigh rows yet");
             Check(CheckpointDirectory is null, nameof(CheckpointDirectory), $"'{CheckpointDirectory}'",
                 "must be null: the stacked autoencoder trains in several stages, which checkpoints do not cover yet");
-            Check(ClassWeights is null, nameof(ClassWeights), $"{ClassWeights?.Count} classes", "must be null: the stacked autoencoder's layer-wise pretraining does not weigh rows yet");
             Check(HiddenLayers is not null, nameof(HiddenLayers), "null", "must not be null");
             Check(HiddenLayers!.Count > 0 && HiddenLayers.All(h => h >= 1), nameof(HiddenLayers), $"[{string.Join(", ", HiddenLayers)}]",
                 "must hold at least one level's code size, each at least 1");

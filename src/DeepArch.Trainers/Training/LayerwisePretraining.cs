@@ -62,7 +62,7 @@ public sealed class LayerwisePretraining
     /// <summary>Pretrains <paramref name="classifier"/>'s levels on <paramref name="unlabeled"/> (or on <paramref name="labeled"/>'s features), then fine-tunes it on <paramref name="labeled"/>.</summary>
     /// <param name="classifier">A network built from <see cref="StackedAutoencoder.Create"/>.</param>
     /// <param name="labeled">Features and labels.</param>
-    /// <param name="unlabeled">Features for pretraining (targets ignored); <paramref name="labeled"/>'s when null.</param>
+    /// <param name="unlabeled">Features for pretraining (targets ignored); <paramref name="labeled"/>'s when null. The set's row weights, if any, weigh each level's reconstruction loss.</param>
     /// <param name="cancellationToken">Checked between batches.</param>
     /// <param name="validation">Validation data for fine-tuning; null leaves it to <see cref="FineTuning"/>'s <see cref="TrainingOptions.ValidationFraction"/>.</param>
     /// <param name="progress">Receives one report per fine-tuning epoch; optional.</param>
@@ -84,7 +84,7 @@ public sealed class LayerwisePretraining
             SupervisedObjective objective = GaussianNoise > 0
                 ? new DenoisingObjective(autoencoder, GaussianNoise)
                 : new SupervisedObjective(autoencoder, LossFunction.MeanSquaredError);
-            histories.Add(new TrainingLoop(Pretraining).Fit(objective, ReconstructionSet.Create(codes, inputs), cancellationToken: cancellationToken));
+            histories.Add(new TrainingLoop(Pretraining).Fit(objective, ReconstructionSet.Create(codes, inputs).WithWeights(source.Weights), cancellationToken: cancellationToken));
             using var encoder = autoencoder.ExtractEncoder();
             classifier.CopyLayer(2 * level, encoder, 0);
             codes = encoder.Predict(codes, codes.Length / inputs);
