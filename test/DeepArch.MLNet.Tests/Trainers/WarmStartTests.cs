@@ -144,7 +144,7 @@ public sealed class WarmStartTests(ITestOutputHelper output)
 
     /// <summary>A model file whose training state was taken out, or damaged and sealed again, is refused with the reason; the model still scores.</summary>
     [Fact]
-    public void A_missing_or_damaged_training_state_is_refused()
+    public void A_missing_or_damaged_training_state_is_refused_and_its_size_is_printed()
     {
         var ml = new MLContext(seed: 1);
         var data = ml.Data.LoadFromEnumerable(Datasets.DiabetesRows.Take(120).ToArray());
@@ -172,6 +172,9 @@ public sealed class WarmStartTests(ITestOutputHelper output)
 
         using var withoutState = Edited(_ => null);
         Assert.Equal(Scores(initial, data), Scores(withoutState, data));
+        long parameters = 10 * 32 + 32 + 32 + 1;
+        output.WriteLine($"MLP 10-32-1 ({parameters} parameters, {4 * parameters:N0} bytes of weights): model file {initial.OnnxModel.Length:N0} bytes " +
+            $"with the training state, {withoutState.OnnxModel.Length:N0} without");
         Assert.Contains("holds no training state", Assert.Throws<ArgumentException>(() => trainer.Fit(data, withoutState)).Message);
 
         using var cut = Edited(state => Convert.ToBase64String(Convert.FromBase64String(state)[..^7]));
