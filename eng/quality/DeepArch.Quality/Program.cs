@@ -6,6 +6,9 @@ string Usage = $"""
     Usage: DeepArch.Quality <verb> [--seeds N] [--out PATH] [--settings IDS]
 
     Verbs:
+      defaults               issue 16's quality benchmark: every DeepArch estimator with default options on every bundled
+                             data set it applies to, beside ML.NET's trainers (and scikit-learn's counterparts where
+                             python3-sklearn is installed); with --out docs/quality.md it also writes docs/images/quality.svg
       autoencoder-defaults   for each option the anomaly detector's and the autoencoder transforms' options share with
                              different defaults, ROC AUC of the detector and accuracy of a classifier on the transform's
                              code, per candidate value, on data/digits.csv
@@ -17,7 +20,7 @@ string Usage = $"""
                              about 5 min per setting on 2 cores)
 
     Options:
-      --seeds N        seeds 1 to N per setting (default 5)
+      --seeds N        seeds 1 to N per setting (default 5; defaults: 3)
       --out PATH       also write the report to PATH
       --settings IDS   gan-defaults and seq2seq-defaults: the settings to run, comma-separated (default all: gan-defaults
                        {string.Join(", ", GanDefaults.Settings.Select(s => s.Id))}; seq2seq-defaults {string.Join(", ", SequenceDefaults.Settings.Select(s => s.Id))})
@@ -27,6 +30,7 @@ string? verb = null;
 string? outPath = null;
 int seeds = 5;
 string? settingIds = null;
+bool seedsGiven = false;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -42,6 +46,7 @@ for (int i = 0; i < args.Length; i++)
             break;
         case "--seeds" when i + 1 < args.Length && int.TryParse(args[i + 1], out int n) && n is >= 1 and <= 100:
             seeds = n;
+            seedsGiven = true;
             i++;
             break;
         case string a when !a.StartsWith('-') && verb is null:
@@ -53,9 +58,9 @@ for (int i = 0; i < args.Length; i++)
             return 1;
     }
 }
-if (verb is not ("autoencoder-defaults" or "gan-defaults" or "seq2seq-defaults") || (settingIds is not null && verb == "autoencoder-defaults"))
+if (verb is not ("defaults" or "autoencoder-defaults" or "gan-defaults" or "seq2seq-defaults") || (settingIds is not null && verb is "autoencoder-defaults" or "defaults"))
 {
-    Console.Error.WriteLine(verb is "autoencoder-defaults" ? "--settings is for gan-defaults and seq2seq-defaults only." :
+    Console.Error.WriteLine(verb is "autoencoder-defaults" or "defaults" ? "--settings is for gan-defaults and seq2seq-defaults only." :
         verb is null ? "Name a verb." : $"Unknown verb '{verb}'.");
     Console.Error.WriteLine(Usage);
     return 1;
@@ -67,6 +72,7 @@ string report = verb switch
 {
     "gan-defaults" => GanReport(),
     "seq2seq-defaults" => SequenceReport(),
+    "defaults" => DefaultsReport(),
     _ => AutoencoderReport(),
 };
 
@@ -96,6 +102,24 @@ string GanReport()
     var results = experiment.Run();
     return GanDefaultsReport.Write(RunInfo.Command(args), RunInfo.Commit(), RunInfo.Machine(), $"{loadAtStart}, {RunInfo.LoadAverage()}",
         watch.Elapsed, experiment, results);
+}
+
+// Every DeepArch default beside ML.NET's trainers; with --out, the chart goes to images/quality.svg beside the report.
+string DefaultsReport()
+{
+    var benchmark = new DefaultsBenchmark(Enumerable.Range(1, seedsGiven ? seeds : 3).ToArray(), Console.Error);
+    var tasks = DefaultsBenchmark.Tasks();
+    var results = tasks.SelectMany(benchmark.Run).ToList();
+    string? chart = null;
+    if (outPath is not null)
+    {
+        string folder = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outPath))!, "images");
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "quality.svg"), DeepArch.Quality.DefaultsReport.Chart(DeepArch.Quality.DefaultsReport.Standings(tasks, results)));
+        chart = "images/quality.svg";
+    }
+    return DeepArch.Quality.DefaultsReport.Write(RunInfo.Command(args), RunInfo.Commit(), RunInfo.Machine(), $"{loadAtStart}, {RunInfo.LoadAverage()}",
+        watch.Elapsed, benchmark, tasks, results, chart);
 }
 
 string SequenceReport()
