@@ -56,6 +56,9 @@ internal sealed class DefaultsBenchmark(IReadOnlyList<int> seeds, TextWriter log
 
     public IReadOnlyList<int> Seeds => seeds;
 
+    /// <summary>Whether <see cref="Run"/> also runs scikit-learn's counterpart of each task (default true).</summary>
+    public bool WithScikitLearn { get; init; } = true;
+
     /// <summary>The tasks, in report order.</summary>
     public static IReadOnlyList<DataTask> Tasks()
     {
@@ -151,7 +154,10 @@ internal sealed class DefaultsBenchmark(IReadOnlyList<int> seeds, TextWriter log
                 log.WriteLine($"{string.Join(", ", metrics.Select(m => $"{m.Key} {m.Value:F4}"))} ({seconds:F1} s)");
                 results.Add(new Result(task.Id, model.Name, model.Family, seed, metrics, seconds));
             }
-            results.AddRange(ScikitLearn(task, seed, train, test));
+            if (WithScikitLearn)
+            {
+                results.AddRange(ScikitLearn(task, seed, train, test));
+            }
         }
         return results;
     }

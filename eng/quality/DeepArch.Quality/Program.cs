@@ -9,6 +9,9 @@ string Usage = $"""
       defaults               issue 16's quality benchmark: every DeepArch estimator with default options on every bundled
                              data set it applies to, beside ML.NET's trainers (and scikit-learn's counterparts where
                              python3-sklearn is installed); with --out docs/quality.md it also writes docs/images/quality.svg
+      presets                candidates for the defaults that lose in the defaults verb (the stacked autoencoder and
+                             the recurrent classifier on the digits, the recurrent forecasting detector on the CO2
+                             windows), each beside the current default on the same splits and seeds
       autoencoder-defaults   for each option the anomaly detector's and the autoencoder transforms' options share with
                              different defaults, ROC AUC of the detector and accuracy of a classifier on the transform's
                              code, per candidate value, on data/digits.csv
@@ -58,9 +61,9 @@ for (int i = 0; i < args.Length; i++)
             return 1;
     }
 }
-if (verb is not ("defaults" or "autoencoder-defaults" or "gan-defaults" or "seq2seq-defaults") || (settingIds is not null && verb is "autoencoder-defaults" or "defaults"))
+if (verb is not ("defaults" or "presets" or "autoencoder-defaults" or "gan-defaults" or "seq2seq-defaults") || (settingIds is not null && verb is "autoencoder-defaults" or "defaults" or "presets"))
 {
-    Console.Error.WriteLine(verb is "autoencoder-defaults" or "defaults" ? "--settings is for gan-defaults and seq2seq-defaults only." :
+    Console.Error.WriteLine(verb is "autoencoder-defaults" or "defaults" or "presets" ? "--settings is for gan-defaults and seq2seq-defaults only." :
         verb is null ? "Name a verb." : $"Unknown verb '{verb}'.");
     Console.Error.WriteLine(Usage);
     return 1;
@@ -73,6 +76,7 @@ string report = verb switch
     "gan-defaults" => GanReport(),
     "seq2seq-defaults" => SequenceReport(),
     "defaults" => DefaultsReport(),
+    "presets" => PresetReport(),
     _ => AutoencoderReport(),
 };
 
@@ -120,6 +124,15 @@ string DefaultsReport()
     }
     return DeepArch.Quality.DefaultsReport.Write(RunInfo.Command(args), RunInfo.Commit(), RunInfo.Machine(), $"{loadAtStart}, {RunInfo.LoadAverage()}",
         watch.Elapsed, benchmark, tasks, results, chart);
+}
+
+string PresetReport()
+{
+    var benchmark = new DefaultsBenchmark(Enumerable.Range(1, seedsGiven ? seeds : 3).ToArray(), Console.Error) { WithScikitLearn = false };
+    var tasks = PresetStudy.Tasks();
+    var results = tasks.SelectMany(benchmark.Run).ToList();
+    return PresetStudy.Write(RunInfo.Command(args), RunInfo.Commit(), RunInfo.Machine(), $"{loadAtStart}, {RunInfo.LoadAverage()}", watch.Elapsed,
+        benchmark.Seeds, tasks, results);
 }
 
 string SequenceReport()

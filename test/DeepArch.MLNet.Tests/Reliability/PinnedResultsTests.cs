@@ -91,6 +91,7 @@ public class PinnedResultsTests(ITestOutputHelper output)
         ["forecast per step"] = "ad0073e514aefeba6bd6cac90fdd79c41e1d167ba7a1c8d90a8fd01622c8358b",
         ["forecasting detector error"] = "d5131df5cbdb2c440d80b94d802db62927b7dce0fc2a73a3bada48dc1ff0c65d",
         ["forecasting detector monte carlo"] = "8e8120847cc50c54e47f0f131c9088483d19f5cba78d660d5698f5d4a221939d",
+        ["forecasting detector stepwise (default)"] = "0064dbdc42e74fa4440ed7a655cf080b026b4dbec27d4fd1324fb7c3201d1cf8",
         ["mlp binary, batch norm, dropout, early stopping, cosine"] = "4f33fd438274d593274f4f9fb1e3ebfde848396f1664858b8e6ac46d5af6fbf8",
         ["mlp multiclass"] = "bcf8a6d6428f698302395ed5e928d8f624bb66ece4415243b869e38063690654",
         ["mlp regression, label and features standardized, validation fraction"] = "fcc45f4e6970533b953057b86e9ebc7cc66fd8705b96c0be6ff16c4ea3033232",
@@ -171,7 +172,8 @@ public class PinnedResultsTests(ITestOutputHelper output)
         ["ae detector variational elbo, standardized"] = ml => Detector(ml, new() { Kind = AutoencoderKind.Variational, LayerSizes = [16, 6], VariationalScore = AutoencoderScore.NegativeElbo, StandardizeError = true, Epochs = 3 }),
         ["ae detector convolutional, validation threshold"] = ml => Detector(ml, new() { Kind = AutoencoderKind.Convolutional, ImageShape = [1, 8, 8], Epochs = 2,
             ThresholdSource = AnomalyThresholdSource.ValidationFalsePositiveRate }, validation: true),
-        ["forecasting detector error"] = ml => ForecastingDetector(ml, new() { HiddenSize = 8, Epochs = 2 }),
+        ["forecasting detector error"] = ml => ForecastingDetector(ml, new() { HiddenSize = 8, Epochs = 2, ScoreBy = ForecastScore.PredictionError }),
+        ["forecasting detector stepwise (default)"] = ml => ForecastingDetector(ml, new() { HiddenSize = 8, Epochs = 2 }),
         ["forecasting detector monte carlo"] = ml => ForecastingDetector(ml, new() { HiddenSize = 8, Epochs = 2, Dropout = 0.2f, ScoreBy = ForecastScore.PredictiveVariance, MonteCarloPasses = 4 }),
         ["featurize deep"] = ml => Transform(ml, ml.Transforms.FeaturizeByAutoencoder(new AutoencoderFeaturizingEstimator.Options
         {

@@ -173,7 +173,7 @@ public class EncoderDecoderTests(ITestOutputHelper output)
         var trainer = ml.AnomalyDetection.Trainers.EncoderDecoder(new EncoderDecoderAnomalyDetectionTrainer.Options { Seed = 1, TrainingThreads = 1, Epochs = 30 });
         var detector = trainer.Fit(trainData);
         var metrics = ml.AnomalyDetection.Evaluate(detector.Transform(testData));
-        var forecaster = ml.AnomalyDetection.Trainers.RecurrentForecaster(new ForecastingAnomalyDetectionTrainer.Options { Seed = 1, TrainingThreads = 1 }).Fit(trainData);
+        var forecaster = ml.AnomalyDetection.Trainers.RecurrentForecaster(new ForecastingAnomalyDetectionTrainer.Options { Seed = 1, TrainingThreads = 1, ScoreBy = DeepArch.Trainers.Architectures.ForecastScore.PredictionError }).Fit(trainData);
         var forecasterMetrics = ml.AnomalyDetection.Evaluate(forecaster.Transform(testData));
         var stepwise = ml.AnomalyDetection.Trainers.RecurrentForecaster(new ForecastingAnomalyDetectionTrainer.Options
         {

@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Text;
+using DeepArch.MLNet;
+using DeepArch.MLNet.Trainers;
+using DeepArch.Trainers.Architectures;
+using DeepArch.Trainers.Layers;
+using Microsoft.ML;
+using static DeepArch.Quality.DefaultsBenchmark;
+
+namespace DeepArch.Quality;
+
+/// <summary>
+/// The candidates for the defaults that lose in <see cref="DefaultsBenchmark"/>, each beside the current default on the same
+/// task, seeds and splits: the stacked autoencoder and the recurrent classifier on the digits, the recurrent forecasting
+/// detector on the CO2 windows. A default changed by it says so in its docs with this verb's command.
+/// </summary>
+internal static class PresetStudy
+{
+    public static IReadOnlyList<DataTask> Tasks()
+    {
+        var tasks = DefaultsBenchmark.Tasks();
+        var digits = tasks.Single(t => t.Id == "digits");
+        var co2 = tasks.Single(t => t.Id == "co2-windows");
+        static Model Stacked(string name, Action<StackedAutoencoderTrainer.Options> set)
+            => new($"StackedAutoencoder, {name}", Family.DeepArch, ml =>
+            {
+                var options = new StackedAutoencoderTrainer.Options();
+                set(options);
+                return ml.MulticlassClassification.Trainers.StackedAutoencoder(options);
+            });
+        static Model Recurrent(string name, Action<RecurrentNetworkTrainer.Options> set)
+            => new($"RecurrentNetwork, {name}", Family.DeepArch, ml =>
+            {
+                var options = new RecurrentNetworkTrainer.Options { FeaturesPerStep = 8 };
+                set(options);
+                return ml.MulticlassClassification.Trainers.RecurrentNetwork(options);
+            });
+        return
+        [
+            digits with
+            {
+                Id = "digits-stacked",
+                Models =
+                [
+                    Stacked("defaults", _ => { }),
+                    Stacked("LearningRate 3e-3", o => o.LearningRate = 3e-3),
+                    Stacked("LearningRate 1e-2", o => o.LearningRate = 1e-2),
+                    Stacked("LearningRate 3e-3, Epochs 60", o => (o.LearningRate, o.Epochs) = (3e-3, 60)),
+                    Stacked("Activation ReLU", o => o.Activation = ActivationKind.ReLU),
+                    Stacked("Activation ReLU, LearningRate 3e-3", o => (o.Activation, o.LearningRate) = (ActivationKind.ReLU, 3e-3)),
+                ],
+            },
+            digits with
+            {
+                Id = "digits-recurrent",
+                Models =
+                [
+                    Recurrent("defaults", _ => { }),
+                    Recurrent("LearningRate 3e-3", o => o.LearningRate = 3e-3),
+                    Recurrent("Epochs 60", o => o.Epochs = 60),
+                    Recurrent("Cell Gru", o => o.Cell = RecurrentCell.Gru),
+                    Recurrent("Bidirectional", o => o.Bidirectional = true),
+                    Recurrent("Cell Gru, LearningRate 3e-3", o => (o.Cell, o.LearningRate) = (RecurrentCell.Gru, 3e-3)),
+                ],
+            },
+            co2 with
+            {
+                Id = "co2-forecaster",
+                Models =
+                [
+                    new("RecurrentForecaster, defaults", Family.DeepArch, ml => ml.AnomalyDetection.Trainers.RecurrentForecaster()),
+                    new("RecurrentForecaster, ScoreBy StepwisePredictionError", Family.DeepArch, ml => ml.AnomalyDetection.Trainers.RecurrentForecaster(
+                        new ForecastingAnomalyDetectionTrainer.Options { ScoreBy = ForecastScore.StepwisePredictionError })),
+                ],
+            },
+        ];
+    }
+
+    public static string Write(string command, string commit, string machine, string load, TimeSpan elapsed, IReadOnlyList<int> seeds,
+        IReadOnlyList<DataTask> tasks, IReadOnlyList<Result> results)
+    {
+        var md = new StringBuilder();
+        RunInfo.AppendHeader(md, "Candidate defaults where DeepArch's lose", command, commit, machine, load, elapsed, seeds,
+            "the splits and seeds of the defaults verb; mean ± standard deviation over the seeds");
+        foreach (var task in tasks)
+        {
+            var metrics = Metrics(task.Kind);
+            md.AppendLine($"## {task.Id}").AppendLine();
+            md.AppendLine("| setting | " + string.Join(" | ", metrics.Select(m => m.Name)) + " | Fit (s) |");
+            md.AppendLine("| --- | " + string.Join(" | ", metrics.Select(_ => "---:")) + " | ---: |");
+            foreach (var group in results.Where(r => r.DataTask == task.Id).GroupBy(r => r.Model))
+            {
+                string cells = string.Join(" | ", metrics.Select(m =>
+                {
+                    var values = group.Select(r => r.Metrics[m.Name]).ToArray();
+                    double mean = values.Average(), sd = values.Length < 2 ? 0 : Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1));
+                    return string.Create(CultureInfo.InvariantCulture, $"{mean:F4} ± {sd:F4}");
+                }));
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {group.Key} | {cells} | {group.Average(r => r.FitSeconds):F1} |");
+            }
+            md.AppendLine();
+        }
+        return md.ToString();
+    }
+}
