@@ -74,7 +74,7 @@ public static partial class DeepArchCatalog
     /// <param name="batchSize">Rows per mini-batch.</param>
     /// <param name="learningRate">Adam's learning rate.</param>
     public static ConvolutionalNetworkTrainer ConvolutionalNetwork(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
-        string labelColumnName, string featureColumnName, IReadOnlyList<int> inputShape, int epochs = 20, int batchSize = 32, double learningRate = 1e-3)
+        string labelColumnName, string featureColumnName, IReadOnlyList<int> inputShape, int epochs = 20, int batchSize = 32, double learningRate = 3e-3)
         => catalog.ConvolutionalNetwork(Convolutional(labelColumnName, featureColumnName, inputShape, epochs, batchSize, learningRate));
 
     /// <summary>A convolutional network for multiclass classification, with every option (a preset such as LeNet-5, or explicit layers).</summary>
@@ -90,7 +90,7 @@ public static partial class DeepArchCatalog
     /// <param name="labelColumnName">The <c>Boolean</c> label column.</param>
     /// <inheritdoc cref="ConvolutionalNetwork(MulticlassClassificationCatalog.MulticlassClassificationTrainers, string, string, IReadOnlyList{int}, int, int, double)"/>
     public static ConvolutionalNetworkTrainer ConvolutionalNetwork(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
-        string labelColumnName, string featureColumnName, IReadOnlyList<int> inputShape, int epochs = 20, int batchSize = 32, double learningRate = 1e-3)
+        string labelColumnName, string featureColumnName, IReadOnlyList<int> inputShape, int epochs = 20, int batchSize = 32, double learningRate = 3e-3)
         => catalog.ConvolutionalNetwork(Convolutional(labelColumnName, featureColumnName, inputShape, epochs, batchSize, learningRate));
 
     /// <summary>A convolutional network for binary classification, with every option.</summary>
@@ -106,7 +106,7 @@ public static partial class DeepArchCatalog
     /// <param name="labelColumnName">The <c>Single</c> label column.</param>
     /// <inheritdoc cref="ConvolutionalNetwork(MulticlassClassificationCatalog.MulticlassClassificationTrainers, string, string, IReadOnlyList{int}, int, int, double)"/>
     public static ConvolutionalNetworkTrainer ConvolutionalNetwork(this RegressionCatalog.RegressionTrainers catalog,
-        string labelColumnName, string featureColumnName, IReadOnlyList<int> inputShape, int epochs = 20, int batchSize = 32, double learningRate = 1e-3)
+        string labelColumnName, string featureColumnName, IReadOnlyList<int> inputShape, int epochs = 20, int batchSize = 32, double learningRate = 3e-3)
         => catalog.ConvolutionalNetwork(Convolutional(labelColumnName, featureColumnName, inputShape, epochs, batchSize, learningRate));
 
     /// <summary>A convolutional network for regression, with every option.</summary>
@@ -128,7 +128,7 @@ public static partial class DeepArchCatalog
     /// <param name="learningRate">Adam's learning rate, for pretraining and fine-tuning.</param>
     public static StackedAutoencoderTrainer StackedAutoencoder(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         string labelColumnName = "Label", string featureColumnName = "Features", int[]? hiddenLayers = null,
-        int pretrainingEpochs = 20, int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
+        int pretrainingEpochs = 20, int epochs = 60, int batchSize = 32, double learningRate = 3e-3)
         => catalog.StackedAutoencoder(Stacked(labelColumnName, featureColumnName, hiddenLayers, pretrainingEpochs, epochs, batchSize, learningRate));
 
     /// <summary>A supervised stacked autoencoder for multiclass classification, with every option (denoising pretraining, fine-tuning the head only...).</summary>
@@ -145,7 +145,7 @@ public static partial class DeepArchCatalog
     /// <inheritdoc cref="StackedAutoencoder(MulticlassClassificationCatalog.MulticlassClassificationTrainers, string, string, int[], int, int, int, double)"/>
     public static StackedAutoencoderTrainer StackedAutoencoder(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
         string labelColumnName = "Label", string featureColumnName = "Features", int[]? hiddenLayers = null,
-        int pretrainingEpochs = 20, int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
+        int pretrainingEpochs = 20, int epochs = 60, int batchSize = 32, double learningRate = 3e-3)
         => catalog.StackedAutoencoder(Stacked(labelColumnName, featureColumnName, hiddenLayers, pretrainingEpochs, epochs, batchSize, learningRate));
 
     /// <summary>A supervised stacked autoencoder for binary classification, with every option.</summary>

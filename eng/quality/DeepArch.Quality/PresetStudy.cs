@@ -21,6 +21,38 @@ internal static class PresetStudy
         var tasks = DefaultsBenchmark.Tasks();
         var digits = tasks.Single(t => t.Id == "digits");
         var co2 = tasks.Single(t => t.Id == "co2-windows");
+        var (wine, odd, diabetes) = (tasks.Single(t => t.Id == "wine"), tasks.Single(t => t.Id == "digits-odd"), tasks.Single(t => t.Id == "diabetes"));
+        static Model Convolutional(string name, Action<ConvolutionalNetworkTrainer.Options> set)
+            => new($"ConvolutionalNetwork, {name}", Family.DeepArch, ml =>
+            {
+                var options = new ConvolutionalNetworkTrainer.Options { InputShape = [1, 8, 8], Epochs = 20 };
+                set(options);
+                return ml.MulticlassClassification.Trainers.ConvolutionalNetwork(options);
+            });
+        // The MLP's candidates, for each task kind: the same settings, made by the task's catalog.
+        static Model[] Perceptrons(DefaultsBenchmark.Kind kind)
+        {
+            (string Name, Action<MultilayerPerceptronTrainer.Options> Set)[] settings =
+            [
+                ("defaults", _ => { }),
+                ("WeightDecay 1e-4", o => o.WeightDecay = 1e-4),
+                ("Dropout 0.2", o => o.Dropout = 0.2f),
+                ("ValidationFraction 0.1, EarlyStoppingPatience 10, Epochs 200", o => (o.ValidationFraction, o.EarlyStoppingPatience, o.Epochs) = (0.1, 10, 200)),
+                ("LearningRate 3e-3", o => o.LearningRate = 3e-3),
+                ("Epochs 60", o => o.Epochs = 60),
+            ];
+            return settings.Select(setting => new Model($"MultilayerPerceptron, {setting.Name}", Family.DeepArch, ml =>
+            {
+                var options = new MultilayerPerceptronTrainer.Options();
+                setting.Set(options);
+                return kind switch
+                {
+                    DefaultsBenchmark.Kind.Multiclass => (IEstimator<ITransformer>)ml.MulticlassClassification.Trainers.MultilayerPerceptron(options),
+                    DefaultsBenchmark.Kind.Binary => ml.BinaryClassification.Trainers.MultilayerPerceptron(options),
+                    _ => ml.Regression.Trainers.MultilayerPerceptron(options),
+                };
+            })).ToArray();
+        }
         static Model Stacked(string name, Action<StackedAutoencoderTrainer.Options> set)
             => new($"StackedAutoencoder, {name}", Family.DeepArch, ml =>
             {
@@ -48,8 +80,24 @@ internal static class PresetStudy
                     Stacked("LearningRate 3e-3, Epochs 60", o => (o.LearningRate, o.Epochs) = (3e-3, 60)),
                     Stacked("Activation ReLU", o => o.Activation = ActivationKind.ReLU),
                     Stacked("Activation ReLU, LearningRate 3e-3", o => (o.Activation, o.LearningRate) = (ActivationKind.ReLU, 3e-3)),
+                    Stacked("LearningRate 1e-2, Epochs 60", o => (o.LearningRate, o.Epochs) = (1e-2, 60)),
+                    Stacked("LearningRate 3e-3, Epochs 100", o => (o.LearningRate, o.Epochs) = (3e-3, 100)),
                 ],
             },
+            digits with
+            {
+                Id = "digits-convolutional",
+                Models =
+                [
+                    Convolutional("defaults", _ => { }),
+                    Convolutional("LearningRate 3e-3", o => o.LearningRate = 3e-3),
+                    Convolutional("Epochs 40", o => o.Epochs = 40),
+                    Convolutional("LearningRate 3e-3, Epochs 40", o => (o.LearningRate, o.Epochs) = (3e-3, 40)),
+                ],
+            },
+            wine with { Id = "wine-perceptron", Models = Perceptrons(DefaultsBenchmark.Kind.Multiclass) },
+            odd with { Id = "digits-odd-perceptron", Models = Perceptrons(DefaultsBenchmark.Kind.Binary) },
+            diabetes with { Id = "diabetes-perceptron", Models = Perceptrons(DefaultsBenchmark.Kind.Regression) },
             digits with
             {
                 Id = "digits-recurrent",
@@ -61,6 +109,8 @@ internal static class PresetStudy
                     Recurrent("Cell Gru", o => o.Cell = RecurrentCell.Gru),
                     Recurrent("Bidirectional", o => o.Bidirectional = true),
                     Recurrent("Cell Gru, LearningRate 3e-3", o => (o.Cell, o.LearningRate) = (RecurrentCell.Gru, 3e-3)),
+                    Recurrent("LearningRate 3e-3, Epochs 40", o => (o.LearningRate, o.Epochs) = (3e-3, 40)),
+                    Recurrent("LearningRate 1e-2", o => o.LearningRate = 1e-2),
                 ],
             },
             co2 with

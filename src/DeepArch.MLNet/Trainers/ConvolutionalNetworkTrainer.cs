@@ -100,6 +100,16 @@ public sealed class ConvolutionalNetworkTrainer : SupervisedNetworkTrainer<Convo
     public sealed class Options : NetworkTrainerOptions
     {
         /// <summary>
+        /// Creates the options with the convolutional networks' default learning rate, 3e-3: on the digits (docs/quality.md;
+        /// <c>eng/quality</c> <c>presets</c>, three seeds, 20 epochs) the default CNN reached accuracy 0.9777 with it where 1e-3 reached
+        /// 0.9654 (ML.NET's best, 0.9685). Measured on classification; a regression CNN takes the same default.
+        /// </summary>
+        public Options()
+        {
+            LearningRate = 3e-3;
+        }
+
+        /// <summary>
         /// How to read the flat feature vector: (channels, height, width) for images or (channels, length) for
         /// signals, row-major; every size at least 1, and their product the feature column's size. Required.
         /// </summary>

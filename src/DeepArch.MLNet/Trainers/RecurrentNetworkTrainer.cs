@@ -72,10 +72,15 @@ public sealed class RecurrentNetworkTrainer : SupervisedNetworkTrainer<Recurrent
     /// <summary>Options of <see cref="RecurrentNetworkTrainer"/>.</summary>
     public sealed class Options : NetworkTrainerOptions
     {
-        /// <summary>Creates the options with the recurrent networks' defaults: gradients clipped at norm 5 (<see cref="NetworkOptions.GradientClipNorm"/>).</summary>
+        /// <summary>
+        /// Creates the options with the recurrent networks' defaults: gradients clipped at norm 5 (<see cref="NetworkOptions.GradientClipNorm"/>)
+        /// and a learning rate of 3e-3. On the digits read row by row (docs/quality.md; <c>eng/quality</c> <c>presets</c>, three seeds)
+        /// the LSTM reached accuracy 0.9697 with 3e-3 where 1e-3 reached 0.9412 in the same 30 epochs (1e-2: 0.9808; ML.NET's best, 0.9685).
+        /// </summary>
         public Options()
         {
             GradientClipNorm = 5;
+            LearningRate = 3e-3;
         }
 
         /// <summary>Values per time step (F): the feature vector holds its steps one after the other; at least 1 (default 1, a univariate series).</summary>

@@ -78,6 +78,17 @@ public sealed class StackedAutoencoderTrainer : SupervisedNetworkTrainer<Stacked
     /// </summary>
     public sealed class Options : NetworkTrainerOptions
     {
+        /// <summary>
+        /// Creates the options with the stacked autoencoder's defaults: 60 fine-tuning epochs at a learning rate of 3e-3 (pretraining
+        /// too). On the digits (docs/quality.md; <c>eng/quality</c> <c>presets</c>, three seeds) they reach accuracy 0.9691 where 30
+        /// epochs at 1e-3 reached 0.8510 (ML.NET's best, 0.9685).
+        /// </summary>
+        public Options()
+        {
+            Epochs = 60;
+            LearningRate = 3e-3;
+        }
+
         /// <summary>Each level's code size, bottom first (the classifier's hidden layers); at least one, each at least 1.</summary>
         public IReadOnlyList<int> HiddenLayers { get; set; } = [32, 16];
 
