@@ -27,7 +27,7 @@ public static partial class DeepArchCatalog
     /// <param name="learningRate">Adam's learning rate.</param>
     public static RecurrentNetworkTrainer RecurrentNetwork(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         string labelColumnName = "Label", string featureColumnName = "Features", int featuresPerStep = 1, RecurrentCell cell = RecurrentCell.Lstm,
-        int hiddenSize = 64, int epochs = 30, int batchSize = 32, double learningRate = 3e-3)
+        int hiddenSize = 64, int epochs = 30, int batchSize = 32, double learningRate = 1e-2)
         => catalog.RecurrentNetwork(Recurrent(labelColumnName, featureColumnName, featuresPerStep, cell, hiddenSize, epochs, batchSize, learningRate));
 
     /// <summary>A recurrent network for multiclass classification of sequences, with every option.</summary>
@@ -43,7 +43,7 @@ public static partial class DeepArchCatalog
     /// <inheritdoc cref="RecurrentNetwork(MulticlassClassificationCatalog.MulticlassClassificationTrainers, string, string, int, RecurrentCell, int, int, int, double)"/>
     public static RecurrentNetworkTrainer RecurrentNetwork(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
         string labelColumnName = "Label", string featureColumnName = "Features", int featuresPerStep = 1, RecurrentCell cell = RecurrentCell.Lstm,
-        int hiddenSize = 64, int epochs = 30, int batchSize = 32, double learningRate = 3e-3)
+        int hiddenSize = 64, int epochs = 30, int batchSize = 32, double learningRate = 1e-2)
         => catalog.RecurrentNetwork(Recurrent(labelColumnName, featureColumnName, featuresPerStep, cell, hiddenSize, epochs, batchSize, learningRate));
 
     /// <summary>A recurrent network for binary classification of sequences, with every option.</summary>
@@ -60,7 +60,7 @@ public static partial class DeepArchCatalog
     /// <inheritdoc cref="RecurrentNetwork(MulticlassClassificationCatalog.MulticlassClassificationTrainers, string, string, int, RecurrentCell, int, int, int, double)"/>
     public static RecurrentNetworkTrainer RecurrentNetwork(this RegressionCatalog.RegressionTrainers catalog,
         string labelColumnName = "Label", string featureColumnName = "Features", int featuresPerStep = 1, RecurrentCell cell = RecurrentCell.Lstm,
-        int hiddenSize = 64, int epochs = 30, int batchSize = 32, double learningRate = 3e-3)
+        int hiddenSize = 64, int epochs = 30, int batchSize = 32, double learningRate = 1e-2)
         => catalog.RecurrentNetwork(Recurrent(labelColumnName, featureColumnName, featuresPerStep, cell, hiddenSize, epochs, batchSize, learningRate));
 
     /// <summary>A recurrent network for regression over sequences, with every option.</summary>

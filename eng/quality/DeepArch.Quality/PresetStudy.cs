@@ -111,6 +111,7 @@ internal static class PresetStudy
                     Recurrent("Cell Gru, LearningRate 3e-3", o => (o.Cell, o.LearningRate) = (RecurrentCell.Gru, 3e-3)),
                     Recurrent("LearningRate 3e-3, Epochs 40", o => (o.LearningRate, o.Epochs) = (3e-3, 40)),
                     Recurrent("LearningRate 1e-2", o => o.LearningRate = 1e-2),
+                    Recurrent("LearningRate 1e-3", o => o.LearningRate = 1e-3),
                 ],
             },
             co2 with

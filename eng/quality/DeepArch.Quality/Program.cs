@@ -25,7 +25,9 @@ string Usage = $"""
     Options:
       --seeds N        seeds 1 to N per setting (default 5; defaults: 3)
       --out PATH       also write the report to PATH
-      --settings IDS   gan-defaults and seq2seq-defaults: the settings to run, comma-separated (default all: gan-defaults
+      --settings IDS   gan-defaults, seq2seq-defaults and presets: the settings (presets: the tasks) to run, comma-separated
+                       (default all: presets digits-stacked, digits-convolutional, wine-perceptron, digits-odd-perceptron,
+                       diabetes-perceptron, digits-recurrent, co2-forecaster; gan-defaults
                        {string.Join(", ", GanDefaults.Settings.Select(s => s.Id))}; seq2seq-defaults {string.Join(", ", SequenceDefaults.Settings.Select(s => s.Id))})
     """;
 
@@ -61,9 +63,9 @@ for (int i = 0; i < args.Length; i++)
             return 1;
     }
 }
-if (verb is not ("defaults" or "presets" or "autoencoder-defaults" or "gan-defaults" or "seq2seq-defaults") || (settingIds is not null && verb is "autoencoder-defaults" or "defaults" or "presets"))
+if (verb is not ("defaults" or "presets" or "autoencoder-defaults" or "gan-defaults" or "seq2seq-defaults") || (settingIds is not null && verb is "autoencoder-defaults" or "defaults"))
 {
-    Console.Error.WriteLine(verb is "autoencoder-defaults" or "defaults" or "presets" ? "--settings is for gan-defaults and seq2seq-defaults only." :
+    Console.Error.WriteLine(verb is "autoencoder-defaults" or "defaults" ? "--settings is for gan-defaults, seq2seq-defaults and presets only." :
         verb is null ? "Name a verb." : $"Unknown verb '{verb}'.");
     Console.Error.WriteLine(Usage);
     return 1;
@@ -129,7 +131,7 @@ string DefaultsReport()
 string PresetReport()
 {
     var benchmark = new DefaultsBenchmark(Enumerable.Range(1, seedsGiven ? seeds : 3).ToArray(), Console.Error) { WithScikitLearn = false };
-    var tasks = PresetStudy.Tasks();
+    var tasks = PresetStudy.Tasks().Where(t => settingIds is null || settingIds.Split(',').Contains(t.Id)).ToList();
     var results = tasks.SelectMany(benchmark.Run).ToList();
     return PresetStudy.Write(RunInfo.Command(args), RunInfo.Commit(), RunInfo.Machine(), $"{loadAtStart}, {RunInfo.LoadAverage()}", watch.Elapsed,
         benchmark.Seeds, tasks, results);
