@@ -40,6 +40,8 @@ internal static class PresetStudy
                 ("ValidationFraction 0.1, EarlyStoppingPatience 10, Epochs 200", o => (o.ValidationFraction, o.EarlyStoppingPatience, o.Epochs) = (0.1, 10, 200)),
                 ("LearningRate 3e-3", o => o.LearningRate = 3e-3),
                 ("Epochs 60", o => o.Epochs = 60),
+                ("HiddenLayers [] (a linear model)", o => o.HiddenLayers = []),
+                ("HiddenLayers [32]", o => o.HiddenLayers = [32]),
             ];
             return settings.Select(setting => new Model($"MultilayerPerceptron, {setting.Name}", Family.DeepArch, ml =>
             {
@@ -96,7 +98,15 @@ internal static class PresetStudy
                 ],
             },
             wine with { Id = "wine-perceptron", Models = Perceptrons(DefaultsBenchmark.Kind.Multiclass) },
-            odd with { Id = "digits-odd-perceptron", Models = Perceptrons(DefaultsBenchmark.Kind.Binary) },
+            odd with
+            {
+                Id = "digits-odd-perceptron",
+                Models =
+                [
+                    .. Perceptrons(DefaultsBenchmark.Kind.Binary),
+                    new("ConvolutionalNetwork [1, 8, 8]", Family.DeepArch, ml => ml.BinaryClassification.Trainers.ConvolutionalNetwork("Label", "Features", [1, 8, 8])),
+                ],
+            },
             diabetes with { Id = "diabetes-perceptron", Models = Perceptrons(DefaultsBenchmark.Kind.Regression) },
             digits with
             {
