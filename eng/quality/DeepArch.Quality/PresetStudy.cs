@@ -97,6 +97,7 @@ internal static class PresetStudy
                     Convolutional("LearningRate 3e-3, Epochs 40", o => (o.LearningRate, o.Epochs) = (3e-3, 40)),
                 ],
             },
+            digits with { Id = "digits-perceptron", Models = Perceptrons(DefaultsBenchmark.Kind.Multiclass) },
             wine with { Id = "wine-perceptron", Models = Perceptrons(DefaultsBenchmark.Kind.Multiclass) },
             odd with
             {

@@ -26,7 +26,7 @@ string Usage = $"""
       --seeds N        seeds 1 to N per setting (default 5; defaults: 3)
       --out PATH       also write the report to PATH
       --settings IDS   gan-defaults, seq2seq-defaults and presets: the settings (presets: the tasks) to run, comma-separated
-                       (default all: presets digits-stacked, digits-convolutional, wine-perceptron, digits-odd-perceptron,
+                       (default all: presets digits-stacked, digits-convolutional, digits-perceptron, wine-perceptron, digits-odd-perceptron,
                        diabetes-perceptron, digits-recurrent, co2-forecaster; gan-defaults
                        {string.Join(", ", GanDefaults.Settings.Select(s => s.Id))}; seq2seq-defaults {string.Join(", ", SequenceDefaults.Settings.Select(s => s.Id))})
     """;
