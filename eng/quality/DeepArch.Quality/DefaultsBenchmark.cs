@@ -40,7 +40,11 @@ internal sealed class DefaultsBenchmark(IReadOnlyList<int> seeds, TextWriter log
     public sealed record Model(string Name, Family Family, Func<MLContext, IEstimator<ITransformer>> Create);
 
     /// <summary>One task: a data set, its kind, its split for a seed, and the models that apply.</summary>
-    public sealed record DataTask(string Id, string Title, Kind Kind, int FeatureCount, Func<int, (Row[] Train, Row[] Test)> Split, IReadOnlyList<Model> Models);
+    public sealed record DataTask(string Id, string Title, Kind Kind, int FeatureCount, Func<int, (Row[] Train, Row[] Test)> Split, IReadOnlyList<Model> Models)
+    {
+        /// <summary>Whether scikit-learn has a counterpart of the task's models (default true).</summary>
+        public bool HasScikitLearn { get; init; } = true;
+    }
 
     /// <summary>What one model scored on one seed: each metric by name, and Fit's wall time.</summary>
     public sealed record Result(string DataTask, string Model, Family Family, int Seed, IReadOnlyDictionary<string, double> Metrics, double FitSeconds);
@@ -76,6 +80,14 @@ internal sealed class DefaultsBenchmark(IReadOnlyList<int> seeds, TextWriter log
                     new("StackedAutoencoder", Family.DeepArch, ml => ml.MulticlassClassification.Trainers.StackedAutoencoder()),
                     .. MulticlassMlNet,
                 ]),
+            new("digits-features", "Digits, an 8-value feature-extraction stage then LbfgsMaximumEntropy, multiclass", Kind.Multiclass, 64,
+                seed => Stratified(digits.Select(d => new Row { Features = d.Features, Value = d.Label }).ToArray(), seed),
+                [
+                    new("FeaturizeByAutoencoder (8-value code) + LbfgsMaximumEntropy", Family.DeepArch, ml => ml.Transforms.FeaturizeByAutoencoder("Code", "Features")
+                        .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(featureColumnName: "Code"))),
+                    new("ProjectToPrincipalComponents (rank 8) + LbfgsMaximumEntropy", Family.MLNet, ml => ml.Transforms.ProjectToPrincipalComponents("Code", "Features", rank: 8)
+                        .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(featureColumnName: "Code"))),
+                ]) { HasScikitLearn = false },
             new("wine", "Wine (178 wines, 13 measurements in their own units, 3 cultivars), multiclass", Kind.Multiclass, 13,
                 seed => Stratified(wine, seed),
                 [new("MultilayerPerceptron", Family.DeepArch, ml => ml.MulticlassClassification.Trainers.MultilayerPerceptron()), .. MulticlassMlNet]),
@@ -154,7 +166,7 @@ internal sealed class DefaultsBenchmark(IReadOnlyList<int> seeds, TextWriter log
                 log.WriteLine($"{string.Join(", ", metrics.Select(m => $"{m.Key} {m.Value:F4}"))} ({seconds:F1} s)");
                 results.Add(new Result(task.Id, model.Name, model.Family, seed, metrics, seconds));
             }
-            if (WithScikitLearn)
+            if (WithScikitLearn && task.HasScikitLearn)
             {
                 results.AddRange(ScikitLearn(task, seed, train, test));
             }
