@@ -47,7 +47,7 @@ internal sealed class DefaultsBenchmark(IReadOnlyList<int> seeds, TextWriter log
     }
 
     /// <summary>What one model scored on one seed: each metric by name, and Fit's wall time.</summary>
-    public sealed record Result(string DataTask, string Model, Family Family, int Seed, IReadOnlyDictionary<string, double> Metrics, double FitSeconds);
+    public sealed record Result(string TaskId, string Model, Family Family, int Seed, IReadOnlyDictionary<string, double> Metrics, double FitSeconds);
 
     /// <summary>The metrics of a kind, the first being the one the comparison ranks by, and whether higher is better.</summary>
     public static (string Name, bool HigherIsBetter)[] Metrics(Kind kind) => kind switch

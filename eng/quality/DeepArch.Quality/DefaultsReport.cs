@@ -25,7 +25,7 @@ internal static class DefaultsReport
         foreach (var task in tasks)
         {
             string metric = Metrics(task.Kind)[0].Name;
-            var means = results.Where(r => r.DataTask == task.Id).GroupBy(r => (r.Model, r.Family))
+            var means = results.Where(r => r.TaskId == task.Id).GroupBy(r => (r.Model, r.Family))
                 .ToDictionary(g => g.Key, g => (Mean: g.Average(r => r.Metrics[metric]), Spread: StandardDeviation(g.Select(r => r.Metrics[metric]))));
             var best = means.Where(m => m.Key.Family == Family.MLNet).MaxBy(m => m.Value.Mean);
             double? sklearn = means.Where(m => m.Key.Family == Family.ScikitLearn).Select(m => (double?)m.Value.Mean).FirstOrDefault();
@@ -79,14 +79,10 @@ internal static class DefaultsReport
             md.AppendLine($"## {task.Id}: {task.Title}").AppendLine();
             md.AppendLine("| model | by | " + string.Join(" | ", metrics.Select(m => $"{m.Name} ({(m.HigherIsBetter ? "higher" : "lower")} is better)")) + " | Fit (s) |");
             md.AppendLine("| --- | --- | " + string.Join(" | ", metrics.Select(_ => "---:")) + " | ---: |");
-            foreach (var group in results.Where(r => r.DataTask == task.Id).GroupBy(r => (r.Model, r.Family)))
+            foreach (var group in results.Where(r => r.TaskId == task.Id).GroupBy(r => (r.Model, r.Family)))
             {
                 string by = group.Key.Family switch { Family.DeepArch => "DeepArch", Family.MLNet => "ML.NET", _ => "scikit-learn" };
-                string cells = string.Join(" | ", metrics.Select(m =>
-                {
-                    var values = group.Select(r => r.Metrics[m.Name]).ToArray();
-                    return string.Create(Invariant, $"{values.Average():F4} ± {StandardDeviation(values):F4}");
-                }));
+                string cells = MeanCells(group, metrics);
                 string seconds = group.Key.Family == Family.ScikitLearn ? "" : group.Average(r => r.FitSeconds).ToString("F1", Invariant);
                 md.AppendLine($"| {group.Key.Model} | {by} | {cells} | {seconds} |");
             }
@@ -94,6 +90,14 @@ internal static class DefaultsReport
         }
         return md.ToString();
     }
+
+    /// <summary>One table cell per metric: the mean over the results ± their standard deviation.</summary>
+    internal static string MeanCells(IEnumerable<Result> results, IEnumerable<(string Name, bool HigherIsBetter)> metrics)
+        => string.Join(" | ", metrics.Select(m =>
+        {
+            var values = results.Select(r => r.Metrics[m.Name]).ToArray();
+            return string.Create(Invariant, $"{values.Average():F4} ± {StandardDeviation(values):F4}");
+        }));
 
     /// <summary>A horizontal bar per DeepArch default: its ranking metric over the best ML.NET trainer's, with a line at 1.</summary>
     public static string Chart(IReadOnlyList<Standing> standings)
@@ -127,7 +131,8 @@ internal static class DefaultsReport
 
     private static string Escape(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 
-    private static double StandardDeviation(IEnumerable<double> values)
+    /// <summary>The sample standard deviation (0 for fewer than two values).</summary>
+    internal static double StandardDeviation(IEnumerable<double> values)
     {
         var array = values.ToArray();
         if (array.Length < 2)

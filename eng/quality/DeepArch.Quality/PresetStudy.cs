@@ -150,14 +150,9 @@ internal static class PresetStudy
             md.AppendLine($"## {task.Id}").AppendLine();
             md.AppendLine("| setting | " + string.Join(" | ", metrics.Select(m => m.Name)) + " | Fit (s) |");
             md.AppendLine("| --- | " + string.Join(" | ", metrics.Select(_ => "---:")) + " | ---: |");
-            foreach (var group in results.Where(r => r.DataTask == task.Id).GroupBy(r => r.Model))
+            foreach (var group in results.Where(r => r.TaskId == task.Id).GroupBy(r => r.Model))
             {
-                string cells = string.Join(" | ", metrics.Select(m =>
-                {
-                    var values = group.Select(r => r.Metrics[m.Name]).ToArray();
-                    double mean = values.Average(), sd = values.Length < 2 ? 0 : Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1));
-                    return string.Create(CultureInfo.InvariantCulture, $"{mean:F4} ± {sd:F4}");
-                }));
+                string cells = DefaultsReport.MeanCells(group, metrics);
                 md.AppendLine(CultureInfo.InvariantCulture, $"| {group.Key} | {cells} | {group.Average(r => r.FitSeconds):F1} |");
             }
             md.AppendLine();
