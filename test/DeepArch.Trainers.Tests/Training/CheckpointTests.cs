@@ -9,8 +9,9 @@ namespace DeepArch.Trainers.Tests.Training;
 /// Checkpoints: a run cancelled midway and resumed from its checkpoint ends with exactly the weights of an uninterrupted run
 /// (dropout, Adam, a step schedule, shuffling, a validation split and early stopping's best weights all restored or replayed);
 /// a checkpoint of another run, or a damaged one, is a clear error; a finished run resumes to the same model at once, and
-/// raising the epochs trains on.
+/// raising the epochs trains on. Serial: a bit-for-bit comparison with dropout, which draws from libtorch's global generator.
 /// </summary>
+[Collection(SerialTorchCollection.Name)]
 public sealed class CheckpointTests : IDisposable
 {
     private readonly string _folder = Path.Combine(Path.GetTempPath(), $"deeparch-checkpoints-{Guid.NewGuid():N}");
