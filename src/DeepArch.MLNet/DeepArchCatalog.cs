@@ -202,7 +202,7 @@ public static partial class DeepArchCatalog
     /// <param name="learningRate">Adam's learning rate.</param>
     public static AutoencoderAnomalyDetectionTrainer Autoencoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
         string featureColumnName = "Features", int[]? layerSizes = null, double contamination = 0.05, int epochs = 50, int batchSize = 32,
-        double learningRate = 1e-3)
+        double learningRate = 1e-2)
         => catalog.Autoencoder(WithTraining(new AutoencoderAnomalyDetectionTrainer.Options
         {
             FeatureColumnName = featureColumnName,

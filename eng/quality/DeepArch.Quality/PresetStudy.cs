@@ -62,6 +62,13 @@ internal static class PresetStudy
                 set(options);
                 return ml.MulticlassClassification.Trainers.StackedAutoencoder(options);
             });
+        static Model Detector(string name, Action<AutoencoderAnomalyDetectionTrainer.Options> set)
+            => new($"Autoencoder, {name}", Family.DeepArch, ml =>
+            {
+                var options = new AutoencoderAnomalyDetectionTrainer.Options();
+                set(options);
+                return ml.AnomalyDetection.Trainers.Autoencoder(options);
+            });
         static Model Recurrent(string name, Action<RecurrentNetworkTrainer.Options> set)
             => new($"RecurrentNetwork, {name}", Family.DeepArch, ml =>
             {
@@ -124,6 +131,30 @@ internal static class PresetStudy
                     Recurrent("LearningRate 1e-2", o => o.LearningRate = 1e-2),
                     Recurrent("LearningRate 1e-3", o => o.LearningRate = 1e-3),
                 ],
+            },
+            .. new[] { "digits-0-4-vs-7", "digits-5-9-vs-1" }.Select(id => tasks.Single(t => t.Id == id)).Select(task => task with
+            {
+                // The split of seed 1 for every seed: the spread is the model's alone.
+                Id = task.Id + "-detector",
+                Split = _ => task.Split(1),
+                Models =
+                [
+                    Detector("defaults", _ => { }),
+                    Detector("LearningRate 1e-3", o => o.LearningRate = 1e-3),
+                    Detector("LearningRate 3e-3", o => o.LearningRate = 3e-3),
+                    Detector("LearningRate 1e-2", o => o.LearningRate = 1e-2),
+                    Detector("Epochs 150", o => o.Epochs = 150),
+                    Detector("LearningRate 3e-3, Epochs 150", o => (o.LearningRate, o.Epochs) = (3e-3, 150)),
+                    Detector("BatchSize 128, LearningRate 3e-3", o => (o.BatchSize, o.LearningRate) = (128, 3e-3)),
+                ],
+            }),
+            tasks.Single(t => t.Id == "digits-features") with
+            {
+                Id = "digits-features-autoencoder",
+                Models = new[] { ("defaults", 1e-3), ("LearningRate 3e-3", 3e-3), ("LearningRate 1e-2", 1e-2) }.Select(setting =>
+                    new Model($"FeaturizeByAutoencoder, {setting.Item1}", Family.DeepArch, ml => ml.Transforms.FeaturizeByAutoencoder(
+                        new DeepArch.MLNet.Transforms.AutoencoderFeaturizingEstimator.Options { OutputColumnName = "Code", InputColumnName = "Features", LearningRate = setting.Item2 })
+                        .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(featureColumnName: "Code")))).ToArray(),
             },
             co2 with
             {
