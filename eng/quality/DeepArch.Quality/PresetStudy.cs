@@ -102,6 +102,8 @@ internal static class PresetStudy
                     Convolutional("LearningRate 3e-3", o => o.LearningRate = 3e-3),
                     Convolutional("Epochs 40", o => o.Epochs = 40),
                     Convolutional("LearningRate 3e-3, Epochs 40", o => (o.LearningRate, o.Epochs) = (3e-3, 40)),
+                    Convolutional("Preset LeNet5", o => o.Preset = ConvolutionalPreset.LeNet5),
+                    Convolutional("Preset LeNet5, LearningRate 1e-3", o => (o.Preset, o.LearningRate) = (ConvolutionalPreset.LeNet5, 1e-3)),
                 ],
             },
             digits with { Id = "digits-perceptron", Models = Perceptrons(DefaultsBenchmark.Kind.Multiclass) },
