@@ -22,13 +22,22 @@ internal static class PresetStudy
         var digits = tasks.Single(t => t.Id == "digits");
         var co2 = tasks.Single(t => t.Id == "co2-windows");
         var (wine, odd, diabetes) = (tasks.Single(t => t.Id == "wine"), tasks.Single(t => t.Id == "digits-odd"), tasks.Single(t => t.Id == "diabetes"));
-        static Model Convolutional(string name, Action<ConvolutionalNetworkTrainer.Options> set)
-            => new($"ConvolutionalNetwork, {name}", Family.DeepArch, ml =>
+        // A candidate: options made by `create`, changed by `set`, given to the estimator `make` builds; named "<estimator>, <setting>".
+        static Model Candidate<TOptions>(string name, Func<TOptions> create, Action<TOptions> set, Func<MLContext, TOptions, IEstimator<ITransformer>> make)
+            => new(name, Family.DeepArch, ml =>
             {
-                var options = new ConvolutionalNetworkTrainer.Options { InputShape = [1, 8, 8], Epochs = 20 };
+                var options = create();
                 set(options);
-                return ml.MulticlassClassification.Trainers.ConvolutionalNetwork(options);
+                return make(ml, options);
             });
+        static Model Convolutional(string name, Action<ConvolutionalNetworkTrainer.Options> set) => Candidate($"ConvolutionalNetwork, {name}",
+            () => new ConvolutionalNetworkTrainer.Options { InputShape = [1, 8, 8], Epochs = 20 }, set, (ml, o) => ml.MulticlassClassification.Trainers.ConvolutionalNetwork(o));
+        static Model Stacked(string name, Action<StackedAutoencoderTrainer.Options> set) => Candidate($"StackedAutoencoder, {name}",
+            () => new StackedAutoencoderTrainer.Options(), set, (ml, o) => ml.MulticlassClassification.Trainers.StackedAutoencoder(o));
+        static Model Detector(string name, Action<AutoencoderAnomalyDetectionTrainer.Options> set) => Candidate($"Autoencoder, {name}",
+            () => new AutoencoderAnomalyDetectionTrainer.Options(), set, (ml, o) => ml.AnomalyDetection.Trainers.Autoencoder(o));
+        static Model Recurrent(string name, Action<RecurrentNetworkTrainer.Options> set) => Candidate($"RecurrentNetwork, {name}",
+            () => new RecurrentNetworkTrainer.Options { FeaturesPerStep = 8 }, set, (ml, o) => ml.MulticlassClassification.Trainers.RecurrentNetwork(o));
         // The MLP's candidates, for each task kind: the same settings, made by the task's catalog.
         static Model[] Perceptrons(DefaultsBenchmark.Kind kind)
         {
@@ -43,39 +52,14 @@ internal static class PresetStudy
                 ("HiddenLayers [] (a linear model)", o => o.HiddenLayers = []),
                 ("HiddenLayers [32]", o => o.HiddenLayers = [32]),
             ];
-            return settings.Select(setting => new Model($"MultilayerPerceptron, {setting.Name}", Family.DeepArch, ml =>
-            {
-                var options = new MultilayerPerceptronTrainer.Options();
-                setting.Set(options);
-                return kind switch
+            return settings.Select(setting => Candidate($"MultilayerPerceptron, {setting.Name}", () => new MultilayerPerceptronTrainer.Options(), setting.Set,
+                (ml, o) => kind switch
                 {
-                    DefaultsBenchmark.Kind.Multiclass => (IEstimator<ITransformer>)ml.MulticlassClassification.Trainers.MultilayerPerceptron(options),
-                    DefaultsBenchmark.Kind.Binary => ml.BinaryClassification.Trainers.MultilayerPerceptron(options),
-                    _ => ml.Regression.Trainers.MultilayerPerceptron(options),
-                };
-            })).ToArray();
+                    DefaultsBenchmark.Kind.Multiclass => (IEstimator<ITransformer>)ml.MulticlassClassification.Trainers.MultilayerPerceptron(o),
+                    DefaultsBenchmark.Kind.Binary => ml.BinaryClassification.Trainers.MultilayerPerceptron(o),
+                    _ => ml.Regression.Trainers.MultilayerPerceptron(o),
+                })).ToArray();
         }
-        static Model Stacked(string name, Action<StackedAutoencoderTrainer.Options> set)
-            => new($"StackedAutoencoder, {name}", Family.DeepArch, ml =>
-            {
-                var options = new StackedAutoencoderTrainer.Options();
-                set(options);
-                return ml.MulticlassClassification.Trainers.StackedAutoencoder(options);
-            });
-        static Model Detector(string name, Action<AutoencoderAnomalyDetectionTrainer.Options> set)
-            => new($"Autoencoder, {name}", Family.DeepArch, ml =>
-            {
-                var options = new AutoencoderAnomalyDetectionTrainer.Options();
-                set(options);
-                return ml.AnomalyDetection.Trainers.Autoencoder(options);
-            });
-        static Model Recurrent(string name, Action<RecurrentNetworkTrainer.Options> set)
-            => new($"RecurrentNetwork, {name}", Family.DeepArch, ml =>
-            {
-                var options = new RecurrentNetworkTrainer.Options { FeaturesPerStep = 8 };
-                set(options);
-                return ml.MulticlassClassification.Trainers.RecurrentNetwork(options);
-            });
         return
         [
             digits with

@@ -63,16 +63,16 @@ internal static class TrainingDataReader
     public static (float[] Rows, float[]? Weights) ReadRowsAndWeights(IDataView data, DataViewSchema.Column feature, int featureSize,
         string? weightName, CancellationToken cancellationToken)
     {
-        if (weightName is null)
-        {
-            return (ReadFeatures(data, feature, featureSize, cancellationToken), null);
-        }
-        var weight = data.Schema.GetColumnOrNull(weightName) ?? throw SchemaErrors.ColumnNotFound("example weight", weightName);
-        if (weight.Type != NumberDataViewType.Single)
-        {
-            throw SchemaErrors.Mismatch("example weight", weightName, "Single", SchemaErrors.Describe(weight.Type));
-        }
-        return ReadFeaturesAndWeights(data, feature, featureSize, weight, cancellationToken);
+        return weightName is null
+            ? (ReadFeatures(data, feature, featureSize, cancellationToken), null)
+            : ReadFeaturesAndWeights(data, feature, featureSize, WeightColumn(data, weightName, "example weight"), cancellationToken);
+    }
+
+    /// <summary>The <c>Single</c> weight column <paramref name="name"/> of <paramref name="data"/>, or the schema error naming it as <paramref name="role"/>.</summary>
+    public static DataViewSchema.Column WeightColumn(IDataView data, string name, string role)
+    {
+        var column = data.Schema.GetColumnOrNull(name) ?? throw SchemaErrors.ColumnNotFound(role, name);
+        return column.Type == NumberDataViewType.Single ? column : throw SchemaErrors.Mismatch(role, name, "Single", SchemaErrors.Describe(column.Type));
     }
 
     private static float[] CheckSomeCount(List<float> weights, DataViewSchema.Column weight)

@@ -106,7 +106,7 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
             TaskKind.Binary => BinaryTask.FromLabel(label, o.LabelColumnName),
             _ => RegressionTask.FromLabel(label, o.LabelColumnName),
         };
-        DataViewSchema.Column? weight = o.ExampleWeightColumnName is { } weightName ? WeightColumn(train, weightName, "example weight") : null;
+        DataViewSchema.Column? weight = o.ExampleWeightColumnName is { } weightName ? TrainingDataReader.WeightColumn(train, weightName, "example weight") : null;
         var trainSet = TrainingDataReader.Read(train, feature, featureSize, label!.Value, task, ct, layout, weight);
         TrainingSet? validationSet = null;
         if (validation is not null)
@@ -122,7 +122,7 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
             }
             // A validation set is weighted when it has the weight column.
             DataViewSchema.Column? validationWeight = weight is null || validation.Schema.GetColumnOrNull(weight.Value.Name) is null
-                ? null : WeightColumn(validation, weight.Value.Name, "validation example weight");
+                ? null : TrainingDataReader.WeightColumn(validation, weight.Value.Name, "validation example weight");
             validationSet = TrainingDataReader.Read(validation, validationFeature, featureSize, validationLabel.Value, task, ct, layout, validationWeight);
         }
         if (task is BinaryTask)
@@ -130,13 +130,6 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
             CheckBothClasses(trainSet, label.Value.Name);
         }
         return new FitData(feature, featureSize, trainSet, validationSet, task, layout);
-    }
-
-    /// <summary>The <c>Single</c> weight column <paramref name="name"/> of <paramref name="data"/>, or the schema error naming it as <paramref name="role"/>.</summary>
-    private static DataViewSchema.Column WeightColumn(IDataView data, string name, string role)
-    {
-        var column = data.Schema.GetColumnOrNull(name) ?? throw SchemaErrors.ColumnNotFound(role, name);
-        return column.Type == NumberDataViewType.Single ? column : throw SchemaErrors.Mismatch(role, name, "Single", SchemaErrors.Describe(column.Type));
     }
 
     /// <summary>For classifiers with <see cref="NetworkTrainerOptions.BalanceClasses"/>: weighs the training rows by their class's frequency.</summary>

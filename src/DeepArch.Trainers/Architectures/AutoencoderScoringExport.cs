@@ -109,16 +109,10 @@ public static class AutoencoderScoringExport
             ? graph.AddNode("ReduceMean", [featureError], ("axes", new long[] { 1 }), ("keepdims", 1L))
             : graph.AddNode("Add", [graph.AddNode("ReduceSum", [featureError, Axis()], ("keepdims", 1L)), EmitKl(graph, spec, module, hidden, code, encoderShapes[last], Axis())]);
 
-        value = NaNWhereInputIsNotFinite(graph, input, value);
-
         graph.AddOutput(reconstruction, ReconstructionOutput, autoencoder.OutputShape);
         graph.AddOutput(code, CodeOutput, encoderShapes[^1]);
         graph.AddOutput(featureError, FeatureErrorOutput, autoencoder.InputShape);
-        graph.AddOutput(value, ScoreOutput, [1]);
-        if (threshold is { } limit)
-        {
-            graph.AddOutput(AnomalyFlag(graph, value, limit), AnomalyOutput, [1]);
-        }
+        AddScoreOutputs(graph, input, value, standardization: null, threshold);
         if (featureShares)
         {
             // sum + tiny keeps a perfect reconstruction at 0 shares instead of 0/0.
@@ -146,6 +140,35 @@ public static class AutoencoderScoringExport
         if (threshold is { } t && !float.IsFinite(t))
         {
             throw new ArgumentOutOfRangeException(nameof(threshold), t, $"The threshold must be finite; got {t}.");
+        }
+    }
+
+    /// <summary>Throws unless the optional <paramref name="standardization"/> has a finite mean and a positive finite standard deviation.</summary>
+    internal static void CheckStandardization((float Mean, float Std)? standardization)
+    {
+        if (standardization is { } s && !(float.IsFinite(s.Mean) && s.Std > 0 && float.IsFinite(s.Std)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(standardization), s, "The standardization needs a finite mean and a positive finite standard deviation.");
+        }
+    }
+
+    /// <summary>
+    /// The end every anomaly scoring graph shares: <paramref name="rawScore"/> [batch, 1] standardized as <c>(raw - Mean) / Std</c>
+    /// when <paramref name="standardization"/> is given, made NaN where <paramref name="input"/> is not all finite, output as
+    /// <see cref="ScoreOutput"/>, and with a <paramref name="threshold"/> compared into <see cref="AnomalyOutput"/>.
+    /// </summary>
+    internal static void AddScoreOutputs(OnnxGraphBuilder graph, string input, string rawScore, (float Mean, float Std)? standardization, float? threshold)
+    {
+        string value = rawScore;
+        if (standardization is { } z)
+        {
+            value = graph.AddNode("Div", [graph.AddNode("Sub", [value, graph.AddInitializer("score_mean", [z.Mean])]), graph.AddInitializer("score_std", [z.Std])]);
+        }
+        value = NaNWhereInputIsNotFinite(graph, input, value);
+        graph.AddOutput(value, ScoreOutput, [1]);
+        if (threshold is { } limit)
+        {
+            graph.AddOutput(AnomalyFlag(graph, value, limit), AnomalyOutput, [1]);
         }
     }
 

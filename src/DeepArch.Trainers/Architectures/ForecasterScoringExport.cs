@@ -77,10 +77,7 @@ public static class ForecasterScoringExport
             throw new ArgumentOutOfRangeException(nameof(score), score, "Unknown forecast score.");
         }
         AutoencoderScoringExport.CheckThreshold(threshold);
-        if (standardization is { } s && !(float.IsFinite(s.Mean) && s.Std > 0 && float.IsFinite(s.Std)))
-        {
-            throw new ArgumentOutOfRangeException(nameof(standardization), s, "The standardization needs a finite mean and a positive finite standard deviation.");
-        }
+        AutoencoderScoringExport.CheckStandardization(standardization);
         int context = forecaster.InputShape[0], forecastValues = forecaster.OutputShape[0];
 
         var graph = new OnnxGraphBuilder();
@@ -107,18 +104,8 @@ public static class ForecasterScoringExport
             (forecast, raw) = EmitMonteCarlo(graph, forecaster, contextValues, monteCarloPasses, seed);
         }
 
-        string value = raw;
-        if (standardization is { } z)
-        {
-            value = graph.AddNode("Div", [graph.AddNode("Sub", [raw, graph.AddInitializer("score_mean", [z.Mean])]), graph.AddInitializer("score_std", [z.Std])]);
-        }
-        value = AutoencoderScoringExport.NaNWhereInputIsNotFinite(graph, window, value);
         graph.AddOutput(forecast, ForecastOutput, [forecastValues]);
-        graph.AddOutput(value, ScoreOutput, [1]);
-        if (threshold is { } limit)
-        {
-            graph.AddOutput(AutoencoderScoringExport.AnomalyFlag(graph, value, limit), AnomalyOutput, [1]);
-        }
+        AutoencoderScoringExport.AddScoreOutputs(graph, window, raw, standardization, threshold);
         return graph.ToModelBytes(forecaster, metadata, inputShape: [context + forecastValues]);
     }
 
@@ -150,10 +137,7 @@ public static class ForecasterScoringExport
                 $"{Shapes.Format(forecaster.InputShape)} to {Shapes.Format(forecaster.OutputShape)}.", nameof(forecaster));
         }
         AutoencoderScoringExport.CheckThreshold(threshold);
-        if (standardization is { } s && !(float.IsFinite(s.Mean) && s.Std > 0 && float.IsFinite(s.Std)))
-        {
-            throw new ArgumentOutOfRangeException(nameof(standardization), s, "The standardization needs a finite mean and a positive finite standard deviation.");
-        }
+        AutoencoderScoringExport.CheckStandardization(standardization);
         int context = forecaster.InputShape[0], steps = context / features;
         var graph = new OnnxGraphBuilder();
         string window = graph.AddInput(inputName, [context + features]);
@@ -165,18 +149,9 @@ public static class ForecasterScoringExport
         string difference = graph.AddNode("Sub", [predicted, actual]);
         string squared = graph.AddNode("Reshape", [graph.AddNode("Mul", [difference, difference]), graph.AddInt64Initializer("step_shape", [0, steps, features], 3)]);
         string stepErrors = graph.AddNode("ReduceMean", [squared], ("axes", new long[] { 2 }), ("keepdims", 0L));
-        string value = graph.AddNode("ReduceMax", [stepErrors], ("axes", new long[] { 1 }), ("keepdims", 1L));
-        if (standardization is { } z)
-        {
-            value = graph.AddNode("Div", [graph.AddNode("Sub", [value, graph.AddInitializer("score_mean", [z.Mean])]), graph.AddInitializer("score_std", [z.Std])]);
-        }
-        value = AutoencoderScoringExport.NaNWhereInputIsNotFinite(graph, window, value);
         graph.AddOutput(stepErrors, StepErrorsOutput, [steps]);
-        graph.AddOutput(value, ScoreOutput, [1]);
-        if (threshold is { } limit)
-        {
-            graph.AddOutput(AutoencoderScoringExport.AnomalyFlag(graph, value, limit), AnomalyOutput, [1]);
-        }
+        AutoencoderScoringExport.AddScoreOutputs(graph, window, graph.AddNode("ReduceMax", [stepErrors], ("axes", new long[] { 1 }), ("keepdims", 1L)),
+            standardization, threshold);
         return graph.ToModelBytes(forecaster, metadata, inputShape: [context + features]);
     }
 

@@ -134,6 +134,7 @@ public static class SequenceToSequenceExport
             throw new ArgumentException($"A reconstructing network writes what it reads; {spec.Describe()} does not.", nameof(network));
         }
         AutoencoderScoringExport.CheckThreshold(threshold);
+        AutoencoderScoringExport.CheckStandardization(standardization);
         var graph = new OnnxGraphBuilder();
         string window = graph.AddInput(inputName, [steps * features]);
         var decoded = spec.EmitDecoding(graph, WithLength(graph, window, steps), (SequenceToSequence.SequenceToSequenceModule)network.Module);
@@ -144,22 +145,9 @@ public static class SequenceToSequenceExport
         string actual = graph.AddNode("Reshape", [window, graph.AddInt64Initializer("window_shape", [0, steps, features], 3)]);
         string difference = graph.AddNode("Sub", [reconstruction, actual]);
         string stepErrors = graph.AddNode("ReduceMean", [graph.AddNode("Mul", [difference, difference])], ("axes", new long[] { 2 }), ("keepdims", 0L));
-        string value = graph.AddNode("ReduceMax", [stepErrors], ("axes", new long[] { 1 }), ("keepdims", 1L));
-        if (standardization is { } z)
-        {
-            if (!(float.IsFinite(z.Mean) && z.Std > 0 && float.IsFinite(z.Std)))
-            {
-                throw new ArgumentOutOfRangeException(nameof(standardization), z, "The standardization needs a finite mean and a positive finite standard deviation.");
-            }
-            value = graph.AddNode("Div", [graph.AddNode("Sub", [value, graph.AddInitializer("score_mean", [z.Mean])]), graph.AddInitializer("score_std", [z.Std])]);
-        }
-        value = AutoencoderScoringExport.NaNWhereInputIsNotFinite(graph, window, value);
         graph.AddOutput(stepErrors, StepErrorsOutput, [steps]);
-        graph.AddOutput(value, ForecasterScoringExport.ScoreOutput, [1]);
-        if (threshold is { } limit)
-        {
-            graph.AddOutput(AutoencoderScoringExport.AnomalyFlag(graph, value, limit), ForecasterScoringExport.AnomalyOutput, [1]);
-        }
+        AutoencoderScoringExport.AddScoreOutputs(graph, window, graph.AddNode("ReduceMax", [stepErrors], ("axes", new long[] { 1 }), ("keepdims", 1L)),
+            standardization, threshold);
         return graph.ToModelBytes(network, metadata, [steps * features]);
     }
 

@@ -22,8 +22,7 @@ public class ExampleWeightTests(ITestOutputHelper output)
         for (int seed = 1; seed <= Seeds; seed++)
         {
             var ml = new MLContext(seed: seed);
-            var (train, test) = Datasets.StratifiedSplit(Datasets.DigitRows, r => r.Label, seed: seed);
-            var rare = train.Where(r => r.Label != 9).Concat(train.Where(r => r.Label == 9).Take(15)).ToArray();
+            var (rare, test) = RareNines(seed);
             float ratio = rare.Count(r => r.Label != 9) / 15f;
             var trainView = ml.Data.LoadFromEnumerable(rare.Select(r => new NineRow { Features = r.Features, IsNine = r.Label == 9, Weight = r.Label == 9 ? ratio : 1 }));
             var testView = ml.Data.LoadFromEnumerable(test.Select(r => new NineRow { Features = r.Features, IsNine = r.Label == 9, Weight = 1 }));
@@ -52,18 +51,11 @@ public class ExampleWeightTests(ITestOutputHelper output)
     public void Balanced_classes_train_the_model_that_class_ratio_weights_do()
     {
         var ml = new MLContext(seed: 1);
-        var (train, test) = Datasets.StratifiedSplit(Datasets.DigitRows, r => r.Label, seed: 1);
-        var rare = train.Where(r => r.Label != 9).Concat(train.Where(r => r.Label == 9).Take(15)).ToArray();
+        var (rare, test) = RareNines(seed: 1);
         float ratio = rare.Count(r => r.Label != 9) / 15f;
         var trainView = ml.Data.LoadFromEnumerable(rare.Select(r => new NineRow { Features = r.Features, IsNine = r.Label == 9, Weight = r.Label == 9 ? ratio : 1 }));
         var testView = ml.Data.LoadFromEnumerable(test.Select(r => new NineRow { Features = r.Features, IsNine = r.Label == 9, Weight = 1 }));
-        float[] Scores(Action<MultilayerPerceptronTrainer.Options> set)
-        {
-            var options = new MultilayerPerceptronTrainer.Options { LabelColumnName = "IsNine", Seed = 1, Epochs = 5 };
-            set(options);
-            using var model = ml.BinaryClassification.Trainers.MultilayerPerceptron(options).Fit(trainView);
-            return model.Transform(testView).GetColumn<float>("Score").ToArray();
-        }
+        float[] Scores(Action<MultilayerPerceptronTrainer.Options> set) => FiveEpochScores(ml, trainView, testView, set);
 
         float[] balanced = Scores(o => o.BalanceClasses = true);
         float[] weighted = Scores(o => o.ExampleWeightColumnName = "Weight");
@@ -84,17 +76,10 @@ public class ExampleWeightTests(ITestOutputHelper output)
     public void Class_weights_train_the_model_that_the_same_row_weights_do()
     {
         var ml = new MLContext(seed: 1);
-        var (train, test) = Datasets.StratifiedSplit(Datasets.DigitRows, r => r.Label, seed: 1);
-        var rare = train.Where(r => r.Label != 9).Concat(train.Where(r => r.Label == 9).Take(15)).ToArray();
+        var (rare, test) = RareNines(seed: 1);
         var trainView = ml.Data.LoadFromEnumerable(rare.Select(r => new NineRow { Features = r.Features, IsNine = r.Label == 9, Weight = r.Label == 9 ? 7 : 1 }));
         var testView = ml.Data.LoadFromEnumerable(test.Select(r => new NineRow { Features = r.Features, IsNine = r.Label == 9, Weight = 1 }));
-        float[] Scores(Action<MultilayerPerceptronTrainer.Options> set)
-        {
-            var options = new MultilayerPerceptronTrainer.Options { LabelColumnName = "IsNine", Seed = 1, Epochs = 5 };
-            set(options);
-            using var model = ml.BinaryClassification.Trainers.MultilayerPerceptron(options).Fit(trainView);
-            return model.Transform(testView).GetColumn<float>("Score").ToArray();
-        }
+        float[] Scores(Action<MultilayerPerceptronTrainer.Options> set) => FiveEpochScores(ml, trainView, testView, set);
         float[] byClass = Scores(o => o.ClassWeights = new Dictionary<string, float> { ["true"] = 7 });
         float[] byColumn = Scores(o => o.ExampleWeightColumnName = "Weight");
         Assert.All(byClass.Zip(byColumn), p => Assert.Equal(p.First, p.Second, 1e-4f));
@@ -163,8 +148,7 @@ public class ExampleWeightTests(ITestOutputHelper output)
     public void The_stacked_autoencoder_balances_a_rare_class_too()
     {
         var ml = new MLContext(seed: 1);
-        var (train, test) = Datasets.StratifiedSplit(Datasets.DigitRows, r => r.Label, seed: 1);
-        var rare = train.Where(r => r.Label != 9).Concat(train.Where(r => r.Label == 9).Take(15)).ToArray();
+        var (rare, test) = RareNines(seed: 1);
         NineRow Row(Datasets.DigitRow r) => new() { Features = r.Features.Select(v => v / 16f).ToArray(), IsNine = r.Label == 9, Weight = 1 };
         IDataView trainView = ml.Data.LoadFromEnumerable(rare.Select(Row)), testView = ml.Data.LoadFromEnumerable(test.Select(Row));
         BinaryClassificationMetrics Metrics(bool balance)
@@ -179,6 +163,22 @@ public class ExampleWeightTests(ITestOutputHelper output)
         output.WriteLine($"stacked autoencoder, 15 training 9s: recall of 9s {plain.PositiveRecall:F3} -> {balanced.PositiveRecall:F3} with BalanceClasses, " +
             $"precision {plain.PositivePrecision:F3} -> {balanced.PositivePrecision:F3}");
         Assert.True(balanced.PositiveRecall > plain.PositiveRecall, $"recall {plain.PositiveRecall:F3} unweighted, {balanced.PositiveRecall:F3} balanced");
+    }
+
+    /// <summary>The rare-9s task: the split of <paramref name="seed"/>, its training rows keeping only 15 of their 9s; the test rows as they are.</summary>
+    private static (Datasets.DigitRow[] Train, IReadOnlyList<Datasets.DigitRow> Test) RareNines(int seed)
+    {
+        var (train, test) = Datasets.StratifiedSplit(Datasets.DigitRows, r => r.Label, seed: seed);
+        return (train.Where(r => r.Label != 9).Concat(train.Where(r => r.Label == 9).Take(15)).ToArray(), test);
+    }
+
+    /// <summary>The test scores of a binary MLP (label IsNine, seed 1, 5 epochs) with <paramref name="set"/> applied to its options.</summary>
+    private static float[] FiveEpochScores(MLContext ml, IDataView train, IDataView test, Action<MultilayerPerceptronTrainer.Options> set)
+    {
+        var options = new MultilayerPerceptronTrainer.Options { LabelColumnName = "IsNine", Seed = 1, Epochs = 5 };
+        set(options);
+        using var model = ml.BinaryClassification.Trainers.MultilayerPerceptron(options).Fit(train);
+        return model.Transform(test).GetColumn<float>("Score").ToArray();
     }
 
     private sealed record NetworkTransformerOf(MultilayerPerceptronTrainer Trainer, IDataView Data)
