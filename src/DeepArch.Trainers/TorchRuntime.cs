@@ -108,7 +108,8 @@ internal static class TorchRuntime
         }
         throw new InvalidOperationException(
             $"{optionName} is Cuda but TorchSharp reports no usable CUDA device (torch.cuda.is_available() is false). " +
-            "Build with -p:DeepArchGpu=true on a machine with an NVIDIA GPU and driver, or set FallbackToCpu = true to train on the CPU.");
+            "Training on a GPU needs a CUDA build of libtorch: build with -p:DeepArchSystemLibTorch=true and start the process with that libtorch's lib " +
+            "folder on LD_LIBRARY_PATH, on a machine with an NVIDIA GPU and driver (README, section GPU); or set FallbackToCpu = true to train on the CPU.");
     }
 
     /// <summary>Sets libtorch's intra-op thread count; 0 means one per core.</summary>
@@ -129,6 +130,9 @@ internal static class TorchRuntime
         }
     }
 
+    /// <summary>The libtorch release TorchSharp 0.107's glue is built against; a system libtorch must match it (README, section GPU).</summary>
+    internal const string TorchSharpLibTorchVersion = "2.10";
+
     /// <summary>The symbol version TorchSharp 0.107's native glue asks of libstdc++ (eng/TorchSharpNativeFix/README.md).</summary>
     private const string GlibcxxVersion = "GLIBCXX_3.4.32";
 
@@ -146,6 +150,13 @@ internal static class TorchRuntime
                 ? $"TorchSharp's native libraries did not load: the application's output ({applicationDirectory}) holds no libLibTorchSharp.so. Reference the " +
                   "DeepArch.Trainers package (or TorchSharp and libtorch-cpu-linux-x64) from the application project, so that their native files are copied to its output."
                 : "TorchSharp's native libraries did not load; the inner exception says why.";
+        }
+        if (!File.Exists(Path.Combine(Path.GetDirectoryName(glue)!, "libtorch.so")) && !File.Exists(Path.Combine(applicationDirectory, "libtorch.so")))
+        {
+            return $"TorchSharp's native libraries did not load: the application's output ({applicationDirectory}) holds TorchSharp's glue but no libtorch, " +
+                "as a build with -p:DeepArchSystemLibTorch=true leaves it, to use a libtorch installed on the machine. Start the process with the lib folder " +
+                $"of a libtorch {TorchSharpLibTorchVersion} build (for example a CUDA 13 build, or Python's torch/lib of the same version) on LD_LIBRARY_PATH " +
+                "(README, section GPU), or build without that switch to ship libtorch's CPU build.";
         }
         bool needsNewLibStdCxx = libStdCxx is not null && Contains(glue, GlibcxxVersion) && !Contains(libStdCxx, GlibcxxVersion);
         if (needsNewLibStdCxx)

@@ -134,7 +134,8 @@ public class NativeLibraryFixTests(ITestOutputHelper output)
 
     /// <summary>
     /// When TorchSharp does not load, DeepArch names the cause and the fix instead of TorchSharp's message: an unpatched native glue
-    /// on an older libstdc++ (a ProjectReference from outside the repository gets no build step), or no native glue at all.
+    /// on an older libstdc++ (a ProjectReference from outside the repository gets no build step), no native glue at all, or a build
+    /// that ships no libtorch (DeepArchSystemLibTorch) started without one on the library path.
     /// </summary>
     [Fact]
     public void A_failed_load_is_explained_with_its_fix()
@@ -149,6 +150,12 @@ public class NativeLibraryFixTests(ITestOutputHelper output)
             Assert.Contains("holds no libLibTorchSharp.so", TorchRuntime.DescribeLoadFailure(app, oldLibStdCxx));
 
             File.WriteAllText(Path.Combine(native, "libLibTorchSharp.so"), "\u007fELF ... GLIBCXX_3.4.32 ...");
+            string system = TorchRuntime.DescribeLoadFailure(app, oldLibStdCxx);
+            Assert.Contains("holds TorchSharp's glue but no libtorch", system);
+            Assert.Contains("DeepArchSystemLibTorch=true", system);
+            Assert.Contains("LD_LIBRARY_PATH", system);
+
+            File.WriteAllText(Path.Combine(native, "libtorch.so"), "\u007fELF");
             string message = TorchRuntime.DescribeLoadFailure(app, oldLibStdCxx);
             Assert.Contains("requires GLIBCXX_3.4.32", message);
             Assert.Contains("TorchSharpNativeFix.targets", message);

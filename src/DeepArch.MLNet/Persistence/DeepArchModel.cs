@@ -131,7 +131,9 @@ public static class DeepArchModel
         ITransformer? restored = null;
         try
         {
-            restored = Restore(model, RootDirectory, networks, created);
+            using var log = ((Microsoft.ML.Runtime.IHostEnvironment)mlContext).Start(nameof(DeepArchModel));
+            restored = Restore(model, RootDirectory, networks, created, info => info with { Scoring = options.ScoringFor(info.Scoring) },
+                message => log.Warning(Microsoft.ML.Runtime.MessageSensitivity.None, message));
             CheckInputSchema(restored, inputSchema);
             return restored;
         }
@@ -152,27 +154,40 @@ public static class DeepArchModel
     /// <exception cref="InvalidDataException">The file is not an ONNX model written by DeepArch, or it is damaged or refused.</exception>
     public static NetworkTransformer LoadOnnx(string path) => LoadOnnx(path, new ModelLoadOptions());
 
-    /// <summary>Loads a standalone ONNX file with <paramref name="options"/>' signing key (see <see cref="NetworkTransformer.SaveOnnx(Stream, byte[])"/>) and size limit.</summary>
+    /// <summary>Loads a standalone ONNX file with <paramref name="options"/>' signing key (see <see cref="NetworkTransformer.SaveOnnx(Stream, byte[])"/>), size limit and scoring overrides.</summary>
+    /// <remarks>A fallback from CUDA to the CPU is silent here (<see cref="NetworkTransformer.ScoringDevice"/> says where it scores); <see cref="LoadOnnx(MLContext, string, ModelLoadOptions?)"/> writes it to <c>mlContext.Log</c>.</remarks>
     /// <exception cref="InvalidDataException">The file is not an ONNX model written by DeepArch, is damaged, refused, larger than the limit, or not signed with the key.</exception>
-    public static NetworkTransformer LoadOnnx(string path, ModelLoadOptions options)
+    public static NetworkTransformer LoadOnnx(string path, ModelLoadOptions options) => LoadOnnx(path, options, warn: null);
+
+    /// <summary>Loads a standalone ONNX file as <see cref="LoadOnnx(string, ModelLoadOptions)"/> does, writing a fallback from CUDA to the CPU to <c>mlContext.Log</c> as a warning.</summary>
+    /// <exception cref="InvalidDataException">The file is not an ONNX model written by DeepArch, is damaged, refused, larger than the limit, or not signed with the key.</exception>
+    public static NetworkTransformer LoadOnnx(MLContext mlContext, string path, ModelLoadOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        using var log = ((Microsoft.ML.Runtime.IHostEnvironment)mlContext).Start(nameof(DeepArchModel));
+        return LoadOnnx(path, options ?? new ModelLoadOptions(), message => log.Warning(Microsoft.ML.Runtime.MessageSensitivity.None, message));
+    }
+
+    private static NetworkTransformer LoadOnnx(string path, ModelLoadOptions options, Action<string>? warn)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         using var stream = File.OpenRead(path);
         using var copy = ReadableCopy(stream, options.MaxUncompressedBytes);
-        return FromOnnx(((MemoryStream)copy).ToArray(), options.SigningKey);
+        return FromOnnx(((MemoryStream)copy).ToArray(), options.SigningKey, options, warn);
     }
 
-    /// <summary>The transformer for an ONNX model written by DeepArch, checked first (<see cref="NetworkFile"/>).</summary>
-    internal static NetworkTransformer FromOnnx(byte[] onnx, byte[]? signingKey = null)
+    /// <summary>The transformer for an ONNX model written by DeepArch, checked first (<see cref="NetworkFile"/>), scored as <paramref name="options"/> say (by default: as the file says, falling back to the CPU where CUDA is not usable).</summary>
+    internal static NetworkTransformer FromOnnx(byte[] onnx, byte[]? signingKey = null, ModelLoadOptions? options = null, Action<string>? warn = null)
     {
         var info = NetworkFile.Open(onnx, signingKey, "The ONNX model");
+        info = info with { Scoring = (options ?? new ModelLoadOptions()).ScoringFor(info.Scoring) };
         try
         {
-            return new NetworkTransformer(onnx, info);
+            return new NetworkTransformer(onnx, info, warn);
         }
-        catch (Exception e) when (e is not OutOfMemoryException and not InvalidDataException)
+        catch (Exception e) when (e is not OutOfMemoryException and not InvalidDataException and not ExecutionProviderUnavailableException)
         {
             throw new InvalidDataException($"The DeepArch network in the model is damaged: {Describe(e)}", e);
         }
@@ -228,7 +243,8 @@ public static class DeepArchModel
     /// batched transformer.
     /// </summary>
     private static ITransformer Restore(ITransformer transformer, string directory,
-        IReadOnlyDictionary<string, (byte[] Onnx, ModelInfo Info)> networks, List<NetworkTransformer> created)
+        IReadOnlyDictionary<string, (byte[] Onnx, ModelInfo Info)> networks, List<NetworkTransformer> created,
+        Func<ModelInfo, ModelInfo> placed, Action<string> warn)
     {
         if (transformer is not TransformerChain<ITransformer> chain)
         {
@@ -239,7 +255,7 @@ public static class DeepArchModel
         if (onnx >= 0 && networks.TryGetValue($"{directory}/Transform_{onnx:000}", out var network) && onnx == PersistedChain.HeadLength(network.Info))
         {
             PersistedChain.CheckBinding(chain, network.Onnx, network.Info, $"{directory}/Transform_{onnx:000}/OnnxModel");
-            var restoredNetwork = new NetworkTransformer(network.Onnx, network.Info);
+            var restoredNetwork = new NetworkTransformer(network.Onnx, placed(network.Info), warn);
             created.Add(restoredNetwork);
             chain.Dispose(); // the OnnxTransformer's session is not needed any more
             return restoredNetwork;
@@ -247,7 +263,7 @@ public static class DeepArchModel
         var restored = new ITransformer[parts.Count];
         for (int i = 0; i < parts.Count; i++)
         {
-            restored[i] = Restore(parts[i], $"{directory}/Transform_{i:000}", networks, created);
+            restored[i] = Restore(parts[i], $"{directory}/Transform_{i:000}", networks, created, placed, warn);
         }
         return new TransformerChain<ITransformer>(restored);
     }

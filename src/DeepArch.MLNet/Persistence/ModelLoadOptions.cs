@@ -41,9 +41,22 @@ public sealed class ModelLoadOptions
     /// </summary>
     public int MaxCompressionRatio { get; set; } = DefaultMaxCompressionRatio;
 
+    /// <summary>
+    /// Where and how the loaded networks score on this machine (device, GPU, fallback, rows per call, threads), overriding
+    /// what the file says; null (default) keeps the file's settings. Either way a model whose file asks for CUDA loads where
+    /// CUDA is not usable: it scores on the CPU, with a warning in <c>mlContext.Log</c>, unless
+    /// <see cref="DeepArch.MLNet.Scoring.ScoringOverrides.FallbackToCpu"/> is set to false.
+    /// </summary>
+    public Scoring.ScoringOverrides? Scoring { get; set; }
+
+    /// <summary>The scoring settings a network saved with <paramref name="saved"/> gets when loaded with these options.</summary>
+    internal Scoring.ScoringSettings ScoringFor(Scoring.ScoringSettings saved)
+        => (Scoring ?? new Scoring.ScoringOverrides()).Apply(saved, fallbackByDefault: true);
+
     /// <summary>Checks the options, naming the first one out of range.</summary>
     internal void Validate()
     {
+        Scoring?.Validate($"Options.{nameof(Scoring)}");
         if (SigningKey is not null && SigningKey.Length < MinSigningKeyBytes)
         {
             throw new ArgumentOutOfRangeException($"Options.{nameof(SigningKey)}", SigningKey.Length,

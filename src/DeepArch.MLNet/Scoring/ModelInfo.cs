@@ -153,6 +153,7 @@ internal sealed record ModelInfo(
         Require(Scoring!.BatchSize >= 1 && Scoring.BatchSize <= ScoringSettings.MaxBatchSize, "scoring batch size", Scoring.BatchSize);
         Require(Scoring.Threads >= 0 && Scoring.Threads <= ScoringSettings.MaxThreads, "scoring threads", Scoring.Threads);
         Require(Enum.IsDefined(Scoring.Device), "scoring device", Scoring.Device);
+        Require(Scoring.GpuDeviceId >= 0 && Scoring.GpuDeviceId <= ScoringSettings.MaxGpuDeviceId, "scoring GPU id", Scoring.GpuDeviceId);
         if (Sequence is not null)
         {
             Require(Sequence.FeaturesPerStep >= 1 && Sequence.MaxSteps >= 1

@@ -29,13 +29,17 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
     private readonly IReadOnlyList<OutputColumn> _outputs;
     private bool _disposed;
 
-    internal NetworkTransformer(byte[] onnxModel, ModelInfo info)
+    /// <summary>The transformer over <paramref name="onnxModel"/>, scored as <paramref name="info"/>'s scoring settings say.</summary>
+    /// <param name="onnxModel">The exported network.</param>
+    /// <param name="info">Its model info; its <see cref="ModelInfo.Scoring"/> may differ from the one in the file (load overrides).</param>
+    /// <param name="warn">Told when CUDA is not usable and scoring falls back to the CPU (a warning in <c>mlContext.Log</c>); optional.</param>
+    internal NetworkTransformer(byte[] onnxModel, ModelInfo info, Action<string>? warn = null)
     {
         _onnxModel = onnxModel;
         Info = info;
         var outputs = info.Task.ScoringOutputs(info);
         info.Scoring.ThrowIfBuffersTooLarge(info.FeatureSize, outputs.Select(o => o.Shape));
-        _scorer = new OnnxScorer(onnxModel, info.Inputs, outputs, info.Scoring);
+        _scorer = new OnnxScorer(onnxModel, info.Inputs, outputs, info.Scoring, warn);
         _outputs = info.Task.CreateOutputColumns();
     }
 
@@ -63,8 +67,29 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
     /// <summary>Rows scored per ONNX Runtime call.</summary>
     public int ScoringBatchSize => Info.Scoring.BatchSize;
 
+    /// <summary>ONNX Runtime intra-op threads this transformer's session uses (0 = one per core).</summary>
+    public int ScoringThreads => Info.Scoring.Threads;
+
+    /// <summary>Where this transformer scores: <see cref="DeepArch.Trainers.ComputeDevice.Cuda"/> only when ONNX Runtime's CUDA provider is in use, after any fallback.</summary>
+    public DeepArch.Trainers.ComputeDevice ScoringDevice => _scorer.Device;
+
     /// <inheritdoc/>
     public bool IsRowToRowMapper => true;
+
+    /// <summary>
+    /// The same network scored as <paramref name="overrides"/> say (device, GPU, fallback, rows per call, threads), each
+    /// setting left null keeping this transformer's. The new transformer has its own ONNX Runtime session and is the
+    /// caller's to dispose; this one is unchanged. Saving either writes the settings the model was trained with.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">An override is out of range; the message names it.</exception>
+    /// <exception cref="ExecutionProviderUnavailableException">CUDA is asked for, without fallback, and is not usable here.</exception>
+    public NetworkTransformer WithScoring(ScoringOverrides overrides)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(overrides);
+        overrides.Validate(nameof(overrides));
+        return new NetworkTransformer(_onnxModel, Info with { Scoring = overrides.Apply(Info.Scoring, fallbackByDefault: null) });
+    }
 
     /// <summary>Writes the network as a standalone ONNX model (opset 17), for ONNX Runtime in any language, Triton or SynapseML.</summary>
     /// <remarks>The graph input is named after the feature column and shaped [batch, <see cref="FeatureSize"/>].</remarks>

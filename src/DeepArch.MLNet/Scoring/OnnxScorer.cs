@@ -33,7 +33,14 @@ internal sealed class OnnxScorer : IDisposable
     }
 
     /// <summary>Opens a session on <paramref name="model"/>, whose float inputs are <paramref name="inputs"/>, each shaped [batch, size].</summary>
-    public OnnxScorer(byte[] model, IReadOnlyList<(string Name, int Size)> inputs, IReadOnlyList<(string Name, int[] Shape)> outputs, ScoringSettings options)
+    /// <param name="model">The ONNX model bytes.</param>
+    /// <param name="inputs">The graph's float inputs, each shaped [batch, size].</param>
+    /// <param name="outputs">The graph outputs to compute, with their per-row shapes.</param>
+    /// <param name="options">Threads and device.</param>
+    /// <param name="warn">Told when CUDA is not usable and the session falls back to the CPU; optional.</param>
+    /// <exception cref="ExecutionProviderUnavailableException">CUDA was asked for without fallback and is not usable here.</exception>
+    public OnnxScorer(byte[] model, IReadOnlyList<(string Name, int Size)> inputs, IReadOnlyList<(string Name, int[] Shape)> outputs, ScoringSettings options,
+        Action<string>? warn = null)
     {
         _inputNames = inputs.Select(i => i.Name).ToArray();
         _inputSizes = inputs.Select(i => i.Size).ToArray();
@@ -41,6 +48,38 @@ internal sealed class OnnxScorer : IDisposable
         _outputNames = outputs.Select(o => o.Name).ToArray();
         _outputShapes = outputs.Select(o => o.Shape.Select(d => (long)d).ToArray()).ToArray();
         OutputWidths = outputs.Select(o => o.Shape.Aggregate(1, (a, d) => a * d)).ToArray();
+        Device = options.Device;
+        InferenceSession? session = null;
+        if (options.Device == ComputeDevice.Cuda)
+        {
+            try
+            {
+                session = OpenSession(model, options, cuda: true);
+            }
+            catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+            {
+                // The CPU build of ONNX Runtime has no CUDA provider; the GPU build throws when CUDA, cuDNN or the GPU is missing.
+                // A graph the CPU cannot open either is not a provider problem: that error is the one to report.
+                session = OpenSession(model, options, cuda: false);
+                string cause = $"Device is Cuda but ONNX Runtime's CUDA execution provider is not usable here ({e.Message.Trim()})";
+                if (!options.FallbackToCpu)
+                {
+                    session.Dispose();
+                    throw new ExecutionProviderUnavailableException(
+                        cause + ". Score with DeepArch's GPU scoring build (-p:DeepArchGpuScoring=true, ONNX Runtime's CUDA 13 build) on a machine " +
+                        "with an NVIDIA GPU, CUDA 13 and cuDNN 9; or set FallbackToCpu (or ScoringOverrides.Device = Cpu where the model is loaded) to score on the CPU.", e);
+                }
+                warn?.Invoke(cause + "; scoring on the CPU instead (FallbackToCpu).");
+                Device = ComputeDevice.Cpu;
+            }
+        }
+        _session = session ?? OpenSession(model, options, cuda: false);
+        Interlocked.Increment(ref s_liveSessions);
+    }
+
+    /// <summary>A session on <paramref name="model"/> with the threads of <paramref name="options"/>, on CUDA or the CPU.</summary>
+    private static InferenceSession OpenSession(byte[] model, ScoringSettings options, bool cuda)
+    {
         using var sessionOptions = new SessionOptions
         {
             // 0 means one thread per core, chosen here: ONNX Runtime's own default (0) picked one thread on the 2-core
@@ -50,26 +89,11 @@ internal sealed class OnnxScorer : IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
-        Device = ComputeDevice.Cpu;
-        if (options.Device == ComputeDevice.Cuda)
+        if (cuda)
         {
-            try
-            {
-                sessionOptions.AppendExecutionProvider_CUDA(0);
-                Device = ComputeDevice.Cuda;
-            }
-            catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
-            {
-                if (!options.FallbackToCpu)
-                {
-                    throw new InvalidOperationException(
-                        "Device is Cuda but ONNX Runtime's CUDA execution provider is not usable here (" + e.Message.Trim() + "). " +
-                        "Build with -p:DeepArchGpu=true on a machine with an NVIDIA GPU, CUDA and cuDNN, or set FallbackToCpu to score on the CPU.", e);
-                }
-            }
+            sessionOptions.AppendExecutionProvider_CUDA(options.GpuDeviceId);
         }
-        _session = new InferenceSession(model, sessionOptions);
-        Interlocked.Increment(ref s_liveSessions);
+        return new InferenceSession(model, sessionOptions);
     }
 
     /// <summary>Sessions opened and not yet released, process-wide: a diagnostic that disposal releases them (tests read it).</summary>
@@ -182,6 +206,13 @@ internal sealed class OnnxScorer : IDisposable
 /// <param name="FallbackToCpu">When CUDA is not usable: score on the CPU (true) or throw (false).</param>
 internal sealed record ScoringSettings(int BatchSize, int Threads, ComputeDevice Device, bool FallbackToCpu)
 {
+    /// <summary>The CUDA device a CUDA session runs on; 0 (the first GPU, and not written to a model file) unless a load or transform override says otherwise.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public int GpuDeviceId { get; init; }
+
+    /// <summary>The highest CUDA device id a setting may name.</summary>
+    public const int MaxGpuDeviceId = 64;
+
     /// <summary>The most rows per ONNX Runtime call.</summary>
     public const int MaxBatchSize = 65_536;
 
@@ -216,5 +247,17 @@ internal sealed record ScoringSettings(int BatchSize, int Threads, ComputeDevice
         {
             throw new ArgumentOutOfRangeException("Options.ScoringBatchSize", BatchSize, $"Options.ScoringBatchSize is too large for this network: {tooLarge}");
         }
+    }
+}
+
+/// <summary>
+/// A network asked to score on CUDA, without fallback, where ONNX Runtime's CUDA execution provider is not usable: the
+/// build, the driver or the GPU is missing. The model itself is fine; the message says how to score it.
+/// </summary>
+public sealed class ExecutionProviderUnavailableException : InvalidOperationException
+{
+    /// <summary>Creates the exception with its message and the ONNX Runtime error behind it.</summary>
+    public ExecutionProviderUnavailableException(string message, Exception innerException) : base(message, innerException)
+    {
     }
 }

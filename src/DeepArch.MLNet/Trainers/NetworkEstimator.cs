@@ -168,7 +168,12 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
             }
             byte[]? state = WarmStartRefusal is null ? NetworkState.Write(built) : null;
             var transformer = Export(new Fitted(Name, options, data, built, history, seed, scoring) { TrainingState = state });
-            log.Info(MessageSensitivity.None, $"{Name}: exported to ONNX; the transformer scores in batches of {scoring.BatchSize}.");
+            log.Info(MessageSensitivity.None, $"{Name}: exported to ONNX; the transformer scores in batches of {scoring.BatchSize} on {transformer.ScoringDevice}.");
+            if (transformer.ScoringDevice != scoring.Device)
+            {
+                log.Warning(MessageSensitivity.None, $"{Name}: Options.Device is {scoring.Device} but ONNX Runtime's CUDA execution provider is not usable here; " +
+                    "the transformer scores on the CPU (Options.FallbackToCpu).");
+            }
             return transformer;
         }
         finally
