@@ -193,6 +193,31 @@ public static class DeepArchModel
         }
     }
 
+    /// <summary>
+    /// Writes the DeepArch network of <paramref name="model"/> (a <see cref="NetworkTransformer"/>, or a pipeline holding exactly
+    /// one) as a serving bundle into <paramref name="modelDirectory"/>: see <see cref="NetworkTransformer.SaveForServing(string)"/>.
+    /// The bundle's README names the pipeline's transforms before the network, which a client of the bundle applies itself.
+    /// </summary>
+    /// <exception cref="ArgumentException">The model holds no DeepArch network or more than one, or the directory's name cannot be a Triton model name.</exception>
+    public static void SaveForServing(ITransformer model, string modelDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var parts = Flatten(model).ToList();
+        var networks = parts.OfType<NetworkTransformer>().ToList();
+        if (networks.Count != 1)
+        {
+            throw new ArgumentException(
+                $"SaveForServing writes one network; the model holds {networks.Count} DeepArch networks. Pass the NetworkTransformer to serve " +
+                "(for example from the chain's LastTransformer).", nameof(model));
+        }
+        var upstream = parts.TakeWhile(p => p is not NetworkTransformer).Select(p => p.GetType().Name).ToList();
+        ServingBundle.Write(networks[0], modelDirectory, upstream);
+    }
+
+    /// <summary>The transformers of <paramref name="model"/> in order, chains opened.</summary>
+    private static IEnumerable<ITransformer> Flatten(ITransformer model)
+        => model is IEnumerable<ITransformer> chain ? chain.SelectMany(Flatten) : [model];
+
     /// <summary>The directory ML.NET saves a model's root transformer in.</summary>
     private const string RootDirectory = "TransformerChain";
 

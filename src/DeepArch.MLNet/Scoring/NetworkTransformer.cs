@@ -95,6 +95,21 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
     /// <remarks>The graph input is named after the feature column and shaped [batch, <see cref="FeatureSize"/>].</remarks>
     public void SaveOnnx(string path) => File.WriteAllBytes(path, _onnxModel);
 
+    /// <summary>
+    /// Writes the network as a serving bundle into <paramref name="modelDirectory"/>, a model directory of a Triton Inference Server
+    /// model repository (the directory's name is the model's name): <c>1/model.onnx</c> (the standalone ONNX file),
+    /// <c>config.pbtxt</c> (Triton's configuration for its ONNX Runtime backend: input and output names, types and dimensions,
+    /// a dynamic batch dimension up to <see cref="ScoringBatchSize"/> rows, dynamic batching), <c>labels.txt</c> for a
+    /// multiclass model, and <c>README.md</c> saying what each input and output holds. docs/scale-out.md serves it.
+    /// </summary>
+    /// <param name="modelDirectory">The model's directory, created when missing; its name may hold ASCII letters, digits, '_', '-' and '.'.</param>
+    /// <exception cref="ArgumentException">The directory's name cannot be a Triton model name.</exception>
+    public void SaveForServing(string modelDirectory)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Persistence.ServingBundle.Write(this, modelDirectory, []);
+    }
+
     /// <summary>Writes the network as a standalone ONNX model to <paramref name="stream"/>.</summary>
     public void SaveOnnx(Stream stream) => stream.Write(_onnxModel);
 
