@@ -32,6 +32,23 @@ internal sealed class BatchScoringDataView : IDataView
 
     public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
     {
+        var (active, scoring, upstreamColumns) = Plan(columnsNeeded);
+        return new Cursor(this, _input.GetRowCursor(upstreamColumns, rand), active, scoring);
+    }
+
+    /// <summary>
+    /// One cursor per upstream cursor of the input's own set (ML.NET asks for a set where it reads in parallel, as
+    /// evaluation and caching do): each reads, batches and scores its share of the rows, all on the one shared session.
+    /// </summary>
+    public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null)
+    {
+        var (active, scoring, upstreamColumns) = Plan(columnsNeeded);
+        return _input.GetRowCursorSet(upstreamColumns, n, rand).Select(upstream => (DataViewRowCursor)new Cursor(this, upstream, active, scoring)).ToArray();
+    }
+
+    /// <summary>The active output columns, whether anything is scored, and the upstream columns to read.</summary>
+    private (bool[] Active, bool Scoring, IEnumerable<DataViewSchema.Column> Upstream) Plan(IEnumerable<DataViewSchema.Column> columnsNeeded)
+    {
         int inputCount = _input.Schema.Count;
         var active = new bool[Schema.Count];
         foreach (var column in columnsNeeded)
@@ -39,15 +56,18 @@ internal sealed class BatchScoringDataView : IDataView
             active[column.Index] = true;
         }
         bool scoring = active.Skip(inputCount).Any(a => a);
-        var upstreamColumns = _input.Schema.Where(c => active[c.Index] || (scoring && _inputColumns.Any(i => i.Index == c.Index)));
-        var upstream = _input.GetRowCursor(upstreamColumns, rand);
-        return new Cursor(this, upstream, active, scoring);
+        var upstreamColumns = _input.Schema.Where(c => active[c.Index] || (scoring && _inputColumns.Any(i => i.Index == c.Index))).ToList();
+        return (active, scoring, upstreamColumns);
     }
 
-    public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null)
-        => [GetRowCursor(columnsNeeded, rand)];
-
-    /// <summary>Reads ahead a batch of upstream rows, scores them in one call, and replays them.</summary>
+    /// <summary>
+    /// Reads upstream rows a batch at a time and hands them out one by one. When the session leaves a core free
+    /// (<see cref="OnnxScorer.OverlapsReading"/>), with two batches in flight: while ONNX Runtime
+    /// scores batch k+1 on a pool thread, the caller reads the rows of batch k, and when they run out the cursor reads batch
+    /// k+2 from upstream before it waits for k+1 (from the second batch on: the first <see cref="MoveNext"/> reads one batch).
+    /// Memory holds two batches. Reading and scoring overlap; the values are those of scoring each batch in
+    /// turn, bit for bit. An exception of a run is thrown on the caller's thread, by the <see cref="MoveNext"/> that needs it.
+    /// </summary>
     private sealed class Cursor : DataViewRowCursor
     {
         private readonly BatchScoringDataView _view;
@@ -56,16 +76,31 @@ internal sealed class BatchScoringDataView : IDataView
         private readonly bool _scoring;
         private readonly int _batchSize;
         private readonly int _inputCount;
-        private readonly ColumnCache?[] _caches;
-        private readonly DataViewRowId[] _ids;
-        private readonly ValueGetter<DataViewRowId> _upstreamId;
         private readonly FeatureColumn.RowReader[] _readInputs = [];
-        private readonly float[][] _inputs = [];
-        private readonly ScoredBatch? _batch;
-        private int _rows;
+        private readonly ValueGetter<DataViewRowId> _upstreamId;
+        private readonly Buffer[] _buffers;
+        private Buffer _current;
+        private Buffer? _next;
         private int _index = -1;
         private long _position = -1;
         private bool _upstreamDone;
+
+        /// <summary>One batch: its upstream values, ids, network inputs and outputs, and the ONNX Runtime run scoring it.</summary>
+        private sealed class Buffer
+        {
+            public required ColumnCache?[] Caches { get; init; }
+            public required DataViewRowId[] Ids { get; init; }
+
+            /// <summary>Each row's upstream cursor batch (<c>DataViewRow.Batch</c>): how ML.NET puts the rows of a cursor set back in order.</summary>
+            public required long[] Batches { get; init; }
+            public required float[][] Inputs { get; init; }
+            public required ScoredBatch? Outputs { get; init; }
+            public int Rows { get; set; }
+            public Task? Run { get; set; }
+
+            /// <summary>What reading the batch threw, kept until the batch is due, so that it surfaces where it did without read-ahead.</summary>
+            public System.Runtime.ExceptionServices.ExceptionDispatchInfo? ReadError { get; set; }
+        }
 
         public Cursor(BatchScoringDataView view, DataViewRowCursor upstream, bool[] active, bool scoring)
         {
@@ -76,36 +111,43 @@ internal sealed class BatchScoringDataView : IDataView
             _inputCount = view._input.Schema.Count;
             var scorer = view._parent.Scorer;
             _batchSize = view._parent.ScoringBatchSize;
-            _caches = view._input.Schema.Select(c => active[c.Index] ? ColumnCache.Create(upstream, c, _batchSize) : null).ToArray();
-            _ids = new DataViewRowId[_batchSize];
             _upstreamId = upstream.GetIdGetter();
             if (scoring)
             {
                 _readInputs = view._parent.CreateInputReaders(upstream, view._inputColumns);
-                _inputs = scorer.InputSizes.Select(size => new float[_batchSize * size]).ToArray();
-                _batch = scorer.CreateBatch(_batchSize);
             }
+            // Two buffers only when a run can overlap the reading: the cursor scores, and the session leaves a core free
+            // (OnnxScorer.OverlapsReading); otherwise one batch at a time, read, scored and handed out in turn.
+            _buffers = Enumerable.Range(0, scoring && scorer.OverlapsReading ? 2 : 1).Select(_ => new Buffer
+            {
+                Caches = view._input.Schema.Select(c => active[c.Index] ? ColumnCache.Create(upstream, c, _batchSize) : null).ToArray(),
+                Ids = new DataViewRowId[_batchSize],
+                Batches = new long[_batchSize],
+                Inputs = scoring ? scorer.InputSizes.Select(size => new float[_batchSize * size]).ToArray() : [],
+                Outputs = scoring ? scorer.CreateBatch(_batchSize) : null,
+            }).ToArray();
+            _current = _buffers[0];
         }
 
         public override DataViewSchema Schema => _view.Schema;
 
         public override long Position => _position;
 
-        public override long Batch => 0;
+        public override long Batch => _index >= 0 && _index < _current.Rows ? _current.Batches[_index] : 0;
 
         public override bool IsColumnActive(DataViewSchema.Column column) => _active[column.Index];
 
         public override bool MoveNext()
         {
-            if (_index + 1 < _rows)
+            if (_index + 1 < _current.Rows)
             {
                 _index++;
                 _position++;
                 return true;
             }
-            if (_upstreamDone || !FillBatch())
+            if (!NextBatch())
             {
-                _rows = 0;
+                _current.Rows = 0;
                 return false;
             }
             _index = 0;
@@ -113,33 +155,95 @@ internal sealed class BatchScoringDataView : IDataView
             return true;
         }
 
-        private bool FillBatch()
+        /// <summary>Makes the next batch current: read (or already reading) and scored; false when upstream has no more rows.</summary>
+        private bool NextBatch()
         {
+            // The batch to hand out next: the one scoring in the background, or (first call, or no second buffer) one read now.
+            var next = _next ?? Fill(_buffers[0]);
+            _next = null;
+            if (next is null)
+            {
+                return false;
+            }
+            if (_buffers.Length > 1 && _position >= 0)
+            {
+                // Read the batch after it into the other buffer while it scores (its rows are all handed out by now). Not before
+                // the first row: a cursor that reads one row reads one batch.
+                var other = ReferenceEquals(next, _buffers[0]) ? _buffers[1] : _buffers[0];
+                _next = Fill(other);
+            }
+            Wait(next);
+            _current = next;
+            return true;
+        }
+
+        /// <summary>Reads up to a batch of upstream rows into <paramref name="buffer"/> and starts scoring them; null when there were none.</summary>
+        private Buffer? Fill(Buffer buffer)
+        {
+            buffer.Rows = 0;
+            if (_upstreamDone)
+            {
+                return null;
+            }
             var inputSizes = _view._parent.Scorer.InputSizes;
-            _rows = 0;
-            while (_rows < _batchSize)
+            try
             {
-                if (!_upstream.MoveNext())
+                while (buffer.Rows < _batchSize)
                 {
-                    _upstreamDone = true;
-                    break;
+                    if (!_upstream.MoveNext())
+                    {
+                        _upstreamDone = true;
+                        break;
+                    }
+                    int row = buffer.Rows;
+                    for (int i = 0; i < _readInputs.Length; i++)
+                    {
+                        _readInputs[i](buffer.Inputs[i].AsSpan(row * inputSizes[i], inputSizes[i]));
+                    }
+                    foreach (var cache in buffer.Caches)
+                    {
+                        cache?.Capture(row);
+                    }
+                    _upstreamId(ref buffer.Ids[row]);
+                    buffer.Batches[row] = _upstream.Batch;
+                    buffer.Rows++;
                 }
-                for (int i = 0; i < _readInputs.Length; i++)
-                {
-                    _readInputs[i](_inputs[i].AsSpan(_rows * inputSizes[i], inputSizes[i]));
-                }
-                foreach (var cache in _caches)
-                {
-                    cache?.Capture(_rows);
-                }
-                _upstreamId(ref _ids[_rows]);
-                _rows++;
             }
-            if (_rows > 0 && _scoring)
+            catch (Exception e)
             {
-                _view._parent.Scorer.Run(_inputs, _rows, _batch!);
+                // A bad row (a value the network refuses, an upstream error) fails the batch it is in, when that batch is due.
+                _upstreamDone = true;
+                buffer.ReadError = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+                return buffer;
             }
-            return _rows > 0;
+            if (buffer.Rows == 0)
+            {
+                return null;
+            }
+            if (_scoring)
+            {
+                var scorer = _view._parent.Scorer;
+                int rows = buffer.Rows;
+                buffer.Run = _buffers.Length > 1
+                    ? Task.Run(() => scorer.Run(buffer.Inputs, rows, buffer.Outputs!))
+                    : null;
+                if (buffer.Run is null)
+                {
+                    scorer.Run(buffer.Inputs, rows, buffer.Outputs!);
+                }
+            }
+            return buffer;
+        }
+
+        /// <summary>Waits for <paramref name="buffer"/>'s run, throwing its exception (or its reading's) as it was thrown.</summary>
+        private static void Wait(Buffer buffer)
+        {
+            var error = buffer.ReadError;
+            buffer.ReadError = null;
+            error?.Throw();
+            var run = buffer.Run;
+            buffer.Run = null;
+            run?.GetAwaiter().GetResult();
         }
 
         public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
@@ -150,19 +254,36 @@ internal sealed class BatchScoringDataView : IDataView
             }
             if (column.Index < _inputCount)
             {
-                return _caches[column.Index]!.GetGetter<TValue>(() => _index);
+                var getters = _buffers.Select(b => b.Caches[column.Index]!.GetGetter<TValue>(() => _index)).ToArray();
+                if (getters.Length == 1)
+                {
+                    return getters[0];
+                }
+                var (first, second) = (getters[0], getters[1]);
+                return (ref TValue value) => (ReferenceEquals(_current, _buffers[0]) ? first : second)(ref value);
             }
             var output = _view._parent.Outputs[column.Index - _inputCount];
-            return output.CreateGetter(() => _batch!, () => _index) as ValueGetter<TValue>
+            return output.CreateGetter(() => _current.Outputs!, () => _index) as ValueGetter<TValue>
                 ?? throw new InvalidOperationException($"Column '{column.Name}' has type {output.Type.RawType.Name}, not {typeof(TValue).Name}.");
         }
 
-        public override ValueGetter<DataViewRowId> GetIdGetter() => (ref DataViewRowId id) => id = _ids[_index];
+        public override ValueGetter<DataViewRowId> GetIdGetter() => (ref DataViewRowId id) => id = _current.Ids[_index];
 
         protected override void Dispose(bool disposing)
         {
             if (disposing)
             {
+                // A run still scoring the batch read ahead finishes before the cursor goes; its outcome no longer matters.
+                if (_next?.Run is { } pending)
+                {
+                    try
+                    {
+                        pending.Wait();
+                    }
+                    catch (AggregateException)
+                    {
+                    }
+                }
                 _upstream.Dispose();
             }
             base.Dispose(disposing);

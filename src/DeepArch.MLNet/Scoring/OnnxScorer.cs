@@ -49,6 +49,7 @@ internal sealed class OnnxScorer : IDisposable
         _outputShapes = outputs.Select(o => o.Shape.Select(d => (long)d).ToArray()).ToArray();
         OutputWidths = outputs.Select(o => o.Shape.Aggregate(1, (a, d) => a * d)).ToArray();
         Device = options.Device;
+        SessionThreads = options.SessionThreads;
         InferenceSession? session = null;
         if (options.Device == ComputeDevice.Cuda)
         {
@@ -107,6 +108,18 @@ internal sealed class OnnxScorer : IDisposable
 
     /// <summary>Values per output row, for each output.</summary>
     public int[] OutputWidths { get; }
+
+    /// <summary>The session's intra-op threads (at most one per core).</summary>
+    public int SessionThreads { get; }
+
+    /// <summary>
+    /// Whether a cursor reads the next batch while this session scores the current one: when the session leaves a core free
+    /// (<c>ScoringThreads</c> below the core count) or runs on CUDA. With every core in the session (the default), a reader
+    /// beside it only competes with ONNX Runtime's spinning threads: on 2 cores the MLP of eng/bench scored 0.66x the raw
+    /// session overlapped against 0.84x in turn; with one session thread, overlapped, 1.41x to 1.49x a raw session of one
+    /// thread (docs/performance.md).
+    /// </summary>
+    public bool OverlapsReading => Device == ComputeDevice.Cuda || SessionThreads < Environment.ProcessorCount;
 
     /// <summary>The device the session runs on after any fallback.</summary>
     public ComputeDevice Device { get; }

@@ -80,7 +80,9 @@ public abstract class NetworkOptions
     /// ONNX Runtime intra-op threads when scoring, in [0, 256]; 0 (default) means one per core (<see cref="Environment.ProcessorCount"/>),
     /// and a session never gets more than one per core, whatever this says (so that a model file cannot size a thread pool).
     /// DeepArch sets the count itself because ONNX Runtime's own default chose one thread on the 2-core machines of
-    /// docs/performance.md, where two scored 1.25x faster. On a machine shared with other busy processes, 1 can be faster.
+    /// docs/performance.md, where two scored 1.25x faster. On a machine shared with other busy processes, 1 can be faster. With
+    /// fewer threads than cores, a cursor reads the next batch of rows on the free core while ONNX Runtime scores the current
+    /// one (on 2 cores, 1 thread then scored the MLP of eng/bench at 1.4x to 1.5x a raw session of 1 thread).
     /// </summary>
     public int ScoringThreads { get; set; }
 

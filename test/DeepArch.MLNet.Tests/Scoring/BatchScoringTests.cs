@@ -1,4 +1,5 @@
 using DeepArch.MLNet.Persistence;
+using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Tests;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -188,5 +189,113 @@ public class BatchScoringTests
         cursor.MoveNext();
 
         Assert.InRange(reads, 1, 7);
+    }
+
+    /// <summary>The network scored with one ONNX Runtime thread, which leaves the cursor a core to read the next batch on (two batches in flight).</summary>
+    private static NetworkTransformer Overlapping(NetworkTransformer network)
+    {
+        var overlapping = network.WithScoring(new ScoringOverrides { ScoringThreads = 1 });
+        Assert.Equal(Environment.ProcessorCount > 1, overlapping.Scorer.OverlapsReading);
+        Assert.False(network.Scorer.OverlapsReading); // the default: every core in the session, reading and scoring in turn
+        return overlapping;
+    }
+
+    [Fact]
+    public void Reading_ahead_gives_the_rows_and_scores_of_reading_in_turn()
+    {
+        var (ml, _, network) = Fixtures.Multiclass(scoringBatchSize: 7);
+        using var overlapping = Overlapping(network);
+        var data = ml.Data.LoadFromEnumerable(Fixtures.Rows(100, seed: 9));
+
+        var expected = ml.Data.CreateEnumerable<Scored>(network.Transform(data), reuseRowObject: false).ToArray();
+        var rows = ml.Data.CreateEnumerable<Scored>(overlapping.Transform(data), reuseRowObject: false).ToArray();
+
+        Assert.Equal(expected.Select(r => r.Name), rows.Select(r => r.Name));
+        Assert.Equal(expected.Select(r => r.Score), rows.Select(r => r.Score));
+        Assert.Equal(expected.Select(r => r.PredictedLabel), rows.Select(r => r.PredictedLabel));
+    }
+
+    /// <summary>
+    /// The cursor reads batch k+2 while batch k+1 scores (two batches in flight), but an upstream error still surfaces where
+    /// it did when batches were read one at a time: at the first row of the batch holding the bad row, never earlier.
+    /// </summary>
+    [Fact]
+    public void A_failing_row_read_ahead_throws_when_its_batch_is_due()
+    {
+        var (ml, _, network) = Fixtures.Multiclass(scoringBatchSize: 7);
+        using var model = Overlapping(network);
+        var rows = Fixtures.Rows(40).Select((r, i) => i == 20 ? throw new InvalidDataException("row 20 is bad") : r);
+        var output = model.Transform(ml.Data.LoadFromEnumerable(rows));
+
+        using var cursor = output.GetRowCursor(output.Schema);
+        var score = cursor.GetGetter<VBuffer<float>>(output.Schema["Score"]);
+        var value = default(VBuffer<float>);
+        int read = 0;
+        var error = Assert.Throws<InvalidDataException>(() =>
+        {
+            while (cursor.MoveNext())
+            {
+                score(ref value);
+                read++;
+            }
+        });
+
+        Assert.Equal("row 20 is bad", error.Message);
+        Assert.Equal(14, read); // batches [0, 7) and [7, 14); the batch [14, 21) holds row 20
+    }
+
+    /// <summary>A cursor set (as ML.NET asks for when it reads in parallel) scores every row once, with the values of a single cursor.</summary>
+    [Fact]
+    public void A_cursor_set_scores_every_row_once_with_the_same_values()
+    {
+        var (ml, _, network) = Fixtures.Multiclass(scoringBatchSize: 7);
+        using var model = Overlapping(network);
+        // A cached view hands out as many cursors as asked for.
+        var data = ml.Data.Cache(ml.Data.LoadFromEnumerable(Fixtures.Rows(100, seed: 3)));
+        var output = model.Transform(data);
+        var expected = ml.Data.CreateEnumerable<Scored>(output, reuseRowObject: false).ToDictionary(r => r.Name, r => r.Score);
+
+        var cursors = output.GetRowCursorSet(output.Schema, 2);
+        var seen = new Dictionary<string, float[]>();
+        foreach (var cursor in cursors)
+        {
+            using (cursor)
+            {
+                var name = cursor.GetGetter<ReadOnlyMemory<char>>(output.Schema["Name"]);
+                var score = cursor.GetGetter<VBuffer<float>>(output.Schema["Score"]);
+                ReadOnlyMemory<char> n = default;
+                VBuffer<float> s = default;
+                while (cursor.MoveNext())
+                {
+                    name(ref n);
+                    score(ref s);
+                    seen.Add(n.ToString(), s.DenseValues().ToArray());
+                }
+            }
+        }
+
+        Assert.Equal(2, cursors.Length);
+        Assert.Equal(expected.Keys.Order(), seen.Keys.Order());
+        Assert.All(expected, e => Assert.Equal(e.Value, seen[e.Key]));
+    }
+
+    /// <summary>A cursor disposed while the batch it read ahead is still scoring waits for that run and leaves the transformer usable.</summary>
+    [Fact]
+    public void A_cursor_disposed_mid_stream_leaves_the_transformer_usable()
+    {
+        var (ml, _, network) = Fixtures.Multiclass(scoringBatchSize: 7);
+        using var model = Overlapping(network);
+        var data = ml.Data.LoadFromEnumerable(Fixtures.Rows(60));
+        var output = model.Transform(data);
+
+        for (int stop = 1; stop <= 30; stop += 4)
+        {
+            using var cursor = output.GetRowCursor(output.Schema);
+            for (int i = 0; i < stop && cursor.MoveNext(); i++)
+            {
+            }
+        }
+
+        Assert.Equal(60, ml.Data.CreateEnumerable<Scored>(output, reuseRowObject: false).Count());
     }
 }
