@@ -1,7 +1,6 @@
 // The consumer check's program (eng/consumer/run.sh builds it outside the repository against the packed DeepArch.MLNet):
 // an autoencoder anomaly detector trained on normal rows, saved, loaded back and scored on normal and shifted rows.
 using DeepArch.MLNet;
-using DeepArch.MLNet.Persistence;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 

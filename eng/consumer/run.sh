@@ -2,7 +2,8 @@
 # The consumer check (CI runs it after the tests): packs DeepArch.Trainers and DeepArch.MLNet into a local folder feed,
 # then builds and runs, outside the repository, a console project that restores DeepArch.MLNet from that feed (and the rest
 # from nuget.org) and trains, saves, loads and scores an anomaly detector. A package that does not restore, build, load
-# TorchSharp or score fails it. Then the same program with a ProjectReference to src/DeepArch.MLNet from outside the
+# TorchSharp or score fails it; the same project published framework-dependent and self-contained must run from its publish
+# folder. Then the same program with a ProjectReference to src/DeepArch.MLNet from outside the
 # repository: without the native fix's import it must either work (a libstdc++ of GCC 13 or later) or fail with DeepArch's
 # error naming the import; with the import it must work.
 set -euo pipefail
@@ -52,6 +53,13 @@ cat > "$work/consumer/NuGet.config" <<XML
 </configuration>
 XML
 (cd "$work/consumer" && dotnet run -c Release --nologo -v quiet)
+
+# The same consumer published, framework-dependent and self-contained, and run from the published folder alone: the native
+# files (libtorch, TorchSharp's glue patched by the package's build step, ONNX Runtime) must be in the publish output.
+(cd "$work/consumer" && dotnet publish -c Release -r linux-x64 --self-contained false -o "$work/publish-fd" --nologo -v quiet)
+(cd "$work/publish-fd" && dotnet Consumer.dll)
+(cd "$work/consumer" && dotnet publish -c Release -r linux-x64 --self-contained true -o "$work/publish-sc" --nologo -v quiet)
+(cd "$work/publish-sc" && ./Consumer)
 
 # A ProjectReference from outside the repository.
 reference="<ProjectReference Include=\"$repo/src/DeepArch.MLNet/DeepArch.MLNet.csproj\" />"

@@ -10,8 +10,7 @@
 // Run from the repository root:  dotnet run --project examples/AnomalyDetection
 using System.Globalization;
 using DeepArch.MLNet;
-using DeepArch.MLNet.Trainers;
-using DeepArch.Trainers.Layers;
+using DeepArch.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 

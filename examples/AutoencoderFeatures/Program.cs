@@ -8,9 +8,7 @@
 //
 // Run from the repository root:  dotnet run --project examples/AutoencoderFeatures
 using DeepArch.MLNet;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
-using DeepArch.MLNet.Transforms;
+using DeepArch.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
@@ -36,7 +34,7 @@ var vae = mlContext.Transforms.FeaturizeByAutoencoder(new AutoencoderFeaturizing
     InputColumnName = "Features",
     Kind = AutoencoderKind.Variational,
     LayerSizes = [64, 2],
-    OutputActivation = DeepArch.Trainers.Layers.ActivationKind.Sigmoid,
+    OutputActivation = DeepArch.Trainers.ActivationKind.Sigmoid,
     Beta = 0.5f,
     Epochs = 150,
     BatchSize = 64,

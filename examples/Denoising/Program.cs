@@ -8,8 +8,6 @@
 //
 // Run from the repository root:  dotnet run --project examples/Denoising
 using DeepArch.MLNet;
-using DeepArch.MLNet.Trainers;
-using DeepArch.MLNet.Transforms;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 

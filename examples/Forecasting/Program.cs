@@ -9,8 +9,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using DeepArch.MLNet;
-using DeepArch.MLNet.Trainers;
-using DeepArch.Trainers.Layers;
+using DeepArch.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using ScottPlot;

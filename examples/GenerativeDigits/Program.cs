@@ -12,9 +12,6 @@
 // Run from the repository root:  dotnet run -c Release --project examples/GenerativeDigits
 using System.Diagnostics;
 using DeepArch.MLNet;
-using DeepArch.MLNet.Evaluation;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Transforms;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 

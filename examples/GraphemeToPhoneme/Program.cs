@@ -12,7 +12,6 @@
 // Run from the repository root:  dotnet run -c Release --project examples/GraphemeToPhoneme [output folder] [--words N]
 using System.Diagnostics;
 using DeepArch.MLNet;
-using DeepArch.MLNet.Persistence;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;

@@ -17,8 +17,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using DeepArch.MLNet;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
 using Google.Protobuf;
 using Microsoft.ML;
 using Microsoft.ML.Data;

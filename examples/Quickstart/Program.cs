@@ -5,10 +5,7 @@
 //
 // Run from the repository root:  dotnet run --project examples/Quickstart
 using DeepArch.MLNet;
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
-using DeepArch.Trainers.Training;
+using DeepArch.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 

@@ -10,10 +10,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using DeepArch.MLNet;
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
-using DeepArch.Trainers.Layers;
+using DeepArch.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 

@@ -1,9 +1,5 @@
-using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Evaluation;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Transforms;
 using Microsoft.ML;
+using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

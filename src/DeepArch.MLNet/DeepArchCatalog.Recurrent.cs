@@ -1,7 +1,6 @@
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Trainers;
 using DeepArch.Trainers.Layers;
 using Microsoft.ML;
+using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

@@ -1,9 +1,5 @@
-using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Evaluation;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Transforms;
 using Microsoft.ML;
+using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 
@@ -35,7 +31,7 @@ public static partial class DeepArchCatalog
 
     /// <summary>
     /// Forecasts the next steps of a series with an encoder–decoder: the encoder reads the history in <paramref name="inputColumnName"/>,
-    /// the decoder writes the steps of <paramref name="labelColumnName"/> one at a time, each from the one before (see <see cref="Trainers.EncoderDecoderForecastingEstimator"/>).
+    /// the decoder writes the steps of <paramref name="labelColumnName"/> one at a time, each from the one before (see <see cref="EncoderDecoderForecastingEstimator"/>).
     /// </summary>
     /// <param name="catalog">The forecasting catalog.</param>
     /// <param name="outputColumnName">The forecast column the transformer adds.</param>
@@ -43,9 +39,9 @@ public static partial class DeepArchCatalog
     /// <param name="labelColumnName">The next steps while training: a known-size vector of <c>Single</c>.</param>
     /// <param name="featuresPerStep">Values per history step.</param>
     /// <param name="epochs">Passes over the training windows.</param>
-    public static Trainers.EncoderDecoderForecastingEstimator ForecastByEncoderDecoder(this ForecastingCatalog catalog, string outputColumnName = "Forecast",
+    public static EncoderDecoderForecastingEstimator ForecastByEncoderDecoder(this ForecastingCatalog catalog, string outputColumnName = "Forecast",
         string inputColumnName = "Features", string labelColumnName = "Label", int featuresPerStep = 1, int epochs = 30)
-        => catalog.ForecastByEncoderDecoder(new Trainers.EncoderDecoderForecastingEstimator.Options
+        => catalog.ForecastByEncoderDecoder(new EncoderDecoderForecastingEstimator.Options
         {
             OutputColumnName = outputColumnName,
             InputColumnName = inputColumnName,
@@ -55,20 +51,20 @@ public static partial class DeepArchCatalog
         });
 
     /// <summary>An encoder–decoder forecaster, with every option (cell, sizes, attention, steps, training).</summary>
-    public static Trainers.EncoderDecoderForecastingEstimator ForecastByEncoderDecoder(this ForecastingCatalog catalog, Trainers.EncoderDecoderForecastingEstimator.Options options)
+    public static EncoderDecoderForecastingEstimator ForecastByEncoderDecoder(this ForecastingCatalog catalog, EncoderDecoderForecastingEstimator.Options options)
         => new(CatalogEnvironment.Of(catalog), options);
 
     /// <summary>
     /// An anomaly detector that reconstructs windows of a series with an encoder–decoder trained on normal windows: <c>Score</c> is the
-    /// largest per-step reconstruction error, standardized, so a fault anywhere in the window counts (see <see cref="Trainers.EncoderDecoderAnomalyDetectionTrainer"/>).
+    /// largest per-step reconstruction error, standardized, so a fault anywhere in the window counts (see <see cref="EncoderDecoderAnomalyDetectionTrainer"/>).
     /// </summary>
     /// <param name="catalog">The anomaly detection trainers catalog.</param>
     /// <param name="featureColumnName">The windows: a known-size vector of <c>Single</c>.</param>
     /// <param name="featuresPerStep">Values per step.</param>
     /// <param name="epochs">Passes over the training windows.</param>
-    public static Trainers.EncoderDecoderAnomalyDetectionTrainer EncoderDecoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
+    public static EncoderDecoderAnomalyDetectionTrainer EncoderDecoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
         string featureColumnName = "Features", int featuresPerStep = 1, int epochs = 50)
-        => catalog.EncoderDecoder(new Trainers.EncoderDecoderAnomalyDetectionTrainer.Options
+        => catalog.EncoderDecoder(new EncoderDecoderAnomalyDetectionTrainer.Options
         {
             FeatureColumnName = featureColumnName,
             FeaturesPerStep = featuresPerStep,
@@ -76,8 +72,8 @@ public static partial class DeepArchCatalog
         });
 
     /// <summary>An encoder–decoder anomaly detector, with every option (cell, size, threshold, missing values, training).</summary>
-    public static Trainers.EncoderDecoderAnomalyDetectionTrainer EncoderDecoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
-        Trainers.EncoderDecoderAnomalyDetectionTrainer.Options options)
+    public static EncoderDecoderAnomalyDetectionTrainer EncoderDecoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
+        EncoderDecoderAnomalyDetectionTrainer.Options options)
         => new(CatalogEnvironment.Of(catalog), options);
 
     /// <summary>
@@ -113,7 +109,7 @@ public static class SequenceToSequenceTransformerExtensions
         ArgumentNullException.ThrowIfNull(data);
         var translation = transformer.Info.Translation
             ?? throw new ArgumentException($"The transformer was fitted by {transformer.Info.Trainer}, not MapSequenceToSequence: it has no attention.", nameof(transformer));
-        var task = (Tasks.SequenceTask)transformer.Info.Task;
+        var task = (SequenceTask)transformer.Info.Task;
         using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(transformer.OnnxModel);
         if (!session.OutputMetadata.ContainsKey(DeepArch.Trainers.Architectures.SequenceToSequenceExport.AttentionOutput))
         {

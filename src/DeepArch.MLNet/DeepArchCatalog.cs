@@ -1,8 +1,5 @@
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
-using DeepArch.MLNet.Transforms;
 using Microsoft.ML;
+using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

@@ -1,6 +1,3 @@
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 

@@ -1,6 +1,6 @@
+using DeepArch.Trainers;
 using System.Globalization;
 using DeepArch.MLNet;
-using DeepArch.MLNet.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -115,7 +115,7 @@ internal static class DeterminismPipeline
             {
                 FeaturesPerStep = 2,
                 HiddenSize = 6,
-                ScoreBy = DeepArch.Trainers.Architectures.ForecastScore.PredictiveVariance,
+                ScoreBy = DeepArch.Trainers.ForecastScore.PredictiveVariance,
                 MonteCarloPasses = 5,
                 Epochs = 3,
                 BatchSize = 16,
@@ -129,7 +129,7 @@ internal static class DeterminismPipeline
             options.Dropout = 0.2f;
             return ml.Transforms.Conversion.MapValueToKey("Label", nameof(Row.Class)).Append(ml.MulticlassClassification.Trainers.RecurrentNetwork(options));
         }
-        options.Cell = DeepArch.Trainers.Layers.RecurrentCell.Gru;
+        options.Cell = DeepArch.Trainers.RecurrentCell.Gru;
         options.Bidirectional = true;
         options.LabelColumnName = nameof(Row.Target);
         return ml.Regression.Trainers.RecurrentNetwork(options);
@@ -139,7 +139,7 @@ internal static class DeterminismPipeline
     private static IEnumerable<string> FitAndDraw(MLContext ml, IDataView data, int count)
     {
         var keyed = ml.Transforms.Conversion.MapValueToKey("Label", nameof(Row.Class)).Fit(data).Transform(data);
-        using var generator = ml.Transforms.GenerateByAdversarialNetwork(new DeepArch.MLNet.Transforms.GenerativeAdversarialNetworkEstimator.Options
+        using var generator = ml.Transforms.GenerateByAdversarialNetwork(new DeepArch.MLNet.GenerativeAdversarialNetworkEstimator.Options
         {
             LabelColumnName = "Label",
             NoiseSize = 4,

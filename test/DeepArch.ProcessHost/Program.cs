@@ -16,7 +16,6 @@
 // its training loss, for the tests of the native environment DeepArch sets up (OMP_WAIT_POLICY).
 using System.Globalization;
 using DeepArch.MLNet;
-using DeepArch.MLNet.Persistence;
 using DeepArch.ProcessHost;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -39,7 +38,7 @@ if (args.Length == 1 && args[0] == "train-small")
         Label = i % 2,
     }).ToArray();
     using var fitted = context.Regression.Trainers.MultilayerPerceptron(
-        new DeepArch.MLNet.Trainers.MultilayerPerceptronTrainer.Options { HiddenLayers = [8], Epochs = 1, TrainingThreads = 2 })
+        new DeepArch.MLNet.MultilayerPerceptronTrainer.Options { HiddenLayers = [8], Epochs = 1, TrainingThreads = 2 })
         .Fit(context.Data.LoadFromEnumerable(rowsToFit));
     Console.WriteLine(fitted.History.Epochs[^1].TrainLoss.ToString("R", CultureInfo.InvariantCulture));
     return 0;
@@ -58,7 +57,7 @@ if (args.Length == 1 && args[0] == "train-cnn")
     }).ToArray();
     var keyed = context.Transforms.Conversion.MapValueToKey("Label").Fit(context.Data.LoadFromEnumerable(images)).Transform(context.Data.LoadFromEnumerable(images));
     using var cnn = context.MulticlassClassification.Trainers.ConvolutionalNetwork(
-        new DeepArch.MLNet.Trainers.ConvolutionalNetworkTrainer.Options { InputShape = [1, 8, 8], Epochs = 2 }).Fit(keyed);
+        new DeepArch.MLNet.ConvolutionalNetworkTrainer.Options { InputShape = [1, 8, 8], Epochs = 2 }).Fit(keyed);
     Console.WriteLine(cnn.History.Epochs[^1].TrainLoss.ToString("R", CultureInfo.InvariantCulture));
     return 0;
 }

@@ -2,8 +2,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using DeepArch.MLNet;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Transforms;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 

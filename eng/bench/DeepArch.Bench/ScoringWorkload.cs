@@ -1,10 +1,8 @@
+using DeepArch.Trainers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using DeepArch.MLNet;
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
@@ -146,12 +144,12 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log) : IW
                 foreach (int batch in options.Batches)
                 {
                     var sw = Stopwatch.StartNew();
-                    var ae = ml.Transforms.ReconstructByAutoencoder(new DeepArch.MLNet.Transforms.AutoencoderReconstructingEstimator.Options
+                    var ae = ml.Transforms.ReconstructByAutoencoder(new DeepArch.MLNet.AutoencoderReconstructingEstimator.Options
                     {
                         OutputColumnName = "Reconstruction",
                         InputColumnName = "Features",
                         LayerSizes = [256, 32],
-                        OutputActivation = DeepArch.Trainers.Layers.ActivationKind.Sigmoid,
+                        OutputActivation = DeepArch.Trainers.ActivationKind.Sigmoid,
                         Epochs = 1,
                         Seed = 42,
                         ScoringBatchSize = batch,

@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using DeepArch.MLNet;
-using DeepArch.MLNet.Trainers;
-using DeepArch.MLNet.Transforms;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 

@@ -1,7 +1,7 @@
+using DeepArch.Trainers;
 using System.Globalization;
 using System.Text;
 using DeepArch.MLNet;
-using DeepArch.MLNet.Trainers;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using Microsoft.ML;
@@ -139,7 +139,7 @@ internal static class PresetStudy
                 Id = "digits-features-autoencoder",
                 Models = new[] { ("defaults", 1e-3), ("LearningRate 3e-3", 3e-3), ("LearningRate 1e-2", 1e-2) }.Select(setting =>
                     new Model($"FeaturizeByAutoencoder, {setting.Item1}", Family.DeepArch, ml => ml.Transforms.FeaturizeByAutoencoder(
-                        new DeepArch.MLNet.Transforms.AutoencoderFeaturizingEstimator.Options { OutputColumnName = "Code", InputColumnName = "Features", LearningRate = setting.Item2 })
+                        new DeepArch.MLNet.AutoencoderFeaturizingEstimator.Options { OutputColumnName = "Code", InputColumnName = "Features", LearningRate = setting.Item2 })
                         .Append(ml.MulticlassClassification.Trainers.LbfgsMaximumEntropy(featureColumnName: "Code")))).ToArray(),
             },
             co2 with

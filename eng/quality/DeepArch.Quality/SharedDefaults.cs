@@ -1,8 +1,6 @@
 using System.Collections;
 using System.Globalization;
 using DeepArch.MLNet;
-using DeepArch.MLNet.Trainers;
-using DeepArch.MLNet.Transforms;
 using Microsoft.ML;
 
 namespace DeepArch.Quality;

@@ -7,12 +7,7 @@
 using System.Globalization;
 using System.Text.Json;
 using DeepArch.MLNet;
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
-using DeepArch.MLNet.Transforms;
 using DeepArch.Trainers;
-using DeepArch.Trainers.Layers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;

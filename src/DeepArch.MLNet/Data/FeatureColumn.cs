@@ -1,8 +1,8 @@
-using DeepArch.MLNet.Schema;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Data;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// The feature column a network reads: a <c>Single</c>, or a known-size vector of <c>Single</c>.

@@ -1,8 +1,8 @@
-using DeepArch.MLNet.Scoring;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Data;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// Rows drawn from a GAN's generator (<c>mlContext.Data.Generate</c>), with the training data's feature column and, for a

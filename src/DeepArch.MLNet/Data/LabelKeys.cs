@@ -1,11 +1,10 @@
 using System.Globalization;
 using System.Reflection;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Data;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// What a model keeps of a key-typed column (a label): its key count and, when the column had them, its key values in key

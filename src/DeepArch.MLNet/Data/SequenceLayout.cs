@@ -1,9 +1,9 @@
 using System.Globalization;
-using DeepArch.MLNet.Schema;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Data;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// How a recurrent network reads its feature column as a sequence: <see cref="FeaturesPerStep"/> values

@@ -1,8 +1,8 @@
-using DeepArch.MLNet.Schema;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Data;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// The token vocabulary of a key-vector column as a sequence-to-sequence model keeps it: the column's key type (raw type and
@@ -66,14 +66,14 @@ internal sealed record TokenVocabulary(string KeyRawType, LabelKeys Labels, uint
     /// <summary>Checks a vocabulary read from a model file; <paramref name="what"/> names it in the error.</summary>
     public void CheckLoaded(string what)
     {
-        Scoring.ModelInfo.Require(RawTypes.Any(t => t.Name == KeyRawType), $"{what}'s key type", KeyRawType);
-        Scoring.ModelInfo.Require(Labels is not null, $"{what}'s keys", null);
-        Scoring.ModelInfo.Require(Labels!.Count >= 1 && Labels.Count <= MaxKeyCount, $"{what}'s key count", Labels.Count);
+        ModelInfo.Require(RawTypes.Any(t => t.Name == KeyRawType), $"{what}'s key type", KeyRawType);
+        ModelInfo.Require(Labels is not null, $"{what}'s keys", null);
+        ModelInfo.Require(Labels!.Count >= 1 && Labels.Count <= MaxKeyCount, $"{what}'s key count", Labels.Count);
         if (Labels.Values is not null || Labels.ValueType is not null)
         {
             Labels.CheckLoaded(what);
         }
-        Scoring.ModelInfo.Require(Keys is { Length: >= 1 } && Keys[0] >= 1 && Keys[^1] <= Labels.Count
+        ModelInfo.Require(Keys is { Length: >= 1 } && Keys[0] >= 1 && Keys[^1] <= Labels.Count
             && Keys.Zip(Keys.Skip(1)).All(p => p.First < p.Second), $"{what}'s vocabulary", Keys?.Length);
     }
 
@@ -185,10 +185,10 @@ internal sealed record TranslationInfo(TokenVocabulary Source, int MaxSourceLeng
     /// <summary>Checks model info read from a file.</summary>
     public void CheckLoaded(int featureSize)
     {
-        Scoring.ModelInfo.Require(Source is not null && Target is not null && !string.IsNullOrEmpty(TargetColumn), "translation columns", null);
+        ModelInfo.Require(Source is not null && Target is not null && !string.IsNullOrEmpty(TargetColumn), "translation columns", null);
         Source!.CheckLoaded("source");
         Target!.CheckLoaded("target");
-        Scoring.ModelInfo.Require(MaxSourceLength >= 1 && MaxSourceLength <= MaxSourceTokens && InputSize == featureSize, "most source tokens", MaxSourceLength);
-        Scoring.ModelInfo.Require(MaxTargetLength >= 1 && MaxTargetLength <= Scoring.ScoringSettings.MaxValuesPerRow, "most target tokens", MaxTargetLength);
+        ModelInfo.Require(MaxSourceLength >= 1 && MaxSourceLength <= MaxSourceTokens && InputSize == featureSize, "most source tokens", MaxSourceLength);
+        ModelInfo.Require(MaxTargetLength >= 1 && MaxTargetLength <= ScoringSettings.MaxValuesPerRow, "most target tokens", MaxTargetLength);
     }
 }

@@ -1,12 +1,11 @@
 using System.Globalization;
 using System.Numerics;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Tasks;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Data;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// Reads the feature and label columns of a training <see cref="IDataView"/> with one cursor into the

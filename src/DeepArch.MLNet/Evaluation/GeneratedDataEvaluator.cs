@@ -1,13 +1,12 @@
-using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Tasks;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Evaluation;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Evaluation;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// How close generated rows are to real ones (<c>mlContext.Data.EvaluateGenerated</c>). Every distance but the nearest-row

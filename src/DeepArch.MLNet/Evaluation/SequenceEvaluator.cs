@@ -1,9 +1,8 @@
-using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Schema;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Evaluation;
+namespace DeepArch.MLNet;
 
 /// <summary>How predicted sequences compare with the reference ones, overall and per reference length.</summary>
 /// <param name="Count">The number of rows.</param>

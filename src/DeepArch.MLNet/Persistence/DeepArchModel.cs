@@ -1,9 +1,9 @@
-using DeepArch.MLNet.Scoring;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Onnx;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Persistence;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// Saving and loading models that contain DeepArch transformers, with a model file treated as untrusted input.

@@ -3,8 +3,9 @@ using System.IO.Compression;
 using System.IO.Hashing;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Persistence;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// Reads the entries of a saved ML.NET model (a zip archive) as untrusted input, before ML.NET or ONNX Runtime sees any

@@ -1,4 +1,6 @@
-namespace DeepArch.MLNet.Persistence;
+using DeepArch.Trainers;
+
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// How <see cref="DeepArchModel"/> loads a model file it may not trust: the key it must be signed with, and the limits
@@ -21,7 +23,7 @@ public sealed class ModelLoadOptions
     /// <summary>
     /// The key the model must be signed with, or null (default) to accept unsigned models. With a key, a model saved by
     /// <see cref="DeepArchModel.Save(Microsoft.ML.MLContext, Microsoft.ML.ITransformer, Microsoft.ML.DataViewSchema, Stream, ModelSaveOptions?)"/>
-    /// (or a standalone ONNX file written by <see cref="Scoring.NetworkTransformer.SaveOnnx(Stream, byte[])"/>) with the same key loads,
+    /// (or a standalone ONNX file written by <see cref="NetworkTransformer.SaveOnnx(Stream, byte[])"/>) with the same key loads,
     /// and anything else (unsigned, another key, any byte changed) is an <see cref="InvalidDataException"/>. At least
     /// <see cref="MinSigningKeyBytes"/> bytes.
     /// </summary>
@@ -45,13 +47,13 @@ public sealed class ModelLoadOptions
     /// Where and how the loaded networks score on this machine (device, GPU, fallback, rows per call, threads), overriding
     /// what the file says; null (default) keeps the file's settings. Either way a model whose file asks for CUDA loads where
     /// CUDA is not usable: it scores on the CPU, with a warning in <c>mlContext.Log</c>, unless
-    /// <see cref="DeepArch.MLNet.Scoring.ScoringOverrides.FallbackToCpu"/> is set to false.
+    /// <see cref="DeepArch.MLNet.ScoringOverrides.FallbackToCpu"/> is set to false.
     /// </summary>
-    public Scoring.ScoringOverrides? Scoring { get; set; }
+    public ScoringOverrides? Scoring { get; set; }
 
     /// <summary>The scoring settings a network saved with <paramref name="saved"/> gets when loaded with these options.</summary>
-    internal Scoring.ScoringSettings ScoringFor(Scoring.ScoringSettings saved)
-        => (Scoring ?? new Scoring.ScoringOverrides()).Apply(saved, fallbackByDefault: true);
+    internal ScoringSettings ScoringFor(ScoringSettings saved)
+        => (Scoring ?? new ScoringOverrides()).Apply(saved, fallbackByDefault: true);
 
     /// <summary>Checks the options, naming the first one out of range.</summary>
     internal void Validate()

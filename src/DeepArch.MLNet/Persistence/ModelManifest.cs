@@ -2,8 +2,9 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Persistence;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// The seal of a whole model file: one zip entry, written by <see cref="DeepArchModel"/>'s <c>Save</c> after ML.NET's

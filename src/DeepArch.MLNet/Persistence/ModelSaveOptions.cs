@@ -1,4 +1,6 @@
-namespace DeepArch.MLNet.Persistence;
+using DeepArch.Trainers;
+
+namespace DeepArch.MLNet;
 
 /// <summary>How <see cref="DeepArchModel.Save(Microsoft.ML.MLContext, Microsoft.ML.ITransformer, Microsoft.ML.DataViewSchema, Stream, ModelSaveOptions?)"/> writes a model.</summary>
 public sealed class ModelSaveOptions

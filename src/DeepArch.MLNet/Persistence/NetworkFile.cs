@@ -1,12 +1,11 @@
 using System.Text.Json;
-using DeepArch.MLNet.Tasks;
-using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Onnx.Proto;
 using Google.Protobuf;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Persistence;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// A DeepArch network read from a model file, checked as untrusted input before anything else sees it: its integrity

@@ -1,11 +1,9 @@
-using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Tasks;
 using DeepArch.Trainers.Networks;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Persistence;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// The saveable stand-in of a <see cref="NetworkTransformer"/>. ML.NET keeps its model writers internal,

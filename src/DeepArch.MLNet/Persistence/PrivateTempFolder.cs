@@ -1,7 +1,8 @@
 using System.Runtime.CompilerServices;
 using Microsoft.ML;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Persistence;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// ML.NET writes every ONNX model it loads to a file in <see cref="MLContext.TempFilePath"/>, and ONNX Runtime resolves a

@@ -1,12 +1,10 @@
 using System.Globalization;
 using System.Text;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Tasks;
 using DeepArch.Trainers;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Onnx.Proto;
 
-namespace DeepArch.MLNet.Persistence;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// A trained network as a model directory of a Triton Inference Server model repository, which any other ONNX engine can also

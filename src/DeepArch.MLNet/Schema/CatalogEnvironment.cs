@@ -1,8 +1,9 @@
 using System.Reflection;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Schema;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// Gets the <see cref="IHostEnvironment"/> (the <see cref="MLContext"/>) behind a catalog object. ML.NET

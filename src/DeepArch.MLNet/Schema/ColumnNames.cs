@@ -1,4 +1,6 @@
-namespace DeepArch.MLNet.Schema;
+using DeepArch.Trainers;
+
+namespace DeepArch.MLNet;
 
 /// <summary>The standard output column names of ML.NET's trainers, which DeepArch's trainers add too.</summary>
 internal static class ColumnNames

@@ -1,6 +1,7 @@
 using Microsoft.ML.Data;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Schema;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// Builds the schema errors, in ML.NET's own wording, so that the wording never drifts:

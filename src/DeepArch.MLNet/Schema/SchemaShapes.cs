@@ -1,8 +1,9 @@
 using System.Reflection;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Schema;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// Creates <see cref="SchemaShape"/> columns for estimators' <c>GetOutputSchema</c>. ML.NET keeps the

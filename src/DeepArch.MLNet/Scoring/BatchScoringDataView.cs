@@ -1,8 +1,8 @@
-using DeepArch.MLNet.Data;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Scoring;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// The lazy output of <see cref="NetworkTransformer.Transform"/>: the input's columns plus the network's

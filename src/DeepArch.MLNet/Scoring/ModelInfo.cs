@@ -1,10 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Tasks;
 using DeepArch.Trainers.Training;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Scoring;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// Everything a scoring transformer needs besides the network, stored as JSON in the exported model's

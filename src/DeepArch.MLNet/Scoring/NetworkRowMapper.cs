@@ -1,8 +1,8 @@
-using DeepArch.MLNet.Data;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Scoring;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// The row-at-a-time path used by <c>PredictionEngine</c>: each row is scored on its own (a batch of

@@ -1,10 +1,9 @@
-using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Persistence;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using DeepArch.Trainers.Training;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Scoring;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// The transformer every DeepArch trainer returns: it scores the trained network, exported to ONNX,
@@ -107,7 +106,7 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
     public void SaveForServing(string modelDirectory)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        Persistence.ServingBundle.Write(this, modelDirectory, []);
+        ServingBundle.Write(this, modelDirectory, []);
     }
 
     /// <summary>Writes the network as a standalone ONNX model to <paramref name="stream"/>.</summary>
@@ -116,7 +115,7 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
     /// <summary>
     /// Writes the network as a standalone ONNX model signed with <paramref name="signingKey"/>: a last metadata entry,
     /// <c>deeparch.hmac-sha256</c>, holds the HMAC-SHA256 of every byte before it under the key, so that
-    /// <see cref="Persistence.DeepArchModel.LoadOnnx(string, Persistence.ModelLoadOptions)"/> with the same key accepts the file
+    /// <see cref="DeepArchModel.LoadOnnx(string, ModelLoadOptions)"/> with the same key accepts the file
     /// and refuses any other. Other ONNX runtimes ignore the entry.
     /// </summary>
     /// <param name="path">The file to write.</param>
@@ -128,7 +127,7 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
 
     private byte[] Signed(byte[] signingKey)
     {
-        new Persistence.ModelSaveOptions { SigningKey = signingKey ?? throw new ArgumentNullException(nameof(signingKey)) }.Validate();
+        new ModelSaveOptions { SigningKey = signingKey ?? throw new ArgumentNullException(nameof(signingKey)) }.Validate();
         return DeepArch.Trainers.Networks.OnnxIntegrity.Sign(_onnxModel, signingKey);
     }
 
@@ -169,11 +168,11 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
         {
             return [feature];
         }
-        var column = schema.GetColumnOrNull(condition.Column) ?? throw Schema.SchemaErrors.ColumnNotFound("label", condition.Column);
+        var column = schema.GetColumnOrNull(condition.Column) ?? throw SchemaErrors.ColumnNotFound("label", condition.Column);
         if (column.Type is not KeyDataViewType key || key.RawType != typeof(uint) || key.Count != (ulong)condition.Keys.Count)
         {
-            throw Schema.SchemaErrors.Mismatch("label", condition.Column, $"Key<UInt32, 0-{condition.Keys.Count - 1}> (the label's key type at training)",
-                Schema.SchemaErrors.Describe(column.Type));
+            throw SchemaErrors.Mismatch("label", condition.Column, $"Key<UInt32, 0-{condition.Keys.Count - 1}> (the label's key type at training)",
+                SchemaErrors.Describe(column.Type));
         }
         return [feature, column];
     }
@@ -206,7 +205,7 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
         => Info.Translation?.Resolve(schema, FeatureColumnName) ?? Info.Sequence?.Resolve(schema, FeatureColumnName) ?? FeatureColumn.Resolve(schema, FeatureColumnName, FeatureSize);
 
     /// <summary>A reader of the current row's network input (<see cref="OnnxScorer.InputSize"/> values).</summary>
-    /// <remarks>A detector trained with <see cref="Trainers.MissingValuePolicy.Throw"/> throws on a row with a NaN or infinite value, naming its position and slot.</remarks>
+    /// <remarks>A detector trained with <see cref="MissingValuePolicy.Throw"/> throws on a row with a NaN or infinite value, naming its position and slot.</remarks>
     internal FeatureColumn.RowReader CreateFeatureReader(DataViewRow row, DataViewSchema.Column column)
     {
         var read = Info.Translation?.CreateReader(row, column) ?? Info.Sequence?.CreateReader(row, column) ?? FeatureColumn.CreateReader(row, column);

@@ -1,7 +1,7 @@
 using DeepArch.Trainers;
 using Microsoft.ML.OnnxRuntime;
 
-namespace DeepArch.MLNet.Scoring;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// One ONNX Runtime session over an exported network, run a batch at a time. Inputs and outputs are

@@ -1,7 +1,8 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Scoring;
+namespace DeepArch.MLNet;
 
 /// <summary>One column a scoring transformer adds: its name, type, annotations, and how a row's value is read from a scored batch.</summary>
 internal abstract class OutputColumn(string name, DataViewType type, DataViewSchema.Annotations? annotations)

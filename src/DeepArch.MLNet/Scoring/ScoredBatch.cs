@@ -1,4 +1,6 @@
-namespace DeepArch.MLNet.Scoring;
+using DeepArch.Trainers;
+
+namespace DeepArch.MLNet;
 
 /// <summary>The network outputs of one batch: per ONNX output, <c>Rows x width</c> floats, row-major.</summary>
 internal sealed class ScoredBatch

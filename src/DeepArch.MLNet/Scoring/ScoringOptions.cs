@@ -1,6 +1,6 @@
 using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Scoring;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// How a transform that only scores a network trained earlier (an autoencoder's decoder, a GAN's discriminator) runs it:

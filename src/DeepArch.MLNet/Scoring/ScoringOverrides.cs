@@ -1,6 +1,6 @@
 using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Scoring;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// Where and how a model scores on the machine that serves it, overriding what its file says: the device, the GPU, the
@@ -8,7 +8,7 @@ namespace DeepArch.MLNet.Scoring;
 /// trained with), except <see cref="FallbackToCpu"/>, which defaults to true when a model is loaded.
 /// </summary>
 /// <remarks>
-/// Give them to <see cref="Persistence.DeepArchModel"/>'s load methods through <see cref="Persistence.ModelLoadOptions.Scoring"/>
+/// Give them to <see cref="DeepArchModel"/>'s load methods through <see cref="ModelLoadOptions.Scoring"/>
 /// (every network of the loaded pipeline), or to <see cref="NetworkTransformer.WithScoring(ScoringOverrides)"/> for one
 /// transformer. They change how this process scores, never the model: a model saved again keeps the settings it was trained with.
 /// </remarks>

@@ -1,15 +1,13 @@
 using System.Text.Json.Serialization;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Tasks;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// Anomaly detection by an autoencoder: no label; the columns <c>Score</c> (the scoring graph's per-row

@@ -1,13 +1,12 @@
 using System.Text.Json.Serialization;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Tasks;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// Binary classification: a <c>Boolean</c> label, logistic loss on one logit, and the columns

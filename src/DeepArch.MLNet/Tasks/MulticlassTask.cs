@@ -1,15 +1,13 @@
 using System.Reflection;
 using System.Text.Json.Serialization;
-using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Tasks;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// Multiclass classification: a key-typed label, softmax cross-entropy, and the columns <c>Score</c>

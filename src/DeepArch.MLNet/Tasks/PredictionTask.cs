@@ -1,12 +1,11 @@
 using System.Text.Json.Serialization;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Tasks;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// What a prediction task adds around a network: how labels become training targets, which loss is
@@ -59,7 +58,7 @@ internal abstract class PredictionTask
     /// </summary>
     public abstract void CheckLoaded(ModelInfo info);
 
-    /// <summary>Whether scoring throws on a row whose features are not all finite (an anomaly detector's <see cref="Trainers.MissingValuePolicy.Throw"/>).</summary>
+    /// <summary>Whether scoring throws on a row whose features are not all finite (an anomaly detector's <see cref="MissingValuePolicy.Throw"/>).</summary>
     [JsonIgnore]
     public virtual bool RejectsNonFiniteFeatures => false;
 

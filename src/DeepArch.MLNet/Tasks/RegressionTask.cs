@@ -1,15 +1,14 @@
 using System.Globalization;
 using System.Text.Json.Serialization;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Tasks;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// Regression: a <c>Single</c> label, mean squared error, a <c>Score</c> column. With a label scale (<see cref="FromLabels"/>),

@@ -1,13 +1,11 @@
 using System.Text.Json.Serialization;
-using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Tasks;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// A sequence-to-sequence transform's task: the decoded tokens as a variable-size vector of the target column's keys (with its

@@ -1,10 +1,10 @@
 using System.Text.Json.Serialization;
-using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Tasks;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// A transform's task: the network's output as it is, in one known-size vector column (an autoencoder's
@@ -60,7 +60,7 @@ internal sealed class VectorOutputTask : PredictionTask
 
     /// <summary>The column the estimator adds, at schema-shape level.</summary>
     public static SchemaShape.Column OutputShape(string outputColumnName)
-        => Schema.SchemaShapes.Column(outputColumnName, new VectorDataViewType(NumberDataViewType.Single, 1));
+        => SchemaShapes.Column(outputColumnName, new VectorDataViewType(NumberDataViewType.Single, 1));
 
     public override void CheckLoaded(ModelInfo info)
     {

@@ -1,12 +1,11 @@
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Trainers;
+namespace DeepArch.MLNet;
 
 /// <summary>The ready-made networks of <see cref="ConvolutionalNetworkTrainer"/>.</summary>
 public enum ConvolutionalPreset

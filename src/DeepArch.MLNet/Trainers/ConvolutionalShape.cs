@@ -1,8 +1,9 @@
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using Microsoft.ML;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Trainers;
+namespace DeepArch.MLNet;
 
 /// <summary>The checks the autoencoder stages share for <see cref="AutoencoderKind.Convolutional"/>: a declared image shape that fits the network and the feature column.</summary>
 internal static class ConvolutionalShape

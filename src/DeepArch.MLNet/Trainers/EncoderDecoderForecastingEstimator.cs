@@ -1,15 +1,12 @@
-using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Tasks;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Trainers;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// Multi-step forecasting by an encoder–decoder (<see cref="SequenceToSequence"/> of values): the encoder reads a window of history,

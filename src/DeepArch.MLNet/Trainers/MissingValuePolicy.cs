@@ -1,4 +1,6 @@
-namespace DeepArch.MLNet.Trainers;
+using DeepArch.Trainers;
+
+namespace DeepArch.MLNet;
 
 /// <summary>What an anomaly detector does at scoring with a row whose features hold NaN (a missing value) or infinity.</summary>
 /// <remarks>

@@ -1,9 +1,9 @@
-using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using Microsoft.ML.Runtime;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Trainers;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// Trains a multilayer perceptron with TorchSharp and returns a <see cref="NetworkTransformer"/> that

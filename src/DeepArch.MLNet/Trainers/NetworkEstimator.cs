@@ -1,7 +1,3 @@
-using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Tasks;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
@@ -9,7 +5,7 @@ using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 
-namespace DeepArch.MLNet.Trainers;
+namespace DeepArch.MLNet;
 
 /// <summary>The network an estimator's options make, and the options that size it, as errors name them.</summary>
 /// <param name="Architecture">The layers.</param>

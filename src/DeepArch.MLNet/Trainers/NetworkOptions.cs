@@ -1,9 +1,8 @@
-using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Training;
 
-namespace DeepArch.MLNet.Trainers;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// The options every DeepArch estimator that trains a network shares, whatever its columns: training

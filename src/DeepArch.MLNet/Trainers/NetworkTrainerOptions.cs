@@ -1,4 +1,6 @@
-namespace DeepArch.MLNet.Trainers;
+using DeepArch.Trainers;
+
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// The options every DeepArch trainer shares: the label and feature columns, plus the training, scoring

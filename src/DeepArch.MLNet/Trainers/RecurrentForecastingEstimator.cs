@@ -1,14 +1,11 @@
-using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Tasks;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Trainers;
+namespace DeepArch.MLNet;
 
 /// <summary>What a <see cref="RecurrentForecastingEstimator"/>'s output vector holds.</summary>
 public enum ForecastHead

@@ -1,9 +1,9 @@
-using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using Microsoft.ML.Runtime;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Trainers;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// Trains a recurrent network (Elman RNN, LSTM or GRU; stacked, optionally bidirectional) over sequences
@@ -53,7 +53,7 @@ public sealed class RecurrentNetworkTrainer : SupervisedNetworkTrainer<Recurrent
                $"{(hiddenLayers.Count > 0 ? $", Options.HiddenLayers {Shapes.Format(hiddenLayers)}" : "")}) on {steps} steps of {featuresPerStep} values",
             $"Options.HiddenSize or Options.Layers{(hiddenLayers.Count > 0 ? " (or Options.HiddenLayers)" : "")}");
 
-    private static Sequential Compose(Options o, Data.SequenceLayout layout, int outputs)
+    private static Sequential Compose(Options o, SequenceLayout layout, int outputs)
     {
         try
         {
@@ -148,7 +148,7 @@ public sealed class RecurrentNetworkTrainer : SupervisedNetworkTrainer<Recurrent
             Check(MaxSequenceLength >= 0, nameof(MaxSequenceLength), MaxSequenceLength, "must be at least 0 (0 = the longest training sequence)");
             // Composed with a stand-in sequence so that a bad combination (truncation with a bidirectional layer...) fails here
             // (at creation and when Fit starts), not after reading the data.
-            Compose(this, new Data.SequenceLayout(FeaturesPerStep, Math.Max(2, TruncatedSteps + 1), VariableLength: false), outputs: 2);
+            Compose(this, new SequenceLayout(FeaturesPerStep, Math.Max(2, TruncatedSteps + 1), VariableLength: false), outputs: 2);
         }
 
         private protected override void CopyLists()

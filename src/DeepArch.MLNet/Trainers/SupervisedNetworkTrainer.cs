@@ -1,13 +1,10 @@
-using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Tasks;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Trainers;
+namespace DeepArch.MLNet;
 
 /// <summary>The prediction task a supervised trainer is registered for.</summary>
 internal enum TaskKind

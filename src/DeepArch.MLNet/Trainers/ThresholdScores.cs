@@ -1,6 +1,7 @@
-using DeepArch.MLNet.Scoring;
 
-namespace DeepArch.MLNet.Trainers;
+using DeepArch.Trainers;
+
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// What the anomaly detectors do with the rows they trained on after training: run a scoring graph over

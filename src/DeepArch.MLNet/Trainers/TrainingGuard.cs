@@ -1,11 +1,11 @@
-using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Trainers;
+namespace DeepArch.MLNet;
 
 /// <summary>Which options set a network's sizes and layers, as the errors of <see cref="TrainingGuard"/> name them.</summary>
 /// <param name="Sizes">The options that set the sizes, with their values and the input, e.g. <c>Options.HiddenLayers [128, 64] on 64 features</c>.</param>

@@ -1,14 +1,10 @@
-using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Tasks;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Onnx.Proto;
 using Microsoft.ML;
 
-namespace DeepArch.MLNet.Transforms;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// The decoder of an autoencoder fitted by <c>FeaturizeByAutoencoder</c> or <c>ReconstructByAutoencoder</c>, as a
@@ -26,7 +22,7 @@ namespace DeepArch.MLNet.Transforms;
 /// <item><term>GPU</term><description><c>Options.Device = Cuda</c> scores with ONNX Runtime's CUDA provider (GPU build); falls back or throws as <c>FallbackToCpu</c> says</description></item>
 /// </list>
 /// The decoder is saved with the fitted autoencoder, so an autoencoder loaded back with
-/// <see cref="Persistence.DeepArchModel.Load(MLContext, string, out Microsoft.ML.DataViewSchema)"/> gives it too. The returned
+/// <see cref="DeepArchModel.Load(MLContext, string, out Microsoft.ML.DataViewSchema)"/> gives it too. The returned
 /// <see cref="NetworkTransformer"/> saves, loads and scores in batches like any other. The options are validated when the
 /// estimator is created and again when <c>Fit</c> starts, which reads them then.
 /// </remarks>

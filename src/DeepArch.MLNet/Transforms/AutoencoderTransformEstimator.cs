@@ -1,15 +1,11 @@
-using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Tasks;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Training;
-using DeepArch.MLNet.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Transforms;
+namespace DeepArch.MLNet;
 
 /// <summary>What an autoencoder transform outputs.</summary>
 internal enum AutoencoderOutput

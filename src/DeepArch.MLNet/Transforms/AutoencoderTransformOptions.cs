@@ -1,6 +1,7 @@
-using DeepArch.MLNet.Trainers;
 
-namespace DeepArch.MLNet.Transforms;
+using DeepArch.Trainers;
+
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// The options of the autoencoder transforms (<see cref="AutoencoderFeaturizingEstimator"/>, <see cref="AutoencoderReconstructingEstimator"/>):

@@ -1,11 +1,8 @@
-using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Tasks;
 using DeepArch.Trainers.Onnx.Proto;
 using Microsoft.ML;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Transforms;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// The discriminator a GAN was trained with (kept in its generator, <see cref="GenerativeAdversarialNetworkEstimator"/>) as a

@@ -1,8 +1,3 @@
-using DeepArch.MLNet.Data;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Tasks;
-using DeepArch.MLNet.Trainers;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
@@ -10,8 +5,9 @@ using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using DeepArch.Trainers;
 
-namespace DeepArch.MLNet.Transforms;
+namespace DeepArch.MLNet;
 
 /// <summary>
 /// Trains an encoder–decoder (<see cref="SequenceToSequence"/>) that reads a sequence of tokens and writes another, and returns

@@ -143,9 +143,9 @@ public sealed partial record SequenceToSequence
                 var logProbabilities = nn.functional.log_softmax(_output.call(Attend(outputs, encoding)).squeeze(1), 1);
                 var (best, token) = logProbabilities.max(1);
                 steps.Add(token.masked_fill(finished, padding));
-                scores = scores.add(best.masked_fill(finished, 0));
+                scores = scores.add(best.masked_fill(finished, 0), DeepArch.Trainers.Training.Scalars.One);
                 var ended = token.eq(_spec.EndToken);
-                lengths = lengths.add(finished.logical_or(ended).logical_not().to_type(ScalarType.Int64));
+                lengths = lengths.add(finished.logical_or(ended).logical_not().to_type(ScalarType.Int64), DeepArch.Trainers.Training.Scalars.One);
                 finished = finished.logical_or(ended);
                 previous = token.unsqueeze(1);
                 if (finished.all().item<bool>())

@@ -129,7 +129,7 @@ public sealed record TiedDense : LayerSpec
         public override Tensor forward(Tensor input)
         {
             var product = input.matmul(Weight);
-            return bias is null ? product : product.add(bias);
+            return bias is null ? product : product.add(bias, DeepArch.Trainers.Training.Scalars.One); // a held Scalar: see ScalarSafeOptimizers
         }
     }
 }

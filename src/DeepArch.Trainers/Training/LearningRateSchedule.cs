@@ -1,6 +1,8 @@
 using System.Text.Json.Serialization;
 
-namespace DeepArch.Trainers.Training;
+using DeepArch.Trainers.Training;
+
+namespace DeepArch.Trainers;
 
 /// <summary>
 /// How the learning rate changes from epoch to epoch. A schedule is an immutable description; each

@@ -10,7 +10,16 @@ namespace DeepArch.Trainers.Training;
 // thread free the native scalar while libtorch still reads it (measured: an intermittent
 // "Expected false to be true ... toFloat at c10/core/Scalar.h" from Adam.step under a parallel test
 // run). These subclasses perform the same update, operation for operation, with every Scalar held
-// by a using declaration until its call has returned.
+// by a using declaration until its call has returned. Overloads without a scale (add_(Scalar), add_(Tensor), add(Tensor))
+// pass a temporary Scalar 1 of their own, so they are called with Scalars.One (measured: the same error from
+// add_(epsilon) in a full test run).
+
+/// <summary>Scalars held for the life of the process, for TorchSharp overloads that would otherwise create a temporary one per call.</summary>
+internal static class Scalars
+{
+    /// <summary>1, the scale of a plain addition.</summary>
+    public static readonly Scalar One = 1.ToScalar();
+}
 
 /// <summary>PyTorch's Adam (L2 weight decay added to the gradient, bias correction), with Scalars kept alive across native calls.</summary>
 internal sealed class ScalarSafeAdam(IEnumerable<Parameter> parameters, double learningRate, double weightDecay, double beta1 = 0.9, double beta2 = 0.999)
@@ -41,7 +50,7 @@ internal sealed class ScalarSafeAdam(IEnumerable<Parameter> parameters, double l
             state.exp_avg.mul_(beta1Scalar).add_(grad, alpha: oneMinusBeta1);
             state.exp_avg_sq.mul_(beta2Scalar).addcmul_(grad, grad.conj(), value: oneMinusBeta2);
             using Scalar sqrtCorrection2 = Math.Sqrt(correction2).ToScalar();
-            var denominator = state.exp_avg_sq.sqrt().div_(sqrtCorrection2).add_(epsilon);
+            var denominator = state.exp_avg_sq.sqrt().div_(sqrtCorrection2).add_(epsilon, Scalars.One);
             using Scalar negativeStep = (-options.LearningRate!.Value / correction1).ToScalar();
             param.addcdiv_(state.exp_avg, denominator, negativeStep);
         }
@@ -78,7 +87,7 @@ internal sealed class ScalarSafeSgd(IEnumerable<Parameter> parameters, double le
                 }
                 else
                 {
-                    state.momentum_buffer.mul_(momentumScalar).add_(grad);
+                    state.momentum_buffer.mul_(momentumScalar).add_(grad, Scalars.One);
                 }
                 grad = state.momentum_buffer;
             }

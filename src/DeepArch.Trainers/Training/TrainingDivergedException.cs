@@ -1,4 +1,6 @@
-namespace DeepArch.Trainers.Training;
+using DeepArch.Trainers.Training;
+
+namespace DeepArch.Trainers;
 
 /// <summary>
 /// Thrown when the training loss, or the validation loss after an epoch, becomes NaN or infinite; no model is returned.

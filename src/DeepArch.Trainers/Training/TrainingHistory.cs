@@ -1,4 +1,6 @@
-namespace DeepArch.Trainers.Training;
+using DeepArch.Trainers.Training;
+
+namespace DeepArch.Trainers;
 
 /// <summary>What one epoch achieved.</summary>
 /// <param name="Epoch">The 1-based epoch number.</param>

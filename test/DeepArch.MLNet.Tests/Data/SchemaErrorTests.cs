@@ -1,4 +1,3 @@
-using DeepArch.MLNet.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit;
@@ -40,7 +39,7 @@ public class SchemaErrorTests
         var trainer = Ml.Regression.Trainers.MultilayerPerceptron(featureColumnName: "Pixels");
 
         var fit = Assert.ThrowsAny<ArgumentException>(() => trainer.Fit(data));
-        var shape = Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(DeepArch.MLNet.Schema.SchemaShapes.Create(data.Schema)));
+        var shape = Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(DeepArch.MLNet.SchemaShapes.Create(data.Schema)));
 
         Assert.Contains("Could not find feature column 'Pixels'", fit.Message);
         Assert.Contains("Could not find feature column 'Pixels'", shape.Message);
@@ -76,7 +75,7 @@ public class SchemaErrorTests
         var trainer = Ml.MulticlassClassification.Trainers.MultilayerPerceptron();
 
         var fit = Assert.ThrowsAny<ArgumentException>(() => trainer.Fit(data));
-        var shape = Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(DeepArch.MLNet.Schema.SchemaShapes.Create(data.Schema)));
+        var shape = Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(DeepArch.MLNet.SchemaShapes.Create(data.Schema)));
 
         Assert.Contains("Schema mismatch for label column 'Label': expected Key<UInt32> (use MapValueToKey on the label), got Single", fit.Message);
         Assert.Contains("label column 'Label'", shape.Message);
@@ -132,8 +131,8 @@ public class SchemaErrorTests
     {
         var (ml, _, network) = Fixtures.Multiclass();
         var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(Fixtures.Rows(10))).Transform(ml.Data.LoadFromEnumerable(Fixtures.Rows(10)));
-        var estimated = ml.MulticlassClassification.Trainers.MultilayerPerceptron().GetOutputSchema(DeepArch.MLNet.Schema.SchemaShapes.Create(data.Schema));
-        var actual = DeepArch.MLNet.Schema.SchemaShapes.Create(network.GetOutputSchema(data.Schema));
+        var estimated = ml.MulticlassClassification.Trainers.MultilayerPerceptron().GetOutputSchema(DeepArch.MLNet.SchemaShapes.Create(data.Schema));
+        var actual = DeepArch.MLNet.SchemaShapes.Create(network.GetOutputSchema(data.Schema));
 
         Assert.Equal(actual.Select(c => (c.Name, c.Kind, c.ItemType, c.IsKey)), estimated.Select(c => (c.Name, c.Kind, c.ItemType, c.IsKey)));
     }

@@ -1,4 +1,3 @@
-using DeepArch.MLNet.Data;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit;

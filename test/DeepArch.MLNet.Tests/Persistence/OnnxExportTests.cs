@@ -1,5 +1,4 @@
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers;
 using DeepArch.Trainers.Tests;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -69,13 +68,13 @@ public class OnnxExportTests
             File.Delete(path);
         }
     }
-    private sealed class HistoryComparer : IEqualityComparer<DeepArch.Trainers.Training.TrainingHistory>
+    private sealed class HistoryComparer : IEqualityComparer<DeepArch.Trainers.TrainingHistory>
     {
         public static readonly HistoryComparer Instance = new();
 
-        public bool Equals(DeepArch.Trainers.Training.TrainingHistory? x, DeepArch.Trainers.Training.TrainingHistory? y)
+        public bool Equals(DeepArch.Trainers.TrainingHistory? x, DeepArch.Trainers.TrainingHistory? y)
             => x!.BestEpoch == y!.BestEpoch && x.StopReason == y.StopReason && x.Epochs.SequenceEqual(y.Epochs);
 
-        public int GetHashCode(DeepArch.Trainers.Training.TrainingHistory obj) => obj.BestEpoch;
+        public int GetHashCode(DeepArch.Trainers.TrainingHistory obj) => obj.BestEpoch;
     }
 }

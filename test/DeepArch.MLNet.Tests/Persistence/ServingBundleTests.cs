@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
@@ -93,7 +90,7 @@ public sealed class ServingBundleTests : IDisposable
             LayerSizes = [3],
             FeatureContributionsColumnName = "Contributions",
         }).Fit(rows);
-        using var generator = ml.Transforms.GenerateByAdversarialNetwork(new DeepArch.MLNet.Transforms.GenerativeAdversarialNetworkEstimator.Options
+        using var generator = ml.Transforms.GenerateByAdversarialNetwork(new DeepArch.MLNet.GenerativeAdversarialNetworkEstimator.Options
         {
             LabelColumnName = "Label", Epochs = 1, BatchSize = 16,
         }).Fit(ml.Transforms.Conversion.MapValueToKey("Label").Fit(rows).Transform(rows));

@@ -1,4 +1,3 @@
-using DeepArch.MLNet.Persistence;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit;

@@ -1,11 +1,9 @@
-using DeepArch.MLNet.Trainers;
-using DeepArch.MLNet.Transforms;
 using DeepArch.Trainers;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Xunit;
-using StackedAutoencoderTrainer = DeepArch.MLNet.Trainers.StackedAutoencoderTrainer;
+using StackedAutoencoderTrainer = DeepArch.MLNet.StackedAutoencoderTrainer;
 
 namespace DeepArch.MLNet.Tests.Reliability;
 
@@ -183,7 +181,7 @@ public class BadOptionsTests
         Anomaly("GaussianNoise", "-0.1", o => o.GaussianNoise = -0.1f),
         Anomaly("MaskingProbability", "1", o => o.MaskingProbability = 1),
         Anomaly("Beta", "Infinity", o => o.Beta = float.PositiveInfinity),
-        Anomaly("VariationalScore", "NegativeElbo", o => o.VariationalScore = DeepArch.Trainers.Architectures.AutoencoderScore.NegativeElbo),
+        Anomaly("VariationalScore", "NegativeElbo", o => o.VariationalScore = DeepArch.Trainers.AutoencoderScore.NegativeElbo),
         Anomaly("ThresholdSource", "7", o => o.ThresholdSource = (AnomalyThresholdSource)7),
         Anomaly("Contamination", "0", o => o.Contamination = 0),
         Anomaly("Contamination", "0.6", o => o.Contamination = 0.6),
@@ -215,9 +213,9 @@ public class BadOptionsTests
         Forecaster("Dropout", "1", o => o.Dropout = 1),
         Forecaster("HiddenLayers", "[0]", o => o.HiddenLayers = [0]),
         Forecaster("HeadDropout", "1", o => o.HeadDropout = 1),
-        Forecaster("HeadDropout", "0", o => { o.ScoreBy = DeepArch.Trainers.Architectures.ForecastScore.PredictiveVariance; o.HeadDropout = 0; }),
+        Forecaster("HeadDropout", "0", o => { o.ScoreBy = DeepArch.Trainers.ForecastScore.PredictiveVariance; o.HeadDropout = 0; }),
         Forecaster("GradientClipNorm", "Infinity", o => o.GradientClipNorm = double.PositiveInfinity),
-        Forecaster("ScoreBy", "5", o => o.ScoreBy = (DeepArch.Trainers.Architectures.ForecastScore)5),
+        Forecaster("ScoreBy", "5", o => o.ScoreBy = (DeepArch.Trainers.ForecastScore)5),
         Forecaster("MonteCarloPasses", "1", o => o.MonteCarloPasses = 1),
         Forecaster("ThresholdSource", "7", o => o.ThresholdSource = (AnomalyThresholdSource)7),
         Forecaster("Contamination", "0.6", o => o.Contamination = 0.6),
@@ -270,13 +268,13 @@ public class BadOptionsTests
         Gan("DiscriminatorLayers", "null", o => o.DiscriminatorLayers = null!),
         Gan("Filters", "0", o => o.Filters = 0),
         Gan("EmbeddingSize", "-1", o => o.EmbeddingSize = -1),
-        Gan("GeneratorLoss", "7", o => o.GeneratorLoss = (DeepArch.Trainers.Training.GeneratorLoss)7),
+        Gan("GeneratorLoss", "7", o => o.GeneratorLoss = (DeepArch.Trainers.GeneratorLoss)7),
         Gan("DiscriminatorSteps", "0", o => o.DiscriminatorSteps = 0),
         Gan("RealLabel", "0.5", o => o.RealLabel = 0.5f),
         Gan("AdamBeta1", "1", o => o.AdamBeta1 = 1),
         Gan("GeneratorAverage", "1", o => o.GeneratorAverage = 1),
         Gan("EarlyStoppingPatience", "3", o => o.EarlyStoppingPatience = 3),
-        Gan("Schedule", "ReduceOnPlateau", o => o.Schedule = new DeepArch.Trainers.Training.ReduceOnPlateau()),
+        Gan("Schedule", "ReduceOnPlateau", o => o.Schedule = new DeepArch.Trainers.ReduceOnPlateau()),
         Gan("BatchSize", "1", o => o.BatchSize = 1),
     ];
 

@@ -1,6 +1,4 @@
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
-using DeepArch.MLNet.Transforms;
+using DeepArch.Trainers;
 using DeepArch.Trainers.Layers;
 using Microsoft.ML;
 using Xunit;
@@ -21,7 +19,7 @@ public class BatchNormTests
     public void One_training_row_is_rejected_before_training_naming_the_option_and_the_count()
     {
         var ml = new MLContext(seed: 1);
-        var reports = new List<DeepArch.Trainers.Training.EpochReport>();
+        var reports = new List<DeepArch.Trainers.EpochReport>();
 
         var error = Assert.Throws<InvalidOperationException>(() => Fit(ml, "regression", Rows(1), o =>
         {
@@ -162,8 +160,8 @@ public class BatchNormTests
         Assert.Equal((18, 22), (trained, rejected));
     }
 
-    private sealed class Progress(List<DeepArch.Trainers.Training.EpochReport> reports) : IProgress<DeepArch.Trainers.Training.EpochReport>
+    private sealed class Progress(List<DeepArch.Trainers.EpochReport> reports) : IProgress<DeepArch.Trainers.EpochReport>
     {
-        public void Report(DeepArch.Trainers.Training.EpochReport value) => reports.Add(value);
+        public void Report(DeepArch.Trainers.EpochReport value) => reports.Add(value);
     }
 }

@@ -1,3 +1,4 @@
+using DeepArch.Trainers;
 using System.Diagnostics;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Networks;

@@ -1,5 +1,3 @@
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Scoring;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit;

@@ -1,5 +1,3 @@
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
 using DeepArch.ProcessHost;
 using Microsoft.ML;
 using Xunit;

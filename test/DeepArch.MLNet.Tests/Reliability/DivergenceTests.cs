@@ -1,4 +1,4 @@
-using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Xunit;

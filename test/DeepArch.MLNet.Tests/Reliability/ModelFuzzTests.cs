@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using DeepArch.MLNet.Persistence;
 using Microsoft.ML;
 using Xunit;
 using Xunit.Abstractions;
@@ -150,7 +149,7 @@ public class ModelFuzzTests(ITestOutputHelper output)
     /// <summary>The network with one value of its model info changed to an extreme, sealed again: the path, the value and the bytes.</summary>
     private static (string Path, string Value, byte[] Onnx) MutateInfo(byte[] onnx, Random random)
     {
-        string json = DeepArch.Trainers.Onnx.Proto.ModelProto.Parser.ParseFrom(onnx).MetadataProps.Single(p => p.Key == DeepArch.MLNet.Scoring.ModelInfo.MetadataKey).Value;
+        string json = DeepArch.Trainers.Onnx.Proto.ModelProto.Parser.ParseFrom(onnx).MetadataProps.Single(p => p.Key == DeepArch.MLNet.ModelInfo.MetadataKey).Value;
         var leaves = new List<string>();
         void Collect(System.Text.Json.Nodes.JsonNode? node, string path)
         {
@@ -180,7 +179,7 @@ public class ModelFuzzTests(ITestOutputHelper output)
         string value = extremes[random.Next(extremes.Length)];
         byte[] mutated = UntrustedModelTests.Reseal(onnx, proto =>
         {
-            var entry = proto.MetadataProps.Single(p => p.Key == DeepArch.MLNet.Scoring.ModelInfo.MetadataKey);
+            var entry = proto.MetadataProps.Single(p => p.Key == DeepArch.MLNet.ModelInfo.MetadataKey);
             var root = System.Text.Json.Nodes.JsonNode.Parse(entry.Value)!;
             string[] keys = target.Split('.');
             var parent = keys[..^1].Aggregate(root, (node, key) => node is System.Text.Json.Nodes.JsonArray array ? array[int.Parse(key)]! : node[key]!);

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Scoring;
 using Microsoft.ML;
 using Xunit;
 using Xunit.Abstractions;

@@ -1,14 +1,12 @@
-using DeepArch.MLNet.Scoring;
+using DeepArch.Trainers;
 using DeepArch.MLNet.Tests.Transforms;
-using DeepArch.MLNet.Trainers;
-using DeepArch.MLNet.Transforms;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Xunit;
 using static DeepArch.MLNet.Tests.Reliability.ReliabilityData;
 using static DeepArch.MLNet.Tests.ScoreReader;
-using StackedAutoencoderTrainer = DeepArch.MLNet.Trainers.StackedAutoencoderTrainer;
+using StackedAutoencoderTrainer = DeepArch.MLNet.StackedAutoencoderTrainer;
 
 namespace DeepArch.MLNet.Tests.Reliability;
 
@@ -178,7 +176,7 @@ public class OptionsAtFitTests
         Assert.Contains("Dense(3)", model.NetworkSummary);
         Assert.Equal(2, model.History.Epochs.Count);
         Assert.All(AutoencoderTransformData.Column(model.Transform(data), "Latent"), code => Assert.Equal(3, code.Length));
-        Assert.Single(featurizer.GetOutputSchema(DeepArch.MLNet.Schema.SchemaShapes.Create(data.Schema)), c => c.Name == "Latent");
+        Assert.Single(featurizer.GetOutputSchema(DeepArch.MLNet.SchemaShapes.Create(data.Schema)), c => c.Name == "Latent");
 
         FailsAtFit(featurizer, featurizer.TransformOptions, "regression", o => o.LayerSizes = [4, 0], "Options.LayerSizes must hold the hidden sizes, then the code size, each at least 1; got [4, 0].");
 

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using DeepArch.MLNet.Trainers;
-using DeepArch.MLNet.Transforms;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Training;
@@ -112,7 +110,7 @@ public class OutOfMemoryTests
         Assert.Null(error.InnerException);
     }
 
-    private static readonly DeepArch.MLNet.Scoring.ScoringSettings Scoring = new(256, 1, DeepArch.Trainers.ComputeDevice.Cpu, false);
+    private static readonly DeepArch.MLNet.ScoringSettings Scoring = new(256, 1, DeepArch.Trainers.ComputeDevice.Cpu, false);
 
     [Fact]
     public void The_trainers_own_estimate_inside_Fit_is_named_with_the_estimators_options()

@@ -1,7 +1,5 @@
+using DeepArch.Trainers;
 using System.Security.Cryptography;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
-using DeepArch.MLNet.Transforms;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Training;

@@ -1,5 +1,3 @@
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit;

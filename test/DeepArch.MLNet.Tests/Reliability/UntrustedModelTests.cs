@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Text.Json.Nodes;
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Scoring;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Onnx.Proto;
 using Google.Protobuf;
@@ -256,7 +254,7 @@ public class UntrustedModelTests
         var ml = new MLContext(seed: 1);
         var data = ml.Data.LoadFromEnumerable(Rows(64));
         var keyed = ml.Transforms.Conversion.MapValueToKey("Label", "Class").Fit(data).Transform(data);
-        using var generator = ml.Transforms.GenerateByAdversarialNetwork(new DeepArch.MLNet.Transforms.GenerativeAdversarialNetworkEstimator.Options
+        using var generator = ml.Transforms.GenerateByAdversarialNetwork(new DeepArch.MLNet.GenerativeAdversarialNetworkEstimator.Options
         {
             LabelColumnName = "Label", NoiseSize = 2, GeneratorLayers = [4], DiscriminatorLayers = [4], Epochs = 1, BatchSize = 16,
         }).Fit(keyed);

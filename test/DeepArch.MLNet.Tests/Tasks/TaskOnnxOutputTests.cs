@@ -1,6 +1,4 @@
 using System.Text.Json;
-using DeepArch.MLNet.Tasks;
-using DeepArch.MLNet.Trainers;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Onnx;

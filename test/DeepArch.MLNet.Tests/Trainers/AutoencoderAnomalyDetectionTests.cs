@@ -1,5 +1,4 @@
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Trainers;
+using DeepArch.Trainers;
 using DeepArch.Trainers.Architectures;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -47,7 +46,7 @@ public class AutoencoderAnomalyDetectionTests(ITestOutputHelper output)
         Epochs = 60,
         BatchSize = 32,
         LearningRate = 3e-3,
-        OutputActivation = DeepArch.Trainers.Layers.ActivationKind.Sigmoid,
+        OutputActivation = DeepArch.Trainers.ActivationKind.Sigmoid,
         TrainingThreads = 1,
         ScoringThreads = 1,
     };

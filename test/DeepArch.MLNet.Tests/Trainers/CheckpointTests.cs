@@ -1,5 +1,4 @@
-using DeepArch.MLNet.Trainers;
-using DeepArch.MLNet.Transforms;
+using DeepArch.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit;
@@ -30,7 +29,7 @@ public sealed class CheckpointTests : IDisposable
         var keys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(train));
         var trainView = keys.Transform(ml.Data.LoadFromEnumerable(train));
         var testView = keys.Transform(ml.Data.LoadFromEnumerable(test));
-        MultilayerPerceptronTrainer.Options Options(string? folder, CancellationToken cancellation = default, IProgress<DeepArch.Trainers.Training.EpochReport>? progress = null) => new()
+        MultilayerPerceptronTrainer.Options Options(string? folder, CancellationToken cancellation = default, IProgress<DeepArch.Trainers.EpochReport>? progress = null) => new()
         {
             HiddenLayers = [32], Dropout = 0.2f, Epochs = 6, Seed = 7, ValidationFraction = 0.2, CheckpointDirectory = folder,
             CancellationToken = cancellation, Progress = progress,
@@ -62,8 +61,8 @@ public sealed class CheckpointTests : IDisposable
     }
 
     /// <summary>Reports on the calling thread (System.Progress posts to the thread pool, after Fit may have moved on).</summary>
-    private sealed class Progress(Action<DeepArch.Trainers.Training.EpochReport> report) : IProgress<DeepArch.Trainers.Training.EpochReport>
+    private sealed class Progress(Action<DeepArch.Trainers.EpochReport> report) : IProgress<DeepArch.Trainers.EpochReport>
     {
-        public void Report(DeepArch.Trainers.Training.EpochReport value) => report(value);
+        public void Report(DeepArch.Trainers.EpochReport value) => report(value);
     }
 }

@@ -1,6 +1,4 @@
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Trainers;
-using DeepArch.MLNet.Transforms;
+using DeepArch.Trainers;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Tests;
 using Microsoft.ML;

@@ -1,7 +1,5 @@
+using DeepArch.Trainers;
 using System.Diagnostics;
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Tests;
 using Microsoft.ML;
@@ -109,9 +107,9 @@ public class ConvolutionalNetworkTests(DigitsCnnFixture digits, ITestOutputHelpe
     [Fact]
     public void Estimator_and_transformer_output_schemas_agree()
     {
-        var fromEstimator = digits.LeNetEstimator.GetOutputSchema(DeepArch.MLNet.Schema.SchemaShapes.Create(digits.Train.Schema));
+        var fromEstimator = digits.LeNetEstimator.GetOutputSchema(DeepArch.MLNet.SchemaShapes.Create(digits.Train.Schema));
         var schema = digits.LeNet.GetOutputSchema(digits.Train.Schema);
-        var fromTransformer = DeepArch.MLNet.Schema.SchemaShapes.Create(schema);
+        var fromTransformer = DeepArch.MLNet.SchemaShapes.Create(schema);
 
         Assert.Equal(fromEstimator.Select(c => c.Name), fromTransformer.Select(c => c.Name));
         Assert.Equal(fromEstimator.Select(c => c.Kind), fromTransformer.Select(c => c.Kind));

@@ -1,6 +1,3 @@
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
 using DeepArch.Trainers;
 using DeepArch.Trainers.Onnx.Proto;
 using Microsoft.ML;

@@ -1,5 +1,4 @@
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
+using DeepArch.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit;
@@ -150,7 +149,7 @@ public class EncoderDecoderTests(ITestOutputHelper output)
             new EncoderDecoderAnomalyDetectionTrainer.Options { Seed = 1, TrainingThreads = 1, Epochs = 30, ExampleWeightColumnName = weight });
         IEstimator<ITransformer> Stepwise(string? weight) => ml.AnomalyDetection.Trainers.RecurrentForecaster(new ForecastingAnomalyDetectionTrainer.Options
         {
-            Seed = 1, TrainingThreads = 1, ScoreBy = DeepArch.Trainers.Architectures.ForecastScore.StepwisePredictionError, ExampleWeightColumnName = weight,
+            Seed = 1, TrainingThreads = 1, ScoreBy = DeepArch.Trainers.ForecastScore.StepwisePredictionError, ExampleWeightColumnName = weight,
         });
         foreach (var (name, trainer) in new[] { ("encoder-decoder", (Func<string?, IEstimator<ITransformer>>)EncoderDecoder), ("stepwise recurrent forecaster", Stepwise) })
         {
@@ -173,11 +172,11 @@ public class EncoderDecoderTests(ITestOutputHelper output)
         var trainer = ml.AnomalyDetection.Trainers.EncoderDecoder(new EncoderDecoderAnomalyDetectionTrainer.Options { Seed = 1, TrainingThreads = 1, Epochs = 30 });
         var detector = trainer.Fit(trainData);
         var metrics = ml.AnomalyDetection.Evaluate(detector.Transform(testData));
-        var forecaster = ml.AnomalyDetection.Trainers.RecurrentForecaster(new ForecastingAnomalyDetectionTrainer.Options { Seed = 1, TrainingThreads = 1, ScoreBy = DeepArch.Trainers.Architectures.ForecastScore.PredictionError }).Fit(trainData);
+        var forecaster = ml.AnomalyDetection.Trainers.RecurrentForecaster(new ForecastingAnomalyDetectionTrainer.Options { Seed = 1, TrainingThreads = 1, ScoreBy = DeepArch.Trainers.ForecastScore.PredictionError }).Fit(trainData);
         var forecasterMetrics = ml.AnomalyDetection.Evaluate(forecaster.Transform(testData));
         var stepwise = ml.AnomalyDetection.Trainers.RecurrentForecaster(new ForecastingAnomalyDetectionTrainer.Options
         {
-            Seed = 1, TrainingThreads = 1, ScoreBy = DeepArch.Trainers.Architectures.ForecastScore.StepwisePredictionError,
+            Seed = 1, TrainingThreads = 1, ScoreBy = DeepArch.Trainers.ForecastScore.StepwisePredictionError,
         }).Fit(trainData);
         var stepwiseMetrics = ml.AnomalyDetection.Evaluate(stepwise.Transform(testData));
         output.WriteLine($"CO2 windows of {History} weeks, {test.Length} test windows, half with a 1.5-3 ppm spike at a random week: ROC AUC " +

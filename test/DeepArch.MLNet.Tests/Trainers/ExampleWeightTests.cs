@@ -1,4 +1,3 @@
-using DeepArch.MLNet.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit;
@@ -185,7 +184,7 @@ public class ExampleWeightTests(ITestOutputHelper output)
     {
         public void Run() => Trainer.Fit(Data).Dispose();
 
-        public void Schema() => Trainer.GetOutputSchema(DeepArch.MLNet.Schema.SchemaShapes.Create(Data.Schema));
+        public void Schema() => Trainer.GetOutputSchema(DeepArch.MLNet.SchemaShapes.Create(Data.Schema));
     }
 
     private sealed class NineRow

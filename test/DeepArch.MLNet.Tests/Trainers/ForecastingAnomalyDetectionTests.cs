@@ -1,5 +1,4 @@
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Trainers;
+using DeepArch.Trainers;
 using DeepArch.Trainers.Architectures;
 using Microsoft.ML;
 using Microsoft.ML.Data;

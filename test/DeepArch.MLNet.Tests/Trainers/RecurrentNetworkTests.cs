@@ -1,6 +1,4 @@
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
+using DeepArch.Trainers;
 using DeepArch.Trainers.Layers;
 using Microsoft.ML;
 using Microsoft.ML.Data;

@@ -1,4 +1,3 @@
-using DeepArch.MLNet.Trainers;
 using Microsoft.ML;
 using Xunit;
 using Xunit.Abstractions;

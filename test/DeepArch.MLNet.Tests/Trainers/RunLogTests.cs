@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Text;
-using DeepArch.MLNet.Trainers;
-using DeepArch.MLNet.Transforms;
 using Microsoft.ML;
 using Xunit;
 

@@ -1,5 +1,3 @@
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using DeepArch.Trainers.Tests;
@@ -116,7 +114,7 @@ public class SequenceInputTests(ITestOutputHelper output)
     public void The_exported_variable_length_model_passes_the_onnx_checker_and_documents_its_input_layout()
     {
         var (_, model, _) = Fit();
-        var network = ((IEnumerable<ITransformer>)model).OfType<DeepArch.MLNet.Scoring.NetworkTransformer>().Single();
+        var network = ((IEnumerable<ITransformer>)model).OfType<DeepArch.MLNet.NetworkTransformer>().Single();
         using var stream = new MemoryStream();
 
         network.SaveOnnx(stream);

@@ -1,13 +1,10 @@
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
+using DeepArch.Trainers;
 using DeepArch.Trainers.Tests;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit;
 using Xunit.Abstractions;
-using EpochReport = DeepArch.Trainers.Training.EpochReport;
+using EpochReport = DeepArch.Trainers.EpochReport;
 
 namespace DeepArch.MLNet.Tests.Trainers;
 

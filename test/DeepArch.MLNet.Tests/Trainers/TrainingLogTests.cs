@@ -1,4 +1,4 @@
-using DeepArch.MLNet.Trainers;
+using DeepArch.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
 using Xunit;
@@ -25,7 +25,7 @@ public class TrainingLogTests
         Assert.Contains(ours, m => m.Contains("MultilayerPerceptron: 80 training rows of 6 values, 20 held out for validation; 6 epochs on cpu", StringComparison.Ordinal));
         Assert.Equal(model.History.Epochs.Count, ours.Count(m => m.Contains("epoch ", StringComparison.Ordinal) && m.Contains("train loss", StringComparison.Ordinal)));
         Assert.Contains(ours, m => m.Contains($"epoch 1/6, train loss {model.History.Epochs[0].TrainLoss:G5}, validation loss", StringComparison.Ordinal));
-        Assert.Contains(ours, m => m.Contains(model.History.StopReason == DeepArch.Trainers.Training.StopReason.EarlyStopped ? "early stopping after epoch" : "trained 6 epochs", StringComparison.Ordinal));
+        Assert.Contains(ours, m => m.Contains(model.History.StopReason == DeepArch.Trainers.StopReason.EarlyStopped ? "early stopping after epoch" : "trained 6 epochs", StringComparison.Ordinal));
         Assert.Contains(ours, m => m.Contains("exported to ONNX", StringComparison.Ordinal));
     }
 

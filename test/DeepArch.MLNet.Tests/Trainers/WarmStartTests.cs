@@ -1,7 +1,3 @@
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
-using DeepArch.MLNet.Transforms;
 using DeepArch.Trainers.Onnx;
 using Microsoft.ML;
 using Microsoft.ML.Data;

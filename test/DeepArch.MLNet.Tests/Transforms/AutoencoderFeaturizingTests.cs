@@ -1,8 +1,3 @@
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Schema;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Trainers;
-using DeepArch.MLNet.Transforms;
 using DeepArch.Trainers.Tests;
 using Microsoft.ML;
 using Microsoft.ML.Data;

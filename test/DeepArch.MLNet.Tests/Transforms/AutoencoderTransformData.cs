@@ -1,5 +1,3 @@
-using DeepArch.MLNet.Trainers;
-using DeepArch.MLNet.Transforms;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit;

@@ -1,6 +1,3 @@
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Transforms;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit;
@@ -100,6 +97,6 @@ public class GenerativeAdversarialKindsTests
 
         var missing = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.GenerateByAdversarialNetwork(featureColumnName: "Pixels").Fit(raw));
         Assert.Contains("Pixels", missing.Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.GenerateByAdversarialNetwork(labelColumnName: "Class").GetOutputSchema(DeepArch.MLNet.Schema.SchemaShapes.Create(raw.Schema)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.GenerateByAdversarialNetwork(labelColumnName: "Class").GetOutputSchema(DeepArch.MLNet.SchemaShapes.Create(raw.Schema)));
     }
 }

@@ -1,7 +1,3 @@
-using DeepArch.MLNet.Evaluation;
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Scoring;
-using DeepArch.MLNet.Transforms;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit;
@@ -250,7 +246,7 @@ public class GenerativeAdversarialNetworkTests(DigitsGan gan, ITestOutputHelper 
         Assert.Contains("Schema mismatch for label column 'Label'", notKey.Message);
         Assert.Contains("got Single", notKey.Message);
         var notKeyShape = Assert.ThrowsAny<ArgumentException>(
-            () => gan.Ml.Transforms.ScoreByDiscriminator(gan.Generator).GetOutputSchema(DeepArch.MLNet.Schema.SchemaShapes.Create(unkeyedLabel.Schema)));
+            () => gan.Ml.Transforms.ScoreByDiscriminator(gan.Generator).GetOutputSchema(DeepArch.MLNet.SchemaShapes.Create(unkeyedLabel.Schema)));
         Assert.Contains("Schema mismatch for label column 'Label': expected Key<UInt32>", notKeyShape.Message);
         var tooSmall = Assert.Throws<ArgumentOutOfRangeException>(() => gan.Ml.Data.EvaluateGenerated(gan.Train, gan.Drawn, labelColumnName: "Label", imageShape: [1, 2, 32]));
         Assert.Contains("height and width at least 4", tooSmall.Message);

@@ -1,6 +1,3 @@
-using DeepArch.MLNet.Evaluation;
-using DeepArch.MLNet.Persistence;
-using DeepArch.MLNet.Transforms;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Xunit;
@@ -84,7 +81,7 @@ public class SequenceToSequenceTests(ITestOutputHelper output)
         Assert.All(rows, r => Assert.True(r.Score <= 0 && float.IsFinite(r.Score)));
 
         // The estimator's output schema is the transformer's.
-        var shape = ml.Transforms.MapSequenceToSequence(Small()).GetOutputSchema(DeepArch.MLNet.Schema.SchemaShapes.Create(test.Schema));
+        var shape = ml.Transforms.MapSequenceToSequence(Small()).GetOutputSchema(DeepArch.MLNet.SchemaShapes.Create(test.Schema));
         var column = scored.Schema["PredictedSequence"];
         var predicted = shape.Single(c => c.Name == "PredictedSequence");
         Assert.True(predicted.IsKey && predicted.Kind == SchemaShape.Column.VectorKind.VariableVector);
@@ -92,7 +89,7 @@ public class SequenceToSequenceTests(ITestOutputHelper output)
         Assert.Contains(shape, c => c.Name == "Score");
 
         // The attention weights of each row: one row per decoded token and the end symbol, each a distribution over the source letters.
-        var maps = ((DeepArch.MLNet.Scoring.NetworkTransformer)model).GetAttentionWeights(test);
+        var maps = ((DeepArch.MLNet.NetworkTransformer)model).GetAttentionWeights(test);
         Assert.Equal(150, maps.Count);
         Assert.All(maps, map => Assert.All(Enumerable.Range(0, map.GetLength(0)),
             t => Assert.Equal(1.0, Enumerable.Range(0, map.GetLength(1)).Sum(s => (double)map[t, s]), 4)));
