@@ -62,80 +62,84 @@ public class DeviceTests
         return (zip.ToArray(), onnx, ScoreReader.Scores(trained.Transform(data)));
     }
 
+    /// <summary>
+    /// <see cref="GpuTrainedModel"/> as a CPU-only server gets it: the zip, the standalone file on disk (deleted on dispose), the
+    /// CPU scores to expect, and a fresh context whose warnings are collected.
+    /// </summary>
+    private sealed class Served : IDisposable
+    {
+        public Served()
+        {
+            var ml = new MLContext(seed: 1);
+            Data = ml.Data.LoadFromEnumerable(Fixtures.Rows(30));
+            (Zip, byte[] onnx, CpuScores) = GpuTrainedModel(ml, Data);
+            File.WriteAllBytes(OnnxPath, onnx);
+            Server.Log += (_, e) =>
+            {
+                if (e.Kind == ChannelMessageKind.Warning)
+                {
+                    lock (Warnings)
+                    {
+                        Warnings.Add(e.Message);
+                    }
+                }
+            };
+        }
+
+        public IDataView Data { get; }
+        public byte[] Zip { get; }
+        public float[][] CpuScores { get; }
+        public string OnnxPath { get; } = Path.Combine(Path.GetTempPath(), $"deeparch-device-{Guid.NewGuid():N}.onnx");
+        public MLContext Server { get; } = new();
+        public List<string> Warnings { get; } = [];
+
+        public void Dispose() => File.Delete(OnnxPath);
+    }
+
     [Fact]
     public void A_model_trained_for_cuda_loads_and_scores_on_a_cpu_only_machine_with_a_warning()
     {
-        var ml = new MLContext(seed: 1);
-        var data = ml.Data.LoadFromEnumerable(Fixtures.Rows(30));
-        var (zip, onnx, cpuScores) = GpuTrainedModel(ml, data);
-        var server = new MLContext();
-        var warnings = new List<string>();
-        server.Log += (_, e) => { if (e.Kind == ChannelMessageKind.Warning) { lock (warnings) { warnings.Add(e.Message); } } };
+        using var served = new Served();
 
-        var loaded = DeepArchModel.Load(server, new MemoryStream(zip), out _);
-        string path = Path.Combine(Path.GetTempPath(), $"deeparch-device-{Guid.NewGuid():N}.onnx");
-        File.WriteAllBytes(path, onnx);
-        try
-        {
-            using var standalone = DeepArchModel.LoadOnnx(server, path);
-            using var silent = DeepArchModel.LoadOnnx(path);
+        using var network = Assert.IsType<NetworkTransformer>(DeepArchModel.Load(served.Server, new MemoryStream(served.Zip), out _));
+        using var standalone = DeepArchModel.LoadOnnx(served.Server, served.OnnxPath);
+        using var silent = DeepArchModel.LoadOnnx(served.OnnxPath);
 
-            var network = Assert.IsType<NetworkTransformer>(loaded);
-            Assert.All(new[] { network, standalone, silent }, t => Assert.Equal(ComputeDevice.Cpu, t.ScoringDevice));
-            Assert.Equal(cpuScores, ScoreReader.Scores(loaded.Transform(data)));
-            Assert.Equal(cpuScores, ScoreReader.Scores(standalone.Transform(data)));
-            Assert.Equal(2, warnings.Count);
-            Assert.All(warnings, w => Assert.Contains("CUDA execution provider is not usable here", w));
-            Assert.All(warnings, w => Assert.Contains("scoring on the CPU instead", w));
-            network.Dispose();
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        Assert.All(new[] { network, standalone, silent }, t => Assert.Equal(ComputeDevice.Cpu, t.ScoringDevice));
+        Assert.Equal(served.CpuScores, ScoreReader.Scores(network.Transform(served.Data)));
+        Assert.Equal(served.CpuScores, ScoreReader.Scores(standalone.Transform(served.Data)));
+        Assert.Equal(2, served.Warnings.Count);
+        Assert.All(served.Warnings, w => Assert.Contains("CUDA execution provider is not usable here", w));
+        Assert.All(served.Warnings, w => Assert.Contains("scoring on the CPU instead", w));
     }
 
     [Fact]
     public void Load_options_choose_the_device_and_a_missing_provider_is_not_damage()
     {
-        var ml = new MLContext(seed: 1);
-        var data = ml.Data.LoadFromEnumerable(Fixtures.Rows(30));
-        var (zip, onnx, cpuScores) = GpuTrainedModel(ml, data);
-        var server = new MLContext();
-        var warnings = new List<string>();
-        server.Log += (_, e) => { if (e.Kind == ChannelMessageKind.Warning) { lock (warnings) { warnings.Add(e.Message); } } };
+        using var served = new Served();
 
         // Cpu chosen where the model is served: no fallback, no warning; batch size and threads as the server says.
         var onCpu = new ModelLoadOptions { Scoring = new ScoringOverrides { Device = ComputeDevice.Cpu, ScoringBatchSize = 7, ScoringThreads = 1 } };
-        using (var loaded = (NetworkTransformer)DeepArchModel.Load(server, new MemoryStream(zip), out _, onCpu))
+        using (var loaded = (NetworkTransformer)DeepArchModel.Load(served.Server, new MemoryStream(served.Zip), out _, onCpu))
         {
             Assert.Equal((ComputeDevice.Cpu, 7, 1), (loaded.ScoringDevice, loaded.ScoringBatchSize, loaded.ScoringThreads));
-            Assert.Equal(cpuScores, ScoreReader.Scores(loaded.Transform(data)));
+            Assert.Equal(served.CpuScores, ScoreReader.Scores(loaded.Transform(served.Data)));
         }
-        Assert.Empty(warnings);
+        Assert.Empty(served.Warnings);
 
         // CUDA insisted on: the provider's absence is its own error, never "damaged".
         var strict = new ModelLoadOptions { Scoring = new ScoringOverrides { FallbackToCpu = false } };
-        var error = Assert.Throws<ExecutionProviderUnavailableException>(() => DeepArchModel.Load(server, new MemoryStream(zip), out _, strict));
+        var error = Assert.Throws<ExecutionProviderUnavailableException>(() => DeepArchModel.Load(served.Server, new MemoryStream(served.Zip), out _, strict));
         Assert.Contains("Device is Cuda but ONNX Runtime's CUDA execution provider is not usable here", error.Message);
         Assert.DoesNotContain("damaged", error.Message);
         Assert.Contains("DeepArchGpuScoring", error.Message);
-        string path = Path.Combine(Path.GetTempPath(), $"deeparch-device-{Guid.NewGuid():N}.onnx");
-        File.WriteAllBytes(path, onnx);
-        try
-        {
-            Assert.Throws<ExecutionProviderUnavailableException>(() => DeepArchModel.LoadOnnx(path, strict));
-        }
-        finally
-        {
-            File.Delete(path);
-        }
+        Assert.Throws<ExecutionProviderUnavailableException>(() => DeepArchModel.LoadOnnx(served.OnnxPath, strict));
 
         // Out of range: named with the option's path.
-        var bad = Assert.Throws<ArgumentOutOfRangeException>(() => DeepArchModel.Load(server, new MemoryStream(zip), out _,
+        var bad = Assert.Throws<ArgumentOutOfRangeException>(() => DeepArchModel.Load(served.Server, new MemoryStream(served.Zip), out _,
             new ModelLoadOptions { Scoring = new ScoringOverrides { ScoringBatchSize = 0 } }));
         Assert.Contains("Options.Scoring.ScoringBatchSize must be in [1, 65536]; got 0", bad.Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => DeepArchModel.Load(server, new MemoryStream(zip), out _,
+        Assert.Throws<ArgumentOutOfRangeException>(() => DeepArchModel.Load(served.Server, new MemoryStream(served.Zip), out _,
             new ModelLoadOptions { Scoring = new ScoringOverrides { GpuDeviceId = -1 } }));
     }
 
