@@ -98,6 +98,13 @@ internal static class TorchRuntime
         {
             available = false;
         }
+        if (available && CudaLibraries.MixedMajors(CudaLibraries.InThisProcess()) is { } mixed)
+        {
+            // libtorch's CUDA beside another major already in the process (ONNX Runtime's GPU build is CUDA 13): one of the two
+            // would run on the other's libraries.
+            throw new InvalidOperationException(
+                $"{optionName} is Cuda but {mixed}. Use a libtorch built for the CUDA major of ONNX Runtime's GPU build (CUDA 13; README, section GPU).");
+        }
         if (available)
         {
             return CUDA;

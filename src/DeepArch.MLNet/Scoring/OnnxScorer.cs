@@ -53,22 +53,36 @@ internal sealed class OnnxScorer : IDisposable
         InferenceSession? session = null;
         if (options.Device == ComputeDevice.Cuda)
         {
-            try
+            // A CUDA library of another major already in the process (a CUDA 12 libtorch, say) would serve ONNX Runtime's CUDA 13
+            // provider its symbols: refused before the provider loads, naming both.
+            string? blocked = CudaLibraries.OtherMajorThan(OnnxRuntimeCudaMajor, CudaLibraries.InThisProcess()) is { } other
+                ? $"ONNX Runtime's GPU build needs CUDA {OnnxRuntimeCudaMajor}, but {other}"
+                : null;
+            Exception? failure = null;
+            if (blocked is null)
             {
-                session = OpenSession(model, options, cuda: true);
+                try
+                {
+                    session = OpenSession(model, options, cuda: true);
+                }
+                catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+                {
+                    // The CPU build of ONNX Runtime has no CUDA provider; the GPU build throws when CUDA, cuDNN or the GPU is missing.
+                    failure = e;
+                    blocked = e.Message.Trim();
+                }
             }
-            catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+            if (blocked is not null)
             {
-                // The CPU build of ONNX Runtime has no CUDA provider; the GPU build throws when CUDA, cuDNN or the GPU is missing.
                 // A graph the CPU cannot open either is not a provider problem: that error is the one to report.
                 session = OpenSession(model, options, cuda: false);
-                string cause = $"Device is Cuda but ONNX Runtime's CUDA execution provider is not usable here ({e.Message.Trim()})";
+                string cause = $"Device is Cuda but ONNX Runtime's CUDA execution provider is not usable here ({blocked})";
                 if (!options.FallbackToCpu)
                 {
                     session.Dispose();
                     throw new ExecutionProviderUnavailableException(
                         cause + ". Score with DeepArch's GPU scoring build (-p:DeepArchGpuScoring=true, ONNX Runtime's CUDA 13 build) on a machine " +
-                        "with an NVIDIA GPU, CUDA 13 and cuDNN 9; or set FallbackToCpu (or ScoringOverrides.Device = Cpu where the model is loaded) to score on the CPU.", e);
+                        "with an NVIDIA GPU, CUDA 13 and cuDNN 9; or set FallbackToCpu (or ScoringOverrides.Device = Cpu where the model is loaded) to score on the CPU.", failure);
                 }
                 warn?.Invoke(cause + "; scoring on the CPU instead (FallbackToCpu).");
                 Device = ComputeDevice.Cpu;
@@ -77,6 +91,9 @@ internal sealed class OnnxScorer : IDisposable
         _session = session ?? OpenSession(model, options, cuda: false);
         Interlocked.Increment(ref s_liveSessions);
     }
+
+    /// <summary>The CUDA major of the ONNX Runtime GPU builds DeepArch scores with (Microsoft.ML.OnnxRuntime.Gpu.Linux 1.30 to 1.32).</summary>
+    internal const int OnnxRuntimeCudaMajor = 13;
 
     /// <summary>A session on <paramref name="model"/> with the threads of <paramref name="options"/>, on CUDA or the CPU.</summary>
     private static InferenceSession OpenSession(byte[] model, ScoringSettings options, bool cuda)
@@ -270,7 +287,7 @@ internal sealed record ScoringSettings(int BatchSize, int Threads, ComputeDevice
 public sealed class ExecutionProviderUnavailableException : InvalidOperationException
 {
     /// <summary>Creates the exception with its message and the ONNX Runtime error behind it.</summary>
-    public ExecutionProviderUnavailableException(string message, Exception innerException) : base(message, innerException)
+    public ExecutionProviderUnavailableException(string message, Exception? innerException) : base(message, innerException)
     {
     }
 }
