@@ -36,12 +36,16 @@ long trainRows = train.GetRowCount() ?? train.GetColumn<uint>("Label").LongCount
 // 1. Two conditional GANs with their default options (the DCGAN with fewer epochs: each of its epochs takes about four times as long).
 var watch = Stopwatch.StartNew();
 Console.WriteLine($"Training a conditional GAN (dense layers, default options) on {trainRows} digits...");
+var progress = FitProgress.Show(mlContext, "GAN"); // a progress bar from the epochs DeepArch writes to mlContext.Log
 using var gan = mlContext.Transforms.GenerateByAdversarialNetwork(labelColumnName: "Label").Fit(train);
+progress.Dispose();
 Console.WriteLine($"  {watch.Elapsed.TotalSeconds:F0} s. Generator:");
 Console.WriteLine(gan.NetworkSummary);
 watch.Restart();
 Console.WriteLine("Training a conditional DCGAN (100 epochs)...");
+progress = FitProgress.Show(mlContext, "DCGAN");
 using var dcgan = mlContext.Transforms.GenerateByAdversarialNetwork(labelColumnName: "Label", imageShape: [1, 8, 8], epochs: 100).Fit(train);
+progress.Dispose();
 Console.WriteLine($"  {watch.Elapsed.TotalSeconds:F0} s.");
 
 foreach (var (name, generator) in new[] { ("gan", gan), ("dcgan", dcgan) })

@@ -48,7 +48,9 @@ var tokens = mlContext.Transforms.Text.TokenizeIntoCharactersAsKeys("Source", "W
 long trainWords = mlContext.Data.CreateEnumerable<Pronunciation>(train, reuseRowObject: true).LongCount();
 Console.WriteLine($"Training an encoder-decoder (default options) on {trainWords:N0} words...");
 var watch = Stopwatch.StartNew();
+var progress = FitProgress.Show(mlContext, "encoder-decoder"); // a progress bar from the epochs DeepArch writes to mlContext.Log
 using var model = mlContext.Transforms.MapSequenceToSequence().Fit(tokens.Transform(train));
+progress.Dispose();
 Console.WriteLine($"Trained in {watch.Elapsed.TotalMinutes:F1} min on {Environment.ProcessorCount} cores.");
 Console.WriteLine(model.NetworkSummary);
 
