@@ -11,7 +11,8 @@ namespace DeepArch.Bench;
 /// <summary>
 /// The thread options side by side in one process: <c>ScoringThreads</c> (ONNX Runtime intra-op threads) 1, 2 and 0 (the
 /// default: one per physical core) scoring the MLP at batch 256, and <c>TrainingThreads</c> (libtorch intra-op threads)
-/// 1, 2 and 0 (the default: one per core) in the anomaly detector's Fit (explicit threshold, so only training is timed).
+/// 1, 2 and 0 (the default: one per core) in the anomaly detector's Fit (explicit threshold, so only training is timed),
+/// and two such fits on two threads at once against one after the other.
 /// </summary>
 internal sealed class ThreadsWorkload(BenchOptions options, TextWriter log) : IWorkload
 {
@@ -79,6 +80,35 @@ internal sealed class ThreadsWorkload(BenchOptions options, TextWriter log) : IW
                 return 1;
             }));
         }
+        // Two independent fits (one training thread each), one after the other and then on two threads at once: how much a
+        // process gains from fitting two pipelines concurrently.
+        NetworkTransformer FitOne() => ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyDetectionTrainer.Options
+        {
+            LayerSizes = [256, 32],
+            OutputActivation = ActivationKind.Sigmoid,
+            Epochs = epochs,
+            BatchSize = 128,
+            Seed = 42,
+            ThresholdSource = AnomalyThresholdSource.Explicit,
+            Threshold = 1,
+            TrainingThreads = 1,
+        }).Fit(aeData);
+        contenders.Add(new("fits-sequential", 2L * aeRows * epochs, "fits", () =>
+        {
+            FitOne().Dispose();
+            FitOne().Dispose();
+            return 1;
+        }));
+        contenders.Add(new("fits-concurrent", 2L * aeRows * epochs, "fits", () =>
+        {
+            var both = new[] { Task.Run(FitOne), Task.Run(FitOne) };
+            Task.WaitAll(both);
+            foreach (var fit in both)
+            {
+                fit.Result.Dispose();
+            }
+            return 1;
+        }));
         try
         {
             log.WriteLine($"threads: scoring {rows:N0} rows, training {aeRows:N0} rows x {epochs} epochs; {reps} repetitions");
@@ -114,6 +144,14 @@ internal sealed class ThreadsWorkload(BenchOptions options, TextWriter log) : IW
             Summary.Add(new("Threads", $"{name} = 1 vs 0 (default, all cores)", R(1), $"{name} = 0", R(0), V(1), null, "(speed ratio)"));
             Summary.Add(new("Threads", $"{name} = 2 vs 0 (default, all cores)", R(2), $"{name} = 0", R(0), V(2), null, "(speed ratio)"));
         }
+        sb.AppendLine();
+        double concurrent = Stats.MedianRatio(t["fits-concurrent"], t["fits-sequential"]);
+        sb.AppendLine($"Two independent anomaly-detector fits (`TrainingThreads = 1` each) on two threads at once: " +
+                      $"{t["fits-concurrent"].MedianRowsPerSecond.ToString("N0", Inv)} samples/s against " +
+                      $"{t["fits-sequential"].MedianRowsPerSecond.ToString("N0", Inv)} one after the other ({concurrent.ToString("F2", Inv)}x). " +
+                      "Every Fit holds DeepArch's process-wide training lock (libtorch's random generator and thread count are process-wide), so the two run in turn.");
+        Summary.Add(new("Threads", "two fits on two threads vs one after the other", t["fits-concurrent"].MedianRowsPerSecond.ToString("N0", Inv) + " samples/s",
+            "one after the other", t["fits-sequential"].MedianRowsPerSecond.ToString("N0", Inv) + " samples/s", concurrent, null, "(speed ratio)"));
         sb.AppendLine();
         sb.AppendLine("| contender | median | min | max | redone | worst foreign CPU |");
         sb.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: |");
