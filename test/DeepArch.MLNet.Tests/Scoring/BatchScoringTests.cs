@@ -296,4 +296,19 @@ public class BatchScoringTests
 
         Assert.Equal(60, ml.Data.CreateEnumerable<Scored>(output, reuseRowObject: false).Count());
     }
+
+    /// <summary>The scoring thread count is only about speed: 1 and 2 ONNX Runtime threads give the same bits (docs/performance.md).</summary>
+    [Fact]
+    public void Scores_are_the_same_bits_whatever_the_scoring_thread_count()
+    {
+        var (ml, _, network) = Fixtures.Multiclass(scoringBatchSize: 64, rows: 300);
+        var data = ml.Data.LoadFromEnumerable(Fixtures.Rows(300, seed: 4));
+        using var one = network.WithScoring(new ScoringOverrides { ScoringThreads = 1 });
+        using var two = network.WithScoring(new ScoringOverrides { ScoringThreads = 2 });
+
+        var a = ScoreReader.Scores(one.Transform(data)).SelectMany(r => r).Select(BitConverter.SingleToInt32Bits);
+        var b = ScoreReader.Scores(two.Transform(data)).SelectMany(r => r).Select(BitConverter.SingleToInt32Bits);
+
+        Assert.Equal(a, b);
+    }
 }
