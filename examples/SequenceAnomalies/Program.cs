@@ -7,9 +7,9 @@
 // the detector as they are; faults are injected into the last 40% only, with a fixed seed.
 //
 // Run from the repository root:  dotnet run --project examples/SequenceAnomalies
-using DeepArch.Trainers;
 using System.Globalization;
 using DeepArch.MLNet;
+using DeepArch.Trainers;
 using DeepArch.Trainers.Architectures;
 using Microsoft.ML;
 using Microsoft.ML.Data;

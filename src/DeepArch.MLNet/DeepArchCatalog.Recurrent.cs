@@ -1,6 +1,6 @@
+using DeepArch.Trainers;
 using DeepArch.Trainers.Layers;
 using Microsoft.ML;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

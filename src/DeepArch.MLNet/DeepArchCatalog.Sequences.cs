@@ -1,5 +1,5 @@
-using Microsoft.ML;
 using DeepArch.Trainers;
+using Microsoft.ML;
 
 namespace DeepArch.MLNet;
 

@@ -1,5 +1,4 @@
 using Microsoft.ML;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

@@ -1,6 +1,6 @@
-using DeepArch.Trainers;
 using System.Globalization;
 using DeepArch.MLNet;
+using DeepArch.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 

@@ -1,8 +1,8 @@
-using DeepArch.Trainers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using DeepArch.MLNet;
+using DeepArch.Trainers;
 using DeepArch.Trainers.Layers;
 using Microsoft.ML;
 

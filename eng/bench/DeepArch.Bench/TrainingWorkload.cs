@@ -1,7 +1,7 @@
-using DeepArch.Trainers;
 using System.Globalization;
 using System.Text;
 using DeepArch.MLNet;
+using DeepArch.Trainers;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;

@@ -1,9 +1,9 @@
-using DeepArch.Trainers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using DeepArch.MLNet;
+using DeepArch.Trainers;
 using DeepArch.Trainers.Layers;
 using Microsoft.ML;
 

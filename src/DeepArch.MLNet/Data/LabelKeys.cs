@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Reflection;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

@@ -3,7 +3,6 @@ using System.Numerics;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

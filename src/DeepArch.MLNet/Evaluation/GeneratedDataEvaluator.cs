@@ -1,10 +1,10 @@
+using DeepArch.Trainers;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Evaluation;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

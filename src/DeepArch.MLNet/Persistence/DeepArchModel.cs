@@ -1,7 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Onnx;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

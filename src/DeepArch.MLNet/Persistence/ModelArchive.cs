@@ -3,7 +3,6 @@ using System.IO.Compression;
 using System.IO.Hashing;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

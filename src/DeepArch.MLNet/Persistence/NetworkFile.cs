@@ -3,7 +3,6 @@ using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Onnx.Proto;
 using Google.Protobuf;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

@@ -1,7 +1,6 @@
 using DeepArch.Trainers.Networks;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using Microsoft.ML;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

@@ -1,7 +1,6 @@
 using System.Reflection;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

@@ -1,5 +1,4 @@
 using Microsoft.ML.Data;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

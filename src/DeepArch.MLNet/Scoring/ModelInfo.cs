@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using DeepArch.Trainers.Training;
 using DeepArch.Trainers;
+using DeepArch.Trainers.Training;
 
 namespace DeepArch.MLNet;
 

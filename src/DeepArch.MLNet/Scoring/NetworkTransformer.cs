@@ -1,7 +1,7 @@
+using DeepArch.Trainers;
+using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using DeepArch.Trainers.Training;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

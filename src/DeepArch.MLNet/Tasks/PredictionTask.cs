@@ -3,7 +3,6 @@ using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

@@ -6,7 +6,6 @@ using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

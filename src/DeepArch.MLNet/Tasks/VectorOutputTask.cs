@@ -2,7 +2,6 @@ using System.Text.Json.Serialization;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

@@ -1,3 +1,4 @@
+using DeepArch.Trainers;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
@@ -5,7 +6,6 @@ using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

@@ -1,8 +1,8 @@
+using DeepArch.Trainers;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Training;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

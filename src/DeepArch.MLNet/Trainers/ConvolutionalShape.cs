@@ -1,7 +1,6 @@
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using Microsoft.ML;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

@@ -1,7 +1,7 @@
+using DeepArch.Trainers;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using Microsoft.ML.Runtime;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

@@ -1,4 +1,3 @@
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

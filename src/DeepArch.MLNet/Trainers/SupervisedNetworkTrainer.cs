@@ -2,7 +2,6 @@ using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

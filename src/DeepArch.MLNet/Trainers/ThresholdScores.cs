@@ -1,5 +1,4 @@
 
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

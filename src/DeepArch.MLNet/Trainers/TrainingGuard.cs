@@ -1,9 +1,9 @@
+using DeepArch.Trainers;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Training;
 using TorchSharp;
 using static TorchSharp.torch;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

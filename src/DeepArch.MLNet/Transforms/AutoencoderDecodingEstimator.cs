@@ -1,4 +1,3 @@
-using DeepArch.Trainers;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Onnx.Proto;

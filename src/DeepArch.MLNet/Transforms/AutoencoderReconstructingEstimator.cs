@@ -1,5 +1,4 @@
 using Microsoft.ML.Runtime;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

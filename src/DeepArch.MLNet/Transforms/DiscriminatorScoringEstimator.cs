@@ -1,6 +1,5 @@
 using DeepArch.Trainers.Onnx.Proto;
 using Microsoft.ML;
-using DeepArch.Trainers;
 
 namespace DeepArch.MLNet;
 

@@ -1,5 +1,5 @@
-using DeepArch.Trainers;
 using System.Diagnostics;
+using DeepArch.Trainers;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Training;

@@ -1,5 +1,5 @@
-using DeepArch.Trainers;
 using DeepArch.MLNet.Tests.Transforms;
+using DeepArch.Trainers;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Training;
 using Microsoft.ML;

@@ -1,5 +1,5 @@
-using DeepArch.Trainers;
 using System.Security.Cryptography;
+using DeepArch.Trainers;
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Training;

@@ -1,5 +1,5 @@
-using DeepArch.Trainers;
 using System.Diagnostics;
+using DeepArch.Trainers;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Tests;
 using Microsoft.ML;

@@ -1,8 +1,8 @@
 using DeepArch.Trainers;
 using DeepArch.Trainers.Architectures;
+using DeepArch.Trainers.Tests;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using DeepArch.Trainers.Tests;
 using Xunit;
 using Xunit.Abstractions;
 

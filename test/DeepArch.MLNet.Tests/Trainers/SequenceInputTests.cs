@@ -1,6 +1,6 @@
+using DeepArch.Trainers.Tests;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using DeepArch.Trainers.Tests;
 using Xunit;
 using Xunit.Abstractions;
 
