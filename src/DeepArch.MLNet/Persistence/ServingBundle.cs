@@ -8,7 +8,7 @@ namespace DeepArch.MLNet;
 
 /// <summary>
 /// A trained network as a model directory of a Triton Inference Server model repository, which any other ONNX engine can also
-/// read: <c>1/model.onnx</c> (the standalone ONNX file), <c>config.pbtxt</c> (Triton's model configuration for its ONNX Runtime
+/// read: <c>1/model.onnx</c> (the standalone ONNX file without the warm-start state), <c>config.pbtxt</c> (Triton's model configuration for its ONNX Runtime
 /// backend), <c>labels.txt</c> (a multiclass model's classes) and <c>README.md</c> (the inputs and outputs). docs/scale-out.md
 /// shows how to serve it.
 /// </summary>
@@ -51,7 +51,7 @@ internal static class ServingBundle
         string? labeled = labels is null ? null : network.Info.Task.OnnxOutputNames[0];
 
         Directory.CreateDirectory(Path.Combine(full, VersionFolder));
-        File.WriteAllBytes(Path.Combine(full, VersionFolder, ModelFile), network.OnnxModel);
+        File.WriteAllBytes(Path.Combine(full, VersionFolder, ModelFile), Servable(network.OnnxModel));
         File.WriteAllText(Path.Combine(full, ConfigFile), Config(name, network.Info, inputs, outputs, labeled));
         string labelsPath = Path.Combine(full, LabelsFile);
         if (labels is not null)
@@ -63,6 +63,24 @@ internal static class ServingBundle
             File.Delete(labelsPath); // left by an earlier bundle of another model in the same directory
         }
         File.WriteAllText(Path.Combine(full, ReadmeFile), Readme(name, network, inputs, outputs, labels, upstream));
+    }
+
+    /// <summary>
+    /// The network without what only training needs: the warm-start state (<see cref="ModelInfo.TrainingStateKey"/>), a copy of
+    /// the weights as training left them, which a server never reads. Everything else stays, sealed again, so
+    /// <c>DeepArchModel.LoadOnnx</c> still reads the bundle's file (and refuses to continue training from it).
+    /// </summary>
+    internal static byte[] Servable(byte[] onnx)
+    {
+        var proto = ModelProto.Parser.ParseFrom(onnx);
+        if (proto.MetadataProps.All(p => p.Key != ModelInfo.TrainingStateKey))
+        {
+            return onnx;
+        }
+        var metadata = proto.MetadataProps
+            .Where(p => p.Key is not (ModelInfo.TrainingStateKey or DeepArch.Trainers.Networks.MetadataKeys.Integrity or DeepArch.Trainers.Networks.MetadataKeys.Signature))
+            .ToDictionary(p => p.Key, p => p.Value);
+        return DeepArch.Trainers.Onnx.OnnxGraphBuilder.WriteSealed(proto, metadata);
     }
 
     /// <summary>A graph input or output: its name, Triton data type, and dimensions after the batch dimension (-1 where variable).</summary>

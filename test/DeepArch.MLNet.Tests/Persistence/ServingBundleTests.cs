@@ -75,6 +75,15 @@ public sealed class ServingBundleTests : IDisposable
         float[] scores = results.Single(r => r.Name == "Score").AsTensor<float>().ToArray();
         Assert.Equal(ScoreReader.Scores(model.Transform(data)).SelectMany(s => s), scores);
 
+        // Without the warm-start state (a second copy of the weights), still a DeepArch network that loads and scores the same.
+        byte[] served = File.ReadAllBytes(Path.Combine(directory, "1", "model.onnx"));
+        var network = ((TransformerChain<NetworkTransformer>)model).LastTransformer;
+        Assert.NotNull(network.Info.TrainingState);
+        Assert.Equal(network.OnnxModel.Length - served.Length, ModelFileBytesOf(network.Info.TrainingState!));
+        using var reloaded = DeepArchModel.FromOnnx(served);
+        Assert.Null(reloaded.Info.TrainingState);
+        Assert.Equal(scores, ScoreReader.Scores(reloaded.Transform(model.Transform(data))).SelectMany(s => s));
+
         TritonConfigCheck(directory);
     }
 
@@ -121,6 +130,15 @@ public sealed class ServingBundleTests : IDisposable
         var name = Assert.Throws<ArgumentException>(() => network.SaveForServing(Path.Combine(_root, "my model")));
         Assert.Contains("got 'my model'", name.Message);
         Assert.False(Directory.Exists(Path.Combine(_root, "my model")));
+    }
+
+    /// <summary>What a metadata entry holding <paramref name="state"/> takes in the file: its base64 text, the key, and protobuf's framing.</summary>
+    private static int ModelFileBytesOf(byte[] state)
+    {
+        var entry = new DeepArch.Trainers.Onnx.Proto.StringStringEntryProto { Key = ModelInfo.TrainingStateKey, Value = Convert.ToBase64String(state) };
+        var model = new DeepArch.Trainers.Onnx.Proto.ModelProto();
+        model.MetadataProps.Add(entry);
+        return model.CalculateSize();
     }
 
     /// <summary>eng/serving/check_triton_config.py: config.pbtxt parsed strictly against Triton's schema (protoc, python3-protobuf) and matched to the ONNX graph.</summary>
