@@ -18,12 +18,14 @@ string Usage = $"""
       gan-defaults           for the defaults of Transforms.GenerateByAdversarialNetwork and one change at a time from
                              them, label accuracy, Frechet distance (and its ratio to a per-label Gaussian's), precision
                              and recall of the digits a conditional GAN draws, against the issue's bar
+      forecasting            DeepArch's two forecasters with default options against ML.NET's regression trainers (one per
+                             week ahead) and the naive forecast, 8 weeks ahead of 26 on data/co2_weekly.csv
       seq2seq-defaults       for the defaults of Transforms.MapSequenceToSequence and one change at a time from them,
                              word and phoneme error rates of grapheme-to-phoneme on data/cmudict_g2p_*.csv (one seed;
                              about 5 min per setting on 2 cores)
 
     Options:
-      --seeds N        seeds 1 to N per setting (default 5; defaults: 3)
+      --seeds N        seeds 1 to N per setting (default 5; defaults, presets and forecasting: 3)
       --out PATH       also write the report to PATH
       --settings IDS   gan-defaults, seq2seq-defaults and presets: the settings (presets: the tasks) to run, comma-separated
                        (default all: presets digits-stacked, digits-convolutional, digits-perceptron, wine-perceptron, digits-odd-perceptron,
@@ -64,9 +66,10 @@ for (int i = 0; i < args.Length; i++)
             return 1;
     }
 }
-if (verb is not ("defaults" or "presets" or "autoencoder-defaults" or "gan-defaults" or "seq2seq-defaults") || (settingIds is not null && verb is "autoencoder-defaults" or "defaults"))
+if (verb is not ("defaults" or "presets" or "autoencoder-defaults" or "gan-defaults" or "seq2seq-defaults" or "forecasting")
+    || (settingIds is not null && verb is "autoencoder-defaults" or "defaults" or "forecasting"))
 {
-    Console.Error.WriteLine(verb is "autoencoder-defaults" or "defaults" ? "--settings is for gan-defaults, seq2seq-defaults and presets only." :
+    Console.Error.WriteLine(verb is "autoencoder-defaults" or "defaults" or "forecasting" ? "--settings is for gan-defaults, seq2seq-defaults and presets only." :
         verb is null ? "Name a verb." : $"Unknown verb '{verb}'.");
     Console.Error.WriteLine(Usage);
     return 1;
@@ -80,6 +83,7 @@ string report = verb switch
     "seq2seq-defaults" => SequenceReport(),
     "defaults" => DefaultsReport(),
     "presets" => PresetReport(),
+    "forecasting" => ForecastingReport(),
     _ => AutoencoderReport(),
 };
 
@@ -127,6 +131,14 @@ string DefaultsReport()
     }
     return DeepArch.Quality.DefaultsReport.Write(RunInfo.Command(args), RunInfo.Commit(), RunInfo.Machine(), $"{loadAtStart}, {RunInfo.LoadAverage()}",
         watch.Elapsed, benchmark, tasks, results, chart);
+}
+
+string ForecastingReport()
+{
+    var seedList = Enumerable.Range(1, seedsGiven ? seeds : 3).ToArray();
+    var results = ForecastingStudy.Run(seedList, Console.Error);
+    return ForecastingStudy.Write(RunInfo.Command(args), RunInfo.Commit(), RunInfo.Machine(), $"{loadAtStart}, {RunInfo.LoadAverage()}", watch.Elapsed,
+        seedList, results);
 }
 
 string PresetReport()
