@@ -70,9 +70,8 @@ internal static class ForecastingStudy
         ("LightGbm, one per week ahead", ml => ml.Regression.Trainers.LightGbm()),
     ];
 
-    public static List<Result> Run(IReadOnlyList<int> seeds, TextWriter log)
+    public static List<Result> Run(Window[] train, Window[] test, IReadOnlyList<int> seeds, TextWriter log)
     {
-        var (train, test) = Split();
         var results = new List<Result>();
         double naiveMae = test.Average(w => w.Label.Average(v => Math.Abs((double)v)));
         double naiveRmse = Math.Sqrt(test.Average(w => w.Label.Average(v => (double)v * v)));
@@ -131,9 +130,9 @@ internal static class ForecastingStudy
         return result;
     }
 
-    public static string Write(string command, string commit, string machine, string load, TimeSpan elapsed, IReadOnlyList<int> seeds, List<Result> results)
+    public static string Write(string command, string commit, string machine, string load, TimeSpan elapsed, IReadOnlyList<int> seeds,
+        Window[] train, Window[] test, List<Result> results)
     {
-        var (train, test) = Split();
         var md = new StringBuilder();
         RunInfo.AppendHeader(md, "Forecasting with default options: DeepArch's forecasters against ML.NET's regressors", command, commit, machine, load, elapsed,
             seeds, "each seeds the MLContext; the split is fixed by time");

@@ -136,9 +136,10 @@ string DefaultsReport()
 string ForecastingReport()
 {
     var seedList = Enumerable.Range(1, seedsGiven ? seeds : 3).ToArray();
-    var results = ForecastingStudy.Run(seedList, Console.Error);
+    var (train, test) = ForecastingStudy.Split();
+    var results = ForecastingStudy.Run(train, test, seedList, Console.Error);
     return ForecastingStudy.Write(RunInfo.Command(args), RunInfo.Commit(), RunInfo.Machine(), $"{loadAtStart}, {RunInfo.LoadAverage()}", watch.Elapsed,
-        seedList, results);
+        seedList, train, test, results);
 }
 
 string PresetReport()

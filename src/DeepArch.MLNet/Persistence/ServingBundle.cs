@@ -44,14 +44,14 @@ internal static class ServingBundle
             throw new ArgumentException(
                 $"The serving directory's name is the model's name in Triton and may hold only ASCII letters, digits, '_', '-' and '.'; got '{name}'.", nameof(directory));
         }
-        var graph = ModelProto.Parser.ParseFrom(network.OnnxModel).Graph;
-        var inputs = graph.Input.Select(Tensor.Of).ToList();
-        var outputs = graph.Output.Select(Tensor.Of).ToList();
+        var proto = ModelProto.Parser.ParseFrom(network.OnnxModel);
+        var inputs = proto.Graph.Input.Select(Tensor.Of).ToList();
+        var outputs = proto.Graph.Output.Select(Tensor.Of).ToList();
         var labels = Labels(network.Info);
         string? labeled = labels is null ? null : network.Info.Task.OnnxOutputNames[0];
 
         Directory.CreateDirectory(Path.Combine(full, VersionFolder));
-        File.WriteAllBytes(Path.Combine(full, VersionFolder, ModelFile), Servable(network.OnnxModel));
+        File.WriteAllBytes(Path.Combine(full, VersionFolder, ModelFile), Servable(proto, network.OnnxModel));
         File.WriteAllText(Path.Combine(full, ConfigFile), Config(name, network.Info, inputs, outputs, labeled));
         string labelsPath = Path.Combine(full, LabelsFile);
         if (labels is not null)
@@ -70,18 +70,12 @@ internal static class ServingBundle
     /// the weights as training left them, which a server never reads. Everything else stays, sealed again, so
     /// <c>DeepArchModel.LoadOnnx</c> still reads the bundle's file (and refuses to continue training from it).
     /// </summary>
-    internal static byte[] Servable(byte[] onnx)
-    {
-        var proto = ModelProto.Parser.ParseFrom(onnx);
-        if (proto.MetadataProps.All(p => p.Key != ModelInfo.TrainingStateKey))
-        {
-            return onnx;
-        }
-        var metadata = proto.MetadataProps
-            .Where(p => p.Key is not (ModelInfo.TrainingStateKey or DeepArch.Trainers.Networks.MetadataKeys.Integrity or DeepArch.Trainers.Networks.MetadataKeys.Signature))
-            .ToDictionary(p => p.Key, p => p.Value);
-        return DeepArch.Trainers.Onnx.OnnxGraphBuilder.WriteSealed(proto, metadata);
-    }
+    /// <param name="proto"><paramref name="onnx"/>, parsed.</param>
+    /// <param name="onnx">The network's bytes.</param>
+    private static byte[] Servable(ModelProto proto, byte[] onnx)
+        => proto.MetadataProps.Any(p => p.Key == ModelInfo.TrainingStateKey)
+            ? ModelInfo.Reseal(proto, metadata => metadata.Remove(ModelInfo.TrainingStateKey))
+            : onnx;
 
     /// <summary>A graph input or output: its name, Triton data type, and dimensions after the batch dimension (-1 where variable).</summary>
     private sealed record Tensor(string Name, string DataType, long[] Dims, bool Batched)

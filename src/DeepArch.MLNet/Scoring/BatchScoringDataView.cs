@@ -223,10 +223,11 @@ internal sealed class BatchScoringDataView : IDataView
             {
                 var scorer = _view._parent.Scorer;
                 int rows = buffer.Rows;
-                buffer.Run = _buffers.Length > 1
-                    ? Task.Run(() => scorer.Run(buffer.Inputs, rows, buffer.Outputs!))
-                    : null;
-                if (buffer.Run is null)
+                if (_buffers.Length > 1)
+                {
+                    buffer.Run = Task.Run(() => scorer.Run(buffer.Inputs, rows, buffer.Outputs!));
+                }
+                else
                 {
                     scorer.Run(buffer.Inputs, rows, buffer.Outputs!);
                 }

@@ -115,11 +115,15 @@ internal sealed record ModelInfo(
 
     /// <summary>The bytes of <paramref name="proto"/> with <paramref name="info"/> as its model info, its other metadata kept, sealed anew.</summary>
     public static byte[] Restamp(DeepArch.Trainers.Onnx.Proto.ModelProto proto, ModelInfo info)
+        => Reseal(proto, metadata => metadata[MetadataKey] = info.ToJson());
+
+    /// <summary>The bytes of <paramref name="proto"/> with its metadata as <paramref name="edit"/> leaves it (the old seal and signature taken out first), sealed anew.</summary>
+    public static byte[] Reseal(DeepArch.Trainers.Onnx.Proto.ModelProto proto, Action<Dictionary<string, string>> edit)
     {
         var metadata = proto.MetadataProps
             .Where(p => p.Key is not (DeepArch.Trainers.Networks.MetadataKeys.Integrity or DeepArch.Trainers.Networks.MetadataKeys.Signature))
             .ToDictionary(p => p.Key, p => p.Value);
-        metadata[MetadataKey] = info.ToJson();
+        edit(metadata);
         return DeepArch.Trainers.Onnx.OnnxGraphBuilder.WriteSealed(proto, metadata);
     }
 
