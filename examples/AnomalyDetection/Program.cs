@@ -56,7 +56,6 @@ var autoencoderTrainer = mlContext.AnomalyDetection.Trainers.Autoencoder(new Aut
     LearningRate = 3e-3,
     Contamination = 0.05,
     FeatureContributionsColumnName = "Contributions",
-    TrainingThreads = 1,
     ScoringThreads = 1,
 });
 var autoencoder = autoencoderTrainer.Fit(train);

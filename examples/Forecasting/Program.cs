@@ -102,9 +102,6 @@ double[] Forecast(Setup setup, Window[] train, Window[] test, RecurrentCell cell
         Epochs = setup.Epochs,
         BatchSize = setup.BatchSize,
         LearningRate = 3e-3,
-        // One libtorch thread: these networks are small (one sequence step at a time, 32 units), so a second thread adds
-        // synchronization for little work, and on a busy 2-core machine it made training up to 37 times slower.
-        TrainingThreads = 1,
         ScoringThreads = 1,
     });
     var stopwatch = Stopwatch.StartNew();

@@ -82,8 +82,6 @@ var detectors = new[] { ForecastScore.PredictionError, ForecastScore.PredictiveV
         LearningRate = 3e-3,
         ScoreBy = scoreBy,
         Contamination = 0.01,
-        // One libtorch thread: the forecaster is small, and on a busy 2-core machine the default (one per core) trained many times slower.
-        TrainingThreads = 1,
         ScoringThreads = 1,
     });
     var model = trainer.Fit(trainData);

@@ -118,9 +118,6 @@ static RecurrentNetworkTrainer.Options Options(RecurrentCell cell, bool bidirect
     Epochs = 25,
     BatchSize = 32,
     LearningRate = 3e-3,
-    // One libtorch thread: a recurrent network runs one small step at a time, so a second thread mostly adds
-    // synchronization; on a busy 2-core machine the default (one per core) trained many times slower.
-    TrainingThreads = 1,
     ScoringThreads = 1,
 };
 

@@ -28,22 +28,29 @@ internal static class TorchRuntime
     /// </summary>
     public static readonly object TrainingLock = new();
 
+    /// <summary>Below this many cores, DeepArch makes libtorch's OpenMP workers wait passively (<see cref="PrepareNativeEnvironment"/>).</summary>
+    internal const int PassiveWaitBelowCores = 8;
+
     /// <summary>
     /// Runs when DeepArch.Trainers is first used, before any DeepArch code touches TorchSharp (whose static constructor
-    /// loads libtorch and with it libgomp, which reads its environment once, when it loads). It sets
-    /// <c>OMP_WAIT_POLICY=PASSIVE</c> in the native environment unless the variable is already set. With libgomp's
-    /// default, an idle OpenMP worker spins about 3 ms before it sleeps; on a machine whose cores other processes keep
-    /// busy, the spinning workers take CPU from the very threads they wait for, and training with one thread per core
-    /// ran several times slower than with passive waiting. On a quiet machine, spinning can be faster for large training
-    /// runs. docs/performance.md (the "wait-policy" step) gives the figures and the command that measured them. To keep libgomp's spinning, start the process with <c>GOMP_SPINCOUNT=300000</c>
-    /// (or any <c>OMP_WAIT_POLICY</c>); a process that loaded TorchSharp before DeepArch keeps whatever libgomp read then.
+    /// loads libtorch and with it libgomp, which reads its environment once, when it loads). On a machine with fewer than
+    /// <see cref="PassiveWaitBelowCores"/> cores it sets <c>OMP_WAIT_POLICY=PASSIVE</c> in the native environment unless the
+    /// variable is already set. With libgomp's default, an idle OpenMP worker spins about 3 ms before it sleeps; on a
+    /// 2-core machine whose cores other processes keep busy, the spinning workers take CPU from the very threads they wait
+    /// for, and training with one thread per core ran up to 5.9 times slower than with passive waiting (docs/performance.md,
+    /// the "wait-policy" step). On a 16-core machine, passive waiting kept training from scaling with threads at all, and
+    /// spinning let it (issue 22's measurements: 1.6x to 2.0x from 1 to 16 threads), so larger machines keep libgomp's
+    /// default; 8 is a boundary between the two core counts measured, not a measurement. Training uses one thread unless
+    /// <c>TrainingThreads</c> asks for more, and one thread does not wait for workers, so this only matters to callers who
+    /// ask. To choose yourself, start the process with <c>OMP_WAIT_POLICY</c> (or <c>GOMP_SPINCOUNT</c>) set; a process
+    /// that loaded TorchSharp before DeepArch keeps whatever libgomp read then.
     /// </summary>
     [System.Runtime.CompilerServices.ModuleInitializer]
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "CA2255:The 'ModuleInitializer' attribute should not be used in libraries",
         Justification = "The variable must be in the native environment before libgomp loads, and any DeepArch entry point may be the first to load it.")]
     internal static void PrepareNativeEnvironment()
     {
-        if (OperatingSystem.IsLinux())
+        if (OperatingSystem.IsLinux() && Environment.ProcessorCount < PassiveWaitBelowCores)
         {
             try
             {

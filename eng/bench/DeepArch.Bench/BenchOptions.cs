@@ -18,7 +18,7 @@ internal sealed class BenchOptions
           memory               peak working set scoring 100,000 vs 1,000,000 rows streamed from a binary .idv file, and
                                training; every measurement in a fresh child process
           threads              ScoringThreads and TrainingThreads 1 vs 2 vs 0 (all cores), side by side
-          wait-policy          OMP_WAIT_POLICY PASSIVE (DeepArch's default) vs ACTIVE vs 1 thread, AE and LSTM Fit, on a quiet
+          wait-policy          libgomp spinning vs OMP_WAIT_POLICY=PASSIVE (one per core) vs 1 thread, MLP, LeNet-5, AE and LSTM Fit, on a quiet
                                machine and beside one busy-looping process per core; every measurement in a fresh child process
           gan                  the conditional dense GAN and DCGAN of GenerateByAdversarialNetwork on the digits: Fit samples/s and
                                sampling rows/s (Data.Generate, Transform) vs the same networks in PyTorch (gan_reference.py)

@@ -14,8 +14,8 @@ namespace DeepArch.Bench;
 /// of this program (<c>wait-child</c>) started with <c>OMP_WAIT_POLICY</c> in its environment. DeepArch sets PASSIVE
 /// unless the variable is set (when DeepArch.Trainers loads); <c>GOMP_SPINCOUNT=300000</c> is what libgomp
 /// does when no policy is set, DeepArch's behaviour before. The children get only the setting under test: both variables
-/// are removed from what they would inherit. Each child trains the anomaly detector's AE (explicit threshold) and a small LSTM
-/// regressor with <c>TrainingThreads</c> 0 (one per core) or 1, on a quiet machine and with as many busy-looping
+/// are removed from what they would inherit. Each child trains one network (the MLP classifier 784-256-128-10, the LeNet-5
+/// preset, the anomaly detector's AE with an explicit threshold, or the LSTM classifier) with <c>TrainingThreads</c> 0 (one per core) or 1, on a quiet machine and with as many busy-looping
 /// processes as cores (<c>spin-child</c>) standing for the other work of a shared machine.
 /// </summary>
 internal sealed class WaitPolicyWorkload(BenchOptions options, TextWriter log) : IWorkload
@@ -42,7 +42,7 @@ internal sealed class WaitPolicyWorkload(BenchOptions options, TextWriter log) :
     {
         var wall = Stopwatch.StartNew();
         int reps = options.RepetitionsGiven ? options.Repetitions : options.Quick ? 2 : 3;
-        string[] networks = ["ae", "lstm"];
+        string[] networks = ["mlp", "lenet", "ae", "lstm"];
         var configs = networks.SelectMany(n => Settings.Select(x => new Config(x.Name, x.Variable, x.Value, 0, n))
             .Append(new Config("deeparch", "", "", 1, n))).ToList();
         var seconds = new Dictionary<(string Load, string Id), List<double>>();
@@ -113,7 +113,7 @@ internal sealed class WaitPolicyWorkload(BenchOptions options, TextWriter log) :
         }
     }
 
-    /// <summary>The child: one warm-up Fit, one timed Fit, then one JSON line. Arguments: network (ae|lstm), threads, quick|full.</summary>
+    /// <summary>The child: one warm-up Fit, one timed Fit, then one JSON line. Arguments: network (mlp|lenet|ae|lstm), threads, quick|full.</summary>
     public static int RunChild(string[] args)
     {
         string network = args[1];
@@ -122,7 +122,45 @@ internal sealed class WaitPolicyWorkload(BenchOptions options, TextWriter log) :
         var ml = new MLContext(seed: 1);
         var rng = new Random(5);
         Func<double> fit;
-        if (network == "ae")
+        if (network == "mlp")
+        {
+            // The scoring step's MLP, 784-256-128-10, trained as a classifier.
+            int rows = quick ? 4_000 : 10_000;
+            var raw = ml.Data.LoadFromEnumerable(Enumerable.Range(0, rows).Select(_ => new TrainRow
+            {
+                Features = Enumerable.Range(0, 784).Select(_ => rng.NextSingle()).ToArray(),
+                Label = (uint)rng.Next(10),
+            }).ToList());
+            var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(raw).Transform(raw);
+            fit = () =>
+            {
+                using var model = ml.MulticlassClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+                {
+                    HiddenLayers = [256, 128], Epochs = 2, BatchSize = 128, Seed = 1, TrainingThreads = threads,
+                }).Fit(data);
+                return model.History.Epochs[^1].TrainLoss;
+            };
+        }
+        else if (network == "lenet")
+        {
+            // The training step's LeNet-5 on 1x32x32 images, 10 classes.
+            int rows = quick ? 1_500 : 4_000;
+            var raw = ml.Data.LoadFromEnumerable(Enumerable.Range(0, rows).Select(_ => new ImageRow
+            {
+                Features = Enumerable.Range(0, 1024).Select(_ => rng.NextSingle()).ToArray(),
+                Label = (uint)rng.Next(10),
+            }).ToList());
+            var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(raw).Transform(raw);
+            fit = () =>
+            {
+                using var model = ml.MulticlassClassification.Trainers.ConvolutionalNetwork(new ConvolutionalNetworkTrainer.Options
+                {
+                    Preset = ConvolutionalPreset.LeNet5, InputShape = [1, 32, 32], Epochs = 2, BatchSize = 128, Seed = 1, TrainingThreads = threads,
+                }).Fit(data);
+                return model.History.Epochs[^1].TrainLoss;
+            };
+        }
+        else if (network == "ae")
         {
             // The training workload's autoencoder and batch.
             int rows = quick ? 4_000 : 10_000;
@@ -174,15 +212,17 @@ internal sealed class WaitPolicyWorkload(BenchOptions options, TextWriter log) :
         sb.AppendLine(Inv, $"- Date: {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", Inv)} UTC; wall time {elapsed.TotalSeconds:F0} s; nproc {Environment.ProcessorCount}; " +
                            $"load average before {loadBefore}, after {MachineInfo.LoadAverage()}; {reps} interleaved repetitions, medians.");
         sb.AppendLine("- Each figure is one fresh process (`wait-child`) started with one OpenMP setting in its environment, timing its second `Fit` " +
-                      "(the first warms up), with `TrainingThreads = 0` (one per core) unless the column says 1 thread. " +
+                      "(the first warms up), with `TrainingThreads = 0` (one per core) in the first two columns and 1 (DeepArch's default) in the third. " +
+                      $"MLP: `MulticlassClassification.Trainers.MultilayerPerceptron` 784-256-128-10, {(options.Quick ? "4,000" : "10,000")} rows x 2 epochs, batch 128; " +
+                      $"LeNet-5: `ConvolutionalNetwork` with `Preset = LeNet5` on 1x32x32, 10 classes, {(options.Quick ? "1,500" : "4,000")} rows x 2 epochs, batch 128; " +
                       $"AE: the anomaly detector 784-256-32-256-784, explicit threshold, {(options.Quick ? "4,000" : "10,000")} rows x 2 epochs, batch 128; " +
                       $"LSTM: `MulticlassClassification.Trainers.RecurrentNetwork`, 50 steps x 16 features, hidden 128, 4 classes, {(options.Quick ? "800" : "2,000")} rows x 2 epochs, batch 128 " +
                       "(the training step's networks). **busy**: as many busy-looping processes (`spin-child`) as cores run meanwhile, " +
                       "standing for the other work of a shared machine. `GOMP_SPINCOUNT=300000` is what libgomp does when `OMP_WAIT_POLICY` is not set " +
                       "(an idle worker spins about 3 ms before it sleeps); `OMP_WAIT_POLICY=PASSIVE` sleeps at once.");
         sb.AppendLine();
-        var names = Settings.Select(x => (x.Name, $"{x.Variable}={x.Value}" + (x.Name == "passive" ? " (DeepArch's default)" : " (libgomp's default)"), 0))
-            .Append(("deeparch", "TrainingThreads = 1", 1)).ToList();
+        var names = Settings.Select(x => (x.Name, $"{x.Variable}={x.Value}" + (x.Name == "passive" ? " (DeepArch's below 8 cores)" : " (libgomp's default)"), 0))
+            .Append(("deeparch", "TrainingThreads = 1 (the default)", 1)).ToList();
         sb.AppendLine("| network | machine | " + string.Join(" | ", names.Select(n => n.Item2)) + " | fastest |");
         sb.AppendLine("| --- | --- |" + string.Concat(names.Select(_ => " ---: |")) + " --- |");
         foreach (string network in networks)

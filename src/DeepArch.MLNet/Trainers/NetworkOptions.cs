@@ -59,15 +59,18 @@ public abstract class NetworkOptions
     public double GradientClipNorm { get; set; }
 
     /// <summary>
-    /// TorchSharp (libtorch) intra-op threads for training, in [0, 256]; 0 (default) means one per core. On Linux,
-    /// libtorch's OpenMP workers wait passively between operations, because DeepArch sets <c>OMP_WAIT_POLICY=PASSIVE</c>
-    /// in the native environment when DeepArch is first used, unless the process started with a value (and unless the
-    /// process loaded TorchSharp before DeepArch): spinning workers made training several times slower whenever other
-    /// processes kept the cores busy. On a dedicated machine, starting the process with <c>GOMP_SPINCOUNT=300000</c>
-    /// (libgomp's default spinning; <c>Environment.SetEnvironmentVariable</c> does not reach libgomp) trains faster; on a
-    /// busy one, 1 thread is often fastest. docs/performance.md measures all three.
+    /// TorchSharp (libtorch) intra-op threads for training, in [0, 256]; 1 by default; 0 means one per core. Measured on
+    /// 2 cores (eng/bench <c>wait-policy</c>: MLP, LeNet-5, autoencoder and LSTM, quiet and beside two busy loops), one
+    /// thread trained 1.14x to 4.4x as fast as one per core with passive waiting in all eight cases; libgomp's spinning
+    /// workers beat it only on the quiet machine (up to 1.38x, never for LeNet-5) and lost up to 26-fold beside the busy
+    /// loops. On a 16-core machine under passive waiting, one thread was within 7 % of sixteen (issue 22). With one thread
+    /// the core count also no longer changes what a seed trains. More threads pay on a dedicated machine with many cores
+    /// and large networks: on Linux, DeepArch makes libtorch's OpenMP workers wait passively (<c>OMP_WAIT_POLICY=PASSIVE</c>)
+    /// on machines with fewer than 8 cores and leaves libgomp's spinning, which lets threads scale, on larger ones; a value
+    /// the process started with wins (<c>Environment.SetEnvironmentVariable</c> does not reach libgomp). README "Threads"
+    /// has the figures.
     /// </summary>
-    public int TrainingThreads { get; set; }
+    public int TrainingThreads { get; set; } = 1;
 
     /// <summary>
     /// Rows per ONNX Runtime call when scoring, in [1, 65,536]; the batch buffer (this times the network's widest row) may

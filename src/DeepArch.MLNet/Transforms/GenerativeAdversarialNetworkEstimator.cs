@@ -193,18 +193,16 @@ public sealed class GenerativeAdversarialNetworkEstimator : NetworkEstimator<Gen
     public sealed class Options : NetworkOptions
     {
         /// <summary>
-        /// Creates the options with a GAN's defaults: 200 epochs, batches of 64, learning rate 1e-3, and one training thread
-        /// (<c>TrainingThreads = 1</c>): a GAN's networks are small and each batch is dozens of small operations, for which waking
+        /// Creates the options with a GAN's defaults: 200 epochs, batches of 64 and learning rate 1e-3. Like every DeepArch estimator it
+        /// trains on one thread by default: a GAN's networks are small and each batch is dozens of small operations, for which waking
         /// libtorch's other threads costs more than they give. Measured on the digits (eng/bench <c>gan</c>, 2 cores): the
-        /// dense GAN trained 2.7 times and the DCGAN 2.0 times as fast as with one thread per core (docs/performance.md). Set 0
-        /// for one per core.
+        /// dense GAN trained 2.7 times and the DCGAN 2.0 times as fast as with one thread per core (docs/performance.md).
         /// </summary>
         public Options()
         {
             Epochs = 200;
             BatchSize = 64;
             LearningRate = 1e-3;
-            TrainingThreads = 1;
         }
 
         /// <summary>The training rows: a known-size vector of <c>Single</c>.</summary>
