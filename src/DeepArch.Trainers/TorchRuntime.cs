@@ -82,7 +82,7 @@ internal static class TorchRuntime
                 // setting wins.
                 TryMallopt("MALLOC_MMAP_THRESHOLD_", MallocMmapThreshold, 32 << 20);
                 TryMallopt("MALLOC_TRIM_THRESHOLD_", MallocTrimThreshold, 1 << 30);
-                DisableOneDnn();
+                ApplyOneDnnChoice();
             }
             s_initialized = true;
         }
@@ -236,18 +236,20 @@ internal static class TorchRuntime
     }
 
     /// <summary>
-    /// Turns libtorch's oneDNN (mkldnn) convolution backend off, as <c>torch.backends.mkldnn.enabled = False</c>
-    /// does, so convolutions run on ATen's own kernels. Measured with libtorch 2.10 on a 2-core AVX-512 CPU:
-    /// oneDNN's jit:avx512_core kernels race with 2 threads: the input gradient of a convolution with few
-    /// channels (2 in, 3 out) and the output of a dilated transposed convolution change from run to run on
-    /// the same data, sometimes to NaN, which made small convolutional networks diverge. One thread,
-    /// ONEDNN_MAX_CPU_ISA=AVX2, or this switch each make them deterministic. The cost, measured on the digits:
-    /// the small default CNN and LeNet-5 train in about 1.4 times the time. DEEPARCH_ONEDNN=1 leaves oneDNN on
-    /// (with ONEDNN_MAX_CPU_ISA=AVX2 set too, the same checks passed at oneDNN's speed).
+    /// Leaves libtorch's oneDNN (mkldnn) convolution backend on, as libtorch and PyTorch do, unless the process started with
+    /// <c>DEEPARCH_ONEDNN=0</c>, which turns it off (<c>torch.backends.mkldnn.enabled = False</c>) so that convolutions run on
+    /// ATen's own kernels. DeepArch turned it off from 2026-11-23 to 2026-12-05, after oneDNN's jit:avx512_core kernels
+    /// were seen to change a small convolution's input gradient and a dilated transposed convolution's output from run to
+    /// run with 2 threads. That was not reproduced on 2026-12-05 with the same libtorch 2.10 on the same kind of 2-core
+    /// AVX-512 machine: both cases gave the same bits in 300 of 300 runs at 1 and 2 threads, on a quiet machine and beside
+    /// two busy loops, with passive and spinning OpenMP waits, with libtorch-aligned and managed (8-byte-aligned) inputs;
+    /// LeNet-5 trained ten times gave the same weights each time (ConvolutionDeterminismTests keeps both checks). ATen's
+    /// kernels were the slow ones: LeNet-5 trained 1.5 times as fast with oneDNN at one thread and up to 7 times as fast at
+    /// two (eng/bench <c>onednn</c>).
     /// </summary>
-    private static void DisableOneDnn()
+    private static void ApplyOneDnnChoice()
     {
-        if (Environment.GetEnvironmentVariable("DEEPARCH_ONEDNN") == "1")
+        if (Environment.GetEnvironmentVariable("DEEPARCH_ONEDNN") != "0")
         {
             return;
         }
@@ -261,6 +263,21 @@ internal static class TorchRuntime
             // Not the Itanium C++ ABI of Linux builds: leave the backend as it is.
         }
     }
+
+    /// <summary>Whether libtorch's oneDNN convolutions are on in this process (<c>at::Context::userEnabledMkldnn()</c>).</summary>
+    internal static bool OneDnnEnabled
+    {
+        get
+        {
+            EnsureInitialized();
+            return UserEnabledMkldnn(GlobalContext());
+        }
+    }
+
+    /// <summary><c>at::Context::userEnabledMkldnn() const</c>; the context is the implicit first argument.</summary>
+    [DllImport("torch_cpu", EntryPoint = "_ZNK2at7Context17userEnabledMkldnnEv")]
+    [return: MarshalAs(UnmanagedType.U1)]
+    private static extern bool UserEnabledMkldnn(IntPtr context);
 
     /// <summary><c>at::globalContext()</c>.</summary>
     [DllImport("torch_cpu", EntryPoint = "_ZN2at13globalContextEv")]

@@ -24,7 +24,7 @@ internal sealed class BenchOptions
                                sampling rows/s (Data.Generate, Transform) vs the same networks in PyTorch (gan_reference.py)
           seq2seq              the encoder-decoder of MapSequenceToSequence on grapheme-to-phoneme (data/cmudict_g2p_*.csv): Fit
                                samples/s and greedy decoding sequences/s beside PyTorch (reference/g2p_reference.py)
-          onednn               the raw TorchSharp LeNet-5 loop with oneDNN on, then off as DeepArch sets it (fresh process)
+          onednn               the LeNet-5 preset's Fit with oneDNN on (the default) vs DEEPARCH_ONEDNN=0, 1 thread and one per core (fresh processes)
           report               reads the --summary files and reports in --results DIR and writes docs/performance.md and the chart
 
         Options:
@@ -37,7 +37,7 @@ internal sealed class BenchOptions
           --lenet-rows N       training: LeNet-5 rows (default 10000)
           --lstm-rows N        training: LSTM rows (default 4000)
           --gan-epochs N       gan: the dense GAN's epochs per timed Fit (default 20); the DCGAN trains N/4
-          --training-threads N training and gan: TorchSharp and PyTorch threads (default 0 = one per core)
+          --training-threads N training and gan: TorchSharp and PyTorch threads (default 1, DeepArch's default; 0 = one per core)
           --torch-reference P  training: torch_reference.py (default eng/bench/reference/torch_reference.py)
           --warmup N           warm-up passes of every contender before timing (default 1)
           --rows N             rows scored (gan: drawn) per pass (default 100000)
@@ -74,7 +74,7 @@ internal sealed class BenchOptions
     /// <summary>gan: the dense GAN's epochs per timed Fit; the DCGAN trains a quarter of them (at least 1).</summary>
     public int GanEpochs { get; private set; } = 20;
 
-    public int TrainingThreads { get; private set; }
+    public int TrainingThreads { get; private set; } = 1;
 
     public string TorchReference { get; private set; } = FindInRepository("eng/bench/reference/torch_reference.py");
 

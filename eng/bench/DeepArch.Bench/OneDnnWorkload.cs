@@ -1,71 +1,75 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using DeepArch.Trainers.Architectures;
-using DeepArch.Trainers.Networks;
-using DeepArch.Trainers.Training;
 
 namespace DeepArch.Bench;
 
 /// <summary>
-/// What DeepArch's process-wide oneDNN switch costs: the raw TorchSharp LeNet-5 loop (TorchLoops) in a fresh process,
-/// first as plain TorchSharp leaves libtorch (oneDNN convolutions on), then after one small DeepArch training, which turns
-/// oneDNN off for the whole process (for run-to-run determinism of small convolutions).
+/// What libtorch's oneDNN kernels give DeepArch: the <c>LeNet5</c> preset's and the LSTM classifier's <c>Fit</c> (the
+/// <c>wait-policy</c> step's children, public API) in fresh processes, with oneDNN on (DeepArch's default) and with
+/// <c>DEEPARCH_ONEDNN=0</c> (ATen's own kernels, DeepArch's default until 2026-12-05), at one thread (the default) and at
+/// one per core, interleaved.
 /// </summary>
 internal sealed class OneDnnWorkload(BenchOptions options, TextWriter log) : IWorkload
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    /// <summary>The headline ratio of the run, for docs/performance.md.</summary>
+    /// <summary>The headline ratios of the run, for docs/performance.md.</summary>
     public List<SummaryRow> Summary { get; } = [];
 
     public (string Report, bool Ok) Run()
     {
-        int rows = options.Quick ? 3_000 : 10_000, epochs = 2, reps = options.RepetitionsGiven ? options.Repetitions : 3;
-        var rng = new Random(42);
-        var x = new float[rows * 1024];
-        for (int i = 0; i < x.Length; i++)
+        var wall = Stopwatch.StartNew();
+        int reps = options.RepetitionsGiven ? options.Repetitions : 3;
+        string loadBefore = MachineInfo.LoadAverage();
+        (string Name, string? Value)[] settings = [("on", null), ("off", "0")];
+        int[] threadCounts = [1, 0];
+        string[] networks = ["lenet", "lstm"];
+        var seconds = new Dictionary<(string, string, int), List<double>>();
+        for (int rep = 0; rep < reps; rep++)
         {
-            x[i] = rng.NextSingle();
-        }
-        var y = Enumerable.Range(0, rows).Select(_ => (float)rng.Next(10)).ToArray();
-        List<double> Time(string tag)
-        {
-            var result = new List<double>();
-            for (int r = 0; r <= reps; r++)
+            foreach (string network in networks)
             {
-                var sw = Stopwatch.StartNew();
-                TorchLoops.Train(TorchLoops.LeNet5, x, 1024, y, epochs, 128, 1e-3, 42, options.TrainingThreads);
-                double sps = rows * epochs / sw.Elapsed.TotalSeconds;
-                log.WriteLine($"onednn: {tag} {sps:F0} samples/s{(r == 0 ? " (warm-up)" : "")}");
-                if (r > 0)
+                foreach (int threads in threadCounts)
                 {
-                    result.Add(sps);
+                    foreach (var (name, value) in settings)
+                    {
+                        var environment = new Dictionary<string, string?> { ["DEEPARCH_ONEDNN"] = value };
+                        double s = ChildProcess.Run<ChildResult>(["wait-child", network, threads.ToString(Inv), options.Quick ? "quick" : "full"], environment).Seconds;
+                        log.WriteLine($"onednn: {network}, oneDNN {name}, TrainingThreads {threads}, rep {rep + 1}: {s:F2} s");
+                        (seconds.TryGetValue((network, name, threads), out var list) ? list : seconds[(network, name, threads)] = []).Add(s);
+                    }
                 }
             }
-            return result;
         }
-        var on = Time("oneDNN on");
-        using (var net = new Network(LeNet5.Create([1, 32, 32], 10), [1, 32, 32], 42))
-        {
-            new TrainingLoop(new TrainingOptions { Epochs = 1, BatchSize = 128, Seed = 42 })
-                .Fit(new SupervisedObjective(net, LossFunction.CrossEntropy), new TrainingSet(x.AsSpan(0, 256 * 1024).ToArray(), [1, 32, 32], y.AsSpan(0, 256).ToArray(), 1));
-        }
-        var off = Time("oneDNN off");
-        double mOn = Stats.Median(on), mOff = Stats.Median(off);
         var sb = new StringBuilder();
-        sb.AppendLine("# oneDNN and LeNet-5 training").AppendLine();
+        sb.AppendLine("# oneDNN and training: LeNet-5 and the LSTM").AppendLine();
         sb.AppendLine($"- Command: `dotnet run -c Release --project eng/bench/DeepArch.Bench -- {string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Select(MachineInfo.Quote))}`");
-        sb.AppendLine($"- The raw TorchSharp LeNet-5 loop (TorchLoops.cs), {rows:N0} rows x {epochs} epochs, batch 128, in one fresh process: {reps} passes with libtorch's defaults " +
-                      "(oneDNN convolutions on), then one small DeepArch training, which turns oneDNN off process-wide, then the same passes again. Medians.");
+        sb.AppendLine(Inv, $"- Date: {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", Inv)} UTC; wall time {wall.Elapsed.TotalSeconds:F0} s; nproc {Environment.ProcessorCount}; " +
+                           $"load average before {loadBefore}, after {MachineInfo.LoadAverage()}; {reps} interleaved repetitions, medians.");
+        sb.AppendLine($"- Each figure is one fresh process timing its second `Fit` (the first warms up), oneDNN on (DeepArch's default) or off " +
+                      $"(`DEEPARCH_ONEDNN=0`: ATen's own kernels). LeNet-5: `ConvolutionalNetwork` with `Preset = LeNet5` on 1x32x32 images, 10 classes, " +
+                      $"{(options.Quick ? "1,500" : "4,000")} rows x 2 epochs, batch 128; LSTM: `RecurrentNetwork`, 50 steps x 16 features, hidden 128, 4 classes, " +
+                      $"{(options.Quick ? "800" : "2,000")} rows x 2 epochs, batch 128.");
         sb.AppendLine();
-        sb.AppendLine("| convolutions | samples/s (median) | passes |");
-        sb.AppendLine("| --- | ---: | --- |");
-        sb.AppendLine($"| oneDNN on (plain TorchSharp) | {mOn.ToString("F0", Inv)} | {string.Join(", ", on.Select(v => v.ToString("F0", Inv)))} |");
-        sb.AppendLine($"| oneDNN off (after a DeepArch training) | {mOff.ToString("F0", Inv)} | {string.Join(", ", off.Select(v => v.ToString("F0", Inv)))} |");
+        sb.AppendLine("| network | `TrainingThreads` | oneDNN on | oneDNN off | on vs off |");
+        sb.AppendLine("| --- | --- | ---: | ---: | ---: |");
+        foreach (string network in networks)
+        {
+            string title = network == "lenet" ? "LeNet-5" : "LSTM";
+            foreach (int threads in threadCounts)
+            {
+                double on = Stats.Median(seconds[(network, "on", threads)]), off = Stats.Median(seconds[(network, "off", threads)]);
+                string label = threads == 1 ? "1 (default)" : $"0 (one per core, {Environment.ProcessorCount})";
+                string Cell(string name) => string.Join(", ", seconds[(network, name, threads)].Select(v => v.ToString("F2", Inv)));
+                sb.AppendLine(Inv, $"| {title} | {label} | {on:F2} s ({Cell("on")}) | {off:F2} s ({Cell("off")}) | {off / on:F2}x |");
+                Summary.Add(new("Training", $"{title} Fit, TrainingThreads {label}: oneDNN on (default) vs off", $"{on:F2} s", "DEEPARCH_ONEDNN=0", $"{off:F2} s",
+                    off / on, null, "(speed ratio)"));
+            }
+        }
         sb.AppendLine();
-        Summary.Add(new("Training", "LeNet-5 raw TorchSharp loop, oneDNN off (DeepArch) vs on", $"{mOff:F0} samples/s", "oneDNN on (libtorch default)", $"{mOn:F0} samples/s",
-            mOff / mOn, null, "(speed ratio)"));
         return (sb.ToString(), true);
     }
+
+    private sealed record ChildResult(double Seconds, double Loss);
 }

@@ -218,7 +218,7 @@ internal sealed class TrainingWorkload(BenchOptions options, TextWriter log) : I
         sb.AppendLine();
         MachineInfo.AppendRunHeader(sb, wall.Elapsed, loadBefore);
         sb.AppendLine();
-        sb.AppendLine(inv, $"Protocol: batch {Batch}, Adam lr {Rate}, seed {Seed}, {epochs} epoch(s) per pass, {options.Warmups} warm-up pass(es) of every contender, {reps} interleaved repetitions. Samples/s = rows x epochs / wall seconds of the whole pass.");
+        sb.AppendLine(inv, $"Protocol: batch {Batch}, Adam lr {Rate}, seed {Seed}, {epochs} epoch(s) per pass, {options.Warmups} warm-up pass(es) of every contender, {reps} interleaved repetitions, {(threads > 0 ? $"{threads} libtorch/PyTorch thread(s)" : "one libtorch/PyTorch thread per core")} in every contender. Samples/s = rows x epochs / wall seconds of the whole pass.");
         sb.AppendLine();
         sb.AppendLine("Contenders: **Fit** = DeepArch's ML.NET trainer `Fit(IDataView)` (reading the IDataView, training, ONNX export, for the AE the Contamination threshold pass); " +
                       "**raw TorchSharp** = the same network built from plain TorchSharp modules and trained by a hand-written loop on one preloaded tensor (TorchLoops.cs: randperm, index_select, Adam; no DeepArch code); " +
