@@ -7,6 +7,7 @@
 #     error naming LD_LIBRARY_PATH, and runs with libtorch's lib folder on LD_LIBRARY_PATH (here the CPU build from the
 #     NuGet cache, standing in for a CUDA build installed on a GPU machine).
 #  3. The retired -p:DeepArchGpu=true stops the build with an error naming both switches.
+#  4. eng/gpu/DeepArch.GpuCheck (the GPU machine's measurements) builds and runs on the CPU, refusing CUDA with DeepArch's errors.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$repo"
@@ -47,5 +48,15 @@ if dotnet build src/DeepArch.Trainers -p:DeepArchGpu=true --nologo -v quiet >"$l
   exit 1
 fi
 grep -q "DeepArchGpuScoring=true" "$log" || { echo "FAIL: the retired switch's error does not name its replacements:" >&2; tail -5 "$log" >&2; exit 1; }
+
+echo "== GpuCheck on the CPU (eng/gpu/run.sh runs it on a GPU machine): JSON lines, CUDA refused with DeepArch's errors"
+dotnet build eng/gpu/DeepArch.GpuCheck -c Release --nologo -v quiet
+check=(dotnet eng/gpu/DeepArch.GpuCheck/bin/Release/net10.0/DeepArch.GpuCheck.dll)
+"${check[@]}" scoring --rows 512 --batches 256 --reps 1 --train-rows 256 >"$log" 2>/dev/null
+[ "$(grep -c '"check":"scoring","network":"[a-z0-9]*","device":"cpu","batch":256,"rows":512' "$log")" = 3 ] || { echo "FAIL: GpuCheck scoring on the CPU:" >&2; cat "$log" >&2; exit 1; }
+[ "$(grep -c '"device":"cuda","batch":256,"error":"ExecutionProviderUnavailableException' "$log")" = 3 ] || { echo "FAIL: GpuCheck scoring on CUDA was not refused cleanly:" >&2; cat "$log" >&2; exit 1; }
+"${check[@]}" training --threads 1 --train-rows 256 --epochs 1 >"$log" 2>/dev/null
+[ "$(grep -c '"device":"cpu","threads":1,"rows":256,"epochs":1,"samples_per_s"' "$log")" = 3 ] || { echo "FAIL: GpuCheck training on the CPU:" >&2; cat "$log" >&2; exit 1; }
+[ "$(grep -c '"device":"cuda","threads":1,"error":"InvalidOperationException: Options.Device is Cuda' "$log")" = 3 ] || { echo "FAIL: GpuCheck training on CUDA was not refused cleanly:" >&2; cat "$log" >&2; exit 1; }
 
 echo "GPU build switches: OK"
