@@ -37,8 +37,8 @@ internal static class TorchRuntime
     /// <see cref="PassiveWaitBelowCores"/> cores it sets <c>OMP_WAIT_POLICY=PASSIVE</c> in the native environment unless the
     /// variable is already set. With libgomp's default, an idle OpenMP worker spins about 3 ms before it sleeps; on a
     /// 2-core machine whose cores other processes keep busy, the spinning workers take CPU from the very threads they wait
-    /// for, and training with one thread per core ran up to 5.9 times slower than with passive waiting (docs/performance.md,
-    /// the "wait-policy" step). On a 16-core machine, passive waiting kept training from scaling with threads at all, and
+    /// for, and training with one thread per core ran up to 1.9 times slower than with passive waiting (5.9 times for LeNet-5 on
+    /// ATen's convolution kernels; docs/performance.md, the "wait-policy" step). On a 16-core machine, passive waiting kept training from scaling with threads at all, and
     /// spinning let it (issue 22's measurements: 1.6x to 2.0x from 1 to 16 threads), so larger machines keep libgomp's
     /// default; 8 is a boundary between the two core counts measured, not a measurement. Training uses one thread unless
     /// <c>TrainingThreads</c> asks for more, and one thread does not wait for workers, so this only matters to callers who

@@ -61,9 +61,9 @@ public abstract class NetworkOptions
     /// <summary>
     /// TorchSharp (libtorch) intra-op threads for training, in [0, 256]; 1 by default; 0 means one per core. Measured on
     /// 2 cores (eng/bench <c>wait-policy</c>: MLP, LeNet-5, autoencoder and LSTM, quiet and beside two busy loops), one
-    /// thread trained 1.14x to 4.4x as fast as one per core with passive waiting in all eight cases; libgomp's spinning
-    /// workers beat it only on the quiet machine (up to 1.38x, never for LeNet-5) and lost up to 26-fold beside the busy
-    /// loops. On a 16-core machine under passive waiting, one thread was within 7 % of sixteen (issue 22). With one thread
+    /// thread trained 1.03x to 1.61x as fast as one per core with passive waiting in all eight cases; libgomp's spinning
+    /// workers beat it only on the quiet machine (up to 1.39x, not for the autoencoder) and lost about 2-fold beside the
+    /// busy loops. On a 16-core machine under passive waiting, one thread was within 7 % of sixteen (issue 22). With one thread
     /// the core count also no longer changes what a seed trains. More threads pay on a dedicated machine with many cores
     /// and large networks: on Linux, DeepArch makes libtorch's OpenMP workers wait passively (<c>OMP_WAIT_POLICY=PASSIVE</c>)
     /// on machines with fewer than 8 cores and leaves libgomp's spinning, which lets threads scale, on larger ones; a value
