@@ -232,26 +232,7 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log) : IW
     }
 
     /// <summary>A cursor over one vector column; sums the first slot of every row (the checksum every scoring contender returns).</summary>
-    internal static double SumFirstSlot(IDataView view, string column, int expectedRows)
-    {
-        var col = view.Schema[column];
-        using var cursor = view.GetRowCursor([col]);
-        var getter = cursor.GetGetter<VBuffer<float>>(col);
-        VBuffer<float> value = default;
-        double sum = 0;
-        int n = 0;
-        while (cursor.MoveNext())
-        {
-            getter(ref value);
-            sum += value.GetValues()[0];
-            n++;
-        }
-        if (n != expectedRows)
-        {
-            throw new InvalidOperationException($"Cursor over '{column}' gave {n} rows, expected {expectedRows}.");
-        }
-        return sum;
-    }
+    internal static double SumFirstSlot(IDataView view, string column, int expectedRows) => ScoreColumn.SumFirstSlot(view, column, expectedRows);
 
     private static double Predict(PredictionEngine<FeatureRow, ScoreRow> engine, List<FeatureRow> rows, int count)
     {

@@ -209,22 +209,7 @@ internal static class Checks
     }
 
     /// <summary>Reads every row's Score through a cursor, as a pipeline's next stage would.</summary>
-    private static double Score(IDataView view, int rows)
-    {
-        var column = view.Schema["Score"];
-        using var cursor = view.GetRowCursor([column]);
-        var getter = cursor.GetGetter<VBuffer<float>>(column);
-        VBuffer<float> value = default;
-        double sum = 0;
-        int n = 0;
-        while (cursor.MoveNext())
-        {
-            getter(ref value);
-            sum += value.GetValues()[0];
-            n++;
-        }
-        return n == rows ? sum : throw new InvalidOperationException($"The cursor gave {n} rows, expected {rows}.");
-    }
+    private static double Score(IDataView view, int rows) => DeepArch.Bench.ScoreColumn.SumFirstSlot(view, "Score", rows);
 
     /// <summary>The first <paramref name="rows"/> rows' Score vectors, concatenated.</summary>
     private static float[] Scores(IDataView view, int rows)
