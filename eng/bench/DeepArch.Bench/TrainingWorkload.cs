@@ -211,6 +211,11 @@ internal sealed class TrainingWorkload(BenchOptions options, TextWriter log) : I
         var pyAe = torchRef.Train("ae", aeN, epochs, threads);
         var pyLeNet = torchRef.Train("lenet", lnN, epochs, threads);
         var pyLstm = torchRef.Train("lstm", lsN, epochs, threads);
+        // PyTorch's own default, one thread per core, when the contenders ran with fewer: what a PyTorch user gets here.
+        bool pyDefaultToo = TorchReference.Threads(threads) != Environment.ProcessorCount;
+        var pyDefault = pyDefaultToo
+            ? (Ae: torchRef.Train("ae", aeN, epochs, 0), LeNet: torchRef.Train("lenet", lnN, epochs, 0), Lstm: torchRef.Train("lstm", lsN, epochs, 0))
+            : (Ae: (double?)null, LeNet: (double?)null, Lstm: (double?)null);
 
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
@@ -224,25 +229,32 @@ internal sealed class TrainingWorkload(BenchOptions options, TextWriter log) : I
                       "**raw TorchSharp** = the same network built from plain TorchSharp modules and trained by a hand-written loop on one preloaded tensor (TorchLoops.cs: randperm, index_select, Adam; no DeepArch code); " +
                       "**TrainingLoop** = DeepArch.Trainers' loop on preloaded arrays (no ML.NET); **PyTorch** = torch_reference.py run right after, same rows, epochs and batch (its samples/s cover the timed epochs only, after one untimed warm-up epoch, so it leaves out set-up that the C# passes include).");
         sb.AppendLine();
-        sb.AppendLine("| workload | rows x epochs | Fit samples/s | raw TorchSharp samples/s | TrainingLoop samples/s | PyTorch samples/s | Fit / raw TorchSharp (per-rep) | Fit / TrainingLoop | Fit / PyTorch | raw TorchSharp / PyTorch |");
-        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        sb.AppendLine("| workload | rows x epochs | Fit samples/s | raw TorchSharp samples/s | TrainingLoop samples/s | PyTorch samples/s | Fit / raw TorchSharp (per-rep) | Fit / TrainingLoop | Fit / PyTorch | raw TorchSharp / PyTorch |" +
+                      (pyDefaultToo ? $" PyTorch, {Environment.ProcessorCount} threads (its default) | Fit / that |" : ""));
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|" + (pyDefaultToo ? "---:|---:|" : ""));
         string R(string id) => t[id].MedianRowsPerSecond.ToString("F0", inv);
         string Ra(string a, string b)
             => $"{Stats.MedianRatio(t[a], t[b]).ToString("F3", inv)} ({string.Join(", ", t[a].RowsPerSecond.Zip(t[b].RowsPerSecond, (x, y) => (x / y).ToString("F2", inv)))})";
         string Rp(string a, double? py) => py is { } p ? (t[a].MedianRowsPerSecond / p).ToString("F3", inv) : "n/a";
         string P(double? py) => py is { } p ? p.ToString("F0", inv) : "not run";
-        void Row(string name, string fit, string torchId, string raw, int n, double? py)
+        void Row(string name, string fit, string torchId, string raw, int n, double? py, double? pyDefault)
         {
-            sb.AppendLine(inv, $"| {name} | {n} x {epochs} | {R(fit)} | {R(torchId)} | {R(raw)} | {P(py)} | {Ra(fit, torchId)} | {Ra(fit, raw)} | {Rp(fit, py)} | {Rp(torchId, py)} |");
+            sb.AppendLine(string.Create(inv, $"| {name} | {n} x {epochs} | {R(fit)} | {R(torchId)} | {R(raw)} | {P(py)} | {Ra(fit, torchId)} | {Ra(fit, raw)} | {Rp(fit, py)} | {Rp(torchId, py)} |") +
+                          (pyDefaultToo ? $" {P(pyDefault)} | {Rp(fit, pyDefault)} |" : ""));
             string label = name.Split(" (")[0];
             Summary.Add(new("Training", $"{label}, {n} x {epochs} epochs", R(fit) + " samples/s", "raw TorchSharp, preloaded tensor", R(torchId) + " samples/s",
                 Stats.MedianRatio(t[fit], t[torchId]), 0.9, "0.9x"));
             Summary.Add(new("Training", $"{label}, {n} x {epochs} epochs", R(fit) + " samples/s", "PyTorch 1.13 (torch_reference.py)", P(py) + (py is null ? "" : " samples/s"),
                 py is { } p ? t[fit].MedianRowsPerSecond / p : double.NaN, 0.8, "0.8x"));
+            if (pyDefaultToo)
+            {
+                Summary.Add(new("Training", $"{label}, {n} x {epochs} epochs", R(fit) + " samples/s", $"PyTorch 1.13, one thread per core ({Environment.ProcessorCount}, its default)",
+                    P(pyDefault) + (pyDefault is null ? "" : " samples/s"), pyDefault is { } d ? t[fit].MedianRowsPerSecond / d : double.NaN, null, "(speed ratio)"));
+            }
         }
-        Row("AE 784-256-32-256-784 (MSE, sigmoid out)", "fit-ae", "torch-ae", "raw-ae", aeN, pyAe);
-        Row("LeNet-5 1x32x32, 10 classes (cross-entropy)", "fit-lenet5", "torch-lenet5", "raw-lenet5", lnN, pyLeNet);
-        Row("LSTM 16 features x 50 steps, hidden 128, 4 classes", "fit-lstm", "torch-lstm", "raw-lstm", lsN, pyLstm);
+        Row("AE 784-256-32-256-784 (MSE, sigmoid out)", "fit-ae", "torch-ae", "raw-ae", aeN, pyAe, pyDefault.Ae);
+        Row("LeNet-5 1x32x32, 10 classes (cross-entropy)", "fit-lenet5", "torch-lenet5", "raw-lenet5", lnN, pyLeNet, pyDefault.LeNet);
+        Row("LSTM 16 features x 50 steps, hidden 128, 4 classes", "fit-lstm", "torch-lstm", "raw-lstm", lsN, pyLstm, pyDefault.Lstm);
         sb.AppendLine();
         sb.AppendLine(inv, $"PyTorch runs: {torchRef.Describe()}");
         sb.AppendLine();
