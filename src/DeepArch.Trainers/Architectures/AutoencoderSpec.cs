@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using DeepArch.Trainers.Layers;
 using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Onnx;
+using TorchSharp;
 using Linear = TorchSharp.Modules.Linear;
 using Sequential = DeepArch.Trainers.Layers.Sequential;
 using static TorchSharp.torch;
@@ -243,6 +244,10 @@ public sealed record AutoencoderSpec : LayerSpec
 
         /// <summary><c>mean + exp(logVar / 2) * eps</c>, eps ~ N(0, I) from torch's generator: a sample differentiable in both.</summary>
         public static Tensor Reparameterize(Tensor mean, Tensor logVariance)
-            => mean + (logVariance * 0.5).exp() * randn_like(mean);
+        {
+            // A held Scalar, and the sum as add(b, Scalars.One), what the + operator calls with a temporary one: see Scalars in ScalarSafeOptimizers.cs.
+            using Scalar half = 0.5.ToScalar();
+            return mean.add((logVariance * half).exp() * randn_like(mean), DeepArch.Trainers.Training.Scalars.One);
+        }
     }
 }

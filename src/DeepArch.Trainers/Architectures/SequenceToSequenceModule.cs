@@ -1,5 +1,6 @@
 using System.Globalization;
 using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Training;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -129,7 +130,8 @@ public sealed partial record SequenceToSequence
             var encoding = Encode(input);
             long batch = input.shape[0];
             var device = input.device;
-            var previous = full([batch, 1], _spec.EndToken, ScalarType.Int64, device);
+            using Scalar end = _spec.EndToken.ToScalar();
+            var previous = full([batch, 1], end, ScalarType.Int64, device);
             var finished = zeros([batch], ScalarType.Bool, device);
             var lengths = zeros([batch], ScalarType.Int64, device);
             var scores = zeros([batch], ScalarType.Float32, device);
@@ -143,9 +145,9 @@ public sealed partial record SequenceToSequence
                 var logProbabilities = nn.functional.log_softmax(_output.call(Attend(outputs, encoding)).squeeze(1), 1);
                 var (best, token) = logProbabilities.max(1);
                 steps.Add(token.masked_fill(finished, padding));
-                scores = scores.add(best.masked_fill(finished, 0), DeepArch.Trainers.Training.Scalars.One);
-                var ended = token.eq(_spec.EndToken);
-                lengths = lengths.add(finished.logical_or(ended).logical_not().to_type(ScalarType.Int64), DeepArch.Trainers.Training.Scalars.One);
+                scores = scores.add(best.masked_fill(finished, Scalars.Zero), Scalars.One);
+                var ended = token.eq(end);
+                lengths = lengths.add(finished.logical_or(ended).logical_not().to_type(ScalarType.Int64), Scalars.One);
                 finished = finished.logical_or(ended);
                 previous = token.unsqueeze(1);
                 if (finished.all().item<bool>())
@@ -155,7 +157,7 @@ public sealed partial record SequenceToSequence
             }
             // The end symbol itself is not a token of the output: every position from a row's end on holds the padding.
             var tokens = stack(steps, 1);
-            tokens = tokens.masked_fill(tokens.eq(_spec.EndToken), padding);
+            tokens = tokens.masked_fill(tokens.eq(end), padding);
             if (tokens.shape[1] < _spec.MaxTargetLength)
             {
                 tokens = nn.functional.pad(tokens, [0, _spec.MaxTargetLength - tokens.shape[1]], value: Padding);
@@ -169,13 +171,16 @@ public sealed partial record SequenceToSequence
             long batch = input.shape[0];
             long[] lengths = ReadSources(input);
             long longest = lengths.Max();
-            var positions = arange(longest, device: input.device).unsqueeze(0);
+            // Numbers reach TorchSharp as held Scalars, arange's start and step too (arange(longest) would make temporary ones): see
+            // Scalars in ScalarSafeOptimizers.cs.
+            using Scalar stop = longest.ToScalar();
+            var positions = arange(Scalars.Zero, stop, Scalars.One, device: input.device).unsqueeze(0);
             var valid = positions.lt(tensor(lengths, device: input.device).unsqueeze(1));
             Tensor embedded;
             if (_sourceEmbedding is not null)
             {
                 // Steps past a row's length may hold anything: they become token 0, which the packing then never reads.
-                var tokens = input.narrow(1, 1, longest).to_type(ScalarType.Int64).masked_fill(valid.logical_not(), 0);
+                var tokens = input.narrow(1, 1, longest).to_type(ScalarType.Int64).masked_fill(valid.logical_not(), Scalars.Zero);
                 embedded = _dropout.call(_sourceEmbedding.call(tokens));
             }
             else
@@ -224,7 +229,8 @@ public sealed partial record SequenceToSequence
             var scores = outputs.bmm(encoding.Keys!.transpose(1, 2));
             if (_spec.Attention == Attention.ScaledGeneral)
             {
-                scores = scores.div(MathF.Sqrt(_spec.HiddenSize));
+                using Scalar scale = MathF.Sqrt(_spec.HiddenSize).ToScalar();
+                scores = scores.div(scale);
             }
             using Scalar lowest = float.NegativeInfinity.ToScalar();
             return nn.functional.softmax(scores.masked_fill(encoding.Valid.logical_not().unsqueeze(1), lowest), 2);

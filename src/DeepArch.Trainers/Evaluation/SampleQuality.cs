@@ -1,3 +1,5 @@
+using DeepArch.Trainers.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DeepArch.Trainers.Evaluation;
@@ -24,7 +26,9 @@ public static class SampleQuality
         var (meanB, covarianceB) = Moments(Rows(b, width));
         var rootA = SquareRoot(covarianceA);
         var product = rootA.matmul(covarianceB).matmul(rootA);
-        var eigenvalues = linalg.eigvalsh((product + product.T) / 2).clamp_min(0);
+        // Numbers reach TorchSharp as held Scalars, a + b as a.add(b, Scalars.One) (what the operator calls): see Scalars in ScalarSafeOptimizers.cs.
+        using Scalar two = 2.ToScalar();
+        var eigenvalues = linalg.eigvalsh(product.add(product.T, Scalars.One) / two).clamp_min(Scalars.Zero);
         double traceRoot = eigenvalues.sqrt().sum().item<double>();
         return (meanA - meanB).square().sum().item<double>() + covarianceA.trace().item<double>() + covarianceB.trace().item<double>() - 2 * traceRoot;
     }
@@ -99,9 +103,10 @@ public static class SampleQuality
         // each feature's own variance, so that features of very different units keep their spread, and the matrix factored is
         // well conditioned whatever the units. A constant feature counts as of deviation 1; the clipping below keeps it constant.
         var deviation = covariance.diagonal().sqrt();
-        var unit = where(deviation > 0, deviation, ones_like(deviation));
+        var unit = where(deviation > Scalars.Zero, deviation, ones_like(deviation));
         var correlation = covariance / outer(unit, unit);
-        var factor = linalg.cholesky(correlation + eye(width, dtype: ScalarType.Float64) * ridge) * unit.unsqueeze(1);
+        using Scalar ridgeScale = ridge.ToScalar();
+        var factor = linalg.cholesky(correlation.add(eye(width, dtype: ScalarType.Float64) * ridgeScale, Scalars.One)) * unit.unsqueeze(1);
         var low = data.min(0).values;
         var high = data.max(0).values;
         var noise = new double[count * width];
@@ -109,7 +114,7 @@ public static class SampleQuality
         {
             noise[i] = Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
         }
-        var draws = (tensor(noise, [count, width]).matmul(factor.T) + mean).clamp(low, high);
+        var draws = tensor(noise, [count, width]).matmul(factor.T).add(mean, Scalars.One).clamp(low, high);
         return draws.to_type(ScalarType.Float32).data<float>().ToArray();
     }
 
@@ -131,13 +136,14 @@ public static class SampleQuality
         }
         var mean = rows.mean([0]);
         var centred = rows - mean;
-        return (mean, centred.T.matmul(centred) / (rows.shape[0] - 1));
+        using Scalar degreesOfFreedom = (rows.shape[0] - 1).ToScalar();
+        return (mean, centred.T.matmul(centred) / degreesOfFreedom);
     }
 
     private static Tensor SquareRoot(Tensor symmetric)
     {
         var (values, vectors) = linalg.eigh(symmetric);
-        return (vectors * values.clamp_min(0).sqrt().unsqueeze(0)).matmul(vectors.T);
+        return (vectors * values.clamp_min(Scalars.Zero).sqrt().unsqueeze(0)).matmul(vectors.T);
     }
 
     /// <summary>Each row's distance to its k-th nearest other row.</summary>

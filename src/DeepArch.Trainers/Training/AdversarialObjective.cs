@@ -240,8 +240,9 @@ public sealed class AdversarialObjective : TrainingObjective
         var realLogits = Discriminator.Forward(real, labels);
         var fakeLogits = Discriminator.Forward(fake, labels);
         using Scalar realLabel = RealLabel.ToScalar();
+        // The sum as add(b, Scalars.One), what the + operator calls with a temporary Scalar: see Scalars in ScalarSafeOptimizers.cs.
         var loss = nn.functional.binary_cross_entropy_with_logits(realLogits, full_like(realLogits, realLabel))
-            + nn.functional.binary_cross_entropy_with_logits(fakeLogits, zeros_like(fakeLogits));
+            .add(nn.functional.binary_cross_entropy_with_logits(fakeLogits, zeros_like(fakeLogits)), Scalars.One);
         using var _ = no_grad();
         return (loss, realLogits.sigmoid().mean().item<float>(), fakeLogits.sigmoid().mean().item<float>());
     }

@@ -1,4 +1,5 @@
 using DeepArch.Trainers.Networks;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DeepArch.Trainers.Training;
@@ -44,14 +45,17 @@ public class DenoisingObjective : SupervisedObjective
     /// <summary>The corrupted copy of <paramref name="features"/>: masked, then Gaussian noise added.</summary>
     protected virtual Tensor Corrupt(Tensor features)
     {
+        // Numbers reach TorchSharp as held Scalars, and a + b as a.add(b, Scalars.One) (what the operator calls): see Scalars in ScalarSafeOptimizers.cs.
         var noisy = features;
         if (MaskingProbability > 0)
         {
-            noisy = noisy * rand_like(noisy).ge(MaskingProbability).to_type(noisy.dtype);
+            using Scalar masking = MaskingProbability.ToScalar();
+            noisy = noisy * rand_like(noisy).ge(masking).to_type(noisy.dtype);
         }
         if (GaussianNoise > 0)
         {
-            noisy = noisy + randn_like(noisy) * GaussianNoise;
+            using Scalar deviation = GaussianNoise.ToScalar();
+            noisy = noisy.add(randn_like(noisy) * deviation, Scalars.One);
         }
         return noisy;
     }

@@ -17,6 +17,9 @@ namespace DeepArch.Trainers.Training;
 /// <summary>Scalars held for the life of the process, for TorchSharp overloads that would otherwise create a temporary one per call.</summary>
 internal static class Scalars
 {
+    /// <summary>0, as an integer (a fill value, a bound or a comparison that would otherwise pass the number 0).</summary>
+    public static readonly Scalar Zero = 0.ToScalar();
+
     /// <summary>1, the scale of a plain addition.</summary>
     public static readonly Scalar One = 1.ToScalar();
 }

@@ -118,13 +118,15 @@ public sealed class SequenceToSequenceObjective : TrainingObjective
             return batch.Weights is { } rowWeights ? (perRow * rowWeights).sum() / rowWeights.sum().clamp_min(tiny) : perRow.mean();
         }
         var targets = batch.Targets!;
-        var real = targets.ne(SequenceToSequence.Padding);
+        // Numbers reach TorchSharp as held Scalars: see Scalars in ScalarSafeOptimizers.cs.
+        using Scalar padding = SequenceToSequence.Padding.ToScalar(), end = _spec.EndToken.ToScalar();
+        var real = targets.ne(padding);
         long longest = real.sum(1).max().item<long>();
         targets = targets.narrow(1, 0, longest);
         real = real.narrow(1, 0, longest);
         // The decoder reads the start symbol, then each target token but the last; padding becomes the start symbol (its step is masked).
-        var previous = cat([full([targets.shape[0], 1], _spec.EndToken, ScalarType.Int64, targets.device), targets.narrow(1, 0, longest - 1)], 1);
-        previous = previous.masked_fill(previous.lt(0), _spec.EndToken);
+        var previous = cat([full([targets.shape[0], 1], end, ScalarType.Int64, targets.device), targets.narrow(1, 0, longest - 1)], 1);
+        previous = previous.masked_fill(previous.lt(Scalars.Zero), end);
         var logits = module.Logits(batch.Features, previous);
         var perToken = nn.functional.cross_entropy(logits.reshape(-1, _spec.TargetTokens + 1), targets.reshape(-1),
             ignore_index: SequenceToSequence.Padding, reduction: nn.Reduction.None).view(targets.shape[0], longest);

@@ -61,7 +61,9 @@ public class SparseObjective : SupervisedObjective
     protected override Tensor StepLoss(Tensor features, Tensor targets, Tensor? weights)
     {
         var code = _autoencoder.Encode(features);
-        return BatchLoss(_autoencoder.Decode(code), targets, weights) + SparsityPenalty(code, weights);
+        // Numbers reach TorchSharp as held Scalars, a + b as a.add(b, Scalars.One) and 1 - x as x.negative().add(1, 1) (what the
+        // operators call): see Scalars in ScalarSafeOptimizers.cs.
+        return BatchLoss(_autoencoder.Decode(code), targets, weights).add(SparsityPenalty(code, weights), Scalars.One);
     }
 
     /// <summary>
@@ -83,14 +85,18 @@ public class SparseObjective : SupervisedObjective
         var penalty = zeros(1, device: code.device).squeeze();
         if (ActivityL1 > 0)
         {
-            penalty = penalty + (weights is null ? code.abs().sum(1).mean() : MeanOverRows(code.abs().sum(1))) * ActivityL1;
+            using Scalar activityL1 = ActivityL1.ToScalar();
+            penalty = penalty.add((weights is null ? code.abs().sum(1).mean() : MeanOverRows(code.abs().sum(1))) * activityL1, Scalars.One);
         }
         if (SparsityWeight > 0)
         {
             double rho = SparsityTarget;
-            var rhoHat = MeanOverRows(code).clamp(1e-6, 1 - 1e-6);
-            var divergence = (rhoHat.reciprocal() * rho).log() * rho + ((1 - rhoHat).reciprocal() * (1 - rho)).log() * (1 - rho);
-            penalty = penalty + divergence.sum() * SparsityWeight;
+            using Scalar lowest = 1e-6.ToScalar(), highest = (1 - 1e-6).ToScalar();
+            using Scalar target = rho.ToScalar(), complement = (1 - rho).ToScalar(), sparsityWeight = SparsityWeight.ToScalar();
+            var rhoHat = MeanOverRows(code).clamp(lowest, highest);
+            var divergence = ((rhoHat.reciprocal() * target).log() * target)
+                .add((rhoHat.negative().add(Scalars.One, Scalars.One).reciprocal() * complement).log() * complement, Scalars.One);
+            penalty = penalty.add(divergence.sum() * sparsityWeight, Scalars.One);
         }
         return penalty;
     }

@@ -1,5 +1,6 @@
 using DeepArch.Trainers.Architectures;
 using DeepArch.Trainers.Networks;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DeepArch.Trainers.Training;
@@ -71,8 +72,11 @@ public class VariationalObjective : TrainingObjective
     /// <summary>The batch's mean of the per-row squared reconstruction error plus beta times the per-row KL divergence.</summary>
     protected virtual Tensor VariationalLoss(Tensor reconstruction, Tensor targets, Tensor mean, Tensor logVariance)
     {
-        var error = (reconstruction - targets).pow(2).sum(1);
-        var divergence = (1 + logVariance - mean.pow(2) - logVariance.exp()).sum(1) * -0.5;
-        return (error + divergence * Beta).mean();
+        // Numbers reach TorchSharp as held Scalars, a + b as a.add(b, Scalars.One) and 1 + x as x.add(1, 1) (what the operators
+        // call): see Scalars in ScalarSafeOptimizers.cs.
+        using Scalar two = 2.ToScalar(), negativeHalf = (-0.5).ToScalar(), beta = Beta.ToScalar();
+        var error = (reconstruction - targets).pow(two).sum(1);
+        var divergence = (logVariance.add(Scalars.One, Scalars.One) - mean.pow(two) - logVariance.exp()).sum(1) * negativeHalf;
+        return error.add(divergence * beta, Scalars.One).mean();
     }
 }
