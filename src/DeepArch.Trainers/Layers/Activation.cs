@@ -1,4 +1,5 @@
 using DeepArch.Trainers.Onnx;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DeepArch.Trainers.Layers;
@@ -39,7 +40,7 @@ public sealed record Activation : LayerSpec
     {
         ActivationKind.Identity => nn.Identity(),
         ActivationKind.ReLU => nn.ReLU(),
-        ActivationKind.LeakyReLU => nn.LeakyReLU(NegativeSlope),
+        ActivationKind.LeakyReLU => new LeakyReLUModule(NegativeSlope),
         ActivationKind.Softplus => nn.Softplus(),
         ActivationKind.Tanh => nn.Tanh(),
         ActivationKind.Sigmoid => nn.Sigmoid(),
@@ -58,4 +59,25 @@ public sealed record Activation : LayerSpec
         ActivationKind.Softmax => graph.AddNode("Softmax", [input], ("axis", -1L)),
         _ => throw new InvalidOperationException($"Unknown activation kind {Kind}."),
     };
+
+    /// <summary>
+    /// The TorchSharp side of <see cref="ActivationKind.LeakyReLU"/>: <c>nn.LeakyReLU</c>'s computation with its slope held as one
+    /// Scalar for the module's life, where <c>nn.LeakyReLU</c> converts the slope into a temporary Scalar on every call, which
+    /// the collector may finalize while libtorch reads it (see Scalars in Training/ScalarSafeOptimizers.cs).
+    /// </summary>
+    private sealed class LeakyReLUModule(float negativeSlope) : nn.Module<Tensor, Tensor>(nameof(ActivationKind.LeakyReLU))
+    {
+        private readonly Scalar _slope = ((double)negativeSlope).ToScalar();
+
+        public override Tensor forward(Tensor input) => input.leaky_relu(_slope);
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _slope.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
 }
