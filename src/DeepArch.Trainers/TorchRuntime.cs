@@ -244,8 +244,8 @@ internal static class TorchRuntime
     /// AVX-512 machine: both cases gave the same bits in 300 of 300 runs at 1 and 2 threads, on a quiet machine and beside
     /// two busy loops, with passive and spinning OpenMP waits, with libtorch-aligned and managed (8-byte-aligned) inputs;
     /// LeNet-5 trained ten times gave the same weights each time (ConvolutionDeterminismTests keeps both checks). ATen's
-    /// kernels were the slow ones: LeNet-5 trained 1.5 times as fast with oneDNN at one thread and up to 7 times as fast at
-    /// two (eng/bench <c>onednn</c>).
+    /// kernels were the slow ones: LeNet-5 trained 1.62 times as fast with oneDNN at one thread and 2.26 times as fast at
+    /// two, the LSTM 1.14 and 1.54 times (eng/bench <c>onednn</c>, docs/performance.md).
     /// </summary>
     private static void ApplyOneDnnChoice()
     {
