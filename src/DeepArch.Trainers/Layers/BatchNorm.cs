@@ -65,4 +65,32 @@ public abstract record BatchNorm : LayerSpec
             ],
             ("epsilon", Epsilon));
     }
+
+    /// <summary>
+    /// TorchSharp's batch normalization with its running-batch counter advanced by held Scalars: TorchSharp's own
+    /// <c>BatchNorm1d</c>/<c>BatchNorm2d</c> run <c>num_batches_tracked.add_(1)</c> in every training step, two temporary
+    /// Scalars the collector may finalize while libtorch reads them (see Scalars in Training/ScalarSafeOptimizers.cs).
+    /// Otherwise the same computation, parameters and buffers (the same state-dictionary keys), so trained models keep their bits.
+    /// </summary>
+    private protected sealed class HeldScalarBatchNorm(long channels, float epsilonValue, float momentumValue, int inputRank)
+        : BatchNormModule(channels, epsilonValue, momentumValue, affine: true, track_running_stats: true, device: null, dtype: null, name: inputRank == 2 ? nameof(BatchNorm1d) : nameof(BatchNorm2d))
+    {
+        protected override void ValidateInputDimensions(Tensor input)
+        {
+            if (input.ndim != inputRank)
+            {
+                throw new ArgumentException($"expected {inputRank}D input, but got {input.ndim}D input.");
+            }
+        }
+
+        public override Tensor forward(Tensor input)
+        {
+            ValidateInputDimensions(input);
+            if (training)
+            {
+                num_batches_tracked!.add_(DeepArch.Trainers.Training.Scalars.One, DeepArch.Trainers.Training.Scalars.One);
+            }
+            return nn.functional.batch_norm(input, running_mean, running_var, weight, bias, training, momentum!.Value, eps);
+        }
+    }
 }

@@ -20,5 +20,5 @@ public sealed record BatchNorm1d : BatchNorm
     private protected override int Channels(IReadOnlyList<int> inputShape) => RequireVector(inputShape);
 
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
-        => nn.BatchNorm1d(Channels(inputShape), eps: Epsilon, momentum: Momentum);
+        => new HeldScalarBatchNorm(Channels(inputShape), Epsilon, Momentum, inputRank: 2);
 }

@@ -24,5 +24,5 @@ public sealed record BatchNorm2d : BatchNorm
     }
 
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
-        => nn.BatchNorm2d(Channels(inputShape), eps: Epsilon, momentum: Momentum);
+        => new HeldScalarBatchNorm(Channels(inputShape), Epsilon, Momentum, inputRank: 4);
 }
