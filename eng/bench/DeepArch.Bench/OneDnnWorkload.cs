@@ -35,7 +35,7 @@ internal sealed class OneDnnWorkload(BenchOptions options, TextWriter log) : IWo
                     foreach (var (name, value) in settings)
                     {
                         var environment = new Dictionary<string, string?> { ["DEEPARCH_ONEDNN"] = value };
-                        double s = ChildProcess.Run<ChildResult>(["wait-child", network, threads.ToString(Inv), options.Quick ? "quick" : "full"], environment).Seconds;
+                        double s = WaitPolicyWorkload.TimeFit(network, threads, options.Quick, environment);
                         log.WriteLine($"onednn: {network}, oneDNN {name}, TrainingThreads {threads}, rep {rep + 1}: {s:F2} s");
                         (seconds.TryGetValue((network, name, threads), out var list) ? list : seconds[(network, name, threads)] = []).Add(s);
                     }
@@ -70,6 +70,4 @@ internal sealed class OneDnnWorkload(BenchOptions options, TextWriter log) : IWo
         sb.AppendLine();
         return (sb.ToString(), true);
     }
-
-    private sealed record ChildResult(double Seconds, double Loss);
 }

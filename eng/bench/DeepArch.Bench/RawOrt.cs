@@ -5,7 +5,8 @@ namespace DeepArch.Bench;
 /// <summary>
 /// The ceiling: one ONNX Runtime session fed batches straight from a preloaded float[], as a user would call ONNX Runtime
 /// directly: DeepArch's session settings (intra-op threads as ScoringThreads, inter-op 1, sequential, all graph
-/// optimizations) and input and output bound to managed memory, OrtValues created per call.
+/// optimizations) and input and output bound to managed memory, OrtValues created per call. With <c>cuda</c>, the session
+/// runs on ONNX Runtime's CUDA provider (GPU 0), inputs and outputs still in host memory. Also compiled into eng/gpu's GpuCheck.
 /// </summary>
 internal sealed class RawOrt : IDisposable
 {
@@ -17,7 +18,7 @@ internal sealed class RawOrt : IDisposable
     private readonly int _outputSize;
     private readonly float[] _output;
 
-    public RawOrt(string onnxPath, string inputName, int inputSize, string outputName, int outputSize, int intraOpThreads, int maxBatch)
+    public RawOrt(string onnxPath, string inputName, int inputSize, string outputName, int outputSize, int intraOpThreads, int maxBatch, bool cuda = false)
     {
         using var options = new SessionOptions
         {
@@ -26,6 +27,10 @@ internal sealed class RawOrt : IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        if (cuda)
+        {
+            options.AppendExecutionProvider_CUDA(0);
+        }
         _session = new InferenceSession(onnxPath, options);
         _inputNames = [inputName];
         _outputNames = [outputName];

@@ -83,9 +83,14 @@ internal sealed class WaitPolicyWorkload(BenchOptions options, TextWriter log) :
     }
 
     /// <summary>Runs one child and returns the seconds of its timed Fit.</summary>
-    private static double Child(Config config, bool quick)
-        => ChildProcess.Run<ChildResult>(["wait-child", config.Network, config.Threads.ToString(Inv), quick ? "quick" : "full"],
-            ChildEnvironment(config)).Seconds;
+    private static double Child(Config config, bool quick) => TimeFit(config.Network, config.Threads, quick, ChildEnvironment(config));
+
+    /// <summary>
+    /// Starts a <c>wait-child</c> (the <see cref="RunChild"/> below) for <paramref name="network"/> with <paramref name="threads"/>
+    /// training threads and <paramref name="environment"/>, and returns the seconds of its timed <c>Fit</c>. The <c>onednn</c> step uses it too.
+    /// </summary>
+    internal static double TimeFit(string network, int threads, bool quick, IReadOnlyDictionary<string, string?> environment)
+        => ChildProcess.Run<ChildResult>(["wait-child", network, threads.ToString(Inv), quick ? "quick" : "full"], environment).Seconds;
 
     private static Dictionary<string, string?> ChildEnvironment(Config config)
     {

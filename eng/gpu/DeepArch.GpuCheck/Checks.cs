@@ -5,6 +5,7 @@ using DeepArch.MLNet;
 using DeepArch.Trainers;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using DeepArch.Bench;
 using Microsoft.ML.OnnxRuntime;
 
 namespace DeepArch.GpuCheck;
@@ -68,11 +69,11 @@ internal static class Checks
                     foreach (int batch in a.Batches)
                     {
                         NetworkTransformer moved;
-                        RawSession raw;
+                        RawOrt raw;
                         try
                         {
                             moved = model.WithScoring(new ScoringOverrides { Device = device, FallbackToCpu = false, ScoringBatchSize = batch });
-                            raw = new RawSession(onnx, device, batch);
+                            raw = new RawOrt(onnx, "Features", network.Width, "Score", network.Classes, 0, batch, cuda: device == ComputeDevice.Cuda);
                         }
                         catch (Exception e)
                         {
@@ -87,11 +88,11 @@ internal static class Checks
                             var session = new List<double>();
                             // Interleaved: each repetition runs DeepArch, then the raw session.
                             Score(view, a.Rows);
-                            raw.Pass(flat, a.Rows);
+                            raw.Pass(flat, a.Rows, batch);
                             for (int r = 0; r < a.Reps; r++)
                             {
                                 deeparch.Add(Seconds(() => Score(view, a.Rows)));
-                                session.Add(Seconds(() => raw.Pass(flat, a.Rows)));
+                                session.Add(Seconds(() => raw.Pass(flat, a.Rows, batch)));
                             }
                             double d = a.Rows / Json.Median(deeparch), s = a.Rows / Json.Median(session);
                             Json.Line(new
@@ -209,7 +210,7 @@ internal static class Checks
     }
 
     /// <summary>Reads every row's Score through a cursor, as a pipeline's next stage would.</summary>
-    private static double Score(IDataView view, int rows) => DeepArch.Bench.ScoreColumn.SumFirstSlot(view, "Score", rows);
+    private static double Score(IDataView view, int rows) => ScoreColumn.SumFirstSlot(view, "Score", rows);
 
     /// <summary>The first <paramref name="rows"/> rows' Score vectors, concatenated.</summary>
     private static float[] Scores(IDataView view, int rows)
@@ -244,70 +245,4 @@ internal static class Checks
     }
 
     private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
-}
-
-/// <summary>
-/// The ceiling: one ONNX Runtime session on the model file, DeepArch's session settings (intra-op threads one per core,
-/// inter-op 1, sequential, all optimizations; the CUDA provider for CUDA), fed batches from a preloaded array with input and
-/// output bound to host memory, OrtValues created per call, as eng/bench's raw session.
-/// </summary>
-internal sealed class RawSession : IDisposable
-{
-    private readonly InferenceSession _session;
-    private readonly RunOptions _runOptions = new();
-    private readonly string _input;
-    private readonly string _output;
-    private readonly int _inputWidth;
-    private readonly int _outputWidth;
-    private readonly int _batch;
-    private readonly float[] _outputBuffer;
-
-    public RawSession(string onnxPath, ComputeDevice device, int batch)
-    {
-        using var options = new SessionOptions
-        {
-            IntraOpNumThreads = Environment.ProcessorCount,
-            InterOpNumThreads = 1,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-        };
-        if (device == ComputeDevice.Cuda)
-        {
-            options.AppendExecutionProvider_CUDA(0);
-        }
-        _session = new InferenceSession(onnxPath, options);
-        (_input, var inputMeta) = _session.InputMetadata.First();
-        _inputWidth = checked((int)inputMeta.Dimensions.Skip(1).Aggregate(1L, (p, d) => p * d));
-        _output = "Score";
-        _outputWidth = checked((int)_session.OutputMetadata[_output].Dimensions.Skip(1).Aggregate(1L, (p, d) => p * d));
-        _batch = batch;
-        _outputBuffer = new float[batch * _outputWidth];
-    }
-
-    /// <summary>Scores <paramref name="rows"/> rows of <paramref name="data"/>; returns the sum of each row's first output.</summary>
-    public double Pass(float[] data, int rows)
-    {
-        double sum = 0;
-        long[] inputShape = [0, .. _session.InputMetadata[_input].Dimensions.Skip(1).Select(d => (long)d)];
-        long[] outputShape = [0, .. _session.OutputMetadata[_output].Dimensions.Skip(1).Select(d => (long)d)];
-        for (int start = 0; start < rows; start += _batch)
-        {
-            int n = Math.Min(_batch, rows - start);
-            inputShape[0] = outputShape[0] = n;
-            using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, data.AsMemory(start * _inputWidth, n * _inputWidth), inputShape);
-            using var output = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _outputBuffer.AsMemory(0, n * _outputWidth), outputShape);
-            _session.Run(_runOptions, [_input], [input], [_output], [output]);
-            for (int r = 0; r < n; r++)
-            {
-                sum += _outputBuffer[r * _outputWidth];
-            }
-        }
-        return sum;
-    }
-
-    public void Dispose()
-    {
-        _session.Dispose();
-        _runOptions.Dispose();
-    }
 }

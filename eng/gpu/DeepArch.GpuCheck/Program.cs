@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using DeepArch.GpuCheck;
@@ -85,22 +84,5 @@ namespace DeepArch.GpuCheck
         }
 
         public static double Round(double value, int digits = 1) => Math.Round(value, digits);
-    }
-
-    internal static class Stopwatches
-    {
-        /// <summary>Runs <paramref name="pass"/> once to warm up, then <paramref name="reps"/> times; returns each timed pass's seconds.</summary>
-        public static List<double> Time(Action pass, int reps)
-        {
-            pass();
-            var seconds = new List<double>();
-            for (int r = 0; r < reps; r++)
-            {
-                var sw = Stopwatch.StartNew();
-                pass();
-                seconds.Add(sw.Elapsed.TotalSeconds);
-            }
-            return seconds;
-        }
     }
 }

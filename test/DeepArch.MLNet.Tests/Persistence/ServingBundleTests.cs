@@ -152,8 +152,9 @@ public sealed class ServingBundleTests : IDisposable
             start.ArgumentList.Add(directory);
         }
         using var process = Process.Start(start)!;
+        var errorRead = process.StandardError.ReadToEndAsync(); // both pipes drained at once: a full stderr pipe cannot block the script
         string output = process.StandardOutput.ReadToEnd();
-        string error = process.StandardError.ReadToEnd();
+        string error = errorRead.Result;
         process.WaitForExit();
         Assert.True(process.ExitCode == 0, $"check_triton_config.py failed ({process.ExitCode}): {output}{error}");
         Assert.Equal(directories.Length, output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => l.Contains("\"ok\": true")));
