@@ -67,7 +67,16 @@ internal sealed class TrainingCheckpoints
                 return;
             }
             Add($"{set.Count} {Shapes.Format(set.SampleShape)} {set.TargetWidth}");
-            sha.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(set.Features.AsSpan()));
+            if (set.Rows is { } rows)
+            {
+                // A streamed set: its rows' fingerprints, and which of them it takes.
+                sha.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows.Fingerprints.ToArray().AsSpan()));
+                sha.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes((set.Positions ?? Enumerable.Range(0, set.Count)).ToArray().AsSpan()));
+            }
+            else
+            {
+                sha.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(set.Features.AsSpan()));
+            }
             sha.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(set.Targets.AsSpan()));
             if (set.Weights is { } weights)
             {

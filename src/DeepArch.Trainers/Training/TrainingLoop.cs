@@ -92,8 +92,14 @@ public sealed class TrainingLoop
                 throw new ArgumentException(oneRow, nameof(train));
             }
         }
+        BatchSource.ShuffleBuffer? buffer = null;
+        if ((train.Rows ?? validation?.Rows) is { } streamed)
+        {
+            int largest = Math.Max(train.Rows is null ? 0 : train.Count, validation?.Rows is null ? 0 : validation.Count);
+            buffer = new BatchSource.ShuffleBuffer(BatchSource.ShuffleBuffer.RowsFor(Options.ShuffleBufferRows, streamed.RowSize, Options.BatchSize, largest), streamed.RowSize);
+        }
         var memory = TrainingMemory.Estimate(networks.Select(n => (n.Architecture, n.InputShape)).ToList(), Options,
-            TrainingMemory.DataValues(train) + TrainingMemory.DataValues(validation));
+            TrainingMemory.DataValues(train) + TrainingMemory.DataValues(validation) + (buffer?.Values.LongLength ?? 0));
         var device = networks[0].Device;
         if (device.type == DeviceType.CPU && memory.TotalBytes > TrainingMemory.AvailableBytes)
         {
@@ -110,8 +116,8 @@ public sealed class TrainingLoop
                 TorchRuntime.SetThreads(Options.Threads);
                 random.manual_seed(Options.Seed);
                 objective.Begin(Options);
-                using var trainData = new DeviceData(train, objective.Targets, device);
-                using var validationData = validation is null ? null : new DeviceData(validation, objective.Targets, device);
+                using var trainData = BatchSource.Create(train, objective.Targets, device, buffer);
+                using var validationData = validation is null ? null : BatchSource.Create(validation, objective.Targets, device, buffer);
                 var optimizers = objective.ParameterGroups().Select(CreateOptimizer).ToList();
                 try
                 {
@@ -147,7 +153,7 @@ public sealed class TrainingLoop
         _ => throw new InvalidOperationException($"Unknown optimizer {Options.Optimizer}."),
     };
 
-    private TrainingHistory RunEpochs(TrainingObjective objective, IReadOnlyList<optim.Optimizer> optimizers, DeviceData train, DeviceData? validation,
+    private TrainingHistory RunEpochs(TrainingObjective objective, IReadOnlyList<optim.Optimizer> optimizers, BatchSource train, BatchSource? validation,
         TrainingCheckpoints? checkpoints, IProgress<EpochReport>? progress, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
@@ -177,7 +183,7 @@ public sealed class TrainingLoop
                     scheduler.RateForEpoch(epoch - 1, epoch == 1 ? null : reports[epoch - 2].ValidationLoss ?? reports[epoch - 2].TrainLoss);
                     if (Options.Shuffle)
                     {
-                        shuffler.Shuffle(new long[train.Count]);
+                        train.ReplayShuffle(shuffler, Options.BatchSize);
                     }
                 }
             }
@@ -256,40 +262,30 @@ public sealed class TrainingLoop
     }
 
     /// <summary>One pass over the shuffled training rows; returns each named loss's mean over the rows.</summary>
-    private double[] RunEpoch(TrainingObjective objective, IReadOnlyList<optim.Optimizer> optimizers, DeviceData train, int epoch, double learningRate,
+    private double[] RunEpoch(TrainingObjective objective, IReadOnlyList<optim.Optimizer> optimizers, BatchSource train, int epoch, double learningRate,
         Random shuffler, CancellationToken cancellationToken)
     {
         SetTraining(objective, true);
-        long[] order = Enumerable.Range(0, train.Count).Select(i => (long)i).ToArray();
-        if (Options.Shuffle)
-        {
-            shuffler.Shuffle(order);
-        }
         var sums = new double[objective.LossNames.Count];
-        int batch = 0;
-        for (int start = 0, size; start < order.Length; start += size)
+        using var batches = train.Shuffled(shuffler, Options.Shuffle, Options.BatchSize).GetEnumerator();
+        for (int batch = 1; ; batch++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            batch++;
-            size = Math.Min(Options.BatchSize, order.Length - start);
-            if (Options.BatchSize > 1 && order.Length - start - size == 1)
-            {
-                // A last batch of one row joins this one: batch normalization's running variance
-                // (unbiased, n - 1 in the denominator) would become NaN on a single row.
-                size++;
-            }
             double[] losses;
+            long size;
             using (NewDisposeScope())
             {
-                var indices = tensor(order.AsSpan(start, size).ToArray(), device: train.Features.device);
-                var features = train.Features.index_select(0, indices);
-                var targets = train.Targets?.index_select(0, indices);
-                var weights = train.Weights?.index_select(0, indices);
+                if (!batches.MoveNext())
+                {
+                    break;
+                }
+                var rows = batches.Current;
+                size = rows.Features.shape[0];
                 foreach (var optimizer in optimizers)
                 {
                     optimizer.zero_grad();
                 }
-                losses = objective.TrainStep(new TrainingBatch(features, targets, weights), optimizers);
+                losses = objective.TrainStep(rows, optimizers);
             }
             for (int i = 0; i < losses.Length; i++)
             {
@@ -301,21 +297,25 @@ public sealed class TrainingLoop
             }
             Notify(callback => callback.OnBatchEnd(epoch, batch, losses[0]));
         }
-        return sums.Select(s => s / order.Length).ToArray();
+        return sums.Select(s => s / train.Count).ToArray();
     }
 
     /// <summary>Each named loss's mean over <paramref name="data"/>, in eval mode, without gradients.</summary>
-    private double[] Evaluate(TrainingObjective objective, DeviceData data)
+    private double[] Evaluate(TrainingObjective objective, BatchSource data)
     {
         SetTraining(objective, false);
         using var _ = no_grad();
         var sums = new double[objective.LossNames.Count];
-        for (int start = 0; start < data.Count; start += Options.BatchSize)
+        using var batches = data.InOrder(Options.BatchSize).GetEnumerator();
+        while (true)
         {
-            int size = Math.Min(Options.BatchSize, data.Count - start);
             using var scope = NewDisposeScope();
-            double[] losses = objective.EvaluateBatch(new TrainingBatch(data.Features.narrow(0, start, size), data.Targets?.narrow(0, start, size),
-                data.Weights?.narrow(0, start, size)));
+            if (!batches.MoveNext())
+            {
+                break;
+            }
+            long size = batches.Current.Features.shape[0];
+            double[] losses = objective.EvaluateBatch(batches.Current);
             for (int i = 0; i < losses.Length; i++)
             {
                 // A batch's loss is a float: weighted in float, as the loop always has, so validation losses keep their bits.
@@ -368,57 +368,6 @@ public sealed class TrainingLoop
         foreach (var tensor in state?.SelectMany(s => s.Values) ?? [])
         {
             tensor.Dispose();
-        }
-    }
-
-    /// <summary>A training set copied once to the training device: features, and targets typed as the objective reads them.</summary>
-    private sealed class DeviceData : IDisposable
-    {
-        public DeviceData(TrainingSet set, TargetKind targets, Device device)
-        {
-            Count = set.Count;
-            long[] shape = [set.Count, .. set.SampleShape.Select(d => (long)d)];
-            Features = Copy(tensor(set.Features, shape, device: device));
-            Targets = targets switch
-            {
-                TargetKind.None => null,
-                // A reconstruction set (ReconstructionSet): the targets are the features, so they share the features' memory as a
-                // [rows, width] view instead of holding a second copy on the device. Neither may be changed in place.
-                TargetKind.Values when ReferenceEquals(set.Targets, set.Features) => Features.view(set.Count, set.TargetWidth).DetachFromDisposeScope(),
-                TargetKind.Values => Copy(tensor(set.Targets, [set.Count, set.TargetWidth], device: device)),
-                TargetKind.Classes => Copy(tensor(set.Targets.Select(t => (long)t).ToArray(), device: device)),
-                _ => Copy(tensor(set.Targets.Select(t => (long)t).ToArray(), [set.Count, set.TargetWidth], device: device)),
-            };
-            Weights = set.Weights is null ? null : Copy(tensor(set.Weights, device: device));
-        }
-
-        /// <summary>
-        /// On the CPU, the tensor torch.tensor builds from a managed array is only 8-byte aligned, at an offset that varies
-        /// from run to run, and some vectorized kernels round differently on 16- and 32-byte-aligned data: copy it into
-        /// libtorch's own 64-byte-aligned memory so that validation losses (which read the rows in place) are the same bits in
-        /// every run, and release the first tensor at once.
-        /// </summary>
-        private static Tensor Copy(Tensor wrapped)
-        {
-            using (wrapped)
-            {
-                return wrapped.clone().DetachFromDisposeScope();
-            }
-        }
-
-        public int Count { get; }
-
-        public Tensor Features { get; }
-
-        public Tensor? Targets { get; }
-
-        public Tensor? Weights { get; }
-
-        public void Dispose()
-        {
-            Features.Dispose();
-            Targets?.Dispose();
-            Weights?.Dispose();
         }
     }
 }

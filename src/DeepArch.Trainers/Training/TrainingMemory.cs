@@ -102,9 +102,12 @@ public sealed partial class TrainingMemory
         return new TrainingMemory(parameters, copies, state, bestWeightsCopy, activations, options.BatchSize, Saturating(dataValues, BytesPerValue));
     }
 
-    /// <summary>The values <paramref name="set"/> puts on the device: its features, and its targets unless they are the features (<see cref="ReconstructionSet"/>).</summary>
+    /// <summary>
+    /// The values <paramref name="set"/> puts on the device: its features, and its targets unless they are the features
+    /// (<see cref="ReconstructionSet"/>); for a streamed set, only its targets (the shuffle buffer is counted once for the run).
+    /// </summary>
     public static long DataValues(TrainingSet? set)
-        => set is null ? 0 : set.Features.LongLength + (ReferenceEquals(set.Targets, set.Features) ? 0 : set.Targets.LongLength);
+        => set is null ? 0 : (set.Rows is null ? set.Features.LongLength : 0) + (set.TargetsAreFeatures ? 0 : set.Targets.LongLength);
 
     /// <summary>
     /// The estimate in words: "about 64.0 GB (4,000,000 parameters from ...: 64.0 GB for the weights, their gradients and

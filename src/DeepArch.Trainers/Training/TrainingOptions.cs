@@ -91,6 +91,14 @@ public sealed class TrainingOptions
     /// <summary>Epochs between checkpoints (the last epoch, and an early stop, always write one); at least 1.</summary>
     public int CheckpointEvery { get; set; } = 1;
 
+    /// <summary>
+    /// For a streamed training set (<see cref="TrainingSet.Streamed"/>): how many rows the shuffle buffer holds. Each pass reads
+    /// the rows in their order into the buffer, shuffles what it holds and trains on it batch by batch, so a row is mixed with
+    /// the rows near it in the source: shuffle rows sorted by class (or by time) before training. 0 (default): as many rows as
+    /// 64 MiB hold, at least 8 batches; otherwise at least two batches. When the buffer holds every row, training is exactly what it is on the same rows in memory.
+    /// </summary>
+    public int ShuffleBufferRows { get; set; }
+
     /// <summary>Hooks called at the start and end of training, epochs and batches.</summary>
     public IList<TrainingCallback> Callbacks { get; } = new List<TrainingCallback>();
 
@@ -116,6 +124,8 @@ public sealed class TrainingOptions
         Check(Enum.IsDefined(Device), nameof(Device), Device, "must be Cpu or Cuda");
         Check(CheckpointDirectory is null || !string.IsNullOrWhiteSpace(CheckpointDirectory), nameof(CheckpointDirectory), $"'{CheckpointDirectory}'",
             "must name a folder, or be null for no checkpoints");
+        Check(ShuffleBufferRows == 0 || ShuffleBufferRows >= 2L * BatchSize, nameof(ShuffleBufferRows), ShuffleBufferRows,
+            $"must be 0 (as many rows as 64 MiB hold) or at least two batches ({2L * BatchSize} rows for BatchSize {BatchSize})");
         Check(CheckpointEvery >= 1, nameof(CheckpointEvery), CheckpointEvery, "must be at least 1");
         Schedule!.Validate($"{owner}.{nameof(Schedule)}");
 

@@ -3,8 +3,9 @@ using DeepArch.Trainers.Layers;
 namespace DeepArch.Trainers.Training;
 
 /// <summary>
-/// Training rows held in memory: features row-major (<c>Count x size(SampleShape)</c> floats) and
-/// targets row-major (<c>Count x TargetWidth</c> floats; class indices for cross-entropy).
+/// Training rows: features row-major (<c>Count x size(SampleShape)</c> floats), held in memory or, for a streamed set
+/// (<see cref="Streamed"/>), read again from a <see cref="StreamedRows"/> source at every pass; and targets row-major
+/// (<c>Count x TargetWidth</c> floats; class indices for cross-entropy), always in memory.
 /// </summary>
 public sealed class TrainingSet
 {
@@ -23,7 +24,7 @@ public sealed class TrainingSet
         {
             throw new ArgumentException($"Expected {Count} rows of {targetWidth} targets ({Count * targetWidth}), got {targets.Length}.", nameof(targets));
         }
-        Features = features;
+        _features = features;
         SampleShape = sampleShape.ToArray();
         Targets = targets;
         TargetWidth = targetWidth;
@@ -32,8 +33,59 @@ public sealed class TrainingSet
     /// <summary>A set of features without targets, for objectives that read none (<see cref="TargetKind.None"/>).</summary>
     public static TrainingSet WithoutTargets(float[] features, IReadOnlyList<int> sampleShape) => new(features, sampleShape, [], 0);
 
+    private readonly float[]? _features;
+
     /// <summary>The features, row-major.</summary>
-    public float[] Features { get; }
+    /// <exception cref="InvalidOperationException">The set is streamed (<see cref="Rows"/>): its features are not in memory.</exception>
+    public float[] Features => _features
+        ?? throw new InvalidOperationException("This training set is streamed: its features are read from its StreamedRows at every pass, not held in memory.");
+
+    /// <summary>For a streamed set (<see cref="Streamed"/>), the source its features are read from; null when they are in memory.</summary>
+    public StreamedRows? Rows { get; private init; }
+
+    /// <summary>For a streamed set, the position in <see cref="Rows"/> of each of its rows, in the set's order; null when it is every row in order.</summary>
+    public IReadOnlyList<int>? Positions { get; private init; }
+
+    /// <summary>Whether the targets are the features (an autoencoder's reconstruction set, <see cref="ReconstructionSet"/>).</summary>
+    public bool TargetsAreFeatures => _features is null ? _targetsAreFeatures : ReferenceEquals(Targets, _features);
+
+    private readonly bool _targetsAreFeatures;
+
+    /// <summary>
+    /// A streamed set: the features of <paramref name="rows"/>, read again at every pass, with <paramref name="targetWidth"/>
+    /// targets per row held in memory (<paramref name="targets"/>, one row of targets per source row); or, with
+    /// <paramref name="targetsAreFeatures"/>, the features as the targets (an autoencoder's reconstruction set, no targets given).
+    /// </summary>
+    public static TrainingSet Streamed(StreamedRows rows, IReadOnlyList<int> sampleShape, float[] targets, int targetWidth, bool targetsAreFeatures = false)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        ArgumentNullException.ThrowIfNull(targets);
+        if (Shapes.Size(sampleShape) != rows.RowSize)
+        {
+            throw new ArgumentException($"Rows of {rows.RowSize} values are not samples of shape {Shapes.Format(sampleShape)}.", nameof(sampleShape));
+        }
+        if (targetsAreFeatures && (targets.Length != 0 || targetWidth != rows.RowSize))
+        {
+            throw new ArgumentException($"A set whose targets are its features has no targets of its own and a target width of {rows.RowSize}.", nameof(targets));
+        }
+        return new TrainingSet(rows, null, sampleShape, targets, targetWidth, targetsAreFeatures, null);
+    }
+
+    private TrainingSet(StreamedRows rows, IReadOnlyList<int>? positions, IReadOnlyList<int> sampleShape, float[] targets, int targetWidth, bool targetsAreFeatures, float[]? weights)
+    {
+        Count = positions?.Count ?? rows.Count;
+        if (targetWidth < 0 || (!targetsAreFeatures && targets.Length != (long)Count * targetWidth))
+        {
+            throw new ArgumentException($"Expected {Count} rows of {targetWidth} targets ({(long)Count * targetWidth}), got {targets.Length}.", nameof(targets));
+        }
+        Rows = rows;
+        Positions = positions;
+        SampleShape = sampleShape.ToArray();
+        Targets = targets;
+        TargetWidth = targetWidth;
+        _targetsAreFeatures = targetsAreFeatures;
+        Weights = weights;
+    }
 
     /// <summary>The per-sample feature shape.</summary>
     public IReadOnlyList<int> SampleShape { get; }
@@ -73,12 +125,25 @@ public sealed class TrainingSet
                 throw new ArgumentException($"Weights must not all be 0 (all {Count} rows are).", nameof(weights));
             }
         }
-        return new TrainingSet(Features, SampleShape, Targets, TargetWidth) { Weights = weights };
+        return Rows is not null
+            ? new TrainingSet(Rows, Positions, SampleShape, Targets, TargetWidth, _targetsAreFeatures, weights)
+            : new TrainingSet(Features, SampleShape, Targets, TargetWidth) { Weights = weights };
     }
 
     /// <summary>The rows at <paramref name="indices"/>, as a new set.</summary>
     public TrainingSet Subset(IReadOnlyList<int> indices)
     {
+        if (Rows is not null)
+        {
+            // A streamed subset names its rows by their positions in the source; only the targets are copied.
+            var positions = indices.Select(i => Positions?[i] ?? i).ToArray();
+            var subsetTargets = new float[_targetsAreFeatures ? 0 : indices.Count * TargetWidth];
+            for (int i = 0; i < indices.Count && !_targetsAreFeatures; i++)
+            {
+                Array.Copy(Targets, (long)indices[i] * TargetWidth, subsetTargets, (long)i * TargetWidth, TargetWidth);
+            }
+            return new TrainingSet(Rows, positions, SampleShape, subsetTargets, TargetWidth, _targetsAreFeatures, Weights is null ? null : indices.Select(i => Weights[i]).ToArray());
+        }
         int f = Features.Length / Math.Max(Count, 1);
         var features = new float[indices.Count * f];
         // A set whose targets are its features (ReconstructionSet) keeps sharing them in the subset.

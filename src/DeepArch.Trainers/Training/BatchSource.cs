@@ -1,0 +1,472 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DeepArch.Trainers.Training;
+
+/// <summary>
+/// Where the training loop's batches come from: a set copied once to the training device (<see cref="DeviceBatches"/>), or a
+/// streamed set read again through a bounded shuffle buffer at every pass (<see cref="StreamedBatches"/>). A batch's tensors
+/// are created when the enumerator moves to it, in the caller's dispose scope.
+/// </summary>
+internal abstract class BatchSource : IDisposable
+{
+    /// <summary>The rows per pass.</summary>
+    public abstract int Count { get; }
+
+    /// <summary>One epoch's training batches of <paramref name="batchSize"/> rows, shuffled with <paramref name="shuffler"/> when <paramref name="shuffle"/> is set.</summary>
+    public abstract IEnumerable<TrainingBatch> Shuffled(Random shuffler, bool shuffle, int batchSize);
+
+    /// <summary>Every row once, in the set's order, in batches of at most <paramref name="batchSize"/> rows.</summary>
+    public abstract IEnumerable<TrainingBatch> InOrder(int batchSize);
+
+    /// <summary>Draws from <paramref name="shuffler"/> exactly what one shuffled epoch draws (a resumed run replays the epochs before its checkpoint).</summary>
+    public abstract void ReplayShuffle(Random shuffler, int batchSize);
+
+    /// <inheritdoc/>
+    public abstract void Dispose();
+
+    /// <summary>The source of <paramref name="set"/>'s batches: <paramref name="buffer"/> serves a streamed set (one buffer may serve several sets, one pass at a time).</summary>
+    public static BatchSource Create(TrainingSet set, TargetKind targets, Device device, ShuffleBuffer? buffer)
+        => set.Rows is null ? new DeviceBatches(set, targets, device) : new StreamedBatches(set, targets, device, buffer!);
+
+    /// <summary>
+    /// The size of the batch that starts with <paramref name="remaining"/> rows left in the epoch: <paramref name="batchSize"/>, or
+    /// what is left; a last batch of one row joins the one before, since batch normalization's running variance (unbiased,
+    /// n - 1 in the denominator) would become NaN on a single row.
+    /// </summary>
+    protected static int NextSize(int remaining, int batchSize)
+    {
+        int size = Math.Min(batchSize, remaining);
+        return batchSize > 1 && remaining - size == 1 ? size + 1 : size;
+    }
+
+    /// <summary>The shuffle buffer the streamed sets of one <c>Fit</c> share: <see cref="Rows"/> rows of the streamed rows' width.</summary>
+    internal sealed class ShuffleBuffer
+    {
+        /// <summary>The buffer's default size in bytes (<see cref="TrainingOptions.ShuffleBufferRows"/> 0).</summary>
+        public const long DefaultBytes = 64L << 20;
+
+        public ShuffleBuffer(int rows, int rowSize)
+        {
+            Rows = rows;
+            Values = GC.AllocateUninitializedArray<float>(checked(rows * rowSize));
+        }
+
+        public int Rows { get; }
+
+        public float[] Values { get; }
+
+        /// <summary>
+        /// The rows of the buffer for sets of <paramref name="largest"/> rows of <paramref name="rowSize"/> values: <paramref name="requested"/>,
+        /// or (0) as many as <see cref="DefaultBytes"/> hold and at least 8 batches; never more than the largest set.
+        /// </summary>
+        public static int RowsFor(int requested, int rowSize, int batchSize, int largest)
+        {
+            long rows = requested > 0 ? requested : Math.Max(DefaultBytes / sizeof(float) / rowSize, 8L * batchSize);
+            return (int)Math.Min(Math.Min(rows, largest), Array.MaxLength / rowSize);
+        }
+    }
+
+    /// <summary>A training set copied once to the training device: features, and targets typed as the objective reads them.</summary>
+    private sealed class DeviceBatches : BatchSource
+    {
+        private readonly Tensor _features;
+        private readonly Tensor? _targets;
+        private readonly Tensor? _weights;
+
+        public DeviceBatches(TrainingSet set, TargetKind targets, Device device)
+        {
+            Count = set.Count;
+            long[] shape = [set.Count, .. set.SampleShape.Select(d => (long)d)];
+            _features = Copy(tensor(set.Features, shape, device: device));
+            _targets = targets switch
+            {
+                TargetKind.None => null,
+                // A reconstruction set (ReconstructionSet): the targets are the features, so they share the features' memory as a
+                // [rows, width] view instead of holding a second copy on the device. Neither may be changed in place.
+                TargetKind.Values when set.TargetsAreFeatures => _features.view(set.Count, set.TargetWidth).DetachFromDisposeScope(),
+                TargetKind.Values => Copy(tensor(set.Targets, [set.Count, set.TargetWidth], device: device)),
+                TargetKind.Classes => Copy(tensor(set.Targets.Select(t => (long)t).ToArray(), device: device)),
+                _ => Copy(tensor(set.Targets.Select(t => (long)t).ToArray(), [set.Count, set.TargetWidth], device: device)),
+            };
+            _weights = set.Weights is null ? null : Copy(tensor(set.Weights, device: device));
+        }
+
+        public override int Count { get; }
+
+        public override IEnumerable<TrainingBatch> Shuffled(Random shuffler, bool shuffle, int batchSize)
+        {
+            long[] order = Enumerable.Range(0, Count).Select(i => (long)i).ToArray();
+            if (shuffle)
+            {
+                shuffler.Shuffle(order);
+            }
+            for (int start = 0, size; start < order.Length; start += size)
+            {
+                size = NextSize(order.Length - start, batchSize);
+                var indices = tensor(order.AsSpan(start, size).ToArray(), device: _features.device);
+                yield return new TrainingBatch(_features.index_select(0, indices), _targets?.index_select(0, indices), _weights?.index_select(0, indices));
+            }
+        }
+
+        public override IEnumerable<TrainingBatch> InOrder(int batchSize)
+        {
+            for (int start = 0; start < Count; start += batchSize)
+            {
+                int size = Math.Min(batchSize, Count - start);
+                yield return new TrainingBatch(_features.narrow(0, start, size), _targets?.narrow(0, start, size), _weights?.narrow(0, start, size));
+            }
+        }
+
+        public override void ReplayShuffle(Random shuffler, int batchSize) => shuffler.Shuffle(new long[Count]);
+
+        /// <summary>
+        /// On the CPU, the tensor torch.tensor builds from a managed array is only 8-byte aligned, at an offset that varies
+        /// from run to run, and some vectorized kernels round differently on 16- and 32-byte-aligned data: copy it into
+        /// libtorch's own 64-byte-aligned memory so that validation losses (which read the rows in place) are the same bits in
+        /// every run, and release the first tensor at once.
+        /// </summary>
+        private static Tensor Copy(Tensor wrapped)
+        {
+            using (wrapped)
+            {
+                return wrapped.clone().DetachFromDisposeScope();
+            }
+        }
+
+        public override void Dispose()
+        {
+            _features.Dispose();
+            _targets?.Dispose();
+            _weights?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// A streamed set: every pass reads the source's rows in order into the shuffle buffer, skipping those of other sets (a
+    /// validation split's), and makes batches from what the buffer holds. Training shuffles each full buffer and keeps the rows
+    /// short of a whole batch for the next one; when the buffer holds the whole set, the batches are exactly those of the same
+    /// set in memory (<see cref="DeviceBatches"/>). Every row read is checked against the fingerprint it had when first read.
+    /// </summary>
+    private sealed class StreamedBatches : BatchSource
+    {
+        private readonly TrainingSet _set;
+        private readonly StreamedRows _rows;
+        private readonly TargetKind _targetKind;
+        private readonly Device _device;
+        private readonly ShuffleBuffer _buffer;
+        private readonly int[] _indexOf;
+        private readonly long[] _sampleShape;
+        private readonly bool _whole;
+        private float[] _batch = [];
+
+        public StreamedBatches(TrainingSet set, TargetKind targets, Device device, ShuffleBuffer buffer)
+        {
+            _set = set;
+            _rows = set.Rows!;
+            _targetKind = targets;
+            _device = device;
+            _buffer = buffer;
+            _sampleShape = set.SampleShape.Select(d => (long)d).ToArray();
+            // Each source row's index in the set, or -1 for a row of another set.
+            _indexOf = new int[_rows.Count];
+            Array.Fill(_indexOf, -1);
+            for (int i = 0; i < set.Count; i++)
+            {
+                _indexOf[set.Positions?[i] ?? i] = i;
+            }
+            _whole = buffer.Rows >= set.Count;
+        }
+
+        public override int Count => _set.Count;
+
+        private int RowSize => _rows.RowSize;
+
+        public override IEnumerable<TrainingBatch> Shuffled(Random shuffler, bool shuffle, int batchSize)
+        {
+            EnsureBatchBuffer(batchSize);
+            if (_whole)
+            {
+                // The whole set in the buffer, each row at its index: the in-memory loop's batches, drawn the same way.
+                ReadAll();
+                long[] order = Enumerable.Range(0, Count).Select(i => (long)i).ToArray();
+                if (shuffle)
+                {
+                    shuffler.Shuffle(order);
+                }
+                int[] slots = new int[batchSize + 1];
+                for (int start = 0, size; start < order.Length; start += size)
+                {
+                    size = NextSize(order.Length - start, batchSize);
+                    for (int j = 0; j < size; j++)
+                    {
+                        slots[j] = (int)order[start + j];
+                    }
+                    yield return Batch(slots.AsSpan(0, size), slots.AsSpan(0, size));
+                }
+                yield break;
+            }
+
+            int capacity = _buffer.Rows;
+            var slotIndex = new int[capacity];
+            var blockOrder = new int[capacity];
+            var batchSlots = new int[batchSize + 1];
+            var batchIndices = new int[batchSize + 1];
+            int filled = 0, emitted = 0;
+            using var pass = new CheckedPass(_rows, _indexOf, Count);
+            while (emitted < Count)
+            {
+                while (filled < capacity && pass.MoveNext(out int index))
+                {
+                    pass.Read(_buffer.Values.AsSpan(filled * RowSize, RowSize));
+                    slotIndex[filled++] = index;
+                }
+                bool last = pass.Done;
+                for (int j = 0; j < filled; j++)
+                {
+                    blockOrder[j] = j;
+                }
+                if (shuffle)
+                {
+                    shuffler.Shuffle(blockOrder.AsSpan(0, filled));
+                }
+                // A full buffer trains on whole batches and keeps the rest for the next; the last one trains on everything. A
+                // remainder of one row left for the very end would become a one-row batch, so one more batch waits with it.
+                int batches = filled / batchSize;
+                if (!last && Count - emitted - batches * batchSize == 1 && batches > 0)
+                {
+                    batches--;
+                }
+                int take = last ? filled : batches * batchSize, start = 0;
+                while (start < take)
+                {
+                    int size = last ? NextSize(take - start, batchSize) : batchSize;
+                    for (int j = 0; j < size; j++)
+                    {
+                        batchSlots[j] = blockOrder[start + j];
+                        batchIndices[j] = slotIndex[batchSlots[j]];
+                    }
+                    start += size;
+                    emitted += size;
+                    yield return Batch(batchSlots.AsSpan(0, size), batchIndices.AsSpan(0, size));
+                }
+                // The rows kept: move them to the front of the buffer (through the batch buffer: they may overlap their new slots).
+                int kept = filled - take;
+                for (int j = 0; j < kept; j++)
+                {
+                    int slot = blockOrder[take + j];
+                    _buffer.Values.AsSpan(slot * RowSize, RowSize).CopyTo(_batch.AsSpan(j * RowSize, RowSize));
+                    batchIndices[j] = slotIndex[slot];
+                }
+                _batch.AsSpan(0, kept * RowSize).CopyTo(_buffer.Values);
+                batchIndices.AsSpan(0, kept).CopyTo(slotIndex);
+                filled = kept;
+                if (last && kept > 0)
+                {
+                    throw new InvalidOperationException($"Internal error: {kept} streamed rows left after the last batch.");
+                }
+            }
+        }
+
+        public override IEnumerable<TrainingBatch> InOrder(int batchSize)
+        {
+            EnsureBatchBuffer(batchSize);
+            int[] slots = new int[batchSize];
+            if (_whole)
+            {
+                ReadAll();
+                for (int start = 0; start < Count; start += batchSize)
+                {
+                    int size = Math.Min(batchSize, Count - start);
+                    for (int j = 0; j < size; j++)
+                    {
+                        slots[j] = start + j;
+                    }
+                    yield return Batch(slots.AsSpan(0, size), slots.AsSpan(0, size));
+                }
+                yield break;
+            }
+            int capacity = _buffer.Rows;
+            var slotIndex = new int[capacity];
+            int[] indices = new int[batchSize];
+            using var pass = new CheckedPass(_rows, _indexOf, Count);
+            while (!pass.Done)
+            {
+                int filled = 0;
+                while (filled < capacity && pass.MoveNext(out int index))
+                {
+                    pass.Read(_buffer.Values.AsSpan(filled * RowSize, RowSize));
+                    slotIndex[filled++] = index;
+                }
+                for (int start = 0; start < filled; start += batchSize)
+                {
+                    int size = Math.Min(batchSize, filled - start);
+                    for (int j = 0; j < size; j++)
+                    {
+                        slots[j] = start + j;
+                        indices[j] = slotIndex[start + j];
+                    }
+                    yield return Batch(slots.AsSpan(0, size), indices.AsSpan(0, size));
+                }
+            }
+        }
+
+        public override void ReplayShuffle(Random shuffler, int batchSize)
+        {
+            if (_whole)
+            {
+                shuffler.Shuffle(new long[Count]);
+                return;
+            }
+            // The blocks a pass makes depend only on the counts: replay their shuffles without reading a row.
+            int capacity = _buffer.Rows, filled = 0, emitted = 0, read = 0;
+            var block = new int[capacity];
+            while (emitted < Count)
+            {
+                int added = Math.Min(capacity - filled, Count - read);
+                read += added;
+                filled += added;
+                bool last = read == Count;
+                shuffler.Shuffle(block.AsSpan(0, filled));
+                int batches = filled / batchSize;
+                if (!last && Count - emitted - batches * batchSize == 1 && batches > 0)
+                {
+                    batches--;
+                }
+                int take = last ? filled : batches * batchSize;
+                emitted += take;
+                filled -= take;
+            }
+        }
+
+        public override void Dispose()
+        {
+        }
+
+        private void EnsureBatchBuffer(int batchSize)
+        {
+            if (_batch.Length < (batchSize + 1) * RowSize)
+            {
+                _batch = GC.AllocateUninitializedArray<float>((batchSize + 1) * RowSize);
+            }
+        }
+
+        /// <summary>Reads the whole set into the buffer, each row at its index in the set.</summary>
+        private void ReadAll()
+        {
+            using var pass = new CheckedPass(_rows, _indexOf, Count);
+            while (pass.MoveNext(out int index))
+            {
+                pass.Read(_buffer.Values.AsSpan(index * RowSize, RowSize));
+            }
+        }
+
+        /// <summary>The batch of the rows in buffer slots <paramref name="slots"/>, whose indices in the set are <paramref name="indices"/>.</summary>
+        private TrainingBatch Batch(ReadOnlySpan<int> slots, ReadOnlySpan<int> indices)
+        {
+            int n = slots.Length, width = _set.TargetWidth;
+            for (int j = 0; j < n; j++)
+            {
+                _buffer.Values.AsSpan(slots[j] * RowSize, RowSize).CopyTo(_batch.AsSpan(j * RowSize, RowSize));
+            }
+            var features = OnDevice(_batch.AsSpan(0, n * RowSize), [n, .. _sampleShape]);
+            Tensor? targets = null;
+            if (_targetKind == TargetKind.Values && _set.TargetsAreFeatures)
+            {
+                targets = features.view(n, width);
+            }
+            else if (_targetKind != TargetKind.None)
+            {
+                var values = new float[n * width];
+                for (int j = 0; j < n; j++)
+                {
+                    _set.Targets.AsSpan(indices[j] * width, width).CopyTo(values.AsSpan(j * width, width));
+                }
+                targets = _targetKind switch
+                {
+                    TargetKind.Values => OnDevice<float>(values, [n, width]),
+                    TargetKind.Classes => OnDevice<long>(values.Select(t => (long)t).ToArray(), [n]),
+                    _ => OnDevice<long>(values.Select(t => (long)t).ToArray(), [n, width]),
+                };
+            }
+            Tensor? weights = null;
+            if (_set.Weights is { } rowWeights)
+            {
+                var values = new float[n];
+                for (int j = 0; j < n; j++)
+                {
+                    values[j] = rowWeights[indices[j]];
+                }
+                weights = OnDevice<float>(values, [n]);
+            }
+            return new TrainingBatch(features, targets, weights);
+        }
+
+        /// <summary>
+        /// A tensor of <paramref name="values"/> in libtorch's own (aligned) memory, on the training device: the in-memory set's
+        /// rows, gathered by index_select, are aligned the same way, so both give the same bits.
+        /// </summary>
+        private Tensor OnDevice<T>(Span<T> values, long[] shape) where T : unmanaged
+        {
+            var host = empty(shape, typeof(T) == typeof(long) ? ScalarType.Int64 : ScalarType.Float32);
+            host.bytes = MemoryMarshal.AsBytes(values);
+            return _device.type == DeviceType.CPU ? host : host.to(_device);
+        }
+    }
+
+    /// <summary>
+    /// One pass over a streamed source that yields the rows of one set (by position) and checks that the source still gives
+    /// the rows first read: every row read has its first fingerprint, and the pass ends after as many rows as the first read.
+    /// </summary>
+    private sealed class CheckedPass(StreamedRows rows, int[] indexOf, int wanted) : IDisposable
+    {
+        private readonly StreamedRows.Pass _pass = rows.Open();
+        private int _position = -1;
+        private int _yielded;
+
+        /// <summary>Whether every row of the set has been yielded.</summary>
+        public bool Done => _yielded == wanted;
+
+        /// <summary>Moves to the set's next row; <paramref name="index"/> is its index in the set.</summary>
+        public bool MoveNext(out int index)
+        {
+            index = -1;
+            if (Done)
+            {
+                return false;
+            }
+            while (_pass.MoveNext())
+            {
+                _position++;
+                if (_position >= indexOf.Length)
+                {
+                    throw Changed($"it gave more than the {indexOf.Length:N0} rows it had when first read");
+                }
+                if (indexOf[_position] >= 0)
+                {
+                    index = indexOf[_position];
+                    _yielded++;
+                    return true;
+                }
+            }
+            throw Changed($"it ended after {_position + 1:N0} rows; it had {indexOf.Length:N0} when first read");
+        }
+
+        /// <summary>Reads the current row and checks it.</summary>
+        public void Read(Span<float> destination)
+        {
+            _pass.Read(destination);
+            if (StreamedRows.Fingerprint(destination) != rows.Fingerprints[_position])
+            {
+                throw Changed($"row {_position:N0} is not the row first read there (other values, or another order)");
+            }
+        }
+
+        private static InvalidOperationException Changed(string what) => new(
+            $"The streamed training data changed between passes: {what}. Streaming reads the data again at every epoch and needs it to give " +
+            "the same rows in the same order each time (a ShuffleRows without a fixed seed, or a file changed while training, does not).");
+
+        public void Dispose() => _pass.Dispose();
+    }
+}

@@ -1,0 +1,93 @@
+using System.Runtime.InteropServices;
+
+namespace DeepArch.Trainers.Training;
+
+/// <summary>
+/// Rows of features that training reads again at every pass instead of holding them in memory (a streamed
+/// <see cref="TrainingSet"/>, <see cref="TrainingSet.Streamed"/>): a source that can be read from the start as often as
+/// needed, giving the same rows in the same order every time. Training draws its shuffled batches through a bounded buffer
+/// (<see cref="TrainingOptions.ShuffleBufferRows"/>), so its memory does not grow with the rows.
+/// </summary>
+/// <remarks>
+/// Rows are known by their position in the source. A fingerprint of every row taken when the rows are first read
+/// (<see cref="Fingerprints"/>) is compared at every later pass, so a source that changes between passes (other rows, another
+/// order, another count) stops training with an error instead of pairing rows with the wrong targets.
+/// </remarks>
+public abstract class StreamedRows
+{
+    /// <summary>Creates the source of rows of <paramref name="rowSize"/> values, one per fingerprint in <paramref name="fingerprints"/> (<see cref="Fingerprint"/> of each row as first read).</summary>
+    protected StreamedRows(int rowSize, int[] fingerprints)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rowSize, 1);
+        ArgumentNullException.ThrowIfNull(fingerprints);
+        RowSize = rowSize;
+        Fingerprints = fingerprints;
+    }
+
+    /// <summary>Values per row.</summary>
+    public int RowSize { get; }
+
+    /// <summary>The number of rows.</summary>
+    public int Count => Fingerprints.Count;
+
+    /// <summary>Each row's <see cref="Fingerprint"/>, as first read.</summary>
+    public IReadOnlyList<int> Fingerprints { get; }
+
+    /// <summary>Opens a pass over every row, from the first.</summary>
+    public abstract Pass Open();
+
+    /// <summary>A hash of a row's values (their bits, in order), cheap next to reading the row.</summary>
+    public static int Fingerprint(ReadOnlySpan<float> row)
+    {
+        uint hash = 2166136261;
+        foreach (uint bits in MemoryMarshal.Cast<float, uint>(row))
+        {
+            hash = (hash ^ bits) * 16777619;
+        }
+        return (int)hash;
+    }
+
+    /// <summary>Rows already in memory (row-major, <paramref name="rowSize"/> values each) as a streamed source, mostly for tests.</summary>
+    public static StreamedRows FromArray(float[] rows, int rowSize)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        ArgumentOutOfRangeException.ThrowIfLessThan(rowSize, 1);
+        if (rows.Length % rowSize != 0)
+        {
+            throw new ArgumentException($"{rows.Length} values do not split into rows of {rowSize}.", nameof(rows));
+        }
+        var fingerprints = new int[rows.Length / rowSize];
+        for (int r = 0; r < fingerprints.Length; r++)
+        {
+            fingerprints[r] = Fingerprint(rows.AsSpan(r * rowSize, rowSize));
+        }
+        return new ArrayRows(rows, rowSize, fingerprints);
+    }
+
+    /// <summary>One pass over the rows of a <see cref="StreamedRows"/>, in order.</summary>
+    public abstract class Pass : IDisposable
+    {
+        /// <summary>Moves to the next row; false after the last.</summary>
+        public abstract bool MoveNext();
+
+        /// <summary>Copies the current row's values into <paramref name="destination"/> (<see cref="RowSize"/> values).</summary>
+        public abstract void Read(Span<float> destination);
+
+        /// <summary>Releases what the pass holds (a cursor).</summary>
+        public virtual void Dispose() => GC.SuppressFinalize(this);
+    }
+
+    private sealed class ArrayRows(float[] rows, int size, int[] fingerprints) : StreamedRows(size, fingerprints)
+    {
+        public override Pass Open() => new ArrayPass(rows, RowSize);
+
+        private sealed class ArrayPass(float[] rows, int rowSize) : Pass
+        {
+            private int _row = -1;
+
+            public override bool MoveNext() => ++_row < rows.Length / rowSize;
+
+            public override void Read(Span<float> destination) => rows.AsSpan(_row * rowSize, rowSize).CopyTo(destination);
+        }
+    }
+}
