@@ -18,13 +18,19 @@ internal static class TrainingDataReader
     /// <paramref name="weight"/> (a <c>Single</c> column), in the same pass, one example weight per row, each finite and at
     /// least 0 and not all 0.
     /// </summary>
+    /// <remarks>
+    /// With <paramref name="stream"/>, the features are checked and fingerprinted but not kept: the set is streamed
+    /// (<see cref="TrainingSet.Streamed"/>), its features read again from <paramref name="data"/> at every pass; the targets
+    /// and weights (one or two values per row) are held either way.
+    /// </remarks>
     public static TrainingSet Read(IDataView data, DataViewSchema.Column feature, int featureSize,
         DataViewSchema.Column label, PredictionTask task, CancellationToken cancellationToken, SequenceLayout? sequence = null,
-        DataViewSchema.Column? weight = null)
+        DataViewSchema.Column? weight = null, bool stream = false)
     {
         var targets = new List<float>();
         var weights = weight is null ? null : new List<float>();
-        float[] features = ReadRows(data, feature, featureSize, weight is { } w ? [label, w] : [label], cursor =>
+        IRowStore store = stream ? new Fingerprints(featureSize) : new RowArray(featureSize, data.GetRowCount(), "Feature", feature.Name);
+        ReadRows(data, feature, featureSize, weight is { } w ? [label, w] : [label], cursor =>
         {
             var readTarget = task.CreateTargetReader(cursor, label);
             var readWeight = weight is { } column ? CreateWeightReader(cursor, column) : null;
@@ -33,8 +39,10 @@ internal static class TrainingDataReader
                 targets.Add(readTarget(position));
                 weights?.Add(readWeight!(position));
             };
-        }, cancellationToken, sequence);
-        var set = new TrainingSet(features, [featureSize], targets.ToArray(), 1);
+        }, cancellationToken, sequence, store);
+        var set = store is Fingerprints fingerprints
+            ? TrainingSet.Streamed(new DataViewRows(data, feature, featureSize, sequence, fingerprints.ToArray()), [featureSize], targets.ToArray(), 1)
+            : new TrainingSet(((RowArray)store).ToArray(), [featureSize], targets.ToArray(), 1);
         return weights is null ? set : set.WithWeights(CheckSomeCount(weights, weight!.Value));
     }
 
@@ -46,12 +54,13 @@ internal static class TrainingDataReader
         DataViewSchema.Column weight, CancellationToken cancellationToken)
     {
         var weights = new List<float>();
-        float[] features = ReadRows(data, feature, featureSize, [weight], cursor =>
+        var rows = new RowArray(featureSize, data.GetRowCount(), "Feature", feature.Name);
+        ReadRows(data, feature, featureSize, [weight], cursor =>
         {
             var readWeight = CreateWeightReader(cursor, weight);
             return position => weights.Add(readWeight(position));
-        }, cancellationToken, sequence: null);
-        return (features, CheckSomeCount(weights, weight));
+        }, cancellationToken, sequence: null, rows);
+        return (rows.ToArray(), CheckSomeCount(weights, weight));
     }
 
     /// <summary>
@@ -64,6 +73,21 @@ internal static class TrainingDataReader
         return weightName is null
             ? (ReadFeatures(data, feature, featureSize, cancellationToken), null)
             : ReadFeaturesAndWeights(data, feature, featureSize, WeightColumn(data, weightName, "example weight"), cancellationToken);
+    }
+
+    /// <summary>The rows of <paramref name="data"/>, counted with a cursor that reads no column (for views that do not know their count).</summary>
+    public static long CountRows(IDataView data, CancellationToken cancellationToken)
+    {
+        long rows = 0;
+        using var cursor = data.GetRowCursor([]);
+        while (cursor.MoveNext())
+        {
+            if ((++rows & 4095) == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+        return rows;
     }
 
     /// <summary>The <c>Single</c> weight column <paramref name="name"/> of <paramref name="data"/>, or the schema error naming it as <paramref name="role"/>.</summary>
@@ -105,15 +129,22 @@ internal static class TrainingDataReader
     /// <remarks>A vector label (forecast targets) is read the same way, with <paramref name="role"/> "Label" naming it in errors.</remarks>
     public static float[] ReadFeatures(IDataView data, DataViewSchema.Column feature, int featureSize, CancellationToken cancellationToken,
         SequenceLayout? sequence = null, string role = "Feature")
-        => ReadRows(data, feature, featureSize, [], _ => _ => { }, cancellationToken, sequence, role);
-
-    private static float[] ReadRows(IDataView data, DataViewSchema.Column feature, int featureSize, DataViewSchema.Column[] otherColumns,
-        Func<DataViewRow, Action<long>> createRowAction, CancellationToken cancellationToken, SequenceLayout? sequence, string role = "Feature")
     {
-        // Rows go straight into one array, sized from the view's row count when it knows it (in-memory and binary
+        var rows = new RowArray(featureSize, data.GetRowCount(), role, feature.Name);
+        ReadRows(data, feature, featureSize, [], _ => _ => { }, cancellationToken, sequence, rows, role);
+        return rows.ToArray();
+    }
+
+    /// <summary>
+    /// Reads every row's features into <paramref name="rows"/> (checking that they are finite) and calls the row action
+    /// <paramref name="createRowAction"/> makes for the other columns.
+    /// </summary>
+    private static void ReadRows(IDataView data, DataViewSchema.Column feature, int featureSize, DataViewSchema.Column[] otherColumns,
+        Func<DataViewRow, Action<long>> createRowAction, CancellationToken cancellationToken, SequenceLayout? sequence, IRowStore rows, string role = "Feature")
+    {
+        // Rows go straight into one array (RowArray), sized from the view's row count when it knows it (in-memory and binary
         // views, and the transforms over them do): no per-row copy into a list and no list growth, which cost about
         // a third of the read and twice the array's memory at its peak (eng/bench, training step, read-ae).
-        var rows = new RowArray(featureSize, data.GetRowCount(), role, feature.Name);
         using (var cursor = data.GetRowCursor([feature, .. otherColumns]))
         {
             var readFeatures = sequence?.CreateReader(cursor, feature) ?? FeatureColumn.CreateReader(cursor, feature);
@@ -134,6 +165,7 @@ internal static class TrainingDataReader
                         $"{role} column '{feature.Name}' holds {row[slot].ToString(CultureInfo.InvariantCulture)} at row {position}, slot {slot}; training needs finite values. " +
                         "Replace missing values first (for example with ReplaceMissingValues) or filter those rows out.");
                 }
+                rows.Keep(row);
                 rowAction(position);
                 position++;
             }
@@ -143,7 +175,6 @@ internal static class TrainingDataReader
             throw new InvalidOperationException(
                 $"{role} column '{feature.Name}' has no rows: training needs at least one row of {featureSize} values.");
         }
-        return rows.ToArray();
     }
 
     /// <summary>The index of the first NaN or infinite value in <paramref name="values"/>, or -1 when all are finite.</summary>
@@ -172,11 +203,65 @@ internal static class TrainingDataReader
         return -1;
     }
 
+    /// <summary>Where the reader puts each row: <see cref="Append"/> gives the span the row is read into, <see cref="Keep"/> takes it once checked.</summary>
+    private interface IRowStore
+    {
+        int Count { get; }
+
+        Span<float> Append();
+
+        void Keep(ReadOnlySpan<float> row);
+    }
+
+    /// <summary>Rows read and checked but not kept: each row's fingerprint (<see cref="StreamedRows.Fingerprint"/>), for a streamed set.</summary>
+    private sealed class Fingerprints(int width) : IRowStore
+    {
+        private readonly float[] _row = new float[width];
+        private readonly List<int> _fingerprints = [];
+
+        public int Count => _fingerprints.Count;
+
+        public Span<float> Append() => _row;
+
+        public void Keep(ReadOnlySpan<float> row) => _fingerprints.Add(StreamedRows.Fingerprint(row));
+
+        public int[] ToArray() => _fingerprints.ToArray();
+    }
+
+    /// <summary>A streamed set's source: the feature column of <paramref name="data"/>, read with a new cursor at every pass.</summary>
+    private sealed class DataViewRows(IDataView data, DataViewSchema.Column feature, int featureSize, SequenceLayout? sequence, int[] fingerprints)
+        : StreamedRows(featureSize, fingerprints)
+    {
+        public override Pass Open() => new CursorPass(data.GetRowCursor([feature]), feature, sequence);
+
+        private sealed class CursorPass : Pass
+        {
+            private readonly DataViewRowCursor _cursor;
+            private readonly FeatureColumn.RowReader _read;
+
+            public CursorPass(DataViewRowCursor cursor, DataViewSchema.Column feature, SequenceLayout? sequence)
+            {
+                _cursor = cursor;
+                _read = sequence?.CreateReader(cursor, feature) ?? FeatureColumn.CreateReader(cursor, feature);
+            }
+
+            public override bool MoveNext() => _cursor.MoveNext();
+
+            public override void Read(Span<float> destination) => _read(destination);
+
+            public override void Dispose()
+            {
+                _cursor.Dispose();
+                base.Dispose();
+            }
+        }
+    }
+
     /// <summary>
     /// Rows of a fixed width appended into one contiguous array: exactly sized when the row count is known up front,
     /// otherwise doubled as it fills and trimmed once at the end.
     /// </summary>
-    private sealed class RowArray(int width, long? expectedRows, string role, string column)
+    private sealed class RowArray(int width, long? expectedRows, string role, string column) : IRowStore
     {
         // Uninitialized: every slot up to Count x width is written by a row before it is read.
         private float[] _values = GC.AllocateUninitializedArray<float>(Capacity(expectedRows ?? 1024, width, role, column));
@@ -193,6 +278,10 @@ internal static class TrainingDataReader
                 Array.Resize(ref _values, Capacity(Math.Max(Count + 1L, Math.Min(2L * Count, Array.MaxLength / width)), width, role, column));
             }
             return _values.AsSpan(Count++ * width, width);
+        }
+
+        public void Keep(ReadOnlySpan<float> row)
+        {
         }
 
         /// <summary>The rows, as an array of exactly <c>Count x width</c> values (the buffer itself when it is that size).</summary>

@@ -37,7 +37,7 @@ public sealed class MultilayerPerceptronTrainer : SupervisedNetworkTrainer<Multi
     private protected override NetworkPlan Plan(Options o, FitData data)
     {
         var network = o.Network(data.Task!.NetworkOutputs);
-        LayerSpec architecture = o.StandardizeFeatures ? new Sequential([Normalization.Adapt(data.Train.Features, data.InputSize, data.TrainingRows), .. network.Layers]) : network;
+        LayerSpec architecture = o.StandardizeFeatures ? new Sequential([Normalization.Adapt(data.Train, data.TrainingRows), .. network.Layers]) : network;
         return new(architecture, new NetworkOptionNames($"Options.HiddenLayers {Shapes.Format(o.HiddenLayers)} on {data.InputSize} features", "Options.HiddenLayers", "Options.BatchNorm"));
     }
 

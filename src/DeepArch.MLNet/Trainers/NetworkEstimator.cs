@@ -145,7 +145,8 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         int trainingRows = data.TrainingRows?.Count ?? data.Train.Count;
         log.Info(MessageSensitivity.None, $"{Name}: {trainingRows:N0} training rows of {data.InputSize:N0} values" +
             (data.Validation is not null ? $", {data.Validation.Count:N0} validation rows" : trainingRows < data.Train.Count ? $", {data.Train.Count - trainingRows:N0} held out for validation" : "") +
-            $"; {training.Epochs} epochs on {device}, seed {seed}.");
+            $"; {training.Epochs} epochs on {device}, seed {seed}" +
+            (data.Train.Rows is null ? "." : $"; the features are streamed from the data at every epoch (Options.TrainingData), not held in memory."));
         training.Callbacks.Add(new LogProgress(log, Name, training.Epochs));
         var (built, history) = TrainingGuard.Train(networks, seed, device, training, data.Train, data.Validation, plan.Names, scoring,
             built =>

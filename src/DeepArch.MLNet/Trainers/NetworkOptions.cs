@@ -181,8 +181,12 @@ public abstract class NetworkOptions
         return options;
     }
 
+    /// <summary>The shuffle buffer's rows for streamed training (<see cref="NetworkTrainerOptions.ShuffleBufferRows"/>); 0 for estimators that do not stream.</summary>
+    private protected virtual int StreamBufferRows => 0;
+
     private TrainingOptions LoopOptions(int seed) => new()
     {
+        ShuffleBufferRows = StreamBufferRows,
         Epochs = Epochs,
         BatchSize = BatchSize,
         LearningRate = LearningRate,

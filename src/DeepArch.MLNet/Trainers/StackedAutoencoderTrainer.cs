@@ -46,6 +46,9 @@ public sealed class StackedAutoencoderTrainer : SupervisedNetworkTrainer<Stacked
     private protected override string? WarmStartRefusal
         => "its training is staged (layer-wise pretraining, then fine-tuning); continue a MultilayerPerceptron instead, or train it again.";
 
+    /// <summary>Pretraining computes each layer's codes of every row, so the rows stay in memory.</summary>
+    private protected override bool CanStream => false;
+
     private protected override NetworkPlan Plan(Options o, FitData data) => new(StackedAutoencoder.Create([data.InputSize, .. o.HiddenLayers], data.Task!.NetworkOutputs, o.Activation),
         new NetworkOptionNames($"Options.HiddenLayers {Shapes.Format(o.HiddenLayers)} on {data.InputSize} features", "Options.HiddenLayers"));
 

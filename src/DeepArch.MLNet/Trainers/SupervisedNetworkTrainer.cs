@@ -33,6 +33,29 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
     /// <summary>For a recurrent network: how the feature column holds time steps; null (default) for a plain feature vector.</summary>
     private protected virtual SequenceInput? Sequence(TOptions options) => null;
 
+    /// <summary>Whether the trainer can train on streamed rows (<see cref="NetworkTrainerOptions.TrainingData"/>); true unless it needs them in memory.</summary>
+    private protected virtual bool CanStream => true;
+
+    /// <summary>
+    /// Whether this <c>Fit</c> streams its rows: as <see cref="NetworkTrainerOptions.TrainingData"/> says, and for Auto, when
+    /// <paramref name="featureSize"/> values per row, over the view's rows (counted when the view does not know them), take more
+    /// than the memory budget.
+    /// </summary>
+    private bool Streams(TOptions o, IDataView train, int featureSize)
+    {
+        switch (o.TrainingData)
+        {
+            case TrainingDataMode.InMemory:
+                return false;
+            case TrainingDataMode.Streamed when !CanStream:
+                throw new NotSupportedException($"Options.TrainingData is Streamed, but {Name} trains on rows held in memory: set it to Auto or InMemory.");
+            case TrainingDataMode.Streamed:
+                return true;
+            default:
+                return CanStream && (train.GetRowCount() ?? TrainingDataReader.CountRows(train, o.CancellationToken)) * featureSize * (long)sizeof(float) > o.MemoryBudgetBytes;
+        }
+    }
+
     /// <summary>Checks the feature column against options that size it (a convolutional network's input shape) before any row is read.</summary>
     private protected virtual void CheckFeature(TOptions options, DataViewSchema.Column feature, int size)
     {
@@ -103,7 +126,8 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
             _ => RegressionTask.FromLabel(label, o.LabelColumnName),
         };
         DataViewSchema.Column? weight = o.ExampleWeightColumnName is { } weightName ? TrainingDataReader.WeightColumn(train, weightName, "example weight") : null;
-        var trainSet = TrainingDataReader.Read(train, feature, featureSize, label!.Value, task, ct, layout, weight);
+        bool stream = Streams(o, train, featureSize);
+        var trainSet = TrainingDataReader.Read(train, feature, featureSize, label!.Value, task, ct, layout, weight, stream);
         TrainingSet? validationSet = null;
         if (validation is not null)
         {
@@ -119,7 +143,7 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
             // A validation set is weighted when it has the weight column.
             DataViewSchema.Column? validationWeight = weight is null || validation.Schema.GetColumnOrNull(weight.Value.Name) is null
                 ? null : TrainingDataReader.WeightColumn(validation, weight.Value.Name, "validation example weight");
-            validationSet = TrainingDataReader.Read(validation, validationFeature, featureSize, validationLabel.Value, task, ct, layout, validationWeight);
+            validationSet = TrainingDataReader.Read(validation, validationFeature, featureSize, validationLabel.Value, task, ct, layout, validationWeight, stream);
         }
         if (task is BinaryTask)
         {

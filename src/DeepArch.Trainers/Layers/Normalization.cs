@@ -1,4 +1,5 @@
 using DeepArch.Trainers.Onnx;
+using DeepArch.Trainers.Training;
 using static TorchSharp.torch;
 
 namespace DeepArch.Trainers.Layers;
@@ -6,7 +7,7 @@ namespace DeepArch.Trainers.Layers;
 /// <summary>
 /// Per-value standardization with fixed statistics, <c>(x - Mean) / Scale</c>, as the first layer of a network: the network then
 /// reads data in its own units, and the exported graph standardizes it the same way (Keras' <c>Normalization</c> layer after
-/// <c>adapt</c>). <see cref="Adapt"/> takes the statistics from training rows. It has no trainable parameters.
+/// <c>adapt</c>). <c>Adapt</c> takes the statistics from training rows. It has no trainable parameters.
 /// </summary>
 public sealed record Normalization : LayerSpec
 {
@@ -48,7 +49,55 @@ public sealed record Normalization : LayerSpec
         {
             throw new ArgumentException($"Adapt needs whole rows of {width} values, at least one; got {rows.Length} values and {use?.Count ?? rows.Length / width} rows to use.", nameof(rows));
         }
-        var (mean, deviations) = Moments(rows, width, use);
+        return FromMoments(Moments(rows, width, use));
+    }
+
+    /// <summary>
+    /// <see cref="Adapt(ReadOnlySpan{float}, int, IReadOnlyList{int}?)"/> for the features of <paramref name="set"/>, in memory or streamed
+    /// (<see cref="TrainingSet.Streamed"/>: one pass over its source, taking the rows at <paramref name="use"/> in the source's order,
+    /// which is <paramref name="use"/>'s order when it is ascending, as a held-out split leaves it).
+    /// </summary>
+    public static Normalization Adapt(TrainingSet set, IReadOnlyList<int>? use = null)
+    {
+        ArgumentNullException.ThrowIfNull(set);
+        int width = Shapes.Size(set.SampleShape);
+        if (set.Rows is not { } source)
+        {
+            return Adapt(set.Features, width, use);
+        }
+        if ((use?.Count ?? set.Count) == 0)
+        {
+            throw new ArgumentException("Adapt needs at least one row to use; got none.", nameof(use));
+        }
+        // Each source position's index in the set when it is one of the rows used, -1 otherwise.
+        var used = new int[source.Count];
+        Array.Fill(used, -1);
+        foreach (int index in use ?? Enumerable.Range(0, set.Count))
+        {
+            used[set.Positions?[index] ?? index] = index;
+        }
+        var moments = new Welford(width);
+        var row = new float[width];
+        using var pass = source.Open();
+        for (int position = 0; position < used.Length && pass.MoveNext(); position++)
+        {
+            if (used[position] >= 0)
+            {
+                pass.Read(row);
+                if (StreamedRows.Fingerprint(row) != source.Fingerprints[position])
+                {
+                    throw new InvalidOperationException($"The streamed training data changed between passes: row {position:N0} is not the row first read there.");
+                }
+                moments.Add(row);
+            }
+        }
+        return FromMoments(moments.Result());
+    }
+
+    private static Normalization FromMoments((double[] Mean, double[] Deviation) moments)
+    {
+        var (mean, deviations) = moments;
+        int width = mean.Length;
         var scale = new float[width];
         for (int j = 0; j < width; j++)
         {
@@ -66,19 +115,34 @@ public sealed record Normalization : LayerSpec
     internal static (double[] Mean, double[] Deviation) Moments(ReadOnlySpan<float> rows, int width, IReadOnlyList<int>? use)
     {
         int count = use?.Count ?? rows.Length / width;
-        var mean = new double[width];
-        var squares = new double[width];
+        var moments = new Welford(width);
         for (int r = 0; r < count; r++)
         {
-            var row = rows.Slice((use?[r] ?? r) * width, width);
-            for (int j = 0; j < width; j++)
+            moments.Add(rows.Slice((use?[r] ?? r) * width, width));
+        }
+        return moments.Result();
+    }
+
+    /// <summary>Welford's running mean and sum of squared deviations, per value of a row.</summary>
+    private sealed class Welford(int width)
+    {
+        private readonly double[] _mean = new double[width];
+        private readonly double[] _squares = new double[width];
+        private long _count;
+
+        public void Add(ReadOnlySpan<float> row)
+        {
+            _count++;
+            for (int j = 0; j < row.Length; j++)
             {
-                double delta = row[j] - mean[j];
-                mean[j] += delta / (r + 1);
-                squares[j] += delta * (row[j] - mean[j]);
+                double delta = row[j] - _mean[j];
+                _mean[j] += delta / _count;
+                _squares[j] += delta * (row[j] - _mean[j]);
             }
         }
-        return (mean, squares.Select(q => count > 0 ? Math.Sqrt(q / count) : 0).ToArray());
+
+        public (double[] Mean, double[] Deviation) Result()
+            => (_mean, _squares.Select(q => _count > 0 ? Math.Sqrt(q / _count) : 0).ToArray());
     }
 
     /// <inheritdoc/>

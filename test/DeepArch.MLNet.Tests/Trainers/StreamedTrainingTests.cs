@@ -1,0 +1,159 @@
+using DeepArch.Trainers.Training;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using Xunit;
+
+namespace DeepArch.MLNet.Tests.Trainers;
+
+/// <summary>
+/// <see cref="NetworkTrainerOptions.TrainingData"/>: streamed training reads the features from the <c>IDataView</c> at every
+/// epoch instead of holding them. With a shuffle buffer that holds every row it trains exactly the in-memory model (the MLP's
+/// feature and label standardization, the validation split and early stopping included); with a small buffer it still learns;
+/// Auto streams above the memory budget and says so; a view that changes between epochs, and a trainer that cannot stream,
+/// are clear errors.
+/// </summary>
+public class StreamedTrainingTests
+{
+    private static (MLContext Ml, IDataView Train, IDataView Test) Digits(int rows = 600)
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, test) = Datasets.StratifiedSplit(Datasets.DigitRows.Take(rows).ToArray(), r => r.Label, seed: 2);
+        var toKey = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(train));
+        return (ml, toKey.Transform(ml.Data.LoadFromEnumerable(train)), toKey.Transform(ml.Data.LoadFromEnumerable(test)));
+    }
+
+    public static TheoryData<string> Trainers => ["mlp", "cnn", "rnn"];
+
+    private static IEstimator<NetworkTransformer> Trainer(MLContext ml, string kind, TrainingDataMode mode, int shuffleBufferRows = 0) => kind switch
+    {
+        "mlp" => ml.MulticlassClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+        {
+            Epochs = 4, ValidationFraction = 0.2, EarlyStoppingPatience = 2, Seed = 3, TrainingData = mode, ShuffleBufferRows = shuffleBufferRows,
+        }),
+        "cnn" => ml.MulticlassClassification.Trainers.ConvolutionalNetwork(new ConvolutionalNetworkTrainer.Options
+        {
+            InputShape = [1, 8, 8], Epochs = 2, Seed = 3, TrainingData = mode, ShuffleBufferRows = shuffleBufferRows,
+        }),
+        _ => ml.MulticlassClassification.Trainers.RecurrentNetwork(new RecurrentNetworkTrainer.Options
+        {
+            FeaturesPerStep = 8, HiddenSize = 16, Epochs = 2, Seed = 3, TrainingData = mode, ShuffleBufferRows = shuffleBufferRows,
+        }),
+    };
+
+    [Theory]
+    [MemberData(nameof(Trainers))]
+    public void Streaming_with_a_buffer_that_holds_every_row_trains_exactly_the_in_memory_model(string kind)
+    {
+        var (ml, train, test) = Digits();
+
+        using var inMemory = Trainer(ml, kind, TrainingDataMode.InMemory).Fit(train);
+        using var streamed = Trainer(ml, kind, TrainingDataMode.Streamed).Fit(train);
+
+        Assert.Equal(ScoreReader.Scores(inMemory.Transform(test)), ScoreReader.Scores(streamed.Transform(test)));
+        Assert.Equal(inMemory.History.Epochs.Select(e => (e.TrainLoss, e.ValidationLoss)), streamed.History.Epochs.Select(e => (e.TrainLoss, e.ValidationLoss)));
+    }
+
+    [Fact]
+    public void A_streamed_regression_standardizes_the_label_and_features_as_in_memory()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(Datasets.DiabetesRows);
+        IEstimator<NetworkTransformer> Mlp(TrainingDataMode mode)
+            => ml.Regression.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options { Epochs = 5, Seed = 2, TrainingData = mode });
+
+        using var inMemory = Mlp(TrainingDataMode.InMemory).Fit(data);
+        using var streamed = Mlp(TrainingDataMode.Streamed).Fit(data);
+
+        Assert.Equal(ScoreReader.Scores(inMemory.Transform(data)), ScoreReader.Scores(streamed.Transform(data)));
+    }
+
+    [Fact]
+    public void A_small_shuffle_buffer_still_learns()
+    {
+        var (ml, train, test) = Digits(rows: 1797);
+        var options = new MultilayerPerceptronTrainer.Options { Seed = 3, Epochs = 15, ValidationFraction = 0 };
+        using var inMemory = ml.MulticlassClassification.Trainers.MultilayerPerceptron(options).Fit(train);
+        options.TrainingData = TrainingDataMode.Streamed;
+        options.ShuffleBufferRows = 128;
+        using var streamed = ml.MulticlassClassification.Trainers.MultilayerPerceptron(options).Fit(train);
+
+        double expected = ml.MulticlassClassification.Evaluate(inMemory.Transform(test)).MicroAccuracy;
+        double accuracy = ml.MulticlassClassification.Evaluate(streamed.Transform(test)).MicroAccuracy;
+
+        Assert.True(accuracy >= expected - 0.02, $"streamed through 128 rows: {accuracy:F4}; in memory: {expected:F4}");
+    }
+
+    [Fact]
+    public void Auto_streams_above_the_memory_budget_and_says_so_in_the_log()
+    {
+        var (ml, train, _) = Digits(rows: 200);
+        var messages = new List<string>();
+        ml.Log += (_, e) => { if (e.Source == "MultilayerPerceptron" && e.Kind == ChannelMessageKind.Info) { lock (messages) { messages.Add(e.Message); } } };
+        var options = new MultilayerPerceptronTrainer.Options { Epochs = 1, Seed = 1 };
+
+        using (ml.MulticlassClassification.Trainers.MultilayerPerceptron(options).Fit(train))
+        {
+            Assert.DoesNotContain(messages, m => m.Contains("streamed", StringComparison.Ordinal));
+        }
+        // About 140 training rows x 64 values x 4 bytes: far above a budget of 1,000 bytes.
+        options.TrainingDataMemoryBudget = 1_000;
+        messages.Clear();
+        using (ml.MulticlassClassification.Trainers.MultilayerPerceptron(options).Fit(train))
+        {
+            Assert.Contains(messages, m => m.Contains("the features are streamed from the data at every epoch (Options.TrainingData)", StringComparison.Ordinal));
+        }
+    }
+
+    /// <summary>Rows whose values change from the third time they are read on (a file rewritten while training).</summary>
+    private sealed class ChangingRows(IReadOnlyList<Datasets.DigitRow> rows) : IEnumerable<Datasets.DigitRow>
+    {
+        private int _reads;
+
+        public IEnumerator<Datasets.DigitRow> GetEnumerator()
+        {
+            int read = Interlocked.Increment(ref _reads);
+            return rows.Select(r => new Datasets.DigitRow { Features = r.Features.Select(v => read >= 3 ? v + 1 : v).ToArray(), Label = r.Label }).GetEnumerator();
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    [Fact]
+    public void A_view_that_changes_between_epochs_stops_training_with_an_error()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(new ChangingRows(Datasets.DigitRows.Take(100).ToArray()));
+        var trainer = ml.Regression.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+        {
+            Epochs = 3, Seed = 1, TrainingData = TrainingDataMode.Streamed, StandardizeFeatures = false,
+        });
+
+        var error = Assert.Throws<InvalidOperationException>(() => trainer.Fit(data));
+
+        Assert.StartsWith("The streamed training data changed between passes: row 0 is not the row first read there", error.Message);
+    }
+
+    [Fact]
+    public void The_stacked_autoencoder_refuses_streamed_training_by_name()
+    {
+        var (ml, train, _) = Digits(rows: 100);
+        var trainer = ml.MulticlassClassification.Trainers.StackedAutoencoder(new StackedAutoencoderTrainer.Options { TrainingData = TrainingDataMode.Streamed });
+
+        var error = Assert.Throws<NotSupportedException>(() => trainer.Fit(train));
+
+        Assert.Equal("Options.TrainingData is Streamed, but StackedAutoencoder trains on rows held in memory: set it to Auto or InMemory.", error.Message);
+    }
+
+    [Fact]
+    public void Streaming_options_out_of_range_are_named()
+    {
+        var ml = new MLContext();
+
+        var budget = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Regression.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options { TrainingDataMemoryBudget = -1 }));
+        var buffer = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Regression.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options { ShuffleBufferRows = 40 }));
+
+        Assert.StartsWith("Options.TrainingDataMemoryBudget must be at least 0", budget.Message);
+        Assert.StartsWith("Options.ShuffleBufferRows must be 0 (as many rows as 64 MiB hold) or at least two batches (64 rows for BatchSize 32); got 40.", buffer.Message);
+    }
+}
