@@ -90,6 +90,28 @@ internal static class TrainingDataReader
         return rows;
     }
 
+    /// <summary>
+    /// An autoencoder's training rows, whose targets are their features (<see cref="ReconstructionSet"/>): the feature column and,
+    /// when <paramref name="weightName"/> names one, the example weight column read in the same pass; with <paramref name="stream"/>,
+    /// a streamed set (<see cref="TrainingSet.Streamed"/>) whose features are read again at every pass.
+    /// </summary>
+    public static TrainingSet ReadReconstruction(IDataView data, DataViewSchema.Column feature, int featureSize, string? weightName,
+        CancellationToken cancellationToken, bool stream, string role = "Feature")
+    {
+        var weight = weightName is null ? (DataViewSchema.Column?)null : WeightColumn(data, weightName, "example weight");
+        var weights = weight is null ? null : new List<float>();
+        IRowStore store = stream ? new Fingerprints(featureSize) : new RowArray(featureSize, data.GetRowCount(), role, feature.Name);
+        ReadRows(data, feature, featureSize, weight is { } w ? [w] : [], cursor =>
+        {
+            var readWeight = weight is { } column ? CreateWeightReader(cursor, column) : null;
+            return position => weights?.Add(readWeight!(position));
+        }, cancellationToken, sequence: null, store, role);
+        var set = store is Fingerprints fingerprints
+            ? TrainingSet.Streamed(new DataViewRows(data, feature, featureSize, null, fingerprints.ToArray()), [featureSize], [], featureSize, targetsAreFeatures: true)
+            : ReconstructionSet.Create(((RowArray)store).ToArray(), featureSize);
+        return weights is null ? set : set.WithWeights(CheckSomeCount(weights, weight!.Value));
+    }
+
     /// <summary>The <c>Single</c> weight column <paramref name="name"/> of <paramref name="data"/>, or the schema error naming it as <paramref name="role"/>.</summary>
     public static DataViewSchema.Column WeightColumn(IDataView data, string name, string role)
     {

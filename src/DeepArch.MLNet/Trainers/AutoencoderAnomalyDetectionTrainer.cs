@@ -71,7 +71,7 @@ public enum AnomalyThresholdSource
 /// <para>The threshold comparison is a node of the exported ONNX graph, so a saved model (either load path) predicts
 /// exactly what the trained one does. The threshold is <see cref="Threshold"/> after <c>Fit</c>.</para>
 /// <para>Train on normal rows only (or mostly): the network learns to reconstruct what it sees. Training reads
-/// the feature column into memory once (4 bytes per value); scoring streams.</para>
+/// the feature column into memory once (4 bytes per value), or streams it (<c>Options.TrainingData</c>); scoring streams.</para>
 /// <para>The options are validated when the detector is created and again when <c>Fit</c> starts, which reads them all
 /// then: a change to <c>TrainerOptions</c> in between applies in full.</para>
 /// </remarks>
@@ -96,6 +96,9 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
         return SchemaShapes.With(inputSchema, AnomalyTask.OutputShape(TrainerOptions.FeatureContributionsColumnName));
     }
 
+    /// <inheritdoc/>
+    private protected override bool CanStream => true;
+
     private protected override FitData Read(Options options, IDataView train, IDataView? validation)
     {
         ThresholdScores.RequireValidation(options.ThresholdSource, validation is not null, "rows");
@@ -111,13 +114,13 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
                 "(an undercomplete autoencoder; a code as large as the input can learn the identity).");
         }
         var ct = options.CancellationToken;
-        var (rows, weights) = TrainingDataReader.ReadRowsAndWeights(train, feature, featureSize, options.ExampleWeightColumnName, ct);
-        var trainSet = ReconstructionSet.Create(rows, featureSize).WithWeights(weights);
+        bool stream = Streams(options, train, featureSize);
+        var trainSet = TrainingDataReader.ReadReconstruction(train, feature, featureSize, options.ExampleWeightColumnName, ct, stream);
         TrainingSet? validationSet = null;
         if (validation is not null)
         {
             var validationFeature = FeatureColumn.Resolve(validation.Schema, options.FeatureColumnName, featureSize, "validation feature");
-            validationSet = ReconstructionSet.Create(TrainingDataReader.ReadFeatures(validation, validationFeature, featureSize, ct), featureSize);
+            validationSet = TrainingDataReader.ReadReconstruction(validation, validationFeature, featureSize, null, ct, stream);
         }
         return new FitData(feature, featureSize, trainSet, validationSet, Task: null);
     }
@@ -132,7 +135,8 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
         var (options, network, scoring) = (fitted.Options, fitted.Network, fitted.Scoring);
         string input = fitted.Data.Input.Name;
         int featureSize = fitted.Data.InputSize;
-        float[] trainRows = fitted.Data.Train.Features;
+        var train = fitted.Data.Train;
+        int chunkRows = ThresholdScores.ChunkRows(featureSize, scoring);
         var score = options.Kind == AutoencoderKind.Variational && options.VariationalScore == AutoencoderScore.NegativeElbo
             ? AutoencoderScore.NegativeElbo : AutoencoderScore.ReconstructionError;
         float[]? scale = null;
@@ -142,17 +146,37 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
             // One ONNX Runtime pass over the training rows serves both the scale and, when the threshold needs the
             // training scores, the scores themselves: a second export, session and pass would compute the same
             // reconstructions again (measured in eng/bench: the pass costs about one forward pass over the rows).
-            float[] reconstruction = ThresholdScores.Run(network.ExportScoringOnnx(input, score), input, trainRows, featureSize,
-                AutoencoderScoringExport.ReconstructionOutput, featureSize, scoring);
-            scale = FeatureErrorScale(reconstruction, trainRows, featureSize);
+            // Streamed rows come in chunks, and their scores need the scale first: a second pass.
+            byte[] reconstructionModel = network.ExportScoringOnnx(input, score);
+            var errors = new ErrorMoments(featureSize);
+            float[]? reconstruction = null;
+            ThresholdScores.Run(reconstructionModel, input, train.FeatureChunks(chunkRows), featureSize, AutoencoderScoringExport.ReconstructionOutput, featureSize, scoring,
+                (rows, outputs) => errors.Add(reconstruction = outputs, rows));
+            scale = errors.Scale();
             if (options.ThresholdSource == AnomalyThresholdSource.Contamination && score == AutoencoderScore.ReconstructionError)
             {
-                trainScores = StandardizedErrors(reconstruction, trainRows, featureSize, scale);
+                if (train.Rows is null)
+                {
+                    trainScores = StandardizedErrors(reconstruction!, train.Features, featureSize, scale);
+                }
+                else
+                {
+                    var scores = new List<float>(train.Count);
+                    ThresholdScores.Run(reconstructionModel, input, train.FeatureChunks(chunkRows), featureSize, AutoencoderScoringExport.ReconstructionOutput, featureSize, scoring,
+                        (rows, outputs) => scores.AddRange(StandardizedErrors(outputs, rows, featureSize, scale)));
+                    trainScores = scores.ToArray();
+                }
             }
         }
+        float[] Scores(TrainingSet set)
+        {
+            var scores = new List<float>(set.Count);
+            ThresholdScores.Run(network.ExportScoringOnnx(input, score, scale), input, set.FeatureChunks(chunkRows), featureSize, AutoencoderScoringExport.ScoreOutput, 1, scoring,
+                (_, outputs) => scores.AddRange(outputs));
+            return scores.ToArray();
+        }
         float threshold = ThresholdScores.Choose(options.ThresholdSource, options.Threshold, options.Contamination, options.FalsePositiveRate,
-            () => trainScores ?? Scores(network.ExportScoringOnnx(input, score, scale), input, trainRows, featureSize, scoring),
-            () => Scores(network.ExportScoringOnnx(input, score, scale), input, fitted.Data.Validation!.Features, featureSize, scoring));
+            () => trainScores ?? Scores(train), () => Scores(fitted.Data.Validation!));
         Threshold = threshold;
 
         var task = new AnomalyTask { Threshold = threshold, FeatureSize = featureSize, FeatureContributionsColumn = options.FeatureContributionsColumnName, MissingValues = options.MissingValues };
@@ -161,28 +185,38 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
     }
 
     /// <summary>
-    /// Each feature's standard deviation of the training reconstruction error <c>x - x̂</c>, floored at 1% of their mean
-    /// (and at 1e-6), so that a feature the autoencoder reconstructs perfectly (a pixel always 0) cannot blow up the score.
+    /// Each feature's standard deviation of the training reconstruction error <c>x - x̂</c>, accumulated over the rows (in one
+    /// array or in chunks, in order) and floored at 1% of their mean (and at 1e-6), so that a feature the autoencoder reconstructs
+    /// perfectly (a pixel always 0) cannot blow up the score.
     /// </summary>
-    internal static float[] FeatureErrorScale(float[] reconstruction, float[] rows, int featureSize)
+    internal sealed class ErrorMoments(int featureSize)
     {
-        int count = rows.Length / featureSize;
-        var sum = new double[featureSize];
-        var sumSquares = new double[featureSize];
-        for (int i = 0; i < rows.Length; i++)
+        private readonly double[] _sum = new double[featureSize];
+        private readonly double[] _sumSquares = new double[featureSize];
+        private long _rows;
+
+        public void Add(float[] reconstruction, float[] rows)
         {
-            double error = rows[i] - reconstruction[i];
-            sum[i % featureSize] += error;
-            sumSquares[i % featureSize] += error * error;
+            for (int i = 0; i < rows.Length; i++)
+            {
+                double error = rows[i] - reconstruction[i];
+                _sum[i % featureSize] += error;
+                _sumSquares[i % featureSize] += error * error;
+            }
+            _rows += rows.Length / featureSize;
         }
-        var std = new double[featureSize];
-        for (int j = 0; j < featureSize; j++)
+
+        public float[] Scale()
         {
-            double mean = sum[j] / count;
-            std[j] = Math.Sqrt(Math.Max(0, sumSquares[j] / count - mean * mean));
+            var std = new double[featureSize];
+            for (int j = 0; j < featureSize; j++)
+            {
+                double mean = _sum[j] / _rows;
+                std[j] = Math.Sqrt(Math.Max(0, _sumSquares[j] / _rows - mean * mean));
+            }
+            double floor = Math.Max(1e-6, 0.01 * std.Average());
+            return std.Select(s => (float)Math.Max(s, floor)).ToArray();
         }
-        double floor = Math.Max(1e-6, 0.01 * std.Average());
-        return std.Select(s => (float)Math.Max(s, floor)).ToArray();
     }
 
     /// <summary>
@@ -206,9 +240,6 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
         }
         return scores;
     }
-
-    private static float[] Scores(byte[] model, string input, float[] rows, int featureSize, ScoringSettings scoring)
-        => ThresholdScores.Run(model, input, rows, featureSize, AutoencoderScoringExport.ScoreOutput, 1, scoring);
 
     /// <summary>
     /// Options of <see cref="AutoencoderAnomalyDetectionTrainer"/>: the feature column, the threshold, and the autoencoder's options

@@ -102,6 +102,21 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         return FitCore(trainData, validationData, initialModel);
     }
 
+    /// <summary>Whether the estimator can train on streamed rows (<see cref="NetworkOptions.TrainingData"/>); false (the default) when it needs them in memory.</summary>
+    private protected virtual bool CanStream => false;
+
+    /// <summary>
+    /// Whether this <c>Fit</c> streams its rows: as <see cref="NetworkOptions.TrainingData"/> says, and for Auto, when
+    /// <paramref name="featureSize"/> values per row, over the view's rows (counted when the view does not know them), take more
+    /// than the memory budget.
+    /// </summary>
+    private protected bool Streams(TOptions options, IDataView train, int featureSize) => options.TrainingData switch
+    {
+        TrainingDataMode.InMemory => false,
+        TrainingDataMode.Streamed => true,
+        _ => CanStream && (train.GetRowCount() ?? TrainingDataReader.CountRows(train, options.CancellationToken)) * featureSize * (long)sizeof(float) > options.MemoryBudgetBytes,
+    };
+
     /// <summary>Why this estimator cannot continue training a fitted model, or null (the default) when it can.</summary>
     private protected virtual string? WarmStartRefusal => null;
 
@@ -113,6 +128,10 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         ArgumentNullException.ThrowIfNull(train);
         var options = NetworkOptions.Snapshot(LiveOptions);
         options.CheckEarlyStoppingHasValidation(validation is not null);
+        if (options.TrainingData == TrainingDataMode.Streamed && !CanStream)
+        {
+            throw new NotSupportedException($"Options.TrainingData is Streamed, but {Name} trains on rows held in memory: set it to Auto or InMemory.");
+        }
         var initialInfo = initial is null ? null : CheckInitialModel(initial.Info);
         var data = Read(options, train, validation);
         int seed = options.Seed ?? CatalogEnvironment.Seed(_environment);

@@ -125,9 +125,42 @@ public abstract class NetworkOptions
     /// <summary>Epochs between checkpoints (the last epoch and an early stop always write one); at least 1.</summary>
     public int CheckpointEvery { get; set; } = 1;
 
+    /// <summary>
+    /// Whether <c>Fit</c> holds the training rows' features in memory or streams them: reads them again from the <c>IDataView</c> at
+    /// every epoch, shuffled through a buffer of <see cref="ShuffleBufferRows"/> rows, so that training memory stays flat however
+    /// many rows there are (the labels and weights, one or two values per row, are held either way). <see cref="TrainingDataMode.Auto"/>
+    /// (default) streams when the feature column would take more than <see cref="TrainingDataMemoryBudget"/> in memory. A
+    /// <c>Fit(train, validation)</c> validation set is streamed with the training rows. Streaming reads the data once more per epoch
+    /// (and once for the validation rows), which costs what reading the <c>IDataView</c> costs: the README's "Training on data larger
+    /// than memory" has the figures. The perceptron, convolutional and recurrent trainers, the autoencoder anomaly detector and the
+    /// autoencoder transforms stream; the others (the stacked autoencoder, GANs, sequence-to-sequence, the forecasters and the
+    /// encoder-decoder detector) hold their rows in memory and refuse <see cref="TrainingDataMode.Streamed"/> by name.
+    /// </summary>
+    public TrainingDataMode TrainingData { get; set; } = TrainingDataMode.Auto;
+
+    /// <summary>
+    /// With <see cref="TrainingData"/> <see cref="TrainingDataMode.Auto"/>: the most bytes the training features (rows x values x 4)
+    /// may take in memory before <c>Fit</c> streams them instead. 0 (default): one eighth of the memory the process may use (the GC's
+    /// <c>TotalAvailableMemoryBytes</c>, a container's limit where there is one). Training in memory holds about 3.5 bytes per byte of
+    /// features at its peak (the features, libtorch's copy, their shuffled batches; eng/bench's memory step), so the default keeps an
+    /// in-memory <c>Fit</c> under about half of that memory and streams beyond.
+    /// </summary>
+    public long TrainingDataMemoryBudget { get; set; }
+
+    /// <summary>
+    /// For streamed training (<see cref="TrainingData"/>): how many rows the shuffle buffer holds. Each epoch reads the rows in their
+    /// order into the buffer, shuffles what it holds and trains on it batch by batch, so a row is only mixed with rows near it in the
+    /// data: shuffle data sorted by class or by time first (for example <c>mlContext.Data.ShuffleRows</c> with a seed, saved to a
+    /// binary file). 0 (default): as many rows as 64 MiB hold, and at least 8 batches; otherwise at least 2 x <see cref="BatchSize"/>.
+    /// When the buffer holds every row, streamed training is exactly in-memory training.
+    /// </summary>
+    public int ShuffleBufferRows { get; set; }
+
     /// <summary>Checks every option, naming the first one out of range ("Options.BatchSize must be positive; got 0.").</summary>
     internal virtual void Validate()
     {
+        Check(Enum.IsDefined(TrainingData), nameof(TrainingData), TrainingData, "must be Auto, InMemory or Streamed");
+        Check(TrainingDataMemoryBudget >= 0, nameof(TrainingDataMemoryBudget), TrainingDataMemoryBudget, "must be at least 0 (0 = one eighth of the memory available)");
         Check(CheckpointDirectory is null || Seed is not null, nameof(Seed), "null",
             "must be set when CheckpointDirectory is: a resumed Fit must draw the same random numbers as the run it continues");
         Check(ScoringBatchSize >= 1 && ScoringBatchSize <= ScoringSettings.MaxBatchSize, nameof(ScoringBatchSize), ScoringBatchSize, $"must be in [1, {ScoringSettings.MaxBatchSize}]");
@@ -181,12 +214,12 @@ public abstract class NetworkOptions
         return options;
     }
 
-    /// <summary>The shuffle buffer's rows for streamed training (<see cref="NetworkTrainerOptions.ShuffleBufferRows"/>); 0 for estimators that do not stream.</summary>
-    private protected virtual int StreamBufferRows => 0;
+    /// <summary>The budget <see cref="TrainingDataMemoryBudget"/> sets, in bytes.</summary>
+    internal long MemoryBudgetBytes => TrainingDataMemoryBudget > 0 ? TrainingDataMemoryBudget : TrainingMemory.AvailableBytes / 8;
 
     private TrainingOptions LoopOptions(int seed) => new()
     {
-        ShuffleBufferRows = StreamBufferRows,
+        ShuffleBufferRows = ShuffleBufferRows,
         Epochs = Epochs,
         BatchSize = BatchSize,
         LearningRate = LearningRate,

@@ -33,28 +33,8 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
     /// <summary>For a recurrent network: how the feature column holds time steps; null (default) for a plain feature vector.</summary>
     private protected virtual SequenceInput? Sequence(TOptions options) => null;
 
-    /// <summary>Whether the trainer can train on streamed rows (<see cref="NetworkTrainerOptions.TrainingData"/>); true unless it needs them in memory.</summary>
-    private protected virtual bool CanStream => true;
-
-    /// <summary>
-    /// Whether this <c>Fit</c> streams its rows: as <see cref="NetworkTrainerOptions.TrainingData"/> says, and for Auto, when
-    /// <paramref name="featureSize"/> values per row, over the view's rows (counted when the view does not know them), take more
-    /// than the memory budget.
-    /// </summary>
-    private bool Streams(TOptions o, IDataView train, int featureSize)
-    {
-        switch (o.TrainingData)
-        {
-            case TrainingDataMode.InMemory:
-                return false;
-            case TrainingDataMode.Streamed when !CanStream:
-                throw new NotSupportedException($"Options.TrainingData is Streamed, but {Name} trains on rows held in memory: set it to Auto or InMemory.");
-            case TrainingDataMode.Streamed:
-                return true;
-            default:
-                return CanStream && (train.GetRowCount() ?? TrainingDataReader.CountRows(train, o.CancellationToken)) * featureSize * (long)sizeof(float) > o.MemoryBudgetBytes;
-        }
-    }
+    /// <inheritdoc/>
+    private protected override bool CanStream => true;
 
     /// <summary>Checks the feature column against options that size it (a convolutional network's input shape) before any row is read.</summary>
     private protected virtual void CheckFeature(TOptions options, DataViewSchema.Column feature, int size)

@@ -11,21 +11,49 @@ internal static class ThresholdScores
     /// <summary>Runs <paramref name="model"/> over <paramref name="rows"/> (row-major, <paramref name="inputSize"/> values each) and returns output <paramref name="output"/>.</summary>
     public static float[] Run(byte[] model, string input, float[] rows, int inputSize, string output, int width, ScoringSettings scoring)
     {
-        int count = rows.Length / inputSize;
-        var result = new float[count * width];
-        using var scorer = new OnnxScorer(model, input, inputSize, [(output, [width])], scoring);
-        int batchSize = Math.Max(scoring.BatchSize, 256);
-        var batch = scorer.CreateBatch(batchSize);
-        var buffer = new float[batchSize * inputSize];
-        for (int start = 0; start < count; start += batchSize)
-        {
-            int size = Math.Min(batchSize, count - start);
-            Array.Copy(rows, start * inputSize, buffer, 0, size * inputSize);
-            scorer.Run(buffer, size, batch);
-            Array.Copy(batch.Outputs[0], 0, result, start * width, size * width);
-        }
+        float[] result = [];
+        Run(model, input, [rows], inputSize, output, width, scoring, (_, outputs) => result = outputs);
         return result;
     }
+
+    /// <summary>
+    /// Runs <paramref name="model"/> over each chunk of rows in turn, with one session, and hands <paramref name="onChunk"/> each
+    /// chunk with its outputs. A chunk of whole scoring batches (<see cref="ChunkRows"/>) is cut into the batches one array of
+    /// the same rows would be, so the outputs are the same bits either way.
+    /// </summary>
+    public static void Run(byte[] model, string input, IEnumerable<float[]> chunks, int inputSize, string output, int width, ScoringSettings scoring,
+        Action<float[], float[]> onChunk)
+    {
+        using var scorer = new OnnxScorer(model, input, inputSize, [(output, [width])], scoring);
+        int batchSize = BatchSize(scoring);
+        var batch = scorer.CreateBatch(batchSize);
+        var buffer = new float[batchSize * inputSize];
+        foreach (float[] rows in chunks)
+        {
+            int count = rows.Length / inputSize;
+            var result = new float[count * width];
+            for (int start = 0; start < count; start += batchSize)
+            {
+                int size = Math.Min(batchSize, count - start);
+                Array.Copy(rows, start * inputSize, buffer, 0, size * inputSize);
+                scorer.Run(buffer, size, batch);
+                Array.Copy(batch.Outputs[0], 0, result, start * width, size * width);
+            }
+            onChunk(rows, result);
+        }
+    }
+
+    /// <summary>The bytes of streamed rows scored at a time (<see cref="ChunkRows"/>): 64 MiB; tests lower it to cut small data into several chunks.</summary>
+    internal static long ChunkBytes { get; set; } = 64L << 20;
+
+    /// <summary>The rows per chunk of streamed rows of <paramref name="inputSize"/> values: whole scoring batches, about <see cref="ChunkBytes"/>.</summary>
+    public static int ChunkRows(int inputSize, ScoringSettings scoring)
+    {
+        int batchSize = BatchSize(scoring);
+        return (int)Math.Max(1, ChunkBytes / sizeof(float) / inputSize / batchSize) * batchSize;
+    }
+
+    private static int BatchSize(ScoringSettings scoring) => Math.Max(scoring.BatchSize, 256);
 
     /// <summary>The smallest score t with at most <paramref name="fraction"/> of <paramref name="scores"/> above it.</summary>
     public static float UpperQuantile(float[] scores, double fraction)

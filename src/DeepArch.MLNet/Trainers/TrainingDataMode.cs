@@ -1,10 +1,10 @@
 namespace DeepArch.MLNet;
 
-/// <summary>How <c>Fit</c> holds the training rows' features (<see cref="NetworkTrainerOptions.TrainingData"/>).</summary>
+/// <summary>How <c>Fit</c> holds the training rows' features (<see cref="NetworkOptions.TrainingData"/>).</summary>
 public enum TrainingDataMode
 {
     /// <summary>
-    /// In memory while they take at most <see cref="NetworkTrainerOptions.TrainingDataMemoryBudget"/>, streamed above it
+    /// In memory while they take at most <see cref="NetworkOptions.TrainingDataMemoryBudget"/>, streamed above it
     /// (the default).
     /// </summary>
     Auto,
@@ -14,7 +14,7 @@ public enum TrainingDataMode
 
     /// <summary>
     /// Read again from the <c>IDataView</c> at every epoch, shuffled through a buffer of
-    /// <see cref="NetworkTrainerOptions.ShuffleBufferRows"/> rows: memory stays flat however many rows there are. The data
+    /// <see cref="NetworkOptions.ShuffleBufferRows"/> rows: memory stays flat however many rows there are. The data
     /// must give the same rows in the same order at every pass (every ML.NET loader and deterministic transform does).
     /// </summary>
     Streamed,

@@ -41,6 +41,9 @@ public abstract class AutoencoderTransformEstimator<TOptions> : NetworkEstimator
         return SchemaShapes.With(inputSchema, [VectorOutputTask.OutputShape(TransformOptions.OutputColumnName)]);
     }
 
+    /// <inheritdoc/>
+    private protected override bool CanStream => true;
+
     private protected override FitData Read(TOptions o, IDataView train, IDataView? validation)
     {
         var (column, size) = FeatureColumn.Resolve(train.Schema, o.InputColumn, "input");
@@ -53,9 +56,10 @@ public abstract class AutoencoderTransformEstimator<TOptions> : NetworkEstimator
                 $"for the {o.Kind} kind (an undercomplete autoencoder); choose a code size below {size}, or the Sparse or Denoising kind.");
         }
         var ct = o.CancellationToken;
-        var trainSet = ReconstructionSet.Create(TrainingDataReader.ReadFeatures(train, column, size, ct), size);
+        bool stream = Streams(o, train, size);
+        var trainSet = TrainingDataReader.ReadReconstruction(train, column, size, null, ct, stream);
         var validationSet = validation is null ? null
-            : ReconstructionSet.Create(TrainingDataReader.ReadFeatures(validation, FeatureColumn.Resolve(validation.Schema, o.InputColumn, size, "validation input"), size, ct), size);
+            : TrainingDataReader.ReadReconstruction(validation, FeatureColumn.Resolve(validation.Schema, o.InputColumn, size, "validation input"), size, null, ct, stream);
         return new FitData(column, size, trainSet, validationSet, Task: null);
     }
 

@@ -69,27 +69,13 @@ public sealed record Normalization : LayerSpec
         {
             throw new ArgumentException("Adapt needs at least one row to use; got none.", nameof(use));
         }
-        // Each source position's index in the set when it is one of the rows used, -1 otherwise.
-        var used = new int[source.Count];
-        Array.Fill(used, -1);
-        foreach (int index in use ?? Enumerable.Range(0, set.Count))
-        {
-            used[set.Positions?[index] ?? index] = index;
-        }
         var moments = new Welford(width);
         var row = new float[width];
-        using var pass = source.Open();
-        for (int position = 0; position < used.Length && pass.MoveNext(); position++)
+        using var pass = new StreamedRows.CheckedPass(source, StreamedRows.IndexOf(set, use), use?.Count ?? set.Count);
+        while (pass.MoveNext(out _))
         {
-            if (used[position] >= 0)
-            {
-                pass.Read(row);
-                if (StreamedRows.Fingerprint(row) != source.Fingerprints[position])
-                {
-                    throw new InvalidOperationException($"The streamed training data changed between passes: row {position:N0} is not the row first read there.");
-                }
-                moments.Add(row);
-            }
+            pass.Read(row);
+            moments.Add(row);
         }
         return FromMoments(moments.Result());
     }

@@ -169,13 +169,7 @@ internal abstract class BatchSource : IDisposable
             _device = device;
             _buffer = buffer;
             _sampleShape = set.SampleShape.Select(d => (long)d).ToArray();
-            // Each source row's index in the set, or -1 for a row of another set.
-            _indexOf = new int[_rows.Count];
-            Array.Fill(_indexOf, -1);
-            for (int i = 0; i < set.Count; i++)
-            {
-                _indexOf[set.Positions?[i] ?? i] = i;
-            }
+            _indexOf = StreamedRows.IndexOf(set, null);
             _whole = buffer.Rows >= set.Count;
         }
 
@@ -214,7 +208,7 @@ internal abstract class BatchSource : IDisposable
             var batchSlots = new int[batchSize + 1];
             var batchIndices = new int[batchSize + 1];
             int filled = 0, emitted = 0;
-            using var pass = new CheckedPass(_rows, _indexOf, Count);
+            using var pass = new StreamedRows.CheckedPass(_rows, _indexOf, Count);
             while (emitted < Count)
             {
                 while (filled < capacity && pass.MoveNext(out int index))
@@ -290,7 +284,7 @@ internal abstract class BatchSource : IDisposable
             int capacity = _buffer.Rows;
             var slotIndex = new int[capacity];
             int[] indices = new int[batchSize];
-            using var pass = new CheckedPass(_rows, _indexOf, Count);
+            using var pass = new StreamedRows.CheckedPass(_rows, _indexOf, Count);
             while (!pass.Done)
             {
                 int filled = 0;
@@ -355,7 +349,7 @@ internal abstract class BatchSource : IDisposable
         /// <summary>Reads the whole set into the buffer, each row at its index in the set.</summary>
         private void ReadAll()
         {
-            using var pass = new CheckedPass(_rows, _indexOf, Count);
+            using var pass = new StreamedRows.CheckedPass(_rows, _indexOf, Count);
             while (pass.MoveNext(out int index))
             {
                 pass.Read(_buffer.Values.AsSpan(index * RowSize, RowSize));
@@ -413,60 +407,5 @@ internal abstract class BatchSource : IDisposable
             host.bytes = MemoryMarshal.AsBytes(values);
             return _device.type == DeviceType.CPU ? host : host.to(_device);
         }
-    }
-
-    /// <summary>
-    /// One pass over a streamed source that yields the rows of one set (by position) and checks that the source still gives
-    /// the rows first read: every row read has its first fingerprint, and the pass ends after as many rows as the first read.
-    /// </summary>
-    private sealed class CheckedPass(StreamedRows rows, int[] indexOf, int wanted) : IDisposable
-    {
-        private readonly StreamedRows.Pass _pass = rows.Open();
-        private int _position = -1;
-        private int _yielded;
-
-        /// <summary>Whether every row of the set has been yielded.</summary>
-        public bool Done => _yielded == wanted;
-
-        /// <summary>Moves to the set's next row; <paramref name="index"/> is its index in the set.</summary>
-        public bool MoveNext(out int index)
-        {
-            index = -1;
-            if (Done)
-            {
-                return false;
-            }
-            while (_pass.MoveNext())
-            {
-                _position++;
-                if (_position >= indexOf.Length)
-                {
-                    throw Changed($"it gave more than the {indexOf.Length:N0} rows it had when first read");
-                }
-                if (indexOf[_position] >= 0)
-                {
-                    index = indexOf[_position];
-                    _yielded++;
-                    return true;
-                }
-            }
-            throw Changed($"it ended after {_position + 1:N0} rows; it had {indexOf.Length:N0} when first read");
-        }
-
-        /// <summary>Reads the current row and checks it.</summary>
-        public void Read(Span<float> destination)
-        {
-            _pass.Read(destination);
-            if (StreamedRows.Fingerprint(destination) != rows.Fingerprints[_position])
-            {
-                throw Changed($"row {_position:N0} is not the row first read there (other values, or another order)");
-            }
-        }
-
-        private static InvalidOperationException Changed(string what) => new(
-            $"The streamed training data changed between passes: {what}. Streaming reads the data again at every epoch and needs it to give " +
-            "the same rows in the same order each time (a ShuffleRows without a fixed seed, or a file changed while training, does not).");
-
-        public void Dispose() => _pass.Dispose();
     }
 }

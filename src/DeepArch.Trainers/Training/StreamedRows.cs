@@ -77,6 +77,76 @@ public abstract class StreamedRows
         public virtual void Dispose() => GC.SuppressFinalize(this);
     }
 
+    /// <summary>
+    /// Each source position's index in <paramref name="set"/> (a streamed set) when it is one of the rows at
+    /// <paramref name="use"/> (indices in the set; every row when null), -1 otherwise.
+    /// </summary>
+    internal static int[] IndexOf(TrainingSet set, IEnumerable<int>? use)
+    {
+        var indexOf = new int[set.Rows!.Count];
+        Array.Fill(indexOf, -1);
+        foreach (int index in use ?? Enumerable.Range(0, set.Count))
+        {
+            indexOf[set.Positions?[index] ?? index] = index;
+        }
+        return indexOf;
+    }
+
+        /// <summary>
+        /// One pass over a streamed source that yields the rows of one set (by position) and checks that the source still gives
+        /// the rows first read: every row read has its first fingerprint, and the pass ends after as many rows as the first read.
+        /// </summary>
+        internal sealed class CheckedPass(StreamedRows rows, int[] indexOf, int wanted) : IDisposable
+        {
+            private readonly StreamedRows.Pass _pass = rows.Open();
+            private int _position = -1;
+            private int _yielded;
+
+            /// <summary>Whether every row of the set has been yielded.</summary>
+            public bool Done => _yielded == wanted;
+
+            /// <summary>Moves to the set's next row; <paramref name="index"/> is its index in the set.</summary>
+            public bool MoveNext(out int index)
+            {
+                index = -1;
+                if (Done)
+                {
+                    return false;
+                }
+                while (_pass.MoveNext())
+                {
+                    _position++;
+                    if (_position >= indexOf.Length)
+                    {
+                        throw Changed($"it gave more than the {indexOf.Length:N0} rows it had when first read");
+                    }
+                    if (indexOf[_position] >= 0)
+                    {
+                        index = indexOf[_position];
+                        _yielded++;
+                        return true;
+                    }
+                }
+                throw Changed($"it ended after {_position + 1:N0} rows; it had {indexOf.Length:N0} when first read");
+            }
+
+            /// <summary>Reads the current row and checks it.</summary>
+            public void Read(Span<float> destination)
+            {
+                _pass.Read(destination);
+                if (StreamedRows.Fingerprint(destination) != rows.Fingerprints[_position])
+                {
+                    throw Changed($"row {_position:N0} is not the row first read there (other values, or another order)");
+                }
+            }
+
+            private static InvalidOperationException Changed(string what) => new(
+                $"The streamed training data changed between passes: {what}. Streaming reads the data again at every epoch and needs it to give " +
+                "the same rows in the same order each time (a ShuffleRows without a fixed seed, or a file changed while training, does not).");
+
+            public void Dispose() => _pass.Dispose();
+        }
+
     private sealed class ArrayRows(float[] rows, int size, int[] fingerprints) : StreamedRows(size, fingerprints)
     {
         public override Pass Open() => new ArrayPass(rows, RowSize);

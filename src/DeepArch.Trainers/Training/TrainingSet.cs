@@ -130,6 +130,33 @@ public sealed class TrainingSet
             : new TrainingSet(Features, SampleShape, Targets, TargetWidth) { Weights = weights };
     }
 
+    /// <summary>
+    /// The features in row-major chunks: a set in memory gives <see cref="Features"/> as one chunk; a streamed set reads its
+    /// source once, in chunks of at most <paramref name="rows"/> rows (each a new array), in the source's order (the set's
+    /// order unless it is a subset), checking every row against its first fingerprint.
+    /// </summary>
+    public IEnumerable<float[]> FeatureChunks(int rows)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        if (Rows is not { } source)
+        {
+            yield return Features;
+            yield break;
+        }
+        int width = source.RowSize, left = Count;
+        using var pass = new StreamedRows.CheckedPass(source, StreamedRows.IndexOf(this, null), Count);
+        while (left > 0)
+        {
+            var chunk = GC.AllocateUninitializedArray<float>(Math.Min(rows, left) * width);
+            for (int r = 0; r < chunk.Length / width && pass.MoveNext(out _); r++)
+            {
+                pass.Read(chunk.AsSpan(r * width, width));
+            }
+            left -= chunk.Length / width;
+            yield return chunk;
+        }
+    }
+
     /// <summary>The rows at <paramref name="indices"/>, as a new set.</summary>
     public TrainingSet Subset(IReadOnlyList<int> indices)
     {

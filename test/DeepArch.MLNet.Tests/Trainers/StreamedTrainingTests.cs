@@ -7,7 +7,7 @@ using Xunit;
 namespace DeepArch.MLNet.Tests.Trainers;
 
 /// <summary>
-/// <see cref="NetworkTrainerOptions.TrainingData"/>: streamed training reads the features from the <c>IDataView</c> at every
+/// <see cref="NetworkOptions.TrainingData"/>: streamed training reads the features from the <c>IDataView</c> at every
 /// epoch instead of holding them. With a shuffle buffer that holds every row it trains exactly the in-memory model (the MLP's
 /// feature and label standardization, the validation split and early stopping included); with a small buffer it still learns;
 /// Auto streams above the memory budget and says so; a view that changes between epochs, and a trainer that cannot stream,
@@ -66,6 +66,68 @@ public class StreamedTrainingTests
         using var streamed = Mlp(TrainingDataMode.Streamed).Fit(data);
 
         Assert.Equal(ScoreReader.Scores(inMemory.Transform(data)), ScoreReader.Scores(streamed.Transform(data)));
+    }
+
+    [Theory]
+    [InlineData(AnomalyThresholdSource.Contamination)]
+    [InlineData(AnomalyThresholdSource.ValidationFalsePositiveRate)]
+    public void A_streamed_autoencoder_detector_chooses_the_in_memory_threshold_and_scores(AnomalyThresholdSource source)
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Datasets.DigitRows.Select(r => new Datasets.DigitRow { Features = r.Features.Select(v => v / 16f).ToArray(), Label = r.Label }).ToArray();
+        IDataView train = ml.Data.LoadFromEnumerable(rows[..900]), validation = ml.Data.LoadFromEnumerable(rows[900..1200]), test = ml.Data.LoadFromEnumerable(rows[1200..]);
+        AutoencoderAnomalyDetectionTrainer Detector(TrainingDataMode mode) => ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyDetectionTrainer.Options
+        {
+            Epochs = 3, Seed = 4, ThresholdSource = source, TrainingData = mode,
+        });
+        // The threshold's passes over streamed rows go in chunks of whole scoring batches: 2 batches of 256 rows here, so
+        // the 900 training rows take 2 chunks.
+        long chunkBytes = ThresholdScores.ChunkBytes;
+        ThresholdScores.ChunkBytes = 2 * 256 * 64 * sizeof(float);
+        try
+        {
+            var inMemory = Detector(TrainingDataMode.InMemory);
+            var streamed = Detector(TrainingDataMode.Streamed);
+            using var expected = inMemory.Fit(train, validation);
+            using var actual = streamed.Fit(train, validation);
+
+            Assert.Equal(inMemory.Threshold, streamed.Threshold);
+            Assert.Equal(ScoreReader.Scores(expected.Transform(test)), ScoreReader.Scores(actual.Transform(test)));
+        }
+        finally
+        {
+            ThresholdScores.ChunkBytes = chunkBytes;
+        }
+    }
+
+    [Fact]
+    public void A_streamed_autoencoder_featurizer_trains_the_in_memory_one()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(Datasets.DigitRows.Take(300).Select(r => new Datasets.DigitRow { Features = r.Features.Select(v => v / 16f).ToArray() }));
+        AutoencoderFeaturizingEstimator Featurizer(TrainingDataMode mode) => ml.Transforms.FeaturizeByAutoencoder(new AutoencoderFeaturizingEstimator.Options
+        {
+            InputColumnName = "Features", OutputColumnName = "Code", Epochs = 2, Seed = 1, TrainingData = mode,
+        });
+
+        using var inMemory = Featurizer(TrainingDataMode.InMemory).Fit(data);
+        using var streamed = Featurizer(TrainingDataMode.Streamed).Fit(data);
+
+        Assert.Equal(Codes(inMemory.Transform(data)), Codes(streamed.Transform(data)));
+        static float[][] Codes(IDataView view) => view.GetColumn<float[]>("Code").ToArray();
+    }
+
+    [Fact]
+    public void An_estimator_that_holds_its_rows_refuses_streaming_by_name()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(Datasets.DigitRows.Take(50));
+        var gan = ml.Transforms.GenerateByAdversarialNetwork(new GenerativeAdversarialNetworkEstimator.Options { TrainingData = TrainingDataMode.Streamed });
+
+        var error = Assert.Throws<NotSupportedException>(() => gan.Fit(data));
+
+        Assert.StartsWith("Options.TrainingData is Streamed, but ", error.Message);
+        Assert.EndsWith(" trains on rows held in memory: set it to Auto or InMemory.", error.Message);
     }
 
     [Fact]
