@@ -13,8 +13,10 @@ namespace DeepArch.Bench;
 /// Peak memory. The parent writes N rows of 784 random floats to a binary .idv file (<c>SaveAsBinary</c>, streamed from a
 /// lazy enumerable, so the rows are never all in memory) and saves a trained MLP; then every measurement runs in a fresh
 /// child process of this program (<c>memory-child</c>), so that peaks do not mix: scoring the first 100,000 and all
-/// 1,000,000 rows streamed from the file (<c>LoadFromBinary</c>, <c>TakeRows</c>), and training the anomaly detector on a
-/// part of it. The child reports the kernel's peak resident set (VmHWM from /proc/self/status) before and after the work.
+/// 1,000,000 rows streamed from the file (<c>LoadFromBinary</c>, <c>TakeRows</c>), and training the anomaly detector on
+/// the first rows of it: in memory on a tenth and on the smaller count, streamed (<c>TrainingData = Streamed</c>) on both
+/// counts, and the in-memory and streamed runs on the smaller count repeated in turn for their throughput. The child reports
+/// the kernel's peak resident set (VmHWM from /proc/self/status) before and after the work.
 /// </summary>
 internal sealed class MemoryWorkload(BenchOptions options, TextWriter log) : IWorkload
 {
@@ -25,7 +27,14 @@ internal sealed class MemoryWorkload(BenchOptions options, TextWriter log) : IWo
     public List<SummaryRow> Summary { get; } = [];
 
     /// <summary>One child's result.</summary>
-    private sealed record ChildResult(string Kind, int Rows, double BaselineMb, double PeakMb, double Seconds, double Checksum);
+    /// <param name="TrainSeconds">For training: the training loop's own time (the history's last epoch), without the reads and the threshold.</param>
+    private sealed record ChildResult(string Kind, int Rows, double BaselineMb, double PeakMb, double Seconds, double Checksum, double TrainSeconds = 0);
+
+    /// <summary>Epochs of every training child.</summary>
+    private const int TrainEpochs = 2;
+
+    /// <summary>In-memory and streamed training on the smaller row count, each this many times in turn, for the throughput ratio.</summary>
+    private const int ThroughputRepetitions = 3;
 
     public (string Report, bool Ok) Run()
     {
@@ -66,11 +75,14 @@ internal sealed class MemoryWorkload(BenchOptions options, TextWriter log) : IWo
             {
                 results.Add(Child("score", idv, zip, rows));
             }
-            int[] trainCounts = options.Quick ? [5_000, 20_000] : [10_000, 50_000];
-            foreach (int rows in trainCounts.Where(r => r <= maxRows))
+            int small = options.MemoryRows.Min();
+            results.Add(Child("train", idv, zip, small / 10));
+            for (int repetition = 0; repetition < ThroughputRepetitions; repetition++)
             {
-                results.Add(Child("train", idv, zip, rows));
+                results.Add(Child("train", idv, zip, small));
+                results.Add(Child("train-streamed", idv, zip, small));
             }
+            results.Add(Child("train-streamed", idv, zip, maxRows));
             return (BuildReport(results, new FileInfo(idv).Length, wall.Elapsed), true);
         }
         finally
@@ -119,7 +131,7 @@ internal sealed class MemoryWorkload(BenchOptions options, TextWriter log) : IWo
         var file = ml.Data.LoadFromBinary(idv);
         var data = ml.Data.TakeRows(file, rows);
         var sw = new Stopwatch();
-        double checksum = 0, baseline;
+        double checksum = 0, baseline, trainSeconds = 0;
         if (kind == "score")
         {
             var model = DeepArchModel.Load(ml, zip, out _);
@@ -137,14 +149,16 @@ internal sealed class MemoryWorkload(BenchOptions options, TextWriter log) : IWo
             {
                 LayerSizes = [256, 32],
                 OutputActivation = ActivationKind.Sigmoid,
-                Epochs = 1,
+                Epochs = TrainEpochs,
                 BatchSize = 128,
                 Seed = 42,
+                TrainingData = kind == "train-streamed" ? TrainingDataMode.Streamed : TrainingDataMode.InMemory,
             }).Fit(data);
             checksum = rows;
+            trainSeconds = detector.History.Epochs[^1].Elapsed.TotalSeconds;
         }
         double seconds = sw.Elapsed.TotalSeconds;
-        Console.WriteLine(JsonSerializer.Serialize(new ChildResult(kind, rows, baseline, PeakMb(), seconds, checksum)));
+        Console.WriteLine(JsonSerializer.Serialize(new ChildResult(kind, rows, baseline, PeakMb(), seconds, checksum, trainSeconds)));
         return 0;
     }
 
@@ -165,13 +179,17 @@ internal sealed class MemoryWorkload(BenchOptions options, TextWriter log) : IWo
                       "read with `LoadFromBinary` and `TakeRows(n)`. Each row below is a fresh child process (`memory-child`); peak = VmHWM of /proc/self/status at the end, " +
                       "baseline = VmHWM after loading the model and opening the data, before the first row is read.");
         sb.AppendLine("- Scoring: the MLP 784-256-128-10 saved with `mlContext.Model.Save`, loaded with `DeepArchModel.Load` (batched, ScoringBatchSize 256), a cursor over `Score`. " +
-                      "Training: `mlContext.AnomalyDetection.Trainers.Autoencoder` (784-256-32-256-784, 1 epoch) on the first n rows of the same file.");
+                      $"Training: `mlContext.AnomalyDetection.Trainers.Autoencoder` (784-256-32-256-784, {TrainEpochs} epochs, batch 128, the Contamination threshold) on the first n rows of the same file, " +
+                      "`TrainingData = InMemory` (\"train\") or `Streamed` (\"train-streamed\", the default 64 MiB shuffle buffer); " +
+                      $"the in-memory and streamed runs on the smaller count alternate {ThroughputRepetitions} times. \"training loop s\" is the history's elapsed time after the last epoch " +
+                      "(the epochs and their validation, without reading the rows first and choosing the threshold after).");
         sb.AppendLine();
-        sb.AppendLine("| work | rows | baseline peak MiB | peak MiB | peak - baseline MiB | seconds | rows/s |");
-        sb.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        sb.AppendLine("| work | rows | baseline peak MiB | peak MiB | peak - baseline MiB | Fit s | rows/s | training loop s |");
+        sb.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var r in results)
         {
-            sb.AppendLine($"| {r.Kind} | {r.Rows:N0} | {r.BaselineMb:F0} | {r.PeakMb:F0} | {r.PeakMb - r.BaselineMb:F0} | {r.Seconds:F1} | {r.Rows / r.Seconds:N0} |");
+            sb.AppendLine($"| {r.Kind} | {r.Rows:N0} | {r.BaselineMb:F0} | {r.PeakMb:F0} | {r.PeakMb - r.BaselineMb:F0} | {r.Seconds:F1} | {r.Rows / r.Seconds:N0} | " +
+                          (r.Kind == "score" ? "" : $"{r.TrainSeconds:F1}") + " |");
         }
         sb.AppendLine();
         var scores = results.Where(r => r.Kind == "score").OrderBy(r => r.Rows).ToList();
@@ -185,17 +203,34 @@ internal sealed class MemoryWorkload(BenchOptions options, TextWriter log) : IWo
             Summary.Add(new("Memory", $"peak working set scoring {large.Rows:N0} vs {small.Rows:N0} rows from a .idv file", $"{large.PeakMb:F0} MiB", $"{small.Rows:N0} rows",
                 $"{small.PeakMb:F0} MiB", ratio, 1.2, "<= 1.2x", LowerIsBetter: true));
         }
-        var trains = results.Where(r => r.Kind == "train").OrderBy(r => r.Rows).ToList();
-        if (trains.Count >= 2)
-        {
-            var (small, large) = (trains[0], trains[^1]);
-            sb.AppendLine($"Training reads the feature column into memory (4 bytes per value, documented on the trainers): {large.Rows:N0} rows peak at {large.PeakMb:F0} MiB, " +
-                          $"{small.Rows:N0} rows at {small.PeakMb:F0} MiB; the difference, {(large.PeakMb - small.PeakMb):F0} MiB for {(large.Rows - small.Rows) * (double)FeatureSize * 4 / 1048576:F0} MiB of features, " +
-                          $"is {(large.PeakMb - small.PeakMb) / ((large.Rows - small.Rows) * (double)FeatureSize * 4 / 1048576):F1} bytes held per byte of feature data.");
-            sb.AppendLine();
-            Summary.Add(new("Memory", $"peak working set training the AE detector, {large.Rows:N0} vs {small.Rows:N0} rows", $"{large.PeakMb:F0} MiB", $"{small.Rows:N0} rows",
-                $"{small.PeakMb:F0} MiB", large.PeakMb / small.PeakMb, null, "(grows with the rows: training holds them)", LowerIsBetter: true));
-        }
+        var inMemory = results.Where(r => r.Kind == "train").ToList();
+        var streamed = results.Where(r => r.Kind == "train-streamed").ToList();
+        int smallRows = options.MemoryRows.Min(), largeRows = options.MemoryRows.Max();
+        var (tenth, memorySmall) = (inMemory.First(r => r.Rows < smallRows), inMemory.Where(r => r.Rows == smallRows).ToList());
+        var (streamedSmall, streamedLarge) = (streamed.Where(r => r.Rows == smallRows).ToList(), streamed.First(r => r.Rows == largeRows));
+        double featureMb(int rows) => rows * (double)FeatureSize * 4 / 1048576;
+        double perByte = (memorySmall[0].PeakMb - tenth.PeakMb) / (featureMb(smallRows) - featureMb(tenth.Rows));
+        sb.AppendLine($"In memory (`TrainingData = InMemory`), training holds the feature column: {smallRows:N0} rows peak at {memorySmall[0].PeakMb:F0} MiB, {tenth.Rows:N0} rows at {tenth.PeakMb:F0} MiB; " +
+                      $"the difference, {memorySmall[0].PeakMb - tenth.PeakMb:F0} MiB for {featureMb(smallRows) - featureMb(tenth.Rows):F0} MiB of features, is {perByte.ToString("F1", Inv)} bytes held per byte of feature data.");
+        sb.AppendLine();
+        double memoryRatio = streamedLarge.PeakMb / streamedSmall[0].PeakMb;
+        sb.AppendLine($"Streamed (`TrainingData = Streamed`), {largeRows:N0} rows ({featureMb(largeRows):F0} MiB of features) peak at {streamedLarge.PeakMb:F0} MiB, " +
+                      $"{memoryRatio.ToString("F3", Inv)}x the {streamedSmall[0].PeakMb:F0} MiB of {smallRows:N0} rows (target <= 1.2x: {(memoryRatio <= 1.2 ? "yes" : "NO")}).");
+        sb.AppendLine();
+        // Throughput: each repetition's in-memory run against the streamed run right after it; medians of the ratios.
+        double Median(IEnumerable<double> values) { var sorted = values.Order().ToArray(); return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2; }
+        double fitRatio = Median(memorySmall.Zip(streamedSmall, (m, st) => m.Seconds / st.Seconds));
+        double loopRatio = Median(memorySmall.Zip(streamedSmall, (m, st) => m.TrainSeconds / st.TrainSeconds));
+        sb.AppendLine($"Throughput on {smallRows:N0} rows that fit in memory, streamed / in memory (median over {memorySmall.Count} alternating pairs): `Fit` {fitRatio.ToString("F2", Inv)}x " +
+                      $"(target >= 0.8x: {(fitRatio >= 0.8 ? "yes" : "NO")}), the training loop alone {loopRatio.ToString("F2", Inv)}x. Streaming reads the file once per epoch and once more for " +
+                      "the threshold's two passes; in memory, `Fit` reads it once.");
+        sb.AppendLine();
+        Summary.Add(new("Memory", $"peak working set training the AE detector streamed, {largeRows:N0} vs {smallRows:N0} rows", $"{streamedLarge.PeakMb:F0} MiB", $"{smallRows:N0} rows",
+            $"{streamedSmall[0].PeakMb:F0} MiB", memoryRatio, 1.2, "<= 1.2x", LowerIsBetter: true));
+        Summary.Add(new("Memory", $"AE detector `Fit` samples/s, streamed vs in memory ({smallRows:N0} rows, {TrainEpochs} epochs)", $"{smallRows * TrainEpochs / Median(streamedSmall.Select(r => r.Seconds)):N0}/s",
+            "in memory", $"{smallRows * TrainEpochs / Median(memorySmall.Select(r => r.Seconds)):N0}/s", fitRatio, 0.8, ">= 0.8x"));
+        Summary.Add(new("Memory", $"peak working set training the AE detector in memory, {smallRows:N0} vs {tenth.Rows:N0} rows", $"{memorySmall[0].PeakMb:F0} MiB", $"{tenth.Rows:N0} rows",
+            $"{tenth.PeakMb:F0} MiB", memorySmall[0].PeakMb / tenth.PeakMb, null, "(grows with the rows: in memory, training holds them)", LowerIsBetter: true));
         return sb.ToString();
     }
 }

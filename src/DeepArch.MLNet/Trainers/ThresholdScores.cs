@@ -12,14 +12,15 @@ internal static class ThresholdScores
     public static float[] Run(byte[] model, string input, float[] rows, int inputSize, string output, int width, ScoringSettings scoring)
     {
         float[] result = [];
-        Run(model, input, [rows], inputSize, output, width, scoring, (_, outputs) => result = outputs);
+        Run(model, input, [rows], inputSize, output, width, scoring, (_, outputs) => result = outputs); // one chunk: the array is not reused
         return result;
     }
 
     /// <summary>
     /// Runs <paramref name="model"/> over each chunk of rows in turn, with one session, and hands <paramref name="onChunk"/> each
-    /// chunk with its outputs. A chunk of whole scoring batches (<see cref="ChunkRows"/>) is cut into the batches one array of
-    /// the same rows would be, so the outputs are the same bits either way.
+    /// chunk with its outputs (an array reused from chunk to chunk: copy what is kept). A chunk of whole scoring batches
+    /// (<see cref="ChunkRows"/>) is cut into the batches one array of the same rows would be, so the outputs are the same bits
+    /// either way.
     /// </summary>
     public static void Run(byte[] model, string input, IEnumerable<float[]> chunks, int inputSize, string output, int width, ScoringSettings scoring,
         Action<float[], float[]> onChunk)
@@ -28,10 +29,14 @@ internal static class ThresholdScores
         int batchSize = BatchSize(scoring);
         var batch = scorer.CreateBatch(batchSize);
         var buffer = new float[batchSize * inputSize];
+        float[] result = [];
         foreach (float[] rows in chunks)
         {
             int count = rows.Length / inputSize;
-            var result = new float[count * width];
+            if (result.Length != count * width)
+            {
+                result = new float[count * width];
+            }
             for (int start = 0; start < count; start += batchSize)
             {
                 int size = Math.Min(batchSize, count - start);
@@ -43,10 +48,10 @@ internal static class ThresholdScores
         }
     }
 
-    /// <summary>The bytes of streamed rows scored at a time (<see cref="ChunkRows"/>): 64 MiB; tests lower it to cut small data into several chunks.</summary>
-    internal static long ChunkBytes { get; set; } = 64L << 20;
+    /// <summary>The bytes of streamed rows scored at a time (<see cref="ChunkRows"/>): 16 MiB; tests lower it to cut small data into several chunks.</summary>
+    internal static long ChunkBytes { get; set; } = 16L << 20;
 
-    /// <summary>The rows per chunk of streamed rows of <paramref name="inputSize"/> values: whole scoring batches, about <see cref="ChunkBytes"/>.</summary>
+    /// <summary>The rows per chunk of streamed rows of <paramref name="inputSize"/> values: whole scoring batches, about <see cref="ChunkBytes"/> (one batch at least).</summary>
     public static int ChunkRows(int inputSize, ScoringSettings scoring)
     {
         int batchSize = BatchSize(scoring);

@@ -132,8 +132,9 @@ public sealed class TrainingSet
 
     /// <summary>
     /// The features in row-major chunks: a set in memory gives <see cref="Features"/> as one chunk; a streamed set reads its
-    /// source once, in chunks of at most <paramref name="rows"/> rows (each a new array), in the source's order (the set's
-    /// order unless it is a subset), checking every row against its first fingerprint.
+    /// source once, in chunks of at most <paramref name="rows"/> rows, in the source's order (the set's order unless it is a
+    /// subset), checking every row against its first fingerprint. A streamed set's chunks share one array, valid until the next
+    /// chunk (the last may be a shorter array), so that memory stays flat over any number of rows.
     /// </summary>
     public IEnumerable<float[]> FeatureChunks(int rows)
     {
@@ -144,15 +145,20 @@ public sealed class TrainingSet
             yield break;
         }
         int width = source.RowSize, left = Count;
+        float[] chunk = [];
         using var pass = new StreamedRows.CheckedPass(source, StreamedRows.IndexOf(this, null), Count);
         while (left > 0)
         {
-            var chunk = GC.AllocateUninitializedArray<float>(Math.Min(rows, left) * width);
-            for (int r = 0; r < chunk.Length / width && pass.MoveNext(out _); r++)
+            int size = Math.Min(rows, left);
+            if (chunk.Length != size * width)
+            {
+                chunk = GC.AllocateUninitializedArray<float>(size * width);
+            }
+            for (int r = 0; r < size && pass.MoveNext(out _); r++)
             {
                 pass.Read(chunk.AsSpan(r * width, width));
             }
-            left -= chunk.Length / width;
+            left -= size;
             yield return chunk;
         }
     }
