@@ -11,6 +11,22 @@ namespace DeepArch.MLNet;
 /// contiguous arrays training shuffles from (features <c>rows x size</c> floats, one target per row).
 /// Rejects NaN and infinite features, naming the column, the row and the slot.
 /// </summary>
+/// <summary>
+/// How a <c>Fit</c> holds its training rows' features: streamed (<see cref="Stream"/>), or in memory while they take at most
+/// <see cref="Budget"/> bytes, past which reading starts over, streamed (for a view that does not know its row count).
+/// </summary>
+internal readonly record struct RowHolding(bool Stream, long Budget = long.MaxValue)
+{
+    /// <summary>In memory, whatever they take.</summary>
+    public static RowHolding InMemory => new(false);
+
+    /// <summary>Streamed.</summary>
+    public static RowHolding Streamed => new(true);
+
+    /// <summary>How a validation set is held next to a training set read as <paramref name="train"/>: streamed with it, or as this says.</summary>
+    public RowHolding ForValidation(TrainingSet train) => train.Rows is null ? this : Streamed;
+}
+
 internal static class TrainingDataReader
 {
     /// <summary>
@@ -19,17 +35,34 @@ internal static class TrainingDataReader
     /// least 0 and not all 0.
     /// </summary>
     /// <remarks>
-    /// With <paramref name="stream"/>, the features are checked and fingerprinted but not kept: the set is streamed
+    /// Streamed (<paramref name="holding"/>), the features are checked and fingerprinted but not kept: the set is streamed
     /// (<see cref="TrainingSet.Streamed"/>), its features read again from <paramref name="data"/> at every pass; the targets
-    /// and weights (one or two values per row) are held either way.
+    /// and weights (one or two values per row) are held either way. In memory with a budget, rows past it start the read over, streamed.
     /// </remarks>
     public static TrainingSet Read(IDataView data, DataViewSchema.Column feature, int featureSize,
         DataViewSchema.Column label, PredictionTask task, CancellationToken cancellationToken, SequenceLayout? sequence = null,
-        DataViewSchema.Column? weight = null, bool stream = false)
+        DataViewSchema.Column? weight = null, RowHolding holding = default)
+    {
+        if (!holding.Stream)
+        {
+            try
+            {
+                return Read(data, feature, featureSize, label, task, cancellationToken, sequence, weight, stream: false, holding.Budget);
+            }
+            catch (OverBudgetException)
+            {
+                // More rows than the budget holds: read them again, streamed.
+            }
+        }
+        return Read(data, feature, featureSize, label, task, cancellationToken, sequence, weight, stream: true, long.MaxValue);
+    }
+
+    private static TrainingSet Read(IDataView data, DataViewSchema.Column feature, int featureSize, DataViewSchema.Column label, PredictionTask task,
+        CancellationToken cancellationToken, SequenceLayout? sequence, DataViewSchema.Column? weight, bool stream, long budget)
     {
         var targets = new List<float>();
         var weights = weight is null ? null : new List<float>();
-        IRowStore store = stream ? new Fingerprints(featureSize) : new RowArray(featureSize, data.GetRowCount(), "Feature", feature.Name);
+        IRowStore store = stream ? new Fingerprints(featureSize) : new RowArray(featureSize, data.GetRowCount(), "Feature", feature.Name, budget);
         ReadRows(data, feature, featureSize, weight is { } w ? [label, w] : [label], cursor =>
         {
             var readTarget = task.CreateTargetReader(cursor, label);
@@ -75,32 +108,34 @@ internal static class TrainingDataReader
             : ReadFeaturesAndWeights(data, feature, featureSize, WeightColumn(data, weightName, "example weight"), cancellationToken);
     }
 
-    /// <summary>The rows of <paramref name="data"/>, counted with a cursor that reads no column (for views that do not know their count).</summary>
-    public static long CountRows(IDataView data, CancellationToken cancellationToken)
-    {
-        long rows = 0;
-        using var cursor = data.GetRowCursor([]);
-        while (cursor.MoveNext())
-        {
-            if ((++rows & 4095) == 0)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-            }
-        }
-        return rows;
-    }
-
     /// <summary>
     /// An autoencoder's training rows, whose targets are their features (<see cref="ReconstructionSet"/>): the feature column and,
-    /// when <paramref name="weightName"/> names one, the example weight column read in the same pass; with <paramref name="stream"/>,
-    /// a streamed set (<see cref="TrainingSet.Streamed"/>) whose features are read again at every pass.
+    /// when <paramref name="weightName"/> names one, the example weight column read in the same pass; held as <paramref name="holding"/>
+    /// says (streamed: a <see cref="TrainingSet.Streamed"/> set whose features are read again at every pass).
     /// </summary>
     public static TrainingSet ReadReconstruction(IDataView data, DataViewSchema.Column feature, int featureSize, string? weightName,
-        CancellationToken cancellationToken, bool stream, string role = "Feature")
+        CancellationToken cancellationToken, RowHolding holding, string role = "Feature")
+    {
+        if (!holding.Stream)
+        {
+            try
+            {
+                return ReadReconstruction(data, feature, featureSize, weightName, cancellationToken, stream: false, holding.Budget, role);
+            }
+            catch (OverBudgetException)
+            {
+                // More rows than the budget holds: read them again, streamed.
+            }
+        }
+        return ReadReconstruction(data, feature, featureSize, weightName, cancellationToken, stream: true, long.MaxValue, role);
+    }
+
+    private static TrainingSet ReadReconstruction(IDataView data, DataViewSchema.Column feature, int featureSize, string? weightName,
+        CancellationToken cancellationToken, bool stream, long budget, string role)
     {
         var weight = weightName is null ? (DataViewSchema.Column?)null : WeightColumn(data, weightName, "example weight");
         var weights = weight is null ? null : new List<float>();
-        IRowStore store = stream ? new Fingerprints(featureSize) : new RowArray(featureSize, data.GetRowCount(), role, feature.Name);
+        IRowStore store = stream ? new Fingerprints(featureSize) : new RowArray(featureSize, data.GetRowCount(), role, feature.Name, budget);
         ReadRows(data, feature, featureSize, weight is { } w ? [w] : [], cursor =>
         {
             var readWeight = weight is { } column ? CreateWeightReader(cursor, column) : null;
@@ -225,6 +260,11 @@ internal static class TrainingDataReader
         return -1;
     }
 
+    /// <summary>Rows read into memory passed the budget of <see cref="RowHolding"/>: the reader starts over, streamed.</summary>
+    private sealed class OverBudgetException : Exception
+    {
+    }
+
     /// <summary>Where the reader puts each row: <see cref="Append"/> gives the span the row is read into, <see cref="Keep"/> takes it once checked.</summary>
     private interface IRowStore
     {
@@ -283,7 +323,7 @@ internal static class TrainingDataReader
     /// Rows of a fixed width appended into one contiguous array: exactly sized when the row count is known up front,
     /// otherwise doubled as it fills and trimmed once at the end.
     /// </summary>
-    private sealed class RowArray(int width, long? expectedRows, string role, string column) : IRowStore
+    private sealed class RowArray(int width, long? expectedRows, string role, string column, long budgetBytes = long.MaxValue) : IRowStore
     {
         // Uninitialized: every slot up to Count x width is written by a row before it is read.
         private float[] _values = GC.AllocateUninitializedArray<float>(Capacity(expectedRows ?? 1024, width, role, column));
@@ -294,6 +334,10 @@ internal static class TrainingDataReader
         public Span<float> Append()
         {
             long needed = (long)(Count + 1) * width;
+            if (needed * sizeof(float) > budgetBytes)
+            {
+                throw new OverBudgetException();
+            }
             if (needed > _values.Length)
             {
                 // Double, but not past the largest array when the rows could still fit in it.

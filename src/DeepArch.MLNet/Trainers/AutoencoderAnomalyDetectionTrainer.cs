@@ -114,13 +114,13 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
                 "(an undercomplete autoencoder; a code as large as the input can learn the identity).");
         }
         var ct = options.CancellationToken;
-        bool stream = Streams(options, train, featureSize);
-        var trainSet = TrainingDataReader.ReadReconstruction(train, feature, featureSize, options.ExampleWeightColumnName, ct, stream);
+        var holding = Holding(options, train, featureSize);
+        var trainSet = TrainingDataReader.ReadReconstruction(train, feature, featureSize, options.ExampleWeightColumnName, ct, holding);
         TrainingSet? validationSet = null;
         if (validation is not null)
         {
             var validationFeature = FeatureColumn.Resolve(validation.Schema, options.FeatureColumnName, featureSize, "validation feature");
-            validationSet = TrainingDataReader.ReadReconstruction(validation, validationFeature, featureSize, null, ct, stream);
+            validationSet = TrainingDataReader.ReadReconstruction(validation, validationFeature, featureSize, null, ct, holding.ForValidation(trainSet));
         }
         return new FitData(feature, featureSize, trainSet, validationSet, Task: null);
     }

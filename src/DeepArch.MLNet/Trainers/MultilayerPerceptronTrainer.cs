@@ -23,7 +23,8 @@ namespace DeepArch.MLNet;
 /// <item><term>GPU</term><description><c>Options.Device = Cuda</c> needs the GPU build (see README); falls back or throws as <c>FallbackToCpu</c> says</description></item>
 /// </list>
 /// Training reads the feature and label columns into memory once (4 bytes per feature value plus one
-/// target per row), because every epoch reshuffles the rows; scoring streams.
+/// target per row), because every epoch reshuffles the rows; above a memory budget it streams the features from the
+/// <c>IDataView</c> at every epoch instead (<c>Options.TrainingData</c>); scoring streams.
 /// The options are validated when the trainer is created and again when <c>Fit</c> starts, which reads them all
 /// then: a change to <c>TrainerOptions</c> in between applies in full.
 /// </remarks>

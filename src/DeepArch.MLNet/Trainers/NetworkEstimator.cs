@@ -106,15 +106,18 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
     private protected virtual bool CanStream => false;
 
     /// <summary>
-    /// Whether this <c>Fit</c> streams its rows: as <see cref="NetworkOptions.TrainingData"/> says, and for Auto, when
-    /// <paramref name="featureSize"/> values per row, over the view's rows (counted when the view does not know them), take more
-    /// than the memory budget.
+    /// How this <c>Fit</c> holds its rows: as <see cref="NetworkOptions.TrainingData"/> says, and for Auto, streamed when
+    /// <paramref name="featureSize"/> values per row over the view's rows take more than the memory budget; a view that does not
+    /// know its row count is read into memory up to the budget, and streamed if it passes it (no extra pass to count the rows).
     /// </summary>
-    private protected bool Streams(TOptions options, IDataView train, int featureSize) => options.TrainingData switch
+    private protected RowHolding Holding(TOptions options, IDataView train, int featureSize) => options.TrainingData switch
     {
-        TrainingDataMode.InMemory => false,
-        TrainingDataMode.Streamed => true,
-        _ => CanStream && (train.GetRowCount() ?? TrainingDataReader.CountRows(train, options.CancellationToken)) * featureSize * (long)sizeof(float) > options.MemoryBudgetBytes,
+        TrainingDataMode.InMemory => RowHolding.InMemory,
+        TrainingDataMode.Streamed => RowHolding.Streamed,
+        _ when !CanStream => RowHolding.InMemory,
+        _ => train.GetRowCount() is { } rows
+            ? new RowHolding(rows * featureSize * (long)sizeof(float) > options.MemoryBudgetBytes)
+            : new RowHolding(false, options.MemoryBudgetBytes),
     };
 
     /// <summary>Why this estimator cannot continue training a fitted model, or null (the default) when it can.</summary>

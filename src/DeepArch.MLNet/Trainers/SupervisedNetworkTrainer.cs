@@ -106,8 +106,8 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
             _ => RegressionTask.FromLabel(label, o.LabelColumnName),
         };
         DataViewSchema.Column? weight = o.ExampleWeightColumnName is { } weightName ? TrainingDataReader.WeightColumn(train, weightName, "example weight") : null;
-        bool stream = Streams(o, train, featureSize);
-        var trainSet = TrainingDataReader.Read(train, feature, featureSize, label!.Value, task, ct, layout, weight, stream);
+        var holding = Holding(o, train, featureSize);
+        var trainSet = TrainingDataReader.Read(train, feature, featureSize, label!.Value, task, ct, layout, weight, holding);
         TrainingSet? validationSet = null;
         if (validation is not null)
         {
@@ -123,7 +123,7 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
             // A validation set is weighted when it has the weight column.
             DataViewSchema.Column? validationWeight = weight is null || validation.Schema.GetColumnOrNull(weight.Value.Name) is null
                 ? null : TrainingDataReader.WeightColumn(validation, weight.Value.Name, "validation example weight");
-            validationSet = TrainingDataReader.Read(validation, validationFeature, featureSize, validationLabel.Value, task, ct, layout, validationWeight, stream);
+            validationSet = TrainingDataReader.Read(validation, validationFeature, featureSize, validationLabel.Value, task, ct, layout, validationWeight, holding.ForValidation(trainSet));
         }
         if (task is BinaryTask)
         {

@@ -19,7 +19,8 @@ namespace DeepArch.MLNet;
 /// <item><term>Packages</term><description>DeepArch.MLNet (TorchSharp, libtorch-cpu-linux-x64, Microsoft.ML.OnnxRuntime)</description></item>
 /// <item><term>GPU</term><description><c>Options.Device = Cuda</c> needs the GPU build (see README); falls back or throws as <c>FallbackToCpu</c> says</description></item>
 /// </list>
-/// Training reads the input column into memory once (4 bytes per value); scoring streams, a batch of rows
+/// Training reads the input column into memory once (4 bytes per value), or streams it above a memory budget
+/// (<c>Options.TrainingData</c>); scoring streams, a batch of rows
 /// per ONNX Runtime call. The model saves and loads like a trainer's (<see cref="DeepArchModel"/>);
 /// the output column is typed <c>Vector&lt;Single, 1, N&gt;</c>, as ML.NET's <c>OnnxTransformer</c> types it after a plain <c>mlContext.Model.Load</c>, so the
 /// trainers fitted after it still accept it. The options are validated when the estimator is created and again when

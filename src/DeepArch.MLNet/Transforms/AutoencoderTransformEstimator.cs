@@ -56,10 +56,10 @@ public abstract class AutoencoderTransformEstimator<TOptions> : NetworkEstimator
                 $"for the {o.Kind} kind (an undercomplete autoencoder); choose a code size below {size}, or the Sparse or Denoising kind.");
         }
         var ct = o.CancellationToken;
-        bool stream = Streams(o, train, size);
-        var trainSet = TrainingDataReader.ReadReconstruction(train, column, size, null, ct, stream);
+        var holding = Holding(o, train, size);
+        var trainSet = TrainingDataReader.ReadReconstruction(train, column, size, null, ct, holding);
         var validationSet = validation is null ? null
-            : TrainingDataReader.ReadReconstruction(validation, FeatureColumn.Resolve(validation.Schema, o.InputColumn, size, "validation input"), size, null, ct, stream);
+            : TrainingDataReader.ReadReconstruction(validation, FeatureColumn.Resolve(validation.Schema, o.InputColumn, size, "validation input"), size, null, ct, holding.ForValidation(trainSet));
         return new FitData(column, size, trainSet, validationSet, Task: null);
     }
 

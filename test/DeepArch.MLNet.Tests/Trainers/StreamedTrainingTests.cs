@@ -167,6 +167,28 @@ public class StreamedTrainingTests
         }
     }
 
+    [Fact]
+    public void Auto_reads_a_view_of_unknown_length_into_memory_up_to_the_budget_then_streams_it()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Datasets.DigitRows.Take(300).ToArray();
+        var data = ml.Data.LoadFromEnumerable(rows.Select(r => r)); // a lazy enumerable: the view does not know its row count
+        Assert.Null(data.GetRowCount());
+        var messages = new List<string>();
+        ml.Log += (_, e) => { if (e.Source == "MultilayerPerceptron" && e.Kind == ChannelMessageKind.Info) { lock (messages) { messages.Add(e.Message); } } };
+        var options = new MultilayerPerceptronTrainer.Options { Epochs = 2, Seed = 1 };
+
+        using var inMemory = ml.Regression.Trainers.MultilayerPerceptron(options).Fit(data);
+        bool streamedFirst = messages.Any(m => m.Contains("streamed", StringComparison.Ordinal));
+        options.TrainingDataMemoryBudget = 100 * 64 * sizeof(float); // 100 of the 300 rows
+        using var streamed = ml.Regression.Trainers.MultilayerPerceptron(options).Fit(data);
+
+        Assert.False(streamedFirst);
+        Assert.Contains(messages, m => m.Contains("the features are streamed from the data at every epoch", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.Contains("MultilayerPerceptron: 300 training rows of 64 values", StringComparison.Ordinal));
+        Assert.Equal(ScoreReader.Scores(inMemory.Transform(data)), ScoreReader.Scores(streamed.Transform(data)));
+    }
+
     /// <summary>Rows whose values change from the third time they are read on (a file rewritten while training).</summary>
     private sealed class ChangingRows(IReadOnlyList<Datasets.DigitRow> rows) : IEnumerable<Datasets.DigitRow>
     {
