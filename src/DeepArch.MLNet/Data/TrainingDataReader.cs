@@ -12,10 +12,11 @@ namespace DeepArch.MLNet;
 /// Rejects NaN and infinite features, naming the column, the row and the slot.
 /// </summary>
 /// <summary>
-/// How a <c>Fit</c> holds its training rows' features: streamed (<see cref="Stream"/>), or in memory while they take at most
-/// <see cref="Budget"/> bytes, past which reading starts over, streamed (for a view that does not know its row count).
+/// How a <c>Fit</c> holds its training rows' features: streamed (<see cref="Stream"/>), or in memory, and with a
+/// <see cref="Budget"/> only while they take at most that many bytes, past which reading starts over, streamed (for a view
+/// that does not know its row count). The default is in memory, without a budget.
 /// </summary>
-internal readonly record struct RowHolding(bool Stream, long Budget = long.MaxValue)
+internal readonly record struct RowHolding(bool Stream, long? Budget = null)
 {
     /// <summary>In memory, whatever they take.</summary>
     public static RowHolding InMemory => new(false);
@@ -47,7 +48,7 @@ internal static class TrainingDataReader
         {
             try
             {
-                return Read(data, feature, featureSize, label, task, cancellationToken, sequence, weight, stream: false, holding.Budget);
+                return Read(data, feature, featureSize, label, task, cancellationToken, sequence, weight, stream: false, holding.Budget ?? long.MaxValue);
             }
             catch (OverBudgetException)
             {
@@ -120,7 +121,7 @@ internal static class TrainingDataReader
         {
             try
             {
-                return ReadReconstruction(data, feature, featureSize, weightName, cancellationToken, stream: false, holding.Budget, role);
+                return ReadReconstruction(data, feature, featureSize, weightName, cancellationToken, stream: false, holding.Budget ?? long.MaxValue, role);
             }
             catch (OverBudgetException)
             {
