@@ -141,7 +141,7 @@ public abstract class NetworkOptions
     /// <summary>
     /// With <see cref="TrainingData"/> <see cref="TrainingDataMode.Auto"/>: the most bytes the training features (rows x values x 4)
     /// may take in memory before <c>Fit</c> streams them instead. 0 (default): one eighth of the memory the process may use (the GC's
-    /// <c>TotalAvailableMemoryBytes</c>, a container's limit where there is one). Training in memory holds about 3.5 bytes per byte of
+    /// <c>TotalAvailableMemoryBytes</c>, a container's limit where there is one). Training in memory holds about 3.3-3.8 bytes per byte of
     /// features at its peak (the features, libtorch's copy, their shuffled batches; eng/bench's memory step), so the default keeps an
     /// in-memory <c>Fit</c> under about half of that memory and streams beyond.
     /// </summary>
