@@ -47,32 +47,111 @@ public static class AutoencoderScoringExport
     public static byte[] ExportScoringOnnx(this Network autoencoder, string inputName, AutoencoderScore score = AutoencoderScore.ReconstructionError,
         IReadOnlyList<float>? featureScale = null, IReadOnlyDictionary<string, string>? metadata = null, float? threshold = null, bool featureShares = false)
     {
-        CheckThreshold(threshold);
         ArgumentNullException.ThrowIfNull(autoencoder);
+        return ExportScoringOnnx([autoencoder], inputName, score, featureScale is null ? null : [featureScale], metadata, threshold, featureShares);
+    }
+
+    /// <summary>
+    /// Writes the scoring graph of an ensemble of trained autoencoders of the same input: each member's score as
+    /// <see cref="ExportScoringOnnx(Network, string, AutoencoderScore, IReadOnlyList{float}?, IReadOnlyDictionary{string, string}?, float?, bool)"/>
+    /// computes it (with its own feature scale), and <see cref="ScoreOutput"/> their mean; <see cref="ReconstructionOutput"/> and
+    /// <see cref="FeatureErrorOutput"/> are the members' means too, and <see cref="FeatureShareOutput"/> the shares of the mean
+    /// feature error. An ensemble of several has no <see cref="CodeOutput"/> (the members' codes are not comparable); an ensemble
+    /// of one is exactly the single autoencoder's graph.
+    /// </summary>
+    /// <param name="autoencoders">The members, at least one, each an <see cref="AutoencoderSpec"/> over the same one-dimensional input.</param>
+    /// <param name="inputName">The graph input's name.</param>
+    /// <param name="score">What each member's score measures.</param>
+    /// <param name="featureScales">Each member's per-feature divisors of its error, or null for none.</param>
+    /// <param name="metadata">Extra string metadata stored in the model.</param>
+    /// <param name="threshold">When given (finite), the graph also outputs <see cref="AnomalyOutput"/>: the mean score compared with it.</param>
+    /// <param name="featureShares">Whether the graph also outputs <see cref="FeatureShareOutput"/>.</param>
+    public static byte[] ExportScoringOnnx(this IReadOnlyList<Network> autoencoders, string inputName, AutoencoderScore score = AutoencoderScore.ReconstructionError,
+        IReadOnlyList<IReadOnlyList<float>?>? featureScales = null, IReadOnlyDictionary<string, string>? metadata = null, float? threshold = null, bool featureShares = false)
+    {
+        CheckThreshold(threshold);
+        ArgumentNullException.ThrowIfNull(autoencoders);
         ArgumentException.ThrowIfNullOrEmpty(inputName);
-        if (autoencoder.Architecture is not AutoencoderSpec spec || autoencoder.InputShape.Count != 1)
+        if (autoencoders.Count == 0)
         {
-            throw new ArgumentException(
-                $"A scoring graph needs an autoencoder over one-dimensional inputs; this network is {autoencoder.Architecture.Describe()} on {Shapes.Format(autoencoder.InputShape)}.", nameof(autoencoder));
+            throw new ArgumentException("An ensemble needs at least one autoencoder.", nameof(autoencoders));
         }
-        if (score == AutoencoderScore.NegativeElbo && !spec.Variational)
+        if (featureScales is not null && featureScales.Count != autoencoders.Count)
         {
-            throw new ArgumentException("The negative ELBO needs a variational autoencoder (Autoencoder.CreateVariational).", nameof(score));
+            throw new ArgumentException($"Expected one feature scale (or null) per autoencoder ({autoencoders.Count}), got {featureScales.Count}.", nameof(featureScales));
         }
         if (!Enum.IsDefined(score))
         {
             throw new ArgumentOutOfRangeException(nameof(score), score, "Unknown autoencoder score.");
         }
-        int features = autoencoder.InputShape[0];
-        if (featureScale is not null && (featureScale.Count != features || featureScale.Any(s => !(s > 0) || float.IsInfinity(s))))
+        var first = autoencoders[0];
+        foreach (var autoencoder in autoencoders)
         {
-            throw new ArgumentException($"The feature scale needs {features} positive finite values; got {featureScale.Count}.", nameof(featureScale));
+            ArgumentNullException.ThrowIfNull(autoencoder, nameof(autoencoders));
+            if (autoencoder.Architecture is not AutoencoderSpec spec || autoencoder.InputShape.Count != 1)
+            {
+                throw new ArgumentException(
+                    $"A scoring graph needs an autoencoder over one-dimensional inputs; this network is {autoencoder.Architecture.Describe()} on {Shapes.Format(autoencoder.InputShape)}.", nameof(autoencoders));
+            }
+            if (!autoencoder.InputShape.SequenceEqual(first.InputShape))
+            {
+                throw new ArgumentException($"The members of an ensemble read the same input; {Shapes.Format(autoencoder.InputShape)} is not {Shapes.Format(first.InputShape)}.", nameof(autoencoders));
+            }
+            if (score == AutoencoderScore.NegativeElbo && !spec.Variational)
+            {
+                throw new ArgumentException("The negative ELBO needs a variational autoencoder (Autoencoder.CreateVariational).", nameof(autoencoders));
+            }
+        }
+        int features = first.InputShape[0];
+        foreach (var featureScale in featureScales ?? [])
+        {
+            if (featureScale is not null && (featureScale.Count != features || featureScale.Any(s => !(s > 0) || float.IsInfinity(s))))
+            {
+                throw new ArgumentException($"The feature scale needs {features} positive finite values; got {featureScale.Count}.", nameof(featureScales));
+            }
         }
 
+        var graph = new OnnxGraphBuilder();
+        string input = graph.AddInput(inputName, first.InputShape);
+        // Created on first use: an initializer no node reads makes ONNX Runtime log a warning per session.
+        string? axisName = null;
+        string Axis() => axisName ??= graph.AddInt64Initializer("axis", [1], 1);
+        var members = autoencoders.Select((autoencoder, m) => EmitMember(graph, autoencoder, input, score, featureScales?[m], Axis)).ToList();
+        string reconstruction, featureError, value;
+        if (members.Count == 1)
+        {
+            (reconstruction, string code, featureError, value) = members[0];
+            graph.AddOutput(reconstruction, ReconstructionOutput, first.OutputShape);
+            graph.AddOutput(code, CodeOutput, ((AutoencoderSpec)first.Architecture).Encoder.ShapesThrough(first.InputShape)[^1]);
+        }
+        else
+        {
+            string inverse = graph.AddInitializer("ensemble_inverse_size", [1f / members.Count]);
+            string Mean(Func<(string Reconstruction, string Code, string FeatureError, string Value), string> pick)
+                => graph.AddNode("Mul", [members.Skip(1).Aggregate(pick(members[0]), (sum, member) => graph.AddNode("Add", [sum, pick(member)])), inverse]);
+            reconstruction = Mean(m => m.Reconstruction);
+            featureError = Mean(m => m.FeatureError);
+            value = Mean(m => m.Value);
+            graph.AddOutput(reconstruction, ReconstructionOutput, first.OutputShape);
+        }
+        graph.AddOutput(featureError, FeatureErrorOutput, first.InputShape);
+        AddScoreOutputs(graph, input, value, standardization: null, threshold);
+        if (featureShares)
+        {
+            // sum + tiny keeps a perfect reconstruction at 0 shares instead of 0/0.
+            string total = graph.AddNode("Add", [graph.AddNode("ReduceSum", [featureError, Axis()], ("keepdims", 1L)), graph.AddInitializer("tiny", [1e-30f])]);
+            graph.AddOutput(graph.AddNode("Div", [featureError, total]), FeatureShareOutput, first.InputShape);
+        }
+        return graph.ToModelBytes(first, metadata);
+    }
+
+    /// <summary>One autoencoder's nodes: its reconstruction, code, each feature's (scaled) squared error and its per-row score.</summary>
+    private static (string Reconstruction, string Code, string FeatureError, string Value) EmitMember(OnnxGraphBuilder graph, Network autoencoder, string input,
+        AutoencoderScore score, IReadOnlyList<float>? featureScale, Func<string> axis)
+    {
+        var spec = (AutoencoderSpec)autoencoder.Architecture;
         var module = (AutoencoderModule)autoencoder.Module;
         module.eval();
-        var graph = new OnnxGraphBuilder();
-        string input = graph.AddInput(inputName, autoencoder.InputShape);
         var encoderShapes = spec.Encoder.ShapesThrough(autoencoder.InputShape);
         string hidden = input;
         for (int i = 0; i < spec.Encoder.Layers.Count - 1; i++)
@@ -86,27 +165,13 @@ public static class AutoencoderScoringExport
         string difference = graph.AddNode("Sub", [input, reconstruction]);
         if (featureScale is not null)
         {
-            difference = graph.AddNode("Div", [difference, graph.AddInitializer("feature_scale", featureScale.ToArray(), features)]);
+            difference = graph.AddNode("Div", [difference, graph.AddInitializer("feature_scale", featureScale.ToArray(), autoencoder.InputShape[0])]);
         }
         string featureError = graph.AddNode("Mul", [difference, difference]);
-        // Created on first use: an initializer no node reads makes ONNX Runtime log a warning per session.
-        string? axisName = null;
-        string Axis() => axisName ??= graph.AddInt64Initializer("axis", [1], 1);
         string value = score == AutoencoderScore.ReconstructionError
             ? graph.AddNode("ReduceMean", [featureError], ("axes", new long[] { 1 }), ("keepdims", 1L))
-            : graph.AddNode("Add", [graph.AddNode("ReduceSum", [featureError, Axis()], ("keepdims", 1L)), EmitKl(graph, spec, module, hidden, code, encoderShapes[last], Axis())]);
-
-        graph.AddOutput(reconstruction, ReconstructionOutput, autoencoder.OutputShape);
-        graph.AddOutput(code, CodeOutput, encoderShapes[^1]);
-        graph.AddOutput(featureError, FeatureErrorOutput, autoencoder.InputShape);
-        AddScoreOutputs(graph, input, value, standardization: null, threshold);
-        if (featureShares)
-        {
-            // sum + tiny keeps a perfect reconstruction at 0 shares instead of 0/0.
-            string total = graph.AddNode("Add", [graph.AddNode("ReduceSum", [featureError, Axis()], ("keepdims", 1L)), graph.AddInitializer("tiny", [1e-30f])]);
-            graph.AddOutput(graph.AddNode("Div", [featureError, total]), FeatureShareOutput, autoencoder.InputShape);
-        }
-        return graph.ToModelBytes(autoencoder, metadata);
+            : graph.AddNode("Add", [graph.AddNode("ReduceSum", [featureError, axis()], ("keepdims", 1L)), EmitKl(graph, spec, module, hidden, code, encoderShapes[last], axis())]);
+        return (reconstruction, code, featureError, value);
     }
 
     /// <summary><c>-1/2 sum_j (1 + logVar_j - mean_j^2 - exp(logVar_j))</c>, [batch, 1].</summary>

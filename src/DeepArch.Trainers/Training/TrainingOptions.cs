@@ -102,6 +102,9 @@ public sealed class TrainingOptions
     /// <summary>Hooks called at the start and end of training, epochs and batches.</summary>
     public IList<TrainingCallback> Callbacks { get; } = new List<TrainingCallback>();
 
+    /// <summary>A copy of these options, sharing their callbacks and schedule (which a run does not change).</summary>
+    internal TrainingOptions Copy() => (TrainingOptions)MemberwiseClone();
+
     /// <summary>Checks every option, naming the first one out of range.</summary>
     /// <param name="owner">How the options are named in messages, e.g. <c>Options</c>.</param>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of its range.</exception>

@@ -1,0 +1,80 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Xunit;
+
+namespace DeepArch.MLNet.Tests.Trainers;
+
+/// <summary>
+/// <see cref="AutoencoderAnomalyDetectionTrainer.Options.EnsembleSize"/>: the detector trains several autoencoders, member m
+/// exactly as a detector of one with the seed m after, and scores the mean of their scores in one graph; the ensemble saves,
+/// loads and continues like a single detector.
+/// </summary>
+public class DetectorEnsembleTests
+{
+    private static AutoencoderAnomalyDetectionTrainer.Options Options(int seed, int ensembleSize, bool standardizeError = false) => new()
+    {
+        LayerSizes = [16, 6],
+        Epochs = 4,
+        Seed = seed,
+        EnsembleSize = ensembleSize,
+        StandardizeError = standardizeError,
+    };
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void An_ensembles_score_is_the_mean_of_its_members_scores(bool standardizeError)
+    {
+        var ml = new MLContext(seed: 1);
+        var (trainRows, testRows) = AutoencoderAnomalyDetectionTests.Split();
+        IDataView train = ml.Data.LoadFromEnumerable(trainRows.Take(400)), test = ml.Data.LoadFromEnumerable(testRows.Take(100));
+
+        using var ensemble = ml.AnomalyDetection.Trainers.Autoencoder(Options(seed: 5, ensembleSize: 3, standardizeError)).Fit(train);
+        var members = new[] { 5, 6, 7 }.Select(seed => ml.AnomalyDetection.Trainers.Autoencoder(Options(seed, ensembleSize: 1, standardizeError)).Fit(train)).ToArray();
+
+        float[] expected = new float[100];
+        foreach (var member in members)
+        {
+            float[] own = member.Transform(test).GetColumn<float>("Score").ToArray();
+            for (int r = 0; r < own.Length; r++)
+            {
+                expected[r] += own[r] / members.Length;
+            }
+            member.Dispose();
+        }
+        float[] actual = ensemble.Transform(test).GetColumn<float>("Score").ToArray();
+        Assert.All(Enumerable.Range(0, 100), r => Assert.True(Math.Abs(expected[r] - actual[r]) <= 1e-5 * Math.Max(1, Math.Abs(expected[r])),
+            $"row {r}: the mean of the members' scores is {expected[r]}, the ensemble's {actual[r]}"));
+        Assert.Equal(4, ensemble.History.Epochs.Count); // the first member's
+    }
+
+    [Fact]
+    public void An_ensemble_saves_loads_and_continues_like_one_detector()
+    {
+        var ml = new MLContext(seed: 1);
+        var (trainRows, testRows) = AutoencoderAnomalyDetectionTests.Split();
+        IDataView train = ml.Data.LoadFromEnumerable(trainRows.Take(300)), test = ml.Data.LoadFromEnumerable(testRows.Take(80));
+        var trainer = ml.AnomalyDetection.Trainers.Autoencoder(Options(seed: 2, ensembleSize: 2));
+        using var model = trainer.Fit(train);
+        float[] scores = model.Transform(test).GetColumn<float>("Score").ToArray();
+
+        var (_, reloaded) = Fixtures.ReloadBothWays(ml, model, train.Schema);
+        using var continued = trainer.Fit(train, model);
+
+        Assert.All(reloaded, loaded => Assert.Equal(scores, loaded.Transform(test).GetColumn<float>("Score").ToArray()));
+        Assert.Equal(8, continued.History.Epochs.Count);
+        Assert.NotEqual(scores, continued.Transform(test).GetColumn<float>("Score").ToArray());
+        var other = Assert.Throws<InvalidDataException>(() => ml.AnomalyDetection.Trainers.Autoencoder(Options(seed: 2, ensembleSize: 3)).Fit(train, model));
+        Assert.Contains("holds 2 networks", other.Message);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(33)]
+    public void An_ensemble_size_out_of_range_is_named(int size)
+    {
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new MLContext().AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyDetectionTrainer.Options { EnsembleSize = size }));
+
+        Assert.Equal($"Options.EnsembleSize must be in [1, 32]; got {size}. (Parameter 'Options.EnsembleSize')\nActual value was {size}.", error.Message.Replace("\r", ""));
+    }
+}
