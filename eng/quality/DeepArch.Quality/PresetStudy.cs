@@ -134,6 +134,19 @@ internal static class PresetStudy
                     Detector("BatchSize 128, LearningRate 3e-3", o => (o.BatchSize, o.LearningRate) = (128, 3e-3)),
                 ],
             }),
+            .. new[] { "digits-0-4-vs-7", "digits-5-9-vs-1" }.Select(id => tasks.Single(t => t.Id == id)).Select(task => task with
+            {
+                // The split of seed 1 for every seed, as the -detector settings: the spread is the model's alone.
+                Id = task.Id + "-ensemble",
+                Split = _ => task.Split(1),
+                Models =
+                [
+                    Detector("defaults (EnsembleSize 1)", _ => { }),
+                    Detector("EnsembleSize 3", o => o.EnsembleSize = 3),
+                    Detector("EnsembleSize 5", o => o.EnsembleSize = 5),
+                    Detector("EnsembleSize 10", o => o.EnsembleSize = 10),
+                ],
+            }),
             tasks.Single(t => t.Id == "digits-features") with
             {
                 Id = "digits-features-autoencoder",
