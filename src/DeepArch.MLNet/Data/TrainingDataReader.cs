@@ -7,11 +7,6 @@ using Microsoft.ML.Data;
 namespace DeepArch.MLNet;
 
 /// <summary>
-/// Reads the feature and label columns of a training <see cref="IDataView"/> with one cursor into the
-/// contiguous arrays training shuffles from (features <c>rows x size</c> floats, one target per row).
-/// Rejects NaN and infinite features, naming the column, the row and the slot.
-/// </summary>
-/// <summary>
 /// How a <c>Fit</c> holds its training rows' features: streamed (<see cref="Stream"/>), or in memory, and with a
 /// <see cref="Budget"/> only while they take at most that many bytes, past which reading starts over, streamed (for a view
 /// that does not know its row count). The default is in memory, without a budget.
@@ -24,9 +19,16 @@ internal readonly record struct RowHolding(bool Stream, long? Budget = null)
     /// <summary>Streamed.</summary>
     public static RowHolding Streamed => new(true);
 
-    /// <summary>How a validation set is held next to a training set read as <paramref name="train"/>: streamed with it, or as this says.</summary>
-    public RowHolding ForValidation(TrainingSet train) => train.Rows is null ? this : Streamed;
+    /// <summary>How a validation set is held next to the training set <paramref name="train"/>: streamed with it, or as its own view's <paramref name="own"/> says.</summary>
+    public static RowHolding ForValidation(TrainingSet train, RowHolding own) => train.Rows is null ? own : Streamed;
 }
+
+/// <summary>
+/// Reads the feature and label columns of a training <see cref="IDataView"/> with one cursor into the
+/// contiguous arrays training shuffles from (features <c>rows x size</c> floats, one target per row), or, streamed,
+/// checks the features and keeps a fingerprint of each row. Rejects NaN and infinite features, naming the column, the row
+/// and the slot.
+/// </summary>
 
 internal static class TrainingDataReader
 {
@@ -305,7 +307,15 @@ internal static class TrainingDataReader
             public CursorPass(DataViewRowCursor cursor, DataViewSchema.Column feature, SequenceLayout? sequence)
             {
                 _cursor = cursor;
-                _read = sequence?.CreateReader(cursor, feature) ?? FeatureColumn.CreateReader(cursor, feature);
+                try
+                {
+                    _read = sequence?.CreateReader(cursor, feature) ?? FeatureColumn.CreateReader(cursor, feature);
+                }
+                catch
+                {
+                    cursor.Dispose();
+                    throw;
+                }
             }
 
             public override bool MoveNext() => _cursor.MoveNext();
@@ -326,8 +336,11 @@ internal static class TrainingDataReader
     /// </summary>
     private sealed class RowArray(int width, long? expectedRows, string role, string column, long budgetBytes = long.MaxValue) : IRowStore
     {
+        // With a budget, never room for more rows than it holds: the row past it starts the read over, streamed.
+        private readonly long _mostRows = Math.Max(1, budgetBytes / sizeof(float) / width);
+
         // Uninitialized: every slot up to Count x width is written by a row before it is read.
-        private float[] _values = GC.AllocateUninitializedArray<float>(Capacity(expectedRows ?? 1024, width, role, column));
+        private float[] _values = GC.AllocateUninitializedArray<float>(Capacity(Math.Min(expectedRows ?? 1024, Math.Max(1, budgetBytes / sizeof(float) / width)), width, role, column));
 
         public int Count { get; private set; }
 
@@ -342,7 +355,7 @@ internal static class TrainingDataReader
             if (needed > _values.Length)
             {
                 // Double, but not past the largest array when the rows could still fit in it.
-                Array.Resize(ref _values, Capacity(Math.Max(Count + 1L, Math.Min(2L * Count, Array.MaxLength / width)), width, role, column));
+                Array.Resize(ref _values, Capacity(Math.Max(Count + 1L, Math.Min(Math.Min(2L * Count, _mostRows), Array.MaxLength / width)), width, role, column));
             }
             return _values.AsSpan(Count++ * width, width);
         }

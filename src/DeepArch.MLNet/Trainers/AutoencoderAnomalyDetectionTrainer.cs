@@ -120,7 +120,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
         if (validation is not null)
         {
             var validationFeature = FeatureColumn.Resolve(validation.Schema, options.FeatureColumnName, featureSize, "validation feature");
-            validationSet = TrainingDataReader.ReadReconstruction(validation, validationFeature, featureSize, null, ct, holding.ForValidation(trainSet));
+            validationSet = TrainingDataReader.ReadReconstruction(validation, validationFeature, featureSize, null, ct, RowHolding.ForValidation(trainSet, Holding(options, validation, featureSize)));
         }
         return new FitData(feature, featureSize, trainSet, validationSet, Task: null);
     }

@@ -127,10 +127,10 @@ public abstract class NetworkOptions
 
     /// <summary>
     /// Whether <c>Fit</c> holds the training rows' features in memory or streams them: reads them again from the <c>IDataView</c> at
-    /// every epoch, shuffled through a buffer of <see cref="ShuffleBufferRows"/> rows, so that training memory stays flat however
-    /// many rows there are (the labels and weights, one or two values per row, are held either way). <see cref="TrainingDataMode.Auto"/>
+    /// every epoch, shuffled through a buffer of <see cref="ShuffleBufferRows"/> rows, so that training memory no longer grows with
+    /// the features (a few bytes per row are held either way: the labels, weights, a fingerprint and an index). <see cref="TrainingDataMode.Auto"/>
     /// (default) streams when the feature column would take more than <see cref="TrainingDataMemoryBudget"/> in memory. A
-    /// <c>Fit(train, validation)</c> validation set is streamed with the training rows. Streaming reads the data once more per epoch
+    /// <c>Fit(train, validation)</c> validation set is streamed when the training rows are, or when it passes the budget itself. Streaming reads the data once more per epoch
     /// (and once for the validation rows), which costs what reading the <c>IDataView</c> costs: the README's "Training on data larger
     /// than memory" has the figures. The perceptron, convolutional and recurrent trainers, the autoencoder anomaly detector and the
     /// autoencoder transforms stream; the others (the stacked autoencoder, GANs, sequence-to-sequence, the forecasters and the

@@ -14,7 +14,7 @@ public enum TrainingDataMode
 
     /// <summary>
     /// Read again from the <c>IDataView</c> at every epoch, shuffled through a buffer of
-    /// <see cref="NetworkOptions.ShuffleBufferRows"/> rows: memory stays flat however many rows there are. The data
+    /// <see cref="NetworkOptions.ShuffleBufferRows"/> rows: memory no longer grows with the features (a few bytes per row remain). The data
     /// must give the same rows in the same order at every pass (every ML.NET loader and deterministic transform does).
     /// </summary>
     Streamed,

@@ -17,7 +17,7 @@ internal abstract class BatchSource : IDisposable
     /// <summary>One epoch's training batches of <paramref name="batchSize"/> rows, shuffled with <paramref name="shuffler"/> when <paramref name="shuffle"/> is set.</summary>
     public abstract IEnumerable<TrainingBatch> Shuffled(Random shuffler, bool shuffle, int batchSize);
 
-    /// <summary>Every row once, in the set's order, in batches of at most <paramref name="batchSize"/> rows.</summary>
+    /// <summary>Every row once, in batches of at most <paramref name="batchSize"/> rows: in the set's order, or a streamed set's source order when its buffer does not hold it all.</summary>
     public abstract IEnumerable<TrainingBatch> InOrder(int batchSize);
 
     /// <summary>Draws from <paramref name="shuffler"/> exactly what one shuffled epoch draws (a resumed run replays the epochs before its checkpoint).</summary>
@@ -51,6 +51,21 @@ internal abstract class BatchSource : IDisposable
         {
             Rows = rows;
             Values = GC.AllocateUninitializedArray<float>(checked(rows * rowSize));
+        }
+
+        /// <summary>
+        /// The rows of the buffer for streamed sets of <paramref name="largest"/> rows of <paramref name="rowSize"/> values (see
+        /// <see cref="RowsFor"/>), checked: a buffer that does not hold every row must hold two batches, or no block could make one.
+        /// </summary>
+        public static int CheckedRowsFor(int requested, int rowSize, int batchSize, int largest)
+        {
+            int rows = RowsFor(requested, rowSize, batchSize, largest);
+            if (rows < largest && rows < 2L * batchSize)
+            {
+                throw new ArgumentException(
+                    $"Streamed rows of {rowSize:N0} values leave room for {rows:N0} rows in one shuffle buffer, fewer than two batches of BatchSize {batchSize}: lower BatchSize.");
+            }
+            return rows;
         }
 
         public int Rows { get; }
@@ -228,7 +243,7 @@ internal abstract class BatchSource : IDisposable
                 // A full buffer trains on whole batches and keeps the rest for the next; the last one trains on everything. A
                 // remainder of one row left for the very end would become a one-row batch, so one more batch waits with it.
                 int batches = filled / batchSize;
-                if (!last && Count - emitted - batches * batchSize == 1 && batches > 0)
+                if (!last && batchSize > 1 && Count - emitted - batches * batchSize == 1 && batches > 0)
                 {
                     batches--;
                 }
@@ -324,7 +339,7 @@ internal abstract class BatchSource : IDisposable
                 bool last = read == Count;
                 shuffler.Shuffle(block.AsSpan(0, filled));
                 int batches = filled / batchSize;
-                if (!last && Count - emitted - batches * batchSize == 1 && batches > 0)
+                if (!last && batchSize > 1 && Count - emitted - batches * batchSize == 1 && batches > 0)
                 {
                     batches--;
                 }

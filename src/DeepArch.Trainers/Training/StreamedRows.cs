@@ -6,12 +6,14 @@ namespace DeepArch.Trainers.Training;
 /// Rows of features that training reads again at every pass instead of holding them in memory (a streamed
 /// <see cref="TrainingSet"/>, <see cref="TrainingSet.Streamed"/>): a source that can be read from the start as often as
 /// needed, giving the same rows in the same order every time. Training draws its shuffled batches through a bounded buffer
-/// (<see cref="TrainingOptions.ShuffleBufferRows"/>), so its memory does not grow with the rows.
+/// (<see cref="TrainingOptions.ShuffleBufferRows"/>), so its memory no longer grows with the features (a few bytes per row
+/// remain: a fingerprint, the targets, an index).
 /// </summary>
 /// <remarks>
 /// Rows are known by their position in the source. A fingerprint of every row taken when the rows are first read
-/// (<see cref="Fingerprints"/>) is compared at every later pass, so a source that changes between passes (other rows, another
-/// order, another count) stops training with an error instead of pairing rows with the wrong targets.
+/// (<see cref="Fingerprints"/>) is compared at every later pass, so a source that changes between passes (other values,
+/// another order, fewer rows) stops training with an error instead of pairing rows with the wrong targets. A pass stops
+/// at the last row it needs: rows added after those first read are not seen.
 /// </remarks>
 public abstract class StreamedRows
 {
@@ -87,7 +89,12 @@ public abstract class StreamedRows
         Array.Fill(indexOf, -1);
         foreach (int index in use ?? Enumerable.Range(0, set.Count))
         {
-            indexOf[set.Positions?[index] ?? index] = index;
+            int position = set.Positions?[index] ?? index;
+            if (indexOf[position] >= 0)
+            {
+                throw new ArgumentException($"A streamed set reads each source row once; row {position} is in it twice (rows {indexOf[position]} and {index}).", nameof(use));
+            }
+            indexOf[position] = index;
         }
         return indexOf;
     }

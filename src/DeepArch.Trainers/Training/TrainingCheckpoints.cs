@@ -69,7 +69,8 @@ internal sealed class TrainingCheckpoints
             Add($"{set.Count} {Shapes.Format(set.SampleShape)} {set.TargetWidth}");
             if (set.Rows is { } rows)
             {
-                // A streamed set: its rows' fingerprints, and which of them it takes.
+                // A streamed set: its rows' fingerprints, which of them it takes, and the shuffle buffer (its size sets the draws).
+                Add($"streamed, buffer {BatchSource.ShuffleBuffer.RowsFor(options.ShuffleBufferRows, rows.RowSize, options.BatchSize, set.Count)}");
                 sha.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows.Fingerprints.ToArray().AsSpan()));
                 sha.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes((set.Positions ?? Enumerable.Range(0, set.Count)).ToArray().AsSpan()));
             }

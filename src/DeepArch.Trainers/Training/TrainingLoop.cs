@@ -92,14 +92,12 @@ public sealed class TrainingLoop
                 throw new ArgumentException(oneRow, nameof(train));
             }
         }
-        BatchSource.ShuffleBuffer? buffer = null;
-        if ((train.Rows ?? validation?.Rows) is { } streamed)
-        {
-            int largest = Math.Max(train.Rows is null ? 0 : train.Count, validation?.Rows is null ? 0 : validation.Count);
-            buffer = new BatchSource.ShuffleBuffer(BatchSource.ShuffleBuffer.RowsFor(Options.ShuffleBufferRows, streamed.RowSize, Options.BatchSize, largest), streamed.RowSize);
-        }
+        // The shuffle buffer of streamed sets, one for both (allocated after the memory check).
+        var streamed = train.Rows ?? validation?.Rows;
+        int bufferRows = streamed is null ? 0 : BatchSource.ShuffleBuffer.CheckedRowsFor(Options.ShuffleBufferRows, streamed.RowSize, Options.BatchSize,
+            Math.Max(train.Rows is null ? 0 : train.Count, validation?.Rows is null ? 0 : validation.Count));
         var memory = TrainingMemory.Estimate(networks.Select(n => (n.Architecture, n.InputShape)).ToList(), Options,
-            TrainingMemory.DataValues(train) + TrainingMemory.DataValues(validation) + (buffer?.Values.LongLength ?? 0));
+            TrainingMemory.DataValues(train) + TrainingMemory.DataValues(validation) + (long)bufferRows * (streamed?.RowSize ?? 0));
         var device = networks[0].Device;
         if (device.type == DeviceType.CPU && memory.TotalBytes > TrainingMemory.AvailableBytes)
         {
@@ -108,6 +106,7 @@ public sealed class TrainingLoop
                 "to this process: make the network smaller, lower BatchSize, or train on fewer rows.");
         }
 
+        var buffer = streamed is null ? null : new BatchSource.ShuffleBuffer(bufferRows, streamed.RowSize);
         TorchRuntime.EnsureInitialized();
         lock (TorchRuntime.TrainingLock)
         {

@@ -170,6 +170,10 @@ public sealed class TrainingSet
         {
             // A streamed subset names its rows by their positions in the source; only the targets are copied.
             var positions = indices.Select(i => Positions?[i] ?? i).ToArray();
+            if (positions.Distinct().Count() != positions.Length)
+            {
+                throw new ArgumentException("A streamed set reads each source row once: a subset of it cannot take a row twice.", nameof(indices));
+            }
             var subsetTargets = new float[_targetsAreFeatures ? 0 : indices.Count * TargetWidth];
             for (int i = 0; i < indices.Count && !_targetsAreFeatures; i++)
             {

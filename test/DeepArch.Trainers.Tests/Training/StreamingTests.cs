@@ -165,6 +165,26 @@ public sealed class StreamingTests : IDisposable
     }
 
     [Fact]
+    public void A_streamed_subset_cannot_take_a_row_twice()
+    {
+        var set = Streamed(Fixtures.Blobs(10));
+
+        var error = Assert.Throws<ArgumentException>(() => set.Subset([0, 0, 1]));
+
+        Assert.Contains("cannot take a row twice", error.Message);
+    }
+
+    [Fact]
+    public void Rows_too_wide_for_two_batches_in_the_buffer_are_refused_before_training()
+    {
+        // Rows of 1,000,000 values: the largest array holds 2,147 of them, fewer than two batches of 4,096.
+        var error = Assert.Throws<ArgumentException>(() => BatchSource.ShuffleBuffer.CheckedRowsFor(0, 1_000_000, 4096, 10_000));
+
+        Assert.Contains("fewer than two batches of BatchSize 4096: lower BatchSize", error.Message);
+        Assert.Equal(2_000, BatchSource.ShuffleBuffer.CheckedRowsFor(0, 1_000_000, 4096, 2_000)); // a buffer that holds every row needs no two batches
+    }
+
+    [Fact]
     public void A_buffer_smaller_than_two_batches_is_refused_by_name()
     {
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => new TrainingOptions { BatchSize = 32, ShuffleBufferRows = 40 }.Validate("Options"));
