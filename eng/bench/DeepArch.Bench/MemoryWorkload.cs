@@ -148,6 +148,7 @@ internal sealed class MemoryWorkload(BenchOptions options, TextWriter log) : IWo
             using var detector = ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyDetectionTrainer.Options
             {
                 LayerSizes = [256, 32],
+                EnsembleSize = 1, // one network, as in every comparison of the bench
                 OutputActivation = ActivationKind.Sigmoid,
                 Epochs = TrainEpochs,
                 BatchSize = 128,

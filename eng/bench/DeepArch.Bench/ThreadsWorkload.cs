@@ -66,6 +66,7 @@ internal sealed class ThreadsWorkload(BenchOptions options, TextWriter log) : IW
         NetworkTransformer FitDetector(int threads) => ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyDetectionTrainer.Options
         {
             LayerSizes = [256, 32],
+            EnsembleSize = 1, // one network, as in every comparison of the bench
             OutputActivation = ActivationKind.Sigmoid,
             Epochs = epochs,
             BatchSize = 128,

@@ -113,7 +113,7 @@ internal sealed class TrainingWorkload(BenchOptions options, TextWriter log) : I
         {
             var o = new AutoencoderAnomalyDetectionTrainer.Options
             {
-                LayerSizes = [256, 32], OutputActivation = ActivationKind.Sigmoid,
+                LayerSizes = [256, 32], EnsembleSize = 1, OutputActivation = ActivationKind.Sigmoid, // one network, as PyTorch's
                 Epochs = epochs, BatchSize = Batch, LearningRate = Rate, Seed = Seed, TrainingThreads = threads,
                 ThresholdSource = source, Threshold = source == AnomalyThresholdSource.Explicit ? 1 : null,
                 StandardizeError = standardizeError,

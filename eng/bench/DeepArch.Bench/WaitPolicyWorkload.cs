@@ -175,7 +175,7 @@ internal sealed class WaitPolicyWorkload(BenchOptions options, TextWriter log) :
             {
                 using var model = ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyDetectionTrainer.Options
                 {
-                    LayerSizes = [256, 32], OutputActivation = ActivationKind.Sigmoid, Epochs = 2, BatchSize = 128, Seed = 1,
+                    LayerSizes = [256, 32], EnsembleSize = 1, OutputActivation = ActivationKind.Sigmoid, Epochs = 2, BatchSize = 128, Seed = 1,
                     ThresholdSource = AnomalyThresholdSource.Explicit, Threshold = 1, TrainingThreads = threads,
                 }).Fit(data);
                 return model.History.Epochs[^1].TrainLoss;

@@ -141,7 +141,7 @@ internal static class PresetStudy
                 Split = _ => task.Split(1),
                 Models =
                 [
-                    Detector("defaults (EnsembleSize 1)", _ => { }),
+                    Detector("EnsembleSize 1", o => o.EnsembleSize = 1),
                     Detector("EnsembleSize 3", o => o.EnsembleSize = 3),
                     Detector("EnsembleSize 5", o => o.EnsembleSize = 5),
                     Detector("EnsembleSize 10", o => o.EnsembleSize = 10),
