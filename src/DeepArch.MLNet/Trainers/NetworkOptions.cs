@@ -134,7 +134,9 @@ public abstract class NetworkOptions
     /// (and once for the validation rows), which costs what reading the <c>IDataView</c> costs: the README's "Training on data larger
     /// than memory" has the figures. The perceptron, convolutional and recurrent trainers, the autoencoder anomaly detector and the
     /// autoencoder transforms stream; the others (the stacked autoencoder, GANs, sequence-to-sequence, the forecasters and the
-    /// encoder-decoder detector) hold their rows in memory and refuse <see cref="TrainingDataMode.Streamed"/> by name.
+    /// encoder-decoder detector) hold their rows in memory and refuse <see cref="TrainingDataMode.Streamed"/> by name. A
+    /// checkpoint (<see cref="CheckpointDirectory"/>) resumes only a run that holds its rows the same way: with checkpoints on
+    /// machines of different memory, set this to InMemory or Streamed rather than Auto.
     /// </summary>
     public TrainingDataMode TrainingData { get; set; } = TrainingDataMode.Auto;
 

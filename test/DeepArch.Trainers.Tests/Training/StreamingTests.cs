@@ -13,18 +13,8 @@ namespace DeepArch.Trainers.Tests.Training;
 /// Serial: bit-for-bit comparisons with dropout, which draws from libtorch's global generator.
 /// </summary>
 [Collection(SerialTorchCollection.Name)]
-public sealed class StreamingTests : IDisposable
+public sealed class StreamingTests
 {
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), $"deeparch-streaming-{Guid.NewGuid():N}");
-
-    public void Dispose()
-    {
-        if (Directory.Exists(_folder))
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-    }
-
     private static TrainingSet Streamed(TrainingSet set)
         => TrainingSet.Streamed(StreamedRows.FromArray(set.Features, set.Features.Length / set.Count), set.SampleShape, set.Targets, set.TargetWidth).WithWeights(set.Weights);
 
@@ -123,18 +113,25 @@ public sealed class StreamingTests : IDisposable
     {
         var data = Streamed(Fixtures.Blobs(150, features: 5, classes: 3, seed: 4));
         var (expected, _) = Train(Options(bufferRows: 40), data);
+        string folder = Directory.CreateTempSubdirectory("deeparch-streaming-").FullName;
+        try
+        {
+            using var cancellation = new CancellationTokenSource();
+            var interrupted = Options(bufferRows: 40);
+            interrupted.CheckpointDirectory = folder;
+            interrupted.Callbacks.Add(new RecordingCallback { AfterBatch = (epoch, batch) => { if ((epoch, batch) == (4, 2)) cancellation.Cancel(); } });
+            Assert.ThrowsAny<OperationCanceledException>(() => Train(interrupted, data, cancellation.Token));
 
-        using var cancellation = new CancellationTokenSource();
-        var interrupted = Options(bufferRows: 40);
-        interrupted.CheckpointDirectory = _folder;
-        interrupted.Callbacks.Add(new RecordingCallback { AfterBatch = (epoch, batch) => { if ((epoch, batch) == (4, 2)) cancellation.Cancel(); } });
-        Assert.ThrowsAny<OperationCanceledException>(() => Train(interrupted, data, cancellation.Token));
+            var resumedOptions = Options(bufferRows: 40);
+            resumedOptions.CheckpointDirectory = folder;
+            var (resumed, _) = Train(resumedOptions, data);
 
-        var resumedOptions = Options(bufferRows: 40);
-        resumedOptions.CheckpointDirectory = _folder;
-        var (resumed, _) = Train(resumedOptions, data);
-
-        Assert.Equal(expected, resumed);
+            Assert.Equal(expected, resumed);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     [Fact]
