@@ -27,4 +27,22 @@ internal static class ScoreColumn
         }
         return sum;
     }
+
+    /// <summary>Reads a <c>Single</c> column (an anomaly detector's Score) through a cursor and returns the sum of its values.</summary>
+    public static double SumScalar(IDataView view, string column, int expectedRows)
+    {
+        var col = view.Schema[column];
+        using var cursor = view.GetRowCursor([col]);
+        var getter = cursor.GetGetter<float>(col);
+        float value = 0;
+        double sum = 0;
+        int n = 0;
+        while (cursor.MoveNext())
+        {
+            getter(ref value);
+            sum += value;
+            n++;
+        }
+        return n == expectedRows ? sum : throw new InvalidOperationException($"Cursor over '{column}' gave {n} rows, expected {expectedRows}.");
+    }
 }

@@ -185,6 +185,20 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log) : IW
                     contenders.Add(new($"deeparch-ae-b{batch}", rows, "ae", () => SumFirstSlot(view, "Reconstruction", rows)));
                     contenders.Add(new($"ort-ae-b{batch}", rows, "ae", () => rawAe.Pass(flat, rows, batch)));
                 }
+
+                // The anomaly detector on the same network, its default ensemble of ten against one network: what the
+                // default costs when scoring (its Score column, batch 256).
+                foreach (int members in new[] { 10, 1 })
+                {
+                    var detector = ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyDetectionTrainer.Options
+                    {
+                        LayerSizes = [256, 32], OutputActivation = DeepArch.Trainers.ActivationKind.Sigmoid, Epochs = 1, Seed = 42,
+                        EnsembleSize = members, ScoringBatchSize = mainBatch, ScoringThreads = options.Threads,
+                    }).Fit(aeTrainData);
+                    _disposables.Add(detector);
+                    var view = detector.Transform(data);
+                    contenders.Add(new($"deeparch-detector-e{members}", rows, $"detector-e{members}", () => ScoreColumn.SumScalar(view, "Score", rows)));
+                }
             }
 
             // PredictionEngine: one row per Predict call.
@@ -344,6 +358,12 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log) : IW
             apply.Add(["AE", Rate("apply-ae-default"), Rate("apply-ae-intra1"), Ratio($"deeparch-ae-b{mainBatch}", "apply-ae-default"), Ratio($"deeparch-ae-b{mainBatch}", "apply-ae-intra1")]);
         }
         AppendTable(sb, ["model", "ApplyOnnxModel default rows/s", "ApplyOnnxModel intra1 rows/s", $"DeepArch b{mainBatch} / default", $"DeepArch b{mainBatch} / intra1"], apply);
+        if (haveAe)
+        {
+            sb.AppendLine($"The anomaly detector on the same AE (1 epoch, seed 42), its `Score` column at batch {mainBatch}: the default ensemble of ten networks " +
+                          $"{Rate("deeparch-detector-e10")} rows/s, one network (`EnsembleSize = 1`) {Rate("deeparch-detector-e1")} rows/s, " +
+                          $"{Ratio("deeparch-detector-e10", "deeparch-detector-e1")} (median of the per-repetition ratios).").AppendLine();
+        }
 
         // ---- batch-size sweep ----
         sb.AppendLine("## Batch-size sweep").AppendLine();
@@ -396,6 +416,11 @@ internal sealed class ScoringWorkload(BenchOptions options, TextWriter log) : IW
                 Summary.Add(new("Scoring sweep", $"{label}, batch {b}", Rate($"deeparch-{model}-b{b}") + " rows/s", $"raw ORT session, batch {b}", Rate($"ort-{model}-b{b}") + " rows/s",
                     Stats.MedianRatio(t[$"deeparch-{model}-b{b}"], t[$"ort-{model}-b{b}"]), null, ""));
             }
+        }
+        if (haveAe)
+        {
+            Summary.Add(new("Scoring", $"AE detector 784-256-32-256-784, batch {mainBatch}: EnsembleSize 10 (default) vs 1", Rate("deeparch-detector-e10") + " rows/s",
+                "EnsembleSize 1", Rate("deeparch-detector-e1") + " rows/s", Stats.MedianRatio(t["deeparch-detector-e10"], t["deeparch-detector-e1"]), null, "(speed ratio)"));
         }
         Summary.Add(new("Scoring", "MLP PredictionEngine, 1 row per call" + ThreadsLabel, Micro("pe-deeparch") + " µs/row", "ApplyOnnxModel PredictionEngine",
             Micro("pe-apply-default") + " µs/row", Stats.MedianRatio(t["pe-deeparch"], t["pe-apply-default"]), null, "(speed ratio)"));
