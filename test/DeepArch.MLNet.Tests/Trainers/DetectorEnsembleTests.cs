@@ -68,6 +68,30 @@ public class DetectorEnsembleTests
         Assert.Contains("holds 2 networks", other.Message);
     }
 
+    [Fact]
+    public void Each_member_of_a_checkpointed_ensemble_resumes_from_its_own_folder()
+    {
+        var ml = new MLContext(seed: 1);
+        var (trainRows, testRows) = AutoencoderAnomalyDetectionTests.Split();
+        IDataView train = ml.Data.LoadFromEnumerable(trainRows.Take(200)), test = ml.Data.LoadFromEnumerable(testRows.Take(50));
+        string folder = Directory.CreateTempSubdirectory("deeparch-ensemble-").FullName;
+        try
+        {
+            var options = Options(seed: 3, ensembleSize: 2);
+            options.CheckpointDirectory = folder;
+            using var first = ml.AnomalyDetection.Trainers.Autoencoder(options).Fit(train);
+            using var resumed = ml.AnomalyDetection.Trainers.Autoencoder(options).Fit(train); // both members' runs are finished: resumed at once
+
+            Assert.True(File.Exists(Path.Combine(folder, "latest")));
+            Assert.True(File.Exists(Path.Combine(folder, "member-2", "latest")));
+            Assert.Equal(first.Transform(test).GetColumn<float>("Score").ToArray(), resumed.Transform(test).GetColumn<float>("Score").ToArray());
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(33)]
