@@ -107,12 +107,12 @@ public static partial class DeepArchCatalog
     /// <param name="featuresPerStep">Values per time step of the window.</param>
     /// <param name="cell">The recurrent cell.</param>
     /// <param name="hiddenSize">Units of the hidden state.</param>
-    /// <param name="epochs">Passes over the training windows.</param>
+    /// <param name="epochs">Passes over the training windows (60, the options' default).</param>
     /// <param name="batchSize">Windows per mini-batch.</param>
-    /// <param name="learningRate">Adam's learning rate.</param>
+    /// <param name="learningRate">Adam's learning rate (3e-3, the options' default).</param>
     public static RecurrentForecastingEstimator ForecastByRecurrentNetwork(this ForecastingCatalog catalog, string outputColumnName = "Forecast",
         string inputColumnName = "Features", string labelColumnName = "Label", int featuresPerStep = 1, RecurrentCell cell = RecurrentCell.Lstm,
-        int hiddenSize = 64, int epochs = 30, int batchSize = 32, double learningRate = 1e-3)
+        int hiddenSize = 64, int epochs = 60, int batchSize = 32, double learningRate = 3e-3)
         => catalog.ForecastByRecurrentNetwork(WithTraining(new RecurrentForecastingEstimator.Options
         {
             OutputColumnName = outputColumnName,

@@ -38,9 +38,9 @@ public static partial class DeepArchCatalog
     /// <param name="inputColumnName">The history: a known-size vector of <c>Single</c>.</param>
     /// <param name="labelColumnName">The next steps while training: a known-size vector of <c>Single</c>.</param>
     /// <param name="featuresPerStep">Values per history step.</param>
-    /// <param name="epochs">Passes over the training windows.</param>
+    /// <param name="epochs">Passes over the training windows (60, the options' default).</param>
     public static EncoderDecoderForecastingEstimator ForecastByEncoderDecoder(this ForecastingCatalog catalog, string outputColumnName = "Forecast",
-        string inputColumnName = "Features", string labelColumnName = "Label", int featuresPerStep = 1, int epochs = 30)
+        string inputColumnName = "Features", string labelColumnName = "Label", int featuresPerStep = 1, int epochs = 60)
         => catalog.ForecastByEncoderDecoder(new EncoderDecoderForecastingEstimator.Options
         {
             OutputColumnName = outputColumnName,

@@ -82,6 +82,11 @@ internal static class ForecastingStudy
             {
                 ("ForecastByRecurrentNetwork", ml => ml.Forecasting.ForecastByRecurrentNetwork()),
                 ("ForecastByEncoderDecoder", ml => ml.Forecasting.ForecastByEncoderDecoder()),
+                // The defaults before issue 16's measurement chose these (1e-3, 30 epochs for both).
+                ("ForecastByRecurrentNetwork, former defaults (LearningRate 1e-3, Epochs 30)",
+                    ml => ml.Forecasting.ForecastByRecurrentNetwork(new RecurrentForecastingEstimator.Options { LearningRate = 1e-3, Epochs = 30 })),
+                ("ForecastByEncoderDecoder, former defaults (LearningRate 1e-3, Epochs 30)",
+                    ml => ml.Forecasting.ForecastByEncoderDecoder(new EncoderDecoderForecastingEstimator.Options { LearningRate = 1e-3, Epochs = 30 })),
             };
             // Each forecaster as it is, and on windows divided by the training targets' standard deviation (forecasts multiplied
             // back): the standardization a careful user does by hand, which the forecasters do not do themselves.
