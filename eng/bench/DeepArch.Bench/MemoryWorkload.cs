@@ -219,17 +219,16 @@ internal sealed class MemoryWorkload(BenchOptions options, TextWriter log) : IWo
                       $"{memoryRatio.ToString("F3", Inv)}x the {streamedSmall[0].PeakMb:F0} MiB of {smallRows:N0} rows (target <= 1.2x: {(memoryRatio <= 1.2 ? "yes" : "NO")}).");
         sb.AppendLine();
         // Throughput: each repetition's in-memory run against the streamed run right after it; medians of the ratios.
-        double Median(IEnumerable<double> values) { var sorted = values.Order().ToArray(); return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2; }
-        double fitRatio = Median(memorySmall.Zip(streamedSmall, (m, st) => m.Seconds / st.Seconds));
-        double loopRatio = Median(memorySmall.Zip(streamedSmall, (m, st) => m.TrainSeconds / st.TrainSeconds));
+        double fitRatio = Stats.Median(memorySmall.Zip(streamedSmall, (m, st) => m.Seconds / st.Seconds));
+        double loopRatio = Stats.Median(memorySmall.Zip(streamedSmall, (m, st) => m.TrainSeconds / st.TrainSeconds));
         sb.AppendLine($"Throughput on {smallRows:N0} rows that fit in memory, streamed / in memory (median over {memorySmall.Count} alternating pairs): `Fit` {fitRatio.ToString("F2", Inv)}x " +
                       $"(target >= 0.8x: {(fitRatio >= 0.8 ? "yes" : "NO")}), the training loop alone {loopRatio.ToString("F2", Inv)}x. Streaming reads the file once per epoch and once more for " +
                       "the threshold's two passes; in memory, `Fit` reads it once.");
         sb.AppendLine();
         Summary.Add(new("Memory", $"peak working set training the AE detector streamed, {largeRows:N0} vs {smallRows:N0} rows", $"{streamedLarge.PeakMb:F0} MiB", $"{smallRows:N0} rows",
             $"{streamedSmall[0].PeakMb:F0} MiB", memoryRatio, 1.2, "<= 1.2x", LowerIsBetter: true));
-        Summary.Add(new("Memory", $"AE detector `Fit` samples/s, streamed vs in memory ({smallRows:N0} rows, {TrainEpochs} epochs)", $"{smallRows * TrainEpochs / Median(streamedSmall.Select(r => r.Seconds)):N0}/s",
-            "in memory", $"{smallRows * TrainEpochs / Median(memorySmall.Select(r => r.Seconds)):N0}/s", fitRatio, 0.8, ">= 0.8x"));
+        Summary.Add(new("Memory", $"AE detector `Fit` samples/s, streamed vs in memory ({smallRows:N0} rows, {TrainEpochs} epochs)", $"{smallRows * TrainEpochs / Stats.Median(streamedSmall.Select(r => r.Seconds)):N0}/s",
+            "in memory", $"{smallRows * TrainEpochs / Stats.Median(memorySmall.Select(r => r.Seconds)):N0}/s", fitRatio, 0.8, ">= 0.8x"));
         Summary.Add(new("Memory", $"peak working set training the AE detector in memory, {smallRows:N0} vs {tenth.Rows:N0} rows", $"{memorySmall[0].PeakMb:F0} MiB", $"{tenth.Rows:N0} rows",
             $"{tenth.PeakMb:F0} MiB", memorySmall[0].PeakMb / tenth.PeakMb, null, "(grows with the rows: in memory, training holds them)", LowerIsBetter: true));
         return sb.ToString();

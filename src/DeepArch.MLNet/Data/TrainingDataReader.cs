@@ -46,18 +46,27 @@ internal static class TrainingDataReader
         DataViewSchema.Column label, PredictionTask task, CancellationToken cancellationToken, SequenceLayout? sequence = null,
         DataViewSchema.Column? weight = null, RowHolding holding = default)
     {
+        return Held(holding, (stream, budget) => Read(data, feature, featureSize, label, task, cancellationToken, sequence, weight, stream, budget));
+    }
+
+    /// <summary>
+    /// Reads as <paramref name="holding"/> says with <paramref name="read"/> (streamed, in memory, or in memory up to a budget),
+    /// and when the rows pass the budget, reads them again, streamed.
+    /// </summary>
+    private static TrainingSet Held(RowHolding holding, Func<bool, long, TrainingSet> read)
+    {
         if (!holding.Stream)
         {
             try
             {
-                return Read(data, feature, featureSize, label, task, cancellationToken, sequence, weight, stream: false, holding.Budget ?? long.MaxValue);
+                return read(false, holding.Budget ?? long.MaxValue);
             }
             catch (OverBudgetException)
             {
                 // More rows than the budget holds: read them again, streamed.
             }
         }
-        return Read(data, feature, featureSize, label, task, cancellationToken, sequence, weight, stream: true, long.MaxValue);
+        return read(true, long.MaxValue);
     }
 
     private static TrainingSet Read(IDataView data, DataViewSchema.Column feature, int featureSize, DataViewSchema.Column label, PredictionTask task,
@@ -119,18 +128,7 @@ internal static class TrainingDataReader
     public static TrainingSet ReadReconstruction(IDataView data, DataViewSchema.Column feature, int featureSize, string? weightName,
         CancellationToken cancellationToken, RowHolding holding, string role = "Feature")
     {
-        if (!holding.Stream)
-        {
-            try
-            {
-                return ReadReconstruction(data, feature, featureSize, weightName, cancellationToken, stream: false, holding.Budget ?? long.MaxValue, role);
-            }
-            catch (OverBudgetException)
-            {
-                // More rows than the budget holds: read them again, streamed.
-            }
-        }
-        return ReadReconstruction(data, feature, featureSize, weightName, cancellationToken, stream: true, long.MaxValue, role);
+        return Held(holding, (stream, budget) => ReadReconstruction(data, feature, featureSize, weightName, cancellationToken, stream, budget, role));
     }
 
     private static TrainingSet ReadReconstruction(IDataView data, DataViewSchema.Column feature, int featureSize, string? weightName,

@@ -240,14 +240,7 @@ internal abstract class BatchSource : IDisposable
                 {
                     shuffler.Shuffle(blockOrder.AsSpan(0, filled));
                 }
-                // A full buffer trains on whole batches and keeps the rest for the next; the last one trains on everything. A
-                // remainder of one row left for the very end would become a one-row batch, so one more batch waits with it.
-                int batches = filled / batchSize;
-                if (!last && batchSize > 1 && Count - emitted - batches * batchSize == 1 && batches > 0)
-                {
-                    batches--;
-                }
-                int take = last ? filled : batches * batchSize, start = 0;
+                int take = Take(filled, last, Count - emitted, batchSize), start = 0;
                 while (start < take)
                 {
                     int size = last ? NextSize(take - start, batchSize) : batchSize;
@@ -338,12 +331,7 @@ internal abstract class BatchSource : IDisposable
                 filled += added;
                 bool last = read == Count;
                 shuffler.Shuffle(block.AsSpan(0, filled));
-                int batches = filled / batchSize;
-                if (!last && batchSize > 1 && Count - emitted - batches * batchSize == 1 && batches > 0)
-                {
-                    batches--;
-                }
-                int take = last ? filled : batches * batchSize;
+                int take = Take(filled, last, Count - emitted, batchSize);
                 emitted += take;
                 filled -= take;
             }
@@ -351,6 +339,26 @@ internal abstract class BatchSource : IDisposable
 
         public override void Dispose()
         {
+        }
+
+        /// <summary>
+        /// How many of the <paramref name="filled"/> rows in the buffer a training pass takes now, with <paramref name="remaining"/>
+        /// rows of the epoch left (those in the buffer included): a full buffer trains on whole batches and keeps the rest for
+        /// the next; the last one trains on everything. A remainder of one row left for the very end would become a one-row
+        /// batch, so one more batch waits with it. The pass and its replay (<see cref="ReplayShuffle"/>) both cut blocks here.
+        /// </summary>
+        private static int Take(int filled, bool last, int remaining, int batchSize)
+        {
+            if (last)
+            {
+                return filled;
+            }
+            int batches = filled / batchSize;
+            if (batchSize > 1 && remaining - batches * batchSize == 1 && batches > 0)
+            {
+                batches--;
+            }
+            return batches * batchSize;
         }
 
         private void EnsureBatchBuffer(int batchSize)
