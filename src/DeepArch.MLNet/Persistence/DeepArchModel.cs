@@ -279,7 +279,8 @@ public static class DeepArchModel
         if (onnx >= 0 && networks.TryGetValue($"{directory}/Transform_{onnx:000}", out var network) && onnx == PersistedChain.HeadLength(network.Info))
         {
             PersistedChain.CheckBinding(chain, network.Onnx, network.Info, $"{directory}/Transform_{onnx:000}/OnnxModel");
-            var restoredNetwork = new NetworkTransformer(network.Onnx, placed(network.Info), warn);
+            // The network as exported: without the flat output copies the saved chain reads (OnnxFlatOutputs).
+            var restoredNetwork = new NetworkTransformer(DeepArch.Trainers.Onnx.OnnxFlatOutputs.Remove(network.Onnx), placed(network.Info), warn);
             created.Add(restoredNetwork);
             chain.Dispose(); // the OnnxTransformer's session is not needed any more
             return restoredNetwork;

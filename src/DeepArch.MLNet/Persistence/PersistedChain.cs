@@ -1,4 +1,5 @@
 using DeepArch.Trainers.Networks;
+using DeepArch.Trainers.Onnx;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 
@@ -7,7 +8,8 @@ namespace DeepArch.MLNet;
 /// <summary>
 /// The saveable stand-in of a <see cref="NetworkTransformer"/>. ML.NET keeps its model writers internal,
 /// so a third-party transformer saves by handing <c>Save</c> to public, saveable transformers: here
-/// ML.NET's <c>OnnxTransformer</c> over the same ONNX bytes, followed by the task's column conversions
+/// ML.NET's <c>OnnxTransformer</c> over the same network (plus a flat copy of each output the task types as a
+/// one-dimensional vector, <see cref="PredictionTask.FlatOnnxOutputs"/>), followed by the task's column conversions
 /// (custom mappings, MapValue) and a DropColumns of the temporary columns (DESIGN §4 "Persistence").
 /// </summary>
 /// <remarks>
@@ -36,6 +38,10 @@ internal static class PersistedChain
     public static ITransformer Create(byte[] onnxModel, ModelInfo info)
     {
         var mlContext = new MLContext();
+        // The outputs the transformer types as one-dimensional vectors are read through flat copies, which the chain's network
+        // adds (the OnnxTransformer would type them [1, k]); DeepArchModel.Load takes them out again (OnnxFlatOutputs.Remove).
+        var flat = info.Task.FlatOnnxOutputs;
+        onnxModel = OnnxFlatOutputs.Add(onnxModel, flat.ToArray());
         string token = NetworkToken(onnxModel);
         // One flat chain (Append<ITransformer> on the chain itself; the extension method would nest it): its OnnxTransformer is
         // its part HeadLength(info), where DeepArchModel.Load looks for it.
@@ -57,11 +63,22 @@ internal static class PersistedChain
             }
         }
         // A sequence-to-sequence graph's source width is symbolic: the saved chain fixes it to the head's vector.
-        var shapes = info.Translation is null ? null
+        var shapes = info.Translation is null ? new Dictionary<string, int[]>()
             : new Dictionary<string, int[]> { [TranslationInfo.SourceInput] = [1, 1 + TranslationInfo.MaxSourceTokens] };
+        var rowShapes = info.Task.ScoringOutputs(info).ToDictionary(o => o.Name, o => o.Shape);
+        foreach (string output in flat)
+        {
+            shapes[OnnxFlatOutputs.FlatName(output)] = [rowShapes[output].Aggregate(1, (a, d) => checked(a * d))];
+        }
+        var outputs = info.Task.OnnxOutputNames.Select(o => flat.Contains(o) ? OnnxFlatOutputs.FlatName(o) : o).ToArray();
         chain = chain.Append<ITransformer>(mlContext.Transforms.ApplyOnnxModel(
-                info.Task.OnnxOutputNames.ToArray(), info.Inputs.Select(i => i.Name).ToArray(), new MemoryStream(onnxModel), shapes, gpuDeviceId: null, fallbackToCpu: false, recursionLimit: 100))
-            .Append(info.Task.CreatePersistedTail(mlContext));
+                outputs, info.Inputs.Select(i => i.Name).ToArray(), new MemoryStream(onnxModel), shapes.Count == 0 ? null : shapes, gpuDeviceId: null, fallbackToCpu: false, recursionLimit: 100));
+        foreach (string output in flat)
+        {
+            chain = chain.Append<ITransformer>(mlContext.Transforms.CopyColumns(output, OnnxFlatOutputs.FlatName(output)))
+                .Append<ITransformer>(mlContext.Transforms.DropColumns(OnnxFlatOutputs.FlatName(output)));
+        }
+        chain = chain.Append(info.Task.CreatePersistedTail(mlContext));
         if (info.Condition is not null)
         {
             chain = chain.Append<ITransformer>(mlContext.Transforms.CopyColumns(info.Condition.Column, ConditionKey))

@@ -44,6 +44,10 @@ internal sealed class AnomalyTask : PredictionTask
         ? [AutoencoderScoringExport.ScoreOutput, AutoencoderScoringExport.AnomalyOutput]
         : [AutoencoderScoringExport.ScoreOutput, AutoencoderScoringExport.AnomalyOutput, AutoencoderScoringExport.FeatureShareOutput];
 
+    /// <summary>The feature contributions: <c>Vector&lt;Single, F&gt;</c> after either load too.</summary>
+    [JsonIgnore]
+    public override IReadOnlyList<string> FlatOnnxOutputs => FeatureContributionsColumn is null ? [] : [AutoencoderScoringExport.FeatureShareOutput];
+
     /// <summary>Not used: a detector's outputs come from its scoring graph (<see cref="AutoencoderScoringExport"/>, <see cref="ForecasterScoringExport"/>).</summary>
     public override void AddOnnxOutputs(OnnxGraphBuilder graph, string value, IReadOnlyList<int> outputShape)
         => throw new NotSupportedException("An anomaly detector's graph outputs come from its scoring export, not from the network's output.");

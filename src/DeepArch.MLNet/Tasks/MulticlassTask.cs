@@ -45,6 +45,10 @@ internal sealed class MulticlassTask : PredictionTask
     [JsonIgnore]
     public override IReadOnlyList<string> OnnxOutputNames => [ColumnNames.Score];
 
+    /// <summary>The probabilities: <c>Vector&lt;Single, K&gt;</c>, ML.NET's type for a multiclass score, after either load too.</summary>
+    [JsonIgnore]
+    public override IReadOnlyList<string> FlatOnnxOutputs => [ColumnNames.Score];
+
     /// <summary>The class probabilities: the softmax of the logits over the last axis.</summary>
     public override void AddOnnxOutputs(OnnxGraphBuilder graph, string value, IReadOnlyList<int> outputShape)
         => graph.AddOutput(graph.AddNode("Softmax", [value], ("axis", -1L)), ColumnNames.Score, outputShape);

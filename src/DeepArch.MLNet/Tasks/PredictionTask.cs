@@ -47,6 +47,14 @@ internal abstract class PredictionTask
         }
     }
 
+    /// <summary>
+    /// The graph outputs (of <see cref="OnnxOutputNames"/>) whose column the transformer types as a one-dimensional vector: a saved
+    /// ML.NET chain reads them through flat copies (<see cref="DeepArch.Trainers.Onnx.OnnxFlatOutputs"/>), so that a plain
+    /// <c>mlContext.Model.Load</c> gives them the same type. None by default.
+    /// </summary>
+    [JsonIgnore]
+    public virtual IReadOnlyList<string> FlatOnnxOutputs => [];
+
     /// <summary>The graph outputs the scoring transformer runs, with their per-row shapes; by default every output has the network's output shape.</summary>
     public virtual IReadOnlyList<(string Name, int[] Shape)> ScoringOutputs(ModelInfo info)
         => OnnxOutputNames.Select(name => (name, info.OutputShape)).ToArray();
