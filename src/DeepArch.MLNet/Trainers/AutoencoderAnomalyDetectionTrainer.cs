@@ -120,10 +120,12 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
         if (validation is not null)
         {
             var validationFeature = FeatureColumn.Resolve(validation.Schema, options.FeatureColumnName, featureSize, "validation feature");
-            validationSet = TrainingDataReader.ReadReconstruction(validation, validationFeature, featureSize, null, ct, RowHolding.ForValidation(trainSet, Holding(options, validation, featureSize)));
+            validationSet = TrainingDataReader.Validation(() => TrainingDataReader.ReadReconstruction(validation, validationFeature, featureSize, null, ct, RowHolding.ForValidation(trainSet, Holding(options, validation, featureSize))));
         }
         return new FitData(feature, featureSize, trainSet, validationSet, Task: null);
     }
+
+    private protected override string? NetworkCountOption => $"Options.{nameof(Options.EnsembleSize)}";
 
     /// <summary>The autoencoder, and for an ensemble (<see cref="Options.EnsembleSize"/>) the others after it, each built from the next seed.</summary>
     private protected override NetworkPlan Plan(Options options, FitData data)
@@ -220,8 +222,12 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
         Threshold = threshold;
 
         var task = new AnomalyTask { Threshold = threshold, FeatureSize = featureSize, FeatureContributionsColumn = options.FeatureContributionsColumnName, MissingValues = options.MissingValues };
+        var summary = fitted.Network.Summarize();
         return fitted.Transformer(task, fitted.Network,
-            metadata => members.ExportScoringOnnx(input, score, featureScales, metadata, threshold, options.FeatureContributionsColumnName is not null), outputShape: [1]);
+            metadata => members.ExportScoringOnnx(input, score, featureScales, metadata, threshold, options.FeatureContributionsColumnName is not null), outputShape: [1],
+            summary: members.Count == 1 ? null
+                : $"{summary}\nEnsemble (Options.EnsembleSize): {members.Count} such networks, their scores averaged; " +
+                  $"{(summary.TotalParameters * members.Count).ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} parameters in all.");
     }
 
     /// <summary>
@@ -350,7 +356,8 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
         /// (docs/quality-presets-ensemble.md): ROC AUC 0.8949 ± 0.0227 with one network, 0.9078 ± 0.0122 with 5 and
         /// 0.9130 ± 0.0085 with 10 (5-9 against 1); 0.9927 ± 0.0022 and 0.9966 ± 0.0010 with 1 and 10 (0-4 against 7); Fit took
         /// 0.2 s with one network and 2.1 s with 10. Set 1 for one network (the fastest to train and score). From 1 to 32. The
-        /// training history is the first autoencoder's; a warm start continues every one (with the initial model's size).
+        /// training history is the first autoencoder's; a warm start continues every one, and needs the initial model's size
+        /// (another size is an <see cref="ArgumentException"/> naming <c>initialModel</c> and this option).
         /// </summary>
         public int EnsembleSize { get; set; } = 10;
 

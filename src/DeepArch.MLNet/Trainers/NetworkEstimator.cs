@@ -120,6 +120,9 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
             : new RowHolding(false, options.MemoryBudgetBytes),
     };
 
+    /// <summary>The option that sets how many networks the estimator trains, for the error a warm start with another count gets; null (the default) when none does.</summary>
+    private protected virtual string? NetworkCountOption => null;
+
     /// <summary>Why this estimator cannot continue training a fitted model, or null (the default) when it can.</summary>
     private protected virtual string? WarmStartRefusal => null;
 
@@ -160,6 +163,10 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
             networks = initialState.Select(e => (e.Architecture, e.InputShape)).ToList();
         }
         using var log = _environment.Start(Name);
+        if (options.Device == ComputeDevice.Cuda && device.type == TorchSharp.DeviceType.CPU)
+        {
+            log.Warning(MessageSensitivity.None, $"{Name}: Options.Device is Cuda but libtorch has no usable CUDA device here; training on the CPU (Options.FallbackToCpu).");
+        }
         if (initialInfo is not null)
         {
             log.Info(MessageSensitivity.None, $"{Name}: continuing the model trained for {initialInfo.History.Epochs.Count} epochs.");
@@ -263,7 +270,9 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         }
         if (entries.Count != planned.Count)
         {
-            throw new InvalidDataException($"The initial model's training state holds {entries.Count} networks; {Name} trains {planned.Count}.");
+            throw new ArgumentException(
+                $"The initial model holds {entries.Count} networks but these options make {planned.Count}{(NetworkCountOption is { } option ? $" ({option})" : "")}: " +
+                "continue it with the options it was trained with.", "initialModel");
         }
         for (int i = 0; i < planned.Count; i++)
         {
@@ -333,13 +342,14 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         /// The transformer of the model <paramref name="export"/> writes (given the metadata to store) for <paramref name="task"/>;
         /// <paramref name="exported"/> is the network the model holds (the trained one, or a part of it), whose shape and summary the model info records
         /// unless <paramref name="outputShape"/> says what the model outputs per row; <paramref name="inputSize"/>, when the model reads more than the network
-        /// (a forecaster's scoring graph reads whole windows); <paramref name="decoder"/>, an autoencoder's decoder stored beside the model info.
+        /// (a forecaster's scoring graph reads whole windows); <paramref name="decoder"/>, an autoencoder's decoder stored beside the model info;
+        /// <paramref name="summary"/>, the summary when the model holds more than <paramref name="exported"/>'s (an ensemble).
         /// </summary>
         public NetworkTransformer Transformer(PredictionTask task, Network exported, Func<IReadOnlyDictionary<string, string>, byte[]> export,
-            int[]? outputShape = null, int? inputSize = null, byte[]? decoder = null)
+            int[]? outputShape = null, int? inputSize = null, byte[]? decoder = null, string? summary = null)
         {
             var info = new ModelInfo(Name, Data.Input.Name, inputSize ?? Data.InputSize, outputShape ?? exported.OutputShape.ToArray(), task, History,
-                exported.Summarize().ToString(), Scoring, Data.Layout) { Format = ModelInfo.CurrentFormat, Decoder = decoder, TrainingState = TrainingState };
+                summary ?? exported.Summarize().ToString(), Scoring, Data.Layout) { Format = ModelInfo.CurrentFormat, Decoder = decoder, TrainingState = TrainingState };
             return new NetworkTransformer(export(info.ToMetadata()), info);
         }
     }

@@ -63,9 +63,12 @@ public class DetectorEnsembleTests
 
         Assert.All(reloaded, loaded => Assert.Equal(scores, loaded.Transform(test).GetColumn<float>("Score").ToArray()));
         Assert.Equal(8, continued.History.Epochs.Count);
+        Assert.Contains("Ensemble (Options.EnsembleSize): 2 such networks, their scores averaged", model.NetworkSummary);
+        Assert.Equal(model.NetworkSummary, DigitsCnnFixture.Flatten(reloaded[0]).OfType<NetworkTransformer>().Single().NetworkSummary);
         Assert.NotEqual(scores, continued.Transform(test).GetColumn<float>("Score").ToArray());
-        var other = Assert.Throws<InvalidDataException>(() => ml.AnomalyDetection.Trainers.Autoencoder(Options(seed: 2, ensembleSize: 3)).Fit(train, model));
-        Assert.Contains("holds 2 networks", other.Message);
+        var other = Assert.Throws<ArgumentException>(() => ml.AnomalyDetection.Trainers.Autoencoder(Options(seed: 2, ensembleSize: 3)).Fit(train, model));
+        Assert.Equal("initialModel", other.ParamName);
+        Assert.Contains("holds 2 networks but these options make 3 (Options.EnsembleSize)", other.Message);
     }
 
     [Fact]

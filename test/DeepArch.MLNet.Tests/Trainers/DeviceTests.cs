@@ -36,8 +36,12 @@ public class DeviceTests
         var ml = new MLContext(seed: 1);
         var data = ml.Data.LoadFromEnumerable(Fixtures.Rows(30));
 
+        var warnings = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == ChannelMessageKind.Warning) { lock (warnings) { warnings.Add(e.Message); } } };
+
         using var model = ml.Regression.Trainers.MultilayerPerceptron(CudaOptions(fallback: true)).Fit(data);
 
+        Assert.Contains(warnings, w => w.Contains("training on the CPU (Options.FallbackToCpu)"));
         Assert.Equal(ComputeDevice.Cpu, model.Scorer.Device);
         var metrics = ml.Regression.Evaluate(model.Transform(data));
         Assert.True(double.IsFinite(metrics.RootMeanSquaredError));
