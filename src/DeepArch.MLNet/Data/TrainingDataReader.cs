@@ -86,7 +86,7 @@ internal static class TrainingDataReader
             };
         }, cancellationToken, sequence, store);
         var set = store is Fingerprints fingerprints
-            ? TrainingSet.Streamed(new DataViewRows(data, feature, featureSize, sequence, fingerprints.ToArray()), [featureSize], targets.ToArray(), 1)
+            ? TrainingSet.Streamed(new DataViewRows(data, feature, featureSize, sequence, fingerprints.ToArray(), cancellationToken), [featureSize], targets.ToArray(), 1)
             : new TrainingSet(((RowArray)store).ToArray(), [featureSize], targets.ToArray(), 1);
         return weights is null ? set : set.WithWeights(CheckSomeCount(weights, weight!.Value));
     }
@@ -143,9 +143,25 @@ internal static class TrainingDataReader
             return position => weights?.Add(readWeight!(position));
         }, cancellationToken, sequence: null, store, role);
         var set = store is Fingerprints fingerprints
-            ? TrainingSet.Streamed(new DataViewRows(data, feature, featureSize, null, fingerprints.ToArray()), [featureSize], [], featureSize, targetsAreFeatures: true)
+            ? TrainingSet.Streamed(new DataViewRows(data, feature, featureSize, null, fingerprints.ToArray(), cancellationToken), [featureSize], [], featureSize, targetsAreFeatures: true)
             : ReconstructionSet.Create(((RowArray)store).ToArray(), featureSize);
         return weights is null ? set : set.WithWeights(CheckSomeCount(weights, weight!.Value));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="read"/>, a read of the validation data: its data errors (a value out of range, no rows) start with
+    /// "Validation data:", so that a row number in them is not taken for a training row's.
+    /// </summary>
+    public static T Validation<T>(Func<T> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (InvalidOperationException e) when (e is not ObjectDisposedException)
+        {
+            throw new InvalidOperationException($"Validation data: {e.Message}", e);
+        }
     }
 
     /// <summary>The <c>Single</c> weight column <paramref name="name"/> of <paramref name="data"/>, or the schema error naming it as <paramref name="role"/>.</summary>
@@ -181,7 +197,7 @@ internal static class TrainingDataReader
     /// <param name="data">The training data.</param>
     /// <param name="feature">The column to read.</param>
     /// <param name="featureSize">Values per row (the network's input size).</param>
-    /// <param name="cancellationToken">Checked every 1,024 rows.</param>
+    /// <param name="cancellationToken">Checked at every row.</param>
     /// <param name="sequence">For a recurrent network: how the column holds time steps; null reads it as it is.</param>
     /// <param name="role">How the column is named in errors.</param>
     /// <remarks>A vector label (forecast targets) is read the same way, with <paramref name="role"/> "Label" naming it in errors.</remarks>
@@ -210,10 +226,8 @@ internal static class TrainingDataReader
             long position = 0;
             while (cursor.MoveNext())
             {
-                if ((position & 1023) == 0)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                }
+                // Every row: a slow view (a database, a remote file) can take seconds per thousand rows.
+                cancellationToken.ThrowIfCancellationRequested();
                 var row = rows.Append();
                 readFeatures(row);
                 int slot = FirstNonFinite(row);
@@ -291,20 +305,26 @@ internal static class TrainingDataReader
         public int[] ToArray() => _fingerprints.ToArray();
     }
 
-    /// <summary>A streamed set's source: the feature column of <paramref name="data"/>, read with a new cursor at every pass.</summary>
-    private sealed class DataViewRows(IDataView data, DataViewSchema.Column feature, int featureSize, SequenceLayout? sequence, int[] fingerprints)
+    /// <summary>
+    /// A streamed set's source: the feature column of <paramref name="data"/>, read with a new cursor at every pass, each row
+    /// after checking <paramref name="cancellationToken"/> (a pass over a large or slow view can take minutes).
+    /// </summary>
+    private sealed class DataViewRows(IDataView data, DataViewSchema.Column feature, int featureSize, SequenceLayout? sequence, int[] fingerprints,
+        CancellationToken cancellationToken)
         : StreamedRows(featureSize, fingerprints)
     {
-        public override Pass Open() => new CursorPass(data.GetRowCursor([feature]), feature, sequence);
+        public override Pass Open() => new CursorPass(data.GetRowCursor([feature]), feature, sequence, cancellationToken);
 
         private sealed class CursorPass : Pass
         {
             private readonly DataViewRowCursor _cursor;
             private readonly FeatureColumn.RowReader _read;
+            private readonly CancellationToken _cancellationToken;
 
-            public CursorPass(DataViewRowCursor cursor, DataViewSchema.Column feature, SequenceLayout? sequence)
+            public CursorPass(DataViewRowCursor cursor, DataViewSchema.Column feature, SequenceLayout? sequence, CancellationToken cancellationToken)
             {
                 _cursor = cursor;
+                _cancellationToken = cancellationToken;
                 try
                 {
                     _read = sequence?.CreateReader(cursor, feature) ?? FeatureColumn.CreateReader(cursor, feature);
@@ -316,7 +336,11 @@ internal static class TrainingDataReader
                 }
             }
 
-            public override bool MoveNext() => _cursor.MoveNext();
+            public override bool MoveNext()
+            {
+                _cancellationToken.ThrowIfCancellationRequested();
+                return _cursor.MoveNext();
+            }
 
             public override void Read(Span<float> destination) => _read(destination);
 

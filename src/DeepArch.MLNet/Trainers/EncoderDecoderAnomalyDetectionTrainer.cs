@@ -61,7 +61,7 @@ public sealed class EncoderDecoderAnomalyDetectionTrainer : NetworkEstimator<Enc
         var (windows, weights) = TrainingDataReader.ReadRowsAndWeights(train, feature, size, o.ExampleWeightColumnName, ct);
         var trainSet = Read(windows).WithWeights(weights);
         var validationSet = validation is null ? null
-            : Read(TrainingDataReader.ReadFeatures(validation, FeatureColumn.Resolve(validation.Schema, o.FeatureColumnName, size, "validation feature"), size, ct));
+            : Read(TrainingDataReader.Validation(() => TrainingDataReader.ReadFeatures(validation, FeatureColumn.Resolve(validation.Schema, o.FeatureColumnName, size, "validation feature"), size, ct)));
         return new FitData(feature, size, trainSet, validationSet, Task: null);
     }
 

@@ -74,7 +74,7 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
         var (windows, weights) = TrainingDataReader.ReadRowsAndWeights(train, feature, windowSize, options.ExampleWeightColumnName, ct);
         var trainSet = Sets(windows).WithWeights(weights);
         var validationSet = validation is null ? null
-            : Sets(TrainingDataReader.ReadFeatures(validation, FeatureColumn.Resolve(validation.Schema, options.FeatureColumnName, windowSize, "validation feature"), windowSize, ct));
+            : Sets(TrainingDataReader.Validation(() => TrainingDataReader.ReadFeatures(validation, FeatureColumn.Resolve(validation.Schema, options.FeatureColumnName, windowSize, "validation feature"), windowSize, ct)));
         return new FitData(feature, contextSize, trainSet, validationSet, Task: null);
     }
 

@@ -123,7 +123,7 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
             // A validation set is weighted when it has the weight column.
             DataViewSchema.Column? validationWeight = weight is null || validation.Schema.GetColumnOrNull(weight.Value.Name) is null
                 ? null : TrainingDataReader.WeightColumn(validation, weight.Value.Name, "validation example weight");
-            validationSet = TrainingDataReader.Read(validation, validationFeature, featureSize, validationLabel.Value, task, ct, layout, validationWeight, RowHolding.ForValidation(trainSet, Holding(o, validation, featureSize)));
+            validationSet = TrainingDataReader.Validation(() => TrainingDataReader.Read(validation, validationFeature, featureSize, validationLabel.Value, task, ct, layout, validationWeight, RowHolding.ForValidation(trainSet, Holding(o, validation, featureSize))));
         }
         if (task is BinaryTask)
         {

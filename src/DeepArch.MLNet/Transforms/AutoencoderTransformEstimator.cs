@@ -59,7 +59,7 @@ public abstract class AutoencoderTransformEstimator<TOptions> : NetworkEstimator
         var holding = Holding(o, train, size);
         var trainSet = TrainingDataReader.ReadReconstruction(train, column, size, null, ct, holding);
         var validationSet = validation is null ? null
-            : TrainingDataReader.ReadReconstruction(validation, FeatureColumn.Resolve(validation.Schema, o.InputColumn, size, "validation input"), size, null, ct, RowHolding.ForValidation(trainSet, Holding(o, validation, size)));
+            : TrainingDataReader.Validation(() => TrainingDataReader.ReadReconstruction(validation, FeatureColumn.Resolve(validation.Schema, o.InputColumn, size, "validation input"), size, null, ct, RowHolding.ForValidation(trainSet, Holding(o, validation, size))));
         return new FitData(column, size, trainSet, validationSet, Task: null);
     }
 

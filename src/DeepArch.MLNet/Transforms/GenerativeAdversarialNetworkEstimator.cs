@@ -89,7 +89,7 @@ public sealed class GenerativeAdversarialNetworkEstimator : NetworkEstimator<Gen
         {
             var rows = TrainingSet.WithoutTargets(TrainingDataReader.ReadFeatures(train, feature, size, ct), [size]);
             var held = validation is null ? null
-                : TrainingSet.WithoutTargets(TrainingDataReader.ReadFeatures(validation, FeatureColumn.Resolve(validation.Schema, o.FeatureColumnName, size, "validation feature"), size, ct), [size]);
+                : TrainingSet.WithoutTargets(TrainingDataReader.Validation(() => TrainingDataReader.ReadFeatures(validation, FeatureColumn.Resolve(validation.Schema, o.FeatureColumnName, size, "validation feature"), size, ct)), [size]);
             return CheckRows(new FitData(feature, size, rows, held, Task: null), o);
         }
         var label = train.Schema.GetColumnOrNull(o.LabelColumnName);
@@ -105,8 +105,8 @@ public sealed class GenerativeAdversarialNetworkEstimator : NetworkEstimator<Gen
                     ? SchemaErrors.ColumnNotFound("validation label", o.LabelColumnName)
                     : SchemaErrors.Mismatch("validation label", o.LabelColumnName, SchemaErrors.Describe(label.Value.Type), SchemaErrors.Describe(validationLabel.Value.Type));
             }
-            validationSet = TrainingDataReader.Read(validation, FeatureColumn.Resolve(validation.Schema, o.FeatureColumnName, size, "validation feature"),
-                size, validationLabel.Value, task, ct);
+            validationSet = TrainingDataReader.Validation(() => TrainingDataReader.Read(validation, FeatureColumn.Resolve(validation.Schema, o.FeatureColumnName, size, "validation feature"),
+                size, validationLabel.Value, task, ct));
         }
         return CheckRows(new FitData(feature, size, trainSet, validationSet, task), o);
     }

@@ -350,7 +350,8 @@ public sealed class TrainingLoop
         if (validationCount == 0 || validationCount == set.Count)
         {
             throw new ArgumentException(
-                $"ValidationFraction {fraction} of {set.Count} rows leaves {(validationCount == 0 ? "no validation" : "no training")} rows.");
+                $"ValidationFraction {fraction} of {set.Count} rows leaves {(validationCount == 0 ? "no validation" : "no training")} rows: " +
+                "choose another fraction, train on more rows, or give validation data instead.", "ValidationFraction");
         }
         return (set.Subset(order[validationCount..]), set.Subset(order[..validationCount]));
     }

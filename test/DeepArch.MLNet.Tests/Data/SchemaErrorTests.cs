@@ -115,6 +115,21 @@ public class SchemaErrorTests
     }
 
     [Fact]
+    public void Bad_validation_data_is_named_as_validation_data()
+    {
+        var train = Ml.Data.LoadFromEnumerable(Fixtures.Rows(10));
+        var rows = Fixtures.Rows(10);
+        rows[4].Features[1] = float.NaN;
+
+        var nan = Assert.Throws<InvalidOperationException>(() => Ml.Regression.Trainers.MultilayerPerceptron().Fit(train, Ml.Data.LoadFromEnumerable(rows)));
+        var empty = Assert.Throws<InvalidOperationException>(() =>
+            Ml.Regression.Trainers.MultilayerPerceptron().Fit(train, Ml.Data.LoadFromEnumerable(Array.Empty<Fixtures.Row>())));
+
+        Assert.StartsWith("Validation data: Feature column 'Features' holds NaN at row 4, slot 1", nan.Message);
+        Assert.StartsWith("Validation data: Feature column 'Features' has no rows", empty.Message);
+    }
+
+    [Fact]
     public void Options_out_of_range_are_rejected_in_the_constructor_naming_option_and_value()
     {
         var error = Assert.Throws<ArgumentOutOfRangeException>(() =>

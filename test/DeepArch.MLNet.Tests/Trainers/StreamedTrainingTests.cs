@@ -203,6 +203,49 @@ public class StreamedTrainingTests
         System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
+    /// <summary>The rows, enumerated any number of times; the enumeration <paramref name="pass"/> (1-based) cancels at row <paramref name="row"/>.</summary>
+    private sealed class CancellingRows(IReadOnlyList<Datasets.DigitRow> rows, int pass, int row, CancellationTokenSource source) : IEnumerable<Datasets.DigitRow>
+    {
+        public List<int> RowsPerPass { get; } = [];
+
+        public IEnumerator<Datasets.DigitRow> GetEnumerator()
+        {
+            int current = RowsPerPass.Count;
+            RowsPerPass.Add(0);
+            for (int r = 0; r < rows.Count; r++)
+            {
+                if (current + 1 == pass && r == row)
+                {
+                    source.Cancel();
+                }
+                RowsPerPass[current]++;
+                yield return rows[r];
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    [Theory]
+    [InlineData(TrainingDataMode.InMemory, 1)]
+    [InlineData(TrainingDataMode.Streamed, 1)]
+    [InlineData(TrainingDataMode.Streamed, 2)]
+    public void Cancellation_stops_a_reading_pass_at_the_next_row(TrainingDataMode mode, int pass)
+    {
+        var ml = new MLContext(seed: 1);
+        using var source = new CancellationTokenSource();
+        var rows = new CancellingRows(Datasets.DigitRows.Take(300).ToArray(), pass, row: 50, source);
+        var trainer = ml.Regression.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+        {
+            Epochs = 2, Seed = 1, TrainingData = mode, CancellationToken = source.Token,
+        });
+
+        Assert.ThrowsAny<OperationCanceledException>(() => trainer.Fit(ml.Data.LoadFromEnumerable(rows)));
+
+        Assert.Equal(pass, rows.RowsPerPass.Count);
+        Assert.InRange(rows.RowsPerPass[^1], 51, 53);
+    }
+
     [Fact]
     public void A_view_that_changes_between_epochs_stops_training_with_an_error()
     {
