@@ -30,8 +30,10 @@ public sealed class ScoringOverrides
     /// <summary>
     /// When the device is CUDA and ONNX Runtime's CUDA provider is not usable here: score on the CPU (true) or throw (false).
     /// Null means true when loading (the fallback is written to <c>mlContext.Log</c> as a warning, and
-    /// <see cref="NetworkTransformer.ScoringDevice"/> says where the model scores), and the file's value in
-    /// <see cref="NetworkTransformer.WithScoring(ScoringOverrides)"/>.
+    /// <see cref="NetworkTransformer.ScoringDevice"/> says where the model scores), and in
+    /// <see cref="NetworkTransformer.WithScoring(ScoringOverrides)"/> the transformer's own: the training options' for a model
+    /// just fitted, true for a loaded one unless the load options said otherwise. Set it to false to be told, by an
+    /// <see cref="ExecutionProviderUnavailableException"/>, that CUDA is not usable.
     /// </summary>
     public bool? FallbackToCpu { get; set; }
 

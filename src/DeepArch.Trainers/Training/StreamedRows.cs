@@ -149,7 +149,7 @@ public abstract class StreamedRows
 
             private static InvalidOperationException Changed(string what) => new(
                 $"The streamed training data changed between passes: {what}. Streaming reads the data again at every epoch and needs it to give " +
-                "the same rows in the same order each time (a ShuffleRows without a fixed seed, or a file changed while training, does not).");
+                "the same rows in the same order each time (an enumerable that draws new values or another order each time it is enumerated, or a file changed while training, does not).");
 
             public void Dispose() => _pass.Dispose();
         }
