@@ -54,6 +54,8 @@ internal static class PresetStudy
                 ("Epochs 60", o => o.Epochs = 60),
                 ("HiddenLayers [] (a linear model)", o => o.HiddenLayers = []),
                 ("HiddenLayers [32]", o => o.HiddenLayers = [32]),
+                ("Schedule CosineAnnealing", o => o.Schedule = new CosineAnnealing()),
+                ("ValidationFraction 0.1, EarlyStoppingPatience 5", o => (o.ValidationFraction, o.EarlyStoppingPatience) = (0.1, 5)),
             ];
             return settings.Select(setting => Candidate($"MultilayerPerceptron, {setting.Name}", () => new MultilayerPerceptronTrainer.Options(), setting.Set,
                 (ml, o) => kind switch
