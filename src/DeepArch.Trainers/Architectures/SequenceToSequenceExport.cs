@@ -113,7 +113,8 @@ public static class SequenceToSequenceExport
         var graph = new OnnxGraphBuilder();
         string window = graph.AddInput(inputName, [spec.MaxSourceLength * spec.SourceFeatures]);
         var decoded = spec.EmitDecoding(graph, WithLength(graph, window, spec.MaxSourceLength), (SequenceToSequence.SequenceToSequenceModule)network.Module);
-        graph.AddOutput(decoded.Tokens, outputName, [spec.MaxTargetLength * spec.TargetFeatures]);
+        // A window holding a NaN or an infinity forecasts NaN: the GRU kernels would turn it into finite values.
+        graph.AddOutput(graph.PropagateNonFinite(window, 2, decoded.Tokens, 2), outputName, [spec.MaxTargetLength * spec.TargetFeatures]);
         return graph.ToModelBytes(network, metadata, [spec.MaxSourceLength * spec.SourceFeatures]);
     }
 

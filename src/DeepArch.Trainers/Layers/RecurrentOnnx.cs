@@ -12,9 +12,14 @@ public sealed partial record Recurrent
     /// Emits one native ONNX <c>RNN</c>/<c>LSTM</c>/<c>GRU</c> node per stacked layer. ONNX Runtime supports only
     /// <c>layout = 0</c>, so the sequence is made time-major [T, B, F] first, and each layer's Y [T, D, B, H]
     /// becomes [T, B, D*H] for the next. Variable length: <c>sequence_lens</c> on every node, the time axis trimmed
-    /// to the batch's longest sequence, and explicit masks for the pooled outputs (padded steps are never trusted).
+    /// to the batch's longest sequence, and explicit masks for the pooled outputs (padded steps are never trusted). A row
+    /// whose input holds a NaN or an infinity gets NaN outputs (<see cref="OnnxGraphBuilder.PropagateNonFinite"/>): ONNX
+    /// Runtime's LSTM and GRU kernels would give it finite ones.
     /// </summary>
     internal override string EmitOnnx(OnnxGraphBuilder graph, string input, nn.Module<Tensor, Tensor> module, IReadOnlyList<int> inputShape)
+        => graph.PropagateNonFinite(input, inputShape.Count + 1, EmitCells(graph, input, module, inputShape), Output == RecurrentOutput.Sequence ? 3 : 2);
+
+    private string EmitCells(OnnxGraphBuilder graph, string input, nn.Module<Tensor, Tensor> module, IReadOnlyList<int> inputShape)
     {
         var recurrent = (RecurrentModule)module;
         int steps = Steps(inputShape);

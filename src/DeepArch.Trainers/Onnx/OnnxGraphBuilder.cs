@@ -213,6 +213,26 @@ internal sealed class OnnxGraphBuilder
         return outputs;
     }
 
+    /// <summary>
+    /// <paramref name="value"/> (shaped [batch, ...], of rank <paramref name="valueRank"/>) plus, for each row, the sum of
+    /// <c>input - input</c> over the row's values of <paramref name="input"/> (rank <paramref name="inputRank"/>): 0 where they
+    /// are all finite, which leaves the value as it is, and NaN where one is NaN or infinite. ONNX Runtime's LSTM and GRU
+    /// kernels turn a NaN input into finite outputs (their activations clamp it), which would hide a bad row behind an
+    /// ordinary-looking score; through this, the row's outputs are NaN, as every other DeepArch network's are.
+    /// </summary>
+    public string PropagateNonFinite(string input, int inputRank, string value, int valueRank)
+    {
+        if (inputRank < 2 || valueRank < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(inputRank), $"Input rank {inputRank} and value rank {valueRank}: both hold a batch axis, and the input at least one more.");
+        }
+        string zeros = AddNode("Sub", [input, input]);
+        string axes = AddInt64Initializer("nonfinite_axes", Enumerable.Range(1, inputRank - 1).Select(a => (long)a).ToArray(), inputRank - 1);
+        string perRow = AddNode("ReduceSum", [zeros, axes], ("keepdims", 0L));
+        string shape = AddInt64Initializer("nonfinite_shape", [-1, .. Enumerable.Repeat(1L, valueRank - 1)], valueRank);
+        return AddNode("Add", [value, AddNode("Reshape", [perRow, shape])]);
+    }
+
     /// <summary>Declares <paramref name="value"/> a graph output named <paramref name="outputName"/>, shaped [batch, ..sampleShape].</summary>
     public string AddOutput(string value, string outputName, IReadOnlyList<int> sampleShape, ElementType type = ElementType.Float)
         => AddOutput(value, outputName, type, [Dimension.Batch, .. sampleShape.Select(d => (Dimension)d)]);
