@@ -279,9 +279,12 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
             var (architecture, inputShape) = planned[i];
             if (!entries[i].InputShape.SequenceEqual(inputShape) || !NetworkState.SameStructure(architecture, entries[i].Architecture))
             {
+                string where = entries[i].InputShape.SequenceEqual(inputShape)
+                    ? $" They differ at {NetworkState.FirstDifference(architecture, entries[i].Architecture)}."
+                    : "";
                 throw new ArgumentException(
                     $"The initial model's network ({entries[i].Architecture.Describe()} on [{string.Join(", ", entries[i].InputShape)}]) is not the one these options " +
-                    $"make for the data ({architecture.Describe()} on [{string.Join(", ", inputShape)}]): continue it with the options and the columns it was trained with.", "initialModel");
+                    $"make for the data ({architecture.Describe()} on [{string.Join(", ", inputShape)}]): continue it with the options and the columns it was trained with.{where}", "initialModel");
             }
         }
         return entries.ToList();

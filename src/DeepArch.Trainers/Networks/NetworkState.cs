@@ -100,6 +100,42 @@ internal static class NetworkState
     public static bool SameStructure(LayerSpec planned, LayerSpec stored)
         => JsonNode.DeepEquals(Structure(planned), Structure(stored));
 
+    /// <summary>
+    /// Where <paramref name="planned"/> and <paramref name="stored"/> first differ (what <see cref="SameStructure"/> compares), as
+    /// "path: planned value here, stored value in the initial model"; null when they do not.
+    /// </summary>
+    public static string? FirstDifference(LayerSpec planned, LayerSpec stored) => FirstDifference(Structure(planned), Structure(stored), "network");
+
+    private static string? FirstDifference(JsonNode? planned, JsonNode? stored, string path)
+    {
+        switch (planned, stored)
+        {
+            case (JsonObject a, JsonObject b):
+                foreach (string key in a.Select(p => p.Key).Union(b.Select(p => p.Key)))
+                {
+                    if (FirstDifference(a[key], b[key], $"{path}.{key}") is { } difference)
+                    {
+                        return difference;
+                    }
+                }
+                return null;
+            case (JsonArray a, JsonArray b) when a.Count == b.Count:
+                for (int i = 0; i < a.Count; i++)
+                {
+                    if (FirstDifference(a[i], b[i], $"{path}[{i}]") is { } difference)
+                    {
+                        return difference;
+                    }
+                }
+                return null;
+            case (JsonArray a, JsonArray b):
+                return $"{path}: {a.Count} entries with these options, {b.Count} in the initial model";
+            default:
+                return JsonNode.DeepEquals(planned, stored) ? null
+                    : $"{path}: {planned?.ToJsonString() ?? "none"} with these options, {stored?.ToJsonString() ?? "none"} in the initial model";
+        }
+    }
+
     private static JsonNode? Structure(LayerSpec spec)
     {
         var node = JsonNode.Parse(LayerSpecJson.Serialize(spec));

@@ -125,6 +125,7 @@ public sealed class WarmStartTests(ITestOutputHelper output)
         var error = Assert.Throws<ArgumentException>(() => ml.Regression.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options { HiddenLayers = [16], Epochs = 1 }).Fit(data, initial));
         Assert.Equal("initialModel", error.ParamName);
         Assert.Contains("is not the one these options make for the data", error.Message);
+        Assert.Matches(@"They differ at network\.[^:]+: 16 with these options, \d+ in the initial model\.", error.Message);
 
         // Another estimator's model.
         using var detector = ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyDetectionTrainer.Options { Epochs = 1, Seed = 1 }).Fit(data);
