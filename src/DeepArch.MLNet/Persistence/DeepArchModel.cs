@@ -207,7 +207,9 @@ public static class DeepArchModel
         {
             throw new ArgumentException(
                 $"SaveForServing writes one network; the model holds {networks.Count} DeepArch networks. Pass the NetworkTransformer to serve " +
-                "(for example from the chain's LastTransformer).", nameof(model));
+                "(for example from the chain's LastTransformer)" +
+                (networks.Count == 0 ? "; a model loaded with a plain mlContext.Model.Load holds its networks as OnnxTransformers: load it with DeepArchModel.Load." : "."),
+                nameof(model));
         }
         var upstream = parts.TakeWhile(p => p is not NetworkTransformer).Select(p => p.GetType().Name).ToList();
         ServingBundle.Write(networks[0], modelDirectory, upstream);

@@ -39,10 +39,12 @@ internal static class ServingBundle
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         string full = Path.GetFullPath(directory);
         string name = Path.GetFileName(full.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar));
-        if (name.Length == 0 || name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.')) || name is "." or "..")
+        // "models/." or "x/.." would name (and write into) the folder above: the name must be the path's own last part.
+        string given = Path.GetFileName(directory.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar));
+        if (given is "." or ".." || name.Length == 0 || name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.')) || name is "." or "..")
         {
             throw new ArgumentException(
-                $"The serving directory's name is the model's name in Triton and may hold only ASCII letters, digits, '_', '-' and '.'; got '{name}'.", nameof(directory));
+                $"The serving directory's name is the model's name in Triton and may hold only ASCII letters, digits, '_', '-' and '.'; got '{(given is "." or ".." ? given : name)}'.", nameof(directory));
         }
         var proto = ModelProto.Parser.ParseFrom(network.OnnxModel);
         var inputs = proto.Graph.Input.Select(Tensor.Of).ToList();
@@ -128,6 +130,8 @@ internal static class ServingBundle
         text.Append("backend: \"onnxruntime\"\n");
         // Requests are merged into batches of at most this many rows: the rows per ONNX Runtime call the model was trained to score with.
         text.Append(CultureInfo.InvariantCulture, $"max_batch_size: {(batched ? info.Scoring.BatchSize : 0)}\n");
+        // Version 1 only: a version folder left over in the directory (Triton serves the highest by default) is never served.
+        text.Append(CultureInfo.InvariantCulture, $"version_policy: {{ specific: {{ versions: [ {VersionFolder} ] }} }}\n");
         foreach (var (section, tensors) in new[] { ("input", inputs), ("output", outputs) })
         {
             text.Append(section).Append(" [\n");

@@ -57,6 +57,7 @@ public sealed class ServingBundleTests : IDisposable
         Assert.Contains("name: \"iris\"", config);
         Assert.Contains("backend: \"onnxruntime\"", config);
         Assert.Contains("max_batch_size: 256", config);
+        Assert.Contains("version_policy: { specific: { versions: [ 1 ] } }", config);
         Assert.Contains("dims: [ 4 ]", config);
         Assert.Contains("dims: [ 3 ]", config);
         Assert.Contains("label_filename: \"labels.txt\"", config);
@@ -130,6 +131,12 @@ public sealed class ServingBundleTests : IDisposable
         var name = Assert.Throws<ArgumentException>(() => network.SaveForServing(Path.Combine(_root, "my model")));
         Assert.Contains("got 'my model'", name.Message);
         Assert.False(Directory.Exists(Path.Combine(_root, "my model")));
+        // "x/.." and "x/." would write into the folder above (or x itself) under another name.
+        Directory.CreateDirectory(Path.Combine(_root, "x"));
+        Assert.Contains("got '..'", Assert.Throws<ArgumentException>(() => network.SaveForServing(Path.Combine(_root, "x", ".."))).Message);
+        Assert.Contains("got '.'", Assert.Throws<ArgumentException>(() => network.SaveForServing(Path.Combine(_root, "x", "."))).Message);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_root, "x")));
+        Assert.Contains("load it with DeepArchModel.Load", Assert.Throws<ArgumentException>(() => DeepArchModel.SaveForServing(noNetwork, Path.Combine(_root, "c"))).Message);
     }
 
     /// <summary>What a metadata entry holding <paramref name="state"/> takes in the file: its base64 text, the key, and protobuf's framing.</summary>
