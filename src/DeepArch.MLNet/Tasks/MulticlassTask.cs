@@ -100,7 +100,7 @@ internal sealed class MulticlassTask : PredictionTask
             {
                 throw new InvalidOperationException(
                     $"Label column '{label.Name}' has a missing key at row {position}; every training row needs a class. " +
-                    "Filter out rows with unknown labels (for example with FilterRowsByMissingValues before MapValueToKey).");
+                    "Filter out rows with unknown labels (for example with FilterRowsByMissingValues on the key column, after MapValueToKey).");
             }
             return key - 1;
         };

@@ -101,6 +101,9 @@ public class BadDataTests
         var error = Assert.Throws<InvalidOperationException>(() => Trainer(ml, "multiclass", Options("multiclass")).Fit(keyed));
 
         Assert.Contains("Label column 'Label' has a missing key at row 2; every training row needs a class.", error.Message);
+        // The fix the message suggests works.
+        Assert.Contains("FilterRowsByMissingValues on the key column, after MapValueToKey", error.Message);
+        using var model = Trainer(ml, "multiclass", Options("multiclass")).Fit(ml.Data.FilterRowsByMissingValues(keyed, "Label"));
     }
 
     [Fact]
