@@ -27,7 +27,15 @@ internal static class GeneratedRows
             throw new ArgumentException($"The generator was trained without labels (an unconditional GAN), so it cannot draw rows of label '{label}'.", nameof(label));
         }
         var random = new Random(seed);
-        uint[] keys = info.Condition is null ? [] : DrawKeys(random, count, label is null ? null : info.Condition.Keys.KeyOf(label, nameof(label)), generation.LabelFrequencies!);
+        uint? asked = label is null || info.Condition is null ? null : info.Condition.Keys.KeyOf(label, nameof(label));
+        if (asked is { } key && generation.LabelFrequencies is { } frequencies && key - 1 < frequencies.Length && frequencies[key - 1] <= 0)
+        {
+            // The label's key type has the class, but no training row did: the generator never learned what such rows look like.
+            throw new ArgumentException(
+                $"Label '{label}' is a value of the label's key type, but no training row had it: the generator never learned that class, " +
+                "so its rows would mean nothing. Train with rows of that label, or ask for another.", nameof(label));
+        }
+        uint[] keys = info.Condition is null ? [] : DrawKeys(random, count, asked, generation.LabelFrequencies!);
         int noiseSize = info.FeatureSize, width = generation.FeatureSize;
         var values = new float[count * width];
         var scorer = generator.Scorer;

@@ -144,6 +144,10 @@ internal static class GeneratedDataEvaluator
     private static TrainingSet Read(IDataView data, GeneratedDataEvaluatorOptions options, int width, string role, out LabelKeys? keys)
     {
         var feature = FeatureColumn.Resolve(data.Schema, options.FeatureColumnName, width, $"{role} feature");
+        if (data.GetRowCount() == 0)
+        {
+            throw new ArgumentException($"The {role} data has no rows: evaluating generated rows needs at least 4 real and 4 generated rows.");
+        }
         if (options.LabelColumnName is null)
         {
             keys = null;

@@ -250,6 +250,8 @@ public class GenerativeAdversarialNetworkTests(DigitsGan gan, ITestOutputHelper 
         Assert.Contains("Schema mismatch for label column 'Label': expected Key<UInt32>", notKeyShape.Message);
         var tooSmall = Assert.Throws<ArgumentOutOfRangeException>(() => gan.Ml.Data.EvaluateGenerated(gan.Train, gan.Drawn, labelColumnName: "Label", imageShape: [1, 2, 32]));
         Assert.Contains("height and width at least 4", tooSmall.Message);
+        var none = Assert.Throws<ArgumentException>(() => gan.Ml.Data.EvaluateGenerated(gan.Train, gan.Ml.Data.Generate(gan.Generator, 0), labelColumnName: "Label"));
+        Assert.Equal("The generated data has no rows: evaluating generated rows needs at least 4 real and 4 generated rows.", none.Message);
 
         var notGenerator = Fixtures.Multiclass().Network;
         Assert.Contains("needs a generator fitted by GenerateByAdversarialNetwork", Assert.Throws<ArgumentException>(() => gan.Ml.Data.Generate(notGenerator, 3)).Message);
@@ -288,5 +290,28 @@ public class GenerativeAdversarialNetworkTests(DigitsGan gan, ITestOutputHelper 
                 Assert.True(Math.Abs(expected[r][i] - actual[r][i]) <= 1e-4, $"row {r}, value {i}: {expected[r][i]} vs {actual[r][i]}");
             }
         }
+    }
+
+    [Fact]
+    public void A_label_no_training_row_had_is_refused_by_name()
+    {
+        // The key type knows 0, 1 and 2; the training rows hold only 0 and 1.
+        var ml = new MLContext(seed: 1);
+        var rows = Datasets.DigitRows.Where(r => r.Label is 0 or 1).Take(120).ToArray();
+        var keyData = ml.Data.LoadFromEnumerable(new[] { 0f, 1f, 2f }.Select(v => new LabelOnly { Label = v }));
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var train = ml.Transforms.Conversion.MapValueToKey("Label", keyData: keyData).Fit(data).Transform(data);
+        using var generator = ml.Transforms.GenerateByAdversarialNetwork(labelColumnName: "Label", epochs: 1).Fit(train);
+
+        var error = Assert.Throws<ArgumentException>(() => ml.Data.Generate(generator, 3, label: "2", seed: 1));
+
+        Assert.Equal("label", error.ParamName);
+        Assert.Contains("Label '2' is a value of the label's key type, but no training row had it", error.Message);
+        Assert.Equal(3, ml.Data.Generate(generator, 3, label: "1", seed: 1).GetRowCount());
+    }
+
+    private sealed class LabelOnly
+    {
+        public float Label { get; set; }
     }
 }
