@@ -81,6 +81,17 @@ foreach (var (name, fit) in bundles)
     using var model = fit();
     string directory = Path.Combine(output, name);
     model.SaveForServing(directory);
+    // A client maps key numbers to tokens with the bundle's vocabularies: they must be there, and cover every key.
+    if (name == "seq2seq")
+    {
+        foreach (string file in new[] { "source_tokens.txt", "target_tokens.txt" })
+        {
+            if (!File.Exists(Path.Combine(directory, file)) || File.ReadAllLines(Path.Combine(directory, file)).Length < 2)
+            {
+                throw new InvalidOperationException($"The seq2seq bundle has no {file} (or an empty one).");
+            }
+        }
+    }
     using var session = new InferenceSession(Path.Combine(directory, "1", "model.onnx"));
     const int rows = 8;
     var inputs = session.InputMetadata.Select(i => (i.Key, Tensor: SampleInput(name, i.Key, i.Value, rows))).ToList();

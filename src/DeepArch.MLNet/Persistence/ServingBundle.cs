@@ -28,6 +28,15 @@ internal static class ServingBundle
 
     public const string LabelsFile = "labels.txt";
 
+    /// <summary>A conditional generator's (or discriminator's) condition classes, one per line in key order: the one-hot input's slots.</summary>
+    public const string ConditionLabelsFile = "condition_labels.txt";
+
+    /// <summary>A sequence-to-sequence model's source tokens, one per line: line k is key number k.</summary>
+    public const string SourceTokensFile = "source_tokens.txt";
+
+    /// <summary>A sequence-to-sequence model's target tokens, one per line: line k is key number k.</summary>
+    public const string TargetTokensFile = "target_tokens.txt";
+
     public const string ReadmeFile = "README.md";
 
     /// <summary>Writes the bundle of <paramref name="network"/> into <paramref name="directory"/> (created when missing), named after the directory.</summary>
@@ -64,7 +73,37 @@ internal static class ServingBundle
         {
             File.Delete(labelsPath); // left by an earlier bundle of another model in the same directory
         }
-        File.WriteAllText(Path.Combine(full, ReadmeFile), Readme(name, network, inputs, outputs, labels, upstream));
+        var vocabularies = Vocabularies(network.Info);
+        foreach (string file in new[] { ConditionLabelsFile, SourceTokensFile, TargetTokensFile })
+        {
+            string path = Path.Combine(full, file);
+            if (vocabularies.TryGetValue(file, out var lines))
+            {
+                File.WriteAllText(path, string.Join("\n", lines) + "\n");
+            }
+            else if (File.Exists(path))
+            {
+                File.Delete(path); // left by an earlier bundle of another model in the same directory
+            }
+        }
+        File.WriteAllText(Path.Combine(full, ReadmeFile), Readme(name, network, inputs, outputs, labels, upstream, vocabularies));
+    }
+
+    /// <summary>The vocabularies a client needs besides <see cref="LabelsFile"/>: a condition's classes, a translation's tokens; by file name.</summary>
+    private static Dictionary<string, IReadOnlyList<string>> Vocabularies(ModelInfo info)
+    {
+        static IReadOnlyList<string> Lines(LabelKeys keys) => keys.Values ?? Enumerable.Range(1, keys.Count).Select(k => k.ToString(CultureInfo.InvariantCulture)).ToList();
+        var files = new Dictionary<string, IReadOnlyList<string>>();
+        if (info.Condition is { } condition)
+        {
+            files[ConditionLabelsFile] = Lines(condition.Keys);
+        }
+        if (info.Translation is { } translation)
+        {
+            files[SourceTokensFile] = Lines(translation.Source.Labels);
+            files[TargetTokensFile] = Lines(translation.Target.Labels);
+        }
+        return files;
     }
 
     /// <summary>
@@ -176,7 +215,7 @@ internal static class ServingBundle
 
     /// <summary>The bundle's README: what the model is, what each tensor holds, and how to serve it.</summary>
     private static string Readme(string name, NetworkTransformer network, IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor> outputs,
-        IReadOnlyList<string>? labels, IReadOnlyList<string> upstream)
+        IReadOnlyList<string>? labels, IReadOnlyList<string> upstream, IReadOnlyDictionary<string, IReadOnlyList<string>> vocabularies)
     {
         var info = network.Info;
         var text = new StringBuilder();
@@ -188,6 +227,12 @@ internal static class ServingBundle
         if (labels is not null)
         {
             text.Append(CultureInfo.InvariantCulture, $"- `{LabelsFile}`: the {labels.Count} classes, one per line, in the order of the probabilities.\n");
+        }
+        foreach (var (file, lines) in vocabularies.OrderBy(v => v.Key, StringComparer.Ordinal))
+        {
+            text.Append(file == ConditionLabelsFile
+                ? string.Create(CultureInfo.InvariantCulture, $"- `{file}`: the {lines.Count} label classes, one per line, in the order of the one-hot label input's slots.\n")
+                : string.Create(CultureInfo.InvariantCulture, $"- `{file}`: the {lines.Count} {(file == SourceTokensFile ? "source" : "target")} tokens, one per line: line k is key number k.\n"));
         }
         text.Append("\n## Inputs\n\n| name | type | shape | holds |\n| --- | --- | --- | --- |\n");
         foreach (var t in inputs)
@@ -231,11 +276,11 @@ internal static class ServingBundle
     {
         if (info.Task is SequenceTask)
         {
-            return "the source sequence as DeepArch lays it out: its token count, then each token's key number (as in the ML.NET key column), as floats";
+            return $"the source sequence as DeepArch lays it out: its token count, then each token's key number (line k of `{SourceTokensFile}` is key k), as floats";
         }
         if (info.Condition is { } condition && name == condition.Column)
         {
-            return $"the label, one-hot over its {condition.Keys.Count} classes (key order)";
+            return $"the label, one-hot over its {condition.Keys.Count} classes, in the order of `{ConditionLabelsFile}`";
         }
         if (info.Sequence is { } sequence)
         {
@@ -260,7 +305,7 @@ internal static class ServingBundle
         (AnomalyTask, AutoencoderScoringExport.FeatureErrorOutput) => "each feature's reconstruction error",
         (AnomalyTask, ForecasterScoringExport.StepErrorsOutput) => "each time step's prediction error",
         (AnomalyTask, ForecasterScoringExport.ForecastOutput) => "the forecast of the window's last steps",
-        (SequenceTask, _) when name.EndsWith("Tokens", StringComparison.Ordinal) => "the decoded target's key numbers (as in the ML.NET key column), then 0 after its end",
+        (SequenceTask, _) when name.EndsWith("Tokens", StringComparison.Ordinal) => $"the decoded target's key numbers (line k of `{TargetTokensFile}` is key k), then 0 after its end",
         (SequenceTask, _) when name.EndsWith("Score", StringComparison.Ordinal) => "the decoded sequence's log-probability (ML.NET's `Score`)",
         (SequenceTask, _) => "for each decoded step, the attention weights over the source tokens",
         _ => "the output vector: ML.NET's output column (an autoencoder's code or reconstruction, a forecast, a generated row)",

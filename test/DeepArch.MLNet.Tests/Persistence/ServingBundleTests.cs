@@ -112,7 +112,11 @@ public sealed class ServingBundleTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_root, "regression", "labels.txt")));
         Assert.Contains("the prediction in the label's units", File.ReadAllText(Path.Combine(_root, "regression", "README.md")));
         Assert.Contains("each feature's share of the row's error", File.ReadAllText(Path.Combine(_root, "detector", "README.md")));
-        Assert.Contains("the label, one-hot over its 3 classes", File.ReadAllText(Path.Combine(_root, "conditional_gan", "README.md")));
+        Assert.Contains("the label, one-hot over its 3 classes, in the order of `condition_labels.txt`", File.ReadAllText(Path.Combine(_root, "conditional_gan", "README.md")));
+        string[] conditionLabels = File.ReadAllLines(Path.Combine(_root, "conditional_gan", "condition_labels.txt"));
+        Assert.Equal(3, conditionLabels.Length);
+        Assert.Equal(generator.Info.Condition!.Keys.Values, conditionLabels);
+        Assert.False(File.Exists(Path.Combine(_root, "regression", "condition_labels.txt")));
         TritonConfigCheck(Path.Combine(_root, "regression"), Path.Combine(_root, "detector"), Path.Combine(_root, "conditional_gan"));
     }
 
