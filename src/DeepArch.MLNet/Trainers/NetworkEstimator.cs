@@ -222,6 +222,8 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
     {
         public override void OnEpochEnd(EpochReport report)
             => log.Info(MessageSensitivity.None, $"{name}: epoch {report.Epoch}/{epochs}, train loss {report.TrainLoss:G5}" +
+                // An objective of several losses (a GAN's discriminator and generator losses, D(x), D(G(z))...) shows each of them.
+                (report.Losses is { Count: > 1 } losses ? $" ({string.Join(", ", losses.Select(l => $"{l.Key} {l.Value:G5}"))})" : "") +
                 (report.ValidationLoss is { } v ? $", validation loss {v:G5}" : "") + $", learning rate {report.LearningRate:G3}, {report.Elapsed.TotalSeconds:F1} s.");
 
         public override void OnTrainingEnd(TrainingHistory history)

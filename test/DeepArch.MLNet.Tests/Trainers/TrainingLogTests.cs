@@ -29,6 +29,21 @@ public class TrainingLogTests
         Assert.Contains(ours, m => m.Contains("exported to ONNX", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void A_gans_epochs_show_each_of_its_losses_in_MLNets_log()
+    {
+        var ml = new MLContext(seed: 1);
+        var messages = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == ChannelMessageKind.Info) { lock (messages) { messages.Add(e.Message); } } };
+        var data = ml.Data.LoadFromEnumerable(Fixtures.Rows(64));
+
+        using var generator = ml.Transforms.GenerateByAdversarialNetwork(epochs: 1).Fit(data);
+
+        var losses = generator.History.Epochs[0].Losses!;
+        Assert.Contains(messages, m => m.Contains("epoch 1/1, train loss", StringComparison.Ordinal)
+            && m.Contains($"(discriminator {losses["discriminator"]:G5}, generator {losses["generator"]:G5}, D(x) ", StringComparison.Ordinal));
+    }
+
     /// <summary>A CNN trained with the default threads in a fresh process: its log lines reach mlContext.Log, and libtorch prints no NNPACK warnings.</summary>
     [Fact]
     public void A_cnn_fit_in_a_fresh_process_logs_its_epochs_and_prints_no_nnpack_warnings()
