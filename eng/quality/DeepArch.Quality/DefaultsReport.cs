@@ -67,6 +67,12 @@ internal static class DefaultsReport
         md.AppendLine();
         int losing = standings.Count(s => !s.AtLeastAsGood);
         md.AppendLine(Invariant, $"{standings.Count - losing} of {standings.Count} DeepArch defaults are at least as good as the best ML.NET trainer on their task (mean over the seeds); {losing} lose.");
+        if (losing > 0)
+        {
+            // Why each default still loses, and which option wins instead, comes from the presets studies (eng/quality presets), which the README sums up.
+            md.AppendLine("Why each of them loses, and which option wins instead: the README's section \"Quality of the defaults\" (\"Where a default still loses\"), " +
+                "from the presets studies of the same splits and seeds (docs/quality-presets-*.md, `eng/quality` `presets`).");
+        }
         md.AppendLine();
         if (chartPath is not null)
         {
