@@ -50,7 +50,10 @@ internal sealed class RegressionTask : PredictionTask
     {
         var (means, deviations) = Normalization.Moments(targets, 1, rows);
         double mean = means[0], deviation = deviations[0];
-        return new RegressionTask { LabelMean = mean, LabelScale = deviation > 1e-12 * Math.Max(1, Math.Abs(mean)) ? deviation : 1 };
+        // Relative to the mean only: a label in small units (1e-16 and less) is standardized too, where an absolute floor left it
+        // unscaled and its predictions orders of magnitude off.
+        bool varies = deviation > 1e-12 * Math.Abs(mean) && (float)deviation > 0 && float.IsFinite(1 / (float)deviation);
+        return new RegressionTask { LabelMean = mean, LabelScale = varies ? deviation : 1 };
     }
 
     /// <summary>Maps <paramref name="targets"/> in place to the network's units: <c>(label - LabelMean) / LabelScale</c>.</summary>

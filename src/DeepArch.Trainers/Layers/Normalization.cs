@@ -88,7 +88,10 @@ public sealed record Normalization : LayerSpec
         for (int j = 0; j < width; j++)
         {
             double deviation = deviations[j];
-            scale[j] = deviation > 1e-6 * Math.Max(1, Math.Abs(mean[j])) && float.IsFinite(1 / (float)deviation) ? (float)deviation : 1f;
+            // Constant: no deviation, or one below a millionth of the mean (rounding). Relative only: features measured in small
+            // units (1e-7 and less, as SI quantities come) are standardized like any other, where an absolute floor left them as they
+            // were, too small for the network to learn from.
+            scale[j] = deviation > 1e-6 * Math.Abs(mean[j]) && (float)deviation > 0 && float.IsFinite(1 / (float)deviation) ? (float)deviation : 1f;
         }
         return new Normalization(mean.Select(m => (float)m).ToArray(), scale);
     }

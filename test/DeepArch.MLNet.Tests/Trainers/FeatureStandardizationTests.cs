@@ -30,6 +30,22 @@ public class FeatureStandardizationTests(ITestOutputHelper output)
         Assert.True(digits.On >= digits.Off - 0.01, $"digits: {digits.On:F4} with standardized features, {digits.Off:F4} without");
     }
 
+    /// <summary>Features in small units (the digits times 1e-7, as SI quantities come) are standardized like any other: no learning at chance.</summary>
+    [Fact]
+    public void Features_in_small_units_are_standardized_too()
+    {
+        var ml = new MLContext(seed: 1);
+        var (train, test) = Datasets.StratifiedSplit(Datasets.DigitRows.Take(600).ToArray(), r => r.Label);
+        IDataView Scaled(IEnumerable<Datasets.DigitRow> rows) => ml.Data.LoadFromEnumerable(rows.Select(r => new Datasets.DigitRow { Features = r.Features.Select(v => v * 1e-7f).ToArray(), Label = r.Label }));
+        var model = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.MulticlassClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options { Epochs = 10, Seed = 1 }))
+            .Fit(Scaled(train));
+
+        double accuracy = ml.MulticlassClassification.Evaluate(model.Transform(Scaled(test))).MacroAccuracy;
+
+        Assert.True(accuracy > 0.9, $"accuracy {accuracy:F4}");
+    }
+
     /// <summary>The trainers of one task on one split: the MLP with and without standardized features, and ML.NET's own.</summary>
     private delegate IReadOnlyList<(string Name, IEstimator<ITransformer> Trainer)> Contenders(MLContext ml);
 

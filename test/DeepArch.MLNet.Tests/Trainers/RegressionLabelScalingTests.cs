@@ -102,6 +102,40 @@ public class RegressionLabelScalingTests(ITestOutputHelper output)
         Assert.Equal((7.0, 1.0), (task.LabelMean, task.LabelScale));
     }
 
+    [Theory]
+    [InlineData(1e-16f)]
+    [InlineData(1e-30f)]
+    public void A_label_in_small_units_is_standardized_too(float unit)
+    {
+        float[] labels = Enumerable.Range(0, 50).Select(i => (100 + i) * unit).ToArray();
+
+        var task = RegressionTask.FromLabels(labels);
+
+        Assert.True(task.IsStandardized);
+        Assert.Equal(14.43 * unit, task.LabelScale, 0.01 * unit);
+        Assert.Equal(1.0, RegressionTask.FromLabels([7 * unit, 7 * unit, 7 * unit]).LabelScale);
+    }
+
+    [Fact]
+    public void A_regression_on_a_label_in_small_units_predicts_in_them()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Datasets.DiabetesRows.Take(200).Select(r => new DiabetesLike { Features = r.Features, Label = r.Label * 1e-16f }).ToArray();
+        var data = ml.Data.LoadFromEnumerable(rows);
+
+        using var model = ml.Regression.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options { Epochs = 20, Seed = 1 }).Fit(data);
+
+        Assert.True(ml.Regression.Evaluate(model.Transform(data)).RSquared > 0.3);
+    }
+
+    private sealed class DiabetesLike
+    {
+        [VectorType(10)]
+        public float[] Features { get; set; } = [];
+
+        public float Label { get; set; }
+    }
+
     private sealed class Row
     {
         [VectorType(2)]
