@@ -16,10 +16,14 @@ namespace DeepArch.MLNet;
 /// <item><description>Cursors over any subset of columns work; when no output column is requested, nothing is scored.</description></item>
 /// <item><description><c>PredictionEngine</c> works through <see cref="GetRowToRowMapper"/> (one row per call).</description></item>
 /// <item><description><c>mlContext.Model.Save</c> writes the model through ML.NET's own <c>OnnxTransformer</c>;
-/// <c>mlContext.Model.LoadDeepArch</c> restores this batched transformer (see <see cref="DeepArchModel"/>).</description></item>
+/// <c>DeepArchModel.Load</c> restores this batched transformer (see <see cref="DeepArchModel"/>).</description></item>
 /// <item><description><see cref="SaveOnnx(string)"/> writes the network as a standalone ONNX file.</description></item>
 /// </list>
-/// The transformer is thread-safe: cursors and prediction engines may be used from several threads at once.
+/// The transformer is thread-safe: cursors and prediction engines may be used from several threads at once. It owns an
+/// ONNX Runtime session, so it is <see cref="IDisposable"/>, and ML.NET's <c>PredictionEngine</c> disposes the transformer it
+/// was made from when it is disposed itself (<c>PredictionEngineOptions.OwnsTransformer</c>, true by default): an engine made
+/// per request from a shared model, with <c>using</c>, must be created with <c>OwnsTransformer = false</c> (or come from
+/// <c>PredictionEnginePool</c>), or the first one disposed takes the model with it.
 /// </remarks>
 public sealed class NetworkTransformer : ITransformer, IDisposable
 {

@@ -79,7 +79,7 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
     /// </summary>
     /// <param name="trainData">The new training rows, with the columns the initial model was trained on.</param>
     /// <param name="initialModel">A transformer this kind of estimator fitted, or one loaded from disk
-    /// (<c>mlContext.Model.LoadDeepArch</c>, <c>DeepArchModel.LoadOnnx</c>).</param>
+    /// (<c>DeepArchModel.Load</c>, <c>DeepArchModel.LoadOnnx</c>).</param>
     /// <returns>
     /// A new transformer with the initial model's schema: the same network, statistics taken from the training data (a label's or
     /// the features' standardization) and classes; its <see cref="NetworkTransformer.History"/> is the initial model's followed by

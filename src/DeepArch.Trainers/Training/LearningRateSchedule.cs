@@ -93,7 +93,8 @@ public sealed record CosineAnnealing(double MinimumRate = 0) : LearningRateSched
 
 /// <summary>
 /// Multiplies the learning rate by <see cref="Factor"/> when the monitored loss has not improved for
-/// <see cref="Patience"/> epochs (PyTorch's <c>ReduceLROnPlateau</c>, relative threshold 1e-4).
+/// <see cref="Patience"/> epochs, relative threshold 1e-4: as Keras's <c>ReduceLROnPlateau</c> counts; PyTorch's lowers the
+/// rate one epoch later, after <c>patience + 1</c> epochs without improvement (pass Patience + 1 for PyTorch's schedule).
 /// </summary>
 /// <param name="Factor">The decay factor, in (0, 1).</param>
 /// <param name="Patience">Epochs without improvement before a decay; at least 1.</param>
