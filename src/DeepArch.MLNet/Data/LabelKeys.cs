@@ -141,6 +141,23 @@ internal sealed record LabelKeys(int Count, string? ValueType, IReadOnlyList<str
         return (DataViewSchema.Annotations)method.Invoke(this, null)!;
     }
 
+    /// <summary>
+    /// The <c>SlotNames</c> annotation of a vector with one value per class (a multiclass <c>Score</c>): each class's key value as
+    /// text, as ML.NET's own multiclass trainers give it; null when the key type has no values.
+    /// </summary>
+    public DataViewSchema.Annotations? SlotNames()
+    {
+        if (Values is null)
+        {
+            return null;
+        }
+        var names = new VBuffer<ReadOnlyMemory<char>>(Count, Values.Select(v => v.AsMemory()).ToArray());
+        var builder = new DataViewSchema.Annotations.Builder();
+        builder.Add("SlotNames", new VectorDataViewType(TextDataViewType.Instance, Count),
+            (ValueGetter<VBuffer<ReadOnlyMemory<char>>>)((ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v)));
+        return builder.ToAnnotations();
+    }
+
     private DataViewSchema.Annotations BuildKeyValues<T>()
     {
         var values = new VBuffer<T>(Count, Values!.Select(KeyValueCodec.ParseRaw<T>).ToArray());

@@ -24,7 +24,7 @@ internal abstract class OutputColumn(string name, DataViewType type, DataViewSch
         => new OutputColumn<bool>(name, BooleanDataViewType.Instance, (ScoredBatch b, int row, ref bool v) => v = b.Row(output, row)[0] > 0.5f);
 
     /// <summary>A known-size vector column of <paramref name="type"/>: the values of graph output <paramref name="output"/>.</summary>
-    public static OutputColumn Vector(string name, VectorDataViewType type, int output)
+    public static OutputColumn Vector(string name, VectorDataViewType type, int output, DataViewSchema.Annotations? annotations = null)
     {
         int size = type.Size;
         return new OutputColumn<VBuffer<float>>(name, type, (ScoredBatch b, int row, ref VBuffer<float> v) =>
@@ -32,7 +32,7 @@ internal abstract class OutputColumn(string name, DataViewType type, DataViewSch
             var editor = VBufferEditor.Create(ref v, size);
             b.Row(output, row).CopyTo(editor.Values);
             v = editor.Commit();
-        });
+        }, annotations);
     }
 }
 

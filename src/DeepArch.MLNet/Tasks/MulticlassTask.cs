@@ -83,7 +83,7 @@ internal sealed class MulticlassTask : PredictionTask
 
     public override IReadOnlyList<OutputColumn> CreateOutputColumns() =>
     [
-        OutputColumn.Vector(ColumnNames.Score, new VectorDataViewType(NumberDataViewType.Single, ClassCount), 0),
+        OutputColumn.Vector(ColumnNames.Score, new VectorDataViewType(NumberDataViewType.Single, ClassCount), 0, Keys.SlotNames()),
         new OutputColumn<uint>(ColumnNames.PredictedLabel, new KeyDataViewType(typeof(uint), ClassCount),
             (ScoredBatch b, int row, ref uint v) => v = (uint)ArgMax(b.Row(0, row)) + 1,
             Keys.Annotations()),

@@ -44,5 +44,16 @@ public class TextLabelTests
             var after = fresh.Data.CreateEnumerable<Prediction>(reloaded.Transform(data), false).Select(p => p.PredictedSpecies);
             Assert.Equal(before.Select(p => p.PredictedSpecies), after);
         }
+
+        // Score's slot names are the classes in key order, as ML.NET's own multiclass trainers give them (in memory and
+        // after DeepArchModel.Load; a plain load's OnnxTransformer carries no annotations).
+        var classes = default(VBuffer<ReadOnlyMemory<char>>);
+        model.Transform(data).Schema["LabelKey"].GetKeyValues(ref classes);
+        foreach (var scored in new[] { model.Transform(data), loaded.Transform(data) })
+        {
+            var names = default(VBuffer<ReadOnlyMemory<char>>);
+            scored.Schema["Score"].GetSlotNames(ref names);
+            Assert.Equal(classes.DenseValues().Select(c => c.ToString()), names.DenseValues().Select(n => n.ToString()));
+        }
     }
 }
