@@ -25,7 +25,7 @@ namespace DeepArch.MLNet;
 /// per request from a shared model, with <c>using</c>, must be created with <c>OwnsTransformer = false</c> (or come from
 /// <c>PredictionEnginePool</c>), or the first one disposed takes the model with it.
 /// </remarks>
-public sealed class NetworkTransformer : ITransformer, IDisposable
+public sealed class NetworkTransformer : ISingleFeaturePredictionTransformer<NetworkTransformer>, IDisposable
 {
     private readonly byte[] _onnxModel;
     private readonly OnnxScorer _scorer;
@@ -60,6 +60,23 @@ public sealed class NetworkTransformer : ITransformer, IDisposable
 
     /// <summary>The number of values the network reads from the feature column per row.</summary>
     public int FeatureSize => Info.FeatureSize;
+
+    /// <summary>
+    /// The feature column's type as the network reads it: a known-size vector of <see cref="FeatureSize"/> values, or a vector of
+    /// any size for variable-length sequences (recurrent networks) and token keys (sequence-to-sequence).
+    /// </summary>
+    /// <remarks>
+    /// With <see cref="FeatureColumnName"/> and <see cref="Model"/>, this makes the transformer an ML.NET
+    /// <see cref="ISingleFeaturePredictionTransformer{TModel}"/>: pass it to the generic overloads of
+    /// <c>mlContext.*.PermutationFeatureImportance</c> (the overloads that take a whole <see cref="ITransformer"/> chain look only
+    /// for ML.NET's own predictors).
+    /// </remarks>
+    public DataViewType FeatureColumnType => Info.Translation is { } translation ? new VectorDataViewType(translation.Source.KeyType)
+        : Info.Sequence is { VariableLength: true } ? new VectorDataViewType(NumberDataViewType.Single)
+        : new VectorDataViewType(NumberDataViewType.Single, Info.FeatureSize);
+
+    /// <summary>The model: this transformer itself (its network is scored by ONNX Runtime, not by an ML.NET predictor).</summary>
+    public NetworkTransformer Model => this;
 
     /// <summary>The per-epoch training history (train and validation loss, learning rate, elapsed time).</summary>
     public TrainingHistory History => Info.History;
