@@ -218,16 +218,20 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
     /// Writes each epoch to ML.NET's log (<c>mlContext.Log</c>) as an Info message of the estimator's channel, and how training
     /// ended, so that a user watching <c>Fit</c> sees its progress with the options they already have.
     /// </summary>
-    private sealed class LogProgress(IChannel log, string name, int epochs) : TrainingCallback
+    private protected sealed class LogProgress(IChannel log, string name, int epochs, string? stage = null) : TrainingCallback
     {
+        /// <summary>The same log for another stage of the training (a stacked autoencoder's pretraining), of <paramref name="stageEpochs"/> epochs.</summary>
+        public LogProgress ForStage(string stageName, int stageEpochs) => new(log, name, stageEpochs, stageName);
+
         public override void OnEpochEnd(EpochReport report)
-            => log.Info(MessageSensitivity.None, $"{name}: epoch {report.Epoch}/{epochs}, train loss {report.TrainLoss:G5}" +
+            => log.Info(MessageSensitivity.None, $"{name}: {(stage is null ? "" : stage + ", ")}epoch {report.Epoch}/{epochs}, train loss {report.TrainLoss:G5}" +
                 // An objective of several losses (a GAN's discriminator and generator losses, D(x), D(G(z))...) shows each of them.
                 (report.Losses is { Count: > 1 } losses ? $" ({string.Join(", ", losses.Select(l => $"{l.Key} {l.Value:G5}"))})" : "") +
                 (report.ValidationLoss is { } v ? $", validation loss {v:G5}" : "") + $", learning rate {report.LearningRate:G3}, {report.Elapsed.TotalSeconds:F1} s.");
 
         public override void OnTrainingEnd(TrainingHistory history)
-            => log.Info(MessageSensitivity.None, history.StopReason == StopReason.EarlyStopped
+            => log.Info(MessageSensitivity.None, stage is not null ? $"{name}: {stage}, trained {history.Epochs.Count} epochs."
+                : history.StopReason == StopReason.EarlyStopped
                 ? $"{name}: early stopping after epoch {history.Epochs.Count}; restored the weights of epoch {history.BestEpoch}."
                 : $"{name}: trained {history.Epochs.Count} epochs.");
     }

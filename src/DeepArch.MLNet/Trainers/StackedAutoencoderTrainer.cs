@@ -58,8 +58,21 @@ public sealed class StackedAutoencoderTrainer : SupervisedNetworkTrainer<Stacked
             .Fit(networks[0], data.Train, cancellationToken: o.CancellationToken, validation: data.Validation, progress: o.Progress)
             .FineTuning;
 
-    /// <summary>Each level's autoencoder training: the fine-tuning options with the pretraining epochs, and no validation.</summary>
-    private static TrainingOptions Pretraining(TrainingOptions fineTuning, int epochs) => new()
+    /// <summary>
+    /// Each level's autoencoder training: the fine-tuning options with the pretraining epochs, and no validation; its epochs
+    /// go to <c>mlContext.Log</c> as the fine-tuning's do, marked as pretraining.
+    /// </summary>
+    private static TrainingOptions Pretraining(TrainingOptions fineTuning, int epochs)
+    {
+        var options = PretrainingOptions(fineTuning, epochs);
+        foreach (var log in fineTuning.Callbacks.OfType<LogProgress>())
+        {
+            options.Callbacks.Add(log.ForStage("pretraining a level", epochs));
+        }
+        return options;
+    }
+
+    private static TrainingOptions PretrainingOptions(TrainingOptions fineTuning, int epochs) => new()
     {
         Epochs = epochs,
         BatchSize = fineTuning.BatchSize,

@@ -44,6 +44,23 @@ public class TrainingLogTests
             && m.Contains($"(discriminator {losses["discriminator"]:G5}, generator {losses["generator"]:G5}, D(x) ", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void A_stacked_autoencoders_pretraining_epochs_are_in_MLNets_log_too()
+    {
+        var ml = new MLContext(seed: 1);
+        var messages = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == ChannelMessageKind.Info && e.Source == "StackedAutoencoder") { lock (messages) { messages.Add(e.Message); } } };
+        var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(Fixtures.Rows(60))).Transform(ml.Data.LoadFromEnumerable(Fixtures.Rows(60)));
+
+        using var model = ml.MulticlassClassification.Trainers.StackedAutoencoder(new StackedAutoencoderTrainer.Options
+        {
+            HiddenLayers = [5, 3], PretrainingEpochs = 2, Epochs = 1,
+        }).Fit(data);
+
+        Assert.Equal(2, messages.Count(m => m.Contains("StackedAutoencoder: pretraining a level, epoch 2/2, train loss", StringComparison.Ordinal)));
+        Assert.Contains(messages, m => m.Contains("StackedAutoencoder: epoch 1/1, train loss", StringComparison.Ordinal));
+    }
+
     /// <summary>A CNN trained with the default threads in a fresh process: its log lines reach mlContext.Log, and libtorch prints no NNPACK warnings.</summary>
     [Fact]
     public void A_cnn_fit_in_a_fresh_process_logs_its_epochs_and_prints_no_nnpack_warnings()
