@@ -172,9 +172,24 @@ internal static class TrainingDataReader
     }
 
     private static float[] CheckSomeCount(List<float> weights, DataViewSchema.Column weight)
-        => weights.TrueForAll(v => v == 0)
-            ? throw new InvalidOperationException($"Example weight column '{weight.Name}' is 0 in all {weights.Count} rows; at least one row must count.")
-            : weights.ToArray();
+    {
+        if (weights.TrueForAll(v => v == 0))
+        {
+            throw new InvalidOperationException($"Example weight column '{weight.Name}' is 0 in all {weights.Count} rows; at least one row must count.");
+        }
+        float[] values = weights.ToArray();
+        // A batch's loss is sum(w * loss) / sum(w): weights near float's limit (any finite weight is allowed) would overflow both
+        // sums into NaN. Only their ratios matter, so very large ones are divided by the largest.
+        float largest = values.Max();
+        if (largest > 1e30f)
+        {
+            for (int i = 0; i < values.Length; i++)
+            {
+                values[i] /= largest;
+            }
+        }
+        return values;
+    }
 
     /// <summary>A reader of the weight column's current value; it throws on a negative or non-finite weight, naming the row.</summary>
     private static Func<long, float> CreateWeightReader(DataViewRow row, DataViewSchema.Column column)

@@ -139,6 +139,22 @@ public class ExampleWeightTests(ITestOutputHelper output)
         Assert.Contains("Schema mismatch for example weight column 'IsNine': expected Single, got Boolean", Assert.ThrowsAny<ArgumentException>(() => wrongType.Schema()).Message);
     }
 
+    [Fact]
+    public void Weights_near_floats_limit_train_the_model_their_ratios_do()
+    {
+        // Any finite weight is allowed; a batch's sum(w) of weights like 1e38 would overflow, so they are divided by the largest.
+        var ml = new MLContext(seed: 1);
+        var rows = Datasets.DigitRows.Take(80).Select(r => new NineRow { Features = r.Features, IsNine = r.Label == 9, Weight = r.Label == 9 ? 3e38f : 1e38f }).ToArray();
+        var ratios = rows.Select(r => new NineRow { Features = r.Features, IsNine = r.IsNine, Weight = r.Weight / 3e38f }).ToArray();
+        var test = ml.Data.LoadFromEnumerable(rows.Take(20).ToArray());
+
+        float[] huge = FiveEpochScores(ml, ml.Data.LoadFromEnumerable(rows), test, o => o.ExampleWeightColumnName = "Weight");
+        float[] scaled = FiveEpochScores(ml, ml.Data.LoadFromEnumerable(ratios), test, o => o.ExampleWeightColumnName = "Weight");
+
+        Assert.All(huge, s => Assert.True(float.IsFinite(s)));
+        Assert.Equal(scaled, huge);
+    }
+
     /// <summary>
     /// The stacked autoencoder weighs every stage (each level's reconstruction, then fine-tuning): on the rare-9s task,
     /// BalanceClasses raises the 9s' recall as it does for the MLP (pixels scaled to [0, 1], as its levels reconstruct them).
