@@ -134,6 +134,11 @@ public class BadDataTests
         var error = Assert.ThrowsAny<ArgumentException>(() => Fit(ml, "multiclass", rows));
 
         Assert.Contains("Schema mismatch for label column 'Label': expected a key type with at least 2 values, got Key<UInt32, 0-0>", error.Message);
+        Assert.Contains("held a single class, or no rows at all", error.Message);
+
+        // No rows at all: the same key type, so the same message names both causes.
+        var none = Assert.ThrowsAny<ArgumentException>(() => Fit(ml, "multiclass", []));
+        Assert.Contains("held a single class, or no rows at all", none.Message);
     }
 
     [Fact]
