@@ -98,7 +98,7 @@ public sealed class EncoderDecoderAnomalyDetectionTrainer : NetworkEstimator<Enc
         int size = fitted.Data.InputSize;
         float[] Windows(TrainingSet set) => Reversed(set.Targets, size, o.FeaturesPerStep);
         var (standardization, threshold) = ThresholdScores.Calibrate(SequenceToSequenceExport.ExportReconstructionScoringOnnx(network, input), input, size,
-            Windows(fitted.Data.Train), () => Windows(fitted.Data.Validation!), scoring, o.ThresholdSource, o.Threshold, o.Contamination, o.FalsePositiveRate);
+            Windows(fitted.Data.Train), () => Windows(fitted.Data.Validation!), scoring, o.ThresholdSource, o.Threshold, o.Contamination, o.FalsePositiveRate, fitted.Warn);
         Threshold = threshold;
         var task = new AnomalyTask { Threshold = threshold, FeatureSize = size, MissingValues = o.MissingValues };
         return fitted.Transformer(task, network, metadata => SequenceToSequenceExport.ExportReconstructionScoringOnnx(network, input, standardization, threshold, metadata),

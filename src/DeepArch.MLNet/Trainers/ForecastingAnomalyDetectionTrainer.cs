@@ -104,7 +104,7 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
         byte[] rawModel = stepwise ? network.ExportStepwiseScoringOnnx(input, options.FeaturesPerStep)
             : network.ExportForecastScoringOnnx(input, options.EffectiveScoreBy, options.MonteCarloPasses, fitted.Seed);
         var (standardization, threshold) = ThresholdScores.Calibrate(rawModel, input, windowSize, Windows(fitted.Data.Train), () => Windows(fitted.Data.Validation!),
-            scoring, options.ThresholdSource, options.Threshold, options.Contamination, options.FalsePositiveRate);
+            scoring, options.ThresholdSource, options.Threshold, options.Contamination, options.FalsePositiveRate, fitted.Warn);
         Threshold = threshold;
 
         var task = new AnomalyTask { Threshold = threshold, FeatureSize = windowSize, MissingValues = options.MissingValues };

@@ -193,7 +193,11 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
                 history = Continued(initialInfo.History, history);
             }
             byte[]? state = WarmStartRefusal is null ? NetworkState.Write(built) : null;
-            var transformer = Export(new Fitted(Name, options, data, built, history, seed, scoring) { TrainingState = state });
+            var transformer = Export(new Fitted(Name, options, data, built, history, seed, scoring)
+            {
+                TrainingState = state,
+                Warn = message => log.Warning(MessageSensitivity.None, $"{Name}: {message}"),
+            });
             log.Info(MessageSensitivity.None, $"{Name}: exported to ONNX; the transformer scores in batches of {scoring.BatchSize} on {transformer.ScoringDevice}.");
             if (transformer.ScoringDevice != scoring.Device)
             {
@@ -346,6 +350,9 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
 
         /// <summary>The trained networks' state, kept with the model for warm start (<see cref="ModelInfo.TrainingState"/>); null when the estimator cannot continue.</summary>
         public byte[]? TrainingState { get; init; }
+
+        /// <summary>Writes a warning about the export (a degenerate calibration, say) to <c>mlContext.Log</c>.</summary>
+        public Action<string> Warn { get; init; } = _ => { };
 
         /// <summary>
         /// The transformer of the model <paramref name="export"/> writes (given the metadata to store) for <paramref name="task"/>;

@@ -106,11 +106,19 @@ internal static class ThresholdScores
     /// standardized training or validation scores, standardized exactly as the final graph does it (float subtract, then divide).
     /// </summary>
     public static ((float Mean, float Std) Standardization, float Threshold) Calibrate(byte[] rawModel, string input, int windowSize, float[] trainWindows,
-        Func<float[]> validationWindows, ScoringSettings scoring, AnomalyThresholdSource source, float? given, double contamination, double falsePositiveRate)
+        Func<float[]> validationWindows, ScoringSettings scoring, AnomalyThresholdSource source, float? given, double contamination, double falsePositiveRate,
+        Action<string>? warn = null)
     {
         float[] Scores(float[] windows) => Run(rawModel, input, windows, windowSize, DeepArch.Trainers.Architectures.ForecasterScoringExport.ScoreOutput, 1, scoring);
         float[] rawScores = Scores(trainWindows);
         var standardization = Standardization(rawScores);
+        double mean = rawScores.Average(v => (double)v), spread = Math.Sqrt(rawScores.Average(v => (v - mean) * (v - mean)));
+        if (spread <= Math.Max(1e-12, 1e-6 * Math.Abs(mean)))
+        {
+            // Standardization then divides by its floor: Score comes out in units of a millionth of the mean, where any difference looks huge.
+            warn?.Invoke($"the {rawScores.Length} training window{(rawScores.Length == 1 ? "" : "s")} score almost the same (mean {mean:G4}, standard deviation {spread:G4}), " +
+                "so Score is standardized by a floor of a millionth of their mean and any other window's score looks huge: train on more, varied windows.");
+        }
         float[] Standardized(float[] raw) => raw.Select(s => (s - standardization.Mean) / standardization.Std).ToArray();
         float threshold = Choose(source, given, contamination, falsePositiveRate, () => Standardized(rawScores), () => Standardized(Scores(validationWindows())));
         return (standardization, threshold);

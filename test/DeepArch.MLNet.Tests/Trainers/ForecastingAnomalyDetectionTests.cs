@@ -167,6 +167,22 @@ public class ForecastingAnomalyDetectionTests(ITestOutputHelper output)
         Assert.Equal($"Feature column 'Features' holds {Window} steps but Options.Horizon is {Window}: a window needs at least one step of context before the {Window} forecast steps.", error.Message);
     }
 
+    [Fact]
+    public void Windows_that_all_score_the_same_are_a_warning_in_the_log()
+    {
+        // Constant windows: the forecaster's training scores have no spread to standardize by.
+        var ml = new MLContext(1);
+        var warnings = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning) { lock (warnings) { warnings.Add(e.Message); } } };
+        var constant = Enumerable.Range(0, 40).Select(_ => new WindowRow { Features = Enumerable.Repeat(0.5f, Window).ToArray() }).ToArray();
+
+        using var model = ml.AnomalyDetection.Trainers.RecurrentForecaster(new ForecastingAnomalyDetectionTrainer.Options { Epochs = 1, Seed = 1 })
+            .Fit(ml.Data.LoadFromEnumerable(constant));
+
+        Assert.Contains(warnings, w => w.Contains("the 40 training windows score almost the same", StringComparison.Ordinal)
+            && w.Contains("train on more, varied windows", StringComparison.Ordinal));
+    }
+
     private sealed class Prediction
     {
         public bool PredictedLabel { get; set; }
