@@ -179,13 +179,15 @@ internal static class TrainingDataReader
         }
         float[] values = weights.ToArray();
         // A batch's loss is sum(w * loss) / sum(w): weights near float's limit (any finite weight is allowed) would overflow both
-        // sums into NaN. Only their ratios matter, so very large ones are divided by the largest.
+        // sums into NaN. Only their ratios matter, so weights above 1e30 are all scaled down until the largest is 1e30, no further:
+        // scaled to 1, the others could fall under the loss's 1e-12 floor on sum(w) and their batches stop training.
         float largest = values.Max();
         if (largest > 1e30f)
         {
+            float factor = largest / 1e30f;
             for (int i = 0; i < values.Length; i++)
             {
-                values[i] /= largest;
+                values[i] /= factor;
             }
         }
         return values;

@@ -142,10 +142,12 @@ public class ExampleWeightTests(ITestOutputHelper output)
     [Fact]
     public void Weights_near_floats_limit_train_the_model_their_ratios_do()
     {
-        // Any finite weight is allowed; a batch's sum(w) of weights like 1e38 would overflow, so they are divided by the largest.
+        // Any finite weight is allowed; a batch's sum(w) of weights like 1e38 would overflow, so they are scaled down until the
+        // largest is 1e30 (not to 1: the others must stay above the loss's 1e-12 floor on sum(w)).
         var ml = new MLContext(seed: 1);
         var rows = Datasets.DigitRows.Take(80).Select(r => new NineRow { Features = r.Features, IsNine = r.Label == 9, Weight = r.Label == 9 ? 3e38f : 1e38f }).ToArray();
-        var ratios = rows.Select(r => new NineRow { Features = r.Features, IsNine = r.IsNine, Weight = r.Weight / 3e38f }).ToArray();
+        float factor = 3e38f / 1e30f;
+        var ratios = rows.Select(r => new NineRow { Features = r.Features, IsNine = r.IsNine, Weight = r.Weight / factor }).ToArray();
         var test = ml.Data.LoadFromEnumerable(rows.Take(20).ToArray());
 
         float[] huge = FiveEpochScores(ml, ml.Data.LoadFromEnumerable(rows), test, o => o.ExampleWeightColumnName = "Weight");
