@@ -117,7 +117,7 @@ internal static class ThresholdScores
         {
             // Standardization then divides by its floor: Score comes out in units of a millionth of the mean, where any difference looks huge.
             warn?.Invoke($"the {rawScores.Length} training window{(rawScores.Length == 1 ? "" : "s")} score almost the same (mean {mean:G4}, standard deviation {spread:G4}), " +
-                "so Score is standardized by a floor of a millionth of their mean and any other window's score looks huge: train on more, varied windows.");
+                "so Score is standardized by a floor (a millionth of their mean, at least 1e-12) and any other window's score looks huge: train on more, varied windows.");
         }
         float[] Standardized(float[] raw) => raw.Select(s => (s - standardization.Mean) / standardization.Std).ToArray();
         float threshold = Choose(source, given, contamination, falsePositiveRate, () => Standardized(rawScores), () => Standardized(Scores(validationWindows())));

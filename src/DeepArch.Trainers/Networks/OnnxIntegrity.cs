@@ -144,6 +144,17 @@ internal static class OnnxIntegrity
         }
     }
 
+    /// <summary>
+    /// <paramref name="sealedModel"/> with the signature entry <paramref name="signature"/> (an HMAC-SHA256 in lowercase hex, as
+    /// <see cref="Sign"/> writes it) appended as it was: how a model whose signed bytes were edited and restored gets its signature back.
+    /// </summary>
+    public static byte[] AppendSignature(byte[] sealedModel, string signature)
+    {
+        ArgumentNullException.ThrowIfNull(sealedModel);
+        ArgumentNullException.ThrowIfNull(signature);
+        return Append(sealedModel, MetadataKeys.Signature, signature);
+    }
+
     /// <summary><paramref name="model"/> with one more <c>metadata_props</c> entry at its end.</summary>
     private static byte[] Append(byte[] model, string key, string value)
     {

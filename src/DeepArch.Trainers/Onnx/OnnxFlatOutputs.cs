@@ -18,6 +18,9 @@ internal static class OnnxFlatOutputs
 
     private const string ShapeName = Prefix + "Shape";
 
+    /// <summary>The metadata entry that keeps a signed model's signature while the flat copies are in (it covers the model without them).</summary>
+    private const string SignatureKey = Prefix + "Signature";
+
     /// <summary>The name of the flat copy of graph output <paramref name="output"/>.</summary>
     public static string FlatName(string output) => Prefix + output;
 
@@ -80,7 +83,9 @@ internal static class OnnxFlatOutputs
             return sealedModel;
         }
         var kept = graph.Node.Where(n => !Added(n.Name)).ToList();
-        if (kept.Any(n => n.Input.Any(Added)) || graph.Node.Where(n => Added(n.Name)).Any(n => n.OpType != "Reshape" || !n.Output.All(Added)))
+        // What Add wrote is read by nothing else: no kept node, no node of a subgraph (a Loop's or an If's body), no graph input.
+        if (kept.SelectMany(Inputs).Any(Added) || graph.Input.Any(i => Added(i.Name))
+            || graph.Node.Where(n => Added(n.Name)).Any(n => n.OpType != "Reshape" || !n.Output.All(Added)))
         {
             return sealedModel;
         }
@@ -99,12 +104,29 @@ internal static class OnnxFlatOutputs
         return Reseal(model);
     }
 
-    /// <summary>The model's bytes sealed again, its metadata (but the seal and any signature) as they were.</summary>
+    /// <summary>Every input a node reads, its subgraphs' nodes included.</summary>
+    private static IEnumerable<string> Inputs(NodeProto node)
+        => node.Input.Concat(node.Attribute
+            .SelectMany(a => a.G is { } g ? [g] : a.Graphs)
+            .SelectMany(g => g.Node.SelectMany(Inputs)));
+
+    /// <summary>
+    /// The model's bytes sealed again, its metadata (but the seal) as they were. A signature (it covers the bytes before the
+    /// edit) is kept in <see cref="SignatureKey"/> when the flat copies go in, and appended again, as it was, when they go out.
+    /// </summary>
     private static byte[] Reseal(ModelProto model)
     {
         var metadata = model.MetadataProps
-            .Where(p => p.Key != MetadataKeys.Integrity && p.Key != MetadataKeys.Signature)
+            .Where(p => p.Key != MetadataKeys.Integrity && p.Key != MetadataKeys.Signature && p.Key != SignatureKey)
             .ToDictionary(p => p.Key, p => p.Value);
-        return OnnxGraphBuilder.WriteSealed(model, metadata);
+        string? signature = model.MetadataProps.LastOrDefault(p => p.Key == MetadataKeys.Signature)?.Value;
+        string? kept = model.MetadataProps.LastOrDefault(p => p.Key == SignatureKey)?.Value;
+        bool adding = model.Graph.Output.Any(o => o.Name.StartsWith(Prefix, StringComparison.Ordinal));
+        if (adding && signature is not null)
+        {
+            metadata[SignatureKey] = signature;
+        }
+        byte[] sealedModel = OnnxGraphBuilder.WriteSealed(model, metadata);
+        return !adding && kept is not null ? OnnxIntegrity.AppendSignature(sealedModel, kept) : sealedModel;
     }
 }

@@ -120,6 +120,28 @@ public class PlainLoadTypesTests
         {
             File.Delete(path);
         }
+
+        // A signed network keeps its signature through the saved chain: the same bytes come back, and still verify.
+        byte[] key = Enumerable.Range(1, 32).Select(i => (byte)i).ToArray();
+        string signedPath = Path.Combine(Path.GetTempPath(), $"deeparch-signed-{Guid.NewGuid():N}.onnx");
+        string zipPath = Path.ChangeExtension(signedPath, ".zip");
+        try
+        {
+            model.SaveOnnx(signedPath, key);
+            byte[] signedBytes = File.ReadAllBytes(signedPath);
+            Assert.Equal(signedBytes, OnnxFlatOutputs.Remove(OnnxFlatOutputs.Add(signedBytes, ["Score"])));
+            using var signed = DeepArchModel.LoadOnnx(signedPath, new ModelLoadOptions { SigningKey = key });
+            ml.Model.Save(signed, data.Schema, zipPath);
+            var reloaded = (NetworkTransformer)DeepArchModel.Load(new MLContext(), zipPath, out _);
+            reloaded.SaveOnnx(signedPath);
+            Assert.Equal(signedBytes, File.ReadAllBytes(signedPath));
+            using var verified = DeepArchModel.LoadOnnx(signedPath, new ModelLoadOptions { SigningKey = key });
+        }
+        finally
+        {
+            File.Delete(signedPath);
+            File.Delete(zipPath);
+        }
     }
 
     private sealed class Tolerance(float tolerance) : IEqualityComparer<float>
