@@ -40,7 +40,10 @@ internal static class OnnxIntegrity
     {
         ArgumentNullException.ThrowIfNull(sealedModel);
         ArgumentNullException.ThrowIfNull(key);
-        return Append(sealedModel, MetadataKeys.Signature, Convert.ToHexStringLower(HMACSHA256.HashData(key, sealedModel)));
+        // A model signed before (loaded from a signed file) is signed again, not twice: its old signature goes first.
+        var (start, last) = LastEntry(sealedModel);
+        byte[] body = last?.Key == MetadataKeys.Signature ? sealedModel.AsSpan(0, start).ToArray() : sealedModel;
+        return Append(body, MetadataKeys.Signature, Convert.ToHexStringLower(HMACSHA256.HashData(key, body)));
     }
 
     /// <summary>

@@ -136,6 +136,12 @@ public class PlainLoadTypesTests
             reloaded.SaveOnnx(signedPath);
             Assert.Equal(signedBytes, File.ReadAllBytes(signedPath));
             using var verified = DeepArchModel.LoadOnnx(signedPath, new ModelLoadOptions { SigningKey = key });
+
+            // Signing a network loaded from a signed file signs it again (one signature, not two), with the new key.
+            byte[] otherKey = Enumerable.Range(40, 32).Select(i => (byte)i).ToArray();
+            verified.SaveOnnx(signedPath, otherKey);
+            using var resigned = DeepArchModel.LoadOnnx(signedPath, new ModelLoadOptions { SigningKey = otherKey });
+            Assert.ThrowsAny<InvalidDataException>(() => DeepArchModel.LoadOnnx(signedPath, new ModelLoadOptions { SigningKey = key }));
         }
         finally
         {
