@@ -224,20 +224,31 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
     /// </summary>
     private protected sealed class LogProgress(IChannel log, string name, int epochs, string? stage = null) : TrainingCallback
     {
-        /// <summary>The same log for another stage of the training (a stacked autoencoder's pretraining), of <paramref name="stageEpochs"/> epochs.</summary>
+        /// <summary>How many trainings of the stage have ended: a stage that trains several networks in turn (the levels of a stacked autoencoder) numbers them.</summary>
+        private int _ended;
+
+        /// <summary>
+        /// The same log for another stage of the training, of <paramref name="stageEpochs"/> epochs each time it runs: its lines read
+        /// "<paramref name="stageName"/> 1", "<paramref name="stageName"/> 2"... (a stacked autoencoder's pretraining, level by level).
+        /// </summary>
         public LogProgress ForStage(string stageName, int stageEpochs) => new(log, name, stageEpochs, stageName);
 
+        private string Stage => stage is null ? "" : $"{stage} {_ended + 1}, ";
+
         public override void OnEpochEnd(EpochReport report)
-            => log.Info(MessageSensitivity.None, $"{name}: {(stage is null ? "" : stage + ", ")}epoch {report.Epoch}/{epochs}, train loss {report.TrainLoss:G5}" +
+            => log.Info(MessageSensitivity.None, $"{name}: {Stage}epoch {report.Epoch}/{epochs}, train loss {report.TrainLoss:G5}" +
                 // An objective of several losses (a GAN's discriminator and generator losses, D(x), D(G(z))...) shows each of them.
                 (report.Losses is { Count: > 1 } losses ? $" ({string.Join(", ", losses.Select(l => $"{l.Key} {l.Value:G5}"))})" : "") +
                 (report.ValidationLoss is { } v ? $", validation loss {v:G5}" : "") + $", learning rate {report.LearningRate:G3}, {report.Elapsed.TotalSeconds:F1} s.");
 
         public override void OnTrainingEnd(TrainingHistory history)
-            => log.Info(MessageSensitivity.None, stage is not null ? $"{name}: {stage}, trained {history.Epochs.Count} epochs."
+        {
+            log.Info(MessageSensitivity.None, stage is not null ? $"{name}: {Stage}trained {history.Epochs.Count} epochs."
                 : history.StopReason == StopReason.EarlyStopped
                 ? $"{name}: early stopping after epoch {history.Epochs.Count}; restored the weights of epoch {history.BestEpoch}."
                 : $"{name}: trained {history.Epochs.Count} epochs.");
+            _ended++;
+        }
     }
 
     /// <summary>

@@ -67,7 +67,7 @@ public sealed class StackedAutoencoderTrainer : SupervisedNetworkTrainer<Stacked
         var options = PretrainingOptions(fineTuning, epochs);
         foreach (var log in fineTuning.Callbacks.OfType<LogProgress>())
         {
-            options.Callbacks.Add(log.ForStage("pretraining a level", epochs));
+            options.Callbacks.Add(log.ForStage("pretraining level", epochs));
         }
         return options;
     }

@@ -57,7 +57,8 @@ public class TrainingLogTests
             HiddenLayers = [5, 3], PretrainingEpochs = 2, Epochs = 1,
         }).Fit(data);
 
-        Assert.Equal(2, messages.Count(m => m.Contains("StackedAutoencoder: pretraining a level, epoch 2/2, train loss", StringComparison.Ordinal)));
+        Assert.Single(messages, m => m.Contains("StackedAutoencoder: pretraining level 1, epoch 2/2, train loss", StringComparison.Ordinal));
+        Assert.Single(messages, m => m.Contains("StackedAutoencoder: pretraining level 2, epoch 2/2, train loss", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.Contains("StackedAutoencoder: epoch 1/1, train loss", StringComparison.Ordinal));
     }
 
