@@ -28,7 +28,7 @@ internal static class GeneratedRows
         }
         var random = new Random(seed);
         uint? asked = label is null || info.Condition is null ? null : info.Condition.Keys.KeyOf(label, nameof(label));
-        if (asked is { } key && generation.LabelFrequencies is { } frequencies && key - 1 < frequencies.Length && frequencies[key - 1] <= 0)
+        if (asked is { } key && generation.LabelFrequencies![key - 1] <= 0)
         {
             // The label's key type has the class, but no training row did: the generator never learned what such rows look like.
             throw new ArgumentException(

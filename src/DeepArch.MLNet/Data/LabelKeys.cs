@@ -36,9 +36,8 @@ internal sealed record LabelKeys(int Count, string? ValueType, IReadOnlyList<str
         if (key.Count < 2 || key.Count > int.MaxValue)
         {
             // A key type of 0 or 1 values: MapValueToKey saw one class, or no rows at all (an empty view, a filter that kept nothing).
-            throw new ArgumentOutOfRangeException("inputSchema",
-                $"Schema mismatch for {role} column '{name}': expected a key type with at least 2 values, got {SchemaErrors.Describe(key)}" +
-                (key.Count < 2 ? $". MapValueToKey makes one key per value it saw: the data it was fitted on held a single class, or no rows at all " +
+            throw SchemaErrors.Mismatch(role, name, "a key type with at least 2 values", SchemaErrors.Describe(key) +
+                (key.Count < 2 ? ". MapValueToKey makes one key per value it saw: the data it was fitted on held a single class, or no rows at all " +
                     "(an empty view, or a filter that kept none); a classifier needs two classes." : ""));
         }
         return FromKeyColumn(column.Value);

@@ -47,61 +47,68 @@ internal static class ServingBundle
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         string full = Path.GetFullPath(directory);
-        string name = Path.GetFileName(full.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar));
-        // "models/." or "x/.." would name (and write into) the folder above: the name must be the path's own last part.
-        string given = Path.GetFileName(directory.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar));
-        if (given is "." or ".." || name.Length == 0 || name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.')) || name is "." or "..")
+        // The name is the path's own last part, as given: "models/." or "x/.." would name (and write into) another folder.
+        string name = Path.GetFileName(directory.TrimEnd(Path.DirectorySeparatorChar, Path.AltDirectorySeparatorChar));
+        if (name.Length == 0 || name is "." or ".." || name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.')))
         {
             throw new ArgumentException(
-                $"The serving directory's name is the model's name in Triton and may hold only ASCII letters, digits, '_', '-' and '.'; got '{(given is "." or ".." ? given : name)}'.", nameof(directory));
+                $"The serving directory's name is the model's name in Triton and may hold only ASCII letters, digits, '_', '-' and '.'; got '{name}'.", nameof(directory));
         }
         var proto = ModelProto.Parser.ParseFrom(network.OnnxModel);
         var inputs = proto.Graph.Input.Select(Tensor.Of).ToList();
         var outputs = proto.Graph.Output.Select(Tensor.Of).ToList();
-        var labels = Labels(network.Info);
-        string? labeled = labels is null ? null : network.Info.Task.OnnxOutputNames[0];
+        var vocabularies = Vocabularies(network.Info);
+        string? labeled = vocabularies.Any(v => v.File == LabelsFile) ? network.Info.Task.OnnxOutputNames[0] : null;
 
         Directory.CreateDirectory(Path.Combine(full, VersionFolder));
         File.WriteAllBytes(Path.Combine(full, VersionFolder, ModelFile), Servable(proto, network.OnnxModel));
         File.WriteAllText(Path.Combine(full, ConfigFile), Config(name, network.Info, inputs, outputs, labeled));
-        string labelsPath = Path.Combine(full, LabelsFile);
-        if (labels is not null)
-        {
-            File.WriteAllText(labelsPath, string.Join("\n", labels) + "\n");
-        }
-        else if (File.Exists(labelsPath))
-        {
-            File.Delete(labelsPath); // left by an earlier bundle of another model in the same directory
-        }
-        var vocabularies = Vocabularies(network.Info);
-        foreach (string file in new[] { ConditionLabelsFile, SourceTokensFile, TargetTokensFile })
+        foreach (string file in VocabularyFiles)
         {
             string path = Path.Combine(full, file);
-            if (vocabularies.TryGetValue(file, out var lines))
+            if (vocabularies.Find(v => v.File == file) is { } vocabulary)
             {
-                File.WriteAllText(path, string.Join("\n", lines) + "\n");
+                File.WriteAllText(path, string.Join("\n", vocabulary.Lines) + "\n");
             }
             else if (File.Exists(path))
             {
                 File.Delete(path); // left by an earlier bundle of another model in the same directory
             }
         }
-        File.WriteAllText(Path.Combine(full, ReadmeFile), Readme(name, network, inputs, outputs, labels, upstream, vocabularies));
+        File.WriteAllText(Path.Combine(full, ReadmeFile), Readme(name, network, inputs, outputs, upstream, vocabularies));
     }
 
-    /// <summary>The vocabularies a client needs besides <see cref="LabelsFile"/>: a condition's classes, a translation's tokens; by file name.</summary>
-    private static Dictionary<string, IReadOnlyList<string>> Vocabularies(ModelInfo info)
+    /// <summary>A vocabulary file of the bundle: its name, its lines (line k for key number k), and what the bundle's README says it holds.</summary>
+    private sealed record Vocabulary(string File, IReadOnlyList<string> Lines, string Holds);
+
+    /// <summary>Every vocabulary file a bundle may hold, in the order its README lists them.</summary>
+    private static readonly string[] VocabularyFiles = [LabelsFile, ConditionLabelsFile, SourceTokensFile, TargetTokensFile];
+
+    /// <summary>
+    /// The vocabularies a client needs: a multiclass model's classes (<see cref="LabelsFile"/>), a conditional GAN's label classes,
+    /// a translation's tokens; each the key values in key order, or the key numbers where the key type has no values.
+    /// </summary>
+    private static List<Vocabulary> Vocabularies(ModelInfo info)
     {
         static IReadOnlyList<string> Lines(LabelKeys keys) => keys.Values ?? Enumerable.Range(1, keys.Count).Select(k => k.ToString(CultureInfo.InvariantCulture)).ToList();
-        var files = new Dictionary<string, IReadOnlyList<string>>();
+        var files = new List<Vocabulary>();
+        void Add(string file, LabelKeys keys, Func<int, string> holds)
+        {
+            var lines = Lines(keys);
+            files.Add(new(file, lines, holds(lines.Count)));
+        }
+        if (info.Task is MulticlassTask multiclass)
+        {
+            Add(LabelsFile, multiclass.Keys, n => $"the {n} classes, one per line, in the order of the probabilities");
+        }
         if (info.Condition is { } condition)
         {
-            files[ConditionLabelsFile] = Lines(condition.Keys);
+            Add(ConditionLabelsFile, condition.Keys, n => $"the {n} label classes, one per line, in the order of the one-hot label input's slots");
         }
         if (info.Translation is { } translation)
         {
-            files[SourceTokensFile] = Lines(translation.Source.Labels);
-            files[TargetTokensFile] = Lines(translation.Target.Labels);
+            Add(SourceTokensFile, translation.Source.Labels, n => $"the {n} source tokens, one per line: line k is key number k");
+            Add(TargetTokensFile, translation.Target.Labels, n => $"the {n} target tokens, one per line: line k is key number k");
         }
         return files;
     }
@@ -153,11 +160,6 @@ internal static class ServingBundle
         16 => "TYPE_BF16",
         _ => throw new NotSupportedException($"ONNX element type {elementType} has no Triton data type."),
     };
-
-    /// <summary>A multiclass model's class names in the order of its probabilities: the label's key values, or its key numbers without them.</summary>
-    private static IReadOnlyList<string>? Labels(ModelInfo info) => info.Task is MulticlassTask multiclass
-        ? multiclass.KeyValues ?? Enumerable.Range(1, multiclass.ClassCount).Select(k => k.ToString(CultureInfo.InvariantCulture)).ToList()
-        : null;
 
     /// <summary>Triton's model configuration (protobuf text format, <c>inference.ModelConfig</c>).</summary>
     private static string Config(string name, ModelInfo info, IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor> outputs, string? labeled)
@@ -215,7 +217,7 @@ internal static class ServingBundle
 
     /// <summary>The bundle's README: what the model is, what each tensor holds, and how to serve it.</summary>
     private static string Readme(string name, NetworkTransformer network, IReadOnlyList<Tensor> inputs, IReadOnlyList<Tensor> outputs,
-        IReadOnlyList<string>? labels, IReadOnlyList<string> upstream, IReadOnlyDictionary<string, IReadOnlyList<string>> vocabularies)
+        IReadOnlyList<string> upstream, IReadOnlyList<Vocabulary> vocabularies)
     {
         var info = network.Info;
         var text = new StringBuilder();
@@ -224,15 +226,9 @@ internal static class ServingBundle
         text.Append("exported to ONNX (opset 17). The layout is a Triton Inference Server model directory:\n\n");
         text.Append(CultureInfo.InvariantCulture, $"- `{VersionFolder}/{ModelFile}`: the network, readable by any ONNX runtime (ONNX Runtime in any language, SynapseML's `ONNXModel`).\n");
         text.Append(CultureInfo.InvariantCulture, $"- `{ConfigFile}`: Triton's configuration for its ONNX Runtime backend, with dynamic batching up to {info.Scoring.BatchSize} rows.\n");
-        if (labels is not null)
+        foreach (var vocabulary in vocabularies)
         {
-            text.Append(CultureInfo.InvariantCulture, $"- `{LabelsFile}`: the {labels.Count} classes, one per line, in the order of the probabilities.\n");
-        }
-        foreach (var (file, lines) in vocabularies.OrderBy(v => v.Key, StringComparer.Ordinal))
-        {
-            text.Append(file == ConditionLabelsFile
-                ? string.Create(CultureInfo.InvariantCulture, $"- `{file}`: the {lines.Count} label classes, one per line, in the order of the one-hot label input's slots.\n")
-                : string.Create(CultureInfo.InvariantCulture, $"- `{file}`: the {lines.Count} {(file == SourceTokensFile ? "source" : "target")} tokens, one per line: line k is key number k.\n"));
+            text.Append(CultureInfo.InvariantCulture, $"- `{vocabulary.File}`: {vocabulary.Holds}.\n");
         }
         text.Append("\n## Inputs\n\n| name | type | shape | holds |\n| --- | --- | --- | --- |\n");
         foreach (var t in inputs)

@@ -92,12 +92,16 @@ internal static class ThresholdScores
         _ => UpperQuantile(validationScores(), falsePositiveRate),
     };
 
-    /// <summary>The training scores' mean and standard deviation (floored so that a perfect fit cannot divide by 0).</summary>
-    public static (float Mean, float Std) Standardization(float[] scores)
+    /// <summary>
+    /// The training scores' mean and standard deviation, floored at a millionth of the mean (at least 1e-12) so that a perfect fit
+    /// cannot divide by 0; with the standard deviation before the floor, and whether the floor was taken.
+    /// </summary>
+    private static (float Mean, float Std, double Deviation, bool Floored) Moments(float[] scores)
     {
         double mean = scores.Average(s => (double)s);
         double std = Math.Sqrt(scores.Average(s => (s - mean) * (s - mean)));
-        return ((float)mean, (float)Math.Max(std, Math.Max(1e-12, 1e-6 * Math.Abs(mean))));
+        double floor = Math.Max(1e-12, 1e-6 * Math.Abs(mean));
+        return ((float)mean, (float)Math.Max(std, floor), std, std <= floor);
     }
 
     /// <summary>
@@ -111,12 +115,12 @@ internal static class ThresholdScores
     {
         float[] Scores(float[] windows) => Run(rawModel, input, windows, windowSize, DeepArch.Trainers.Architectures.ForecasterScoringExport.ScoreOutput, 1, scoring);
         float[] rawScores = Scores(trainWindows);
-        var standardization = Standardization(rawScores);
-        double mean = rawScores.Average(v => (double)v), spread = Math.Sqrt(rawScores.Average(v => (v - mean) * (v - mean)));
-        if (spread <= Math.Max(1e-12, 1e-6 * Math.Abs(mean)))
+        var (mean, std, spread, floored) = Moments(rawScores);
+        var standardization = (Mean: mean, Std: std);
+        if (floored)
         {
             // Standardization then divides by its floor: Score comes out in units of a millionth of the mean, where any difference looks huge.
-            warn?.Invoke($"the {rawScores.Length} training window{(rawScores.Length == 1 ? "" : "s")} score almost the same (mean {mean:G4}, standard deviation {spread:G4}), " +
+            warn?.Invoke($"the {rawScores.Length} training window{(rawScores.Length == 1 ? "" : "s")} score almost the same (mean {standardization.Mean:G4}, standard deviation {spread:G4}), " +
                 "so Score is standardized by a floor (a millionth of their mean, at least 1e-12) and any other window's score looks huge: train on more, varied windows.");
         }
         float[] Standardized(float[] raw) => raw.Select(s => (s - standardization.Mean) / standardization.Std).ToArray();

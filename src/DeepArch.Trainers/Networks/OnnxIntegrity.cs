@@ -41,8 +41,7 @@ internal static class OnnxIntegrity
         ArgumentNullException.ThrowIfNull(sealedModel);
         ArgumentNullException.ThrowIfNull(key);
         // A model signed before (loaded from a signed file) is signed again, not twice: its old signature goes first.
-        var (start, last) = LastEntry(sealedModel);
-        byte[] body = last?.Key == MetadataKeys.Signature ? sealedModel.AsSpan(0, start).ToArray() : sealedModel;
+        byte[] body = Unsigned(sealedModel);
         return Append(body, MetadataKeys.Signature, Convert.ToHexStringLower(HMACSHA256.HashData(key, body)));
     }
 
@@ -101,12 +100,15 @@ internal static class OnnxIntegrity
     /// <summary>Where the integrity entry of <paramref name="model"/> starts, and that entry (null when the model does not end with one, a signature aside).</summary>
     private static (int Start, StringStringEntryProto? Entry) IntegrityEntry(byte[] model)
     {
-        var (start, entry) = LastEntry(model);
-        if (entry?.Key == MetadataKeys.Signature)
-        {
-            (start, entry) = LastEntry(model.AsSpan(0, start).ToArray());
-        }
+        var (start, entry) = LastEntry(Unsigned(model));
         return (start, entry?.Key == MetadataKeys.Integrity ? entry : null);
+    }
+
+    /// <summary><paramref name="model"/> without its last entry when that is a signature: the bytes a signature covers.</summary>
+    private static byte[] Unsigned(byte[] model)
+    {
+        var (start, last) = LastEntry(model);
+        return last?.Key == MetadataKeys.Signature ? model.AsSpan(0, start).ToArray() : model;
     }
 
     /// <summary>Where the last top-level field of <paramref name="model"/> starts, and that field as a metadata entry (null when it is none).</summary>

@@ -65,7 +65,13 @@ internal static class OnnxFlatOutputs
                 },
             });
         }
-        return Reseal(model);
+        // A signature covers the bytes without the copies: it is kept in the metadata, and Remove appends it again as it was.
+        var metadata = Metadata(model);
+        if (model.MetadataProps.LastOrDefault(p => p.Key == MetadataKeys.Signature) is { } signature)
+        {
+            metadata[SignatureKey] = signature.Value;
+        }
+        return OnnxGraphBuilder.WriteSealed(model, metadata);
     }
 
     /// <summary>
@@ -101,7 +107,9 @@ internal static class OnnxFlatOutputs
         var outputs = graph.Output.Where(o => !Added(o.Name)).ToList();
         graph.Output.Clear();
         graph.Output.Add(outputs);
-        return Reseal(model);
+        string? signature = model.MetadataProps.LastOrDefault(p => p.Key == SignatureKey)?.Value; // read before WriteSealed rewrites the metadata
+        byte[] restored = OnnxGraphBuilder.WriteSealed(model, Metadata(model));
+        return signature is null ? restored : OnnxIntegrity.AppendSignature(restored, signature);
     }
 
     /// <summary>Every input a node reads, its subgraphs' nodes included.</summary>
@@ -110,23 +118,8 @@ internal static class OnnxFlatOutputs
             .SelectMany(a => a.G is { } g ? [g] : a.Graphs)
             .SelectMany(g => g.Node.SelectMany(Inputs)));
 
-    /// <summary>
-    /// The model's bytes sealed again, its metadata (but the seal) as they were. A signature (it covers the bytes before the
-    /// edit) is kept in <see cref="SignatureKey"/> when the flat copies go in, and appended again, as it was, when they go out.
-    /// </summary>
-    private static byte[] Reseal(ModelProto model)
-    {
-        var metadata = model.MetadataProps
-            .Where(p => p.Key != MetadataKeys.Integrity && p.Key != MetadataKeys.Signature && p.Key != SignatureKey)
-            .ToDictionary(p => p.Key, p => p.Value);
-        string? signature = model.MetadataProps.LastOrDefault(p => p.Key == MetadataKeys.Signature)?.Value;
-        string? kept = model.MetadataProps.LastOrDefault(p => p.Key == SignatureKey)?.Value;
-        bool adding = model.Graph.Output.Any(o => o.Name.StartsWith(Prefix, StringComparison.Ordinal));
-        if (adding && signature is not null)
-        {
-            metadata[SignatureKey] = signature;
-        }
-        byte[] sealedModel = OnnxGraphBuilder.WriteSealed(model, metadata);
-        return !adding && kept is not null ? OnnxIntegrity.AppendSignature(sealedModel, kept) : sealedModel;
-    }
+    /// <summary>The model's metadata but what sealing writes (the seal, a signature) and the signature <see cref="Add"/> keeps.</summary>
+    private static Dictionary<string, string> Metadata(ModelProto model) => model.MetadataProps
+        .Where(p => p.Key != MetadataKeys.Integrity && p.Key != MetadataKeys.Signature && p.Key != SignatureKey)
+        .ToDictionary(p => p.Key, p => p.Value);
 }
