@@ -184,7 +184,8 @@ internal sealed record TranslationInfo(TokenVocabulary Source, int MaxSourceLeng
     /// <summary>Checks model info read from a file.</summary>
     public void CheckLoaded(int featureSize)
     {
-        ModelInfo.Require(Source is not null && Target is not null && !string.IsNullOrEmpty(TargetColumn), "translation columns", null);
+        ModelInfo.Require(Source is not null && Target is not null, "translation columns", null);
+        ModelInfo.RequireName(TargetColumn, "target column");
         Source!.CheckLoaded("source");
         Target!.CheckLoaded("target");
         ModelInfo.Require(MaxSourceLength >= 1 && MaxSourceLength <= MaxSourceTokens && InputSize == featureSize, "most source tokens", MaxSourceLength);

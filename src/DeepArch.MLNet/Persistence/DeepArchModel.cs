@@ -56,7 +56,7 @@ public static class DeepArchModel
         using var saved = new MemoryStream();
         mlContext.Model.Save(model, inputSchema, saved);
         saved.Position = 0;
-        var unlimited = new ModelLoadOptions { MaxUncompressedBytes = long.MaxValue, MaxCompressionRatio = int.MaxValue / 2 };
+        var unlimited = new ModelLoadOptions { MaxUncompressedBytes = long.MaxValue, MaxCompressionRatio = int.MaxValue / 2, MaxEntries = int.MaxValue };
         byte[] manifest = ModelManifest.Create(ModelArchive.Read(saved, unlimited, _ => false), options.SigningKey);
         using (var archive = new System.IO.Compression.ZipArchive(saved, System.IO.Compression.ZipArchiveMode.Update, leaveOpen: true))
         {
@@ -318,11 +318,24 @@ public static class DeepArchModel
         var messages = new List<string>();
         for (Exception? current = e; current is not null && messages.Count < 4; current = current.InnerException)
         {
-            if (current is not System.Reflection.TargetInvocationException && !messages.Contains(current.Message))
+            string message = FirstLine(current.Message);
+            if (current is not System.Reflection.TargetInvocationException && !messages.Contains(message))
             {
-                messages.Add(current.Message.TrimEnd('.'));
+                messages.Add(message);
             }
         }
         return string.Join(": ", messages) + ".";
+    }
+
+    /// <summary>
+    /// The first line of an exception message, without exception type names and cut to 500 characters. ML.NET's
+    /// OnnxTransformer puts a whole ONNX Runtime exception in its message ("Error initializing model :" + the exception's
+    /// ToString()), stack trace included, and a file's own strings can make a message of any length.
+    /// </summary>
+    private static string FirstLine(string message)
+    {
+        int end = message.IndexOfAny(['\r', '\n']);
+        string line = System.Text.RegularExpressions.Regex.Replace(end < 0 ? message : message[..end], @"\b(?:[A-Za-z_][A-Za-z0-9_]*\.)+[A-Za-z_]*Exception: ", "").Trim();
+        return (line.Length > 500 ? line[..500] + "..." : line).TrimEnd('.');
     }
 }

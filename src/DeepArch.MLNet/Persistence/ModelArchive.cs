@@ -34,6 +34,7 @@ internal static partial class ModelArchive
         IReadOnlyList<ZipArchiveEntry> archived;
         try
         {
+            CheckEntryCount(zip, limits.MaxEntries);
             archive = new ZipArchive(zip, ZipArchiveMode.Read, leaveOpen: true);
             archived = archive.Entries;
         }
@@ -67,6 +68,80 @@ internal static partial class ModelArchive
                 ArrayPool<byte>.Shared.Return(buffer);
             }
             return entries;
+        }
+    }
+
+    /// <summary>The end of central directory record's signature, and its size without the comment.</summary>
+    private const uint EndRecordSignature = 0x06054b50;
+    private const int EndRecordSize = 22;
+
+    /// <summary>The smallest central directory header (46 bytes) plus the shortest entry name ML.NET writes ('Schema').</summary>
+    private const int SmallestDirectoryHeader = 46 + 6;
+
+    /// <summary>
+    /// Refuses an archive of more than <paramref name="maxEntries"/> entries before .NET lists them (listing one costs about
+    /// 1.7 KB). The count comes from the end of central directory record (its ZIP64 form where there is one), and so that a
+    /// record that understates it cannot slip through (.NET lists every header it finds and compares counts only after), the
+    /// central directory's bytes must also be too few for more headers. The stream's position is restored.
+    /// </summary>
+    /// <exception cref="InvalidDataException">Too many entries; the message names <see cref="ModelLoadOptions.MaxEntries"/>.</exception>
+    private static void CheckEntryCount(Stream zip, int maxEntries)
+    {
+        long start = zip.Position;
+        long length = zip.Length - start;
+        if (length < EndRecordSize)
+        {
+            return; // Not a zip: ZipArchive says so.
+        }
+        // The record sits at the end, before a comment of at most 65,535 bytes: the last one whose signature matches.
+        int tail = (int)Math.Min(length, EndRecordSize + ushort.MaxValue);
+        byte[] bytes = new byte[tail];
+        zip.Position = start + length - tail;
+        zip.ReadExactly(bytes);
+        zip.Position = start;
+        int at = -1;
+        for (int i = tail - EndRecordSize; i >= 0; i--)
+        {
+            if (BitConverter.ToUInt32(bytes, i) == EndRecordSignature)
+            {
+                at = i;
+                break;
+            }
+        }
+        if (at < 0)
+        {
+            return; // No end record: ZipArchive refuses the file.
+        }
+        long recordPosition = length - tail + at;
+        long count = BitConverter.ToUInt16(bytes, at + 10);
+        long directoryStart = BitConverter.ToUInt32(bytes, at + 16);
+        if ((count == ushort.MaxValue || directoryStart == uint.MaxValue) && at >= 20 && BitConverter.ToUInt32(bytes, at - 20) == 0x07064b50)
+        {
+            // ZIP64: the locator before the record points at the ZIP64 end record, which holds the 8-byte count and offset.
+            long zip64Record = BitConverter.ToInt64(bytes, at - 12);
+            if (zip64Record >= 0 && zip64Record <= length - 56)
+            {
+                byte[] record = new byte[56];
+                zip.Position = start + zip64Record;
+                zip.ReadExactly(record);
+                zip.Position = start;
+                if (BitConverter.ToUInt32(record, 0) == 0x06064b50)
+                {
+                    count = BitConverter.ToInt64(record, 32);
+                    directoryStart = BitConverter.ToInt64(record, 48);
+                    recordPosition = zip64Record;
+                }
+            }
+        }
+        long directoryBytes = recordPosition - directoryStart;
+        if (count > maxEntries || count < 0 || directoryBytes / SmallestDirectoryHeader > maxEntries)
+        {
+            string held = count > maxEntries || count < 0
+                ? $"{count:N0} entries"
+                : $"a central directory of {directoryBytes:N0} bytes, room for more than {maxEntries:N0} entries";
+            throw new InvalidDataException(
+                $"The model file's zip archive holds {held}, more than ModelLoadOptions.MaxEntries ({maxEntries:N0}); ML.NET writes two or three per transformer. " +
+                "Raise ModelLoadOptions.MaxEntries if the file is trusted.");
         }
     }
 

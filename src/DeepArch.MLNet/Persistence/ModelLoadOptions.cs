@@ -13,6 +13,9 @@ public sealed class ModelLoadOptions
     /// <summary>The default of <see cref="MaxCompressionRatio"/>.</summary>
     public const int DefaultMaxCompressionRatio = 100;
 
+    /// <summary>The default of <see cref="MaxEntries"/>.</summary>
+    public const int DefaultMaxEntries = 10_000;
+
     /// <summary>The size up to which a zip entry may expand without the ratio limit (small entries compress well): 1 MiB.</summary>
     public const long RatioFreeBytes = 1L << 20;
 
@@ -43,6 +46,14 @@ public sealed class ModelLoadOptions
     public int MaxCompressionRatio { get; set; } = DefaultMaxCompressionRatio;
 
     /// <summary>
+    /// The most entries the model's zip archive may hold; at least 1. Checked from the archive's end records before .NET
+    /// reads its central directory: each entry costs about 1.7 KB of memory to list, so a file of a few hundred megabytes
+    /// of empty entries would otherwise take gigabytes. ML.NET writes two or three entries per transformer (a pipeline of
+    /// 40 transformers, about 100). Default <see cref="DefaultMaxEntries"/>.
+    /// </summary>
+    public int MaxEntries { get; set; } = DefaultMaxEntries;
+
+    /// <summary>
     /// Where and how the loaded networks score on this machine (device, GPU, fallback, rows per call, threads), overriding
     /// what the file says; null (default) keeps the file's settings. Either way a model whose file asks for CUDA loads where
     /// CUDA is not usable: it scores on the CPU, with a warning in <c>mlContext.Log</c>, unless
@@ -67,6 +78,11 @@ public sealed class ModelLoadOptions
         {
             throw new ArgumentOutOfRangeException($"Options.{nameof(MaxUncompressedBytes)}", MaxUncompressedBytes,
                 $"Options.{nameof(MaxUncompressedBytes)} must be positive; got {MaxUncompressedBytes}.");
+        }
+        if (MaxEntries < 1)
+        {
+            throw new ArgumentOutOfRangeException($"Options.{nameof(MaxEntries)}", MaxEntries,
+                $"Options.{nameof(MaxEntries)} must be at least 1; got {MaxEntries}.");
         }
         if (MaxCompressionRatio < 1)
         {

@@ -142,7 +142,7 @@ internal sealed record ModelInfo(
             throw new InvalidDataException($"The model info has format {Format}, written by a newer DeepArch; this one reads formats up to {CurrentFormat}.");
         }
         Require(!string.IsNullOrEmpty(Trainer) && Trainer.Length <= 256, "trainer", Trainer);
-        Require(!string.IsNullOrEmpty(FeatureColumn), "feature column", FeatureColumn);
+        RequireName(FeatureColumn, "feature column");
         Require(FeatureSize >= 1 && FeatureSize <= ScoringSettings.MaxValuesPerRow, "feature size", FeatureSize);
         Require(OutputShape is { Length: > 0 } && OutputShape.All(d => d >= 1)
             && OutputShape.Aggregate(1L, (a, d) => Math.Min(a * d, long.MaxValue / int.MaxValue)) <= ScoringSettings.MaxValuesPerRow,
@@ -165,14 +165,15 @@ internal sealed record ModelInfo(
         }
         if (Condition is not null)
         {
-            Require(!string.IsNullOrEmpty(Condition.Column) && Condition.Column != FeatureColumn, "condition column", Condition.Column);
+            RequireName(Condition.Column, "condition column");
+            Require(Condition.Column != FeatureColumn, "condition column", Condition.Column);
             Require(Condition.Keys is not null, "condition's keys", null);
             Require(Condition.Keys!.Count <= ScoringSettings.MaxValuesPerRow, "condition's key count", Condition.Keys.Count);
             Condition.Keys.CheckLoaded("condition");
         }
         if (Generation is not null)
         {
-            Require(!string.IsNullOrEmpty(Generation.FeatureColumn), "generated feature column", Generation.FeatureColumn);
+            RequireName(Generation.FeatureColumn, "generated feature column");
             Require(Generation.FeatureSize == OutputShape!.Aggregate(1L, (a, d) => a * d), "generated feature size", Generation.FeatureSize);
             Require(Generation.LabelFrequencies is null ? Condition is null
                 : Condition is not null && Generation.LabelFrequencies.Length == Condition.Keys.Count
@@ -187,14 +188,32 @@ internal sealed record ModelInfo(
         }
     }
 
-    /// <summary>Throws the error for model info whose <paramref name="what"/> is missing or out of bounds.</summary>
+    /// <summary>
+    /// The longest column name a model file may hold. Names reach error messages and schemas; ML.NET sets no bound, a
+    /// file could hold a name of a gigabyte.
+    /// </summary>
+    internal const int MaxColumnNameLength = 1024;
+
+    /// <summary>The most characters of a value read from a file that an error message quotes.</summary>
+    private const int MaxQuotedLength = 80;
+
+    /// <summary>Throws the error for model info whose <paramref name="what"/> is missing or out of bounds; the message quotes at most 80 characters of the value.</summary>
     internal static void Require(bool ok, string what, object? value)
     {
         if (!ok)
         {
-            throw new InvalidDataException($"The model info's {what} is {(value is null ? "missing" : $"out of bounds ({value})")}.");
+            throw new InvalidDataException($"The model info's {what} is {(value is null ? "missing" : $"out of bounds ({Quote(value.ToString())})")}.");
         }
     }
+
+    /// <summary>Requires a column name of 1 to <see cref="MaxColumnNameLength"/> characters.</summary>
+    internal static void RequireName(string? name, string what)
+        => Require(!string.IsNullOrEmpty(name) && name.Length <= MaxColumnNameLength, what,
+            name is null ? null : name.Length == 0 ? "''" : name.Length > MaxColumnNameLength ? $"a name of {name.Length:N0} characters, more than {MaxColumnNameLength:N0}" : name);
+
+    /// <summary><paramref name="text"/> cut to 80 characters for an error message (a file can hold values of any length).</summary>
+    internal static string Quote(string? text)
+        => text is null ? "" : text.Length <= MaxQuotedLength ? text : FormattableString.Invariant($"{text[..MaxQuotedLength]}... ({text.Length:N0} characters)");
 }
 
 /// <summary>A key column a network reads besides its features, given to the graph as a one-hot float input named after the column.</summary>

@@ -70,7 +70,10 @@ internal sealed class AnomalyTask : PredictionTask
     public override void CheckLoaded(ModelInfo info)
     {
         ModelInfo.Require(FeatureSize == info.FeatureSize, "anomaly task's feature size", FeatureSize);
-        ModelInfo.Require(FeatureContributionsColumn is null || FeatureContributionsColumn.Length > 0, "feature contributions column", "''");
+        if (FeatureContributionsColumn is not null)
+        {
+            ModelInfo.RequireName(FeatureContributionsColumn, "feature contributions column");
+        }
     }
 
     public override IReadOnlyList<OutputColumn> CreateOutputColumns()

@@ -63,7 +63,7 @@ internal sealed class VectorOutputTask : PredictionTask
 
     public override void CheckLoaded(ModelInfo info)
     {
-        ModelInfo.Require(!string.IsNullOrEmpty(OutputColumnName), "output column", OutputColumnName);
+        ModelInfo.RequireName(OutputColumnName, "output column");
         ModelInfo.Require(InputColumnName == info.FeatureColumn, "vector task's input column", InputColumnName);
         ModelInfo.Require(Size >= 1 && Size == info.OutputShape.Aggregate(1L, (a, d) => a * d), "vector task's size", Size);
     }

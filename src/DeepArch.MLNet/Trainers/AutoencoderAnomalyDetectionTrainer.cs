@@ -107,6 +107,15 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
         int codeSize = options.Kind == AutoencoderKind.Convolutional
             ? Shapes.Size(ConvolutionalAutoencoder.CodeShape(options.ImageShape!, options.ConvolutionalFilters))
             : options.LayerSizes[^1];
+        if (codeSize >= featureSize && options.Kind == AutoencoderKind.Convolutional)
+        {
+            // LayerSizes plays no part here: the code is the last convolution's channels on the image halved once per level.
+            var code = ConvolutionalAutoencoder.CodeShape(options.ImageShape!, options.ConvolutionalFilters);
+            throw new ArgumentOutOfRangeException($"Options.{nameof(Options.ConvolutionalFilters)}", Shapes.Format(options.ConvolutionalFilters ?? ConvolutionalAutoencoder.DefaultFilters),
+                $"Options.ConvolutionalFilters and Options.ImageShape give a code of {Shapes.Format(code)} = {codeSize} values, not fewer than the {featureSize} " +
+                $"values of feature column '{feature.Name}' (an undercomplete autoencoder; a code as large as the input can learn the identity). The code is " +
+                "the last filter count times the image's height and width halved once per filter level: use fewer filters in the last level, or more levels.");
+        }
         if (codeSize >= featureSize)
         {
             throw new ArgumentOutOfRangeException($"Options.{nameof(Options.LayerSizes)}", Shapes.Format(options.LayerSizes),
@@ -232,8 +241,9 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
 
     /// <summary>
     /// Each feature's standard deviation of the training reconstruction error <c>x - x̂</c>, accumulated over the rows (in one
-    /// array or in chunks, in order) and floored at 1% of their mean (and at 1e-6), so that a feature the autoencoder reconstructs
-    /// perfectly (a pixel always 0) cannot blow up the score.
+    /// array or in chunks, in order) and floored at 1% of the larger of their mean and the errors' mean root mean square (and at
+    /// 1e-6), so that a feature the autoencoder reconstructs perfectly (a pixel always 0), or training rows that are all the
+    /// same, cannot blow up the score.
     /// </summary>
     internal sealed class ErrorMoments(int featureSize)
     {
@@ -255,12 +265,17 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
         public float[] Scale()
         {
             var std = new double[featureSize];
+            double rms = 0;
             for (int j = 0; j < featureSize; j++)
             {
                 double mean = _sum[j] / _rows;
                 std[j] = Math.Sqrt(Math.Max(0, _sumSquares[j] / _rows - mean * mean));
+                rms += Math.Sqrt(_sumSquares[j] / _rows) / featureSize;
             }
-            double floor = Math.Max(1e-6, 0.01 * std.Average());
+            // The floor follows the errors' size (their root mean square, bias included), not only their spread: on training
+            // rows that are all the same, every spread is ~0 while the errors are not, and a floor of 1% of the spreads scored
+            // those very rows at 6e10.
+            double floor = Math.Max(1e-6, 0.01 * Math.Max(std.Average(), rms));
             return std.Select(s => (float)Math.Max(s, floor)).ToArray();
         }
     }

@@ -80,7 +80,7 @@ public class PinnedResultsTests(ITestOutputHelper output)
         ["ae detector denoising, masking"] = "fc054701c7172aeb803e4f25057befd9fd92673b2ab85fab5f66a19e23416f87",
         ["ae detector sparse kl"] = "00abed9fa59d13d3670a13b24c8038e84d5616f85b68da1c2ed6af72cee7e467",
         ["ae detector tied, feature contributions"] = "0ddcb8e722c4cd26125d1ef46ee8cb0d98b5037898956374bc06e8316e393c8e",
-        ["ae detector variational elbo, standardized"] = "929a78da85fdded672688aeee455a066a1abd8673a93d3ceeeccb78e6ad46323",
+        ["ae detector variational elbo, standardized"] = "9f536db732bc52579e1b6e033cb71cb9d0cad0da5312371caf735ea2ee46d635",
         ["cnn binary lenet-5, plateau"] = "00f5795a63cbc53cf34956564278863de38f60a8e5667833f86296200071f3db",
         ["cnn multiclass default"] = "da39e7091203837b75e59bd64d0aab8255abc49c7ba696212b4db44cdeb9b38b",
         ["decode"] = "8833d670c4588f8f1b1bd7fcf680a04820415c4b724058b9dc17217c43bb13ab",

@@ -216,6 +216,75 @@ public class UntrustedModelTests
     }
 
     [Fact]
+    public void A_value_of_a_million_characters_is_quoted_in_80_and_a_column_name_that_long_is_refused()
+    {
+        string million = "\"" + new string('x', 1_000_000) + "\"";
+
+        var trainer = Measured(() => DeepArchModel.FromOnnx(WithInfo(Model.Value.Onnx, "trainer", million)));
+        var column = Measured(() => DeepArchModel.FromOnnx(WithInfo(Model.Value.Onnx, "featureColumn", million)));
+
+        Assert.Contains("trainer is out of bounds (" + new string('x', 80) + "... (1,000,000 characters))", trainer.Message);
+        Assert.Contains("feature column is out of bounds (a name of 1,000,000 characters, more than 1,024)", column.Message);
+        Assert.All(new[] { trainer, column }, e => Assert.True(e.Message.Length < 400 && (e.InnerException?.Message.Length ?? 0) < 400, e.Message));
+    }
+
+    /// <summary>
+    /// A graph ONNX Runtime refuses (an Expand to 2^20 x 2^20), in a zip: ML.NET's OnnxTransformer puts the whole ONNX Runtime
+    /// exception, stack trace included, into its message; the error keeps its first line.
+    /// </summary>
+    [Fact]
+    public void An_onnx_runtime_refusal_inside_a_zip_is_reported_in_one_line()
+    {
+        byte[] onnx = Reseal(Model.Value.Onnx, proto =>
+        {
+            var shape = new TensorProto { Name = "huge_shape", DataType = (int)TensorProto.Types.DataType.Int64 };
+            shape.Dims.Add(2);
+            shape.Int64Data.Add([1L << 20, 1L << 20]);
+            proto.Graph.Initializer.Add(shape);
+            var node = new NodeProto { OpType = "Expand", Name = "expand" };
+            node.Input.Add([proto.Graph.Input[0].Name, "huge_shape"]);
+            node.Output.Add("expanded");
+            proto.Graph.Node.Add(node);
+            proto.Graph.Output.Add(new ValueInfoProto { Name = "expanded", Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } } });
+        });
+
+        var error = Measured(() => DeepArchModel.Load(new MLContext(), new MemoryStream(WithOnnx(Model.Value.Zip, _ => onnx)), out _));
+
+        Assert.StartsWith("The model could not be loaded:", error.Message);
+        Assert.Contains("Expand", error.Message);
+        Assert.DoesNotContain("\n", error.Message);
+        Assert.DoesNotContain("OnnxRuntimeException:", error.Message);
+    }
+
+    /// <summary>
+    /// Listing a zip's entries costs about 1.7 KB each: 200,000 empty entries (a 25 MB file) took 344 MB before anything was
+    /// checked. The count is read from the archive's end record first, and a record that understates it is caught by the
+    /// size of the central directory.
+    /// </summary>
+    [Fact]
+    public void A_zip_of_more_entries_than_MaxEntries_is_refused_before_they_are_listed()
+    {
+        var entries = Entries(Model.Value.Zip);
+        byte[] crowded = Zip(entries.Concat(Enumerable.Range(0, ModelLoadOptions.DefaultMaxEntries).Select(i => ($"TransformerChain/Extra/E{i}", Array.Empty<byte>()))));
+        byte[] understated = (byte[])crowded.Clone();
+        int end = understated.Length - 22;
+        Assert.Equal(0x06054b50u, BitConverter.ToUInt32(understated, end));
+        BitConverter.GetBytes((ushort)entries.Count).CopyTo(understated, end + 8);
+        BitConverter.GetBytes((ushort)entries.Count).CopyTo(understated, end + 10);
+
+        var counted = Measured(() => DeepArchModel.Load(new MLContext(), new MemoryStream(crowded), out _));
+        var sized = Measured(() => DeepArchModel.Load(new MLContext(), new MemoryStream(understated), out _));
+        var raised = DeepArchModel.Load(new MLContext(), new MemoryStream(crowded), out _, new ModelLoadOptions { MaxEntries = 20_000 });
+
+        Assert.Contains($"holds {entries.Count + 10_000:N0} entries, more than ModelLoadOptions.MaxEntries (10,000)", counted.Message);
+        Assert.Contains("a central directory of", sized.Message);
+        Assert.Contains("room for more than 10,000 entries", sized.Message);
+        Assert.Equal(Model.Value.Scores, Scores(raised.Transform(ScoringData(new MLContext()))));
+        (raised as IDisposable)?.Dispose();
+        Assert.Throws<ArgumentOutOfRangeException>(() => DeepArchModel.Load(new MLContext(), new MemoryStream(crowded), out _, new ModelLoadOptions { MaxEntries = 0 }));
+    }
+
+    [Fact]
     public void A_thread_count_within_bounds_never_gives_a_session_more_threads_than_cores()
     {
         var settings = new ScoringSettings(256, ScoringSettings.MaxThreads, DeepArch.Trainers.ComputeDevice.Cpu, false);

@@ -269,6 +269,52 @@ public class AutoencoderAnomalyDetectionTests(ITestOutputHelper output)
         Assert.Contains("the code size is 64 but feature column 'Features' has 64 values", error.Message);
     }
 
+    /// <summary>The convolutional kind's code follows from its filters and image shape; LayerSizes plays no part, so the error must not name it.</summary>
+    [Fact]
+    public void A_convolutional_code_not_smaller_than_the_input_is_rejected_naming_the_filters()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Enumerable.Range(0, 8).Select(i => new Row { Features = Enumerable.Range(0, 64).Select(j => (i + j) % 5 / 4f).ToArray() }).ToArray();
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyDetectionTrainer.Options
+        {
+            Kind = AutoencoderKind.Convolutional, ImageShape = [1, 8, 8], ConvolutionalFilters = [4], LayerSizes = [3, 1], EnsembleSize = 1, Epochs = 1,
+        }).Fit(ml.Data.LoadFromEnumerable(rows)));
+
+        Assert.Equal("Options.ConvolutionalFilters", error.ParamName);
+        Assert.Contains("give a code of [4, 4, 4] = 64 values, not fewer than the 64 values of feature column 'Features'", error.Message);
+        Assert.DoesNotContain("LayerSizes", error.Message);
+    }
+
+    /// <summary>
+    /// <c>StandardizeError</c> on training rows that are all the same: every feature's error spread is ~0 while the errors are
+    /// not, and the scale's floor (1% of the spreads) once scored those very rows at about 6e10. The floor follows the errors'
+    /// size now: the training row scores about 2e4 (errors of about 100 floors each, squared), and a changed row still scores
+    /// above the threshold.
+    /// </summary>
+    [Fact]
+    public void Standardized_errors_on_identical_training_rows_stay_finite_and_moderate()
+    {
+        var ml = new MLContext(seed: 1);
+        var same = Enumerable.Range(0, 40).Select(_ => new Row { Features = Enumerable.Repeat(0.5f, 64).ToArray() }).ToArray();
+        var changed = new Row { Features = Enumerable.Repeat(0.5f, 64).ToArray() };
+        changed.Features[5] = 0.9f;
+        var options = SmallOptions();
+        options.LayerSizes = [8, 2];
+        options.Epochs = 15;
+        options.StandardizeError = true;
+        options.EnsembleSize = 1;
+        using var model = ml.AnomalyDetection.Trainers.Autoencoder(options).Fit(ml.Data.LoadFromEnumerable(same));
+
+        var scored = ml.Data.CreateEnumerable<Scored>(model.Transform(ml.Data.LoadFromEnumerable(new[] { same[0], changed })), reuseRowObject: false).ToArray();
+
+        output.WriteLine($"identical row {scored[0].Score:G6} ({scored[0].PredictedLabel}), changed row {scored[1].Score:G6} ({scored[1].PredictedLabel})");
+        Assert.True(float.IsFinite(scored[0].Score) && scored[0].Score <= 1e5f, $"The identical row scored {scored[0].Score:G6}.");
+        Assert.False(scored[0].PredictedLabel);
+        Assert.True(scored[1].Score > 2 * scored[0].Score, $"The changed row scored {scored[1].Score:G6} against {scored[0].Score:G6}.");
+        Assert.True(scored[1].PredictedLabel);
+    }
+
     [Theory]
     [InlineData(float.NaN)]
     [InlineData(float.PositiveInfinity)]
