@@ -1,3 +1,5 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 
 namespace DeepArch.Bench;
@@ -59,6 +61,40 @@ internal sealed class RawOrt : IDisposable
             }
         }
         return sum;
+    }
+
+    /// <summary>
+    /// The least any scorer fed by an <see cref="IDataView"/> does: a hand-written loop that reads <paramref name="column"/> through
+    /// a cursor getter into a batch buffer and runs this session on every full batch (nothing else: no schema, no other
+    /// columns, no row ids). Returns the sum of each row's first output.
+    /// </summary>
+    public double PassView(IDataView data, string column, int batch)
+    {
+        var col = data.Schema[column];
+        using var cursor = data.GetRowCursor([col]);
+        var getter = cursor.GetGetter<VBuffer<float>>(col);
+        VBuffer<float> row = default;
+        var input = new float[batch * _inputSize];
+        double sum = 0;
+        while (true)
+        {
+            int n = 0;
+            while (n < batch && cursor.MoveNext())
+            {
+                getter(ref row);
+                row.GetValues().CopyTo(input.AsSpan(n * _inputSize, _inputSize));
+                n++;
+            }
+            if (n == 0)
+            {
+                return sum;
+            }
+            Run(input.AsMemory(0, n * _inputSize), n);
+            for (int r = 0; r < n; r++)
+            {
+                sum += _output[r * _outputSize];
+            }
+        }
     }
 
     /// <summary>Scores <paramref name="n"/> rows into the output buffer.</summary>
