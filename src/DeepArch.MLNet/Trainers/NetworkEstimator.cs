@@ -176,7 +176,7 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
             (data.Validation is not null ? $", {data.Validation.Count:N0} validation rows" : trainingRows < data.Train.Count ? $", {data.Train.Count - trainingRows:N0} held out for validation" : "") +
             $"; {training.Epochs} epochs on {device}, seed {seed}" +
             (data.Train.Rows is null ? "." : $"; the features are streamed from the data at every epoch (Options.TrainingData), not held in memory."));
-        training.Callbacks.Add(new LogProgress(log, Name, training.Epochs));
+        training.Callbacks.Add(new LogProgress(log, Name, training.Epochs) { WarnWhenLossRises = LossFallsWhenTrainingWorks });
         var (built, history) = TrainingGuard.Train(networks, seed, device, training, data.Train, data.Validation, plan.Names, scoring,
             built =>
             {
@@ -227,6 +227,16 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         /// <summary>How many trainings of the stage have ended: a stage that trains several networks in turn (the levels of a stacked autoencoder) numbers them.</summary>
         private int _ended;
 
+        /// <summary>The loss of the first batch of the training under way (the network before any step), and its last epoch.</summary>
+        private double? _start;
+        private EpochReport? _last;
+
+        /// <summary>
+        /// Whether a training loss that ends at least twice the first batch's (the network before any step) is a warning: it is
+        /// for every objective that minimizes one loss; a GAN's losses rise and fall by design.
+        /// </summary>
+        public bool WarnWhenLossRises { get; init; } = true;
+
         /// <summary>
         /// The same log for another stage of the training, of <paramref name="stageEpochs"/> epochs each time it runs: its lines read
         /// "<paramref name="stageName"/> 1", "<paramref name="stageName"/> 2"... (a stacked autoencoder's pretraining, level by level).
@@ -235,14 +245,28 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
 
         private string Stage => stage is null ? "" : $"{stage} {_ended + 1}, ";
 
+        public override void OnBatchEnd(int epoch, int batch, double loss) => _start ??= loss;
+
         public override void OnEpochEnd(EpochReport report)
-            => log.Info(MessageSensitivity.None, $"{name}: {Stage}epoch {report.Epoch}/{epochs}, train loss {report.TrainLoss:G5}" +
+        {
+            _last = report;
+            log.Info(MessageSensitivity.None, $"{name}: {Stage}epoch {report.Epoch}/{epochs}, train loss {report.TrainLoss:G5}" +
                 // An objective of several losses (a GAN's discriminator and generator losses, D(x), D(G(z))...) shows each of them.
                 (report.Losses is { Count: > 1 } losses ? $" ({string.Join(", ", losses.Select(l => $"{l.Key} {l.Value:G5}"))})" : "") +
                 (report.ValidationLoss is { } v ? $", validation loss {v:G5}" : "") + $", learning rate {report.LearningRate:G3}, {report.Elapsed.TotalSeconds:F1} s.");
+        }
 
         public override void OnTrainingEnd(TrainingHistory history)
         {
+            if (WarnWhenLossRises && _start is > 0 and { } start && double.IsFinite(start) && _last is { } last && last.TrainLoss >= 2 * start)
+            {
+                // Finite but rising: the divergence check (NaN or infinity) does not stop it, and the model scores garbage quietly.
+                log.Warning(MessageSensitivity.None, $"{name}: {Stage}the training loss ended at {last.TrainLoss:G5} (epoch {last.Epoch}), more than twice " +
+                    $"the {start:G5} of the first batch, before any step: training is not converging. A smaller Options.LearningRate (it ended at " +
+                    $"{last.LearningRate:G3}) or features on a common scale (ml.Transforms.NormalizeMeanVariance) usually fix it.");
+            }
+            _start = null;
+            _last = null;
             log.Info(MessageSensitivity.None, stage is not null ? $"{name}: {Stage}trained {history.Epochs.Count} epochs."
                 : history.StopReason == StopReason.EarlyStopped
                 ? $"{name}: early stopping after epoch {history.Epochs.Count}; restored the weights of epoch {history.BestEpoch}."
@@ -250,6 +274,9 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
             _ended++;
         }
     }
+
+    /// <summary>Whether training that works lowers the training loss (false for a GAN, whose losses rise and fall by design): a rise is then a warning in the log.</summary>
+    private protected virtual bool LossFallsWhenTrainingWorks => true;
 
     /// <summary>
     /// Prepares the rows read for training once the rows it learns from are known (<see cref="FitData.TrainingRows"/>); by default

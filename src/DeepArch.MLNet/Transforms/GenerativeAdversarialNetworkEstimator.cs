@@ -125,6 +125,9 @@ public sealed class GenerativeAdversarialNetworkEstimator : NetworkEstimator<Gen
     }
 
     /// <inheritdoc/>
+    /// <inheritdoc/>
+    private protected override bool LossFallsWhenTrainingWorks => false;
+
     private protected override string? WarmStartRefusal
         => "a GAN's model holds its generator's weight average and not the optimizers' balance between the two networks; train it again with more Options.Epochs.";
 

@@ -62,6 +62,37 @@ public class TrainingLogTests
         Assert.Contains(messages, m => m.Contains("StackedAutoencoder: epoch 1/1, train loss", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// A learning rate of 1e6 keeps the loss finite but far above the untrained network's (about 1e11 here): the divergence
+    /// check (NaN, infinity) lets it through, and the model scored garbage with no word in the log. Now a warning says so; a
+    /// run that converges gets none.
+    /// </summary>
+    [Fact]
+    public void A_training_loss_that_rises_is_a_warning_in_MLNets_log_and_one_that_falls_is_not()
+    {
+        List<string> Warnings(double learningRate, out TrainingHistory history)
+        {
+            var ml = new MLContext(seed: 1);
+            var warnings = new List<string>();
+            ml.Log += (_, e) => { if (e.Kind == ChannelMessageKind.Warning) { lock (warnings) { warnings.Add(e.Message); } } };
+            var data = ml.Data.LoadFromEnumerable(Fixtures.Rows(64));
+            using var featurizer = ml.Transforms.FeaturizeByAutoencoder(new AutoencoderFeaturizingEstimator.Options
+            {
+                OutputColumnName = "Code", InputColumnName = "Features", LayerSizes = [4, 2], Epochs = 5, LearningRate = learningRate,
+            }).Fit(data);
+            history = featurizer.History;
+            return warnings;
+        }
+
+        var rising = Warnings(1e6, out var risingHistory);
+        var falling = Warnings(1e-3, out var fallingHistory);
+
+        Assert.Contains(rising, m => m.Contains($"the training loss ended at {risingHistory.Epochs[^1].TrainLoss:G5} (epoch 5), more than twice the ", StringComparison.Ordinal)
+            && m.Contains("of the first batch, before any step: training is not converging. A smaller Options.LearningRate", StringComparison.Ordinal));
+        Assert.True(fallingHistory.Epochs[^1].TrainLoss < fallingHistory.Epochs[0].TrainLoss);
+        Assert.DoesNotContain(falling, m => m.Contains("training is not converging", StringComparison.Ordinal));
+    }
+
     /// <summary>A CNN trained with the default threads in a fresh process: its log lines reach mlContext.Log, and libtorch prints no NNPACK warnings.</summary>
     [Fact]
     public void A_cnn_fit_in_a_fresh_process_logs_its_epochs_and_prints_no_nnpack_warnings()
