@@ -114,7 +114,10 @@ internal sealed record SequenceLayout(int FeaturesPerStep, int MaxSteps, bool Va
     /// variable length the number of steps, then the steps, then zeros up to <see cref="MaxSteps"/>.
     /// </summary>
     /// <exception cref="InvalidOperationException">(when called) A row's length is not a whole number of steps, is empty, or is longer than <see cref="MaxSteps"/>.</exception>
-    public FeatureColumn.RowReader CreateReader(DataViewRow row, DataViewSchema.Column column)
+    /// <param name="row">The row (a cursor) to read.</param>
+    /// <param name="column">The feature column.</param>
+    /// <param name="training">Whether the rows are training rows (a row too long then names the option, not a trained model).</param>
+    public FeatureColumn.RowReader CreateReader(DataViewRow row, DataViewSchema.Column column, bool training = false)
     {
         if (!VariableLength)
         {
@@ -136,14 +139,26 @@ internal sealed record SequenceLayout(int FeaturesPerStep, int MaxSteps, bool Va
             }
             if (length > maxValues)
             {
-                throw new InvalidOperationException(
-                    $"Feature column '{name}' holds {length / features} steps at row {row.Position}, more than the {MaxSteps} the model was trained for " +
-                    "(Options.MaxSequenceLength, or the longest training sequence when it is 0).");
+                throw new InvalidOperationException(training
+                    ? $"Feature column '{name}' holds {length / features} steps at row {row.Position}, more than the {MaxSteps} the network takes " +
+                      "(Options.MaxSequenceLength, or the longest training sequence when it is 0): raise Options.MaxSequenceLength."
+                    : $"Feature column '{name}' holds {length / features} steps at row {row.Position}, more than the {MaxSteps} the model was trained for " +
+                      "(Options.MaxSequenceLength, or the longest training sequence when it is 0).");
             }
             destination[0] = length / features;
             buffer.CopyTo(destination.Slice(1, length));
             destination[(1 + length)..].Clear();
         };
+    }
+
+    /// <summary>
+    /// Where value <paramref name="networkSlot"/> of the network's input is in the user's row, for an error message: a
+    /// variable-length row's input starts with its step count, so slot k of the input is slot k - 1 of the row.
+    /// </summary>
+    public string DescribeSlot(int networkSlot)
+    {
+        int slot = VariableLength ? networkSlot - 1 : networkSlot;
+        return string.Create(CultureInfo.InvariantCulture, $"slot {slot} (step {slot / FeaturesPerStep}, feature {slot % FeaturesPerStep})");
     }
 
     private static ArgumentException NotWholeSteps(string name, int length, int features)

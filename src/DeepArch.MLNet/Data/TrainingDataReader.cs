@@ -238,7 +238,7 @@ internal static class TrainingDataReader
         // a third of the read and twice the array's memory at its peak (eng/bench, training step, read-ae).
         using (var cursor = data.GetRowCursor([feature, .. otherColumns]))
         {
-            var readFeatures = sequence?.CreateReader(cursor, feature) ?? FeatureColumn.CreateReader(cursor, feature);
+            var readFeatures = sequence?.CreateReader(cursor, feature, training: true) ?? FeatureColumn.CreateReader(cursor, feature);
             var rowAction = createRowAction(cursor);
             long position = 0;
             while (cursor.MoveNext())
@@ -251,7 +251,7 @@ internal static class TrainingDataReader
                 if (slot >= 0)
                 {
                     throw new InvalidOperationException(
-                        $"{role} column '{feature.Name}' holds {row[slot].ToString(CultureInfo.InvariantCulture)} at row {position}, slot {slot}; training needs finite values. " +
+                        $"{role} column '{feature.Name}' holds {row[slot].ToString(CultureInfo.InvariantCulture)} at row {position}, {sequence?.DescribeSlot(slot) ?? $"slot {slot}"}; training needs finite values. " +
                         "Replace missing values first (for example with ReplaceMissingValues) or filter those rows out.");
                 }
                 rows.Keep(row);
@@ -344,7 +344,7 @@ internal static class TrainingDataReader
                 _cancellationToken = cancellationToken;
                 try
                 {
-                    _read = sequence?.CreateReader(cursor, feature) ?? FeatureColumn.CreateReader(cursor, feature);
+                    _read = sequence?.CreateReader(cursor, feature, training: true) ?? FeatureColumn.CreateReader(cursor, feature);
                 }
                 catch
                 {

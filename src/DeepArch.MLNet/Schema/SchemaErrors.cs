@@ -20,7 +20,9 @@ internal static class SchemaErrors
     /// <summary>Describes a column type the way ML.NET's messages do, e.g. <c>Vector&lt;Single, 64&gt;</c>.</summary>
     public static string Describe(DataViewType type) => type switch
     {
-        VectorDataViewType { IsKnownSize: true } v => $"Vector<{Describe(v.ItemType)}, {v.Size}>",
+        // ML.NET's own spelling: the dimensions when there are several (ExtractPixels writes [channels, height, width], or
+        // [height, width, channels] with interleavePixelColors), which tell a user the shape to declare.
+        VectorDataViewType { IsKnownSize: true } v => $"Vector<{Describe(v.ItemType)}, {string.Join(", ", v.Dimensions)}>",
         VectorDataViewType v => $"Vector<{Describe(v.ItemType)}>",
         KeyDataViewType k => $"Key<{k.RawType.Name}, 0-{k.Count - 1}>",
         _ => type.RawType == typeof(ReadOnlyMemory<char>) ? "String" : type.RawType.Name,

@@ -242,7 +242,7 @@ public sealed class NetworkTransformer : ISingleFeaturePredictionTransformer<Net
             if (slot >= 0)
             {
                 throw new InvalidOperationException(
-                    $"Feature column '{name}' holds {values[slot].ToString(System.Globalization.CultureInfo.InvariantCulture)} at row {row.Position}, slot {slot}, " +
+                    $"Feature column '{name}' holds {values[slot].ToString(System.Globalization.CultureInfo.InvariantCulture)} at row {row.Position}, {Info.Sequence?.DescribeSlot(slot) ?? $"slot {slot}"}, " +
                     "and the detector was trained with Options.MissingValues = Throw. Replace missing values first (for example with ReplaceMissingValues), " +
                     "filter those rows out, or train with MissingValuePolicy.FlagAsAnomaly.");
             }

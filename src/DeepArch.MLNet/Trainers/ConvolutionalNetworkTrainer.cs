@@ -65,6 +65,7 @@ public sealed class ConvolutionalNetworkTrainer : SupervisedNetworkTrainer<Convo
                 $"Options.InputShape [{string.Join(", ", options.InputShape)}] holds {expected} values but feature column '{column.Name}' " +
                 $"has {size} ({SchemaErrors.Describe(column.Type)}). Declare the shape the feature vector was made with.");
         }
+        ConvolutionalShape.CheckLayout("Options.InputShape", options.InputShape, column);
     }
 
     /// <summary>The whole network: reshape to the declared shape, then the preset or the explicit layers and an output layer.</summary>

@@ -84,6 +84,10 @@ public sealed class GenerativeAdversarialNetworkEstimator : NetworkEstimator<Gen
             throw new ArgumentOutOfRangeException("Options.ImageShape", Shapes.Format(o.ImageShape!),
                 $"Options.ImageShape {Shapes.Format(o.ImageShape!)} holds {o.ImageShape!.Aggregate(1L, (a, d) => a * d)} values but feature column '{feature.Name}' has {size}.");
         }
+        if (o.Kind == GanKind.Convolutional)
+        {
+            ConvolutionalShape.CheckLayout("Options.ImageShape", o.ImageShape!, feature);
+        }
         var ct = o.CancellationToken;
         if (o.LabelColumnName is null)
         {

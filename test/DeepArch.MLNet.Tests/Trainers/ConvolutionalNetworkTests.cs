@@ -179,6 +179,58 @@ public class ConvolutionalNetworkTests(DigitsCnnFixture digits, ITestOutputHelpe
             "Declare the shape the feature vector was made with.", error.Message);
     }
 
+    /// <summary>
+    /// ExtractPixels records its layout in the column's dimensions: [3, 8, 12] planar, [8, 12, 3] with interleavePixelColors.
+    /// A shape of the right size in another layout trained quietly on scrambled images (digits read as channels last: 0.848
+    /// accuracy against 0.911); it is refused now, naming both and the fix. Dimensions of 1 do not count.
+    /// </summary>
+    [Theory]
+    [InlineData(new[] { 8, 12, 3 }, new[] { 3, 8, 12 }, "The column is channels last (ExtractPixels with interleavePixelColors: true)")]
+    [InlineData(new[] { 3, 8, 12 }, new[] { 3, 12, 8 }, "Declare Options.InputShape as the column's dimensions, [3, 8, 12], if they are (channels, height, width).")]
+    [InlineData(new[] { 3, 8, 12 }, new[] { 8, 12, 3 }, "Declare Options.InputShape as the column's dimensions, [3, 8, 12]")]
+    public void A_declared_shape_in_another_layout_than_the_columns_dimensions_is_refused(int[] dimensions, int[] inputShape, string advice)
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ImageColumn(ml, dimensions);
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.ConvolutionalNetwork("Label", "Features", inputShape, epochs: 1).Fit(data));
+
+        Assert.Equal("Options.InputShape", error.ParamName);
+        Assert.Contains($"Options.InputShape [{string.Join(", ", inputShape)}] does not match the layout of feature column 'Features' (Vector<Single, {string.Join(", ", dimensions)}>)", error.Message);
+        Assert.Contains(advice, error.Message);
+    }
+
+    [Fact]
+    public void Column_dimensions_that_match_the_declared_shape_up_to_dimensions_of_1_train()
+    {
+        var ml = new MLContext(seed: 1);
+
+        using var planar = ml.MulticlassClassification.Trainers.ConvolutionalNetwork("Label", "Features", [3, 4, 4], epochs: 1).Fit(ImageColumn(ml, [3, 4, 4]));
+        using var grey = ml.MulticlassClassification.Trainers.ConvolutionalNetwork("Label", "Features", [1, 4, 4], epochs: 1).Fit(ImageColumn(ml, [4, 4]));
+
+        Assert.Single(planar.History.Epochs);
+        Assert.Single(grey.History.Epochs);
+    }
+
+    /// <summary>Eight labelled rows whose Features column has the given dimensions (as ExtractPixels types its column).</summary>
+    private static IDataView ImageColumn(MLContext ml, int[] dimensions)
+    {
+        int size = dimensions.Aggregate(1, (a, d) => a * d);
+        var random = new Random(3);
+        var rows = Enumerable.Range(0, 8).Select(i => new ShapedRow { Features = Enumerable.Range(0, size).Select(_ => random.NextSingle()).ToArray(), Label = i % 2 }).ToArray();
+        var schema = SchemaDefinition.Create(typeof(ShapedRow));
+        schema[nameof(ShapedRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, dimensions);
+        var data = ml.Data.LoadFromEnumerable(rows, schema);
+        return ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
+    }
+
+    private sealed class ShapedRow
+    {
+        public float[] Features { get; set; } = [];
+
+        public float Label { get; set; }
+    }
+
     [Fact]
     public void A_pooling_window_larger_than_the_map_it_reaches_fails_when_the_trainer_is_created()
     {

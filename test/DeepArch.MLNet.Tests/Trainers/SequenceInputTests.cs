@@ -146,6 +146,36 @@ public class SequenceInputTests(ITestOutputHelper output)
         Assert.Contains("Feature column 'Features' holds 9 steps at row 0, more than the 8 the model was trained for", error.Message);
     }
 
+    /// <summary>A variable-length row's network input starts with its step count: the error once named slot k + 1 for value k (slot 48 of 48 values).</summary>
+    [Theory]
+    [InlineData(0, "slot 0 (step 0, feature 0)")]
+    [InlineData(9, "slot 9 (step 1, feature 1)")]
+    [InlineData(47, "slot 47 (step 5, feature 7)")]
+    public void A_non_finite_value_in_a_variable_length_training_row_is_named_by_its_place_in_the_row(int at, string expected)
+    {
+        var ml = new MLContext(1);
+        var rows = Enumerable.Range(0, 10).Select(i => new SequenceRow { Features = new float[i == 3 ? 48 : 16], Label = i % 2 }).ToArray();
+        rows[3].Features[at] = float.NaN;
+        var trainer = ml.Regression.Trainers.RecurrentNetwork(featuresPerStep: 8, epochs: 1);
+
+        var error = Assert.Throws<InvalidOperationException>(() => trainer.Fit(ml.Data.LoadFromEnumerable(rows)));
+
+        Assert.StartsWith($"Feature column 'Features' holds NaN at row 3, {expected}; training needs finite values.", error.Message);
+    }
+
+    [Fact]
+    public void A_training_sequence_longer_than_MaxSequenceLength_names_the_option_not_a_trained_model()
+    {
+        var ml = new MLContext(1);
+        var rows = Enumerable.Range(0, 10).Select(i => new SequenceRow { Features = new float[(i == 3 ? 6 : 4) * 8], Label = i % 2 }).ToArray();
+        var trainer = ml.Regression.Trainers.RecurrentNetwork(new RecurrentNetworkTrainer.Options { FeaturesPerStep = 8, MaxSequenceLength = 5, Epochs = 1 });
+
+        var error = Assert.Throws<InvalidOperationException>(() => trainer.Fit(ml.Data.LoadFromEnumerable(rows)));
+
+        Assert.Equal("Feature column 'Features' holds 6 steps at row 3, more than the 5 the network takes (Options.MaxSequenceLength, or the longest " +
+            "training sequence when it is 0): raise Options.MaxSequenceLength.", error.Message);
+    }
+
     private sealed class Prediction
     {
         public float[] Score { get; set; } = [];
