@@ -15,6 +15,9 @@ internal sealed record NetworkPlan(LayerSpec Architecture, NetworkOptionNames Na
 {
     /// <summary>The networks trained together with this one, after it in the objective's order (a GAN's discriminator after its generator).</summary>
     public IReadOnlyList<NetworkPlan> Others { get; init; } = [];
+
+    /// <summary>What <c>Fit</c> warns about in <c>mlContext.Log</c> before it trains: options that are valid but do nothing on this data.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
 }
 
 /// <summary>What one <c>Fit</c> read: the network's input column and size, the training and validation rows, and the task.</summary>
@@ -166,6 +169,10 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         if (options.Device == ComputeDevice.Cuda && device.type == TorchSharp.DeviceType.CPU)
         {
             log.Warning(MessageSensitivity.None, $"{Name}: Options.Device is Cuda but libtorch has no usable CUDA device here; training on the CPU (Options.FallbackToCpu).");
+        }
+        foreach (string warning in plan.Warnings)
+        {
+            log.Warning(MessageSensitivity.None, $"{Name}: {warning}");
         }
         if (initialInfo is not null)
         {

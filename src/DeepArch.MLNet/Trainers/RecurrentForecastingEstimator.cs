@@ -93,7 +93,10 @@ public sealed class RecurrentForecastingEstimator : NetworkEstimator<RecurrentFo
         var recurrent = new Recurrent(o.Cell, o.HiddenSize, f, o.Layers, o.Bidirectional, o.Dropout, output, truncatedSteps: o.TruncatedSteps);
         int outputs = o.Head == ForecastHead.PerStep ? labelSize / steps : labelSize;
         return new(RecurrentNetwork.Create(recurrent, outputs, o.HiddenLayers),
-            RecurrentNetworkTrainer.RecurrentNames(o.HiddenSize, o.Layers, o.Cell, o.Bidirectional, o.HiddenLayers, steps, f));
+            RecurrentNetworkTrainer.RecurrentNames(o.HiddenSize, o.Layers, o.Cell, o.Bidirectional, o.HiddenLayers, steps, f))
+        {
+            Warnings = RecurrentNetworkTrainer.TruncationWarnings(o.TruncatedSteps, steps),
+        };
     }
 
     /// <summary>The network as it is, its output recorded as the label's values per row.</summary>

@@ -45,7 +45,17 @@ public sealed class RecurrentNetworkTrainer : SupervisedNetworkTrainer<Recurrent
     private protected override SequenceInput Sequence(Options o) => new(o.FeaturesPerStep, o.MaxSequenceLength);
 
     private protected override NetworkPlan Plan(Options o, FitData data) => new(Compose(o, data.Layout!, data.Task!.NetworkOutputs),
-        RecurrentNames(o.HiddenSize, o.Layers, o.Cell, o.Bidirectional, o.HiddenLayers, data.Layout!.MaxSteps, o.FeaturesPerStep));
+        RecurrentNames(o.HiddenSize, o.Layers, o.Cell, o.Bidirectional, o.HiddenLayers, data.Layout!.MaxSteps, o.FeaturesPerStep))
+    {
+        Warnings = TruncationWarnings(o.TruncatedSteps, data.Layout!.MaxSteps),
+    };
+
+    /// <summary>A warning when <c>Options.TruncatedSteps</c> is set but no shorter than the sequences: it truncates nothing.</summary>
+    internal static string[] TruncationWarnings(int truncatedSteps, int steps)
+        => truncatedSteps > 0 && truncatedSteps >= steps
+            ? [$"Options.TruncatedSteps ({truncatedSteps}) is not below the sequences' {steps} steps, so nothing is truncated: training backpropagates through " +
+               "every step (as with 0). Set it below the sequence length to train on chunks of that many steps."]
+            : [];
 
     /// <summary>The options that size a recurrent network, as errors name them (shared with the forecasting estimators).</summary>
     internal static NetworkOptionNames RecurrentNames(int hiddenSize, int layers, RecurrentCell cell, bool bidirectional, IReadOnlyList<int> hiddenLayers, int steps, int featuresPerStep)
@@ -119,7 +129,8 @@ public sealed class RecurrentNetworkTrainer : SupervisedNetworkTrainer<Recurrent
 
         /// <summary>
         /// Truncated backpropagation through time: when above 0, gradients flow through only the last this-many steps
-        /// (the earlier steps still set the state). Unidirectional, fixed-length sequences only. 0 (default) backpropagates through all steps.
+        /// (the earlier steps still set the state). Unidirectional, fixed-length sequences only. 0 (default) backpropagates through all steps;
+        /// so does a value not below the sequence length, with a warning in <c>mlContext.Log</c>.
         /// </summary>
         public int TruncatedSteps { get; set; }
 

@@ -178,6 +178,23 @@ public class RecurrentNetworkTests(ITestOutputHelper output)
         Assert.True(metrics.MicroAccuracy > 0.8, $"accuracy {metrics.MicroAccuracy:F4}");
     }
 
+    /// <summary>TruncatedSteps of 20 on sequences of 8 steps truncates nothing; Fit said nothing of it (an outside probe).</summary>
+    [Theory]
+    [InlineData(20, true)]
+    [InlineData(8, true)]
+    [InlineData(4, false)]
+    public void TruncatedSteps_not_below_the_sequence_length_is_a_warning_in_the_log(int truncatedSteps, bool warned)
+    {
+        var ml = new MLContext(1);
+        var warnings = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning) { lock (warnings) { warnings.Add(e.Message); } } };
+        var data = ml.Data.LoadFromEnumerable(Enumerable.Range(0, 8).Select(i => new SixteenValues { Features = Enumerable.Range(0, 16).Select(j => (i + j) % 3 / 2f).ToArray(), Label = i % 2 }));
+
+        using var model = ml.Regression.Trainers.RecurrentNetwork(new RecurrentNetworkTrainer.Options { FeaturesPerStep = 2, TruncatedSteps = truncatedSteps, Epochs = 1 }).Fit(data);
+
+        Assert.Equal(warned, warnings.Any(m => m.Contains($"RecurrentNetwork: Options.TruncatedSteps ({truncatedSteps}) is not below the sequences' 8 steps, so nothing is truncated", StringComparison.Ordinal)));
+    }
+
     [Fact]
     public void Bad_recurrent_options_name_the_option_and_the_value()
     {
@@ -245,6 +262,14 @@ public class RecurrentNetworkTests(ITestOutputHelper output)
         public float[] Features { get; set; } = [];
 
         public bool Label { get; set; }
+    }
+
+    private sealed class SixteenValues
+    {
+        [VectorType(16)]
+        public float[] Features { get; set; } = [];
+
+        public float Label { get; set; }
     }
 
     private sealed class TenValues
