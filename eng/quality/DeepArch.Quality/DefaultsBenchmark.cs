@@ -11,7 +11,8 @@ namespace DeepArch.Quality;
 /// Issue 16's quality benchmark: every DeepArch estimator with default options (its simple catalog overload, column names
 /// only) on every bundled data set it applies to, beside ML.NET's own trainers for the same task with their defaults, and
 /// scikit-learn's counterpart where Debian's python3-sklearn has one (eng/quality/reference/sklearn_quality.py), over seeds
-/// 1 to N: seed s splits the data (70/30, stratified for classes; windows split by time) and seeds the <c>MLContext</c>.
+/// 1 to N: seed s splits the data (70/30, stratified for classes; windows split by time) and seeds a fresh <c>MLContext</c> for each
+/// model, so that every model of a seed trains from the same draw (two rows of the same options give the same figures).
 /// </summary>
 /// <remarks>
 /// What a careful ML.NET user adds is added for ML.NET's trainers: the label mapped to keys (multiclass), and
@@ -149,10 +150,12 @@ internal sealed class DefaultsBenchmark(IReadOnlyList<int> seeds, TextWriter log
         foreach (int seed in seeds)
         {
             var (train, test) = task.Split(seed);
-            var ml = new MLContext(seed: seed);
-            IDataView trainView = Load(ml, train, task), testView = Load(ml, test, task);
             foreach (var model in task.Models)
             {
+                // A fresh context per model: a trainer without a seed of its own draws one from the context, and a shared
+                // context gave each model of the list a different draw, so two rows of the same options differed by their seed.
+                var ml = new MLContext(seed: seed);
+                IDataView trainView = Load(ml, train, task), testView = Load(ml, test, task);
                 log.Write($"{task.Id}, seed {seed}: {model.Name}... ");
                 var watch = Stopwatch.StartNew();
                 var fitted = Labels(ml, task.Kind).Append(model.Create(ml)).Fit(trainView);

@@ -42,7 +42,7 @@ internal static class DefaultsReport
     {
         var md = new StringBuilder();
         RunInfo.AppendHeader(md, "DeepArch's defaults against ML.NET's trainers", command, commit, machine, load, elapsed, benchmark.Seeds,
-            "seed s splits the data and seeds the MLContext; every figure is the mean over the seeds, ± their standard deviation");
+            "seed s splits the data and seeds a fresh MLContext for each model (every model of a seed trains from the same draw); every figure is the mean over the seeds, ± their standard deviation");
         md.AppendLine("Every DeepArch estimator is called as a new user calls it, through its simple catalog overload with column names only;");
         md.AppendLine("ML.NET's trainers likewise, with `NormalizeMeanVariance` before the linear ones (SDCA, L-BFGS), as their docs ask;");
         md.AppendLine("scikit-learn's `MLPClassifier`/`MLPRegressor` after `StandardScaler` and `IsolationForest` as they are, with their defaults");

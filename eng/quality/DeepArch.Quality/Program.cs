@@ -78,15 +78,25 @@ if (verb is not ("defaults" or "presets" or "autoencoder-defaults" or "gan-defau
 
 var watch = Stopwatch.StartNew();
 string loadAtStart = RunInfo.LoadAverage();
-string report = verb switch
+string report;
+try
 {
-    "gan-defaults" => GanReport(),
-    "seq2seq-defaults" => SequenceReport(),
-    "defaults" => DefaultsReport(),
-    "presets" => PresetReport(),
-    "forecasting" => ForecastingReport(),
-    _ => AutoencoderReport(),
-};
+    report = verb switch
+    {
+        "gan-defaults" => GanReport(),
+        "seq2seq-defaults" => SequenceReport(),
+        "defaults" => DefaultsReport(),
+        "presets" => PresetReport(),
+        "forecasting" => ForecastingReport(),
+        _ => AutoencoderReport(),
+    };
+}
+catch (ArgumentException e) when (e.Message.StartsWith("Unknown setting", StringComparison.Ordinal) || e.Message.StartsWith("Unknown task", StringComparison.Ordinal))
+{
+    // A mistyped --settings is a usage error, not a crash.
+    Console.Error.WriteLine(e.Message);
+    return 1;
+}
 
 Console.Out.Write(report);
 if (outPath is not null)
@@ -146,7 +156,13 @@ string ForecastingReport()
 string PresetReport()
 {
     var benchmark = new DefaultsBenchmark(Enumerable.Range(1, seedsGiven ? seeds : 3).ToArray(), Console.Error) { WithScikitLearn = false };
-    var tasks = PresetStudy.Tasks().Where(t => settingIds is null || settingIds.Split(',').Contains(t.Id)).ToList();
+    var all = PresetStudy.Tasks();
+    string[] wanted = settingIds?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+    if (wanted.FirstOrDefault(id => all.All(t => t.Id != id)) is { } unknown)
+    {
+        throw new ArgumentException($"Unknown task '{unknown}'; expected one of {string.Join(", ", all.Select(t => t.Id))}.");
+    }
+    var tasks = all.Where(t => settingIds is null || wanted.Contains(t.Id)).ToList();
     var results = tasks.SelectMany(benchmark.Run).ToList();
     return PresetStudy.Write(RunInfo.Command(args), RunInfo.Commit(), RunInfo.Machine(), $"{loadAtStart}, {RunInfo.LoadAverage()}", watch.Elapsed,
         benchmark.Seeds, tasks, results);
