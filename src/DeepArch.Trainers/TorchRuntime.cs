@@ -28,6 +28,34 @@ internal static class TorchRuntime
     /// </summary>
     public static readonly object TrainingLock = new();
 
+    /// <summary>
+    /// Takes <see cref="TrainingLock"/> (reentrant), waiting no longer than <paramref name="cancellationToken"/> allows: a
+    /// training queued behind another one's hours of epochs is cancelled within milliseconds, as a running one is. Dispose the
+    /// result to release the lock.
+    /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the lock was free.</exception>
+    public static TrainingLockScope EnterTraining(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!cancellationToken.CanBeCanceled)
+        {
+            Monitor.Enter(TrainingLock);
+            return default;
+        }
+        while (!Monitor.TryEnter(TrainingLock, millisecondsTimeout: 20))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+        return default;
+    }
+
+    /// <summary>Holds <see cref="TrainingLock"/> until disposed (<see cref="EnterTraining"/>).</summary>
+    public readonly struct TrainingLockScope : IDisposable
+    {
+        /// <summary>Releases the lock.</summary>
+        public void Dispose() => Monitor.Exit(TrainingLock);
+    }
+
     /// <summary>Below this many cores, DeepArch makes libtorch's OpenMP workers wait passively (<see cref="PrepareNativeEnvironment"/>).</summary>
     internal const int PassiveWaitBelowCores = 8;
 

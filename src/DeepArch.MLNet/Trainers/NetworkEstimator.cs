@@ -192,7 +192,7 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
                     RestoreInitial(built[i], initialState![i]);
                 }
                 return Train(options, built, data, training);
-            });
+            }, options.CancellationToken);
         try
         {
             if (initialInfo is not null)

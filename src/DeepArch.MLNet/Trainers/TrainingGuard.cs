@@ -32,12 +32,13 @@ internal static class TrainingGuard
     /// <param name="names">The options the errors name.</param>
     /// <param name="scoring">How the fitted transformers will score: their batch buffers must fit (<see cref="ScoringSettings.ThrowIfBuffersTooLarge"/>), checked before training.</param>
     /// <param name="fit">Trains the built networks and returns the history.</param>
+    /// <param name="cancellationToken">Cancels the wait for the training lock (another Fit training) as well as training.</param>
     /// <exception cref="InvalidOperationException">A network has batch normalization and fewer than 2 training rows.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A network has batch normalization and BatchSize is 1, or ScoringBatchSize makes a batch buffer too large.</exception>
     /// <exception cref="InsufficientMemoryException">Training needs, or took, more memory than the process may use.</exception>
     public static (IReadOnlyList<Network> Networks, TrainingHistory History) Train(IReadOnlyList<(LayerSpec Architecture, int[] InputShape)> networks, int seed,
         Device device, TrainingOptions training, TrainingSet train, TrainingSet? validation, NetworkOptionNames names, ScoringSettings scoring,
-        Func<IReadOnlyList<Network>, TrainingHistory> fit)
+        Func<IReadOnlyList<Network>, TrainingHistory> fit, CancellationToken cancellationToken = default)
     {
         foreach (var (architecture, inputShape) in networks)
         {
@@ -55,6 +56,9 @@ internal static class TrainingGuard
         }
 
         var built = new List<Network>();
+        // The whole build and training under the training lock, taken so that cancelling a Fit queued behind another one
+        // takes effect at once (the lock statements inside re-enter it).
+        using var trainingLock = TorchRuntime.EnterTraining(cancellationToken);
         try
         {
             foreach (var (architecture, inputShape) in networks)

@@ -108,7 +108,7 @@ public sealed class TrainingLoop
 
         var buffer = streamed is null ? null : new BatchSource.ShuffleBuffer(bufferRows, streamed.RowSize);
         TorchRuntime.EnsureInitialized();
-        lock (TorchRuntime.TrainingLock)
+        using (TorchRuntime.EnterTraining(cancellationToken))
         {
             try
             {
