@@ -124,7 +124,7 @@ public static partial class DeepArchCatalog
     /// <param name="learningRate">Adam's learning rate, for pretraining and fine-tuning.</param>
     public static StackedAutoencoderTrainer StackedAutoencoder(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         string labelColumnName = "Label", string featureColumnName = "Features", int[]? hiddenLayers = null,
-        int pretrainingEpochs = 20, int epochs = 60, int batchSize = 32, double learningRate = 3e-3)
+        int pretrainingEpochs = 20, int epochs = 60, int batchSize = 32, double learningRate = 1e-2)
         => catalog.StackedAutoencoder(Stacked(labelColumnName, featureColumnName, hiddenLayers, pretrainingEpochs, epochs, batchSize, learningRate));
 
     /// <summary>A supervised stacked autoencoder for multiclass classification, with every option (denoising pretraining, fine-tuning the head only...).</summary>
@@ -141,7 +141,7 @@ public static partial class DeepArchCatalog
     /// <inheritdoc cref="StackedAutoencoder(MulticlassClassificationCatalog.MulticlassClassificationTrainers, string, string, int[], int, int, int, double)"/>
     public static StackedAutoencoderTrainer StackedAutoencoder(this BinaryClassificationCatalog.BinaryClassificationTrainers catalog,
         string labelColumnName = "Label", string featureColumnName = "Features", int[]? hiddenLayers = null,
-        int pretrainingEpochs = 20, int epochs = 60, int batchSize = 32, double learningRate = 3e-3)
+        int pretrainingEpochs = 20, int epochs = 60, int batchSize = 32, double learningRate = 1e-2)
         => catalog.StackedAutoencoder(Stacked(labelColumnName, featureColumnName, hiddenLayers, pretrainingEpochs, epochs, batchSize, learningRate));
 
     /// <summary>A supervised stacked autoencoder for binary classification, with every option.</summary>
