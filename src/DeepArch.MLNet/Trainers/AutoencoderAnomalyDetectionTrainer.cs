@@ -99,6 +99,12 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
     /// <inheritdoc/>
     private protected override bool CanStream => true;
 
+    /// <inheritdoc/>
+    private protected override IEnumerable<string> GraphOutputNames(Options options, FitData data)
+        => options.FeatureContributionsColumnName is null
+            ? [AutoencoderScoringExport.ScoreOutput, AutoencoderScoringExport.AnomalyOutput]
+            : [AutoencoderScoringExport.ScoreOutput, AutoencoderScoringExport.AnomalyOutput, AutoencoderScoringExport.FeatureShareOutput];
+
     private protected override FitData Read(Options options, IDataView train, IDataView? validation)
     {
         ThresholdScores.RequireValidation(options.ThresholdSource, validation is not null, "rows");

@@ -45,6 +45,10 @@ public sealed class EncoderDecoderAnomalyDetectionTrainer : NetworkEstimator<Enc
         return SchemaShapes.With(inputSchema, AnomalyTask.OutputShape(null));
     }
 
+    /// <inheritdoc/>
+    private protected override IEnumerable<string> GraphOutputNames(Options options, FitData data)
+        => [AutoencoderScoringExport.ScoreOutput, AutoencoderScoringExport.AnomalyOutput];
+
     private protected override FitData Read(Options o, IDataView train, IDataView? validation)
     {
         ThresholdScores.RequireValidation(o.ThresholdSource, validation is not null, "windows");

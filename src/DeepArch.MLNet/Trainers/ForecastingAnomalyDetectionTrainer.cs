@@ -55,6 +55,10 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
     }
 
     /// <summary>Reads the windows and splits each into its context (the network's input) and the steps it forecasts (the targets).</summary>
+    /// <inheritdoc/>
+    private protected override IEnumerable<string> GraphOutputNames(Options options, FitData data)
+        => [AutoencoderScoringExport.ScoreOutput, AutoencoderScoringExport.AnomalyOutput];
+
     private protected override FitData Read(Options options, IDataView train, IDataView? validation)
     {
         ThresholdScores.RequireValidation(options.ThresholdSource, validation is not null, "windows");

@@ -154,6 +154,14 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
             }
         }
         data = Prepare(options, data, initialInfo);
+        if (GraphOutputNames(options, data).FirstOrDefault(name => name == data.Input.Name) is { } clash)
+        {
+            // Found after training, at export, this cost every epoch: "The graph already has a value named 'Score'".
+            throw new ArgumentException(
+                $"Feature column '{clash}' has the name of an output of the network's ONNX graph, which cannot also read a value of that name. " +
+                $"Copy the column to another name first (mlContext.Transforms.CopyColumns(\"Features\", \"{clash}\")) and train on that one.",
+                "Options.FeatureColumnName");
+        }
         var device = TorchRuntime.ResolveDevice(options.Device, options.FallbackToCpu, "Options.Device");
         var training = options.ToTrainingOptions(seed);
         var scoring = options.ToScoringSettings();
@@ -281,6 +289,9 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
             _ended++;
         }
     }
+
+    /// <summary>The names the network's ONNX graph gives its outputs, known before training (the task's, by default); the graph's inputs are column names and may not be one of them.</summary>
+    private protected virtual IEnumerable<string> GraphOutputNames(TOptions options, FitData data) => data.Task?.OnnxOutputNames ?? [];
 
     /// <summary>Whether training that works lowers the training loss (false for a GAN, whose losses rise and fall by design): a rise is then a warning in the log.</summary>
     private protected virtual bool LossFallsWhenTrainingWorks => true;

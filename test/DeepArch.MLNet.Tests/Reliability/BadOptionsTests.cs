@@ -4,6 +4,7 @@ using DeepArch.Trainers.Training;
 using Microsoft.ML;
 using Xunit;
 using StackedAutoencoderTrainer = DeepArch.MLNet.StackedAutoencoderTrainer;
+using static DeepArch.MLNet.Tests.Reliability.ReliabilityData;
 
 namespace DeepArch.MLNet.Tests.Reliability;
 
@@ -378,6 +379,54 @@ public class BadOptionsTests
         Assert.Equal($"Options.{bad.Option}", error.ParamName);
         Assert.StartsWith($"Options.{bad.Option} ", error.Message);
         Assert.Contains($"; got {bad.Echo}.", error.Message);
+    }
+
+    /// <summary>
+    /// A feature column named as one of the graph's outputs (stacking on another model's Score, say) trained every epoch and
+    /// then failed at export ("The graph already has a value named 'Score'"); now Fit refuses it before training, naming the
+    /// option and the fix. The binary and regression MLPs write temporary names and train on such a column.
+    /// </summary>
+    [Theory]
+    [InlineData("multiclass", "Score", false)]
+    [InlineData("detector", "Score", false)]
+    [InlineData("detector", "Anomaly", false)]
+    [InlineData("detector-contributions", "FeatureShare", false)]
+    [InlineData("binary", "Score", true)]
+    [InlineData("regression", "Score", true)]
+    [InlineData("detector", "FeatureShare", true)]
+    public void A_feature_column_named_as_a_graph_output_is_refused_before_training(string estimator, string name, bool trains)
+    {
+        var ml = new MLContext(seed: 1);
+        var data = ml.Transforms.CopyColumns(name, "Features").Fit(ml.Data.LoadFromEnumerable(Rows(40))).Transform(ml.Data.LoadFromEnumerable(Rows(40)));
+        var reports = new List<DeepArch.Trainers.EpochReport>();
+        var progress = new Progress(reports.Add);
+        Func<ITransformer> fit = estimator switch
+        {
+            "multiclass" or "binary" or "regression" => () => Trainer(ml, estimator, Options(estimator, o => (o.FeatureColumnName, o.Progress) = (name, progress)))
+                .Fit(Prepare(ml, estimator, data)),
+            _ => () => ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyDetectionTrainer.Options
+            {
+                FeatureColumnName = name, LayerSizes = [4, 2], Epochs = 2, EnsembleSize = 1, Progress = progress,
+                FeatureContributionsColumnName = estimator == "detector-contributions" ? "Contributions" : null,
+            }).Fit(data),
+        };
+
+        if (trains)
+        {
+            (fit() as IDisposable)?.Dispose();
+            Assert.NotEmpty(reports);
+            return;
+        }
+        var error = Assert.Throws<ArgumentException>(() => fit());
+
+        Assert.Equal("Options.FeatureColumnName", error.ParamName);
+        Assert.StartsWith($"Feature column '{name}' has the name of an output of the network's ONNX graph", error.Message);
+        Assert.Empty(reports);
+    }
+
+    private sealed class Progress(Action<DeepArch.Trainers.EpochReport> report) : IProgress<DeepArch.Trainers.EpochReport>
+    {
+        public void Report(DeepArch.Trainers.EpochReport value) => report(value);
     }
 
     [Fact]
