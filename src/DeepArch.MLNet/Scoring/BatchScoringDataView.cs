@@ -146,7 +146,10 @@ internal sealed class BatchScoringDataView : IDataView
             }
             if (!NextBatch())
             {
+                // As ML.NET's own cursors: no current row, and Position back to -1.
                 _current.Rows = 0;
+                _index = -1;
+                _position = -1;
                 return false;
             }
             _index = 0;
@@ -254,7 +257,7 @@ internal sealed class BatchScoringDataView : IDataView
             }
             if (column.Index < _inputCount)
             {
-                var getters = _buffers.Select(b => b.Caches[column.Index]!.GetGetter<TValue>(() => _index)).ToArray();
+                var getters = _buffers.Select(b => b.Caches[column.Index]!.GetGetter<TValue>(CurrentRow)).ToArray();
                 if (getters.Length == 1)
                 {
                     return getters[0];
@@ -263,11 +266,16 @@ internal sealed class BatchScoringDataView : IDataView
                 return (ref TValue value) => (ReferenceEquals(_current, _buffers[0]) ? first : second)(ref value);
             }
             var output = _view._parent.Outputs[column.Index - _inputCount];
-            return output.CreateGetter(() => _current.Outputs!, () => _index) as ValueGetter<TValue>
+            return output.CreateGetter(() => _current.Outputs!, CurrentRow) as ValueGetter<TValue>
                 ?? throw new InvalidOperationException($"Column '{column.Name}' has type {output.Type.RawType.Name}, not {typeof(TValue).Name}.");
         }
 
-        public override ValueGetter<DataViewRowId> GetIdGetter() => (ref DataViewRowId id) => id = _current.Ids[_index];
+        public override ValueGetter<DataViewRowId> GetIdGetter() => (ref DataViewRowId id) => id = _current.Ids[CurrentRow()];
+
+        /// <summary>The current row's index in its batch; a getter called before the first MoveNext or after the last throws, as ML.NET's cursors do.</summary>
+        private int CurrentRow() => _index >= 0 && _index < _current.Rows
+            ? _index
+            : throw new InvalidOperationException("The cursor has no current row: call MoveNext first, and read no further once it has returned false.");
 
         protected override void Dispose(bool disposing)
         {
@@ -317,7 +325,7 @@ internal abstract class ColumnCache
         public override void Capture(int slot) => _getter(ref _values[slot]);
 
         public override ValueGetter<TValue> GetGetter<TValue>(Func<int> slot)
-            => (ValueGetter<TValue>)(Delegate)new ValueGetter<T>((ref T value) => value = _values[slot()]);
+            => new ValueGetter<T>((ref T value) => value = _values[slot()]) as ValueGetter<TValue> ?? throw WrongType<TValue>(column, typeof(T));
     }
 
     /// <summary>Each slot owns its buffer; values are copied out, so callers never share the cache's arrays.</summary>
@@ -329,6 +337,11 @@ internal abstract class ColumnCache
         public override void Capture(int slot) => _getter(ref _values[slot]);
 
         public override ValueGetter<TValue> GetGetter<TValue>(Func<int> slot)
-            => (ValueGetter<TValue>)(Delegate)new ValueGetter<VBuffer<T>>((ref VBuffer<T> value) => _values[slot()].CopyTo(ref value));
+            => new ValueGetter<VBuffer<T>>((ref VBuffer<T> value) => _values[slot()].CopyTo(ref value)) as ValueGetter<TValue>
+                ?? throw WrongType<TValue>(column, typeof(VBuffer<T>));
     }
+
+    /// <summary>ML.NET's error for a getter of another type than the column's (an InvalidCastException before).</summary>
+    private static InvalidOperationException WrongType<TValue>(DataViewSchema.Column column, Type actual)
+        => new($"Invalid TValue in GetGetter for column '{column.Name}': expected type {actual.Name}, got {typeof(TValue).Name}.");
 }

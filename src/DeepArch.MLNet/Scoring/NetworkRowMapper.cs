@@ -80,6 +80,11 @@ internal sealed class NetworkRowMapper : IRowToRowMapper
 
         public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
         {
+            if (!_active.Contains(column.Index))
+            {
+                // An inactive output has no input readers behind it (a NullReferenceException when read before).
+                throw new InvalidOperationException($"Column '{column.Name}' is not active in this row; request it in GetRow.");
+            }
             int inputCount = _mapper.InputSchema.Count;
             if (column.Index < inputCount)
             {

@@ -119,6 +119,45 @@ public class BatchScoringTests
         }
     }
 
+    /// <summary>
+    /// ML.NET's cursor protocol (an outside probe found each of these different): no current row before the first MoveNext or
+    /// after the last (getters throw InvalidOperationException, not an index error or the last row's value), Position -1 once
+    /// the cursor is done, a getter of the wrong type an InvalidOperationException (not an InvalidCastException), and a
+    /// prediction row's getter for an inactive output refused (a NullReferenceException before).
+    /// </summary>
+    [Fact]
+    public void The_cursor_and_the_row_follow_MLNets_protocol_before_the_first_row_and_after_the_last()
+    {
+        var (ml, model, _) = Fixtures.Multiclass();
+        var output = model.Transform(ml.Data.LoadFromEnumerable(Fixtures.Rows(5)));
+        using var cursor = output.GetRowCursor(output.Schema);
+        var score = cursor.GetGetter<VBuffer<float>>(output.Schema["Score"]);
+        var name = cursor.GetGetter<ReadOnlyMemory<char>>(output.Schema["Name"]);
+        var ids = cursor.GetIdGetter();
+        VBuffer<float> value = default;
+        ReadOnlyMemory<char> text = default;
+        DataViewRowId id = default;
+
+        Assert.Throws<InvalidOperationException>(() => score(ref value));
+        Assert.Throws<InvalidOperationException>(() => ids(ref id));
+        while (cursor.MoveNext())
+        {
+            score(ref value);
+            name(ref text);
+        }
+        Assert.Equal(-1, cursor.Position);
+        Assert.Throws<InvalidOperationException>(() => score(ref value));
+        Assert.Throws<InvalidOperationException>(() => name(ref text));
+        var wrongType = Assert.Throws<InvalidOperationException>(() => cursor.GetGetter<VBuffer<double>>(output.Schema["Extra"]));
+        Assert.Contains("Invalid TValue", wrongType.Message);
+
+        var inputData = ml.Data.LoadFromEnumerable(Fixtures.Rows(1));
+        var mapper = model.GetRowToRowMapper(inputData.Schema);
+        using var input = inputData.GetRowCursor(inputData.Schema);
+        var row = mapper.GetRow(input, [mapper.OutputSchema["PredictedLabel"]]);
+        Assert.Throws<InvalidOperationException>(() => row.GetGetter<VBuffer<float>>(mapper.OutputSchema["Score"]));
+    }
+
     [Fact]
     public void Vector_values_handed_out_are_copies_the_caller_may_keep()
     {
