@@ -42,12 +42,29 @@ internal static class TorchRuntime
             Monitor.Enter(TrainingLock);
             return default;
         }
-        while (!Monitor.TryEnter(TrainingLock, millisecondsTimeout: 20))
+        if (Monitor.TryEnter(TrainingLock))
         {
-            cancellationToken.ThrowIfCancellationRequested();
+            return default;
+        }
+        Interlocked.Increment(ref s_waiters);
+        try
+        {
+            while (!Monitor.TryEnter(TrainingLock, millisecondsTimeout: 20))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref s_waiters);
         }
         return default;
     }
+
+    private static int s_waiters;
+
+    /// <summary>Trainings waiting in <see cref="EnterTraining"/> with a token they may cancel (tests read it).</summary>
+    internal static int TrainingWaiters => Volatile.Read(ref s_waiters);
 
     /// <summary>Holds <see cref="TrainingLock"/> until disposed (<see cref="EnterTraining"/>).</summary>
     public readonly struct TrainingLockScope : IDisposable

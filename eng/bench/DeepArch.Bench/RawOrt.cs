@@ -82,7 +82,7 @@ internal sealed class RawOrt : IDisposable
             while (n < batch && cursor.MoveNext())
             {
                 getter(ref row);
-                row.GetValues().CopyTo(input.AsSpan(n * _inputSize, _inputSize));
+                row.CopyTo(input.AsSpan(n * _inputSize, _inputSize)); // dense or sparse, as DeepArch's reader copies it
                 n++;
             }
             if (n == 0)

@@ -158,6 +158,10 @@ string PresetReport()
     var benchmark = new DefaultsBenchmark(Enumerable.Range(1, seedsGiven ? seeds : 3).ToArray(), Console.Error) { WithScikitLearn = false };
     var all = PresetStudy.Tasks();
     string[] wanted = settingIds?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+    if (settingIds is not null && wanted.Length == 0)
+    {
+        throw new ArgumentException($"Unknown task ''; --settings names none. Expected some of {string.Join(", ", all.Select(t => t.Id))}.");
+    }
     if (wanted.FirstOrDefault(id => all.All(t => t.Id != id)) is { } unknown)
     {
         throw new ArgumentException($"Unknown task '{unknown}'; expected one of {string.Join(", ", all.Select(t => t.Id))}.");

@@ -336,6 +336,7 @@ public static class DeepArchModel
     {
         int end = message.IndexOfAny(['\r', '\n']);
         string line = System.Text.RegularExpressions.Regex.Replace(end < 0 ? message : message[..end], @"\b(?:[A-Za-z_][A-Za-z0-9_]*\.)+[A-Za-z_]*Exception: ", "").Trim();
-        return (line.Length > 500 ? line[..500] + "..." : line).TrimEnd('.');
+        line = line.TrimEnd('.');
+        return line.Length > 500 ? line[..500] + " (cut)" : line;
     }
 }

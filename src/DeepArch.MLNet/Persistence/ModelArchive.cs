@@ -32,9 +32,10 @@ internal static partial class ModelArchive
     {
         ZipArchive? archive = null;
         IReadOnlyList<ZipArchiveEntry> archived;
+        // Before the try below: too many entries is a limit, not damage.
+        CheckEntryCount(zip, limits.MaxEntries);
         try
         {
-            CheckEntryCount(zip, limits.MaxEntries);
             archive = new ZipArchive(zip, ZipArchiveMode.Read, leaveOpen: true);
             archived = archive.Entries;
         }
@@ -75,75 +76,95 @@ internal static partial class ModelArchive
     private const uint EndRecordSignature = 0x06054b50;
     private const int EndRecordSize = 22;
 
-    /// <summary>The smallest central directory header (46 bytes) plus the shortest entry name ML.NET writes ('Schema').</summary>
-    private const int SmallestDirectoryHeader = 46 + 6;
-
     /// <summary>
     /// Refuses an archive of more than <paramref name="maxEntries"/> entries before .NET lists them (listing one costs about
-    /// 1.7 KB). The count comes from the end of central directory record (its ZIP64 form where there is one), and so that a
-    /// record that understates it cannot slip through (.NET lists every header it finds and compares counts only after), the
-    /// central directory's bytes must also be too few for more headers. The stream's position is restored.
+    /// 1.7 KB). The count the end of central directory record gives (its ZIP64 form where ZipArchive would read that one: a
+    /// count, offset or disk number at its 16- or 32-bit maximum) must be within the limit, and so must the headers themselves,
+    /// counted from the directory's start as ZipArchive reads them (it lists every header it finds, whatever the record says),
+    /// stopping at one over the limit. Offsets are absolute, as ZipArchive reads them; the stream's position is restored.
     /// </summary>
     /// <exception cref="InvalidDataException">Too many entries; the message names <see cref="ModelLoadOptions.MaxEntries"/>.</exception>
     private static void CheckEntryCount(Stream zip, int maxEntries)
     {
-        long start = zip.Position;
-        long length = zip.Length - start;
-        if (length < EndRecordSize)
+        long restore = zip.Position;
+        try
         {
-            return; // Not a zip: ZipArchive says so.
-        }
-        // The record sits at the end, before a comment of at most 65,535 bytes: the last one whose signature matches.
-        int tail = (int)Math.Min(length, EndRecordSize + ushort.MaxValue);
-        byte[] bytes = new byte[tail];
-        zip.Position = start + length - tail;
-        zip.ReadExactly(bytes);
-        zip.Position = start;
-        int at = -1;
-        for (int i = tail - EndRecordSize; i >= 0; i--)
-        {
-            if (BitConverter.ToUInt32(bytes, i) == EndRecordSignature)
+            long length = zip.Length;
+            if (length < EndRecordSize)
             {
-                at = i;
-                break;
+                return; // Not a zip: ZipArchive says so.
             }
-        }
-        if (at < 0)
-        {
-            return; // No end record: ZipArchive refuses the file.
-        }
-        long recordPosition = length - tail + at;
-        long count = BitConverter.ToUInt16(bytes, at + 10);
-        long directoryStart = BitConverter.ToUInt32(bytes, at + 16);
-        if ((count == ushort.MaxValue || directoryStart == uint.MaxValue) && at >= 20 && BitConverter.ToUInt32(bytes, at - 20) == 0x07064b50)
-        {
-            // ZIP64: the locator before the record points at the ZIP64 end record, which holds the 8-byte count and offset.
-            long zip64Record = BitConverter.ToInt64(bytes, at - 12);
-            if (zip64Record >= 0 && zip64Record <= length - 56)
+            // The record sits at the end, before a comment of at most 65,535 bytes: the last one whose signature matches.
+            int tail = (int)Math.Min(length, EndRecordSize + ushort.MaxValue);
+            byte[] bytes = ReadAt(zip, length - tail, tail);
+            int at = -1;
+            for (int i = tail - EndRecordSize; i >= 0; i--)
             {
-                byte[] record = new byte[56];
-                zip.Position = start + zip64Record;
-                zip.ReadExactly(record);
-                zip.Position = start;
-                if (BitConverter.ToUInt32(record, 0) == 0x06064b50)
+                if (BitConverter.ToUInt32(bytes, i) == EndRecordSignature)
+                {
+                    at = i;
+                    break;
+                }
+            }
+            if (at < 0)
+            {
+                return; // No end record: ZipArchive refuses the file.
+            }
+            long recordPosition = length - tail + at;
+            long count = BitConverter.ToUInt16(bytes, at + 10);
+            long directoryStart = BitConverter.ToUInt32(bytes, at + 16);
+            if (BitConverter.ToUInt16(bytes, at + 4) == ushort.MaxValue || count == ushort.MaxValue || directoryStart == uint.MaxValue)
+            {
+                // ZIP64, as ZipArchive decides it: the locator right before the record points at the ZIP64 end record.
+                if (recordPosition >= 20 && ReadAt(zip, recordPosition - 20, 20) is var locator && BitConverter.ToUInt32(locator, 0) == 0x07064b50
+                    && BitConverter.ToInt64(locator, 8) is long zip64 && zip64 >= 0 && zip64 <= length - 56
+                    && ReadAt(zip, zip64, 56) is var record && BitConverter.ToUInt32(record, 0) == 0x06064b50)
                 {
                     count = BitConverter.ToInt64(record, 32);
                     directoryStart = BitConverter.ToInt64(record, 48);
-                    recordPosition = zip64Record;
                 }
             }
+            if (count < 0 || count > maxEntries)
+            {
+                throw TooManyEntries(count < 0 ? "a negative entry count" : $"{count:N0} entries", maxEntries);
+            }
+            long headers = 0;
+            long position = directoryStart;
+            while (position >= 0 && position <= length - CentralHeaderSize)
+            {
+                byte[] header = ReadAt(zip, position, CentralHeaderSize);
+                if (BitConverter.ToUInt32(header, 0) != CentralHeaderSignature)
+                {
+                    break;
+                }
+                if (++headers > maxEntries)
+                {
+                    throw TooManyEntries($"more than {maxEntries:N0} entries in its central directory (its end record says {count:N0})", maxEntries);
+                }
+                position += CentralHeaderSize + BitConverter.ToUInt16(header, 28) + BitConverter.ToUInt16(header, 30) + BitConverter.ToUInt16(header, 32);
+            }
         }
-        long directoryBytes = recordPosition - directoryStart;
-        if (count > maxEntries || count < 0 || directoryBytes / SmallestDirectoryHeader > maxEntries)
+        finally
         {
-            string held = count > maxEntries || count < 0
-                ? $"{count:N0} entries"
-                : $"a central directory of {directoryBytes:N0} bytes, room for more than {maxEntries:N0} entries";
-            throw new InvalidDataException(
-                $"The model file's zip archive holds {held}, more than ModelLoadOptions.MaxEntries ({maxEntries:N0}); ML.NET writes two or three per transformer. " +
-                "Raise ModelLoadOptions.MaxEntries if the file is trusted.");
+            zip.Position = restore;
         }
     }
+
+    /// <summary>A central directory header's signature and its size without the name, extra field and comment.</summary>
+    private const uint CentralHeaderSignature = 0x02014b50;
+    private const int CentralHeaderSize = 46;
+
+    private static byte[] ReadAt(Stream stream, long position, int count)
+    {
+        byte[] bytes = new byte[count];
+        stream.Position = position;
+        stream.ReadExactly(bytes);
+        return bytes;
+    }
+
+    private static InvalidDataException TooManyEntries(string held, int maxEntries)
+        => new($"The model file's zip archive holds {held}, more than ModelLoadOptions.MaxEntries ({maxEntries:N0}); ML.NET writes two or three " +
+            "per transformer. Raise ModelLoadOptions.MaxEntries if the file is trusted.");
 
     /// <summary>An entry name with '/' separators: ML.NET reads names written with '\' by older versions as the same entry.</summary>
     public static string Normalize(string name) => name.Replace('\\', '/');

@@ -247,8 +247,8 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
 
     /// <summary>
     /// Each feature's standard deviation of the training reconstruction error <c>x - x̂</c>, accumulated over the rows (in one
-    /// array or in chunks, in order) and floored at 1% of the larger of their mean and the errors' mean root mean square (and at
-    /// 1e-6), so that a feature the autoencoder reconstructs perfectly (a pixel always 0), or training rows that are all the
+    /// array or in chunks, in order) and floored at 1% of the features' mean root mean square error (bias included; never below
+    /// the spreads' mean) and at 1e-6, so that a feature the autoencoder reconstructs perfectly (a pixel always 0), or training rows that are all the
     /// same, cannot blow up the score.
     /// </summary>
     internal sealed class ErrorMoments(int featureSize)
@@ -281,7 +281,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
             // The floor follows the errors' size (their root mean square, bias included), not only their spread: on training
             // rows that are all the same, every spread is ~0 while the errors are not, and a floor of 1% of the spreads scored
             // those very rows at 6e10.
-            double floor = Math.Max(1e-6, 0.01 * Math.Max(std.Average(), rms));
+            double floor = Math.Max(1e-6, 0.01 * rms); // rms is at least the spreads' mean: each feature's RMS is at least its std
             return std.Select(s => (float)Math.Max(s, floor)).ToArray();
         }
     }

@@ -50,7 +50,8 @@ internal static class ConvolutionalShape
     /// A feature column whose type has several dimensions (ExtractPixels writes [channels, height, width], or [height, width,
     /// channels] with <c>interleavePixelColors: true</c>) must be read as those dimensions: the network reads channels first,
     /// row-major, and a shape of the same size in another layout trains quietly on scrambled images (digits read as channels
-    /// last: accuracy 0.848 against 0.911). Dimensions of 1 are left out on both sides, so [28, 28] reads as [1, 28, 28].
+    /// last: accuracy 0.848 against 0.911). Dimensions of 1 are left out on both sides, so [28, 28] reads as [1, 28, 28], and a
+    /// column with one dimension above 1 ([1, 784]) is a flat vector.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The dimensions disagree with <paramref name="shape"/>; the message names both and the fix.</exception>
     public static void CheckLayout(string option, IReadOnlyList<int> shape, DataViewSchema.Column feature)
@@ -60,7 +61,9 @@ internal static class ConvolutionalShape
             return;
         }
         int[] dimensions = [.. vector.Dimensions];
-        if (dimensions.Where(d => d != 1).SequenceEqual(shape.Where(d => d != 1)))
+        // At most one dimension above 1 is a flat vector in all but name ([1, K]: DeepArch's own vector outputs and
+        // ApplyOnnxModel's, which no public ML.NET transform can reshape): nothing to check against.
+        if (dimensions.Count(d => d != 1) <= 1 || dimensions.Where(d => d != 1).SequenceEqual(shape.Where(d => d != 1)))
         {
             return;
         }

@@ -54,11 +54,11 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
         return SchemaShapes.With(inputSchema, AnomalyTask.OutputShape(null));
     }
 
-    /// <summary>Reads the windows and splits each into its context (the network's input) and the steps it forecasts (the targets).</summary>
     /// <inheritdoc/>
     private protected override IEnumerable<string> GraphOutputNames(Options options, FitData data)
         => [AutoencoderScoringExport.ScoreOutput, AutoencoderScoringExport.AnomalyOutput];
 
+    /// <summary>Reads the windows and splits each into its context (the network's input) and the steps it forecasts (the targets).</summary>
     private protected override FitData Read(Options options, IDataView train, IDataView? validation)
     {
         ThresholdScores.RequireValidation(options.ThresholdSource, validation is not null, "windows");

@@ -154,6 +154,13 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
             }
         }
         data = Prepare(options, data, initialInfo);
+        if (data.Input.Name.Length > ModelInfo.MaxColumnNameLength)
+        {
+            // A model file holds column names of at most 1,024 characters (ModelInfo.CheckLoaded): the model would not load back.
+            throw new ArgumentException(
+                $"Feature column name has {data.Input.Name.Length:N0} characters; DeepArch's model files hold column names of at most {ModelInfo.MaxColumnNameLength:N0}. Copy the column to a shorter name.",
+                "Options.FeatureColumnName");
+        }
         if (GraphOutputNames(options, data).FirstOrDefault(name => name == data.Input.Name) is { } clash)
         {
             // Found after training, at export, this cost every epoch: "The graph already has a value named 'Score'".
@@ -191,7 +198,8 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
             (data.Validation is not null ? $", {data.Validation.Count:N0} validation rows" : trainingRows < data.Train.Count ? $", {data.Train.Count - trainingRows:N0} held out for validation" : "") +
             $"; {training.Epochs} epochs on {device}, seed {seed}" +
             (data.Train.Rows is null ? "." : $"; the features are streamed from the data at every epoch (Options.TrainingData), not held in memory."));
-        training.Callbacks.Add(new LogProgress(log, Name, training.Epochs) { WarnWhenLossRises = LossFallsWhenTrainingWorks });
+        // Not for a model trained on: its first batch is already a trained network's, one batch of a converged model says little.
+        training.Callbacks.Add(new LogProgress(log, Name, training.Epochs) { WarnWhenLossRises = LossFallsWhenTrainingWorks && initialInfo is null });
         var (built, history) = TrainingGuard.Train(networks, seed, device, training, data.Train, data.Validation, plan.Names, scoring,
             built =>
             {
@@ -245,6 +253,7 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         /// <summary>The loss of the first batch of the training under way (the network before any step), and its last epoch.</summary>
         private double? _start;
         private EpochReport? _last;
+        private int? _firstEpoch;
 
         /// <summary>
         /// Whether a training loss that ends at least twice the first batch's (the network before any step) is a warning: it is
@@ -264,6 +273,7 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
 
         public override void OnEpochEnd(EpochReport report)
         {
+            _firstEpoch ??= report.Epoch;
             _last = report;
             log.Info(MessageSensitivity.None, $"{name}: {Stage}epoch {report.Epoch}/{epochs}, train loss {report.TrainLoss:G5}" +
                 // An objective of several losses (a GAN's discriminator and generator losses, D(x), D(G(z))...) shows each of them.
@@ -273,7 +283,11 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
 
         public override void OnTrainingEnd(TrainingHistory history)
         {
-            if (WarnWhenLossRises && _start is > 0 and { } start && double.IsFinite(start) && _last is { } last && last.TrainLoss >= 2 * start)
+            // An early-stopped run keeps the weights of its best epoch: that epoch's loss is the model's. A run resumed from a
+            // checkpoint (its first epoch here is not the first) has no untrained first batch to compare with.
+            var last = history.StopReason == StopReason.EarlyStopped && history.BestEpoch >= 1 && history.BestEpoch <= history.Epochs.Count
+                ? history.Epochs[history.BestEpoch - 1] : _last;
+            if (WarnWhenLossRises && _firstEpoch == 1 && _start is > 0 and { } start && double.IsFinite(start) && last is not null && last.TrainLoss > 2 * start)
             {
                 // Finite but rising: the divergence check (NaN or infinity) does not stop it, and the model scores garbage quietly.
                 log.Warning(MessageSensitivity.None, $"{name}: {Stage}the training loss ended at {last.TrainLoss:G5} (epoch {last.Epoch}), more than twice " +
@@ -282,6 +296,7 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
             }
             _start = null;
             _last = null;
+            _firstEpoch = null;
             log.Info(MessageSensitivity.None, stage is not null ? $"{name}: {Stage}trained {history.Epochs.Count} epochs."
                 : history.StopReason == StopReason.EarlyStopped
                 ? $"{name}: early stopping after epoch {history.Epochs.Count}; restored the weights of epoch {history.BestEpoch}."

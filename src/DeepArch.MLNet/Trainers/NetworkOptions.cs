@@ -18,7 +18,7 @@ namespace DeepArch.MLNet;
 /// </remarks>
 public abstract class NetworkOptions
 {
-    /// <summary>Passes over the training data; at least 1. Default 30, unless an estimator's options set their own (the convolutional network 20; the autoencoders and detectors 50; the stacked autoencoder and the forecasters 60; the GAN 200).</summary>
+    /// <summary>Passes over the training data; at least 1. Default 30, unless an estimator's options set their own (sequence-to-sequence 10; the convolutional network 20; the autoencoders and detectors 50; the stacked autoencoder and the forecasters 60; the GAN 200).</summary>
     public int Epochs { get; set; } = 30;
 
     /// <summary>Rows per training mini-batch; at least 1.</summary>

@@ -54,7 +54,7 @@ public sealed class RecurrentNetworkTrainer : SupervisedNetworkTrainer<Recurrent
     internal static string[] TruncationWarnings(int truncatedSteps, int steps)
         => truncatedSteps > 0 && truncatedSteps >= steps
             ? [$"Options.TruncatedSteps ({truncatedSteps}) is not below the sequences' {steps} steps, so nothing is truncated: training backpropagates through " +
-               "every step (as with 0). Set it below the sequence length to train on chunks of that many steps."]
+               "every step (as with 0). Set it below the sequence length to backpropagate through only the last that many steps."]
             : [];
 
     /// <summary>The options that size a recurrent network, as errors name them (shared with the forecasting estimators).</summary>

@@ -129,9 +129,12 @@ public sealed class GenerativeAdversarialNetworkEstimator : NetworkEstimator<Gen
     }
 
     /// <inheritdoc/>
-    /// <inheritdoc/>
     private protected override bool LossFallsWhenTrainingWorks => false;
 
+    /// <summary>None: the generator's output is its own column and the discriminator is never scored, so no feature column name collides (a conditional GAN's multiclass task does not name its graph outputs).</summary>
+    private protected override IEnumerable<string> GraphOutputNames(Options options, FitData data) => [];
+
+    /// <inheritdoc/>
     private protected override string? WarmStartRefusal
         => "a GAN's model holds its generator's weight average and not the optimizers' balance between the two networks; train it again with more Options.Epochs.";
 

@@ -113,7 +113,12 @@ public class CancellationTests(ITestOutputHelper output)
         Assert.True(running.Wait(Patience), "The first Fit never reached its first epoch.");
 
         var secondFit = Task.Run(() => second.Fit(data));
-        Thread.Sleep(200); // the second Fit reads its rows, then waits for the lock
+        var waiting = Stopwatch.StartNew();
+        while (DeepArch.Trainers.TorchRuntime.TrainingWaiters == 0 && waiting.Elapsed < Patience && !secondFit.IsCompleted)
+        {
+            Thread.Sleep(5); // until the second Fit has read its rows and waits for the lock
+        }
+        Assert.Equal(1, DeepArch.Trainers.TorchRuntime.TrainingWaiters);
         var clock = Stopwatch.StartNew();
         stopWaiting.Cancel();
         var error = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => secondFit.WaitAsync(Patience));

@@ -207,9 +207,12 @@ public class ConvolutionalNetworkTests(DigitsCnnFixture digits, ITestOutputHelpe
 
         using var planar = ml.MulticlassClassification.Trainers.ConvolutionalNetwork("Label", "Features", [3, 4, 4], epochs: 1).Fit(ImageColumn(ml, [3, 4, 4]));
         using var grey = ml.MulticlassClassification.Trainers.ConvolutionalNetwork("Label", "Features", [1, 4, 4], epochs: 1).Fit(ImageColumn(ml, [4, 4]));
+        // [1, K]: DeepArch's own vector outputs (a reconstruction, a GAN's samples) and ApplyOnnxModel's, a flat vector in all but name.
+        using var flat = ml.MulticlassClassification.Trainers.ConvolutionalNetwork("Label", "Features", [1, 4, 4], epochs: 1).Fit(ImageColumn(ml, [1, 16]));
 
         Assert.Single(planar.History.Epochs);
         Assert.Single(grey.History.Epochs);
+        Assert.Single(flat.History.Epochs);
     }
 
     /// <summary>Eight labelled rows whose Features column has the given dimensions (as ExtractPixels types its column).</summary>
