@@ -22,7 +22,7 @@ namespace DeepArch.Trainers.Training;
 /// </para>
 /// <para>
 /// A checkpoint records a fingerprint of what it trained: the objective, the networks' architectures and input shapes, the
-/// options that shape the run (seed, batch size, optimizer, learning rate, schedule, shuffling, validation, early stopping) and a
+/// weights they started from (a warm start's initial model), the options that shape the run (seed, batch size, optimizer, learning rate, schedule, shuffling, validation, early stopping) and a
 /// SHA-256 of the training and validation rows. Resuming with anything else, or from a damaged checkpoint, is an error that names
 /// the folder; it never restarts silently. <see cref="TrainingOptions.Epochs"/> may grow between runs: the resumed run trains on.
 /// </para>
@@ -53,7 +53,8 @@ internal sealed class TrainingCheckpoints
         int BestEpoch, double BestLoss, int EpochsWithoutImprovement, bool HasBest);
 
     /// <summary>
-    /// The fingerprint of a run: the objective, its networks, the options that shape training, and the data's SHA-256.
+    /// The fingerprint of a run: the objective, its networks and the weights they start from, the options that shape training,
+    /// and the data's SHA-256.
     /// </summary>
     public static string Fingerprint(TrainingObjective objective, TrainingOptions options, TrainingSet train, TrainingSet? validation)
     {
@@ -89,6 +90,10 @@ internal sealed class TrainingCheckpoints
         {
             Add(JsonSerializer.Serialize(network.Architecture, LayerSpecJson.Options) + Shapes.Format(network.InputShape));
         }
+        // The weights training starts from: a run that continues a fitted model (warm start) starts from that model's, which the
+        // seed and the architecture do not determine; without them, a folder holding a finished run of other starting weights
+        // handed back that run as if it were this one.
+        sha.AppendData(Networks.NetworkState.Write(objective.Networks));
         Add(string.Join(" ", options.Seed, options.BatchSize, options.Optimizer, TrainingOptions.Format(options.LearningRate), TrainingOptions.Format(options.WeightDecay),
             TrainingOptions.Format(options.AdamBeta1), TrainingOptions.Format(options.AdamBeta2), TrainingOptions.Format(options.Momentum), options.Shuffle,
             TrainingOptions.Format(options.ValidationFraction), options.EarlyStoppingPatience, TrainingOptions.Format(options.EarlyStoppingMinDelta),
@@ -185,7 +190,7 @@ internal sealed class TrainingCheckpoints
         if (state.Fingerprint != _fingerprint)
         {
             throw new InvalidDataException(
-                $"The checkpoint in '{folder}' was written for another run (other networks, options that shape training, or other rows): " +
+                $"The checkpoint in '{folder}' was written for another run (other networks or starting weights, such as another initial model, options that shape training, or other rows): " +
                 "resume with the options and data that wrote it, or point CheckpointDirectory at an empty folder to start over.");
         }
         try

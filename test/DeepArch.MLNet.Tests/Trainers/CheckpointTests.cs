@@ -48,6 +48,33 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal(6, resumed.History.Epochs.Count);
     }
 
+    /// <summary>
+    /// Warm start into a folder that holds the finished run it started from: the run's fingerprint did not cover the starting
+    /// weights, so that run came back as the "continued" model, untrained, with its epochs counted twice (an outside probe).
+    /// Now the folder is another run's, and Fit says so.
+    /// </summary>
+    [Fact]
+    public void A_warm_start_never_takes_the_checkpoint_of_the_run_it_continues()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Datasets.DigitRows.Take(300).ToArray();
+        var keys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(rows));
+        var data = keys.Transform(ml.Data.LoadFromEnumerable(rows));
+        var trainer = ml.MulticlassClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+        {
+            HiddenLayers = [16], Epochs = 2, Seed = 7, CheckpointDirectory = _folder,
+        });
+        using var first = trainer.Fit(data);
+
+        var error = Assert.Throws<InvalidDataException>(() => trainer.Fit(data, first));
+
+        Assert.Contains("was written for another run (other networks or starting weights, such as another initial model", error.Message);
+        Directory.Delete(_folder, recursive: true);
+        using var continued = trainer.Fit(data, first);
+        Assert.Equal(4, continued.History.Epochs.Count);
+        Assert.True(continued.History.Epochs[^1].TrainLoss < first.History.Epochs[^1].TrainLoss);
+    }
+
     [Fact]
     public void Options_that_cannot_resume_say_so()
     {
