@@ -141,7 +141,7 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
         }
         if (options.ClassWeights is { } classWeights)
         {
-            data = data with { Train = data.Train.WithWeights(ExplicitWeights(data.Train, ClassTargets(classWeights, data.Task!))) };
+            data = data with { Train = data.Train.WithWeights(ExplicitWeights(data.Train, ClassTargets(classWeights, data.Task!), data.TrainingRows)) };
         }
         if (initial is not null)
         {
@@ -195,13 +195,25 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
         }
         int total = counts.Values.Sum();
         var weights = new float[set.Count];
+        var training = HeldOutAside(set, rows);
         for (int r = 0; r < set.Count; r++)
         {
-            // A class only in held-out rows weighs as a class of one row; it never reaches training.
-            float balance = (float)total / (counts.Count * counts.GetValueOrDefault(set.Targets[r], 1));
+            // Rows held out for validation (ValidationFraction) keep their own weight: the validation loss is not weighted by class.
+            float balance = training[r] ? (float)total / (counts.Count * counts.GetValueOrDefault(set.Targets[r], 1)) : 1;
             weights[r] = (set.Weights?[r] ?? 1) * balance;
         }
         return weights;
+    }
+
+    /// <summary>Which rows of <paramref name="set"/> train (all, when <paramref name="rows"/> is null: nothing is held out).</summary>
+    private static bool[] HeldOutAside(TrainingSet set, IReadOnlyList<int>? rows)
+    {
+        var training = new bool[set.Count];
+        foreach (int r in rows ?? Enumerable.Range(0, set.Count))
+        {
+            training[r] = true;
+        }
+        return training;
     }
 
     /// <summary>The training target (class index, or 0/1) of each class value of <see cref="NetworkTrainerOptions.ClassWeights"/>, with its weight.</summary>
@@ -220,8 +232,12 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
     }
 
     /// <summary>Each row's weight times its class's weight (1 for a class not listed).</summary>
-    private static float[] ExplicitWeights(TrainingSet set, Dictionary<float, float> classWeights)
-        => Enumerable.Range(0, set.Count).Select(r => (set.Weights?[r] ?? 1) * classWeights.GetValueOrDefault(set.Targets[r], 1f)).ToArray();
+    private static float[] ExplicitWeights(TrainingSet set, Dictionary<float, float> classWeights, IReadOnlyList<int>? rows)
+    {
+        // As BalancedWeights: rows held out for validation keep their own weight.
+        var training = HeldOutAside(set, rows);
+        return Enumerable.Range(0, set.Count).Select(r => (set.Weights?[r] ?? 1) * (training[r] ? classWeights.GetValueOrDefault(set.Targets[r], 1f) : 1f)).ToArray();
+    }
 
     /// <summary>How a recurrent trainer's feature column holds time steps.</summary>
     /// <param name="FeaturesPerStep">Values per step.</param>

@@ -54,6 +54,12 @@ public sealed class TrainingLoop
         {
             (train, validation) = Split(train, Options.ValidationFraction, Options.Seed);
             heldOut = validation.Count;
+            if (train.Weights is { } weights && !weights.Any(w => w > 0))
+            {
+                throw new ArgumentException(
+                    $"Every training row left after ValidationFraction held out {heldOut} rows has weight 0: nothing would be learned. " +
+                    "Give weight to some of the rows that train, or give validation data instead.", "ValidationFraction");
+            }
         }
         if (validation is not null)
         {
@@ -266,12 +272,13 @@ public sealed class TrainingLoop
     {
         SetTraining(objective, true);
         var sums = new double[objective.LossNames.Count];
+        double total = 0;
         using var batches = train.Shuffled(shuffler, Options.Shuffle, Options.BatchSize).GetEnumerator();
         for (int batch = 1; ; batch++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             double[] losses;
-            long size;
+            double size;
             using (NewDisposeScope())
             {
                 if (!batches.MoveNext())
@@ -279,7 +286,9 @@ public sealed class TrainingLoop
                     break;
                 }
                 var rows = batches.Current;
-                size = rows.Features.shape[0];
+                // A weighted batch's losses are means weighted within it: the epoch's mean weighs each batch by its weight sum, so
+                // that it is sum(w * loss) / sum(w) over the rows (a weight of 2 counts as the row twice), not a mean of batch means.
+                size = rows.Weights is { } w ? w.sum().item<float>() : rows.Features.shape[0];
                 foreach (var optimizer in optimizers)
                 {
                     optimizer.zero_grad();
@@ -294,9 +303,10 @@ public sealed class TrainingLoop
                 }
                 sums[i] += losses[i] * size;
             }
+            total += size;
             Notify(callback => callback.OnBatchEnd(epoch, batch, losses[0]));
         }
-        return sums.Select(s => s / train.Count).ToArray();
+        return sums.Select(s => total > 0 ? s / total : 0).ToArray();
     }
 
     /// <summary>Each named loss's mean over <paramref name="data"/>, in eval mode, without gradients.</summary>
@@ -305,6 +315,7 @@ public sealed class TrainingLoop
         SetTraining(objective, false);
         using var _ = no_grad();
         var sums = new double[objective.LossNames.Count];
+        double total = 0;
         using var batches = data.InOrder(Options.BatchSize).GetEnumerator();
         while (true)
         {
@@ -313,15 +324,18 @@ public sealed class TrainingLoop
             {
                 break;
             }
-            long size = batches.Current.Features.shape[0];
+            // Weighted as the training epoch's mean (RunEpoch): each batch by its weight sum.
+            long rows = batches.Current.Features.shape[0];
+            float? weight = batches.Current.Weights is { } w ? w.sum().item<float>() : null;
+            total += weight ?? rows;
             double[] losses = objective.EvaluateBatch(batches.Current);
             for (int i = 0; i < losses.Length; i++)
             {
                 // A batch's loss is a float: weighted in float, as the loop always has, so validation losses keep their bits.
-                sums[i] += (float)losses[i] * size;
+                sums[i] += weight is { } batchWeight ? (float)losses[i] * (double)batchWeight : (float)losses[i] * rows;
             }
         }
-        return sums.Select(s => s / data.Count).ToArray();
+        return sums.Select(s => total > 0 ? s / total : 0).ToArray();
     }
 
     private void Notify(Action<TrainingCallback> call)

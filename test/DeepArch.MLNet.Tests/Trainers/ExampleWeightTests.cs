@@ -205,6 +205,56 @@ public class ExampleWeightTests(ITestOutputHelper output)
         public void Schema() => Trainer.GetOutputSchema(DeepArch.MLNet.SchemaShapes.Create(Data.Schema));
     }
 
+    /// <summary>
+    /// A weighted loss over several batches is sum(w * loss) / sum(w) over the rows: rows of weight 0 add nothing and a weight of 2
+    /// counts as the row twice. Each batch's weighted mean was averaged by row count, so a batch of zero weights counted as a
+    /// loss of 0 over 32 rows (an outside probe: validation loss 1.4996 where the weighted rows alone give 2.2494).
+    /// </summary>
+    [Fact]
+    public void A_weighted_validation_loss_over_several_batches_is_the_rows_weighted_mean()
+    {
+        var ml = new MLContext(seed: 1);
+        var digits = Datasets.DigitRows.Take(200).ToArray();
+        NineRow Row(Datasets.DigitRow d, float weight) => new() { Features = d.Features.Select(v => v / 16f).ToArray(), IsNine = d.Label == 9, Weight = weight };
+        var train = ml.Data.LoadFromEnumerable(digits[..100].Select(d => Row(d, 1)));
+        var rest = digits[100..];
+        var zeroFirst = ml.Data.LoadFromEnumerable(rest[..32].Select(d => Row(d, 0)).Concat(rest[32..].Select(d => Row(d, 1))));
+        var withoutThem = ml.Data.LoadFromEnumerable(rest[32..].Select(d => Row(d, 1)));
+        var doubled = ml.Data.LoadFromEnumerable(rest[..32].Select(d => Row(d, 2)).Concat(rest[32..].Select(d => Row(d, 1))));
+        var twice = ml.Data.LoadFromEnumerable(rest[..32].Concat(rest[..32]).Concat(rest[32..]).Select(d => Row(d, 1)));
+        double ValidationLoss(IDataView validation)
+        {
+            using var model = ml.BinaryClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+            {
+                LabelColumnName = "IsNine", ExampleWeightColumnName = "Weight", HiddenLayers = [8], Epochs = 1, BatchSize = 32, Seed = 3,
+            }).Fit(train, validation);
+            return model.History.Epochs[0].ValidationLoss!.Value;
+        }
+
+        double zero = ValidationLoss(zeroFirst), without = ValidationLoss(withoutThem), two = ValidationLoss(doubled), repeated = ValidationLoss(twice);
+        output.WriteLine($"validation loss: 32 rows at weight 0 {zero:G6}, those rows left out {without:G6}; 32 rows at weight 2 {two:G6}, given twice {repeated:G6}");
+
+        Assert.Equal(without, zero, 1e-5);
+        Assert.Equal(repeated, two, 1e-5);
+    }
+
+    /// <summary>Weight only on the rows ValidationFraction holds out: nothing would train, silently before (every epoch's loss 0).</summary>
+    [Fact]
+    public void Training_rows_all_of_weight_0_after_the_validation_split_are_refused()
+    {
+        var ml = new MLContext(seed: 1);
+        var digits = Datasets.DigitRows.Take(100).ToArray();
+        var heldOut = DeepArch.Trainers.Training.TrainingLoop.ValidationRows(digits.Length, 0.5, 3).ToHashSet();
+        var data = ml.Data.LoadFromEnumerable(digits.Select((d, i) => new NineRow { Features = d.Features, IsNine = d.Label == 9, Weight = heldOut.Contains(i) ? 1 : 0 }));
+
+        var error = Assert.Throws<ArgumentException>(() => ml.BinaryClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+        {
+            LabelColumnName = "IsNine", ExampleWeightColumnName = "Weight", ValidationFraction = 0.5, Seed = 3, Epochs = 1,
+        }).Fit(data));
+
+        Assert.Contains("Every training row left after ValidationFraction held out 50 rows has weight 0", error.Message);
+    }
+
     private sealed class NineRow
     {
         [VectorType(64)]
