@@ -181,10 +181,12 @@ internal static class TrainingDataReader
         // A batch's loss is sum(w * loss) / sum(w): weights near float's limit (any finite weight is allowed) would overflow both
         // sums into NaN. Only their ratios matter, so weights above 1e30 are all scaled down until the largest is 1e30, no further:
         // scaled to 1, the others could fall under the loss's 1e-12 floor on sum(w) and their batches stop training.
+        // At the other end, weights all below 1e-6 are scaled up until the largest is 1: a batch's sum of weights of 1e-14 fell
+        // under that floor, and the model and its reported loss changed with the weights' scale (ML.NET's weights are scale-free).
         float largest = values.Max();
-        if (largest > 1e30f)
+        float factor = largest > 1e30f ? largest / 1e30f : largest < 1e-6f ? largest : 1;
+        if (factor != 1)
         {
-            float factor = largest / 1e30f;
             for (int i = 0; i < values.Length; i++)
             {
                 values[i] /= factor;

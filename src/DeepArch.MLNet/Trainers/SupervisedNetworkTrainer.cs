@@ -141,7 +141,12 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
         }
         if (options.ClassWeights is { } classWeights)
         {
-            data = data with { Train = data.Train.WithWeights(ExplicitWeights(data.Train, ClassTargets(classWeights, data.Task!), data.TrainingRows)) };
+            float[] weights = ExplicitWeights(data.Train, ClassTargets(classWeights, data.Task!), data.TrainingRows);
+            if (!weights.Any(w => w > 0))
+            {
+                throw new ArgumentException("Options.ClassWeights gives every training row weight 0: nothing would be learned. Give some class a positive weight.", "Options.ClassWeights");
+            }
+            data = data with { Train = data.Train.WithWeights(weights) };
         }
         if (initial is not null)
         {
@@ -220,12 +225,19 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
     private static Dictionary<float, float> ClassTargets(IReadOnlyDictionary<string, float> classWeights, PredictionTask task)
     {
         var targets = new Dictionary<float, float>();
+        var names = new Dictionary<float, string>();
         foreach (var (value, weight) in classWeights)
         {
             float target = task is MulticlassTask multiclass
                 ? multiclass.Keys.KeyOf(value, "Options.ClassWeights") - 1
                 : bool.TryParse(value, out bool flag) ? (flag ? 1 : 0)
                 : throw new ArgumentException($"Options.ClassWeights names '{value}', but a binary label's classes are 'true' and 'false'.", "Options.ClassWeights");
+            if (names.TryGetValue(target, out string? other))
+            {
+                // "True" and "true" name one binary class: one of the two weights would win silently.
+                throw new ArgumentException($"Options.ClassWeights names one class twice, as '{other}' and as '{value}'.", "Options.ClassWeights");
+            }
+            names[target] = value;
             targets[target] = weight;
         }
         return targets;

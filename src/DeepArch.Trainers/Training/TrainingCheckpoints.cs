@@ -53,6 +53,27 @@ internal sealed class TrainingCheckpoints
         int BestEpoch, double BestLoss, int EpochsWithoutImprovement, bool HasBest);
 
     /// <summary>
+    /// Creates the folder and writes and deletes a file in it, before the first epoch: a folder that cannot hold checkpoints (a path
+    /// naming a file, a read-only or virtual file system) failed at the first save, after an epoch of training, with the file
+    /// system's own error.
+    /// </summary>
+    /// <exception cref="ArgumentException">The folder cannot be created or written; the message names it and CheckpointDirectory.</exception>
+    public void CheckWritable()
+    {
+        try
+        {
+            Directory.CreateDirectory(_directory);
+            string probe = Path.Combine(_directory, $".probe-{Guid.NewGuid():N}");
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+        {
+            throw new ArgumentException($"The checkpoint folder '{_directory}' (CheckpointDirectory) cannot be written: {e.Message}", "CheckpointDirectory", e);
+        }
+    }
+
+    /// <summary>
     /// The fingerprint of a run: the objective, its networks and the weights they start from, the options that shape training,
     /// and the data's SHA-256.
     /// </summary>

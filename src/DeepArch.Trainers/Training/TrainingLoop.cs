@@ -81,6 +81,7 @@ public sealed class TrainingLoop
                 throw new ArgumentException($"{objective.GetType().Name} keeps state outside its networks and optimizers, so it cannot be checkpointed yet: set CheckpointDirectory to null.", nameof(objective));
             }
             checkpoints = new TrainingCheckpoints(checkpointDirectory, TrainingCheckpoints.Fingerprint(objective, Options, train, validation));
+            checkpoints.CheckWritable();
         }
         if (Options.EarlyStoppingPatience > 0 && validation is null)
         {

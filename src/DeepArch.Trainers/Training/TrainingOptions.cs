@@ -131,6 +131,13 @@ public sealed class TrainingOptions
             $"must be 0 (as many rows as 64 MiB hold) or at least two batches ({2L * BatchSize} rows for BatchSize {BatchSize})");
         Check(CheckpointEvery >= 1, nameof(CheckpointEvery), CheckpointEvery, "must be at least 1");
         Schedule!.Validate($"{owner}.{nameof(Schedule)}");
+        if (Schedule is CosineAnnealing cosine && cosine.MinimumRate > LearningRate)
+        {
+            // The "annealing" would raise the rate from LearningRate to MinimumRate over the run.
+            string name = $"{owner}.{nameof(Schedule)}.{nameof(CosineAnnealing.MinimumRate)}";
+            throw new ArgumentOutOfRangeException(name, cosine.MinimumRate,
+                $"{name} must not exceed {owner}.{nameof(LearningRate)} ({Format(LearningRate)}), or the rate rises over the run; got {Format(cosine.MinimumRate)}.");
+        }
 
         void Check(bool ok, string name, object value, string rule)
         {

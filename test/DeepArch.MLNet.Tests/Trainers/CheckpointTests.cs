@@ -75,6 +75,39 @@ public sealed class CheckpointTests : IDisposable
         Assert.True(continued.History.Epochs[^1].TrainLoss < first.History.Epochs[^1].TrainLoss);
     }
 
+    /// <summary>A folder that cannot hold checkpoints failed at the first save, after an epoch, with the file system's own error.</summary>
+    [Fact]
+    public void A_checkpoint_folder_that_cannot_be_written_is_refused_before_the_first_epoch()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Datasets.DigitRows.Take(100).ToArray();
+        var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(rows)).Transform(ml.Data.LoadFromEnumerable(rows));
+        Directory.CreateDirectory(_folder);
+        string file = Path.Combine(_folder, "a-file");
+        File.WriteAllText(file, "not a folder");
+        var epochs = new List<DeepArch.Trainers.EpochReport>();
+
+        var error = Assert.Throws<ArgumentException>(() => ml.MulticlassClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+        {
+            HiddenLayers = [8], Epochs = 2, Seed = 1, CheckpointDirectory = file, Progress = new Progress(epochs.Add),
+        }).Fit(data));
+
+        Assert.StartsWith($"The checkpoint folder '{file}' (CheckpointDirectory) cannot be written:", error.Message);
+        Assert.Empty(epochs);
+    }
+
+    [Fact]
+    public void A_cosine_schedule_whose_minimum_is_above_the_learning_rate_is_refused()
+    {
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new MLContext().MulticlassClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+        {
+            LearningRate = 1e-3, Schedule = new DeepArch.Trainers.CosineAnnealing(MinimumRate: 0.1),
+        }));
+
+        Assert.Equal("Options.Schedule.MinimumRate", error.ParamName);
+        Assert.StartsWith("Options.Schedule.MinimumRate must not exceed Options.LearningRate (0.001)", error.Message);
+    }
+
     [Fact]
     public void Options_that_cannot_resume_say_so()
     {

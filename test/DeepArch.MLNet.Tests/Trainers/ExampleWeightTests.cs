@@ -111,6 +111,19 @@ public class ExampleWeightTests(ITestOutputHelper output)
         Assert.Contains("a binary label's classes are 'true' and 'false'", Assert.Throws<ArgumentException>(() =>
             ml.BinaryClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options { LabelColumnName = "IsNine", ClassWeights = new Dictionary<string, float> { ["yes"] = 2 } })
                 .Fit(trainView)).Message);
+        // One class named twice ("True" and "true"), and every class at weight 0: both named by the option (a probe found one weight
+        // winning silently, and the internal parameter 'weights' named).
+        var twice = Assert.Throws<ArgumentException>(() => ml.BinaryClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+        {
+            LabelColumnName = "IsNine", ClassWeights = new Dictionary<string, float> { ["True"] = 2, ["true"] = 5 },
+        }).Fit(trainView));
+        Assert.Equal("Options.ClassWeights", twice.ParamName);
+        Assert.Contains("names one class twice, as 'True' and as 'true'", twice.Message);
+        var none = Assert.Throws<ArgumentException>(() => ml.BinaryClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+        {
+            LabelColumnName = "IsNine", ClassWeights = new Dictionary<string, float> { ["true"] = 0, ["false"] = 0 },
+        }).Fit(trainView));
+        Assert.Equal("Options.ClassWeights", none.ParamName);
     }
 
     [Fact]
@@ -155,6 +168,24 @@ public class ExampleWeightTests(ITestOutputHelper output)
 
         Assert.All(huge, s => Assert.True(float.IsFinite(s)));
         Assert.Equal(scaled, huge);
+    }
+
+    /// <summary>
+    /// Weights all below 1e-6 are scaled up until the largest is 1 (a probe's weights of 1e-14 and 1e-20 changed the model and its
+    /// reported loss: a batch's weight sum fell under the loss's 1e-12 floor). Weights are scale-free, as in ML.NET.
+    /// </summary>
+    [Fact]
+    public void Tiny_weights_train_the_model_their_ratios_do()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Datasets.DigitRows.Take(80).Select(r => new NineRow { Features = r.Features, IsNine = r.Label == 9, Weight = r.Label == 9 ? 3e-20f : 1e-20f }).ToArray();
+        var ratios = rows.Select(r => new NineRow { Features = r.Features, IsNine = r.IsNine, Weight = r.Weight / 3e-20f }).ToArray();
+        var test = ml.Data.LoadFromEnumerable(rows.Take(20).ToArray());
+
+        float[] tiny = FiveEpochScores(ml, ml.Data.LoadFromEnumerable(rows), test, o => o.ExampleWeightColumnName = "Weight");
+        float[] scaled = FiveEpochScores(ml, ml.Data.LoadFromEnumerable(ratios), test, o => o.ExampleWeightColumnName = "Weight");
+
+        Assert.Equal(scaled, tiny);
     }
 
     /// <summary>
