@@ -30,7 +30,8 @@ namespace DeepArch.Trainers.Training;
 internal sealed class TrainingCheckpoints
 {
     /// <summary>The format of the state file this DeepArch writes and reads.</summary>
-    private const int Format = 1;
+    /// <summary>2: the state records each file's SHA-256 (format 1's checkpoints resumed from a flipped weight silently).</summary>
+    private const int Format = 2;
     private const string LatestFile = "latest", StateFile = "state.json";
 
     private static readonly JsonSerializerOptions Json = new()
@@ -50,7 +51,7 @@ internal sealed class TrainingCheckpoints
 
     /// <summary>What a checkpoint holds besides the tensors.</summary>
     internal sealed record State(int Format, string Fingerprint, int Epoch, bool Ended, StopReason StopReason, List<EpochReport> History,
-        int BestEpoch, double BestLoss, int EpochsWithoutImprovement, bool HasBest);
+        int BestEpoch, double BestLoss, int EpochsWithoutImprovement, bool HasBest, Dictionary<string, string>? Files = null);
 
     /// <summary>
     /// Creates the folder and writes and deletes a file in it, before the first epoch: a folder that cannot hold checkpoints (a path
@@ -154,7 +155,9 @@ internal sealed class TrainingCheckpoints
             {
                 File.WriteAllBytes(Path.Combine(temporary, "rng.bin"), rng.data<byte>().ToArray());
             }
-            File.WriteAllText(Path.Combine(temporary, StateFile), JsonSerializer.Serialize(state with { Format = Format, Fingerprint = _fingerprint }, Json));
+            // Each file's SHA-256 in the state: a byte changed in a weight file is damage, not a checkpoint to resume from.
+            var files = Directory.EnumerateFiles(temporary).ToDictionary(f => Path.GetFileName(f), f => Sha256(f), StringComparer.Ordinal);
+            File.WriteAllText(Path.Combine(temporary, StateFile), JsonSerializer.Serialize(state with { Format = Format, Fingerprint = _fingerprint, Files = files }, Json));
             string target = Path.Combine(_directory, name);
             if (Directory.Exists(target))
             {
@@ -184,6 +187,10 @@ internal sealed class TrainingCheckpoints
     public (State State, List<Dictionary<string, Tensor>>? Best)? TryLoad(IReadOnlyList<Network> networks, IReadOnlyList<optim.Optimizer> optimizers)
     {
         string pointer = Path.Combine(_directory, LatestFile);
+        if (Directory.Exists(pointer))
+        {
+            throw Damaged(_directory, new InvalidDataException($"'{LatestFile}' is a folder, not the file naming the latest checkpoint."));
+        }
         if (!File.Exists(pointer))
         {
             return null;
@@ -216,6 +223,14 @@ internal sealed class TrainingCheckpoints
         }
         try
         {
+            CheckState(state, networks.Count, optimizers.Count);
+            foreach (var (file, sha) in state.Files!)
+            {
+                if (Sha256(Path.Combine(folder, file)) != sha)
+                {
+                    throw new InvalidDataException($"its file '{file}' does not match the SHA-256 its state records.");
+                }
+            }
             List<Dictionary<string, Tensor>>? best = state.HasBest ? [] : null;
             for (int i = 0; i < networks.Count; i++)
             {
@@ -248,10 +263,37 @@ internal sealed class TrainingCheckpoints
             }
             return (state, best);
         }
-        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or InvalidOperationException or EndOfStreamException or FormatException)
+        catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or InvalidOperationException or EndOfStreamException or FormatException
+            or UnauthorizedAccessException)
         {
             throw Damaged(folder, e);
         }
+    }
+
+    /// <summary>The state's fields within their bounds, and every file the restore reads recorded with its SHA-256.</summary>
+    private static void CheckState(State state, int networks, int optimizers)
+    {
+        if (state.History is null || state.History.Any(r => r is null) || state.Epoch < 1 || state.History.Count != state.Epoch
+            || state.BestEpoch < 0 || state.BestEpoch > state.Epoch || state.EpochsWithoutImprovement < 0 || state.EpochsWithoutImprovement > state.Epoch
+            || !Enum.IsDefined(state.StopReason))
+        {
+            throw new InvalidDataException($"its state is inconsistent (epoch {state.Epoch}, {state.History?.Count.ToString() ?? "no"} history entries, best epoch {state.BestEpoch}).");
+        }
+        var expected = Enumerable.Range(0, networks).Select(i => $"network-{i}.bin")
+            .Concat(state.HasBest ? Enumerable.Range(0, networks).Select(i => $"best-{i}.bin") : [])
+            .Concat(Enumerable.Range(0, optimizers).Select(i => $"optimizer-{i}.bin"))
+            .Append("rng.bin");
+        if (state.Files is null || expected.Any(f => !state.Files.ContainsKey(f))
+            || state.Files.Keys.Any(f => f.Length == 0 || f != Path.GetFileName(f) || f is "." or ".." || f == StateFile))
+        {
+            throw new InvalidDataException("its state does not record the SHA-256 of every file it restores.");
+        }
+    }
+
+    private static string Sha256(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream));
     }
 
     /// <summary>DeepArch's optimizers (Adam and SGD) keep their state in TorchSharp's <c>OptimizerHelper</c>, which saves and loads it.</summary>

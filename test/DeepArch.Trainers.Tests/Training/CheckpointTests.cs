@@ -92,4 +92,36 @@ public sealed class CheckpointTests : IDisposable
 
         Assert.Throws<ArgumentOutOfRangeException>(() => new TrainingOptions { CheckpointEvery = 0 }.Validate());
     }
+
+    /// <summary>
+    /// Damage that leaves a file readable: a flipped bit in a weight (it resumed silently, from weights of 5e35), a state whose
+    /// epoch disagrees with its history (an index error, or negative epochs trained), 'latest' made a folder (a raw IOException).
+    /// </summary>
+    [Fact]
+    public void A_checkpoint_changed_but_still_readable_is_damaged()
+    {
+        Train(Options(epochs: 2, folder: _folder));
+        string folder = Path.Combine(_folder, "epoch-00002");
+        string weights = Path.Combine(folder, "network-0.bin");
+        byte[] original = File.ReadAllBytes(weights);
+        byte[] flipped = (byte[])original.Clone();
+        flipped[^3] ^= 0x40;
+        File.WriteAllBytes(weights, flipped);
+        var bit = Assert.Throws<InvalidDataException>(() => Train(Options(epochs: 2, folder: _folder)));
+        Assert.Contains("its file 'network-0.bin' does not match the SHA-256 its state records", bit.Message);
+        File.WriteAllBytes(weights, original);
+
+        string statePath = Path.Combine(folder, "state.json");
+        string state = File.ReadAllText(statePath);
+        File.WriteAllText(statePath, System.Text.RegularExpressions.Regex.Replace(state, "\"Epoch\":\\s*2", "\"Epoch\": 99"));
+        var epoch = Assert.Throws<InvalidDataException>(() => Train(Options(epochs: 2, folder: _folder)));
+        Assert.Contains("its state is inconsistent (epoch 99, 2 history entries", epoch.Message);
+        File.WriteAllText(statePath, state);
+        Assert.Equal(2, Train(Options(epochs: 2, folder: _folder)).History.Epochs.Count);
+
+        string latest = Path.Combine(_folder, "latest");
+        File.Delete(latest);
+        Directory.CreateDirectory(latest);
+        Assert.Contains("'latest' is a folder", Assert.Throws<InvalidDataException>(() => Train(Options(epochs: 2, folder: _folder))).Message);
+    }
 }
