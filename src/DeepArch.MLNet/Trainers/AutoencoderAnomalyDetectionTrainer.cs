@@ -163,19 +163,23 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
             return base.Train(options, networks, data, training);
         }
         TrainingHistory? first = null;
+        // The model keeps the first network's history: the run logs (CSV, TensorBoard) and Progress describe that network; the
+        // others report to mlContext.Log only, as "network 2, epoch ...", so that no log mixes the networks' epochs.
+        var others = training.Callbacks.OfType<LogProgress>().FirstOrDefault()?.ForStage("network", training.Epochs, firstNumber: 2);
         for (int member = 0; member < networks.Count; member++)
         {
-            var memberTraining = member == 0 ? training : MemberOptions(training, member);
-            var history = new TrainingLoop(memberTraining).Fit(options.CreateObjective(networks[member]), data.Train, data.Validation, options.Progress, options.CancellationToken);
+            var memberTraining = member == 0 ? training : MemberOptions(training, member, others is null ? [] : [others]);
+            var history = new TrainingLoop(memberTraining).Fit(options.CreateObjective(networks[member]), data.Train, data.Validation,
+                member == 0 ? options.Progress : null, options.CancellationToken);
             first ??= history;
         }
         return first!;
     }
 
-    /// <summary>The training options of ensemble member <paramref name="member"/> (0 is the first): the seed after, the member's checkpoint folder.</summary>
-    private static TrainingOptions MemberOptions(TrainingOptions training, int member)
+    /// <summary>The training options of ensemble member <paramref name="member"/> (0 is the first): the seed after, the member's checkpoint folder, and <paramref name="callbacks"/>.</summary>
+    private static TrainingOptions MemberOptions(TrainingOptions training, int member, IEnumerable<TrainingCallback> callbacks)
     {
-        var options = training.Copy();
+        var options = training.Copy(callbacks);
         options.Seed = unchecked(training.Seed + member);
         options.CheckpointDirectory = training.CheckpointDirectory is { } folder ? Path.Combine(folder, $"member-{member + 1}") : null;
         return options;

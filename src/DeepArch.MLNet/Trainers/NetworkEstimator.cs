@@ -265,9 +265,12 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         /// The same log for another stage of the training, of <paramref name="stageEpochs"/> epochs each time it runs: its lines read
         /// "<paramref name="stageName"/> 1", "<paramref name="stageName"/> 2"... (a stacked autoencoder's pretraining, level by level).
         /// </summary>
-        public LogProgress ForStage(string stageName, int stageEpochs) => new(log, name, stageEpochs, stageName);
+        public LogProgress ForStage(string stageName, int stageEpochs, int firstNumber = 1) => new(log, name, stageEpochs, stageName) { FirstNumber = firstNumber };
 
-        private string Stage => stage is null ? "" : $"{stage} {_ended + 1}, ";
+        /// <summary>The number of the stage's first training ("network 2" for an ensemble's second network).</summary>
+        public int FirstNumber { get; init; } = 1;
+
+        private string Stage => stage is null ? "" : $"{stage} {FirstNumber + _ended}, ";
 
         public override void OnBatchEnd(int epoch, int batch, double loss) => _start ??= loss;
 

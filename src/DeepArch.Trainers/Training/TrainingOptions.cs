@@ -100,10 +100,18 @@ public sealed class TrainingOptions
     public int ShuffleBufferRows { get; set; }
 
     /// <summary>Hooks called at the start and end of training, epochs and batches.</summary>
-    public IList<TrainingCallback> Callbacks { get; } = new List<TrainingCallback>();
+    public IList<TrainingCallback> Callbacks { get; private set; } = new List<TrainingCallback>();
 
     /// <summary>A copy of these options, sharing their callbacks and schedule (which a run does not change).</summary>
     internal TrainingOptions Copy() => (TrainingOptions)MemberwiseClone();
+
+    /// <summary>A copy of these options with <paramref name="callbacks"/> instead of theirs.</summary>
+    internal TrainingOptions Copy(IEnumerable<TrainingCallback> callbacks)
+    {
+        var copy = Copy();
+        copy.Callbacks = callbacks.ToList();
+        return copy;
+    }
 
     /// <summary>Checks every option, naming the first one out of range.</summary>
     /// <param name="owner">How the options are named in messages, e.g. <c>Options</c>.</param>

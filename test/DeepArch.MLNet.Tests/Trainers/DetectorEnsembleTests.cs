@@ -48,6 +48,46 @@ public class DetectorEnsembleTests
         Assert.Equal(4, ensemble.History.Epochs.Count); // the first member's
     }
 
+    /// <summary>
+    /// The run logs and Progress describe the first network, whose history the model keeps; the others report to mlContext.Log as
+    /// "network 2", "network 3". The CSV held the last network's losses while History held the first's, TensorBoard got one
+    /// file per network under the same tags, and Progress numbered the epochs 1..4 three times (an outside probe).
+    /// </summary>
+    [Fact]
+    public void An_ensembles_run_logs_and_progress_describe_the_network_whose_history_it_keeps()
+    {
+        var ml = new MLContext(seed: 1);
+        var lines = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Info) { lock (lines) { lines.Add(e.Message); } } };
+        var (trainRows, _) = AutoencoderAnomalyDetectionTests.Split();
+        string csv = Path.Combine(Path.GetTempPath(), $"deeparch-ensemble-{Guid.NewGuid():N}.csv");
+        var reports = new List<DeepArch.Trainers.EpochReport>();
+        var options = Options(seed: 5, ensembleSize: 3);
+        options.HistoryCsvPath = csv;
+        options.Progress = new OnEpoch(reports.Add);
+        try
+        {
+            using var ensemble = ml.AnomalyDetection.Trainers.Autoencoder(options).Fit(ml.Data.LoadFromEnumerable(trainRows.Take(200)));
+
+            string[] rows = File.ReadAllLines(csv)[1..];
+            Assert.Equal(ensemble.History.Epochs.Count, rows.Length);
+            Assert.Equal(ensemble.History.Epochs.Select(e => e.TrainLoss.ToString("R", System.Globalization.CultureInfo.InvariantCulture)), rows.Select(r => r.Split(',')[1]));
+            Assert.Equal(ensemble.History.Epochs.Select(e => e.TrainLoss), reports.Select(r => r.TrainLoss));
+            Assert.Single(lines, l => l.Contains("AutoencoderAnomalyDetection: epoch 4/4", StringComparison.Ordinal));
+            Assert.Single(lines, l => l.Contains("AutoencoderAnomalyDetection: network 2, epoch 4/4", StringComparison.Ordinal));
+            Assert.Single(lines, l => l.Contains("AutoencoderAnomalyDetection: network 3, epoch 4/4", StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(csv);
+        }
+    }
+
+    private sealed class OnEpoch(Action<DeepArch.Trainers.EpochReport> report) : IProgress<DeepArch.Trainers.EpochReport>
+    {
+        public void Report(DeepArch.Trainers.EpochReport value) => report(value);
+    }
+
     [Fact]
     public void An_ensemble_saves_loads_and_continues_like_one_detector()
     {
