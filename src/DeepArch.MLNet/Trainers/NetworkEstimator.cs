@@ -274,6 +274,8 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
 
         public override void OnBatchEnd(int epoch, int batch, double loss) => _start ??= loss;
 
+        public override void OnWarning(string message) => log.Warning(MessageSensitivity.None, $"{name}: {Stage}{message}");
+
         public override void OnEpochEnd(EpochReport report)
         {
             _firstEpoch ??= report.Epoch;

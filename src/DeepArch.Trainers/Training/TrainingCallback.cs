@@ -30,4 +30,9 @@ public abstract class TrainingCallback
     public virtual void OnTrainingEnd(TrainingHistory history)
     {
     }
+
+    /// <summary>Called when the run does something the caller may not expect, such as resuming a checkpoint of more epochs than asked for.</summary>
+    public virtual void OnWarning(string message)
+    {
+    }
 }

@@ -24,7 +24,9 @@ namespace DeepArch.Trainers.Training;
 /// A checkpoint records a fingerprint of what it trained: the objective, the networks' architectures and input shapes, the
 /// weights they started from (a warm start's initial model), the options that shape the run (seed, batch size, optimizer, learning rate, schedule, shuffling, validation, early stopping) and a
 /// SHA-256 of the training and validation rows. Resuming with anything else, or from a damaged checkpoint, is an error that names
-/// the folder; it never restarts silently. <see cref="TrainingOptions.Epochs"/> may grow between runs: the resumed run trains on.
+/// the folder; it never restarts silently. <see cref="TrainingOptions.Epochs"/> may grow between runs: the resumed run trains on
+/// (except under <see cref="CosineAnnealing"/>, whose rates depend on the run's length: there Epochs is part of the fingerprint);
+/// fewer epochs than the checkpoint holds give the checkpoint's model, with a warning.
 /// </para>
 /// </remarks>
 internal sealed class TrainingCheckpoints
@@ -120,6 +122,11 @@ internal sealed class TrainingCheckpoints
             TrainingOptions.Format(options.AdamBeta1), TrainingOptions.Format(options.AdamBeta2), TrainingOptions.Format(options.Momentum), options.Shuffle,
             TrainingOptions.Format(options.ValidationFraction), options.EarlyStoppingPatience, TrainingOptions.Format(options.EarlyStoppingMinDelta),
             TrainingOptions.Format(options.GradientClipNorm), options.Schedule.GetType().Name, JsonSerializer.Serialize(options.Schedule, options.Schedule.GetType())));
+        if (options.Schedule is CosineAnnealing)
+        {
+            // Its rate at every epoch depends on the run's length: resumed with other Epochs, the rates would jump midway.
+            Add($"epochs {options.Epochs}");
+        }
         AddSet(train);
         AddSet(validation);
         return Convert.ToHexStringLower(sha.GetHashAndReset());

@@ -180,6 +180,12 @@ public sealed class TrainingLoop
             {
                 // Resume: the state as it was after the checkpoint's epoch; the shuffler and the schedule replay the epochs before.
                 reports.AddRange(resumed.State.History);
+                if (resumed.State.Epoch > Options.Epochs)
+                {
+                    Notify(callback => callback.OnWarning(
+                        $"the checkpoint in CheckpointDirectory holds {resumed.State.Epoch} epochs, more than the {Options.Epochs} asked for: the model is the checkpoint's. " +
+                        "Point CheckpointDirectory at an empty folder to train fewer epochs."));
+                }
                 (bestState, bestLoss, bestEpoch, epochsWithoutImprovement) = (resumed.Best, resumed.State.BestLoss, resumed.State.BestEpoch, resumed.State.EpochsWithoutImprovement);
                 stopReason = resumed.State.StopReason;
                 firstEpoch = resumed.State.Ended ? int.MaxValue : resumed.State.Epoch + 1;

@@ -96,6 +96,32 @@ public sealed class CheckpointTests : IDisposable
         Assert.Empty(epochs);
     }
 
+    /// <summary>
+    /// Epochs changed between a run and its resume: fewer than the checkpoint holds returned its model silently, and a cosine
+    /// schedule's rates jumped midway when Epochs grew (an outside probe). Now the first warns, and under a cosine schedule another
+    /// Epochs is another run.
+    /// </summary>
+    [Fact]
+    public void Resuming_with_other_epochs_warns_or_under_a_cosine_schedule_is_another_run()
+    {
+        var ml = new MLContext(seed: 1);
+        var warnings = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning) { lock (warnings) { warnings.Add(e.Message); } } };
+        var rows = Datasets.DigitRows.Take(100).ToArray();
+        var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(rows)).Transform(ml.Data.LoadFromEnumerable(rows));
+        MultilayerPerceptronTrainer Trainer(int epochs, string folder, DeepArch.Trainers.LearningRateSchedule? schedule = null) => ml.MulticlassClassification.Trainers.MultilayerPerceptron(
+            new MultilayerPerceptronTrainer.Options { HiddenLayers = [8], Epochs = epochs, Seed = 1, CheckpointDirectory = folder, Schedule = schedule ?? new DeepArch.Trainers.ConstantLearningRate() });
+
+        using var four = Trainer(4, _folder).Fit(data);
+        using var two = Trainer(2, _folder).Fit(data);
+        Assert.Equal(4, two.History.Epochs.Count);
+        Assert.Contains(warnings, w => w.Contains("holds 4 epochs, more than the 2 asked for: the model is the checkpoint's", StringComparison.Ordinal));
+
+        string cosine = Path.Combine(_folder, "cosine");
+        using var short_ = Trainer(4, cosine, new DeepArch.Trainers.CosineAnnealing()).Fit(data);
+        Assert.Contains("was written for another run", Assert.Throws<InvalidDataException>(() => Trainer(8, cosine, new DeepArch.Trainers.CosineAnnealing()).Fit(data)).Message);
+    }
+
     [Fact]
     public void A_cosine_schedule_whose_minimum_is_above_the_learning_rate_is_refused()
     {
