@@ -191,7 +191,7 @@ public static partial class DeepArchCatalog
     /// </summary>
     /// <param name="catalog">The anomaly-detection trainers catalog.</param>
     /// <param name="featureColumnName">The feature column: a known-size vector of <c>Single</c>, scaled (e.g. <c>NormalizeMinMax</c>).</param>
-    /// <param name="layerSizes">The hidden sizes, then the code size (smaller than the input); null gives [32, 8].</param>
+    /// <param name="layerSizes">The hidden sizes, then the code size (smaller than the input); null gives [32, 8], or [2n, n / 2] for an input of n = 2 to 8 values.</param>
     /// <param name="contamination">The expected fraction of anomalies in the training data, in (0, 0.5].</param>
     /// <param name="epochs">Passes over the training data.</param>
     /// <param name="batchSize">Rows per mini-batch.</param>
@@ -199,12 +199,14 @@ public static partial class DeepArchCatalog
     public static AutoencoderAnomalyDetectionTrainer Autoencoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
         string featureColumnName = "Features", int[]? layerSizes = null, double contamination = 0.05, int epochs = 50, int batchSize = 32,
         double learningRate = 1e-2)
-        => catalog.Autoencoder(WithTraining(new AutoencoderAnomalyDetectionTrainer.Options
+    {
+        var options = new AutoencoderAnomalyDetectionTrainer.Options { FeatureColumnName = featureColumnName, Contamination = contamination };
+        if (layerSizes is not null)
         {
-            FeatureColumnName = featureColumnName,
-            LayerSizes = layerSizes ?? [32, 8],
-            Contamination = contamination,
-        }, epochs, batchSize, learningRate));
+            options.LayerSizes = layerSizes; // null keeps the default, scaled down to inputs of 8 values or fewer
+        }
+        return catalog.Autoencoder(WithTraining(options, epochs, batchSize, learningRate));
+    }
 
     /// <summary>An autoencoder anomaly detector, with every option (kind, threshold source, standardized error, feature contributions...).</summary>
     public static AutoencoderAnomalyDetectionTrainer Autoencoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
@@ -218,7 +220,7 @@ public static partial class DeepArchCatalog
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="outputColumnName">The code column to add: a known-size vector of <c>Single</c> of the code size.</param>
     /// <param name="inputColumnName">The column to encode: <c>Single</c> or a known-size vector of <c>Single</c>, scaled; null means <paramref name="outputColumnName"/>.</param>
-    /// <param name="layerSizes">The encoder's hidden sizes, then the code size; null gives [32, 8].</param>
+    /// <param name="layerSizes">The encoder's hidden sizes, then the code size; null gives [32, 8], or [2n, n / 2] for an input of n = 2 to 8 values.</param>
     /// <param name="kind">Which autoencoder to train.</param>
     /// <param name="epochs">Passes over the training data.</param>
     /// <param name="batchSize">Rows per mini-batch.</param>
@@ -270,7 +272,10 @@ public static partial class DeepArchCatalog
     {
         options.OutputColumnName = output;
         options.InputColumnName = input;
-        options.LayerSizes = layerSizes ?? [32, 8];
+        if (layerSizes is not null)
+        {
+            options.LayerSizes = layerSizes; // null keeps the default, scaled down to inputs of 8 values or fewer
+        }
         options.Kind = kind;
         return WithTraining(options, epochs, batchSize, learningRate);
     }

@@ -112,7 +112,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
         ConvolutionalShape.Check(options.Kind, options.ImageShape, feature, featureSize);
         int codeSize = options.Kind == AutoencoderKind.Convolutional
             ? Shapes.Size(ConvolutionalAutoencoder.CodeShape(options.ImageShape!, options.ConvolutionalFilters))
-            : options.LayerSizes[^1];
+            : options.LayerSizesFor(featureSize)[^1];
         if (codeSize >= featureSize && options.Kind == AutoencoderKind.Convolutional)
         {
             // LayerSizes plays no part here: the code is the last convolution's channels on the image halved once per level.
@@ -124,7 +124,7 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
         }
         if (codeSize >= featureSize)
         {
-            throw new ArgumentOutOfRangeException($"Options.{nameof(Options.LayerSizes)}", Shapes.Format(options.LayerSizes),
+            throw new ArgumentOutOfRangeException($"Options.{nameof(Options.LayerSizes)}", Shapes.Format(options.LayerSizesFor(featureSize)),
                 $"Options.LayerSizes must end with a code size smaller than the input: the code size is {codeSize} but feature column '{feature.Name}' has {featureSize} values " +
                 "(an undercomplete autoencoder; a code as large as the input can learn the identity).");
         }

@@ -30,9 +30,29 @@ public abstract class AutoencoderOptions : NetworkOptions
     /// <summary>
     /// The encoder's hidden sizes, then the code size (last); the input size comes from the column the autoencoder reads. Each at
     /// least 1. The code must be smaller than the input for the <see cref="AutoencoderKind.Deep"/>, <see cref="AutoencoderKind.Tied"/>
-    /// and <see cref="AutoencoderKind.Variational"/> kinds (undercomplete); sparse and denoising codes may be larger.
+    /// and <see cref="AutoencoderKind.Variational"/> kinds (undercomplete); sparse and denoising codes may be larger. Default [32, 8];
+    /// left at its default on an input of 2 to 8 values, where a code of 8 would not be smaller than the input, the autoencoder
+    /// takes [2n, n / 2] for n values instead (at least [4, 1]: [8, 2] for 4 values).
     /// </summary>
-    public IReadOnlyList<int> LayerSizes { get; set; } = [32, 8];
+    public IReadOnlyList<int> LayerSizes
+    {
+        get => _layerSizes;
+        set
+        {
+            _layerSizes = value;
+            _layerSizesGiven = true;
+        }
+    }
+
+    private IReadOnlyList<int> _layerSizes = [32, 8];
+    private bool _layerSizesGiven;
+
+    /// <summary>
+    /// The sizes the autoencoder takes for an input of <paramref name="inputSize"/> values: <see cref="LayerSizes"/> as set, or at its
+    /// default the default scaled down to an input of 8 values or fewer (on 2-D data [32, 8] made every simple overload refuse it).
+    /// </summary>
+    internal IReadOnlyList<int> LayerSizesFor(int inputSize)
+        => _layerSizesGiven || inputSize > _layerSizes[^1] || inputSize < 2 ? _layerSizes : [Math.Max(4, 2 * inputSize), Math.Max(1, inputSize / 2)];
 
     /// <summary>The hidden layers' activation.</summary>
     public ActivationKind Activation { get; set; } = ActivationKind.ReLU;
@@ -118,7 +138,7 @@ public abstract class AutoencoderOptions : NetworkOptions
 
     private protected override void CopyLists()
     {
-        LayerSizes = LayerSizes?.ToArray()!;
+        _layerSizes = _layerSizes?.ToArray()!; // the backing field: a copy keeps whether LayerSizes was set
         ImageShape = ImageShape?.ToArray();
         ConvolutionalFilters = ConvolutionalFilters?.ToArray();
     }
@@ -141,8 +161,8 @@ public abstract class AutoencoderOptions : NetworkOptions
     };
 
     /// <summary>The network these options make for an input of <paramref name="inputSize"/> values, and the options that size it.</summary>
-    internal NetworkPlan Plan(int inputSize) => new(CreateSpec([inputSize, .. LayerSizes]), Kind == AutoencoderKind.Convolutional
+    internal NetworkPlan Plan(int inputSize) => new(CreateSpec([inputSize, .. LayerSizesFor(inputSize)]), Kind == AutoencoderKind.Convolutional
         ? new($"Options.ConvolutionalFilters {Shapes.Format(ConvolutionalFilters ?? ConvolutionalAutoencoder.DefaultFilters)} on Options.ImageShape {Shapes.Format(ImageShape!)}",
             "Options.ConvolutionalFilters or Options.ImageShape")
-        : new($"Options.LayerSizes {Shapes.Format(LayerSizes)} on {inputSize} features", "Options.LayerSizes", "Options.BatchNorm"));
+        : new($"Options.LayerSizes {Shapes.Format(LayerSizesFor(inputSize))} on {inputSize} features", "Options.LayerSizes", "Options.BatchNorm"));
 }

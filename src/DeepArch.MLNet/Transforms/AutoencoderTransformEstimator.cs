@@ -48,10 +48,11 @@ public abstract class AutoencoderTransformEstimator<TOptions> : NetworkEstimator
     {
         var (column, size) = FeatureColumn.Resolve(train.Schema, o.InputColumn, "input");
         ConvolutionalShape.Check(o.Kind, o.ImageShape, column, size);
-        int code = o.LayerSizes[^1];
+        var layerSizes = o.LayerSizesFor(size);
+        int code = layerSizes[^1];
         if (o.Kind is AutoencoderKind.Deep or AutoencoderKind.Tied or AutoencoderKind.Variational && code >= size)
         {
-            throw new ArgumentOutOfRangeException("Options.LayerSizes", $"[{string.Join(", ", o.LayerSizes)}]",
+            throw new ArgumentOutOfRangeException("Options.LayerSizes", $"[{string.Join(", ", layerSizes)}]",
                 $"Options.LayerSizes ends with a code size of {code}, which must be smaller than the {size} values of input column '{column.Name}' " +
                 $"for the {o.Kind} kind (an undercomplete autoencoder); choose a code size below {size}, or the Sparse or Denoising kind.");
         }
