@@ -118,8 +118,20 @@ internal sealed class PerformanceReport(BenchOptions options, TextWriter log)
                       $"TorchSharp {MachineInfo.VersionOf("TorchSharp")}, libtorch {PackageVersion("libtorch-cpu-linux-x64")} (libtorch-cpu-linux-x64 in Directory.Packages.props)");
         sb.AppendLine($"- PyTorch {Shell("/usr/bin/python3", "-c", "import torch; print(torch.__version__)")} (Debian python3-torch, /usr/bin/python3), " +
                       $"OpenBLAS {Shell("dpkg-query", "-W", "-f=${Version}", "libopenblas0-pthread")} (libopenblas0-pthread)");
-        sb.AppendLine($"- Threading environment: {MachineInfo.ThreadingEnvironment()}; DeepArch git {MachineInfo.GitState(AppContext.BaseDirectory)}");
+        sb.AppendLine($"- Threading environment: {MachineInfo.ThreadingEnvironment()}; DeepArch git {MeasuredGitState(dir)}");
         sb.AppendLine();
+    }
+
+    /// <summary>
+    /// The commit the run measured, as its steps' reports recorded it when they ran: a report rendered again later (the
+    /// <c>report</c> verb) must not name the commit checked out then.
+    /// </summary>
+    private static string MeasuredGitState(string dir)
+    {
+        var states = Directory.EnumerateFiles(dir, "*.md")
+            .SelectMany(f => System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(f), @"DeepArch git ([0-9a-f]{7,40} \([^)]*\))").Select(m => m.Groups[1].Value))
+            .Distinct().ToList();
+        return states.Count > 0 ? string.Join("; ", states) : $"{MachineInfo.GitState(AppContext.BaseDirectory)} (at report time; the steps' reports record none)";
     }
 
     private static string PackageVersion(string id)
