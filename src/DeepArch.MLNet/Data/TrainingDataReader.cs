@@ -177,7 +177,15 @@ internal static class TrainingDataReader
         {
             throw new InvalidOperationException($"Example weight column '{weight.Name}' is 0 in all {weights.Count} rows; at least one row must count.");
         }
-        float[] values = weights.ToArray();
+        return Rescaled(weights.ToArray());
+    }
+
+    /// <summary>
+    /// <paramref name="values"/> scaled, in place, so that the largest is at most 1e30 and, when all are below 1e-6, 1 (weights are
+    /// scale-free; the loss is a weighted mean). Also applied to the weights class weighting computes.
+    /// </summary>
+    internal static float[] Rescaled(float[] values)
+    {
         // A batch's loss is sum(w * loss) / sum(w): weights near float's limit (any finite weight is allowed) would overflow both
         // sums into NaN. Only their ratios matter, so weights above 1e30 are all scaled down until the largest is 1e30, no further:
         // scaled to 1, the others could fall under the loss's 1e-12 floor on sum(w) and their batches stop training.

@@ -376,12 +376,13 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
         /// How many autoencoders the detector trains, each from its own seed (the detector's seed, then the next ones), and
         /// averages: <c>Score</c> is the mean of their scores, each computed as one autoencoder's would be (with its own error
         /// scale under <see cref="StandardizeError"/>), and the threshold is chosen on that mean. One network's AUC depends on its
-        /// seed more than a detector should; 10 (default) keeps the spread over seeds within 0.01 on the bundled digits, at about
+        /// seed more than a detector should; 10 (default) brings the spread over seeds near 0.01 on the bundled digits, at about
         /// ten times one network's training time, and scoring computes ten networks per row. Measured with the digits' split of seed 1 and ten training seeds
-        /// (docs/quality-presets-ensemble.md): ROC AUC 0.8949 ± 0.0227 with one network, 0.9078 ± 0.0122 with 5 and
-        /// 0.9130 ± 0.0085 with 10 (5-9 against 1); 0.9927 ± 0.0022 and 0.9966 ± 0.0010 with 1 and 10 (0-4 against 7); Fit took
-        /// 0.2 s with one network and 2.1 s with 10. Set 1 for one network (the fastest to train and score). From 1 to 32. The
-        /// training history is the first autoencoder's; a warm start continues every one, and needs the initial model's size
+        /// (docs/quality-presets-ensemble.md, every candidate on the same seeds): ROC AUC 0.8949 ± 0.0227 with one network, 0.9178 ± 0.0149 with 5 and
+        /// 0.9155 ± 0.0111 with 10 (5-9 against 1); 0.9927 ± 0.0022 and 0.9970 ± 0.0007 with 1 and 10 (0-4 against 7); Fit took
+        /// 0.3 s with one network and 2.3 s with 10. Set 1 for one network (the fastest to train and score). From 1 to 32. The
+        /// training history is the first autoencoder's, and <c>Progress</c>, <c>HistoryCsvPath</c> and <c>TensorBoardDirectory</c>
+        /// describe that one (the others report to <c>mlContext.Log</c> as "network 2"...); a warm start continues every one, and needs the initial model's size
         /// (another size is an <see cref="ArgumentException"/> naming <c>initialModel</c> and this option).
         /// </summary>
         public int EnsembleSize { get; set; } = 10;

@@ -175,6 +175,11 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         var plan = Plan(options, data);
         var networks = plan.Others.Prepend(plan).Select(p => (p.Architecture, p.InputShape ?? [data.InputSize])).ToList();
         var initialState = initialInfo is null ? null : InitialState(initialInfo, networks);
+        if (initialInfo?.TrainingState is { } startingState)
+        {
+            // A warm start's checkpoints belong to runs from this initial model only.
+            training.StartingState = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(startingState));
+        }
         if (initialState is not null)
         {
             // The initial model's networks, with the statistics their layers took from its training data.
@@ -265,7 +270,8 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         /// The same log for another stage of the training, of <paramref name="stageEpochs"/> epochs each time it runs: its lines read
         /// "<paramref name="stageName"/> 1", "<paramref name="stageName"/> 2"... (a stacked autoencoder's pretraining, level by level).
         /// </summary>
-        public LogProgress ForStage(string stageName, int stageEpochs, int firstNumber = 1) => new(log, name, stageEpochs, stageName) { FirstNumber = firstNumber };
+        public LogProgress ForStage(string stageName, int stageEpochs, int firstNumber = 1)
+            => new(log, name, stageEpochs, stageName) { FirstNumber = firstNumber, WarnWhenLossRises = WarnWhenLossRises };
 
         /// <summary>The number of the stage's first training ("network 2" for an ensemble's second network).</summary>
         public int FirstNumber { get; init; } = 1;

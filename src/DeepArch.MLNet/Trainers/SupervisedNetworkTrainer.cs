@@ -137,16 +137,17 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
     {
         if (options.BalanceClasses)
         {
-            data = data with { Train = data.Train.WithWeights(BalancedWeights(data.Train, data.TrainingRows)) };
+            data = data with { Train = data.Train.WithWeights(TrainingDataReader.Rescaled(BalancedWeights(data.Train, data.TrainingRows))) };
         }
         if (options.ClassWeights is { } classWeights)
         {
             float[] weights = ExplicitWeights(data.Train, ClassTargets(classWeights, data.Task!), data.TrainingRows);
-            if (!weights.Any(w => w > 0))
+            var training = HeldOutAside(data.Train, data.TrainingRows);
+            if (!Enumerable.Range(0, weights.Length).Any(r => training[r] && weights[r] > 0))
             {
                 throw new ArgumentException("Options.ClassWeights gives every training row weight 0: nothing would be learned. Give some class a positive weight.", "Options.ClassWeights");
             }
-            data = data with { Train = data.Train.WithWeights(weights) };
+            data = data with { Train = data.Train.WithWeights(TrainingDataReader.Rescaled(weights)) };
         }
         if (initial is not null)
         {

@@ -32,7 +32,7 @@ namespace DeepArch.Trainers.Training;
 internal sealed class TrainingCheckpoints
 {
     /// <summary>The format of the state file this DeepArch writes and reads.</summary>
-    /// <summary>2: the state records each file's SHA-256 (format 1's checkpoints resumed from a flipped weight silently).</summary>
+    /// <remarks>2: the state records each file's SHA-256 (format 1's checkpoints resumed from a flipped weight silently).</remarks>
     private const int Format = 2;
     private const string LatestFile = "latest", StateFile = "state.json";
 
@@ -114,10 +114,11 @@ internal sealed class TrainingCheckpoints
         {
             Add(JsonSerializer.Serialize(network.Architecture, LayerSpecJson.Options) + Shapes.Format(network.InputShape));
         }
-        // The weights training starts from: a run that continues a fitted model (warm start) starts from that model's, which the
-        // seed and the architecture do not determine; without them, a folder holding a finished run of other starting weights
-        // handed back that run as if it were this one.
-        sha.AppendData(Networks.NetworkState.Write(objective.Networks));
+        // A run that continues a fitted model (warm start) starts from that model's weights, which the seed and the architecture
+        // do not determine: without them, a folder holding a finished run of other starting weights handed back that run as if it
+        // were this one. (A fresh run's starting weights follow from the seed; a retried run's networks may hold a cancelled
+        // run's weights, which the checkpoint then replaces.)
+        Add($"starting from {options.StartingState ?? "the seed"}");
         Add(string.Join(" ", options.Seed, options.BatchSize, options.Optimizer, TrainingOptions.Format(options.LearningRate), TrainingOptions.Format(options.WeightDecay),
             TrainingOptions.Format(options.AdamBeta1), TrainingOptions.Format(options.AdamBeta2), TrainingOptions.Format(options.Momentum), options.Shuffle,
             TrainingOptions.Format(options.ValidationFraction), options.EarlyStoppingPatience, TrainingOptions.Format(options.EarlyStoppingMinDelta),
@@ -220,12 +221,14 @@ internal sealed class TrainingCheckpoints
         }
         if (state.Format != Format)
         {
-            throw new InvalidDataException($"The checkpoint in '{folder}' has format {state.Format}; this DeepArch reads format {Format}.");
+            throw new InvalidDataException($"The checkpoint in '{folder}' has format {state.Format}; this DeepArch reads format {Format}: " +
+                "resume it with the DeepArch that wrote it, or point CheckpointDirectory at an empty folder to start over.");
         }
         if (state.Fingerprint != _fingerprint)
         {
             throw new InvalidDataException(
-                $"The checkpoint in '{folder}' was written for another run (other networks or starting weights, such as another initial model, options that shape training, or other rows): " +
+                $"The checkpoint in '{folder}' was written for another run (other networks or starting weights, such as another initial model, options that shape training " +
+                "(under a cosine schedule, Epochs too), or other rows): " +
                 "resume with the options and data that wrote it, or point CheckpointDirectory at an empty folder to start over.");
         }
         try

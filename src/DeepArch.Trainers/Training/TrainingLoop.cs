@@ -54,6 +54,12 @@ public sealed class TrainingLoop
         {
             (train, validation) = Split(train, Options.ValidationFraction, Options.Seed);
             heldOut = validation.Count;
+            if (validation.Weights is { } heldOutWeights && !heldOutWeights.Any(w => w > 0))
+            {
+                throw new ArgumentException(
+                    $"Every one of the {heldOut} rows ValidationFraction held out has weight 0: the validation loss would be 0 at every epoch. " +
+                    "Give weight to some of them, choose another fraction, or give validation data instead.", "ValidationFraction");
+            }
             if (train.Weights is { } weights && !weights.Any(w => w > 0))
             {
                 throw new ArgumentException(

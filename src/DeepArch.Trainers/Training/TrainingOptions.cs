@@ -83,10 +83,17 @@ public sealed class TrainingOptions
 
     /// <summary>
     /// A folder to write the training state to (<see cref="CheckpointEvery"/>) and to resume from: when it holds a checkpoint of
-    /// the same run (networks, options that shape training, data), <c>Fit</c> continues after its epoch and ends with exactly the
-    /// model an uninterrupted run gives; a checkpoint of another run, or a damaged one, is an error. Null (default): no checkpoints.
+    /// the same run (networks, <see cref="StartingState"/>, options that shape training, data; under <see cref="CosineAnnealing"/>
+    /// also <see cref="Epochs"/>), <c>Fit</c> continues after its epoch and ends with exactly the model an uninterrupted run gives;
+    /// a checkpoint of another run, or a damaged one, is an error. Null (default): no checkpoints.
     /// </summary>
     public string? CheckpointDirectory { get; set; }
+
+    /// <summary>
+    /// For a run that starts from weights the seed does not give (a warm start's initial model), their SHA-256: part of the
+    /// checkpoint fingerprint, so that a checkpoint of a run from other starting weights is another run's. Null: the seed's.
+    /// </summary>
+    public string? StartingState { get; set; }
 
     /// <summary>Epochs between checkpoints (the last epoch, and an early stop, always write one); at least 1.</summary>
     public int CheckpointEvery { get; set; } = 1;

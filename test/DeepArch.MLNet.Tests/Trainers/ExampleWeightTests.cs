@@ -124,6 +124,13 @@ public class ExampleWeightTests(ITestOutputHelper output)
             LabelColumnName = "IsNine", ClassWeights = new Dictionary<string, float> { ["true"] = 0, ["false"] = 0 },
         }).Fit(trainView));
         Assert.Equal("Options.ClassWeights", none.ParamName);
+        // The same with rows held out: they keep their own weight, but the rows that train weigh 0 (a review: the held-out rows
+        // passed the check and the loop blamed ValidationFraction).
+        var heldOut = Assert.Throws<ArgumentException>(() => ml.BinaryClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+        {
+            LabelColumnName = "IsNine", ValidationFraction = 0.2, ClassWeights = new Dictionary<string, float> { ["true"] = 0, ["false"] = 0 },
+        }).Fit(trainView));
+        Assert.Equal("Options.ClassWeights", heldOut.ParamName);
     }
 
     [Fact]
@@ -267,6 +274,23 @@ public class ExampleWeightTests(ITestOutputHelper output)
 
         Assert.Equal(without, zero, 1e-5);
         Assert.Equal(repeated, two, 1e-5);
+    }
+
+    /// <summary>Weight 0 on every row ValidationFraction holds out: the validation loss was 0 at every epoch, silently.</summary>
+    [Fact]
+    public void Held_out_rows_all_of_weight_0_are_refused()
+    {
+        var ml = new MLContext(seed: 1);
+        var digits = Datasets.DigitRows.Take(100).ToArray();
+        var heldOut = DeepArch.Trainers.Training.TrainingLoop.ValidationRows(digits.Length, 0.5, 3).ToHashSet();
+        var data = ml.Data.LoadFromEnumerable(digits.Select((d, i) => new NineRow { Features = d.Features, IsNine = d.Label == 9, Weight = heldOut.Contains(i) ? 0 : 1 }));
+
+        var error = Assert.Throws<ArgumentException>(() => ml.BinaryClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
+        {
+            LabelColumnName = "IsNine", ExampleWeightColumnName = "Weight", ValidationFraction = 0.5, Seed = 3, Epochs = 1,
+        }).Fit(data));
+
+        Assert.Contains("Every one of the 50 rows ValidationFraction held out has weight 0", error.Message);
     }
 
     /// <summary>Weight only on the rows ValidationFraction holds out: nothing would train, silently before (every epoch's loss 0).</summary>
