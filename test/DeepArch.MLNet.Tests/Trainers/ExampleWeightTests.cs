@@ -276,38 +276,27 @@ public class ExampleWeightTests(ITestOutputHelper output)
         Assert.Equal(repeated, two, 1e-5);
     }
 
-    /// <summary>Weight 0 on every row ValidationFraction holds out: the validation loss was 0 at every epoch, silently.</summary>
-    [Fact]
-    public void Held_out_rows_all_of_weight_0_are_refused()
+    /// <summary>
+    /// Weight 0 on every row ValidationFraction holds out (the validation loss read 0 at every epoch, silently), or on every row
+    /// that trains (nothing was learned, every epoch's loss 0): both refused, naming ValidationFraction.
+    /// </summary>
+    [Theory]
+    [InlineData(true, "Every one of the 50 rows ValidationFraction held out has weight 0")]
+    [InlineData(false, "Every training row left after ValidationFraction held out 50 rows has weight 0")]
+    public void A_validation_split_that_leaves_one_side_all_of_weight_0_is_refused(bool heldOutWeighZero, string expected)
     {
         var ml = new MLContext(seed: 1);
         var digits = Datasets.DigitRows.Take(100).ToArray();
         var heldOut = DeepArch.Trainers.Training.TrainingLoop.ValidationRows(digits.Length, 0.5, 3).ToHashSet();
-        var data = ml.Data.LoadFromEnumerable(digits.Select((d, i) => new NineRow { Features = d.Features, IsNine = d.Label == 9, Weight = heldOut.Contains(i) ? 0 : 1 }));
+        var data = ml.Data.LoadFromEnumerable(digits.Select((d, i) => new NineRow { Features = d.Features, IsNine = d.Label == 9, Weight = heldOut.Contains(i) == heldOutWeighZero ? 0 : 1 }));
 
         var error = Assert.Throws<ArgumentException>(() => ml.BinaryClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
         {
             LabelColumnName = "IsNine", ExampleWeightColumnName = "Weight", ValidationFraction = 0.5, Seed = 3, Epochs = 1,
         }).Fit(data));
 
-        Assert.Contains("Every one of the 50 rows ValidationFraction held out has weight 0", error.Message);
-    }
-
-    /// <summary>Weight only on the rows ValidationFraction holds out: nothing would train, silently before (every epoch's loss 0).</summary>
-    [Fact]
-    public void Training_rows_all_of_weight_0_after_the_validation_split_are_refused()
-    {
-        var ml = new MLContext(seed: 1);
-        var digits = Datasets.DigitRows.Take(100).ToArray();
-        var heldOut = DeepArch.Trainers.Training.TrainingLoop.ValidationRows(digits.Length, 0.5, 3).ToHashSet();
-        var data = ml.Data.LoadFromEnumerable(digits.Select((d, i) => new NineRow { Features = d.Features, IsNine = d.Label == 9, Weight = heldOut.Contains(i) ? 1 : 0 }));
-
-        var error = Assert.Throws<ArgumentException>(() => ml.BinaryClassification.Trainers.MultilayerPerceptron(new MultilayerPerceptronTrainer.Options
-        {
-            LabelColumnName = "IsNine", ExampleWeightColumnName = "Weight", ValidationFraction = 0.5, Seed = 3, Epochs = 1,
-        }).Fit(data));
-
-        Assert.Contains("Every training row left after ValidationFraction held out 50 rows has weight 0", error.Message);
+        Assert.Equal("ValidationFraction", error.ParamName);
+        Assert.Contains(expected, error.Message);
     }
 
     private sealed class NineRow
