@@ -183,7 +183,7 @@ internal static partial class ModelArchive
             if (!EntryName().IsMatch(name))
             {
                 throw new InvalidDataException(
-                    $"Zip entry '{Shorten(entry.FullName)}' is not part of an ML.NET model: ML.NET names its entries like 'TransformerChain/Transform_000/Model.key'.");
+                    $"Zip entry '{ModelInfo.Quote(entry.FullName)}' is not part of an ML.NET model: ML.NET names its entries like 'TransformerChain/Transform_000/Model.key'.");
             }
             if (!names.Add(name))
             {
@@ -253,6 +253,5 @@ internal static partial class ModelArchive
     [GeneratedRegex(@"^(?!\.\.?(/|$))[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,127}(/(?!\.\.?(/|$))[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,127}){0,31}$")]
     private static partial Regex EntryName();
 
-    private static string Shorten(string name) => name.Length > 80 ? name[..80] + "..." : name;
 
 }

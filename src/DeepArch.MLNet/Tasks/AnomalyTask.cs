@@ -40,9 +40,12 @@ internal sealed class AnomalyTask : PredictionTask
     public override int NetworkOutputs => FeatureSize;
 
     [JsonIgnore]
-    public override IReadOnlyList<string> OnnxOutputNames => FeatureContributionsColumn is null
-        ? [AutoencoderScoringExport.ScoreOutput, AutoencoderScoringExport.AnomalyOutput]
-        : [AutoencoderScoringExport.ScoreOutput, AutoencoderScoringExport.AnomalyOutput, AutoencoderScoringExport.FeatureShareOutput];
+    public override IReadOnlyList<string> OnnxOutputNames => OutputNames(FeatureContributionsColumn is not null);
+
+    /// <summary>A detector graph's outputs, with feature contributions or without: what the detectors' estimators know before their task exists.</summary>
+    internal static IReadOnlyList<string> OutputNames(bool featureContributions) => featureContributions
+        ? [AutoencoderScoringExport.ScoreOutput, AutoencoderScoringExport.AnomalyOutput, AutoencoderScoringExport.FeatureShareOutput]
+        : [AutoencoderScoringExport.ScoreOutput, AutoencoderScoringExport.AnomalyOutput];
 
     /// <summary>The feature contributions: <c>Vector&lt;Single, F&gt;</c> after either load too.</summary>
     [JsonIgnore]

@@ -101,31 +101,31 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
 
     /// <inheritdoc/>
     private protected override IEnumerable<string> GraphOutputNames(Options options, FitData data)
-        => options.FeatureContributionsColumnName is null
-            ? [AutoencoderScoringExport.ScoreOutput, AutoencoderScoringExport.AnomalyOutput]
-            : [AutoencoderScoringExport.ScoreOutput, AutoencoderScoringExport.AnomalyOutput, AutoencoderScoringExport.FeatureShareOutput];
+        => AnomalyTask.OutputNames(options.FeatureContributionsColumnName is not null);
 
     private protected override FitData Read(Options options, IDataView train, IDataView? validation)
     {
         ThresholdScores.RequireValidation(options.ThresholdSource, validation is not null, "rows");
         var (feature, featureSize) = FeatureColumn.Resolve(train.Schema, options.FeatureColumnName);
         ConvolutionalShape.Check(options.Kind, options.ImageShape, feature, featureSize);
-        int codeSize = options.Kind == AutoencoderKind.Convolutional
-            ? Shapes.Size(ConvolutionalAutoencoder.CodeShape(options.ImageShape!, options.ConvolutionalFilters))
-            : options.LayerSizesFor(featureSize)[^1];
-        if (codeSize >= featureSize && options.Kind == AutoencoderKind.Convolutional)
+        // An undercomplete autoencoder: a code as large as the input can learn the identity.
+        if (options.Kind == AutoencoderKind.Convolutional)
         {
             // LayerSizes plays no part here: the code is the last convolution's channels on the image halved once per level.
             var code = ConvolutionalAutoencoder.CodeShape(options.ImageShape!, options.ConvolutionalFilters);
-            throw new ArgumentOutOfRangeException($"Options.{nameof(Options.ConvolutionalFilters)}", Shapes.Format(options.ConvolutionalFilters ?? ConvolutionalAutoencoder.DefaultFilters),
-                $"Options.ConvolutionalFilters and Options.ImageShape give a code of {Shapes.Format(code)} = {codeSize} values, not fewer than the {featureSize} " +
-                $"values of feature column '{feature.Name}' (an undercomplete autoencoder; a code as large as the input can learn the identity). The code is " +
-                "the last filter count times the image's height and width halved once per filter level: use fewer filters in the last level, or more levels.");
+            int codeSize = Shapes.Size(code);
+            if (codeSize >= featureSize)
+            {
+                throw new ArgumentOutOfRangeException($"Options.{nameof(Options.ConvolutionalFilters)}", Shapes.Format(options.ConvolutionalFilters ?? ConvolutionalAutoencoder.DefaultFilters),
+                    $"Options.ConvolutionalFilters and Options.ImageShape give a code of {Shapes.Format(code)} = {codeSize} values, not fewer than the {featureSize} " +
+                    $"values of feature column '{feature.Name}' (an undercomplete autoencoder; a code as large as the input can learn the identity). The code is " +
+                    "the last filter count times the image's height and width halved once per filter level: use fewer filters in the last level, or more levels.");
+            }
         }
-        if (codeSize >= featureSize)
+        else if (options.LayerSizesFor(featureSize) is var layerSizes && layerSizes[^1] >= featureSize)
         {
-            throw new ArgumentOutOfRangeException($"Options.{nameof(Options.LayerSizes)}", Shapes.Format(options.LayerSizesFor(featureSize)),
-                $"Options.LayerSizes must end with a code size smaller than the input: the code size is {codeSize} but feature column '{feature.Name}' has {featureSize} values " +
+            throw new ArgumentOutOfRangeException($"Options.{nameof(Options.LayerSizes)}", Shapes.Format(layerSizes),
+                $"Options.LayerSizes must end with a code size smaller than the input: the code size is {layerSizes[^1]} but feature column '{feature.Name}' has {featureSize} values " +
                 "(an undercomplete autoencoder; a code as large as the input can learn the identity).");
         }
         var ct = options.CancellationToken;

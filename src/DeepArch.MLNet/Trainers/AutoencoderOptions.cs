@@ -161,8 +161,12 @@ public abstract class AutoencoderOptions : NetworkOptions
     };
 
     /// <summary>The network these options make for an input of <paramref name="inputSize"/> values, and the options that size it.</summary>
-    internal NetworkPlan Plan(int inputSize) => new(CreateSpec([inputSize, .. LayerSizesFor(inputSize)]), Kind == AutoencoderKind.Convolutional
-        ? new($"Options.ConvolutionalFilters {Shapes.Format(ConvolutionalFilters ?? ConvolutionalAutoencoder.DefaultFilters)} on Options.ImageShape {Shapes.Format(ImageShape!)}",
-            "Options.ConvolutionalFilters or Options.ImageShape")
-        : new($"Options.LayerSizes {Shapes.Format(LayerSizesFor(inputSize))} on {inputSize} features", "Options.LayerSizes", "Options.BatchNorm"));
+    internal NetworkPlan Plan(int inputSize)
+    {
+        var sizes = LayerSizesFor(inputSize);
+        return new(CreateSpec([inputSize, .. sizes]), Kind == AutoencoderKind.Convolutional
+            ? new($"Options.ConvolutionalFilters {Shapes.Format(ConvolutionalFilters ?? ConvolutionalAutoencoder.DefaultFilters)} on Options.ImageShape {Shapes.Format(ImageShape!)}",
+                "Options.ConvolutionalFilters or Options.ImageShape")
+            : new($"Options.LayerSizes {Shapes.Format(sizes)} on {inputSize} features", "Options.LayerSizes", "Options.BatchNorm"));
+    }
 }

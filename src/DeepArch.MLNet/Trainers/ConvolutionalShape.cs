@@ -30,20 +30,29 @@ internal static class ConvolutionalShape
         }
     }
 
-    /// <summary>At <c>Fit</c>: the image shape holds as many values as the feature column, laid out as its dimensions say.</summary>
+    /// <summary>At <c>Fit</c>, for the convolutional kind: <see cref="CheckImage"/>.</summary>
     public static void Check(AutoencoderKind kind, IReadOnlyList<int>? imageShape, DataViewSchema.Column feature, int featureSize)
     {
-        if (kind != AutoencoderKind.Convolutional)
+        if (kind == AutoencoderKind.Convolutional)
         {
-            return;
+            CheckImage(imageShape!, feature, featureSize);
         }
-        if (Shapes.Size(imageShape!) != featureSize)
+    }
+
+    /// <summary>
+    /// At <c>Fit</c>, for every estimator with an <c>Options.ImageShape</c> (the convolutional autoencoders, the DCGAN): the image shape
+    /// holds as many values as the feature column, laid out as its dimensions say.
+    /// </summary>
+    public static void CheckImage(IReadOnlyList<int> imageShape, DataViewSchema.Column feature, int featureSize)
+    {
+        long values = imageShape.Aggregate(1L, (a, d) => a * d); // long: a shape read from options may overflow an int
+        if (values != featureSize)
         {
-            throw new ArgumentOutOfRangeException("Options.ImageShape", Shapes.Format(imageShape!),
-                $"Options.ImageShape {Shapes.Format(imageShape!)} holds {Shapes.Size(imageShape!)} values but feature column '{feature.Name}' has {featureSize} " +
+            throw new ArgumentOutOfRangeException("Options.ImageShape", Shapes.Format(imageShape),
+                $"Options.ImageShape {Shapes.Format(imageShape)} holds {values} values but feature column '{feature.Name}' has {featureSize} " +
                 $"({SchemaErrors.Describe(feature.Type)}).");
         }
-        CheckLayout("Options.ImageShape", imageShape!, feature);
+        CheckLayout("Options.ImageShape", imageShape, feature);
     }
 
     /// <summary>

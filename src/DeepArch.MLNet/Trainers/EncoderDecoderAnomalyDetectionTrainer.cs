@@ -46,8 +46,7 @@ public sealed class EncoderDecoderAnomalyDetectionTrainer : NetworkEstimator<Enc
     }
 
     /// <inheritdoc/>
-    private protected override IEnumerable<string> GraphOutputNames(Options options, FitData data)
-        => [AutoencoderScoringExport.ScoreOutput, AutoencoderScoringExport.AnomalyOutput];
+    private protected override IEnumerable<string> GraphOutputNames(Options options, FitData data) => AnomalyTask.OutputNames(featureContributions: false);
 
     private protected override FitData Read(Options o, IDataView train, IDataView? validation)
     {

@@ -55,8 +55,7 @@ public sealed class ForecastingAnomalyDetectionTrainer : NetworkEstimator<Foreca
     }
 
     /// <inheritdoc/>
-    private protected override IEnumerable<string> GraphOutputNames(Options options, FitData data)
-        => [AutoencoderScoringExport.ScoreOutput, AutoencoderScoringExport.AnomalyOutput];
+    private protected override IEnumerable<string> GraphOutputNames(Options options, FitData data) => AnomalyTask.OutputNames(featureContributions: false);
 
     /// <summary>Reads the windows and splits each into its context (the network's input) and the steps it forecasts (the targets).</summary>
     private protected override FitData Read(Options options, IDataView train, IDataView? validation)

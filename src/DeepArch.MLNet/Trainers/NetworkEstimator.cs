@@ -186,13 +186,14 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
             networks = initialState.Select(e => (e.Architecture, e.InputShape)).ToList();
         }
         using var log = _environment.Start(Name);
+        void Warn(string message) => log.Warning(MessageSensitivity.None, $"{Name}: {message}");
         if (options.Device == ComputeDevice.Cuda && device.type == TorchSharp.DeviceType.CPU)
         {
-            log.Warning(MessageSensitivity.None, $"{Name}: Options.Device is Cuda but libtorch has no usable CUDA device here; training on the CPU (Options.FallbackToCpu).");
+            Warn("Options.Device is Cuda but libtorch has no usable CUDA device here; training on the CPU (Options.FallbackToCpu).");
         }
         foreach (string warning in plan.Warnings)
         {
-            log.Warning(MessageSensitivity.None, $"{Name}: {warning}");
+            Warn(warning);
         }
         if (initialInfo is not null)
         {
@@ -224,12 +225,12 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
             var transformer = Export(new Fitted(Name, options, data, built, history, seed, scoring)
             {
                 TrainingState = state,
-                Warn = message => log.Warning(MessageSensitivity.None, $"{Name}: {message}"),
+                Warn = Warn,
             });
             log.Info(MessageSensitivity.None, $"{Name}: exported to ONNX; the transformer scores in batches of {scoring.BatchSize} on {transformer.ScoringDevice}.");
             if (transformer.ScoringDevice != scoring.Device)
             {
-                log.Warning(MessageSensitivity.None, $"{Name}: Options.Device is {scoring.Device} but ONNX Runtime's CUDA execution provider is not usable here; " +
+                Warn($"Options.Device is {scoring.Device} but ONNX Runtime's CUDA execution provider is not usable here; " +
                     "the transformer scores on the CPU (Options.FallbackToCpu).");
             }
             return transformer;

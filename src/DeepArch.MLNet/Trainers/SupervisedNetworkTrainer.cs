@@ -135,15 +135,15 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
     /// <summary>For classifiers with <see cref="NetworkTrainerOptions.BalanceClasses"/>: weighs the training rows by their class's frequency.</summary>
     private protected override FitData Prepare(TOptions options, FitData data, ModelInfo? initial)
     {
-        if (options.BalanceClasses)
+        if (options.BalanceClasses || options.ClassWeights is not null)
         {
-            data = data with { Train = data.Train.WithWeights(TrainingDataReader.Rescaled(BalancedWeights(data.Train, data.TrainingRows))) };
-        }
-        if (options.ClassWeights is { } classWeights)
-        {
-            float[] weights = ExplicitWeights(data.Train, ClassTargets(classWeights, data.Task!), data.TrainingRows);
-            var training = HeldOutAside(data.Train, data.TrainingRows);
-            if (!Enumerable.Range(0, weights.Length).Any(r => training[r] && weights[r] > 0))
+            // Only the rows that train are weighed by class: rows held out for validation (ValidationFraction) keep their own
+            // weight, so the validation loss is not weighted by class.
+            bool[] training = TrainingRowMask(data.Train, data.TrainingRows);
+            var factor = options.ClassWeights is { } classWeights ? ExplicitFactors(ClassTargets(classWeights, data.Task!)) : BalancedFactors(data.Train, training);
+            float[] weights = Enumerable.Range(0, data.Train.Count)
+                .Select(r => (data.Train.Weights?[r] ?? 1) * (training[r] ? factor(data.Train.Targets[r]) : 1f)).ToArray();
+            if (options.ClassWeights is not null && !Enumerable.Range(0, weights.Length).Any(r => training[r] && weights[r] > 0))
             {
                 throw new ArgumentException("Options.ClassWeights gives every training row weight 0: nothing would be learned. Give some class a positive weight.", "Options.ClassWeights");
             }
@@ -189,30 +189,29 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
     }
 
     /// <summary>
-    /// Each row's weight times <c>n / (k * n_c)</c>, scikit-learn's "balanced": n training rows (those at <paramref name="rows"/>),
-    /// k classes present among them, n_c rows of the row's class; every class then weighs the same in the loss.
+    /// scikit-learn's "balanced" factor of each class, <c>n / (k * n_c)</c>: n training rows (those of <paramref name="training"/>),
+    /// k classes present among them, n_c rows of the class; every class then weighs the same in the loss. A class only in held-out
+    /// rows weighs as a class of one row (its rows never reach training).
     /// </summary>
-    private static float[] BalancedWeights(TrainingSet set, IReadOnlyList<int>? rows)
+    private static Func<float, float> BalancedFactors(TrainingSet set, bool[] training)
     {
         var counts = new Dictionary<float, int>();
-        foreach (int r in rows ?? Enumerable.Range(0, set.Count))
-        {
-            counts[set.Targets[r]] = counts.GetValueOrDefault(set.Targets[r]) + 1;
-        }
-        int total = counts.Values.Sum();
-        var weights = new float[set.Count];
-        var training = HeldOutAside(set, rows);
         for (int r = 0; r < set.Count; r++)
         {
-            // Rows held out for validation (ValidationFraction) keep their own weight: the validation loss is not weighted by class.
-            float balance = training[r] ? (float)total / (counts.Count * counts.GetValueOrDefault(set.Targets[r], 1)) : 1;
-            weights[r] = (set.Weights?[r] ?? 1) * balance;
+            if (training[r])
+            {
+                counts[set.Targets[r]] = counts.GetValueOrDefault(set.Targets[r]) + 1;
+            }
         }
-        return weights;
+        int total = counts.Values.Sum();
+        return target => (float)total / (counts.Count * counts.GetValueOrDefault(target, 1));
     }
 
+    /// <summary>The factor of each class of <see cref="NetworkTrainerOptions.ClassWeights"/> (by training target); 1 for a class not listed.</summary>
+    private static Func<float, float> ExplicitFactors(Dictionary<float, float> classWeights) => target => classWeights.GetValueOrDefault(target, 1f);
+
     /// <summary>Which rows of <paramref name="set"/> train (all, when <paramref name="rows"/> is null: nothing is held out).</summary>
-    private static bool[] HeldOutAside(TrainingSet set, IReadOnlyList<int>? rows)
+    private static bool[] TrainingRowMask(TrainingSet set, IReadOnlyList<int>? rows)
     {
         var training = new bool[set.Count];
         foreach (int r in rows ?? Enumerable.Range(0, set.Count))
@@ -242,14 +241,6 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
             targets[target] = weight;
         }
         return targets;
-    }
-
-    /// <summary>Each row's weight times its class's weight (1 for a class not listed).</summary>
-    private static float[] ExplicitWeights(TrainingSet set, Dictionary<float, float> classWeights, IReadOnlyList<int>? rows)
-    {
-        // As BalancedWeights: rows held out for validation keep their own weight.
-        var training = HeldOutAside(set, rows);
-        return Enumerable.Range(0, set.Count).Select(r => (set.Weights?[r] ?? 1) * (training[r] ? classWeights.GetValueOrDefault(set.Targets[r], 1f) : 1f)).ToArray();
     }
 
     /// <summary>How a recurrent trainer's feature column holds time steps.</summary>

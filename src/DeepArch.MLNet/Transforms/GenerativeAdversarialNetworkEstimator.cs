@@ -79,14 +79,9 @@ public sealed class GenerativeAdversarialNetworkEstimator : NetworkEstimator<Gen
     private protected override FitData Read(Options o, IDataView train, IDataView? validation)
     {
         var (feature, size) = FeatureColumn.Resolve(train.Schema, o.FeatureColumnName);
-        if (o.Kind == GanKind.Convolutional && o.ImageShape!.Aggregate(1L, (a, d) => a * d) != size)
-        {
-            throw new ArgumentOutOfRangeException("Options.ImageShape", Shapes.Format(o.ImageShape!),
-                $"Options.ImageShape {Shapes.Format(o.ImageShape!)} holds {o.ImageShape!.Aggregate(1L, (a, d) => a * d)} values but feature column '{feature.Name}' has {size}.");
-        }
         if (o.Kind == GanKind.Convolutional)
         {
-            ConvolutionalShape.CheckLayout("Options.ImageShape", o.ImageShape!, feature);
+            ConvolutionalShape.CheckImage(o.ImageShape!, feature, size);
         }
         var ct = o.CancellationToken;
         if (o.LabelColumnName is null)
