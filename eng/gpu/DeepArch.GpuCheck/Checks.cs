@@ -67,17 +67,20 @@ internal static class Checks
                 {
                     var device = BenchNetwork.Device(deviceName);
                     foreach (int batch in a.Batches)
+                    foreach (int threadsAsked in deviceName == "cpu" ? a.ScoringThreads.Distinct() : [0])
                     {
+                        // -1: one core fewer than the machine has (at least one), so that the cursor reads ahead on the free core.
+                        int threads = threadsAsked < 0 ? Math.Max(1, Environment.ProcessorCount + threadsAsked) : threadsAsked;
                         NetworkTransformer moved;
                         RawOrt raw;
                         try
                         {
-                            moved = model.WithScoring(new ScoringOverrides { Device = device, FallbackToCpu = false, ScoringBatchSize = batch });
+                            moved = model.WithScoring(new ScoringOverrides { Device = device, FallbackToCpu = false, ScoringBatchSize = batch, ScoringThreads = threads });
                             raw = new RawOrt(onnx, "Features", network.Width, "Score", network.Classes, 0, batch, cuda: device == ComputeDevice.Cuda);
                         }
                         catch (Exception e)
                         {
-                            Json.Line(new { check = "scoring", network = name, device = deviceName, batch, error = $"{e.GetType().Name}: {FirstLine(e.Message)}" });
+                            Json.Line(new { check = "scoring", network = name, device = deviceName, batch, scoring_threads = threads, error = $"{e.GetType().Name}: {FirstLine(e.Message)}" });
                             continue;
                         }
                         using (moved)
@@ -98,9 +101,9 @@ internal static class Checks
                             Json.Line(new
                             {
                                 check = "scoring", network = name, device = deviceName, batch, rows = a.Rows, scoring_threads = moved.ScoringThreads,
-                                deeparch_rows_per_s = Json.Round(d), raw_session_rows_per_s = Json.Round(s), deeparch_vs_raw = Math.Round(d / s, 3),
+                                deeparch_rows_per_s = Json.Round(d), raw_session_rows_per_s = Json.Round(s), deeparch_vs_raw = Math.Round(d / s, 3), reads_ahead = ReadsAhead(device, moved.ScoringThreads),
                             });
-                            if (batch == a.Batches[0])
+                            if (batch == a.Batches[0] && threadsAsked == a.ScoringThreads[0])
                             {
                                 float[] scores = Scores(view, Math.Min(a.Rows, 4_096));
                                 if (deviceName == "cpu")
@@ -124,6 +127,13 @@ internal static class Checks
         }
         return 0;
     }
+
+    /// <summary>
+    /// Whether DeepArch's cursor reads the next batch while ONNX Runtime scores one: on CUDA, or with fewer session threads
+    /// than cores (0 means one per core), as <c>OnnxScorer.OverlapsReading</c> decides.
+    /// </summary>
+    private static bool ReadsAhead(ComputeDevice device, int scoringThreads) =>
+        device == ComputeDevice.Cuda || (scoringThreads > 0 && scoringThreads < Environment.ProcessorCount);
 
     /// <summary>
     /// Per network, device and thread count, a fresh process (<c>train-child</c>; libgomp reads its wait policy once per
