@@ -68,14 +68,15 @@ public static partial class DeepArchCatalog
         => new(CatalogEnvironment.Of(catalog), options, TaskKind.Regression);
 
     /// <summary>
-    /// Anomaly detection by prediction: a recurrent forecaster (LSTM by default) learns to predict the last <paramref name="horizon"/> steps of
-    /// each window of a normal series from the steps before them; <c>Score</c> is the forecast's error standardized by the training windows'
-    /// (higher = more anomalous) and <c>PredictedLabel</c> is <c>Score</c> above the (1 - <paramref name="contamination"/>) quantile of the training scores.
+    /// Anomaly detection by prediction: a recurrent forecaster (LSTM by default) learns, on windows of a normal series, to predict each step
+    /// from the steps before it (<paramref name="horizon"/> 1, the default: <c>Score</c> is the window's largest one-step error) or the last
+    /// <paramref name="horizon"/> steps from those before them (<c>Score</c> is that forecast's error); the error is standardized by the training
+    /// windows' (higher = more anomalous) and <c>PredictedLabel</c> is <c>Score</c> above the (1 - <paramref name="contamination"/>) quantile of the training scores.
     /// </summary>
     /// <param name="catalog">The anomaly-detection trainers catalog.</param>
     /// <param name="featureColumnName">The window column: a known-size vector of <c>Single</c>, steps one after the other, scaled.</param>
     /// <param name="featuresPerStep">Values per time step.</param>
-    /// <param name="horizon">Steps at the end of each window that the network forecasts.</param>
+    /// <param name="horizon">1 (default): every step is forecast from the ones before it; more: the steps at the end of each window that the network forecasts from the others.</param>
     /// <param name="contamination">The expected fraction of anomalous training windows, in (0, 0.5].</param>
     /// <param name="epochs">Passes over the training windows.</param>
     /// <param name="batchSize">Windows per mini-batch.</param>
@@ -126,6 +127,24 @@ public static partial class DeepArchCatalog
     /// <summary>A recurrent forecaster (many-to-one over a horizon, or many-to-many per step), with every option.</summary>
     public static RecurrentForecastingEstimator ForecastByRecurrentNetwork(this ForecastingCatalog catalog, RecurrentForecastingEstimator.Options options)
         => new(CatalogEnvironment.Of(catalog), options);
+
+    /// <summary>
+    /// Compares forecasts with the values that came: mean absolute error and root mean squared error, overall and per position of
+    /// the forecast vector (for a forecast of the next H steps, position h is h + 1 steps ahead). It reads the output of
+    /// <c>ForecastByRecurrentNetwork</c> and <c>ForecastByEncoderDecoder</c> as it is, beside the label column they were trained on.
+    /// </summary>
+    /// <param name="catalog">The forecasting catalog.</param>
+    /// <param name="data">Scored data holding both columns.</param>
+    /// <param name="labelColumnName">The actual values: <c>Single</c> or a known-size vector of <c>Single</c>; a NaN (a step past the known series) is left out.</param>
+    /// <param name="forecastColumnName">The forecasts: as many values of <c>Single</c> per row as the label.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A column is missing, not of <c>Single</c>, or the two differ in size.</exception>
+    /// <exception cref="InvalidOperationException">The data has no row, or no actual value that is not NaN.</exception>
+    public static ForecastMetrics Evaluate(this ForecastingCatalog catalog, IDataView data, string labelColumnName = "Label",
+        string forecastColumnName = "Forecast")
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return ForecastEvaluator.Evaluate(data, labelColumnName, forecastColumnName);
+    }
 
     private static RecurrentNetworkTrainer.Options Recurrent(string label, string features, int featuresPerStep, RecurrentCell cell, int hiddenSize,
         int epochs, int batchSize, double learningRate)
