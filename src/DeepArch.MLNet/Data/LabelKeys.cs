@@ -52,9 +52,35 @@ internal sealed record LabelKeys(int Count, string? ValueType, IReadOnlyList<str
         {
             var values = (IReadOnlyList<string>)typeof(LabelKeys).GetMethod(nameof(ReadKeyValues), BindingFlags.NonPublic | BindingFlags.Static)!
                 .MakeGenericMethod(item.RawType).Invoke(null, [column])!;
+            if (item.RawType == typeof(ReadOnlyMemory<char>))
+            {
+                values = Distinct(values);
+            }
             return new LabelKeys((int)key.Count, KeyValueCodec.NameOf(item.RawType), values);
         }
         return new LabelKeys((int)key.Count, null, null);
+    }
+
+    /// <summary>
+    /// Text key values made one per key: a value that repeats an earlier key's gets <c> (key N)</c> appended. ML.NET's own may
+    /// repeat (<c>TokenizeIntoCharactersAsKeys</c> gives the 2,048 surrogate code units 2,048 keys but one value), and a saved model
+    /// rebuilds its output keys from the values with <c>MapValueToKey</c>, which makes one key per distinct value: the loaded model's
+    /// keys came back 2,047 fewer than the trained one's. Distinct, the keys are the same before and after saving.
+    /// </summary>
+    private static IReadOnlyList<string> Distinct(IReadOnlyList<string> values)
+    {
+        var seen = new HashSet<string>(values.Count, StringComparer.Ordinal);
+        var result = new string[values.Count];
+        for (int i = 0; i < values.Count; i++)
+        {
+            string value = values[i];
+            for (int n = 2; !seen.Add(value); n++)
+            {
+                value = n == 2 ? $"{values[i]} (key {i + 1})" : $"{values[i]} (key {i + 1}, {n - 1})";
+            }
+            result[i] = value;
+        }
+        return result;
     }
 
     /// <summary>How key <paramref name="key"/> (1-based) reads in a message: <c> ('x')</c> with its key value, or nothing without key values.</summary>
@@ -88,10 +114,13 @@ internal sealed record LabelKeys(int Count, string? ValueType, IReadOnlyList<str
         public T Value { get; set; } = default!;
     }
 
-    /// <summary>Checks keys read from a model file (<see cref="ModelInfo.CheckLoaded"/>); <paramref name="what"/> names them in the error.</summary>
-    public void CheckLoaded(string what)
+    /// <summary>
+    /// Checks keys read from a model file (<see cref="ModelInfo.CheckLoaded"/>); <paramref name="what"/> names them in the error. A
+    /// label needs two classes at least; a token vocabulary may have one token (<paramref name="minimumCount"/> 1).
+    /// </summary>
+    public void CheckLoaded(string what, int minimumCount = 2)
     {
-        ModelInfo.Require(Count >= 2, $"{what}'s key count", Count);
+        ModelInfo.Require(Count >= minimumCount, $"{what}'s key count", Count);
         ModelInfo.Require((ValueType is null) == (Values is null) && (Values is null || Values.Count == Count),
             $"{what}'s key values", Values is null ? ValueType : $"{Values.Count} values for {Count} classes");
         if (ValueType is not null)
@@ -176,6 +205,7 @@ internal sealed record LabelKeys(int Count, string? ValueType, IReadOnlyList<str
         column.GetKeyValues(ref values);
         return values.DenseValues().Select(v => KeyValueCodec.Format(v!)).ToArray();
     }
+
 }
 
 /// <summary>Writes key values as invariant strings (to store them in a model's metadata) and reads them back.</summary>

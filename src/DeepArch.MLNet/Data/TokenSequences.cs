@@ -70,7 +70,7 @@ internal sealed record TokenVocabulary(string KeyRawType, LabelKeys Labels, uint
         ModelInfo.Require(Labels!.Count >= 1 && Labels.Count <= MaxKeyCount, $"{what}'s key count", Labels.Count);
         if (Labels.Values is not null || Labels.ValueType is not null)
         {
-            Labels.CheckLoaded(what);
+            Labels.CheckLoaded(what, minimumCount: 1);
         }
         ModelInfo.Require(Keys is { Length: >= 1 } && Keys[0] >= 1 && Keys[^1] <= Labels.Count
             && Keys.Zip(Keys.Skip(1)).All(p => p.First < p.Second), $"{what}'s vocabulary", Keys?.Length);

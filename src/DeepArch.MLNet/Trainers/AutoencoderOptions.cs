@@ -29,8 +29,9 @@ public abstract class AutoencoderOptions : NetworkOptions
 
     /// <summary>
     /// The encoder's hidden sizes, then the code size (last); the input size comes from the column the autoencoder reads. Each at
-    /// least 1. The code must be smaller than the input for the <see cref="AutoencoderKind.Deep"/>, <see cref="AutoencoderKind.Tied"/>
-    /// and <see cref="AutoencoderKind.Variational"/> kinds (undercomplete); sparse and denoising codes may be larger. Default [32, 8];
+    /// least 1. The code must be smaller than the input (undercomplete) for the <see cref="AutoencoderKind.Deep"/>,
+    /// <see cref="AutoencoderKind.Tied"/> and <see cref="AutoencoderKind.Variational"/> kinds, and for every kind in the anomaly
+    /// detector, which scores rows by how badly they reconstruct; in the transforms, sparse and denoising codes may be larger. Default [32, 8];
     /// left at its default on an input of 2 to 8 values, where a code of 8 would not be smaller than the input, the autoencoder
     /// takes [2n, n / 2] for n values instead (at least [4, 1]: [8, 2] for 4 values).
     /// </summary>

@@ -54,7 +54,7 @@ public abstract class NetworkOptions
     /// <summary>
     /// The largest global L2 norm of the gradients per step (PyTorch's <c>clip_grad_norm_</c>), which keeps exploding gradients
     /// from wrecking a step; finite, at least 0; 0 turns clipping off. 0 by default; 5 for the recurrent networks, whose
-    /// gradients are the ones that explode.
+    /// gradients are the ones that explode, and 1 for the sequence-to-sequence encoder–decoder (<c>MapSequenceToSequence</c>).
     /// </summary>
     public double GradientClipNorm { get; set; }
 

@@ -13,8 +13,8 @@ namespace DeepArch.MLNet;
 /// <listheader><term>Characteristic</term><description>Value</description></listheader>
 /// <item><term>Trains in Fit</term><description>Yes (TorchSharp, CPU or CUDA), unsupervised: no label</description></item>
 /// <item><term>Input column</term><description><c>Single</c> or known-size vector of <c>Single</c>; scale it first (<c>NormalizeMinMax</c>, <c>NormalizeMeanVariance</c>)</description></item>
-/// <item><term>Output column</term><description>Known-size vector of <c>Single</c>, the code size (the last of <see cref="AutoencoderOptions.LayerSizes"/>)</description></item>
-/// <item><term>Kinds</term><description>Deep, tied, sparse, denoising, variational (<see cref="AutoencoderKind"/>); deep, tied and variational codes must be smaller than the input</description></item>
+/// <item><term>Output column</term><description>Known-size vector of <c>Single</c>, the code size: the last of <see cref="AutoencoderOptions.LayerSizes"/> (n / 2 on an input of 2 to 8 values when left at its default), or for the convolutional kind the last convolution's channels times the image halved once per level</description></item>
+/// <item><term>Kinds</term><description>Deep, tied, sparse, denoising, variational, convolutional (<see cref="AutoencoderKind"/>); deep, tied and variational codes must be smaller than the input</description></item>
 /// <item><term>Decoder</term><description>The fitted transformer keeps the decoder: <c>mlContext.Transforms.DecodeByAutoencoder(fitted, ...)</c> maps codes back to inputs</description></item>
 /// <item><term>Packages</term><description>DeepArch.MLNet (TorchSharp, libtorch-cpu-linux-x64, Microsoft.ML.OnnxRuntime)</description></item>
 /// <item><term>GPU</term><description><c>Options.Device = Cuda</c> needs the GPU build (see README); falls back or throws as <c>FallbackToCpu</c> says</description></item>

@@ -14,7 +14,7 @@ namespace DeepArch.MLNet;
 /// <item><term>Trains in Fit</term><description>Yes (TorchSharp, CPU or CUDA), unsupervised: no label</description></item>
 /// <item><term>Input column</term><description><c>Single</c> or known-size vector of <c>Single</c>; scale it first (<c>NormalizeMinMax</c>, <c>NormalizeMeanVariance</c>)</description></item>
 /// <item><term>Output column</term><description>Known-size vector of <c>Single</c>, the input's size: the reconstruction (denoising kind: the cleaned input)</description></item>
-/// <item><term>Kinds</term><description>Deep, tied, sparse, denoising, variational (<see cref="AutoencoderKind"/>); deep, tied and variational codes must be smaller than the input</description></item>
+/// <item><term>Kinds</term><description>Deep, tied, sparse, denoising, variational, convolutional (<see cref="AutoencoderKind"/>); deep, tied and variational codes must be smaller than the input</description></item>
 /// <item><term>Decoder</term><description>The fitted transformer keeps the decoder: <c>mlContext.Transforms.DecodeByAutoencoder(fitted, ...)</c> maps codes to inputs</description></item>
 /// <item><term>Packages</term><description>DeepArch.MLNet (TorchSharp, libtorch-cpu-linux-x64, Microsoft.ML.OnnxRuntime)</description></item>
 /// <item><term>GPU</term><description><c>Options.Device = Cuda</c> needs the GPU build (see README); falls back or throws as <c>FallbackToCpu</c> says</description></item>
