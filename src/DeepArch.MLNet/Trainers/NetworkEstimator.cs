@@ -205,7 +205,11 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
             $"; {training.Epochs} epochs on {device}, seed {seed}" +
             (data.Train.Rows is null ? "." : $"; the features are streamed from the data at every epoch (Options.TrainingData), not held in memory."));
         // Not for a model trained on: its first batch is already a trained network's, one batch of a converged model says little.
-        training.Callbacks.Add(new LogProgress(log, Name, training.Epochs) { WarnWhenLossRises = LossFallsWhenTrainingWorks && initialInfo is null });
+        training.Callbacks.Add(new LogProgress(log, Name, training.Epochs)
+        {
+            WarnWhenLossRises = LossFallsWhenTrainingWorks && initialInfo is null,
+            ConstantPrediction = ConstantPredictionLoss(data),
+        });
         var (built, history) = TrainingGuard.Train(networks, seed, device, training, data.Train, data.Validation, plan.Names, scoring,
             built =>
             {
@@ -272,7 +276,14 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         /// "<paramref name="stageName"/> 1", "<paramref name="stageName"/> 2"... (a stacked autoencoder's pretraining, level by level).
         /// </summary>
         public LogProgress ForStage(string stageName, int stageEpochs, int firstNumber = 1)
-            => new(log, name, stageEpochs, stageName) { FirstNumber = firstNumber, WarnWhenLossRises = WarnWhenLossRises };
+            => new(log, name, stageEpochs, stageName) { FirstNumber = firstNumber, WarnWhenLossRises = WarnWhenLossRises, ConstantPrediction = ConstantPrediction };
+
+        /// <summary>
+        /// The training loss of the best prediction that ignores the features (the training labels' class frequencies, or their
+        /// mean, for every row) and what that prediction is, or null: a training loss that ends no lower is a warning, the network
+        /// having learned nothing from its features (inputs far from unit scale do that quietly to a convolutional or recurrent network).
+        /// </summary>
+        public (double Loss, string What)? ConstantPrediction { get; init; }
 
         /// <summary>The number of the stage's first training ("network 2" for an ensemble's second network).</summary>
         public int FirstNumber { get; init; } = 1;
@@ -306,6 +317,14 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
                     $"the {start:G5} of the first batch, before any step: training is not converging. A smaller Options.LearningRate (it ended at " +
                     $"{last.LearningRate:G3}) or features on a common scale (ml.Transforms.NormalizeMeanVariance) usually fix it.");
             }
+            else if (ConstantPrediction is { Loss: > 0 } constant && last is not null && last.TrainLoss >= 0.99 * constant.Loss)
+            {
+                // A network stuck at the loss of ignoring its inputs: one class for every row, or the mean; Fit looked like success.
+                log.Warning(MessageSensitivity.None, $"{name}: {Stage}the training loss ended at {last.TrainLoss:G5} (epoch {last.Epoch}), no lower than " +
+                    $"{constant.Loss:G5}, the loss of {constant.What} for every row: the network learned nothing from its features. Features far " +
+                    "from unit scale (tiny values, or a large offset) do this quietly: put ml.Transforms.NormalizeMeanVariance (or NormalizeMinMax) " +
+                    "before the trainer; otherwise try another Options.LearningRate or more Options.Epochs.");
+            }
             _start = null;
             _last = null;
             _firstEpoch = null;
@@ -319,6 +338,12 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
 
     /// <summary>The names the network's ONNX graph gives its outputs, known before training (the task's, by default); the graph's inputs are column names and may not be one of them.</summary>
     private protected virtual IEnumerable<string> GraphOutputNames(TOptions options, FitData data) => data.Task?.OnnxOutputNames ?? [];
+
+    /// <summary>
+    /// The training loss of the best prediction that ignores the features, and what that prediction is (see
+    /// <see cref="LogProgress.ConstantPrediction"/>); null by default, where the objective has no such baseline.
+    /// </summary>
+    private protected virtual (double Loss, string What)? ConstantPredictionLoss(FitData data) => null;
 
     /// <summary>Whether training that works lowers the training loss (false for a GAN, whose losses rise and fall by design): a rise is then a warning in the log.</summary>
     private protected virtual bool LossFallsWhenTrainingWorks => true;

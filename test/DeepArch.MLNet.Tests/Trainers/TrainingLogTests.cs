@@ -93,6 +93,36 @@ public class TrainingLogTests
         Assert.DoesNotContain(falling, m => m.Contains("training is not converging", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// The digits times 1e-4 given to the CNN: the loss stays at ln 10, the loss of predicting the class frequencies, and the
+    /// model predicts one class for every digit (an outside probe: macro accuracy 0.100, nothing in the log). Now a warning says
+    /// the network learned nothing from its features and names the fix; the same digits unscaled learn and get no warning.
+    /// </summary>
+    [Fact]
+    public void A_network_that_learns_nothing_from_its_features_is_a_warning_in_MLNets_log()
+    {
+        List<string> Warnings(float scale, out TrainingHistory history)
+        {
+            var ml = new MLContext(seed: 1);
+            var warnings = new List<string>();
+            ml.Log += (_, e) => { if (e.Kind == ChannelMessageKind.Warning) { lock (warnings) { warnings.Add(e.Message); } } };
+            var rows = Datasets.DigitRows.Take(300).Select(r => new Datasets.DigitRow { Features = r.Features.Select(v => v * scale).ToArray(), Label = r.Label });
+            var raw = ml.Data.LoadFromEnumerable(rows);
+            var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(raw).Transform(raw);
+            using var model = ml.MulticlassClassification.Trainers.ConvolutionalNetwork("Label", "Features", [1, 8, 8], epochs: 4).Fit(data);
+            history = model.History;
+            return warnings;
+        }
+
+        var tiny = Warnings(1e-4f, out var tinyHistory);
+        var plain = Warnings(1f, out _);
+
+        Assert.Contains(tiny, m => m.Contains($"the training loss ended at {tinyHistory.Epochs[^1].TrainLoss:G5} (epoch 4), no lower than ", StringComparison.Ordinal)
+            && m.Contains("the loss of predicting the training labels' class frequencies for every row: the network learned nothing from its features", StringComparison.Ordinal)
+            && m.Contains("NormalizeMeanVariance", StringComparison.Ordinal));
+        Assert.DoesNotContain(plain, m => m.Contains("learned nothing", StringComparison.Ordinal));
+    }
+
     /// <summary>A CNN trained with the default threads in a fresh process: its log lines reach mlContext.Log, and libtorch prints no NNPACK warnings.</summary>
     [Fact]
     public void A_cnn_fit_in_a_fresh_process_logs_its_epochs_and_prints_no_nnpack_warnings()
