@@ -17,7 +17,7 @@ public static partial class DeepArchCatalog
     /// </summary>
     /// <param name="catalog">The multiclass trainers catalog.</param>
     /// <param name="labelColumnName">The key-typed label column.</param>
-    /// <param name="featureColumnName">The sequence column: a vector of <c>Single</c> holding the steps one after the other (known-size or variable-size).</param>
+    /// <param name="featureColumnName">The sequence column: a vector of <c>Single</c> holding the steps one after the other (known-size or variable-size), scaled (<c>NormalizeMeanVariance</c>, <c>NormalizeMinMax</c>): values far from unit scale saturate the cells, and the network learns nothing.</param>
     /// <param name="featuresPerStep">Values per time step; the column's length must be a multiple of it.</param>
     /// <param name="cell">The recurrent cell.</param>
     /// <param name="hiddenSize">Units of the hidden state.</param>

@@ -64,7 +64,7 @@ public static partial class DeepArchCatalog
     /// </summary>
     /// <param name="catalog">The multiclass trainers catalog.</param>
     /// <param name="labelColumnName">The key-typed label column.</param>
-    /// <param name="featureColumnName">The feature column: a known-size vector of <c>Single</c> of the shape's size.</param>
+    /// <param name="featureColumnName">The feature column: a known-size vector of <c>Single</c> of the shape's size, scaled (pixels in [0, 1] or standardized: <c>NormalizeMinMax</c>, <c>NormalizeMeanVariance</c>); values far from unit scale leave the network unable to learn.</param>
     /// <param name="inputShape">(channels, height, width) or (channels, length), e.g. <c>[1, 8, 8]</c>.</param>
     /// <param name="epochs">Passes over the training data.</param>
     /// <param name="batchSize">Rows per mini-batch.</param>
