@@ -11,7 +11,8 @@ namespace DeepArch.MLNet;
 /// <param name="Sizes">The options that set the sizes, with their values and the input, e.g. <c>Options.HiddenLayers [128, 64] on 64 features</c>.</param>
 /// <param name="Reduce">What to reduce when the network does not fit in memory, e.g. <c>Options.HiddenLayers</c>.</param>
 /// <param name="BatchNorm">What adds batch normalization, e.g. <c>Options.BatchNorm</c>; null where no option can.</param>
-internal sealed record NetworkOptionNames(string Sizes, string Reduce, string? BatchNorm = null);
+/// <param name="Activations">What to reduce when the activations of a batch do not fit: <c>Options.BatchSize</c>, and the sequence lengths where they size them.</param>
+internal sealed record NetworkOptionNames(string Sizes, string Reduce, string? BatchNorm = null, string Activations = "Options.BatchSize");
 
 /// <summary>
 /// How every DeepArch estimator builds and trains its network, so that each of them fails the same way, naming its own options:
@@ -109,7 +110,7 @@ internal static class TrainingGuard
         (long Bytes, string Remedy)[] shares =
         [
             (memory.ParameterBytes, names.Reduce),
-            (memory.ActivationBytes, "Options.BatchSize"),
+            (memory.ActivationBytes, names.Activations),
             (memory.DataBytes, "the training rows"),
         ];
         var remedies = shares.Where(s => s.Bytes >= memory.TotalBytes / 10).OrderByDescending(s => s.Bytes).Select(s => s.Remedy).ToList();

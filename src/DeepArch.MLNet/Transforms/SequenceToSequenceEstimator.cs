@@ -77,6 +77,11 @@ public sealed class SequenceToSequenceEstimator : NetworkEstimator<SequenceToSeq
         TokenVocabulary.Resolve(targetColumn, o.TargetColumnName, "target");
         var (sources, targets) = ReadRows(train, sourceColumn!.Value, targetColumn!.Value, o, "training");
 
+        if (targets.All(t => t.Length == 0))
+        {
+            throw new InvalidOperationException($"Target column '{o.TargetColumnName}' holds no token in any of the {targets.Count:N0} training rows: " +
+                "there is nothing to learn to write. Check the column the targets are tokenized from.");
+        }
         int maxSource = o.MaxSourceLength > 0 ? o.MaxSourceLength : sources.Max(s => s.Length);
         int maxTarget = o.MaxTargetLength > 0 ? o.MaxTargetLength : Math.Max(1, targets.Max(t => t.Length));
         if (maxSource > TranslationInfo.MaxSourceTokens)
@@ -212,7 +217,8 @@ public sealed class SequenceToSequenceEstimator : NetworkEstimator<SequenceToSeq
             o.Cell, o.HiddenSize, o.EmbeddingSize, o.Layers, o.Bidirectional, o.Attention, o.Dropout);
         var names = new NetworkOptionNames(
             $"Options.HiddenSize {o.HiddenSize}, EmbeddingSize {o.EmbeddingSize} and Layers {o.Layers} over {translation.Source.Keys.Length} source and {translation.Target.Keys.Length} target tokens",
-            "Options.HiddenSize, Options.EmbeddingSize or Options.Layers");
+            "Options.HiddenSize, Options.EmbeddingSize or Options.Layers",
+            Activations: "Options.BatchSize, or Options.MaxTargetLength and Options.MaxSourceLength (0 takes the longest training sequence)");
         return new NetworkPlan(spec, names, spec.InputShape);
     }
 

@@ -189,6 +189,11 @@ public class SequenceToSequenceTests(ITestOutputHelper output)
         error = Assert.Throws<InvalidOperationException>(() => ml.Transforms.MapSequenceToSequence(options).Fit(train));
         Assert.Contains("more than Options.MaxTargetLength (2)", error.Message);
 
+        // Targets that are all empty: nothing to learn to write (it was an internal error naming an argument).
+        var silent = tokens.Transform(ml.Data.LoadFromEnumerable(Pairs(20, seed: 4).Select(p => new Pair { Word = p.Word, Spelling = "" })));
+        error = Assert.Throws<InvalidOperationException>(() => ml.Transforms.MapSequenceToSequence(Small()).Fit(silent));
+        Assert.Contains("Target column 'Target' holds no token in any of the 20 training rows", error.Message);
+
         // A source column of another key type than at training.
         var wrongKeys = ml.Transforms.Conversion.MapValueToKey("Source", "TargetWords")
             .Fit(train).Transform(train);
