@@ -104,7 +104,7 @@ internal static class GeneratedRows
             foreach (var column in columns)
             {
                 var other = schema.GetColumnOrNull(column.Name);
-                if (other is null || !other.Value.Type.Equals(column.Type))
+                if (other is null || !SameValues(other.Value.Type, column.Type))
                 {
                     string problem = other is null
                         ? $"Data view {s} has no column '{column.Name}', which the first has ({column.Type})"
@@ -121,6 +121,15 @@ internal static class GeneratedRows
         }
         return new AppendedDataView(sources, columns);
     }
+
+    /// <summary>
+    /// Whether rows of the two types can be appended: equal types, or vectors of the same item type and size whose dimensions
+    /// differ (a generator's <c>Transform</c> writes <c>Vector&lt;Single, 1, K&gt;</c>, the type a plain load gives it, where real
+    /// rows and <c>Generate</c> have <c>Vector&lt;Single, K&gt;</c>); the appended column has the first view's type.
+    /// </summary>
+    private static bool SameValues(DataViewType type, DataViewType first)
+        => type.Equals(first) || (type is VectorDataViewType { IsKnownSize: true } a && first is VectorDataViewType { IsKnownSize: true } b
+            && a.ItemType.Equals(b.ItemType) && a.Size == b.Size);
 
     /// <summary>The key values of a <c>Key&lt;UInt32&gt;</c> column of at least two keys, or null for any other column.</summary>
     private static LabelKeys? KeysOf(DataViewSchema.Column column)

@@ -38,7 +38,7 @@ internal sealed record LabelKeys(int Count, string? ValueType, IReadOnlyList<str
             // A key type of 0 or 1 values: MapValueToKey saw one class, or no rows at all (an empty view, a filter that kept nothing).
             throw SchemaErrors.Mismatch(role, name, "a key type with at least 2 values", SchemaErrors.Describe(key) +
                 (key.Count < 2 ? ". MapValueToKey makes one key per value it saw: the data it was fitted on held a single class, or no rows at all " +
-                    "(an empty view, or a filter that kept none); a classifier needs two classes." : ""));
+                    "(an empty view, or a filter that kept none); a label needs at least two classes (with one, there is nothing to tell apart or to condition on)." : ""));
         }
         return FromKeyColumn(column.Value);
     }

@@ -143,6 +143,19 @@ internal static class GeneratedDataEvaluator
     /// <summary>Reads the rows and, with a label, their 0-based labels as targets.</summary>
     private static TrainingSet Read(IDataView data, GeneratedDataEvaluatorOptions options, int width, string role, out LabelKeys? keys)
     {
+        try
+        {
+            return ReadRows(data, options, width, role, out keys);
+        }
+        catch (InvalidOperationException e)
+        {
+            // The reader's errors name the column, row and slot; which of the three data views holds it is ours to say.
+            throw new InvalidOperationException($"The {role} data cannot be evaluated: {e.Message}", e);
+        }
+    }
+
+    private static TrainingSet ReadRows(IDataView data, GeneratedDataEvaluatorOptions options, int width, string role, out LabelKeys? keys)
+    {
         var feature = FeatureColumn.Resolve(data.Schema, options.FeatureColumnName, width, $"{role} feature");
         if (data.GetRowCount() == 0)
         {

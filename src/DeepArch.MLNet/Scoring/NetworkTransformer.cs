@@ -223,7 +223,18 @@ public sealed class NetworkTransformer : ISingleFeaturePredictionTransformer<Net
 
     /// <summary>Finds and checks the feature column in <paramref name="schema"/> (a sequence column for recurrent networks).</summary>
     internal DataViewSchema.Column ResolveFeature(DataViewSchema schema)
-        => Info.Translation?.Resolve(schema, FeatureColumnName) ?? Info.Sequence?.Resolve(schema, FeatureColumnName) ?? FeatureColumn.Resolve(schema, FeatureColumnName, FeatureSize);
+    {
+        if (Info.Generation is { } generation && schema.GetColumnOrNull(FeatureColumnName) is null)
+        {
+            // A generator reads noise, not the training rows: an estimator chain that holds the GAN passes it those rows after Fit.
+            throw new ArgumentOutOfRangeException("inputSchema",
+                $"Could not find noise column '{FeatureColumnName}': a generator maps noise ({FeatureSize} values of N(0, 1) per row) to rows of " +
+                $"'{generation.FeatureColumn}', so it cannot transform the training rows. Draw rows with mlContext.Data.Generate(generator, count), " +
+                "and fit GenerateByAdversarialNetwork on its own rather than inside an estimator chain (a chain transforms the training rows with every " +
+                "transformer it fits).");
+        }
+        return Info.Translation?.Resolve(schema, FeatureColumnName) ?? Info.Sequence?.Resolve(schema, FeatureColumnName) ?? FeatureColumn.Resolve(schema, FeatureColumnName, FeatureSize);
+    }
 
     /// <summary>A reader of the current row's network input (<see cref="OnnxScorer.InputSize"/> values).</summary>
     /// <remarks>A detector trained with <see cref="MissingValuePolicy.Throw"/> throws on a row with a NaN or infinite value, naming its position and slot.</remarks>

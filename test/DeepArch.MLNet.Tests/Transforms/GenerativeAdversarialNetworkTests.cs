@@ -197,6 +197,12 @@ public class GenerativeAdversarialNetworkTests(DigitsGan gan, ITestOutputHelper 
         Assert.Equal(gan.TrainCount + 100, augmented.GetRowCount());
         Assert.Equal(gan.TrainCount + 100, augmented.GetColumn<uint>("Label").Count());
         Assert.Equal(100 + real.GetColumn<uint>("Label").Count(k => k == 4), augmented.GetColumn<uint>("Label").Count(k => k == 4));
+        // The transformer's own rows (Vector<Single, 1, 64>, the type a plain load gives them) append as well: same values, other dimensions.
+        var transformed = gan.Ml.Transforms.SelectColumns("Features", "Label").Fit(gan.Generator.Transform(gan.NoiseRows(3, 5))).Transform(gan.Generator.Transform(gan.NoiseRows(3, 5)));
+        Assert.Equal(new VectorDataViewType(NumberDataViewType.Single, 1, 64), transformed.Schema["Features"].Type);
+        var appended = gan.Ml.Data.AppendRows(real, transformed);
+        Assert.Equal(real.Schema["Features"].Type, appended.Schema["Features"].Type);
+        Assert.Equal(Rows(transformed), Rows(appended).Skip(gan.TrainCount).ToArray());
         var unkeyed = gan.Ml.Data.LoadFromEnumerable(Datasets.DigitRows.Take(5));
         var error = Assert.Throws<ArgumentException>(() => gan.Ml.Data.AppendRows(real, unkeyed));
         Assert.Contains("Column 'Label' is Single in data view 1 but Key<UInt32, 0-9> in the first", error.Message);
@@ -237,6 +243,12 @@ public class GenerativeAdversarialNetworkTests(DigitsGan gan, ITestOutputHelper 
         Assert.Contains("Label", wrongKey.Message);
         Assert.Contains("Key<UInt32, 0-9>", wrongKey.Message);
 
+        // The training rows hold no noise: what an estimator chain holding the GAN does after Fit. The error says why and what to do.
+        var trainingRows = Assert.Throws<ArgumentOutOfRangeException>(() => gan.Generator.Transform(gan.Train));
+        Assert.Contains("Could not find noise column 'Noise': a generator maps noise (32 values of N(0, 1) per row) to rows of 'Features'", trainingRows.Message);
+        Assert.Contains("mlContext.Data.Generate(generator, count)", trainingRows.Message);
+        Assert.Contains("rather than inside an estimator chain", trainingRows.Message);
+
         var missing = gan.NoiseRows(3, 42); // 42 is no digit: MapValueToKey gives it the missing key
         var missingKey = Assert.Throws<InvalidOperationException>(() => Rows(gan.Generator.Transform(missing)));
         Assert.Contains("Label column 'Label' has a missing key at row 1", missingKey.Message);
@@ -252,6 +264,9 @@ public class GenerativeAdversarialNetworkTests(DigitsGan gan, ITestOutputHelper 
         Assert.Contains("height and width at least 4", tooSmall.Message);
         var none = Assert.Throws<ArgumentException>(() => gan.Ml.Data.EvaluateGenerated(gan.Train, gan.Ml.Data.Generate(gan.Generator, 0), labelColumnName: "Label"));
         Assert.Equal("The generated data has no rows: evaluating generated rows needs at least 4 real and 4 generated rows.", none.Message);
+        var nan = gan.Ml.Data.LoadFromEnumerable(Datasets.DigitRows.Take(8).Select((r, i) => new Datasets.DigitRow { Features = r.Features.Select(v => i == 2 ? float.NaN : v).ToArray(), Label = r.Label }));
+        var nanError = Assert.Throws<InvalidOperationException>(() => gan.Ml.Data.EvaluateGenerated(gan.Train, gan.Ml.Transforms.SelectColumns("Features").Fit(nan).Transform(nan)));
+        Assert.StartsWith("The generated data cannot be evaluated: Feature column 'Features' holds NaN at row 2, slot 0", nanError.Message);
 
         var notGenerator = Fixtures.Multiclass().Network;
         Assert.Contains("needs a generator fitted by GenerateByAdversarialNetwork", Assert.Throws<ArgumentException>(() => gan.Ml.Data.Generate(notGenerator, 3)).Message);
