@@ -22,6 +22,7 @@ internal static class GeneratedRows
             throw new ArgumentOutOfRangeException(nameof(count), count,
                 $"count must be in [0, {Array.MaxLength / generation.FeatureSize:N0}] for rows of {generation.FeatureSize} values; got {count}.");
         }
+        CheckMemory(count, generation.FeatureSize, DeepArch.Trainers.Training.TrainingMemory.AvailableBytes);
         if (label is not null && info.Condition is null)
         {
             throw new ArgumentException($"The generator was trained without labels (an unconditional GAN), so it cannot draw rows of label '{label}'.", nameof(label));
@@ -61,6 +62,23 @@ internal static class GeneratedRows
             batch.Outputs[0].AsSpan(0, rows * width).CopyTo(values.AsSpan(start * width));
         }
         return new RowsDataView(generation.FeatureColumn, width, values, info.Condition, keys);
+    }
+
+    /// <summary>
+    /// Refuses a draw whose rows (drawn when <c>Generate</c> is called, 4 bytes per value and per label) would take more than half
+    /// of the <paramref name="available"/> memory, before any is allocated: asked for 500 million rows, it would otherwise end in
+    /// an <see cref="OutOfMemoryException"/> after minutes of drawing.
+    /// </summary>
+    internal static void CheckMemory(int count, int width, long available)
+    {
+        long bytes = (long)count * (width + 1) * sizeof(float);
+        if (bytes > available / 2)
+        {
+            throw new InsufficientMemoryException(
+                $"Generating {count:N0} rows of {width} values needs about {DeepArch.Trainers.Training.TrainingMemory.FormatBytes(bytes)}, held in memory from the " +
+                $"Generate call on, but {DeepArch.Trainers.Training.TrainingMemory.FormatBytes(available)} is available to this process: draw the rows in parts " +
+                "(several Generate calls with smaller counts and different seeds), saving or using each part before the next.");
+        }
     }
 
     /// <summary>The given key for every row, or keys drawn with <paramref name="frequencies"/>.</summary>

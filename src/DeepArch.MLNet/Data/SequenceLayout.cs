@@ -81,7 +81,7 @@ internal sealed record SequenceLayout(int FeaturesPerStep, int MaxSteps, bool Va
         }
         if (longest == 0)
         {
-            throw new InvalidOperationException($"Feature column '{name}' has no rows with values: a recurrent network needs at least one step of {featuresPerStep} values.");
+            throw new InvalidOperationException($"Feature column '{name}' has no rows with values: a recurrent network needs at least one step ({featuresPerStep} {(featuresPerStep == 1 ? "value" : "values")} per step).");
         }
         return (column, new SequenceLayout(featuresPerStep, (longest + featuresPerStep - 1) / featuresPerStep, true));
     }
@@ -134,7 +134,7 @@ internal sealed record SequenceLayout(int FeaturesPerStep, int MaxSteps, bool Va
             if (length == 0 || length % features != 0)
             {
                 throw new InvalidOperationException(length == 0
-                    ? $"Feature column '{name}' holds an empty sequence at row {row.Position}; a recurrent network needs at least one step of {features} values."
+                    ? $"Feature column '{name}' holds an empty sequence at row {row.Position}; a recurrent network needs at least one step ({features} {(features == 1 ? "value" : "values")} per step)."
                       : NotWholeSteps(name, length, features).Message + $" (row {row.Position})");
             }
             if (length > maxValues)
