@@ -65,7 +65,9 @@ public sealed class MultilayerPerceptronTrainer : SupervisedNetworkTrainer<Multi
         /// <see cref="Normalization"/> layer, applied in the exported graph too, so scoring takes the data as it is); default
         /// true. The statistics come from the training rows, not those ValidationFraction holds out. A pipeline that already normalizes each
         /// feature (<c>NormalizeMinMax</c>, <c>NormalizeMeanVariance</c>) gets the same network either way, up to rounding; features in their natural units (magnesium near 100, proline near 1,000) train much better
-        /// with it, grey levels 0 to 16 slightly worse: the README's MLP section has the measurement.
+        /// with it, grey levels 0 to 16 slightly worse: the README's MLP section has the measurement. A feature constant over the
+        /// training rows is only shifted (scale 1): the network never learned what it means, so a different value at scoring moves
+        /// the prediction arbitrarily; drop such features, or make sure scoring data holds the training value.
         /// </summary>
         public bool StandardizeFeatures { get; set; } = true;
 
