@@ -35,6 +35,9 @@ public sealed class MultilayerPerceptronTrainer : SupervisedNetworkTrainer<Multi
     {
     }
 
+    /// <summary>With <see cref="Options.StandardizeFeatures"/> (the default) the network standardizes its features itself.</summary>
+    private protected override bool ReadsFeaturesAsTheyCome(Options options) => !options.StandardizeFeatures;
+
     private protected override NetworkPlan Plan(Options o, FitData data)
     {
         var network = o.Network(data.Task!.NetworkOutputs);

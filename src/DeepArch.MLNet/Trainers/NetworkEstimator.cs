@@ -195,6 +195,10 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         {
             Warn(warning);
         }
+        if (ReadsFeaturesAsTheyCome(options) && FeatureScale.Warning(data.Train, data.TrainingRows, data.Input.Name, data.Layout) is { } scale)
+        {
+            Warn(scale);
+        }
         if (initialInfo is not null)
         {
             log.Info(MessageSensitivity.None, $"{Name}: continuing the model trained for {initialInfo.History.Epochs.Count} epochs.");
@@ -276,7 +280,7 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         /// "<paramref name="stageName"/> 1", "<paramref name="stageName"/> 2"... (a stacked autoencoder's pretraining, level by level).
         /// </summary>
         public LogProgress ForStage(string stageName, int stageEpochs, int firstNumber = 1)
-            => new(log, name, stageEpochs, stageName) { FirstNumber = firstNumber, WarnWhenLossRises = WarnWhenLossRises, ConstantPrediction = ConstantPrediction };
+            => new(log, name, stageEpochs, stageName) { FirstNumber = firstNumber, WarnWhenLossRises = WarnWhenLossRises };
 
         /// <summary>
         /// The training loss of the best prediction that ignores the features (the training labels' class frequencies, or their
@@ -344,6 +348,13 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
     /// <see cref="LogProgress.ConstantPrediction"/>); null by default, where the objective has no such baseline.
     /// </summary>
     private protected virtual (double Loss, string What)? ConstantPredictionLoss(FitData data) => null;
+
+    /// <summary>
+    /// Whether the network reads its features as they come, without scaling them itself: then features far from a common scale
+    /// are a warning (<see cref="FeatureScale"/>). True by default; false for the networks that standardize or scale their input,
+    /// and for those that read tokens.
+    /// </summary>
+    private protected virtual bool ReadsFeaturesAsTheyCome(TOptions options) => true;
 
     /// <summary>Whether training that works lowers the training loss (false for a GAN, whose losses rise and fall by design): a rise is then a warning in the log.</summary>
     private protected virtual bool LossFallsWhenTrainingWorks => true;

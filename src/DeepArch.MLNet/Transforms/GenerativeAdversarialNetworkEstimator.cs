@@ -126,6 +126,9 @@ public sealed class GenerativeAdversarialNetworkEstimator : NetworkEstimator<Gen
     /// <inheritdoc/>
     private protected override bool LossFallsWhenTrainingWorks => false;
 
+    /// <summary>The GAN scales each feature onto the generator's range itself.</summary>
+    private protected override bool ReadsFeaturesAsTheyCome(Options options) => false;
+
     /// <summary>None: the generator's output is its own column and the discriminator is never scored, so no feature column name collides (a conditional GAN's multiclass task does not name its graph outputs).</summary>
     private protected override IEnumerable<string> GraphOutputNames(Options options, FitData data) => [];
 

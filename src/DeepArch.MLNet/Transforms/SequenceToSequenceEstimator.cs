@@ -206,6 +206,9 @@ public sealed class SequenceToSequenceEstimator : NetworkEstimator<SequenceToSeq
         return new TrainingSet(features, [width], tokens, targetWidth);
     }
 
+    /// <summary>It reads tokens (key numbers), not values.</summary>
+    private protected override bool ReadsFeaturesAsTheyCome(Options options) => false;
+
     /// <inheritdoc/>
     private protected override string? WarmStartRefusal
         => "its vocabularies are those of the first training data, and new data may hold other tokens; train it again on all the rows.";
