@@ -125,8 +125,9 @@ public sealed class AutoencoderAnomalyDetectionTrainer : NetworkEstimator<Autoen
         else if (options.LayerSizesFor(featureSize) is var layerSizes && layerSizes[^1] >= featureSize)
         {
             throw new ArgumentOutOfRangeException($"Options.{nameof(Options.LayerSizes)}", Shapes.Format(layerSizes),
-                $"Options.LayerSizes must end with a code size smaller than the input: the code size is {layerSizes[^1]} but feature column '{feature.Name}' has {featureSize} values " +
-                "(an undercomplete autoencoder; a code as large as the input can learn the identity).");
+                $"Options.LayerSizes must end with a code size smaller than the input: the code size is {layerSizes[^1]} but feature column '{feature.Name}' has {featureSize} " +
+                (featureSize == 1 ? "value, and one value has no smaller code: the detector needs at least two features (mlContext.Transforms.Concatenate)" : "values") +
+                " (an undercomplete autoencoder; a code as large as the input can learn the identity).");
         }
         var ct = options.CancellationToken;
         var holding = Holding(options, train, featureSize);

@@ -13,6 +13,12 @@ internal static class ConvolutionalShape
     {
         if (kind != AutoencoderKind.Convolutional)
         {
+            if (imageShape is not null)
+            {
+                // It would be ignored: a user who meant the convolutional kind would train a dense one without a word.
+                throw new ArgumentOutOfRangeException("Options.ImageShape", Shapes.Format(imageShape),
+                    $"Options.ImageShape is {Shapes.Format(imageShape)} but Options.Kind is {kind}: only the Convolutional kind reads it. Set Kind = Convolutional, or leave ImageShape null.");
+            }
             return;
         }
         if (imageShape is null)
@@ -25,8 +31,10 @@ internal static class ConvolutionalShape
         }
         catch (ArgumentException e)
         {
+            // The architecture's message ends with its own parameter's name ("(Parameter 'inputShape')"); the option is named here.
+            string reason = e.ParamName is { } name ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
             throw new ArgumentOutOfRangeException("Options.ImageShape", Shapes.Format(imageShape),
-                $"Options.ImageShape {Shapes.Format(imageShape)} does not fit Options.ConvolutionalFilters {Shapes.Format(filters ?? ConvolutionalAutoencoder.DefaultFilters)}: {e.Message}");
+                $"Options.ImageShape {Shapes.Format(imageShape)} does not fit Options.ConvolutionalFilters {Shapes.Format(filters ?? ConvolutionalAutoencoder.DefaultFilters)}: {reason}");
         }
     }
 

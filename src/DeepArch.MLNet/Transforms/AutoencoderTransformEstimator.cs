@@ -54,7 +54,9 @@ public abstract class AutoencoderTransformEstimator<TOptions> : NetworkEstimator
         {
             throw new ArgumentOutOfRangeException("Options.LayerSizes", $"[{string.Join(", ", layerSizes)}]",
                 $"Options.LayerSizes ends with a code size of {code}, which must be smaller than the {size} values of input column '{column.Name}' " +
-                $"for the {o.Kind} kind (an undercomplete autoencoder); choose a code size below {size}, or the Sparse or Denoising kind.");
+                $"for the {o.Kind} kind (an undercomplete autoencoder); " + (size > 1
+                    ? $"choose a code size below {size}, or the Sparse or Denoising kind."
+                    : "one value has no smaller code: use the Sparse or Denoising kind, or give the autoencoder more values (mlContext.Transforms.Concatenate)."));
         }
         var ct = o.CancellationToken;
         var holding = Holding(o, train, size);

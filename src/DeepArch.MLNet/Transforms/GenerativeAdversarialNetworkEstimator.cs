@@ -279,6 +279,8 @@ public sealed class GenerativeAdversarialNetworkEstimator : NetworkEstimator<Gen
             Check(Enum.IsDefined(Kind), nameof(Kind), Kind, "must be Dense or Convolutional");
             Check(Kind != GanKind.Convolutional || ImageShape is { Count: 3 } shape && shape.All(d => d >= 1) && shape[1] % 4 == 0 && shape[2] % 4 == 0, nameof(ImageShape),
                 ImageShape is null ? "null" : Shapes.Format(ImageShape), "must be [channels, height, width] with height and width divisible by 4 for the Convolutional kind");
+            Check(Kind == GanKind.Convolutional || ImageShape is null, nameof(ImageShape), ImageShape is null ? "null" : Shapes.Format(ImageShape),
+                "is read only by the Convolutional kind, but Kind is Dense: set Kind = Convolutional for a DCGAN, or leave ImageShape null");
             Check(NoiseSize >= 1, nameof(NoiseSize), NoiseSize, "must be at least 1");
             Check(GeneratorLayers is not null && GeneratorLayers.All(u => u >= 1), nameof(GeneratorLayers), GeneratorLayers is null ? "null" : Shapes.Format(GeneratorLayers), "must hold sizes of at least 1");
             Check(DiscriminatorLayers is not null && DiscriminatorLayers.All(u => u >= 1), nameof(DiscriminatorLayers), DiscriminatorLayers is null ? "null" : Shapes.Format(DiscriminatorLayers), "must hold sizes of at least 1");

@@ -264,6 +264,7 @@ public class BadOptionsTests
         Gan("Kind", "4", o => o.Kind = (GanKind)4),
         Gan("ImageShape", "null", o => o.Kind = GanKind.Convolutional),
         Gan("ImageShape", "[1, 6, 8]", o => { o.Kind = GanKind.Convolutional; o.ImageShape = [1, 6, 8]; }),
+        Gan("ImageShape", "[1, 4, 4]", o => o.ImageShape = [1, 4, 4]), // Kind Dense would ignore it
         Gan("NoiseSize", "0", o => o.NoiseSize = 0),
         Gan("GeneratorLayers", "[0]", o => o.GeneratorLayers = [0]),
         Gan("DiscriminatorLayers", "null", o => o.DiscriminatorLayers = null!),

@@ -93,5 +93,24 @@ public class ConvolutionalAutoencoderStageTests(ITestOutputHelper output)
         Assert.Contains("Options.ImageShape must be set when Kind is Convolutional", noShape.Message);
         Assert.Contains("Options.ImageShape [1, 4, 4] holds 16 values but feature column 'Features' has 64", size.Message);
         Assert.Contains("does not fit Options.ConvolutionalFilters [8, 8, 8, 8]", levels.Message);
+        Assert.DoesNotContain("(Parameter 'inputShape')", levels.Message); // the architecture's own parameter name, once printed beside the option's
+
+        // An image shape on another kind would be ignored: a dense autoencoder trained where a convolutional one was meant.
+        var ignored = Assert.Throws<ArgumentOutOfRangeException>(() => ml.AnomalyDetection.Trainers.Autoencoder(
+            new AutoencoderAnomalyDetectionTrainer.Options { Kind = AutoencoderKind.Deep, ImageShape = [1, 8, 8] }));
+        Assert.Contains("Options.ImageShape is [1, 8, 8] but Options.Kind is Deep: only the Convolutional kind reads it", ignored.Message);
+
+        // One value has no smaller code: the error no longer asks for a code size below 1.
+        var single = ml.Data.LoadFromEnumerable(new[] { new OneValue { X = 1 }, new OneValue { X = 2 }, new OneValue { X = 3 } });
+        var one = Assert.Throws<ArgumentOutOfRangeException>(() => ml.Transforms.FeaturizeByAutoencoder("Code", "X").Fit(single));
+        Assert.Contains("one value has no smaller code", one.Message);
+        Assert.DoesNotContain("below 1", one.Message);
+        var oneDetector = Assert.Throws<ArgumentOutOfRangeException>(() => ml.AnomalyDetection.Trainers.Autoencoder("X").Fit(single));
+        Assert.Contains("one value has no smaller code", oneDetector.Message);
+    }
+
+    private sealed class OneValue
+    {
+        public float X { get; set; }
     }
 }
