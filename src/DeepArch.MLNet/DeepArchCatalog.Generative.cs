@@ -64,6 +64,7 @@ public static partial class DeepArchCatalog
     /// </param>
     /// <param name="seed">The seed of the noise and labels; null draws it from the MLContext's seed.</param>
     /// <exception cref="ArgumentException">The transformer is not a generator, or the label is not one it was trained on.</exception>
+    /// <exception cref="InsufficientMemoryException">The rows would take more than half the memory the process may use (they are drawn when Generate is called): draw them in parts.</exception>
     public static IDataView Generate(this DataOperationsCatalog catalog, NetworkTransformer generator, int count, string? label = null, int? seed = null)
         => GeneratedRows.Generate(generator, count, seed ?? CatalogEnvironment.Seed(CatalogEnvironment.Of(catalog)), label);
 

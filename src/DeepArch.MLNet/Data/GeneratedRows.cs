@@ -22,7 +22,6 @@ internal static class GeneratedRows
             throw new ArgumentOutOfRangeException(nameof(count), count,
                 $"count must be in [0, {Array.MaxLength / generation.FeatureSize:N0}] for rows of {generation.FeatureSize} values; got {count}.");
         }
-        CheckMemory(count, generation.FeatureSize, DeepArch.Trainers.Training.TrainingMemory.AvailableBytes);
         if (label is not null && info.Condition is null)
         {
             throw new ArgumentException($"The generator was trained without labels (an unconditional GAN), so it cannot draw rows of label '{label}'.", nameof(label));
@@ -36,6 +35,7 @@ internal static class GeneratedRows
                 $"Label '{label}' is a value of the label's key type, but no training row had it: the generator never learned that class, " +
                 "so its rows would mean nothing. Train with rows of that label, or ask for another.", nameof(label));
         }
+        CheckMemory(count, generation.FeatureSize, DeepArch.Trainers.Training.TrainingMemory.AvailableBytes);
         uint[] keys = info.Condition is null ? [] : DrawKeys(random, count, asked, generation.LabelFrequencies!);
         int noiseSize = info.FeatureSize, width = generation.FeatureSize;
         var values = new float[count * width];

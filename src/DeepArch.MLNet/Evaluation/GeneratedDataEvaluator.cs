@@ -147,7 +147,7 @@ internal static class GeneratedDataEvaluator
         {
             return ReadRows(data, options, width, role, out keys);
         }
-        catch (InvalidOperationException e)
+        catch (InvalidOperationException e) when (e.GetType() == typeof(InvalidOperationException))
         {
             // The reader's errors name the column, row and slot; which of the three data views holds it is ours to say.
             throw new InvalidOperationException($"The {role} data cannot be evaluated: {e.Message}", e);
