@@ -22,9 +22,13 @@ internal static class FeatureScale
     /// <summary>Below this, the rows' size (the root of their mean squared norm) is tiny: the network's initial weights dwarf the differences between rows.</summary>
     public const double TinyScale = 1e-2;
 
+    /// <summary>The rows the statistics read at most, evenly spaced: enough to judge a scale, and a pass that costs little beside training.</summary>
+    public const int SampleRows = 4_096;
+
     /// <summary>
     /// The warning for the in-memory training features of <paramref name="set"/> (the rows at <paramref name="rows"/>, all when
-    /// null), or null when they are on a workable scale, streamed (not in memory), or variable-length sequences (padded).
+    /// null; at most <see cref="SampleRows"/> of them, evenly spaced), or null when they are on a workable scale, streamed (not
+    /// in memory), or variable-length sequences (padded).
     /// </summary>
     public static string? Warning(TrainingSet set, IReadOnlyList<int>? rows, string column, SequenceLayout? layout)
     {
@@ -33,8 +37,10 @@ internal static class FeatureScale
             return null;
         }
         int width = set.Features.Length / set.Count;
+        int count = rows?.Count ?? set.Count;
+        var sample = count <= SampleRows ? rows : Enumerable.Range(0, SampleRows).Select(k => rows?[(int)((long)k * count / SampleRows)] ?? (int)((long)k * count / SampleRows)).ToArray();
         // Welford's moments in double precision: a constant slot far from 0 keeps a spread of exactly 0.
-        var (mean, deviation) = DeepArch.Trainers.Layers.Normalization.Moments(set.Features, width, rows);
+        var (mean, deviation) = DeepArch.Trainers.Layers.Normalization.Moments(set.Features, width, sample);
         var rms = Enumerable.Range(0, width).Select(j => Math.Sqrt(mean[j] * mean[j] + deviation[j] * deviation[j])).ToArray();
         const string Fix = "The network reads its features as they come: put ml.Transforms.NormalizeMeanVariance (or NormalizeMinMax) before it in the pipeline.";
         double size = Math.Sqrt(rms.Sum(r => r * r));
