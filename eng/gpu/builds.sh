@@ -53,8 +53,10 @@ echo "== GpuCheck on the CPU (eng/gpu/run.sh runs it on a GPU machine): JSON lin
 dotnet build eng/gpu/DeepArch.GpuCheck -c Release --nologo -v quiet
 check=(dotnet eng/gpu/DeepArch.GpuCheck/bin/Release/net10.0/DeepArch.GpuCheck.dll)
 "${check[@]}" scoring --rows 512 --batches 256 --reps 1 --train-rows 256 >"$log" 2>/dev/null
-[ "$(grep -c '"check":"scoring","network":"[a-z0-9]*","device":"cpu","batch":256,"rows":512' "$log")" = 3 ] || { echo "FAIL: GpuCheck scoring on the CPU:" >&2; cat "$log" >&2; exit 1; }
-[ "$(grep -c '"device":"cuda","batch":256,"error":"ExecutionProviderUnavailableException' "$log")" = 3 ] || { echo "FAIL: GpuCheck scoring on CUDA was not refused cleanly:" >&2; cat "$log" >&2; exit 1; }
+# Per network on the CPU: the default (every core in the session) and one core fewer (the cursor reads ahead).
+[ "$(grep -c '"check":"scoring","network":"[a-z0-9]*","device":"cpu","batch":256,"rows":512,"scoring_threads":0,.*"reads_ahead":false' "$log")" = 3 ] || { echo "FAIL: GpuCheck scoring on the CPU:" >&2; cat "$log" >&2; exit 1; }
+[ "$(nproc)" -lt 2 ] || [ "$(grep -c '"check":"scoring","network":"[a-z0-9]*","device":"cpu","batch":256,"rows":512,"scoring_threads":[0-9]*,.*"reads_ahead":true' "$log")" = 3 ] || { echo "FAIL: GpuCheck scoring on the CPU with one core fewer:" >&2; cat "$log" >&2; exit 1; }
+[ "$(grep -c '"device":"cuda","batch":256,"scoring_threads":0,"error":"ExecutionProviderUnavailableException' "$log")" = 3 ] || { echo "FAIL: GpuCheck scoring on CUDA was not refused cleanly:" >&2; cat "$log" >&2; exit 1; }
 "${check[@]}" training --threads 1 --train-rows 256 --epochs 1 >"$log" 2>/dev/null
 [ "$(grep -c '"device":"cpu","threads":1,"rows":256,"epochs":1,"samples_per_s"' "$log")" = 3 ] || { echo "FAIL: GpuCheck training on the CPU:" >&2; cat "$log" >&2; exit 1; }
 [ "$(grep -c '"device":"cuda","threads":1,"error":"InvalidOperationException: Options.Device is Cuda' "$log")" = 3 ] || { echo "FAIL: GpuCheck training on CUDA was not refused cleanly:" >&2; cat "$log" >&2; exit 1; }
