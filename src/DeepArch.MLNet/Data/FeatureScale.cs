@@ -16,8 +16,11 @@ internal static class FeatureScale
     /// <summary>How many times the median slot's spread the largest slot's size may be before it is a warning.</summary>
     public const double MaxDisparity = 100;
 
-    /// <summary>A slot smaller than this (root mean square) never dominates: normalized, one-hot and count features stay below it.</summary>
-    public const double LargeValue = 10;
+    /// <summary>
+    /// A slot smaller than this (root mean square) never warns: normalized and one-hot features, pixels of 0 to 255 and the word
+    /// counts of documents of a few hundred words stay below it (a probe's counts of 54 were fine, and so was the network on them).
+    /// </summary>
+    public const double LargeValue = 100;
 
     /// <summary>Below this, the rows' size (the root of their mean squared norm) is tiny: the network's initial weights dwarf the differences between rows.</summary>
     public const double TinyScale = 1e-2;
@@ -62,8 +65,8 @@ internal static class FeatureScale
         return disparity > MaxDisparity
             ? string.Create(CultureInfo.InvariantCulture,
                 $"slot {largest} of feature column '{column}' has a root mean square of {rms[largest]:G3}, {disparity:N0} times the median spread of the " +
-                $"slots that vary ({median:G3}): a large offset, a large constant, or a feature in other units dominates what the network learns (and, " +
-                $"in a detector, its score), and the other features barely count. {Fix}")
+                $"slots that vary ({median:G3}): a large offset, a large constant, or a feature in other units can dominate what the network learns (and, " +
+                $"in a detector, its score) so that the other features barely count. If the model does worse than you expect, that is the first thing to fix. {Fix}")
             : null;
     }
 }

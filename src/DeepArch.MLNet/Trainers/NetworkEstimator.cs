@@ -321,13 +321,15 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
                     $"the {start:G5} of the first batch, before any step: training is not converging. A smaller Options.LearningRate (it ended at " +
                     $"{last.LearningRate:G3}) or features on a common scale (ml.Transforms.NormalizeMeanVariance) usually fix it.");
             }
-            else if (ConstantPrediction is { Loss: > 0 } constant && last is not null && last.TrainLoss >= 0.99 * constant.Loss)
+            if (ConstantPrediction is { Loss: > 0 } constant && last is not null && last.TrainLoss >= 0.99 * constant.Loss)
             {
                 // A network stuck at the loss of ignoring its inputs: one class for every row, or the mean; Fit looked like success.
-                log.Warning(MessageSensitivity.None, $"{name}: {Stage}the training loss ended at {last.TrainLoss:G5} (epoch {last.Epoch}), no lower than " +
-                    $"{constant.Loss:G5}, the loss of {constant.What} for every row: the network learned nothing from its features. Features far " +
-                    "from unit scale (tiny values, or a large offset) do this quietly: put ml.Transforms.NormalizeMeanVariance (or NormalizeMinMax) " +
-                    "before the trainer; otherwise try another Options.LearningRate or more Options.Epochs.");
+                // Independent of the rising-loss warning: a loss can rise and end at the constant prediction's too.
+                log.Warning(MessageSensitivity.None, $"{name}: {Stage}the training loss ended at {last.TrainLoss:G5} (epoch {last.Epoch}), not even 1 % below " +
+                    $"{constant.Loss:G5}, the loss of {constant.What} for every row: the network learned nothing, " +
+                    "or almost nothing, from its features. Features far from unit scale (tiny values, or a large offset; for a forecaster, labels " +
+                    "far from it too) do this quietly: put ml.Transforms.NormalizeMeanVariance (or NormalizeMinMax) before the trainer; otherwise try " +
+                    "another Options.LearningRate or more Options.Epochs, or the features hold little about the label.");
             }
             _start = null;
             _last = null;

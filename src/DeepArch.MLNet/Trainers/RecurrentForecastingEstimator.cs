@@ -111,6 +111,9 @@ public sealed class RecurrentForecastingEstimator : NetworkEstimator<RecurrentFo
         return new TrainingSet(features, [inputSize], targets, labelSize);
     }
 
+    /// <summary>The loss of predicting each forecast value's training mean for every row (<see cref="ConstantPrediction"/>).</summary>
+    private protected override (double Loss, string What)? ConstantPredictionLoss(FitData data) => ConstantPrediction.Mean(data.Train, data.TrainingRows);
+
     /// <summary>Options of <see cref="RecurrentForecastingEstimator"/>.</summary>
     public sealed class Options : NetworkOptions
     {

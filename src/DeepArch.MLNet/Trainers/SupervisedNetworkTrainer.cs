@@ -167,40 +167,13 @@ public abstract class SupervisedNetworkTrainer<TOptions> : NetworkEstimator<TOpt
         return data with { Task = regression };
     }
 
-    /// <summary>
-    /// The weighted training loss of predicting, for every training row, the class frequencies (cross-entropy: their entropy) or
-    /// the label's mean (squared error: the label's variance, in the units the network learns in), with the rows' weights.
-    /// </summary>
-    private protected override (double Loss, string What)? ConstantPredictionLoss(FitData data)
+    /// <summary>The loss of predicting the class frequencies (classifiers) or the mean (regression) for every training row (<see cref="ConstantPrediction"/>).</summary>
+    private protected override (double Loss, string What)? ConstantPredictionLoss(FitData data) => data.Task switch
     {
-        var set = data.Train;
-        if (set.Targets.Length != set.Count || data.Task is not (MulticlassTask or BinaryTask or RegressionTask))
-        {
-            return null;
-        }
-        var rows = data.TrainingRows ?? Enumerable.Range(0, set.Count).ToArray();
-        double total = 0;
-        if (data.Task is RegressionTask)
-        {
-            double sum = 0, squares = 0;
-            foreach (int r in rows)
-            {
-                double w = set.Weights?[r] ?? 1, y = set.Targets[r];
-                total += w;
-                sum += w * y;
-                squares += w * y * y;
-            }
-            return total > 0 ? (Math.Max(0, squares / total - (sum / total) * (sum / total)), "predicting the training labels' mean") : null;
-        }
-        var weights = new Dictionary<float, double>();
-        foreach (int r in rows)
-        {
-            double w = set.Weights?[r] ?? 1;
-            total += w;
-            weights[set.Targets[r]] = weights.GetValueOrDefault(set.Targets[r]) + w;
-        }
-        return total > 0 ? (-weights.Values.Where(w => w > 0).Sum(w => w / total * Math.Log(w / total)), "predicting the training labels' class frequencies") : null;
-    }
+        MulticlassTask or BinaryTask => ConstantPrediction.ClassFrequencies(data.Train, data.TrainingRows),
+        RegressionTask => ConstantPrediction.Mean(data.Train, data.TrainingRows),
+        _ => null,
+    };
 
     /// <summary>A continued classifier's label must have the initial model's classes, in its order.</summary>
     private static void CheckSameClasses(PredictionTask task, PredictionTask initial)
