@@ -9,8 +9,8 @@ namespace DeepArch.MLNet;
 /// when the training features are far from a common scale. Outside probes found such features quietly ruin those networks:
 /// the autoencoder detector below chance on raw wine (proline near 1,000 beside values near 1; ROC AUC 0.478, 0.984 after
 /// NormalizeMinMax), a constant feature of 10,000 turning it upside down, a CNN or LSTM on values times 1e-4 predicting one
-/// class; none of it said anything. Normalized and one-hot features never warn, nor do pixels of 0 to 255 or the word counts
-/// of documents of a few hundred words (below <see cref="LargeValue"/>).
+/// class; none of it said anything. Normalized and one-hot features never warn (no slot above <see cref="LargeValue"/>), nor do
+/// pixels of 0 to 255 (no slot far above the others' spread) or the word counts of documents of a few hundred words.
 /// </summary>
 internal static class FeatureScale
 {
@@ -18,8 +18,8 @@ internal static class FeatureScale
     public const double MaxDisparity = 100;
 
     /// <summary>
-    /// A slot smaller than this (root mean square) never warns: normalized and one-hot features, pixels of 0 to 255 and the word
-    /// counts of documents of a few hundred words stay below it (a probe's counts of 54 were fine, and so was the network on them).
+    /// A slot smaller than this (root mean square) never warns: normalized and one-hot features and the word counts of documents
+    /// of a few hundred words stay below it (a probe's counts of 54 warned under a threshold of 10, and the network on them did well).
     /// </summary>
     public const double LargeValue = 100;
 
@@ -34,9 +34,14 @@ internal static class FeatureScale
     /// null; at most <see cref="SampleRows"/> of them, evenly spaced), or null when they are on a workable scale, streamed (not
     /// in memory), or variable-length sequences (padded).
     /// </summary>
-    public static string? Warning(TrainingSet set, IReadOnlyList<int>? rows, string column, SequenceLayout? layout)
+    /// <param name="set">The training rows as the network reads them.</param>
+    /// <param name="rows">The rows that train (those a validation split leaves), or null for all.</param>
+    /// <param name="column">The feature column's name, for the message.</param>
+    /// <param name="layout">The sequence layout of a recurrent network's column, if any.</param>
+    /// <param name="skip">Values at the start of each row that are not the column's (an encoder–decoder's step count).</param>
+    public static string? Warning(TrainingSet set, IReadOnlyList<int>? rows, string column, SequenceLayout? layout, int skip = 0)
     {
-        if (set.Rows is not null || layout is { VariableLength: true } || set.Count == 0 || set.Features.Length == 0 || rows is { Count: 0 })
+        if (set.Rows is not null || layout is { VariableLength: true } || set.Count == 0 || set.Features.Length <= (long)skip * set.Count || rows is { Count: 0 })
         {
             return null;
         }
@@ -45,6 +50,8 @@ internal static class FeatureScale
         var sample = count <= SampleRows ? rows : Enumerable.Range(0, SampleRows).Select(k => rows?[(int)((long)k * count / SampleRows)] ?? (int)((long)k * count / SampleRows)).ToArray();
         // Welford's moments in double precision: a constant slot far from 0 keeps a spread of exactly 0.
         var (mean, deviation) = DeepArch.Trainers.Layers.Normalization.Moments(set.Features, width, sample);
+        (mean, deviation) = (mean[skip..], deviation[skip..]);
+        width -= skip;
         var rms = Enumerable.Range(0, width).Select(j => Math.Sqrt(mean[j] * mean[j] + deviation[j] * deviation[j])).ToArray();
         const string Fix = "The network reads its features as they come: put ml.Transforms.NormalizeMeanVariance (or NormalizeMinMax) before it in the pipeline.";
         double size = Math.Sqrt(rms.Sum(r => r * r));

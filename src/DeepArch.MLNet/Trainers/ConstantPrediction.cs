@@ -41,25 +41,33 @@ internal static class ConstantPrediction
         {
             return null;
         }
-        double total = 0;
-        var sums = new double[width];
-        var squares = new double[width];
-        foreach (int r in rows ?? Enumerable.Range(0, set.Count))
-        {
-            double w = set.Weights?[r] ?? 1;
-            total += w;
-            for (int k = 0; k < width; k++)
-            {
-                double y = set.Targets[(long)r * width + k];
-                sums[k] += w * y;
-                squares[k] += w * y * y;
-            }
-        }
+        // Two passes, the mean then the squared deviations from it: a constant label has a variance of exactly 0.
+        var used = (rows ?? Enumerable.Range(0, set.Count)).ToArray();
+        double total = used.Sum(r => (double)(set.Weights?[r] ?? 1));
         if (total <= 0)
         {
             return null;
         }
-        double variance = Enumerable.Range(0, width).Sum(k => Math.Max(0, squares[k] / total - (sums[k] / total) * (sums[k] / total))) / width;
+        var means = new double[width];
+        foreach (int r in used)
+        {
+            double w = set.Weights?[r] ?? 1;
+            for (int k = 0; k < width; k++)
+            {
+                means[k] += w * set.Targets[(long)r * width + k] / total;
+            }
+        }
+        double squares = 0;
+        foreach (int r in used)
+        {
+            double w = set.Weights?[r] ?? 1;
+            for (int k = 0; k < width; k++)
+            {
+                double d = set.Targets[(long)r * width + k] - means[k];
+                squares += w * d * d;
+            }
+        }
+        double variance = squares / total / width;
         return (variance, width == 1 ? "predicting the training labels' mean" : "predicting each forecast value's training mean");
     }
 }

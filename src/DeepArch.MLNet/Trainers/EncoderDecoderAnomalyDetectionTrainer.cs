@@ -108,6 +108,9 @@ public sealed class EncoderDecoderAnomalyDetectionTrainer : NetworkEstimator<Enc
             outputShape: [1], inputSize: size);
     }
 
+    /// <summary>The rows the network reads start with the window's step count, a value the user never gave.</summary>
+    private protected override int LeadingLengthSlots => 1;
+
     /// <summary>Options of <see cref="EncoderDecoderAnomalyDetectionTrainer"/>.</summary>
     public sealed class Options : NetworkOptions
     {

@@ -99,8 +99,8 @@ public sealed class EncoderDecoderForecastingEstimator : NetworkEstimator<Encode
             [fitted.Data.Train.TargetWidth], fitted.Data.InputSize);
     }
 
-    /// <summary>The loss of predicting each forecast value's training mean for every row (<see cref="ConstantPrediction"/>).</summary>
-    private protected override (double Loss, string What)? ConstantPredictionLoss(FitData data) => ConstantPrediction.Mean(data.Train, data.TrainingRows);
+    /// <summary>The rows the network reads start with the window's step count, a value the user never gave.</summary>
+    private protected override int LeadingLengthSlots => 1;
 
     /// <summary>Options of <see cref="EncoderDecoderForecastingEstimator"/>.</summary>
     public sealed class Options : NetworkOptions

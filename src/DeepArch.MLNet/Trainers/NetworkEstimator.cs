@@ -195,7 +195,7 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         {
             Warn(warning);
         }
-        if (ReadsFeaturesAsTheyCome(options) && FeatureScale.Warning(data.Train, data.TrainingRows, data.Input.Name, data.Layout) is { } scale)
+        if (ReadsFeaturesAsTheyCome(options) && FeatureScale.Warning(data.Train, data.TrainingRows, data.Input.Name, data.Layout, LeadingLengthSlots) is { } scale)
         {
             Warn(scale);
         }
@@ -284,8 +284,9 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
 
         /// <summary>
         /// The training loss of the best prediction that ignores the features (the training labels' class frequencies, or their
-        /// mean, for every row) and what that prediction is, or null: a training loss that ends no lower is a warning, the network
-        /// having learned nothing from its features (inputs far from unit scale do that quietly to a convolutional or recurrent network).
+        /// mean, for every row) and what that prediction is, or null: a training loss that ends less than 1 % below it is a warning,
+        /// the network having learned nothing, or almost nothing, from its features (inputs far from unit scale do that quietly to a
+        /// convolutional or recurrent network).
         /// </summary>
         public (double Loss, string What)? ConstantPrediction { get; init; }
 
@@ -357,6 +358,9 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
     /// and for those that read tokens.
     /// </summary>
     private protected virtual bool ReadsFeaturesAsTheyCome(TOptions options) => true;
+
+    /// <summary>Values at the start of each training row that are not the feature column's (an encoder–decoder's step count): the scale check skips them.</summary>
+    private protected virtual int LeadingLengthSlots => 0;
 
     /// <summary>Whether training that works lowers the training loss (false for a GAN, whose losses rise and fall by design): a rise is then a warning in the log.</summary>
     private protected virtual bool LossFallsWhenTrainingWorks => true;

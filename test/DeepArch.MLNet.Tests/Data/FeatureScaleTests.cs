@@ -99,9 +99,33 @@ public class FeatureScaleTests
 
         using var model = ml.Forecasting.ForecastByRecurrentNetwork(hiddenSize: 8, epochs: 3).Fit(ml.Data.LoadFromEnumerable(windows));
 
-        // One forecast value: its mean is the label's.
-        Assert.True(warnings.Any(m => m.Contains("the loss of predicting the training labels' mean for every row: the network learned nothing", StringComparison.Ordinal)),
-            string.Join(" | ", warnings));
+        // One forecast value: its mean is the label's, and the loss to beat is the label's variance in ppm², as the warning quotes it.
+        double mean = windows.Average(w => (double)w.Label[0]);
+        double variance = windows.Average(w => (w.Label[0] - mean) * (w.Label[0] - mean));
+        Assert.True(warnings.Any(m => m.Contains($"not even 1 % below {variance.ToString("G5", System.Globalization.CultureInfo.InvariantCulture)}, the loss of predicting the training labels' mean for every row: the network learned nothing", StringComparison.Ordinal)),
+            $"variance {variance:G5}: " + string.Join(" | ", warnings));
+
+        // The same weeks as changes from each window's last week, halved (as the forecasting example has them): it learns, and says nothing.
+        var relative = windows.Select(w => new Window { Features = w.Features.Select(v => (v - w.Features[^1]) / 2).ToArray(), Label = [(w.Label[0] - w.Features[^1]) / 2] }).ToArray();
+        warnings.Clear();
+        using var learned = ml.Forecasting.ForecastByRecurrentNetwork(hiddenSize: 8, epochs: 20).Fit(ml.Data.LoadFromEnumerable(relative));
+        Assert.DoesNotContain(warnings, m => m.Contains("learned nothing", StringComparison.Ordinal));
+    }
+
+    /// <summary>More rows than the check reads (4,096, evenly spaced), with and without a subset: the same verdicts as on the rows once.</summary>
+    [Fact]
+    public void Large_sets_are_judged_on_a_sample_with_the_same_verdict()
+    {
+        var wine = Enumerable.Repeat(Datasets.WineRows.Select(r => r.Features), 30).SelectMany(r => r).ToList(); // 5,340 rows
+        Assert.Contains("slot 12 of feature column 'Features'", FeatureScale.Warning(Set(wine), null, "Features", null));
+        Assert.Contains("slot 12 of feature column 'Features'", FeatureScale.Warning(Set(wine), Enumerable.Range(0, wine.Count).Where(i => i % 5 != 0).ToArray(), "Features", null));
+        var digits = Enumerable.Repeat(Digits(v => v / 16), 3).SelectMany(r => r).ToList(); // 5,391 rows
+        Assert.Null(FeatureScale.Warning(Set(digits), null, "Features", null));
+        Assert.Null(FeatureScale.Warning(Set(digits), Enumerable.Range(0, digits.Count).Where(i => i % 3 != 1).ToArray(), "Features", null));
+        // An encoder–decoder's step count in front of normalized windows is not the user's feature: skipped.
+        var withLength = Digits(v => v / 16).Select(r => r.Prepend(4_000f).ToArray()).ToList();
+        Assert.Contains("slot 0 of", FeatureScale.Warning(Set(withLength), null, "Features", null));
+        Assert.Null(FeatureScale.Warning(Set(withLength), null, "Features", null, skip: 1));
     }
 
     private sealed class Window
