@@ -6,6 +6,23 @@ namespace DeepArch.MLNet.Tests;
 /// <summary>Small, seeded models shared by the scoring and error tests.</summary>
 public static class Fixtures
 {
+    /// <summary>The messages of <paramref name="ml"/>'s Warnings (<c>mlContext.Log</c>), collected as they come (from any thread).</summary>
+    public static List<string> Warnings(MLContext ml)
+    {
+        var warnings = new List<string>();
+        ml.Log += (_, e) =>
+        {
+            if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning)
+            {
+                lock (warnings)
+                {
+                    warnings.Add(e.Message);
+                }
+            }
+        };
+        return warnings;
+    }
+
     /// <summary>
     /// <paramref name="model"/> saved with <c>mlContext.Model.Save</c> and loaded back in a fresh <see cref="MLContext"/> both ways a
     /// user can: <c>DeepArchModel.Load</c>, and plain <c>mlContext.Model.Load</c> after <c>DeepArchModel.Register</c>; the fresh

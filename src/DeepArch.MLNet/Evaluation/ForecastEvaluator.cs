@@ -1,5 +1,4 @@
 using Microsoft.ML;
-using Microsoft.ML.Data;
 
 namespace DeepArch.MLNet;
 
@@ -32,10 +31,10 @@ internal static class ForecastEvaluator
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(labelColumnName);
         ArgumentNullException.ThrowIfNull(forecastColumnName);
-        var label = Resolve(data.Schema, labelColumnName, "label");
-        var forecast = Resolve(data.Schema, forecastColumnName, "forecast");
-        int size = SizeOf(label.Type);
-        if (SizeOf(forecast.Type) != size)
+        // The feature columns' check and reader: Single or a known-size vector of Single, sparse rows expanded.
+        var (label, size) = FeatureColumn.Resolve(data.Schema, labelColumnName, "label");
+        var (forecast, forecastSize) = FeatureColumn.Resolve(data.Schema, forecastColumnName, "forecast");
+        if (forecastSize != size)
         {
             throw SchemaErrors.Mismatch("forecast", forecastColumnName, $"{size} {(size == 1 ? "value" : "values")} of Single, as label column '{labelColumnName}' has",
                 SchemaErrors.Describe(forecast.Type));
@@ -43,16 +42,18 @@ internal static class ForecastEvaluator
         var counts = new long[size];
         var absolute = new double[size];
         var squared = new double[size];
+        var actual = new float[size];
+        var predicted = new float[size];
         long rows = 0;
         using (var cursor = data.GetRowCursor([label, forecast]))
         {
-            var readLabel = Reader(cursor, label);
-            var readForecast = Reader(cursor, forecast);
+            var readLabel = FeatureColumn.CreateReader(cursor, label);
+            var readForecast = FeatureColumn.CreateReader(cursor, forecast);
             while (cursor.MoveNext())
             {
                 rows++;
-                var actual = readLabel();
-                var predicted = readForecast();
+                readLabel(actual);
+                readForecast(predicted);
                 for (int i = 0; i < size; i++)
                 {
                     if (float.IsNaN(actual[i]))
@@ -77,48 +78,5 @@ internal static class ForecastEvaluator
             ? new ForecastPositionMetrics(0, double.NaN, double.NaN)
             : new ForecastPositionMetrics(counts[i], absolute[i] / counts[i], Math.Sqrt(squared[i] / counts[i]))).ToArray();
         return new ForecastMetrics(rows, absolute.Sum() / values, Math.Sqrt(squared.Sum() / values), byPosition);
-    }
-
-    /// <summary>The column, which must be <c>Single</c> or a known-size vector of <c>Single</c>.</summary>
-    private static DataViewSchema.Column Resolve(DataViewSchema schema, string name, string role)
-    {
-        var column = schema.GetColumnOrNull(name) ?? throw SchemaErrors.ColumnNotFound(role, name);
-        bool single = column.Type == NumberDataViewType.Single
-            || column.Type is VectorDataViewType { IsKnownSize: true } v && v.ItemType == NumberDataViewType.Single;
-        if (!single)
-        {
-            throw SchemaErrors.Mismatch(role, name, "Single or known-size vector of Single", SchemaErrors.Describe(column.Type));
-        }
-        return column;
-    }
-
-    private static int SizeOf(DataViewType type) => type is VectorDataViewType v ? v.Size : 1;
-
-    /// <summary>A getter of the column's values as a span, for a scalar or a vector column.</summary>
-    private static Func<ReadOnlySpan<float>> Reader(DataViewRowCursor cursor, DataViewSchema.Column column)
-    {
-        if (column.Type is VectorDataViewType)
-        {
-            var getter = cursor.GetGetter<VBuffer<float>>(column);
-            VBuffer<float> buffer = default;
-            VBuffer<float> dense = default;
-            return () =>
-            {
-                getter(ref buffer);
-                if (buffer.IsDense)
-                {
-                    return buffer.GetValues();
-                }
-                buffer.CopyToDense(ref dense);
-                return dense.GetValues();
-            };
-        }
-        var scalar = cursor.GetGetter<float>(column);
-        var one = new float[1];
-        return () =>
-        {
-            scalar(ref one[0]);
-            return one;
-        };
     }
 }

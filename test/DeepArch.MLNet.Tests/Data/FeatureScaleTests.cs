@@ -1,6 +1,5 @@
 using DeepArch.Trainers.Training;
 using Microsoft.ML;
-using Microsoft.ML.Runtime;
 using Xunit;
 
 namespace DeepArch.MLNet.Tests.Data;
@@ -64,8 +63,7 @@ public class FeatureScaleTests
     public void A_network_given_features_that_carry_nothing_warns_with_the_baseline_it_could_not_beat(string task, bool weighted, string expected)
     {
         var ml = new MLContext(seed: 1);
-        var warnings = new List<string>();
-        ml.Log += (_, e) => { if (e.Kind == ChannelMessageKind.Warning) { lock (warnings) { warnings.Add(e.Message); } } };
+        var warnings = Fixtures.Warnings(ml);
         var rows = Enumerable.Range(0, 200).Select(i => new Row { Features = [1, 2], Positive = i % 4 == 0, Value = i % 7, Weight = weighted && i % 4 == 0 ? 3 : 1 }).ToArray();
         var data = ml.Data.LoadFromEnumerable(rows);
         var options = new MultilayerPerceptronTrainer.Options
@@ -92,8 +90,7 @@ public class FeatureScaleTests
     public void A_forecaster_that_forecasts_a_constant_warns()
     {
         var ml = new MLContext(seed: 1);
-        var warnings = new List<string>();
-        ml.Log += (_, e) => { if (e.Kind == ChannelMessageKind.Warning) { lock (warnings) { warnings.Add(e.Message); } } };
+        var warnings = Fixtures.Warnings(ml);
         var series = Datasets.Co2Weekly;
         var windows = Enumerable.Range(16, 600).Select(end => new Window { Features = series.Skip(end - 16).Take(16).ToArray(), Label = [series[end]] }).ToArray();
 

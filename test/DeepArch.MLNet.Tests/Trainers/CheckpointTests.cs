@@ -105,8 +105,7 @@ public sealed class CheckpointTests : IDisposable
     public void Resuming_with_other_epochs_warns_or_under_a_cosine_schedule_is_another_run()
     {
         var ml = new MLContext(seed: 1);
-        var warnings = new List<string>();
-        ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning) { lock (warnings) { warnings.Add(e.Message); } } };
+        var warnings = Fixtures.Warnings(ml);
         var rows = Datasets.DigitRows.Take(100).ToArray();
         var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(rows)).Transform(ml.Data.LoadFromEnumerable(rows));
         MultilayerPerceptronTrainer Trainer(int epochs, string folder, DeepArch.Trainers.LearningRateSchedule? schedule = null) => ml.MulticlassClassification.Trainers.MultilayerPerceptron(

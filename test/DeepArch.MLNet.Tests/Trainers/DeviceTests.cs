@@ -36,8 +36,7 @@ public class DeviceTests
         var ml = new MLContext(seed: 1);
         var data = ml.Data.LoadFromEnumerable(Fixtures.Rows(30));
 
-        var warnings = new List<string>();
-        ml.Log += (_, e) => { if (e.Kind == ChannelMessageKind.Warning) { lock (warnings) { warnings.Add(e.Message); } } };
+        var warnings = Fixtures.Warnings(ml);
 
         using var model = ml.Regression.Trainers.MultilayerPerceptron(CudaOptions(fallback: true)).Fit(data);
 
@@ -169,8 +168,7 @@ public class DeviceTests
     public void A_fit_that_falls_back_says_so_in_the_log()
     {
         var ml = new MLContext(seed: 1);
-        var warnings = new List<string>();
-        ml.Log += (_, e) => { if (e.Kind == ChannelMessageKind.Warning) { lock (warnings) { warnings.Add(e.Message); } } };
+        var warnings = Fixtures.Warnings(ml);
         var data = ml.Data.LoadFromEnumerable(Fixtures.Rows(30));
 
         using var model = ml.Regression.Trainers.MultilayerPerceptron(CudaOptions(fallback: true)).Fit(data);

@@ -172,8 +172,7 @@ public class ForecastingAnomalyDetectionTests(ITestOutputHelper output)
     {
         // Constant windows: the forecaster's training scores have no spread to standardize by.
         var ml = new MLContext(1);
-        var warnings = new List<string>();
-        ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning) { lock (warnings) { warnings.Add(e.Message); } } };
+        var warnings = Fixtures.Warnings(ml);
         var constant = Enumerable.Range(0, 40).Select(_ => new WindowRow { Features = Enumerable.Repeat(0.5f, Window).ToArray() }).ToArray();
 
         using var model = ml.AnomalyDetection.Trainers.RecurrentForecaster(new ForecastingAnomalyDetectionTrainer.Options { Epochs = 1, Seed = 1 })

@@ -186,8 +186,7 @@ public class RecurrentNetworkTests(ITestOutputHelper output)
     public void TruncatedSteps_not_below_the_sequence_length_is_a_warning_in_the_log(int truncatedSteps, bool warned)
     {
         var ml = new MLContext(1);
-        var warnings = new List<string>();
-        ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning) { lock (warnings) { warnings.Add(e.Message); } } };
+        var warnings = Fixtures.Warnings(ml);
         var data = ml.Data.LoadFromEnumerable(Enumerable.Range(0, 8).Select(i => new SixteenValues { Features = Enumerable.Range(0, 16).Select(j => (i + j) % 3 / 2f).ToArray(), Label = i % 2 }));
 
         using var model = ml.Regression.Trainers.RecurrentNetwork(new RecurrentNetworkTrainer.Options { FeaturesPerStep = 2, TruncatedSteps = truncatedSteps, Epochs = 1 }).Fit(data);

@@ -49,9 +49,8 @@ public class TrainingLogTests
     {
         var ml = new MLContext(seed: 1);
         var messages = new List<string>();
-        var warnings = new List<string>();
+        var warnings = Fixtures.Warnings(ml);
         ml.Log += (_, e) => { if (e.Kind == ChannelMessageKind.Info && e.Source == "StackedAutoencoder") { lock (messages) { messages.Add(e.Message); } } };
-        ml.Log += (_, e) => { if (e.Kind == ChannelMessageKind.Warning) { lock (warnings) { warnings.Add(e.Message); } } };
         var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(Fixtures.Rows(60))).Transform(ml.Data.LoadFromEnumerable(Fixtures.Rows(60)));
 
         using var model = ml.MulticlassClassification.Trainers.StackedAutoencoder(new StackedAutoencoderTrainer.Options
@@ -77,8 +76,7 @@ public class TrainingLogTests
         List<string> Warnings(double learningRate, out TrainingHistory history)
         {
             var ml = new MLContext(seed: 1);
-            var warnings = new List<string>();
-            ml.Log += (_, e) => { if (e.Kind == ChannelMessageKind.Warning) { lock (warnings) { warnings.Add(e.Message); } } };
+            var warnings = Fixtures.Warnings(ml);
             var data = ml.Data.LoadFromEnumerable(Fixtures.Rows(64));
             using var featurizer = ml.Transforms.FeaturizeByAutoencoder(new AutoencoderFeaturizingEstimator.Options
             {
@@ -108,8 +106,7 @@ public class TrainingLogTests
         List<string> Warnings(float scale, out TrainingHistory history)
         {
             var ml = new MLContext(seed: 1);
-            var warnings = new List<string>();
-            ml.Log += (_, e) => { if (e.Kind == ChannelMessageKind.Warning) { lock (warnings) { warnings.Add(e.Message); } } };
+            var warnings = Fixtures.Warnings(ml);
             var rows = Datasets.DigitRows.Take(300).Select(r => new Datasets.DigitRow { Features = r.Features.Select(v => v * scale).ToArray(), Label = r.Label });
             var raw = ml.Data.LoadFromEnumerable(rows);
             var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(raw).Transform(raw);
@@ -141,8 +138,7 @@ public class TrainingLogTests
         List<string> Warnings(Func<MLContext, IDataView, IEstimator<ITransformer>> estimator, bool normalize)
         {
             var ml = new MLContext(seed: 1);
-            var warnings = new List<string>();
-            ml.Log += (_, e) => { if (e.Kind == ChannelMessageKind.Warning) { lock (warnings) { warnings.Add(e.Message); } } };
+            var warnings = Fixtures.Warnings(ml);
             var raw = ml.Data.LoadFromEnumerable(Datasets.WineRows);
             var data = normalize ? ml.Transforms.NormalizeMinMax("Features").Fit(raw).Transform(raw) : raw;
             data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
