@@ -97,6 +97,8 @@ internal static class PresetStudy
                     Convolutional("LearningRate 3e-3, Epochs 40", o => (o.LearningRate, o.Epochs) = (3e-3, 40)),
                     Convolutional("Preset LeNet5", o => o.Preset = ConvolutionalPreset.LeNet5),
                     Convolutional("Preset LeNet5, LearningRate 1e-3", o => (o.Preset, o.LearningRate) = (ConvolutionalPreset.LeNet5, 1e-3)),
+                    Convolutional("StandardizeFeatures false", o => o.StandardizeFeatures = false),
+                    Convolutional("Preset LeNet5, StandardizeFeatures false", o => (o.Preset, o.StandardizeFeatures) = (ConvolutionalPreset.LeNet5, false)),
                 ],
             },
             digits with
@@ -141,8 +143,31 @@ internal static class PresetStudy
                     Recurrent("LearningRate 3e-3, Epochs 40", o => (o.LearningRate, o.Epochs) = (3e-3, 40)),
                     Recurrent("LearningRate 1e-2", o => o.LearningRate = 1e-2),
                     Recurrent("LearningRate 1e-3", o => o.LearningRate = 1e-3),
+                    Recurrent("StandardizeFeatures false", o => o.StandardizeFeatures = false),
+                    Recurrent("Bidirectional, StandardizeFeatures false", o => (o.Bidirectional, o.StandardizeFeatures) = (true, false)),
                 ],
             },
+            // The digits in other units, as a user's data come: 8-bit pixels (0 to 255, ExtractPixels without scaleImage), and the same
+            // on an offset of 1,000 (a sensor's raw counts). The networks that standardize their input (the defaults) against the same
+            // networks reading the values as they come, the MLP and ML.NET's best on the digits for reference.
+            .. new (string Id, string Units, float Offset)[] { ("digits-8bit", "pixels of 0 to 255", 0), ("digits-8bit-offset", "pixels of 1,000 to 1,255", 1000) }
+                .Select(units => digits with
+                {
+                    Id = units.Id,
+                    Title = $"Digits as {units.Units} (the features times 255/16{(units.Offset != 0 ? $", plus {units.Offset:N0}" : "")}), multiclass",
+                    Split = seed => InUnits(digits.Split(seed), 255f / 16, units.Offset),
+                    Models =
+                    [
+                        Convolutional("defaults", _ => { }),
+                        Convolutional("StandardizeFeatures false", o => o.StandardizeFeatures = false),
+                        LeNet5("Preset LeNet5", o => o.Preset = ConvolutionalPreset.LeNet5),
+                        LeNet5("Preset LeNet5, StandardizeFeatures false", o => (o.Preset, o.StandardizeFeatures) = (ConvolutionalPreset.LeNet5, false)),
+                        Recurrent("defaults", _ => { }),
+                        Recurrent("StandardizeFeatures false", o => o.StandardizeFeatures = false),
+                        new("MultilayerPerceptron", Family.DeepArch, ml => ml.MulticlassClassification.Trainers.MultilayerPerceptron()),
+                        new("OneVersusAll(FastTree)", Family.MLNet, ml => ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastTree())),
+                    ],
+                }),
             .. new[] { "digits-0-4-vs-7", "digits-5-9-vs-1" }.Select(id => tasks.Single(t => t.Id == id)).Select(task => task with
             {
                 // The split of seed 1 for every seed: the spread is the model's alone.
@@ -191,6 +216,13 @@ internal static class PresetStudy
                 ],
             },
         ];
+    }
+
+    /// <summary>The rows with their features mapped to <c>x * scale + offset</c> (new rows; the split's are shared).</summary>
+    private static (Row[] Train, Row[] Test) InUnits((Row[] Train, Row[] Test) split, float scale, float offset)
+    {
+        Row[] Map(Row[] rows) => rows.Select(r => new Row { Features = r.Features.Select(x => x * scale + offset).ToArray(), Value = r.Value, Flag = r.Flag }).ToArray();
+        return (Map(split.Train), Map(split.Test));
     }
 
     public static string Write(string command, string commit, string machine, string load, TimeSpan elapsed, IReadOnlyList<int> seeds,

@@ -29,7 +29,7 @@ string Usage = $"""
       --out PATH       also write the report to PATH
       --settings IDS   gan-defaults, seq2seq-defaults and presets: the settings (presets: the tasks) to run, comma-separated
                        (default all: presets digits-stacked, digits-convolutional, digits-perceptron, wine-perceptron, digits-odd-perceptron,
-                       diabetes-perceptron, digits-recurrent, digits-0-4-vs-7-detector, digits-5-9-vs-1-detector,
+                       diabetes-perceptron, digits-recurrent, digits-8bit, digits-8bit-offset, digits-0-4-vs-7-detector, digits-5-9-vs-1-detector,
                        digits-0-4-vs-7-ensemble, digits-5-9-vs-1-ensemble,
                        digits-features-autoencoder, co2-forecaster; gan-defaults
                        {string.Join(", ", GanDefaults.Settings.Select(s => s.Id))}; seq2seq-defaults {string.Join(", ", SequenceDefaults.Settings.Select(s => s.Id))})

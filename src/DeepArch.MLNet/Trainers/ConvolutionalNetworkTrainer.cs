@@ -54,7 +54,17 @@ public sealed class ConvolutionalNetworkTrainer : SupervisedNetworkTrainer<Convo
     {
     }
 
-    private protected override NetworkPlan Plan(Options o, FitData data) => new(o.Network(data.Task!.NetworkOutputs), o.Names());
+    /// <summary>With <see cref="Options.StandardizeFeatures"/> (the default) the network standardizes its input itself.</summary>
+    private protected override bool ReadsFeaturesAsTheyCome(Options options) => !options.StandardizeFeatures;
+
+    private protected override NetworkPlan Plan(Options o, FitData data)
+    {
+        var network = o.Network(data.Task!.NetworkOutputs);
+        LayerSpec architecture = o.StandardizeFeatures
+            ? new Sequential([Normalization.AdaptPerChannel(data.Train, o.InputShape[0], data.TrainingRows), .. network.Layers])
+            : network;
+        return new(architecture, o.Names());
+    }
 
     private protected override void CheckFeature(Options options, DataViewSchema.Column column, int size)
     {
@@ -117,6 +127,14 @@ public sealed class ConvolutionalNetworkTrainer : SupervisedNetworkTrainer<Convo
         /// signals, row-major; every size at least 1, and their product the feature column's size. Required.
         /// </summary>
         public IReadOnlyList<int> InputShape { get; set; } = [];
+
+        /// <summary>
+        /// Whether the network standardizes its input itself (default true): its first layer is a <c>Normalization</c> that maps each
+        /// channel to mean 0 and standard deviation 1, with that channel's statistics over every position of the training rows (not the
+        /// rows <c>ValidationFraction</c> holds out), as torchvision's <c>Normalize</c> does, and the exported graph does the same. Pixels
+        /// of 0 to 255 or signals in their own units then need no scaling transform. False reads the values as they come.
+        /// </summary>
+        public bool StandardizeFeatures { get; set; } = true;
 
         /// <summary>The ready-made network to train when <see cref="Layers"/> is null; <see cref="ConvolutionalPreset.Default"/> by default.</summary>
         public ConvolutionalPreset Preset { get; set; } = ConvolutionalPreset.Default;

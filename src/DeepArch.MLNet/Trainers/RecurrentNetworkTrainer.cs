@@ -44,11 +44,21 @@ public sealed class RecurrentNetworkTrainer : SupervisedNetworkTrainer<Recurrent
 
     private protected override SequenceInput Sequence(Options o) => new(o.FeaturesPerStep, o.MaxSequenceLength);
 
-    private protected override NetworkPlan Plan(Options o, FitData data) => new(Compose(o, data.Layout!, data.Task!.NetworkOutputs),
-        RecurrentNames(o.HiddenSize, o.Layers, o.Cell, o.Bidirectional, o.HiddenLayers, data.Layout!.MaxSteps, o.FeaturesPerStep))
+    /// <summary>With <see cref="Options.StandardizeFeatures"/> (the default) the network standardizes its features itself.</summary>
+    private protected override bool ReadsFeaturesAsTheyCome(Options options) => !options.StandardizeFeatures;
+
+    private protected override NetworkPlan Plan(Options o, FitData data)
     {
-        Warnings = TruncationWarnings(o.TruncatedSteps, data.Layout!.MaxSteps),
-    };
+        var layout = data.Layout!;
+        var network = Compose(o, layout, data.Task!.NetworkOutputs);
+        LayerSpec architecture = o.StandardizeFeatures
+            ? new Sequential([Normalization.AdaptPerFeature(data.Train, o.FeaturesPerStep, layout.VariableLength, data.TrainingRows), .. network.Layers])
+            : network;
+        return new(architecture, RecurrentNames(o.HiddenSize, o.Layers, o.Cell, o.Bidirectional, o.HiddenLayers, layout.MaxSteps, o.FeaturesPerStep))
+        {
+            Warnings = TruncationWarnings(o.TruncatedSteps, layout.MaxSteps),
+        };
+    }
 
     /// <summary>A warning when <c>Options.TruncatedSteps</c> is set but no shorter than the sequences: it truncates nothing.</summary>
     internal static string[] TruncationWarnings(int truncatedSteps, int steps)
@@ -96,6 +106,15 @@ public sealed class RecurrentNetworkTrainer : SupervisedNetworkTrainer<Recurrent
 
         /// <summary>Values per time step (F): the feature vector holds its steps one after the other; at least 1 (default 1, a univariate series).</summary>
         public int FeaturesPerStep { get; set; } = 1;
+
+        /// <summary>
+        /// Whether the network standardizes its input itself (default true): its first layer is a <c>Normalization</c> that maps each of the
+        /// <see cref="FeaturesPerStep"/> features to mean 0 and standard deviation 1, with that feature's statistics over every step of the
+        /// training rows (not the rows <c>ValidationFraction</c> holds out), and the exported graph does the same. Features in their own
+        /// units (pixels of 0 to 255, prices, sensor readings) then need no normalizing transform, which the recurrent cells' saturating
+        /// gates otherwise need (docs/recurrent-networks.md, "Features in their own units"). False reads the values as they come.
+        /// </summary>
+        public bool StandardizeFeatures { get; set; } = true;
 
         /// <summary>The recurrent cell: <see cref="RecurrentCell.Lstm"/> (default), <see cref="RecurrentCell.Gru"/> or the Elman <see cref="RecurrentCell.Rnn"/>.</summary>
         public RecurrentCell Cell { get; set; } = RecurrentCell.Lstm;

@@ -61,23 +61,101 @@ public sealed record Normalization : LayerSpec
     {
         ArgumentNullException.ThrowIfNull(set);
         int width = Shapes.Size(set.SampleShape);
-        if (set.Rows is not { } source)
+        if (set.Rows is null)
         {
             return Adapt(set.Features, width, use);
         }
-        if ((use?.Count ?? set.Count) == 0)
+        var moments = new Welford(width);
+        ForEachRow(set, use, moments.Add);
+        return FromMoments(moments.Result());
+    }
+
+    /// <summary>
+    /// The layer that standardizes each channel of an image or signal (a sample of <paramref name="channels"/> planes, channel-major, as
+    /// a convolutional network reads it) with that channel's mean and standard deviation over every position of the rows at
+    /// <paramref name="use"/> (all when null): one shift and one scale per channel, as torchvision's <c>Normalize</c> applies, so
+    /// that neighbouring positions keep their differences. A channel constant over those rows gets a scale of 1.
+    /// </summary>
+    /// <param name="set">The training rows, in memory or streamed.</param>
+    /// <param name="channels">The number of channels; at least 1, and a divisor of the sample's size.</param>
+    /// <param name="use">The rows to take the statistics from; all when null.</param>
+    public static Normalization AdaptPerChannel(TrainingSet set, int channels, IReadOnlyList<int>? use = null)
+    {
+        ArgumentNullException.ThrowIfNull(set);
+        int width = Shapes.Size(set.SampleShape);
+        if (channels < 1 || width % channels != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(channels), channels, $"Samples of {width} values do not split into {channels} channels.");
+        }
+        int plane = width / channels;
+        var moments = new PooledWelford(channels);
+        ForEachRow(set, use, row =>
+        {
+            for (int c = 0; c < channels; c++)
+            {
+                moments.Add(c, row.Slice(c * plane, plane));
+            }
+        });
+        return FromPooled(moments.Result(), width, j => j / plane);
+    }
+
+    /// <summary>
+    /// The layer that standardizes each feature of a sequence (samples of steps of <paramref name="featuresPerStep"/> values, step-major, as
+    /// <see cref="Recurrent"/> reads them) with that feature's mean and standard deviation over every real step of the rows at
+    /// <paramref name="use"/> (all when null). With <paramref name="variableLength"/> a sample starts with its step count, which is
+    /// left as it is, and only the steps it counts are read (the padding after them is not). A feature constant over those steps gets
+    /// a scale of 1.
+    /// </summary>
+    /// <param name="set">The training rows, in memory or streamed.</param>
+    /// <param name="featuresPerStep">Values per step; at least 1.</param>
+    /// <param name="variableLength">Whether a sample is <c>[steps, x_1 .. x_steps, padding]</c> (<see cref="Recurrent.VariableLength"/>).</param>
+    /// <param name="use">The rows to take the statistics from; all when null.</param>
+    public static Normalization AdaptPerFeature(TrainingSet set, int featuresPerStep, bool variableLength, IReadOnlyList<int>? use = null)
+    {
+        ArgumentNullException.ThrowIfNull(set);
+        int width = Shapes.Size(set.SampleShape), lead = variableLength ? 1 : 0;
+        if (featuresPerStep < 1 || (width - lead) % featuresPerStep != 0 || width - lead < featuresPerStep)
+        {
+            throw new ArgumentOutOfRangeException(nameof(featuresPerStep), featuresPerStep, $"Samples of {width} values do not split into steps of {featuresPerStep}.");
+        }
+        int maxSteps = (width - lead) / featuresPerStep;
+        var moments = new PooledWelford(featuresPerStep);
+        ForEachRow(set, use, row =>
+        {
+            // A variable-length row's count was checked when it was read; clamp all the same, so that no count reads past the row.
+            int steps = variableLength ? (int)Math.Clamp(row[0], 0, maxSteps) : maxSteps;
+            for (int t = 0; t < steps; t++)
+            {
+                moments.AddEach(row.Slice(lead + t * featuresPerStep, featuresPerStep));
+            }
+        });
+        return FromPooled(moments.Result(), width, j => j < lead ? -1 : (j - lead) % featuresPerStep);
+    }
+
+    /// <summary>Calls <paramref name="add"/> with each row of <paramref name="set"/> at <paramref name="use"/> (all when null), in the set's order.</summary>
+    private static void ForEachRow(TrainingSet set, IReadOnlyList<int>? use, Action<ReadOnlySpan<float>> add)
+    {
+        int width = Shapes.Size(set.SampleShape), count = use?.Count ?? set.Count;
+        if (count == 0)
         {
             throw new ArgumentException("Adapt needs at least one row to use; got none.", nameof(use));
         }
-        var moments = new Welford(width);
+        if (set.Rows is not { } source)
+        {
+            float[] features = set.Features;
+            for (int r = 0; r < count; r++)
+            {
+                add(features.AsSpan((use?[r] ?? r) * width, width));
+            }
+            return;
+        }
         var row = new float[width];
-        using var pass = new StreamedRows.CheckedPass(source, StreamedRows.IndexOf(set, use), use?.Count ?? set.Count);
+        using var pass = new StreamedRows.CheckedPass(source, StreamedRows.IndexOf(set, use), count);
         while (pass.MoveNext(out _))
         {
             pass.Read(row);
-            moments.Add(row);
+            add(row);
         }
-        return FromMoments(moments.Result());
     }
 
     private static Normalization FromMoments((double[] Mean, double[] Deviation) moments)
@@ -87,14 +165,29 @@ public sealed record Normalization : LayerSpec
         var scale = new float[width];
         for (int j = 0; j < width; j++)
         {
-            double deviation = deviations[j];
-            // Constant: no deviation, or one below a millionth of the mean (rounding). Relative only: features measured in small
-            // units (1e-7 and less, as SI quantities come) are standardized like any other, where an absolute floor left them as they
-            // were, too small for the network to learn from.
-            scale[j] = deviation > 1e-6 * Math.Abs(mean[j]) && (float)deviation > 0 && float.IsFinite(1 / (float)deviation) ? (float)deviation : 1f;
+            scale[j] = ScaleOf(mean[j], deviations[j]);
         }
         return new Normalization(mean.Select(m => (float)m).ToArray(), scale);
     }
+
+    /// <summary>One mean and scale per value from the statistics of its group (<paramref name="groupOf"/>; -1 leaves the value as it is).</summary>
+    private static Normalization FromPooled((double[] Mean, double[] Deviation) moments, int width, Func<int, int> groupOf)
+    {
+        var mean = new float[width];
+        var scale = new float[width];
+        for (int j = 0; j < width; j++)
+        {
+            int g = groupOf(j);
+            (mean[j], scale[j]) = g < 0 ? (0f, 1f) : ((float)moments.Mean[g], ScaleOf(moments.Mean[g], moments.Deviation[g]));
+        }
+        return new Normalization(mean, scale);
+    }
+
+    // Constant: no deviation, or one below a millionth of the mean (rounding). Relative only: features measured in small units (1e-7
+    // and less, as SI quantities come) are standardized like any other, where an absolute floor left them as they were, too small for
+    // the network to learn from.
+    private static float ScaleOf(double mean, double deviation)
+        => deviation > 1e-6 * Math.Abs(mean) && (float)deviation > 0 && float.IsFinite(1 / (float)deviation) ? (float)deviation : 1f;
 
     /// <summary>
     /// The mean and population standard deviation of each of the <paramref name="width"/> values of the rows at
@@ -132,6 +225,58 @@ public sealed record Normalization : LayerSpec
 
         public (double[] Mean, double[] Deviation) Result()
             => (_mean, _squares.Select(q => _count > 0 ? Math.Sqrt(q / _count) : 0).ToArray());
+    }
+
+    /// <summary>
+    /// Welford's running mean and sum of squared deviations per group of values (a channel's positions, a feature's steps), each
+    /// group's values pooled; merged per call by Chan's rule, so that a call's values are summed once.
+    /// </summary>
+    private sealed class PooledWelford(int groups)
+    {
+        private readonly double[] _mean = new double[groups];
+        private readonly double[] _squares = new double[groups];
+        private readonly long[] _count = new long[groups];
+
+        /// <summary>Adds the values of one group.</summary>
+        public void Add(int group, ReadOnlySpan<float> values)
+        {
+            if (values.IsEmpty)
+            {
+                return;
+            }
+            double sum = 0;
+            foreach (float v in values)
+            {
+                sum += v;
+            }
+            double mean = sum / values.Length, squares = 0;
+            foreach (float v in values)
+            {
+                squares += (v - mean) * (v - mean);
+            }
+            Merge(group, values.Length, mean, squares);
+        }
+
+        /// <summary>Adds one value to each group: value g to group g.</summary>
+        public void AddEach(ReadOnlySpan<float> values)
+        {
+            for (int g = 0; g < values.Length; g++)
+            {
+                Merge(g, 1, values[g], 0);
+            }
+        }
+
+        private void Merge(int g, long count, double mean, double squares)
+        {
+            long total = _count[g] + count;
+            double delta = mean - _mean[g];
+            _mean[g] += delta * count / total;
+            _squares[g] += squares + delta * delta * _count[g] * count / total;
+            _count[g] = total;
+        }
+
+        public (double[] Mean, double[] Deviation) Result()
+            => (_mean, Enumerable.Range(0, _mean.Length).Select(g => _count[g] > 0 ? Math.Sqrt(_squares[g] / _count[g]) : 0).ToArray());
     }
 
     /// <inheritdoc/>

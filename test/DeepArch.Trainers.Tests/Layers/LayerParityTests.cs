@@ -75,6 +75,34 @@ public class LayerParityTests
     }
 
     [Fact]
+    public void Per_channel_and_per_feature_statistics_pool_a_group_and_spread_it_over_its_values()
+    {
+        // Two rows of two channels of 2 positions: channel 0 holds 1, 3, 5, 7 (mean 4, deviation sqrt 5); channel 1 is constant 9.
+        var images = new TrainingSet([1, 3, 9, 9, 5, 7, 9, 9], [2, 2], [], 0);
+        var perChannel = Normalization.AdaptPerChannel(images, channels: 2);
+        Assert.Equal([4, 4, 9, 9], perChannel.Mean);
+        Assert.Equal([MathF.Sqrt(5), MathF.Sqrt(5), 1, 1], perChannel.Scale);
+        var firstRow = Normalization.AdaptPerChannel(images, channels: 2, use: [0]); // channel 0: 1, 3
+        Assert.Equal([2, 2, 9, 9], firstRow.Mean);
+        Assert.Equal([1, 1, 1, 1], firstRow.Scale);
+
+        // Steps of 2 features, fixed length: feature 0 is 1, 3, 5, 7; feature 1 is 10, 10, 20, 20 (mean 15, deviation 5).
+        var fixedLength = new TrainingSet([1, 10, 3, 10, 5, 20, 7, 20], [4], [], 0);
+        var perFeature = Normalization.AdaptPerFeature(fixedLength, featuresPerStep: 2, variableLength: false);
+        Assert.Equal([4, 15, 4, 15], perFeature.Mean);
+        Assert.Equal([MathF.Sqrt(5), 5, MathF.Sqrt(5), 5], perFeature.Scale);
+
+        // Variable length: [steps, x..., padding]; the count is left alone and padding is not read (1000 would move every statistic).
+        var variableLength = new TrainingSet([1, 1, 10, 1000, 1000, 2, 3, 10, 5, 20], [5], [], 0);
+        var lengths = Normalization.AdaptPerFeature(variableLength, featuresPerStep: 2, variableLength: true);
+        Assert.Equal([0, 3, 40f / 3, 3, 40f / 3], lengths.Mean);
+        Assert.Equal(1, lengths.Scale[0]);
+        Assert.Equal(MathF.Sqrt(8f / 3), lengths.Scale[1], 5);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Normalization.AdaptPerChannel(images, channels: 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Normalization.AdaptPerFeature(fixedLength, featuresPerStep: 3, variableLength: false));
+    }
+
+    [Fact]
     public void Softplus_matches_for_large_inputs()
     {
         using var network = new Network(new Activation(ActivationKind.Softplus), [6], seed: 1);
