@@ -143,13 +143,13 @@ internal static class PresetStudy
                     Recurrent("LearningRate 3e-3, Epochs 40", o => (o.LearningRate, o.Epochs) = (3e-3, 40)),
                     Recurrent("LearningRate 1e-2", o => o.LearningRate = 1e-2),
                     Recurrent("LearningRate 1e-3", o => o.LearningRate = 1e-3),
-                    Recurrent("StandardizeFeatures false", o => o.StandardizeFeatures = false),
-                    Recurrent("Bidirectional, StandardizeFeatures false", o => (o.Bidirectional, o.StandardizeFeatures) = (true, false)),
+                    Recurrent("StandardizeFeatures true", o => o.StandardizeFeatures = true),
+                    Recurrent("StandardizeFeatures true, Bidirectional", o => (o.StandardizeFeatures, o.Bidirectional) = (true, true)),
                 ],
             },
             // The digits in other units, as a user's data come: 8-bit pixels (0 to 255, ExtractPixels without scaleImage), and the same
-            // on an offset of 1,000 (a sensor's raw counts). The networks that standardize their input (the defaults) against the same
-            // networks reading the values as they come, the MLP and ML.NET's best on the digits for reference.
+            // on an offset of 1,000 (a sensor's raw counts). Each network with and without StandardizeFeatures (the CNN's default is
+            // true, the RNN's false), the MLP (which standardizes) and ML.NET's best on the digits for reference.
             .. new (string Id, string Units, float Offset)[] { ("digits-8bit", "pixels of 0 to 255", 0), ("digits-8bit-offset", "pixels of 1,000 to 1,255", 1000) }
                 .Select(units => digits with
                 {
@@ -163,7 +163,7 @@ internal static class PresetStudy
                         LeNet5("Preset LeNet5", o => o.Preset = ConvolutionalPreset.LeNet5),
                         LeNet5("Preset LeNet5, StandardizeFeatures false", o => (o.Preset, o.StandardizeFeatures) = (ConvolutionalPreset.LeNet5, false)),
                         Recurrent("defaults", _ => { }),
-                        Recurrent("StandardizeFeatures false", o => o.StandardizeFeatures = false),
+                        Recurrent("StandardizeFeatures true", o => o.StandardizeFeatures = true),
                         new("MultilayerPerceptron", Family.DeepArch, ml => ml.MulticlassClassification.Trainers.MultilayerPerceptron()),
                         new("OneVersusAll(FastTree)", Family.MLNet, ml => ml.MulticlassClassification.Trainers.OneVersusAll(ml.BinaryClassification.Trainers.FastTree())),
                     ],

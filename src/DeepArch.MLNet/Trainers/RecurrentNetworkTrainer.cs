@@ -108,13 +108,16 @@ public sealed class RecurrentNetworkTrainer : SupervisedNetworkTrainer<Recurrent
         public int FeaturesPerStep { get; set; } = 1;
 
         /// <summary>
-        /// Whether the network standardizes its input itself (default true): its first layer is a <c>Normalization</c> that maps each of the
-        /// <see cref="FeaturesPerStep"/> features to mean 0 and standard deviation 1, with that feature's statistics over every step of the
-        /// training rows (not the rows <c>ValidationFraction</c> holds out), and the exported graph does the same. Features in their own
-        /// units (pixels of 0 to 255, prices, sensor readings) then need no normalizing transform, which the recurrent cells' saturating
-        /// gates otherwise need (docs/recurrent-networks.md, "Features in their own units"). False reads the values as they come.
+        /// Whether the network standardizes its input itself: its first layer is then a <c>Normalization</c> that maps each of the
+        /// <see cref="FeaturesPerStep"/> features to mean 0 and standard deviation 1, with that feature's statistics over every real step of
+        /// the training rows (not the rows <c>ValidationFraction</c> holds out), and the exported graph does the same. Set it for features
+        /// far from 0 in their own units (raw counts, prices, temperatures in kelvin): the digits read row by row on an offset of 1,000
+        /// trained to accuracy 0.10 as they came and 0.97 standardized. False by default, a measurement: on the bundled digits (grey levels
+        /// 0 to 16) the LSTM reached 0.9796 as they come and 0.9703 standardized over eight seeds, against ML.NET's best 0.9685
+        /// (docs/quality-presets-units.md and docs/quality-presets-recurrent.md). Features far from a common scale are a warning in
+        /// <c>mlContext.Log</c> when it is off.
         /// </summary>
-        public bool StandardizeFeatures { get; set; } = true;
+        public bool StandardizeFeatures { get; set; }
 
         /// <summary>The recurrent cell: <see cref="RecurrentCell.Lstm"/> (default), <see cref="RecurrentCell.Gru"/> or the Elman <see cref="RecurrentCell.Rnn"/>.</summary>
         public RecurrentCell Cell { get; set; } = RecurrentCell.Lstm;

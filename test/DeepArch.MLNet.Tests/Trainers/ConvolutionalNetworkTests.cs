@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using DeepArch.Trainers;
 using DeepArch.Trainers.Layers;
+using DeepArch.Trainers.Networks;
 using DeepArch.Trainers.Tests;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -98,6 +99,38 @@ public class ConvolutionalNetworkTests(DigitsCnnFixture digits, ITestOutputHelpe
         // LeNet-5's 5x5 kernels are coarse for 8x8 digits (padding does the adapting); it trains and
         // generalizes, though below the small 3x3 network.
         Assert.True(leNet.MicroAccuracy >= 0.94, $"LeNet-5 accuracy {leNet.MicroAccuracy:F4}");
+    }
+
+    [Fact]
+    public void Features_in_their_own_units_need_no_normalizing_transform()
+    {
+        // The digits as a sensor's raw counts: pixels of 1,000 to 1,255. Read as they come, every activation sits on the offset and
+        // the network learns nothing (accuracy 0.10 over five seeds, docs/quality-presets-units.md); standardized per channel by its
+        // first layer (the default), it learns as on the scaled digits, and the saved graph standardizes the same way.
+        var ml = new MLContext(seed: 1);
+        var (trainRows, testRows) = Datasets.StratifiedSplit(Datasets.DigitRows.Select(r => new Datasets.DigitRow
+        {
+            Features = r.Features.Select(v => v * 255f / 16 + 1000).ToArray(),
+            Label = r.Label,
+        }).ToArray(), r => r.Label);
+        var (train, test) = (ml.Data.LoadFromEnumerable(trainRows), ml.Data.LoadFromEnumerable(testRows));
+        double Accuracy(bool standardize, out ITransformer model)
+        {
+            model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.ConvolutionalNetwork(
+                new ConvolutionalNetworkTrainer.Options { InputShape = [1, 8, 8], Epochs = 8, StandardizeFeatures = standardize })).Fit(train);
+            return ml.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy;
+        }
+
+        double standardized = Accuracy(true, out var model), raw = Accuracy(false, out _);
+
+        output.WriteLine($"pixels of 1,000 to 1,255: accuracy {standardized:F4} standardized (default), {raw:F4} as they come");
+        Assert.True(standardized >= 0.95, $"standardized: {standardized:F4}");
+        Assert.True(raw < 0.5, $"as they come: {raw:F4}");
+        var architecture = NetworkState.Read(digits.Network(model).Info.TrainingState!)[0].Architecture;
+        var normalization = Assert.IsType<Normalization>(((Sequential)architecture).Layers[0]);
+        Assert.Single(normalization.Mean.Distinct()); // one channel: one mean and one scale over every pixel
+        Assert.Single(normalization.Scale.Distinct());
+        Assert.InRange(normalization.Mean[0], 1000, 1255);
     }
 
     private void Report(string name, MulticlassClassificationMetrics metrics, ITransformer model, double seconds)
