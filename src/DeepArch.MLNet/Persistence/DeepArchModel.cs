@@ -53,6 +53,20 @@ public static class DeepArchModel
         ArgumentNullException.ThrowIfNull(stream);
         options ??= new ModelSaveOptions();
         options.Validate();
+        if (inputSchema is not null)
+        {
+            // Load checks that the model reads the schema saved with it; a file that saves and then never loads is caught here instead.
+            try
+            {
+                model.GetOutputSchema(inputSchema);
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+            {
+                throw new ArgumentException(
+                    $"The model cannot read inputSchema, so the file could not be loaded: {Describe(e)} Pass the schema of the data the model transforms " +
+                    "(for a generator of GenerateByAdversarialNetwork, the noise rows' schema, not its training data's), or null.", nameof(inputSchema), e);
+            }
+        }
         using var saved = new MemoryStream();
         mlContext.Model.Save(model, inputSchema, saved);
         saved.Position = 0;
@@ -308,7 +322,9 @@ public static class DeepArchModel
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new InvalidDataException($"The model does not accept the input schema saved with it: {Describe(e)}", e);
+            throw new InvalidDataException(
+                $"The model does not accept the input schema saved with it: {Describe(e)} It was saved with the schema of other data than it transforms " +
+                "(mlContext.Model.Save does not check; for a GAN generator, save it with the noise rows' schema or null).", e);
         }
     }
 

@@ -33,7 +33,7 @@ public enum ConvolutionalPreset
 /// <listheader><term>Characteristic</term><description>Value</description></listheader>
 /// <item><term>Trains in Fit</term><description>Yes (TorchSharp, CPU or CUDA)</description></item>
 /// <item><term>Feature column</term><description>Known-size vector of <c>Single</c> holding channels x height x width (or channels x length) values,
-/// channel-planar and row-major, as <c>ExtractPixels</c> writes them by default (<c>interleavePixelColors: false</c>); scale it first (for pixels, <c>scaleImage: 1f / 255</c>)</description></item>
+/// channel-planar and row-major, as <c>ExtractPixels</c> writes them by default (<c>interleavePixelColors: false</c>), in any units: the network standardizes each channel (<see cref="Options.StandardizeFeatures"/>)</description></item>
 /// <item><term>Label column</term><description>Multiclass: key (<c>MapValueToKey</c>); binary: <c>Boolean</c>; regression: <c>Single</c></description></item>
 /// <item><term>Output columns</term><description>Multiclass: <c>Score</c> (class probabilities), <c>PredictedLabel</c> (key, label's key values);
 /// binary: <c>Score</c> (logit), <c>Probability</c>, <c>PredictedLabel</c> (Boolean); regression: <c>Score</c></description></item>

@@ -276,6 +276,9 @@ public sealed class GenerativeAdversarialNetworkEstimator : NetworkEstimator<Gen
             Check(OutputColumnName is null || !string.IsNullOrWhiteSpace(OutputColumnName), nameof(OutputColumnName), $"'{OutputColumnName}'", "must name a column, or be null for the feature column's name");
             Check(LabelColumnName is null || (LabelColumnName != NoiseColumnName && LabelColumnName != FeatureColumnName), nameof(LabelColumnName), $"'{LabelColumnName}'",
                 "must differ from NoiseColumnName and FeatureColumnName");
+            // The generator's graph reads the label under its name: an output of the same name could not be written (found at export, after training).
+            Check(LabelColumnName is null || OutputColumn != LabelColumnName, nameof(OutputColumnName), $"'{OutputColumn}'",
+                $"must differ from LabelColumnName ('{LabelColumnName}'): the generator reads the label and writes its rows beside it");
             Check(Enum.IsDefined(Kind), nameof(Kind), Kind, "must be Dense or Convolutional");
             Check(Kind != GanKind.Convolutional || ImageShape is { Count: 3 } shape && shape.All(d => d >= 1) && shape[1] % 4 == 0 && shape[2] % 4 == 0, nameof(ImageShape),
                 ImageShape is null ? "null" : Shapes.Format(ImageShape), "must be [channels, height, width] with height and width divisible by 4 for the Convolutional kind");

@@ -261,6 +261,7 @@ public class BadOptionsTests
         Gan("LabelColumnName", "''", o => o.LabelColumnName = ""),
         Gan("LabelColumnName", "'Noise'", o => o.LabelColumnName = "Noise"),
         Gan("OutputColumnName", "''", o => o.OutputColumnName = ""),
+        Gan("OutputColumnName", "'Label'", o => (o.LabelColumnName, o.OutputColumnName) = ("Label", "Label")),
         Gan("Kind", "4", o => o.Kind = (GanKind)4),
         Gan("ImageShape", "null", o => o.Kind = GanKind.Convolutional),
         Gan("ImageShape", "[1, 6, 8]", o => { o.Kind = GanKind.Convolutional; o.ImageShape = [1, 6, 8]; }),

@@ -81,8 +81,8 @@ public class PinnedResultsTests(ITestOutputHelper output)
         ["ae detector sparse kl"] = "00abed9fa59d13d3670a13b24c8038e84d5616f85b68da1c2ed6af72cee7e467",
         ["ae detector tied, feature contributions"] = "0ddcb8e722c4cd26125d1ef46ee8cb0d98b5037898956374bc06e8316e393c8e",
         ["ae detector variational elbo, standardized"] = "9f536db732bc52579e1b6e033cb71cb9d0cad0da5312371caf735ea2ee46d635",
-        ["cnn binary lenet-5, plateau"] = "00f5795a63cbc53cf34956564278863de38f60a8e5667833f86296200071f3db",
-        ["cnn multiclass default"] = "da39e7091203837b75e59bd64d0aab8255abc49c7ba696212b4db44cdeb9b38b",
+        ["cnn binary lenet-5, plateau"] = "5edcb05ba7fef72576db119ebdbfec81ee492af238260e79e55894f47547a2e2",
+        ["cnn multiclass default"] = "67ae9b4f0410b95b533d4ac1efb511c7a70b5fe58b5c8a1aa79eb156033ec17c",
         ["decode"] = "8833d670c4588f8f1b1bd7fcf680a04820415c4b724058b9dc17217c43bb13ab",
         ["featurize convolutional"] = "25ea84690d3560d59f1dc0899e5a2e1f6db4ada9fb65bae01924b232d2453a51",
         ["featurize deep"] = "c8bb253212584b416ce4947a06caf17bc728bb62f249d856154fdb1d3715324d",
@@ -218,8 +218,23 @@ public class PinnedResultsTests(ITestOutputHelper output)
             return;
         }
         Assert.True(Recorded.TryGetValue(name, out var expected), $"No hash recorded for '{name}'; run with DEEPARCH_RECORD_PINS=1.");
+        if (RecordedOnAnotherCpu.TryGetValue(name, out var other) && hash == other)
+        {
+            return;
+        }
         Assert.Equal(expected, hash);
     }
+
+    /// <summary>
+    /// The same cases' hashes on a CPU whose instruction set makes oneDNN pick other transposed-convolution kernels (an AMD EPYC with
+    /// AVX-512 VP2INTERSECT and BF16, 2026-12-05; the hashes above came from the development machine of the days before): each is
+    /// still the same on every run of one machine (ConvolutionDeterminismTests), not from one CPU to another.
+    /// </summary>
+    private static readonly Dictionary<string, string> RecordedOnAnotherCpu = new()
+    {
+        ["ae detector convolutional, validation threshold"] = "031cb04dc76e9244acd0bcf37fcf8180232be6f7dd6e98b1898640d46cb2a587",
+        ["featurize convolutional"] = "7137b7617f7b4c55d864ee085a795b1b291521eeb31308e02186e86f77891577",
+    };
 
     private static (ITransformer, IDataView) Classifier(MLContext ml, Func<IEstimator<ITransformer>, IEstimator<ITransformer>> trainer)
     {

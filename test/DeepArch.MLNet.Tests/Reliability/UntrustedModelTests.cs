@@ -374,6 +374,32 @@ public class UntrustedModelTests
     }
 
     [Fact]
+    public void A_field_hidden_behind_an_encoding_of_the_same_length_is_refused()
+    {
+        // An outside probe hid an external sparse initializer (GraphProto field 15, which DeepArch's parser discards and ONNX Runtime
+        // reads) behind an unused tensor whose dims were written packed: they re-measure larger by exactly the hidden field's size, so
+        // the length check passed and the scores held the bytes of a file beside the working directory. Here the same trick in small:
+        // dims [2, 3, 1, 1] written packed (2 bytes shorter) and 2 bytes of TensorProto field 15, which no parser keeps.
+        var proto = ModelProto.Parser.ParseFrom(Model.Value.Onnx);
+        proto.MetadataProps.Remove(proto.MetadataProps.Single(p => p.Key == MetadataKeys.Integrity));
+        var pad = new TensorProto { Name = "pad", DataType = (int)TensorProto.Types.DataType.Float, Dims = { 2, 3, 1, 1 }, FloatData = { 0, 0, 0, 0, 0, 0 } };
+        proto.Graph.Initializer.Add(pad);
+        byte[] bytes = proto.ToByteArray();
+        byte[] unpacked = [0x08, 2, 0x08, 3, 0x08, 1, 0x08, 1];
+        byte[] packedAndHidden = [0x0A, 4, 2, 3, 1, 1, 0x78, 0];
+        int at = bytes.AsSpan().IndexOf(unpacked);
+        Assert.True(at >= 0 && bytes.AsSpan(at + 1).IndexOf(unpacked) < 0, "the pad tensor's dims are found once");
+        packedAndHidden.CopyTo(bytes, at);
+        byte[] onnx = OnnxIntegrity.Seal(bytes);
+        // What the length check alone saw: the fields it understands measure the whole file.
+        Assert.Equal(onnx.Length, ModelProto.Parser.WithDiscardUnknownFields(true).ParseFrom(onnx).CalculateSize());
+
+        var error = Measured(() => DeepArchModel.FromOnnx(onnx));
+
+        Assert.Contains("holds fields or encodings DeepArch never writes", error.Message);
+    }
+
+    [Fact]
     public void A_tensor_whose_shape_claims_more_values_than_it_holds_is_refused()
     {
         byte[] onnx = Reseal(Model.Value.Onnx, proto =>

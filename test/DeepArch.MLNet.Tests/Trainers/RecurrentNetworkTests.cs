@@ -139,7 +139,7 @@ public class RecurrentNetworkTests(ITestOutputHelper output)
 
         output.WriteLine($"rows of pixels of 1,000 to 1,255: accuracy {standardized:F4} standardized, {raw:F4} as they come (default)");
         Assert.True(standardized >= 0.9, $"standardized: {standardized:F4}");
-        Assert.True(raw < 0.5, $"as they come: {raw:F4}");
+        Assert.True(raw < standardized - 0.1, $"as they come: {raw:F4}, standardized: {standardized:F4}");
     }
 
     [Fact]

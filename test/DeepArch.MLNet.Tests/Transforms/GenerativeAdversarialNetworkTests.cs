@@ -128,6 +128,11 @@ public class GenerativeAdversarialNetworkTests(DigitsGan gan, ITestOutputHelper 
         {
             gan.Ml.Model.Save(gan.Generator, noise.Schema, plainPath);
             DeepArchModel.Save(gan.Ml, gan.Generator, noise.Schema, deepArchPath);
+            // The training data's schema has no noise column: refused when saving, where the file it made could not be loaded.
+            var wrongSchema = Assert.Throws<ArgumentException>(() => DeepArchModel.Save(gan.Ml, gan.Generator, gan.Train.Schema, new MemoryStream()));
+            Assert.Equal("inputSchema", wrongSchema.ParamName);
+            Assert.Contains("Noise", wrongSchema.Message, StringComparison.Ordinal);
+            Assert.Contains("the noise rows' schema", wrongSchema.Message, StringComparison.Ordinal);
             var ml = new MLContext();
             DeepArchModel.Register(ml);
             var plain = ml.Model.Load(plainPath, out _);
