@@ -20,6 +20,7 @@ internal static class TorchRuntime
 {
     private static readonly object InitLock = new();
     private static bool s_initialized;
+    private static string? s_oneDnnOffReason;
 
     /// <summary>
     /// Held while a network is created or trained. libtorch's random generator and thread count are
@@ -281,9 +282,10 @@ internal static class TorchRuntime
     }
 
     /// <summary>
-    /// Leaves libtorch's oneDNN (mkldnn) convolution backend on, as libtorch and PyTorch do, unless the process started with
-    /// <c>DEEPARCH_ONEDNN=0</c>, which turns it off (<c>torch.backends.mkldnn.enabled = False</c>) so that convolutions run on
-    /// ATen's own kernels. DeepArch turned it off from 2026-11-23 to 2026-12-05, after oneDNN's jit:avx512_core kernels
+    /// Leaves libtorch's oneDNN (mkldnn) convolution backend on, as libtorch and PyTorch do, where its kernels agree with ATen's on
+    /// this CPU (<see cref="OneDnnCheck"/>, once per process; <see cref="OneDnnOffReason"/> says why not), unless the process started
+    /// with <c>DEEPARCH_ONEDNN=0</c> (off: <c>torch.backends.mkldnn.enabled = False</c>, so that convolutions and LSTMs run on ATen's
+    /// own kernels) or <c>DEEPARCH_ONEDNN=1</c> (on, unchecked). DeepArch turned it off from 2026-11-23 to 2026-12-05, after oneDNN's jit:avx512_core kernels
     /// were seen to change a small convolution's input gradient and a dilated transposed convolution's output from run to
     /// run with 2 threads. That was not reproduced on 2026-12-05 with the same libtorch 2.10 on the same kind of 2-core
     /// AVX-512 machine: both cases gave the same bits in 300 of 300 runs at 1 and 2 threads, on a quiet machine and beside
@@ -294,20 +296,49 @@ internal static class TorchRuntime
     /// </summary>
     private static void ApplyOneDnnChoice()
     {
-        if (Environment.GetEnvironmentVariable("DEEPARCH_ONEDNN") != "0")
-        {
-            return;
-        }
         try
         {
             _ = get_num_threads(); // loads libtorch
+            string? choice = Environment.GetEnvironmentVariable("DEEPARCH_ONEDNN");
+            if (choice == "1")
+            {
+                return;
+            }
+            if (choice != "0")
+            {
+                s_oneDnnOffReason = OneDnnCheck.Disagreement(SetOneDnn);
+                if (s_oneDnnOffReason is null)
+                {
+                    return;
+                }
+            }
             SetUserEnabledMkldnn(GlobalContext(), false);
+            // Without oneDNN, ATen would try NNPACK for convolutions, which prints "Could not initialize NNPACK! Reason: Unsupported
+            // hardware" on stderr on CPUs it does not know (the AMD EPYC of OneDnnCheck): its own im2col kernels, which NNPACK falls
+            // back to there anyway.
+            SetUserEnabledNnpack(GlobalContext(), false);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
             // Not the Itanium C++ ABI of Linux builds: leave the backend as it is.
         }
     }
+
+    /// <summary>
+    /// Why DeepArch turned oneDNN off in this process although nothing asked it to: its kernels disagreed with ATen's on this
+    /// CPU (<see cref="OneDnnCheck"/>); null when they agreed, or when <c>DEEPARCH_ONEDNN</c> decided.
+    /// </summary>
+    internal static string? OneDnnOffReason
+    {
+        get
+        {
+            EnsureInitialized();
+            return s_oneDnnOffReason;
+        }
+    }
+
+    /// <summary>Turns libtorch's oneDNN backend on or off for the process (<c>at::Context::setUserEnabledMkldnn</c>).</summary>
+    internal static void SetOneDnn(bool enabled) => SetUserEnabledMkldnn(GlobalContext(), enabled);
 
     /// <summary>Whether libtorch's oneDNN convolutions are on in this process (<c>at::Context::userEnabledMkldnn()</c>).</summary>
     internal static bool OneDnnEnabled
@@ -331,6 +362,10 @@ internal static class TorchRuntime
     /// <summary><c>at::Context::setUserEnabledMkldnn(bool)</c>; the context is the implicit first argument.</summary>
     [DllImport("torch_cpu", EntryPoint = "_ZN2at7Context20setUserEnabledMkldnnEb")]
     private static extern void SetUserEnabledMkldnn(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+    /// <summary><c>at::Context::setUserEnabledNNPACK(bool)</c>.</summary>
+    [DllImport("torch_cpu", EntryPoint = "_ZN2at7Context20setUserEnabledNNPACKEb")]
+    private static extern void SetUserEnabledNnpack(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
 
     [DllImport("libc", EntryPoint = "setenv", CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
     private static extern int setenv(string name, string value, int overwrite);

@@ -24,7 +24,7 @@ internal sealed class BenchOptions
                                sampling rows/s (Data.Generate, Transform) vs the same networks in PyTorch (gan_reference.py)
           seq2seq              the encoder-decoder of MapSequenceToSequence on grapheme-to-phoneme (data/cmudict_g2p_*.csv): Fit
                                samples/s and greedy decoding sequences/s beside PyTorch (reference/g2p_reference.py)
-          onednn               the LeNet-5 preset's Fit with oneDNN on (the default) vs DEEPARCH_ONEDNN=0, 1 thread and one per core (fresh processes)
+          onednn               the LeNet-5 preset's and the LSTM's Fit with DEEPARCH_ONEDNN=1 vs 0, 1 thread and one per core (fresh processes)
           report               reads the --summary files and reports in --results DIR and writes docs/performance.md and the chart
 
         Options:
