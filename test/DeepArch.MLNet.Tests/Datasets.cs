@@ -29,6 +29,10 @@ public static class Datasets
     public static IReadOnlyList<DigitRow> DigitRows { get; } = ReadCsv("digits.csv", 64)
         .Select(r => new DigitRow { Features = r.Features, Label = r.Target }).ToArray();
 
+    /// <summary>The digits with every grey level (0 to 16) mapped by <paramref name="map"/>, as data in other units come.</summary>
+    public static DigitRow[] DigitRowsIn(Func<float, float> map)
+        => DigitRows.Select(r => new DigitRow { Features = r.Features.Select(map).ToArray(), Label = r.Label }).ToArray();
+
     /// <summary>The 442 diabetes patients, as rows.</summary>
     public static IReadOnlyList<DiabetesRow> DiabetesRows { get; } = ReadCsv("diabetes.csv", 10)
         .Select(r => new DiabetesRow { Features = r.Features, Label = r.Target }).ToArray();

@@ -60,12 +60,7 @@ public sealed record Normalization : LayerSpec
     public static Normalization Adapt(TrainingSet set, IReadOnlyList<int>? use = null)
     {
         ArgumentNullException.ThrowIfNull(set);
-        int width = Shapes.Size(set.SampleShape);
-        if (set.Rows is null)
-        {
-            return Adapt(set.Features, width, use);
-        }
-        var moments = new Welford(width);
+        var moments = new Welford(Shapes.Size(set.SampleShape));
         ForEachRow(set, use, moments.Add);
         return FromMoments(moments.Result());
     }

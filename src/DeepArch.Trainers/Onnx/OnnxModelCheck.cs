@@ -63,13 +63,13 @@ internal static class OnnxModelCheck
         {
             throw new InvalidDataException($"The ONNX model is not well-formed: {e.Message}", e);
         }
-        int understood = proto.CalculateSize();
         // The same bytes, not only the same length: a field the parser discards (an external tensor in a sparse initializer) could
         // otherwise hide behind an encoding that re-measures larger by as much (dimensions written packed), and ONNX Runtime reads both.
-        if (understood != model.Length || !proto.ToByteArray().AsSpan().SequenceEqual(model))
+        byte[] understood = proto.ToByteArray();
+        if (!understood.AsSpan().SequenceEqual(model))
         {
-            throw understood != model.Length
-                ? Invalid($"holds fields or encodings DeepArch never writes ({understood:N0} of its {model.Length:N0} bytes are fields DeepArch writes): it was written by another tool or edited")
+            throw understood.Length != model.Length
+                ? Invalid($"holds fields or encodings DeepArch never writes ({understood.Length:N0} of its {model.Length:N0} bytes are fields DeepArch writes): it was written by another tool or edited")
                 : Invalid($"holds fields or encodings DeepArch never writes (its bytes differ from the fields DeepArch reads in them, written back): it was written by another tool or edited");
         }
         if (proto.IrVersion != OnnxGraphBuilder.IrVersion)

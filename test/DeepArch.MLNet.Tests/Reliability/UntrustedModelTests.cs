@@ -380,17 +380,15 @@ public class UntrustedModelTests
         // reads) behind an unused tensor whose dims were written packed: they re-measure larger by exactly the hidden field's size, so
         // the length check passed and the scores held the bytes of a file beside the working directory. Here the same trick in small:
         // dims [2, 3, 1, 1] written packed (2 bytes shorter) and 2 bytes of TensorProto field 15, which no parser keeps.
-        var proto = ModelProto.Parser.ParseFrom(Model.Value.Onnx);
-        proto.MetadataProps.Remove(proto.MetadataProps.Single(p => p.Key == MetadataKeys.Integrity));
         var pad = new TensorProto { Name = "pad", DataType = (int)TensorProto.Types.DataType.Float, Dims = { 2, 3, 1, 1 }, FloatData = { 0, 0, 0, 0, 0, 0 } };
-        proto.Graph.Initializer.Add(pad);
-        byte[] bytes = proto.ToByteArray();
         byte[] unpacked = [0x08, 2, 0x08, 3, 0x08, 1, 0x08, 1];
         byte[] packedAndHidden = [0x0A, 4, 2, 3, 1, 1, 0x78, 0];
-        int at = bytes.AsSpan().IndexOf(unpacked);
-        Assert.True(at >= 0 && bytes.AsSpan(at + 1).IndexOf(unpacked) < 0, "the pad tensor's dims are found once");
-        packedAndHidden.CopyTo(bytes, at);
-        byte[] onnx = OnnxIntegrity.Seal(bytes);
+        byte[] onnx = Reseal(Model.Value.Onnx, proto => proto.Graph.Initializer.Add(pad), rewrite: bytes =>
+        {
+            int at = bytes.AsSpan().IndexOf(unpacked);
+            Assert.True(at >= 0 && bytes.AsSpan(at + 1).IndexOf(unpacked) < 0, "the pad tensor's dims are found once");
+            packedAndHidden.CopyTo(bytes, at);
+        });
         // What the length check alone saw: the fields it understands measure the whole file.
         Assert.Equal(onnx.Length, ModelProto.Parser.WithDiscardUnknownFields(true).ParseFrom(onnx).CalculateSize());
 
@@ -625,7 +623,7 @@ public class UntrustedModelTests
     }
 
     /// <summary><paramref name="onnx"/> changed by <paramref name="change"/> and sealed again, as an attacker can.</summary>
-    internal static byte[] Reseal(byte[] onnx, Action<ModelProto> change, int? extraField = null)
+    internal static byte[] Reseal(byte[] onnx, Action<ModelProto> change, int? extraField = null, Action<byte[]>? rewrite = null)
     {
         var proto = ModelProto.Parser.ParseFrom(onnx);
         foreach (var entry in proto.MetadataProps.Where(p => p.Key == MetadataKeys.Integrity).ToList())
@@ -645,6 +643,7 @@ public class UntrustedModelTests
             }
             bytes = output.ToArray();
         }
+        rewrite?.Invoke(bytes);
         return OnnxIntegrity.Seal(bytes);
     }
 

@@ -108,11 +108,7 @@ public class ConvolutionalNetworkTests(DigitsCnnFixture digits, ITestOutputHelpe
         // the network learns little or nothing (accuracy 0.10 over five seeds of 20 epochs, docs/quality-presets-units.md); standardized per channel by its
         // first layer (the default), it learns as on the scaled digits, and the saved graph standardizes the same way.
         var ml = new MLContext(seed: 1);
-        var (trainRows, testRows) = Datasets.StratifiedSplit(Datasets.DigitRows.Select(r => new Datasets.DigitRow
-        {
-            Features = r.Features.Select(v => v * 255f / 16 + 1000).ToArray(),
-            Label = r.Label,
-        }).ToArray(), r => r.Label);
+        var (trainRows, testRows) = Datasets.StratifiedSplit(Datasets.DigitRowsIn(v => v * 255f / 16 + 1000), r => r.Label);
         var (train, test) = (ml.Data.LoadFromEnumerable(trainRows), ml.Data.LoadFromEnumerable(testRows));
         double Accuracy(bool standardize, out ITransformer model)
         {

@@ -125,11 +125,7 @@ public class RecurrentNetworkTests(ITestOutputHelper output)
         // saturate on the offset and it learns nothing (0.10 over five seeds, docs/quality-presets-units.md); standardized per feature
         // by its first layer (StandardizeFeatures), it learns.
         var ml = new MLContext(1);
-        var (trainRows, testRows) = Datasets.StratifiedSplit(Datasets.DigitRows.Select(r => new Datasets.DigitRow
-        {
-            Features = r.Features.Select(v => v * 255f / 16 + 1000).ToArray(),
-            Label = r.Label,
-        }).ToArray(), r => r.Label);
+        var (trainRows, testRows) = Datasets.StratifiedSplit(Datasets.DigitRowsIn(v => v * 255f / 16 + 1000), r => r.Label);
         var (train, test) = (ml.Data.LoadFromEnumerable(trainRows), ml.Data.LoadFromEnumerable(testRows));
         double Accuracy(bool standardize) => ml.MulticlassClassification.Evaluate(ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(ml.MulticlassClassification.Trainers.RecurrentNetwork(new RecurrentNetworkTrainer.Options { FeaturesPerStep = 8, Epochs = 8, StandardizeFeatures = standardize }))

@@ -74,7 +74,7 @@ public class StreamedTrainingTests
     public void A_streamed_autoencoder_detector_chooses_the_in_memory_threshold_and_scores(AnomalyThresholdSource source)
     {
         var ml = new MLContext(seed: 1);
-        var rows = Datasets.DigitRows.Select(r => new Datasets.DigitRow { Features = r.Features.Select(v => v / 16f).ToArray(), Label = r.Label }).ToArray();
+        var rows = Datasets.DigitRowsIn(v => v / 16f);
         IDataView train = ml.Data.LoadFromEnumerable(rows[..900]), validation = ml.Data.LoadFromEnumerable(rows[900..1200]), test = ml.Data.LoadFromEnumerable(rows[1200..]);
         AutoencoderAnomalyDetectionTrainer Detector(TrainingDataMode mode) => ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyDetectionTrainer.Options
         {

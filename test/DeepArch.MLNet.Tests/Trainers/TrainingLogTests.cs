@@ -107,7 +107,7 @@ public class TrainingLogTests
         {
             var ml = new MLContext(seed: 1);
             var warnings = Fixtures.Warnings(ml);
-            var rows = Datasets.DigitRows.Take(300).Select(r => new Datasets.DigitRow { Features = r.Features.Select(v => v * scale).ToArray(), Label = r.Label });
+            var rows = Datasets.DigitRowsIn(v => v * scale).Take(300);
             var raw = ml.Data.LoadFromEnumerable(rows);
             var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(raw).Transform(raw);
             // Read as they come: standardized by the network's first layer (its default), tiny pixels would learn.
