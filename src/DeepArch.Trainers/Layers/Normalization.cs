@@ -83,7 +83,7 @@ public sealed record Normalization : LayerSpec
             throw new ArgumentOutOfRangeException(nameof(channels), channels, $"Samples of {width} values do not split into {channels} channels.");
         }
         int plane = width / channels;
-        var moments = new PooledWelford(channels);
+        var moments = new Welford(channels);
         ForEachRow(set, use, row =>
         {
             for (int c = 0; c < channels; c++)
@@ -114,14 +114,14 @@ public sealed record Normalization : LayerSpec
             throw new ArgumentOutOfRangeException(nameof(featuresPerStep), featuresPerStep, $"Samples of {width} values do not split into steps of {featuresPerStep}.");
         }
         int maxSteps = (width - lead) / featuresPerStep;
-        var moments = new PooledWelford(featuresPerStep);
+        var moments = new Welford(featuresPerStep);
         ForEachRow(set, use, row =>
         {
             // A variable-length row's count was checked when it was read; clamp all the same, so that no count reads past the row.
             int steps = variableLength ? (int)Math.Clamp(row[0], 0, maxSteps) : maxSteps;
             for (int t = 0; t < steps; t++)
             {
-                moments.AddEach(row.Slice(lead + t * featuresPerStep, featuresPerStep));
+                moments.Add(row.Slice(lead + t * featuresPerStep, featuresPerStep));
             }
         });
         return FromPooled(moments.Result(), width, j => j < lead ? -1 : (j - lead) % featuresPerStep);
@@ -200,33 +200,12 @@ public sealed record Normalization : LayerSpec
         return moments.Result();
     }
 
-    /// <summary>Welford's running mean and sum of squared deviations, per value of a row.</summary>
-    private sealed class Welford(int width)
-    {
-        private readonly double[] _mean = new double[width];
-        private readonly double[] _squares = new double[width];
-        private long _count;
-
-        public void Add(ReadOnlySpan<float> row)
-        {
-            _count++;
-            for (int j = 0; j < row.Length; j++)
-            {
-                double delta = row[j] - _mean[j];
-                _mean[j] += delta / _count;
-                _squares[j] += delta * (row[j] - _mean[j]);
-            }
-        }
-
-        public (double[] Mean, double[] Deviation) Result()
-            => (_mean, _squares.Select(q => _count > 0 ? Math.Sqrt(q / _count) : 0).ToArray());
-    }
-
     /// <summary>
-    /// Welford's running mean and sum of squared deviations per group of values (a channel's positions, a feature's steps), each
-    /// group's values pooled; merged per call by Chan's rule, so that a call's values are summed once.
+    /// Welford's running mean and sum of squared deviations per group of values: a value of a row (<see cref="Add(ReadOnlySpan{float})"/>),
+    /// or a channel's positions or a feature's steps pooled (<see cref="Add(int, ReadOnlySpan{float})"/>, merged by Chan's rule, so that
+    /// a call's values are summed once).
     /// </summary>
-    private sealed class PooledWelford(int groups)
+    private sealed class Welford(int groups)
     {
         private readonly double[] _mean = new double[groups];
         private readonly double[] _squares = new double[groups];
@@ -252,12 +231,15 @@ public sealed record Normalization : LayerSpec
             Merge(group, values.Length, mean, squares);
         }
 
-        /// <summary>Adds one value to each group: value g to group g.</summary>
-        public void AddEach(ReadOnlySpan<float> values)
+        /// <summary>Adds one value to each group: value g to group g (Welford's update).</summary>
+        public void Add(ReadOnlySpan<float> values)
         {
             for (int g = 0; g < values.Length; g++)
             {
-                Merge(g, 1, values[g], 0);
+                long count = ++_count[g];
+                double delta = values[g] - _mean[g];
+                _mean[g] += delta / count;
+                _squares[g] += delta * (values[g] - _mean[g]);
             }
         }
 
