@@ -45,9 +45,11 @@ public static class OnnxAssert
         return maxError;
     }
 
-    /// <summary>Runs <c>onnx.checker.check_model(model, full_check=True)</c> on <paramref name="model"/>.</summary>
+    /// <summary>Runs DeepArch's own check of untrusted models (<c>OnnxModelCheck</c>) and <c>onnx.checker.check_model(model, full_check=True)</c> on <paramref name="model"/>.</summary>
     public static void CheckModel(byte[] model)
     {
+        // What a loader accepts from an untrusted file: every export must pass it.
+        DeepArch.Trainers.Onnx.OnnxModelCheck.Check(model);
         string path = Path.Combine(Path.GetTempPath(), $"deeparch-check-{Guid.NewGuid():N}.onnx");
         File.WriteAllBytes(path, model);
         try

@@ -187,8 +187,7 @@ public static class DeepArchModel
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         using var stream = File.OpenRead(path);
-        using var copy = ReadableCopy(stream, options.MaxUncompressedBytes);
-        return FromOnnx(((MemoryStream)copy).ToArray(), options.SigningKey, options, warn);
+        return FromOnnx(ReadBounded(stream, options.MaxUncompressedBytes), options.SigningKey, options, warn);
     }
 
     /// <summary>The transformer for an ONNX model written by DeepArch, checked first (<see cref="NetworkFile"/>), scored as <paramref name="options"/> say (by default: as the file says, falling back to the CPU where CUDA is not usable).</summary>
@@ -251,29 +250,56 @@ public static class DeepArchModel
     }
 
     /// <summary>
-    /// A seekable stream over <paramref name="stream"/>'s bytes: a copy in memory, read at most <paramref name="limit"/>
-    /// bytes far, so that a stream without end cannot exhaust memory.
+    /// A seekable stream over <paramref name="stream"/>'s bytes: a copy in memory (so that nothing changes them between the
+    /// checks and the loading), read at most <paramref name="limit"/> bytes far, so that a stream without end cannot exhaust memory.
     /// </summary>
-    private static Stream ReadableCopy(Stream stream, long limit)
+    private static MemoryStream ReadableCopy(Stream stream, long limit) => new(ReadBounded(stream, limit), writable: false);
+
+    /// <summary>
+    /// <paramref name="stream"/>'s bytes from its position, at most <paramref name="limit"/> of them and never more than one array
+    /// holds. A seekable stream is read into one array of its length (no growing copy, which took twice the file's size at its peak).
+    /// </summary>
+    private static byte[] ReadBounded(Stream stream, long limit)
     {
-        if (stream.CanSeek && stream.Length - stream.Position > limit)
+        if (stream.CanSeek)
         {
-            throw new InvalidDataException(
-                $"The model file holds {stream.Length - stream.Position:N0} bytes, more than ModelLoadOptions.MaxUncompressedBytes ({limit:N0}): raise the limit if you trust the file.");
+            long length = stream.Length - stream.Position;
+            CheckLength(length, limit, "file");
+            byte[] bytes = new byte[length];
+            try
+            {
+                stream.ReadExactly(bytes);
+            }
+            catch (EndOfStreamException e)
+            {
+                throw new InvalidDataException($"The model file ended before the {length:N0} bytes it measured when loading began: it changed while it was read.", e);
+            }
+            return bytes;
         }
         var copy = new MemoryStream();
         byte[] buffer = new byte[81920];
         int read;
         while ((read = stream.Read(buffer)) > 0)
         {
-            if (copy.Length + read > limit)
-            {
-                throw new InvalidDataException($"The model stream holds more than ModelLoadOptions.MaxUncompressedBytes ({limit:N0}) bytes: raise the limit if you trust it.");
-            }
+            CheckLength(copy.Length + read, limit, "stream");
             copy.Write(buffer, 0, read);
         }
-        copy.Position = 0;
-        return copy;
+        return copy.ToArray();
+    }
+
+    private static void CheckLength(long length, long limit, string what)
+    {
+        if (length > limit)
+        {
+            throw new InvalidDataException(what == "file"
+                ? $"The model file holds {length:N0} bytes, more than ModelLoadOptions.MaxUncompressedBytes ({limit:N0}): raise the limit if you trust the file."
+                : $"The model stream holds more than ModelLoadOptions.MaxUncompressedBytes ({limit:N0}) bytes: raise the limit if you trust it.");
+        }
+        if (length > Array.MaxLength)
+        {
+            throw new InvalidDataException(
+                $"The model {what} holds more than one array can ({Array.MaxLength:N0} bytes): a model of 2 GiB or more cannot be read, whatever ModelLoadOptions.MaxUncompressedBytes allows.");
+        }
     }
 
     /// <summary>

@@ -50,6 +50,9 @@ internal static class ModelManifest
             }
             return;
         }
+        // Eight tokens per entry it can list (the others in the file), and the document's own.
+        int listed = entries.Count - 1;
+        JsonBudget.Check(manifest.Content, MaxTokens(listed), Json.MaxDepth, $"The model's manifest ('{EntryName}')", $"the {listed:N0} entries it can list");
         Document document;
         try
         {
@@ -75,17 +78,17 @@ internal static class ModelManifest
                 throw new InvalidDataException("The model's signature does not match ModelLoadOptions.SigningKey: it was signed with another key, or changed after it was signed.");
             }
         }
-        var listed = new Dictionary<string, Item>(StringComparer.Ordinal);
+        var items = new Dictionary<string, Item>(StringComparer.Ordinal);
         foreach (var item in document.Entries)
         {
-            if (!listed.TryAdd(item.Name, item))
+            if (!items.TryAdd(item.Name, item))
             {
                 throw new InvalidDataException($"The model's manifest lists entry '{item.Name}' twice.");
             }
         }
         foreach (var entry in entries.Where(e => e.Name != EntryName))
         {
-            if (!listed.Remove(entry.Name, out var item))
+            if (!items.Remove(entry.Name, out var item))
             {
                 throw new InvalidDataException($"Zip entry '{entry.Name}' is not in the model's manifest: it was added after the model was saved.");
             }
@@ -95,11 +98,14 @@ internal static class ModelManifest
                     $"Zip entry '{entry.Name}' differs from the model's manifest (SHA-256 {entry.Sha256}, manifest {item.Sha256}): it was changed or swapped after the model was saved.");
             }
         }
-        if (listed.Count > 0)
+        if (items.Count > 0)
         {
-            throw new InvalidDataException($"Zip entry '{listed.Keys.Order(StringComparer.Ordinal).First()}' of the model's manifest is missing: it was removed after the model was saved.");
+            throw new InvalidDataException($"Zip entry '{items.Keys.Order(StringComparer.Ordinal).First()}' of the model's manifest is missing: it was removed after the model was saved.");
         }
     }
+
+    /// <summary>The most JSON tokens a manifest of <paramref name="entries"/> entries holds as <see cref="Create"/> writes it: 8 per entry (its object and three properties) and 9 for the document.</summary>
+    internal static long MaxTokens(int entries) => 9 + 8L * entries;
 
     /// <summary>The bytes the signature covers: the format and every entry's name, length and SHA-256, one per line, in name order.</summary>
     private static byte[] Canonical(IEnumerable<Item> items)

@@ -27,6 +27,16 @@ internal static class NetworkFile
         ModelProto proto;
         try
         {
+            // Bounds what the parse below allocates (every field it would build), whatever the bytes: an ONNX file of empty
+            // messages takes 100 times its size once parsed. Fields DeepArch does not write are counted here, refused by the check.
+            OnnxWireScan.Check(onnx, OnnxWireScan.Mode.Lenient);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{what} is {(OnnxWireScan.IsLimit(e) ? "refused" : "damaged")}: {e.Message}", e);
+        }
+        try
+        {
             proto = ModelProto.Parser.ParseFrom(onnx);
         }
         catch (Exception e) when (e is InvalidProtocolBufferException or InvalidOperationException)

@@ -570,6 +570,100 @@ public class UntrustedModelTests
         Assert.StartsWith("Options.SigningKey must hold at least 16 bytes; got 8.", load.Message);
     }
 
+    // ---- parsers bounded: what a file makes a parser build is counted before it is built -------------------------------
+
+    [Fact]
+    public void An_onnx_file_of_millions_of_empty_messages_is_refused_before_it_is_parsed()
+    {
+        // A probe's file of empty NodeProtos (2 bytes each in the file, about 200 once parsed) took 2.9 GB before any check.
+        const int nodes = 3_000_000;
+        var crafted = new MemoryStream();
+        crafted.WriteByte(0x3A); // ModelProto.graph (field 7), length-delimited
+        using (var coded = new CodedOutputStream(crafted, leaveOpen: true))
+        {
+            coded.WriteLength(2 * nodes);
+        }
+        for (int i = 0; i < nodes; i++)
+        {
+            crafted.Write([0x0A, 0x00]); // GraphProto.node (field 1), empty
+        }
+        byte[] onnx = crafted.ToArray();
+
+        var error = Measured(() => DeepArchModel.FromOnnx(onnx));
+
+        Assert.Equal($"The ONNX model is refused: The ONNX model holds more than {DeepArch.Trainers.Onnx.OnnxWireScan.MaxFields:N0} protobuf fields; " +
+            "the networks DeepArch exports hold a few thousand.", error.Message);
+    }
+
+    [Fact]
+    public void A_manifest_of_more_entries_than_the_zip_holds_is_refused_before_it_is_deserialized()
+    {
+        // A probe's 1 MB zip held a 99 MB manifest of {} entries: 18 s and 1.9 GB to deserialize, before the signature was checked.
+        var (model, schema) = Pipeline(seed: 1);
+        byte[] saved = SaveBytes(s => DeepArchModel.Save(new MLContext(), model, schema, s));
+        Assert.Contains(Entries(saved), e => e.Name == ModelManifest.EntryName);
+        byte[] manifest = System.Text.Encoding.UTF8.GetBytes("{\"format\":1,\"entries\":[" + string.Join(",", Enumerable.Repeat("{}", 5_000_000)) + "]}");
+        byte[] zip = Rezip(saved, (name, content) => name == ModelManifest.EntryName ? manifest : content);
+        var options = new ModelLoadOptions { MaxCompressionRatio = 100_000 }; // a trusting caller: the ratio alone does not stop it
+
+        var error = Measured(() => DeepArchModel.Load(new MLContext(), new MemoryStream(zip), out _, options));
+
+        Assert.StartsWith($"The model's manifest ('{ModelManifest.EntryName}') is refused: it holds more than", error.Message);
+    }
+
+    [Fact]
+    public void Model_info_of_millions_of_epochs_is_refused_before_it_is_deserialized()
+    {
+        // A probe's model info of 10 million epochs loaded in 10 s and 1.46 GB.
+        string epochs = string.Concat(Enumerable.Repeat("{},", (int)(ModelInfo.MaxJsonTokens / 2)));
+        byte[] onnx = Reseal(Model.Value.Onnx, proto =>
+        {
+            var entry = proto.MetadataProps.Single(p => p.Key == ModelInfo.MetadataKey);
+            Assert.Single(System.Text.RegularExpressions.Regex.Matches(entry.Value, "\"epochs\":\\["));
+            entry.Value = entry.Value.Replace("\"epochs\":[", "\"epochs\":[" + epochs, StringComparison.Ordinal);
+        });
+
+        var error = Measured(() => DeepArchModel.FromOnnx(onnx));
+
+        Assert.Equal($"The ONNX model holds a damaged DeepArch network: The model info is refused: it holds more than {ModelInfo.MaxJsonTokens:N0} JSON tokens, " +
+            "more than about 150,000 epochs of training history take.", error.Message);
+    }
+
+    [Fact]
+    public void An_initializer_no_node_reads_is_refused()
+    {
+        // A probe's 100,000 unused initializers took ONNX Runtime 30 to 50 s to open; DeepArch writes none.
+        byte[] onnx = Reseal(Model.Value.Onnx, proto => proto.Graph.Initializer.Add(
+            new TensorProto { Name = "unused", DataType = (int)TensorProto.Types.DataType.Float, Dims = { 1 }, FloatData = { 0 } }));
+
+        var error = Measured(() => DeepArchModel.FromOnnx(onnx));
+
+        Assert.Equal("The ONNX model is refused: The ONNX model holds initializer 'unused', which no node reads: DeepArch writes none such.", error.Message);
+    }
+
+    [Fact]
+    public void A_standalone_file_larger_than_an_array_is_refused_without_reading_it()
+    {
+        // A probe's file of 2,147,483,600 bytes (under the default 2 GiB limit) ended in OutOfMemoryException. Sparse: no disk is used.
+        string path = Path.Combine(Path.GetTempPath(), $"deeparch-huge-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            using (var file = File.Create(path))
+            {
+                file.SetLength(2_147_483_600);
+            }
+
+            var error = Measured(() => DeepArchModel.LoadOnnx(path));
+
+            Assert.Equal($"The model file holds more than one array can ({Array.MaxLength:N0} bytes): a model of 2 GiB or more cannot be read, " +
+                "whatever ModelLoadOptions.MaxUncompressedBytes allows.", error.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     // ---- helpers ----------------------------------------------------------------------------------------------------
 
     /// <summary>Runs <paramref name="load"/>, which must throw <see cref="InvalidDataException"/> within a few seconds and a bounded allocation.</summary>
