@@ -111,6 +111,9 @@ public sealed class NetworkTransformer : ISingleFeaturePredictionTransformer<Net
         return new NetworkTransformer(_onnxModel, Info with { Scoring = overrides.Apply(Info.Scoring, fallbackByDefault: null) });
     }
 
+    /// <summary>The same network scored with <paramref name="scoring"/>, settings no public override reaches (tests).</summary>
+    internal NetworkTransformer WithSettings(ScoringSettings scoring) => new(_onnxModel, Info with { Scoring = scoring });
+
     /// <summary>Writes the network as a standalone ONNX model (opset 17), for ONNX Runtime in any language, Triton or SynapseML.</summary>
     /// <remarks>The graph input is named after the feature column and shaped [batch, <see cref="FeatureSize"/>].</remarks>
     public void SaveOnnx(string path) => File.WriteAllBytes(path, _onnxModel);

@@ -50,6 +50,7 @@ internal sealed class OnnxScorer : IDisposable
         OutputWidths = outputs.Select(o => o.Shape.Aggregate(1, (a, d) => a * d)).ToArray();
         Device = options.Device;
         SessionThreads = options.SessionThreads;
+        _spins = options.Spins ?? SessionSpins;
         InferenceSession? session = null;
         if (options.Device == ComputeDevice.Cuda)
         {
@@ -107,6 +108,10 @@ internal sealed class OnnxScorer : IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        if (!cuda && !(options.Spins ?? SessionSpins))
+        {
+            sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        }
         if (cuda)
         {
             sessionOptions.AppendExecutionProvider_CUDA(options.GpuDeviceId);
@@ -130,13 +135,26 @@ internal sealed class OnnxScorer : IDisposable
     public int SessionThreads { get; }
 
     /// <summary>
-    /// Whether a cursor reads the next batch while this session scores the current one: when the session leaves a core free
-    /// (<c>ScoringThreads</c> below the core count) or runs on CUDA. With every core in the session (the default), a reader
-    /// beside it only competes with ONNX Runtime's spinning threads: on 2 cores the MLP of eng/bench scored 0.66x the raw
-    /// session overlapped against 0.84x in turn; with one session thread, overlapped, 1.41x to 1.49x a raw session of one
-    /// thread (docs/performance.md).
+    /// Whether a cursor reads the next batch while this session scores the current one: when the session's threads wait
+    /// without spinning (<see cref="SessionSpins"/>), leave a core free (<c>ScoringThreads</c> below the core count) or run on CUDA.
+    /// With every core in a session whose idle threads spin, a reader beside it only competes with them: on 2 cores the MLP of
+    /// eng/bench scored 0.66x the raw session overlapped against 0.84x in turn (docs/performance.md).
     /// </summary>
-    public bool OverlapsReading => Device == ComputeDevice.Cuda || SessionThreads < Environment.ProcessorCount;
+    public bool OverlapsReading => Device == ComputeDevice.Cuda || SessionThreads < Environment.ProcessorCount || !_spins;
+
+    private readonly bool _spins;
+
+    /// <summary>
+    /// Whether ONNX Runtime's intra-op threads spin while they wait for work (its default), or sleep: they spin on machines of
+    /// <see cref="TorchRuntime.PassiveWaitBelowCores"/> cores or more, as libtorch's OpenMP workers do in training, and when the
+    /// process starts with <c>DEEPARCH_SCORING_SPIN=1</c>. On fewer cores, a spinning worker takes the core from the thread it
+    /// waits for whenever anything else runs, the cursor reading the next batch included. Measured on 2 cores beside another
+    /// process's work (load average 3.5 to 4.2, eng/bench <c>scoring --no-ae --batches 256</c>, two runs each): the MLP scored
+    /// 0.94x and 0.70x the raw session with spinning threads, reading and scoring in turn, and 1.37x and 1.81x with sleeping
+    /// threads, reading the next batch meanwhile (the raw session spins, as ONNX Runtime's default does). Scores are the same bits either way.
+    /// </summary>
+    internal static bool SessionSpins { get; } =
+        Environment.ProcessorCount >= TorchRuntime.PassiveWaitBelowCores || Environment.GetEnvironmentVariable("DEEPARCH_SCORING_SPIN") == "1";
 
     /// <summary>The device the session runs on after any fallback.</summary>
     public ComputeDevice Device { get; }
@@ -239,6 +257,13 @@ internal sealed record ScoringSettings(int BatchSize, int Threads, ComputeDevice
     /// <summary>The CUDA device a CUDA session runs on; 0 (the first GPU, and not written to a model file) unless a load or transform override says otherwise.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
     public int GpuDeviceId { get; init; }
+
+    /// <summary>
+    /// Whether the session's idle threads spin (<see cref="OnnxScorer.SessionSpins"/>, the machine's policy, when null); not written
+    /// to a model file. Tests set it to compare reading ahead with reading in turn on the same machine.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public bool? Spins { get; init; }
 
     /// <summary>The highest CUDA device id a setting may name.</summary>
     public const int MaxGpuDeviceId = 64;

@@ -233,8 +233,24 @@ public class BatchScoringTests
     {
         var overlapping = network.WithScoring(new ScoringOverrides { ScoringThreads = 1 });
         Assert.Equal(Environment.ProcessorCount > 1, overlapping.Scorer.OverlapsReading);
-        Assert.False(network.Scorer.OverlapsReading); // the default: every core in the session, reading and scoring in turn
         return overlapping;
+    }
+
+    /// <summary>The network scored with every core in a session whose threads spin: reading and scoring in turn, one batch at a time.</summary>
+    private static NetworkTransformer InTurn(NetworkTransformer network)
+    {
+        var inTurn = network.WithSettings(network.Info.Scoring with { Spins = true });
+        Assert.False(inTurn.Scorer.OverlapsReading);
+        return inTurn;
+    }
+
+    [Fact]
+    public void By_default_the_cursor_reads_ahead_below_8_cores_where_the_session_threads_sleep()
+    {
+        var (_, _, network) = Fixtures.Multiclass(scoringBatchSize: 7);
+
+        Assert.Equal(Environment.ProcessorCount < 8, !OnnxScorer.SessionSpins);
+        Assert.Equal(Environment.ProcessorCount < 8, network.Scorer.OverlapsReading);
     }
 
     [Fact]
@@ -242,9 +258,10 @@ public class BatchScoringTests
     {
         var (ml, _, network) = Fixtures.Multiclass(scoringBatchSize: 7);
         using var overlapping = Overlapping(network);
+        using var inTurn = InTurn(network);
         var data = ml.Data.LoadFromEnumerable(Fixtures.Rows(100, seed: 9));
 
-        var expected = ml.Data.CreateEnumerable<Scored>(network.Transform(data), reuseRowObject: false).ToArray();
+        var expected = ml.Data.CreateEnumerable<Scored>(inTurn.Transform(data), reuseRowObject: false).ToArray();
         var rows = ml.Data.CreateEnumerable<Scored>(overlapping.Transform(data), reuseRowObject: false).ToArray();
 
         Assert.Equal(expected.Select(r => r.Name), rows.Select(r => r.Name));
