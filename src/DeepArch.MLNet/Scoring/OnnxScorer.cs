@@ -11,6 +11,9 @@ namespace DeepArch.MLNet;
 internal sealed class OnnxScorer : IDisposable
 {
     private readonly InferenceSession _session;
+    private readonly byte[] _model;
+    private readonly ScoringSettings _settings;
+    private InferenceSession? _rowSession;
     private readonly RunOptions _runOptions = new();
     private readonly string[] _inputNames;
     private readonly int[] _inputSizes;
@@ -51,6 +54,8 @@ internal sealed class OnnxScorer : IDisposable
         Device = options.Device;
         SessionThreads = options.SessionThreads;
         _spins = options.Spins ?? SessionSpins;
+        _model = model;
+        _settings = options;
         InferenceSession? session = null;
         if (options.Device == ComputeDevice.Cuda)
         {
@@ -192,7 +197,62 @@ internal sealed class OnnxScorer : IDisposable
         }
     }
 
-    private void RunSession(IReadOnlyList<float[]> inputs, int rows, ScoredBatch output)
+    /// <summary>
+    /// Runs one row, as <c>PredictionEngine</c> does, writing into <paramref name="output"/>. Where the session's idle threads
+    /// sleep (<see cref="SessionSpins"/>) and it has more than one, the row runs on a second session of one thread, opened at the
+    /// first row (a second copy of the weights): a row is too little work to share, and waking a sleeping thread for it made
+    /// <c>PredictionEngine</c> slower.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The scorer was disposed.</exception>
+    public void RunRow(IReadOnlyList<float[]> inputs, ScoredBatch output)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _running++;
+        }
+        try
+        {
+            RunSession(inputs, 1, output, RowSession());
+        }
+        finally
+        {
+            bool release;
+            lock (_gate)
+            {
+                release = --_running == 0 && _disposed;
+            }
+            if (release)
+            {
+                Release();
+            }
+        }
+    }
+
+    /// <summary>Whether single rows have a session of their own (<see cref="RunRow"/>; tests read it).</summary>
+    internal bool HasRowSession => Volatile.Read(ref _rowSession) is not null;
+
+    /// <summary>The session single rows run on: the main one, or a one-thread session opened once (<see cref="RunRow"/>).</summary>
+    private InferenceSession RowSession()
+    {
+        if (_spins || SessionThreads == 1 || Device == ComputeDevice.Cuda)
+        {
+            return _session;
+        }
+        lock (_gate)
+        {
+            if (_rowSession is null)
+            {
+                _rowSession = OpenSession(_model, _settings with { Threads = 1 }, cuda: false);
+                Interlocked.Increment(ref s_liveSessions);
+            }
+            return _rowSession;
+        }
+    }
+
+    private void RunSession(IReadOnlyList<float[]> inputs, int rows, ScoredBatch output) => RunSession(inputs, rows, output, _session);
+
+    private void RunSession(IReadOnlyList<float[]> inputs, int rows, ScoredBatch output, InferenceSession session)
     {
         var inputValues = new OrtValue[_inputNames.Length];
         var outputValues = new OrtValue[_outputNames.Length];
@@ -207,7 +267,7 @@ internal sealed class OnnxScorer : IDisposable
                 outputValues[i] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance,
                     output.Outputs[i].AsMemory(0, rows * OutputWidths[i]), [rows, .. _outputShapes[i]]);
             }
-            _session.Run(_runOptions, _inputNames, inputValues, _outputNames, outputValues);
+            session.Run(_runOptions, _inputNames, inputValues, _outputNames, outputValues);
         }
         finally
         {
@@ -241,6 +301,11 @@ internal sealed class OnnxScorer : IDisposable
 
     private void Release()
     {
+        if (_rowSession is not null)
+        {
+            _rowSession.Dispose();
+            Interlocked.Decrement(ref s_liveSessions);
+        }
         _session.Dispose();
         _runOptions.Dispose();
         Interlocked.Decrement(ref s_liveSessions);

@@ -73,6 +73,23 @@ public class NativeMemoryTests(ITestOutputHelper output)
         ((IDisposable)loaded).Dispose();
     }
 
+    [Fact]
+    public void Disposal_releases_the_one_thread_session_single_rows_open()
+    {
+        var ml = new MLContext(seed: 1);
+        int liveSessions = OnnxScorer.LiveSessions;
+        var network = Fit(ml, "multiclass", Rows(40, seed: 2), o => o.ScoringThreads = 0);
+        var row = Rows(1, seed: 3).Select(r => new FeatureRow { Features = r.Features }).Single();
+        var engine = ml.Model.CreatePredictionEngine<FeatureRow, BadDataTests.VectorScore>(network, new PredictionEngineOptions { OwnsTransformer = false });
+
+        Assert.Equal(3, engine.Predict(row).Score.Length);
+        Assert.Equal(liveSessions + 1 + (network.Scorer.HasRowSession ? 1 : 0), OnnxScorer.LiveSessions);
+        Assert.Equal(Environment.ProcessorCount is > 1 and < 8, network.Scorer.HasRowSession);
+        engine.Dispose();
+        network.Dispose();
+        Assert.Equal(liveSessions, OnnxScorer.LiveSessions);
+    }
+
     private static double Median(long[] values)
     {
         var sorted = values.Order().ToArray();

@@ -244,6 +244,30 @@ public class BatchScoringTests
         return inTurn;
     }
 
+    /// <summary>
+    /// Where the session's threads sleep, <c>PredictionEngine</c>'s rows run on a second session of one thread (waking a sleeping
+    /// thread for one row cost more than the row): the same bits as the batched scores, and the session is opened once.
+    /// </summary>
+    [Fact]
+    public void Single_rows_on_a_sleeping_session_run_on_one_thread_with_the_bits_of_the_batches()
+    {
+        var (ml, _, network) = Fixtures.Multiclass(scoringBatchSize: 7);
+        using var sleeping = network.WithSettings(network.Info.Scoring with { Spins = false, Threads = 0 });
+        var rows = Fixtures.Rows(20, seed: 4);
+        var batched = ml.Data.CreateEnumerable<Scored>(sleeping.Transform(ml.Data.LoadFromEnumerable(rows)), reuseRowObject: false).ToArray();
+
+        using var engine = ml.Model.CreatePredictionEngine<Fixtures.Row, Scored>(sleeping, new PredictionEngineOptions { OwnsTransformer = false });
+        var single = rows.Select(r => engine.Predict(r)).Select(s => (s.Score.ToArray(), s.PredictedLabel)).ToArray();
+
+        Assert.Equal(batched.Select(s => s.Score), single.Select(s => s.Item1));
+        Assert.Equal(batched.Select(s => s.PredictedLabel), single.Select(s => s.PredictedLabel));
+        Assert.Equal(Environment.ProcessorCount > 1, sleeping.Scorer.HasRowSession);
+        using var spinning = network.WithSettings(network.Info.Scoring with { Spins = true });
+        using var spinningEngine = ml.Model.CreatePredictionEngine<Fixtures.Row, Scored>(spinning, new PredictionEngineOptions { OwnsTransformer = false });
+        Assert.Equal(batched[0].Score, spinningEngine.Predict(rows[0]).Score);
+        Assert.False(spinning.Scorer.HasRowSession);
+    }
+
     [Fact]
     public void By_default_the_cursor_reads_ahead_below_8_cores_where_the_session_threads_sleep()
     {
