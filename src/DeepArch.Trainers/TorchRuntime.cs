@@ -282,42 +282,39 @@ internal static class TorchRuntime
     }
 
     /// <summary>
-    /// Leaves libtorch's oneDNN (mkldnn) convolution backend on, as libtorch and PyTorch do, where its kernels agree with ATen's on
-    /// this CPU (<see cref="OneDnnCheck"/>, once per process; <see cref="OneDnnOffReason"/> says why not), unless the process started
-    /// with <c>DEEPARCH_ONEDNN=0</c> (off: <c>torch.backends.mkldnn.enabled = False</c>, so that convolutions and LSTMs run on ATen's
-    /// own kernels) or <c>DEEPARCH_ONEDNN=1</c> (on, unchecked). DeepArch turned it off from 2026-11-23 to 2026-12-05, after oneDNN's jit:avx512_core kernels
-    /// were seen to change a small convolution's input gradient and a dilated transposed convolution's output from run to
-    /// run with 2 threads. That was not reproduced on 2026-12-05 with the same libtorch 2.10 on the same kind of 2-core
-    /// AVX-512 machine: both cases gave the same bits in 300 of 300 runs at 1 and 2 threads, on a quiet machine and beside
-    /// two busy loops, with passive and spinning OpenMP waits, with libtorch-aligned and managed (8-byte-aligned) inputs;
-    /// LeNet-5 trained ten times gave the same weights each time (ConvolutionDeterminismTests keeps both checks). ATen's
-    /// kernels were the slow ones: LeNet-5 trained 1.62 times as fast with oneDNN at one thread and 2.26 times as fast at
-    /// two, the LSTM 1.14 and 1.54 times (eng/bench <c>onednn</c>, docs/performance.md).
+    /// How the process starts with libtorch's oneDNN backend (convolutions and LSTMs), before any training chooses for its own
+    /// layers (<see cref="UseOneDnnFor"/>). <c>DEEPARCH_ONEDNN=0</c> in the process environment turns it off for good
+    /// (<c>torch.backends.mkldnn.enabled = False</c>: convolutions and LSTMs run on ATen's own kernels); <c>DEEPARCH_ONEDNN=1</c> keeps
+    /// it on for good, unchecked. Otherwise oneDNN rests on where its kernels agree with ATen's on this CPU for the two layers where
+    /// a disagreement was seen first (<see cref="OneDnnCheck.ProcessDisagreement"/>; <see cref="OneDnnOffReason"/> says why not), and
+    /// each training, and <see cref="Networks.Network.Forward"/> outside one, then turns it on or off for the layers it runs
+    /// (<see cref="UseOneDnnFor"/>). History: DeepArch turned it off from 2026-11-23 to 2026-12-05, after oneDNN's jit:avx512_core kernels were seen to change a small
+    /// convolution's input gradient and a dilated transposed convolution's output from run to run with 2 threads. That was not
+    /// reproduced on 2026-12-05 with the same libtorch 2.10 on the same kind of 2-core AVX-512 machine (ConvolutionDeterminismTests
+    /// keeps the checks), and ATen's kernels were the slow ones: LeNet-5 trained 1.62 times as fast with oneDNN at one thread and
+    /// 2.26 times as fast at two, the LSTM 1.14 and 1.54 times (eng/bench <c>onednn</c>). On the AMD EPYC of <see cref="OneDnnCheck"/>
+    /// oneDNN is wrong for some layer configurations and right for others, hence the choice per training.
     /// </summary>
     private static void ApplyOneDnnChoice()
     {
         try
         {
             _ = get_num_threads(); // loads libtorch
-            string? choice = Environment.GetEnvironmentVariable("DEEPARCH_ONEDNN");
-            if (choice == "1")
+            s_oneDnnMode = Environment.GetEnvironmentVariable("DEEPARCH_ONEDNN");
+            if (s_oneDnnMode == "1")
             {
-                return;
+                SetOneDnn(true);
             }
-            if (choice == "0")
+            else if (s_oneDnnMode == "0")
             {
-                SetUserEnabledMkldnn(GlobalContext(), false);
-                return;
+                SetOneDnn(false);
             }
-            s_oneDnnOffReason = OneDnnCheck.Disagreement(SetOneDnn);
-            if (s_oneDnnOffReason is not null)
+            else
             {
-                SetUserEnabledMkldnn(GlobalContext(), false);
-                // Without oneDNN ATen tries NNPACK for convolutions, which on the CPU where oneDNN disagreed (the AMD EPYC of OneDnnCheck)
-                // prints "Could not initialize NNPACK! Reason: Unsupported hardware" on stderr and falls back to ATen's im2col kernels:
-                // those, without the message. Asked for by DEEPARCH_ONEDNN=0, NNPACK stays (it trained the DCGAN 1.19x as fast where it works).
-                SetUserEnabledNnpack(GlobalContext(), false);
+                s_oneDnnOffReason = WithoutNnpack(() => OneDnnCheck.ProcessDisagreement(SetOneDnn));
+                SetOneDnn(s_oneDnnOffReason is null);
             }
+            s_oneDnnSwitchable = true;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
@@ -326,8 +323,34 @@ internal static class TorchRuntime
     }
 
     /// <summary>
-    /// Why DeepArch turned oneDNN off in this process although nothing asked it to: its kernels disagreed with ATen's on this
-    /// CPU (<see cref="OneDnnCheck"/>); null when they agreed, or when <c>DEEPARCH_ONEDNN</c> decided.
+    /// Runs checks of oneDNN against ATen with NNPACK off, and leaves NNPACK off for the process when one disagreed. Without oneDNN,
+    /// ATen tries NNPACK for convolutions without gradient (a check's inference pass), which on the CPU where oneDNN disagreed (the AMD
+    /// EPYC of <see cref="OneDnnCheck"/>) prints "Could not initialize NNPACK! Reason: Unsupported hardware" on stderr and falls back
+    /// to ATen's im2col kernels: those, without the message. Asked for by <c>DEEPARCH_ONEDNN=0</c>, NNPACK stays (it trained the DCGAN
+    /// 1.19x as fast where it works).
+    /// </summary>
+    private static string? WithoutNnpack(Func<string?> check)
+    {
+        var context = GlobalContext();
+        bool nnpack = UserEnabledNnpack(context);
+        SetUserEnabledNnpack(context, false);
+        string? disagreement = check();
+        SetUserEnabledNnpack(context, nnpack && disagreement is null && !s_anyDisagreement);
+        s_anyDisagreement |= disagreement is not null;
+        return disagreement;
+    }
+
+    private static string? s_oneDnnMode;
+    private static bool s_oneDnnSwitchable;
+    private static bool s_anyDisagreement;
+
+    [ThreadStatic]
+    private static bool? t_lastTrainingOneDnn;
+
+    /// <summary>
+    /// Why oneDNN rests off in this process although nothing asked it to: its kernels disagreed with ATen's on this CPU for the
+    /// layers of <see cref="OneDnnCheck.ProcessDisagreement"/>; null when they agreed, or when <c>DEEPARCH_ONEDNN</c> decided. A
+    /// training's own choice is <see cref="UseOneDnnFor"/>'s.
     /// </summary>
     internal static string? OneDnnOffReason
     {
@@ -335,6 +358,65 @@ internal static class TorchRuntime
         {
             EnsureInitialized();
             return s_oneDnnOffReason;
+        }
+    }
+
+    /// <summary>
+    /// Whether oneDNN was on for the last training or prediction this thread ran (<see cref="UseOneDnnFor"/>); null before the
+    /// first. Tests read it to know which kernels a Fit's results came from.
+    /// </summary>
+    internal static bool? OneDnnInLastTraining => t_lastTrainingOneDnn;
+
+    /// <summary>
+    /// Turns oneDNN on for what follows exactly when libtorch's oneDNN kernels agree with ATen's on this CPU for every convolution
+    /// and LSTM configuration of <paramref name="networks"/> (<see cref="OneDnnCheck"/>: each configuration checked the first time
+    /// a training needs it, and the verdict kept for the process), and off otherwise, until the result is disposed, which restores
+    /// the state before. oneDNN's switch is global to the process, so call it holding <see cref="TrainingLock"/> (every training
+    /// does) and keep holding it until the result is disposed. Networks with neither convolutions nor LSTMs run no kernel the switch
+    /// changes: they keep the state the process rests in. <c>DEEPARCH_ONEDNN=0</c> or <c>1</c> decides for every training.
+    /// </summary>
+    /// <param name="networks">Every network the training runs; the first is the one that reads the data (a GAN's generator).</param>
+    public static OneDnnChoice UseOneDnnFor(IReadOnlyList<Networks.Network> networks)
+    {
+        EnsureInitialized();
+        if (!s_oneDnnSwitchable)
+        {
+            return new OneDnnChoice(null, null);
+        }
+        bool previous = UserEnabledMkldnn(GlobalContext());
+        bool enabled = previous;
+        string? offReason = null;
+        if (s_oneDnnMode is not ("0" or "1") && OneDnnCheck.Layers(networks) is { Count: > 0 } layers)
+        {
+            var disagreements = layers.Select(l => WithoutNnpack(() => OneDnnCheck.Disagreement(l, SetOneDnn))).OfType<string>().ToList();
+            enabled = disagreements.Count == 0;
+            if (!enabled)
+            {
+                offReason = $"libtorch's oneDNN kernels disagree with ATen's on this CPU for {disagreements.Count} of the {layers.Count} convolution " +
+                    $"and LSTM configurations trained here ({string.Join("; ", disagreements)}; agreeing is within " +
+                    $"{OneDnnCheck.Tolerance.ToString("G1", System.Globalization.CultureInfo.InvariantCulture)} of the largest value), " +
+                    "so this training runs on ATen's kernels (slower for convolutions and LSTMs; DEEPARCH_ONEDNN=1 in the process environment " +
+                    "keeps oneDNN on regardless).";
+            }
+        }
+        SetOneDnn(enabled);
+        t_lastTrainingOneDnn = enabled;
+        return new OneDnnChoice(previous, offReason);
+    }
+
+    /// <summary>The oneDNN state a training chose (<see cref="UseOneDnnFor"/>); disposing it restores the state before.</summary>
+    internal sealed class OneDnnChoice(bool? previous, string? offReason) : IDisposable
+    {
+        /// <summary>Why oneDNN is off for this training (the layers whose kernels disagree, and by how much); null when it is on, or was not chosen.</summary>
+        public string? OffReason { get; } = offReason;
+
+        /// <summary>Restores oneDNN's state before the choice.</summary>
+        public void Dispose()
+        {
+            if (previous is { } state)
+            {
+                SetOneDnn(state);
+            }
         }
     }
 
@@ -363,6 +445,11 @@ internal static class TorchRuntime
     /// <summary><c>at::Context::setUserEnabledMkldnn(bool)</c>; the context is the implicit first argument.</summary>
     [DllImport("torch_cpu", EntryPoint = "_ZN2at7Context20setUserEnabledMkldnnEb")]
     private static extern void SetUserEnabledMkldnn(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+    /// <summary><c>at::Context::userEnabledNNPACK() const</c>.</summary>
+    [DllImport("torch_cpu", EntryPoint = "_ZNK2at7Context17userEnabledNNPACKEv")]
+    [return: MarshalAs(UnmanagedType.U1)]
+    private static extern bool UserEnabledNnpack(IntPtr context);
 
     /// <summary><c>at::Context::setUserEnabledNNPACK(bool)</c>.</summary>
     [DllImport("torch_cpu", EntryPoint = "_ZN2at7Context20setUserEnabledNNPACKEb")]

@@ -101,6 +101,13 @@ public sealed class Network : IDisposable
     /// Runs the network on a batch [rows, ..InputShape] in its current mode (training or eval), with gradients unless they are
     /// disabled; <paramref name="sideInputs"/> holds one int64 tensor [rows] per entry of <see cref="SideInputs"/>.
     /// </summary>
+    /// <remarks>
+    /// Convolutions and LSTMs run on libtorch's oneDNN kernels where these agree with ATen's on this CPU for this network's layers,
+    /// and on ATen's otherwise (<c>TorchRuntime.UseOneDnnFor</c>). That switch is global to the process: inside a training it is the
+    /// training's choice for all of its networks; called outside one, a network with convolutions or LSTMs takes the training lock
+    /// and its own choice for the forward pass, waiting for a training on another thread to finish. A backward pass run later,
+    /// outside a training, runs on the process's resting choice.
+    /// </remarks>
     /// <exception cref="ArgumentException">The number of side inputs differs from <see cref="SideInputs"/>, or one is invalid.</exception>
     public Tensor Forward(Tensor input, params Tensor[] sideInputs)
     {
@@ -111,8 +118,24 @@ public sealed class Network : IDisposable
                 $"{Architecture.Describe()} reads {SideInputs.Count} input(s) besides its features ({string.Join(", ", SideInputs.Select(i => $"'{i.Name}'"))}), " +
                 $"got {sideInputs.Length}.", nameof(sideInputs));
         }
-        return sideInputs.Length == 0 ? Module.call(input) : ((ISideInputModule)Module).Forward(input, sideInputs);
+        if (HasOneDnnLayers && !System.Threading.Monitor.IsEntered(TorchRuntime.TrainingLock))
+        {
+            lock (TorchRuntime.TrainingLock)
+            {
+                using var oneDnn = TorchRuntime.UseOneDnnFor([this]);
+                return Call(input, sideInputs);
+            }
+        }
+        return Call(input, sideInputs);
     }
+
+    private Tensor Call(Tensor input, Tensor[] sideInputs)
+        => sideInputs.Length == 0 ? Module.call(input) : ((ISideInputModule)Module).Forward(input, sideInputs);
+
+    /// <summary>Whether the network has layers libtorch's oneDNN computes (convolutions, LSTMs).</summary>
+    private bool HasOneDnnLayers => _hasOneDnnLayers ??= Module.modules().Any(m => m is TorchSharp.Modules.Convolution or TorchSharp.Modules.LSTM);
+
+    private bool? _hasOneDnnLayers;
 
     private static IEnumerable<LayerSpec> Nested(LayerSpec spec) => spec.Sublayers().SelectMany(l => Nested(l).Prepend(l));
 
@@ -161,6 +184,7 @@ public sealed class Network : IDisposable
     /// Runs the network in eval mode on <paramref name="rows"/> samples stored row-major in <paramref name="features"/>, with
     /// <paramref name="sideInputs"/> holding <paramref name="rows"/> indices per entry of <see cref="SideInputs"/>.
     /// </summary>
+    /// <remarks>Runs through <see cref="Forward"/>, so a network with convolutions or LSTMs waits for a training on another thread to finish.</remarks>
     /// <returns>The outputs, row-major, <c>rows x size(OutputShape)</c> values.</returns>
     public float[] Predict(ReadOnlySpan<float> features, int rows, params long[][] sideInputs)
     {

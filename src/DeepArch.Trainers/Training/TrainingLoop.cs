@@ -125,6 +125,8 @@ public sealed class TrainingLoop
         {
             try
             {
+                // oneDNN on or off for these networks' layers, for every pass below (validation included).
+                using var oneDnn = TorchRuntime.UseOneDnnFor(networks);
                 TorchRuntime.SetThreads(Options.Threads);
                 random.manual_seed(Options.Seed);
                 objective.Begin(Options);

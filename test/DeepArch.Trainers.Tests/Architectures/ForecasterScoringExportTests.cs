@@ -75,6 +75,8 @@ public class ForecasterScoringExportTests(ITestOutputHelper output)
         var chain = (Sequential.SequentialModule)network.Module;
         float[] expectedMean = new float[Rows * Forecast];
         double[] expectedVariance = new double[Rows];
+        lock (TorchRuntime.TrainingLock) // oneDNN as the network's layers allow, not as a training on another thread chose
+        using (TorchRuntime.UseOneDnnFor([network]))
         using (no_grad())
         using (var scope = NewDisposeScope())
         {

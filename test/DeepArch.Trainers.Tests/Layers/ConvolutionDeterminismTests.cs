@@ -9,17 +9,21 @@ using static TorchSharp.torch;
 namespace DeepArch.Trainers.Tests.Layers;
 
 /// <summary>
-/// Guards the determinism of convolutions under libtorch's oneDNN kernels, which DeepArch leaves on where they agree with ATen's
-/// (TorchRuntime, OneDnnCheck): with libtorch 2.10's jit:avx512_core kernels and two threads, these gradients and outputs were once seen to change from run
+/// Guards the determinism of convolutions under libtorch's oneDNN kernels, which DeepArch turns on for a training where they agree
+/// with ATen's for its layers (TorchRuntime.UseOneDnnFor, OneDnnCheck): with libtorch 2.10's jit:avx512_core kernels and two threads, these gradients and outputs were once seen to change from run
 /// to run on the same data (sometimes to NaN); in 2026-12 they no longer did, and these checks keep it so.
 /// </summary>
 public class ConvolutionDeterminismTests(ITestOutputHelper output)
 {
     [Fact]
-    public void OneDnn_is_on_unless_the_process_turned_it_off_or_it_disagrees_with_aten_on_this_cpu()
+    public void OneDnn_rests_on_unless_the_process_turned_it_off_or_it_disagrees_with_aten_on_this_cpu()
     {
         string? choice = Environment.GetEnvironmentVariable("DEEPARCH_ONEDNN");
-        bool enabled = TorchRuntime.OneDnnEnabled;
+        bool enabled;
+        lock (TorchRuntime.TrainingLock)
+        {
+            enabled = TorchRuntime.OneDnnEnabled; // outside any training: the state the process rests in
+        }
 
         output.WriteLine($"oneDNN {(enabled ? "on" : "off")}; DEEPARCH_ONEDNN={choice ?? "(unset)"}; {TorchRuntime.OneDnnOffReason ?? "no disagreement found"}");
         Assert.Equal(choice == "1" || (choice != "0" && TorchRuntime.OneDnnOffReason is null), enabled);
@@ -39,13 +43,17 @@ public class ConvolutionDeterminismTests(ITestOutputHelper output)
         var generator = new Generator(5);
         var x = randn([64, 84], generator: generator);
 
-        var runs = Enumerable.Range(0, 20).Select(_ =>
+        float[][] runs;
+        lock (TorchRuntime.TrainingLock) // the backend the process rests on, which a training on another thread would switch
         {
-            var input = x.clone().requires_grad_(true);
-            var output = network.Module.call(input);
-            output.pow(2).sum().backward();
-            return cat([output.flatten(), input.grad!.flatten()]).detach().data<float>().ToArray();
-        }).ToArray();
+            runs = Enumerable.Range(0, 20).Select(_ =>
+            {
+                var input = x.clone().requires_grad_(true);
+                var output = network.Module.call(input);
+                output.pow(2).sum().backward();
+                return cat([output.flatten(), input.grad!.flatten()]).detach().data<float>().ToArray();
+            }).ToArray();
+        }
 
         Assert.DoesNotContain(runs[0], float.IsNaN);
         Assert.All(runs.Skip(1), r => Assert.Equal(runs[0], r));
