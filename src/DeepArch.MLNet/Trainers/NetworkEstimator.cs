@@ -203,10 +203,6 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
         {
             log.Info(MessageSensitivity.None, $"{Name}: continuing the model trained for {initialInfo.History.Epochs.Count} epochs.");
         }
-        if (TorchRuntime.OneDnnOffReason is { } oneDnnOff)
-        {
-            log.Info(MessageSensitivity.None, $"{Name}: {oneDnnOff}");
-        }
         int trainingRows = data.TrainingRows?.Count ?? data.Train.Count;
         log.Info(MessageSensitivity.None, $"{Name}: {trainingRows:N0} training rows of {data.InputSize:N0} values" +
             (data.Validation is not null ? $", {data.Validation.Count:N0} validation rows" : trainingRows < data.Train.Count ? $", {data.Train.Count - trainingRows:N0} held out for validation" : "") +
@@ -226,7 +222,7 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
                     RestoreInitial(built[i], initialState![i]);
                 }
                 return Train(options, built, data, training);
-            }, options.CancellationToken);
+            }, options.CancellationToken, oneDnnOff: reason => log.Info(MessageSensitivity.None, $"{Name}: {reason}"));
         try
         {
             if (initialInfo is not null)

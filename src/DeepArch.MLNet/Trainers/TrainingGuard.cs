@@ -34,12 +34,13 @@ internal static class TrainingGuard
     /// <param name="scoring">How the fitted transformers will score: their batch buffers must fit (<see cref="ScoringSettings.ThrowIfBuffersTooLarge"/>), checked before training.</param>
     /// <param name="fit">Trains the built networks and returns the history.</param>
     /// <param name="cancellationToken">Cancels the wait for the training lock (another Fit training) as well as training.</param>
+    /// <param name="oneDnnOff">Receives why libtorch's oneDNN kernels are off for these networks (<see cref="TorchRuntime.UseOneDnnFor"/>), before they train.</param>
     /// <exception cref="InvalidOperationException">A network has batch normalization and fewer than 2 training rows.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A network has batch normalization and BatchSize is 1, or ScoringBatchSize makes a batch buffer too large.</exception>
     /// <exception cref="InsufficientMemoryException">Training needs, or took, more memory than the process may use.</exception>
     public static (IReadOnlyList<Network> Networks, TrainingHistory History) Train(IReadOnlyList<(LayerSpec Architecture, int[] InputShape)> networks, int seed,
         Device device, TrainingOptions training, TrainingSet train, TrainingSet? validation, NetworkOptionNames names, ScoringSettings scoring,
-        Func<IReadOnlyList<Network>, TrainingHistory> fit, CancellationToken cancellationToken = default)
+        Func<IReadOnlyList<Network>, TrainingHistory> fit, CancellationToken cancellationToken = default, Action<string>? oneDnnOff = null)
     {
         foreach (var (architecture, inputShape) in networks)
         {
@@ -65,6 +66,12 @@ internal static class TrainingGuard
             foreach (var (architecture, inputShape) in networks)
             {
                 built.Add(new Network(architecture, inputShape, seed + built.Count, device));
+            }
+            // oneDNN on or off for all of these networks' layers (a GAN's two), for everything fit runs with libtorch.
+            using var oneDnn = TorchRuntime.UseOneDnnFor(built);
+            if (oneDnn.OffReason is { } reason)
+            {
+                oneDnnOff?.Invoke(reason);
             }
             return (built, fit(built));
         }

@@ -16,7 +16,7 @@ namespace DeepArch.MLNet.Tests.Reliability;
 /// autoencoder cases again when issue 16 changed their default learning rates and epochs (and the autoencoder detector's), the forecasting detector's when its
 /// default score became the stepwise one; the convolutional and LSTM cases when oneDNN was turned back on, 2026-12-05; the CNN cases
 /// when it began to standardize its input): the SHA-256 of the bits of every column the fitted pipeline adds, row by row, and of every
-/// epoch's losses. Where libtorch's oneDNN kernels are off, the cases they touch have hashes of their own (RecordedWithoutOneDnn). A
+/// epoch's losses. Where libtorch's oneDNN kernels were off for a case's training, the cases they touch have hashes of their own (RecordedWithoutOneDnn). A
 /// refactoring that changes a single bit of training or scoring fails here. To record anew after an intended change, run with
 /// DEEPARCH_RECORD_PINS=1 and paste the printed table (into the table of the backend the run used, which the first line says).
 /// </summary>
@@ -213,14 +213,16 @@ public class PinnedResultsTests(ITestOutputHelper output)
         string hash = Hash(model, test);
         (model as IDisposable)?.Dispose();
 
+        // Whether this case's networks trained on oneDNN: each training chooses for its own layers (TorchRuntime.UseOneDnnFor).
+        bool oneDnn = TorchRuntime.OneDnnInLastTraining ?? TorchRuntime.OneDnnEnabled;
         if (Environment.GetEnvironmentVariable("DEEPARCH_RECORD_PINS") == "1")
         {
-            output.WriteLine($"        // oneDNN {(TorchRuntime.OneDnnEnabled ? "on: Recorded" : "off: RecordedWithoutOneDnn")}");
+            output.WriteLine($"        // oneDNN {(oneDnn ? "on: Recorded" : "off: RecordedWithoutOneDnn")}");
             output.WriteLine($"        [\"{name}\"] = \"{hash}\",");
             return;
         }
         Assert.True(Recorded.TryGetValue(name, out var expected), $"No hash recorded for '{name}'; run with DEEPARCH_RECORD_PINS=1.");
-        if (!TorchRuntime.OneDnnEnabled && RecordedWithoutOneDnn.TryGetValue(name, out var onAten))
+        if (!oneDnn && RecordedWithoutOneDnn.TryGetValue(name, out var onAten))
         {
             expected = onAten;
         }
@@ -228,9 +230,10 @@ public class PinnedResultsTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// The cases whose bits depend on libtorch's backend, as they come on ATen's own kernels: where oneDNN is off, because the process
-    /// asked (<c>DEEPARCH_ONEDNN=0</c>) or because its kernels disagreed with ATen's on the CPU (TorchRuntime.OneDnnOffReason; recorded
-    /// 2026-12-05 on an AMD EPYC with AVX-512 VP2INTERSECT and BF16, where they did). <see cref="Recorded"/> holds oneDNN's.
+    /// The cases whose bits depend on libtorch's backend, as they come on ATen's own kernels: where oneDNN was off for the case's
+    /// training, because the process asked (<c>DEEPARCH_ONEDNN=0</c>) or because its kernels disagreed with ATen's on the CPU for one of
+    /// the case's convolutions or LSTMs (TorchRuntime.UseOneDnnFor; recorded 2026-12-05 on an AMD EPYC with AVX-512 VP2INTERSECT and
+    /// BF16, where they did). <see cref="Recorded"/> holds oneDNN's.
     /// </summary>
     private static readonly Dictionary<string, string> RecordedWithoutOneDnn = new()
     {

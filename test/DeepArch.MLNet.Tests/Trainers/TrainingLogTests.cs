@@ -158,6 +158,36 @@ public class TrainingLogTests
         Assert.DoesNotContain(Warnings(Perceptron, normalize: false), m => m.Contains("root mean square", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Where libtorch's oneDNN kernels disagree with ATen's for one of the network's layers, Fit says in mlContext.Log which layer
+    /// and by how much, and that it trains on ATen's kernels. The verdict is given (as a CPU where that layer disagrees gives it)
+    /// for a first convolution of 6 to 16 channels, which no other test trains.
+    /// </summary>
+    [Fact]
+    public void Fit_logs_which_layer_keeps_onednn_off_for_its_training()
+    {
+        const string layer = "Conv2d(6 to 16 channels, kernel 3, stride 1, padding same, dilation 1, groups 1, input 1x1, without input gradient)";
+        OneDnnCheck.SetVerdict(layer, $"{layer}: output 0.5 away from ATen's (1 thread)");
+        var ml = new MLContext(seed: 1);
+        var messages = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == ChannelMessageKind.Info && e.Source == "ConvolutionalNetwork") { lock (messages) { messages.Add(e.Message); } } };
+        var data = ml.Transforms.Conversion.MapValueToKey("Label").Fit(ml.Data.LoadFromEnumerable(Fixtures.Rows(64))).Transform(ml.Data.LoadFromEnumerable(Fixtures.Rows(64)));
+
+        using var model = ml.MulticlassClassification.Trainers.ConvolutionalNetwork("Label", "Features", [6, 1, 1], epochs: 1).Fit(data);
+
+        var oneDnn = messages.Where(m => m.Contains("oneDNN", StringComparison.Ordinal)).ToList();
+        if (Environment.GetEnvironmentVariable("DEEPARCH_ONEDNN") is "0" or "1")
+        {
+            Assert.Empty(oneDnn); // the process decided for every training
+            return;
+        }
+        var message = Assert.Single(oneDnn);
+        Assert.Contains("ConvolutionalNetwork: libtorch's oneDNN kernels disagree with ATen's on this CPU for ", message, StringComparison.Ordinal);
+        Assert.Contains($"{layer}: output 0.5 away from ATen's (1 thread)", message, StringComparison.Ordinal);
+        Assert.Contains("so this training runs on ATen's kernels", message, StringComparison.Ordinal);
+        Assert.False(TorchRuntime.OneDnnInLastTraining);
+    }
+
     /// <summary>A CNN trained with the default threads in a fresh process: its log lines reach mlContext.Log, and libtorch prints no NNPACK warnings.</summary>
     [Fact]
     public void A_cnn_fit_in_a_fresh_process_logs_its_epochs_and_prints_no_nnpack_warnings()
