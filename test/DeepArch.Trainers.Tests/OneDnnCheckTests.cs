@@ -99,6 +99,20 @@ public class OneDnnCheckTests(ITestOutputHelper output)
         lenet.Concat(dcgan).Concat(conditioned).Concat(autoencoder).ToList().ForEach(n => n.Dispose());
     }
 
+    /// <summary>An LSTM is checked as it is configured, and by the small LSTM that was wrong where oneDNN's LSTMs were also slow.</summary>
+    [Fact]
+    public void An_lstm_needs_its_own_configuration_and_the_lstm_family_to_agree()
+    {
+        var lstm = Networks("LSTM");
+
+        Assert.Equal(
+        [
+            "LSTM(8 inputs, hidden size 16, 1 layer)",
+            "any LSTM, as oneDNN's LSTM(3 inputs, hidden size 4, 1 layer, bidirectional)",
+        ], OneDnnCheck.Layers(lstm).Select(l => l.Description));
+        lstm.ForEach(n => n.Dispose());
+    }
+
     [Fact]
     public void The_check_finds_kernels_that_differ_between_the_backends_or_from_run_to_run()
     {
