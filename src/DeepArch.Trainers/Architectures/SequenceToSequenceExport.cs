@@ -180,12 +180,16 @@ public static class SequenceToSequenceExport
         {
             throw new ArgumentException($"Expected {rows} rows of {width} values ({rows * width}), got {sources.Length}.", nameof(sources));
         }
-        using var scope = NewDisposeScope();
-        using var _ = no_grad();
-        network.SetTraining(false);
-        var input = tensor(sources.ToArray(), [rows, width]).clone().to(network.Device);
-        var decoded = ((SequenceToSequence.SequenceToSequenceModule)network.Module).Decode(input);
-        return new DecodedSequences(decoded.Tokens.cpu().data<long>().ToArray(), decoded.Lengths.cpu().data<long>().ToArray(), decoded.Scores.cpu().data<float>().ToArray());
+        float[] values = sources.ToArray();
+        return network.OnItsOwnKernels(() =>
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            network.SetTraining(false);
+            var input = tensor(values, [rows, width]).clone().to(network.Device);
+            var decoded = ((SequenceToSequence.SequenceToSequenceModule)network.Module).Decode(input);
+            return new DecodedSequences(decoded.Tokens.cpu().data<long>().ToArray(), decoded.Lengths.cpu().data<long>().ToArray(), decoded.Scores.cpu().data<float>().ToArray());
+        });
     }
 
     /// <summary>
@@ -196,11 +200,17 @@ public static class SequenceToSequenceExport
     {
         var spec = SpecOf(network);
         var decoded = Decode(network, source, 1);
+        float[] values = source.ToArray();
+        return network.OnItsOwnKernels(() => AttentionMap(network, spec, decoded, values));
+    }
+
+    private static float[,]? AttentionMap(Network network, SequenceToSequence spec, DecodedSequences decoded, float[] source)
+    {
         int steps = (int)Math.Min(decoded.Lengths[0] + 1, spec.MaxTargetLength);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var module = (SequenceToSequence.SequenceToSequenceModule)network.Module;
-        var input = tensor(source.ToArray(), [1, 1 + spec.MaxSourceLength]).to(network.Device);
+        var input = tensor(source, [1, 1 + spec.MaxSourceLength]).to(network.Device);
         // The teacher-forced pass over the decoded tokens gives the same steps as decoding did.
         var previous = new long[steps];
         previous[0] = spec.EndToken;

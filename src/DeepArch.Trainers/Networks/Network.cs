@@ -118,15 +118,25 @@ public sealed class Network : IDisposable
                 $"{Architecture.Describe()} reads {SideInputs.Count} input(s) besides its features ({string.Join(", ", SideInputs.Select(i => $"'{i.Name}'"))}), " +
                 $"got {sideInputs.Length}.", nameof(sideInputs));
         }
-        if (HasOneDnnLayers && !System.Threading.Monitor.IsEntered(TorchRuntime.TrainingLock))
+        return OnItsOwnKernels(() => Call(input, sideInputs));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="run"/> (libtorch passes of this network) inside a training as it is; outside one, for a network with
+    /// convolutions or LSTMs, holding the training lock with libtorch's oneDNN kernels on or off for this network's layers
+    /// (<see cref="TorchRuntime.UseOneDnnFor"/>), as that switch is global to the process.
+    /// </summary>
+    internal T OnItsOwnKernels<T>(Func<T> run)
+    {
+        if (!HasOneDnnLayers || System.Threading.Monitor.IsEntered(TorchRuntime.TrainingLock))
         {
-            lock (TorchRuntime.TrainingLock)
-            {
-                using var oneDnn = TorchRuntime.UseOneDnnFor([this]);
-                return Call(input, sideInputs);
-            }
+            return run();
         }
-        return Call(input, sideInputs);
+        lock (TorchRuntime.TrainingLock)
+        {
+            using var oneDnn = TorchRuntime.UseOneDnnFor([this]);
+            return run();
+        }
     }
 
     private Tensor Call(Tensor input, Tensor[] sideInputs)
