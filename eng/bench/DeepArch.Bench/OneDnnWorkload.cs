@@ -6,10 +6,10 @@ namespace DeepArch.Bench;
 
 /// <summary>
 /// What libtorch's oneDNN kernels give DeepArch: the <c>LeNet5</c> preset's and the LSTM classifier's <c>Fit</c> (the
-/// <c>wait-policy</c> step's children, public API) in fresh processes, with oneDNN on (<c>DEEPARCH_ONEDNN=1</c>; DeepArch's default where
-/// its kernels agree with ATen's) and with
-/// <c>DEEPARCH_ONEDNN=0</c> (ATen's own kernels, DeepArch's default until 2026-12-05), at one thread (the default) and at
-/// one per core, interleaved.
+/// <c>wait-policy</c> step's children, public API) in fresh processes, with oneDNN on (<c>DEEPARCH_ONEDNN=1</c>), with
+/// <c>DEEPARCH_ONEDNN=0</c> (ATen's own kernels, DeepArch's default until 2026-12-05), and as DeepArch chooses (the variable unset:
+/// on for a training exactly when oneDNN agrees with ATen on this CPU for each of its convolutions and LSTMs), at one thread (the
+/// default) and at one per core, interleaved.
 /// </summary>
 internal sealed class OneDnnWorkload(BenchOptions options, TextWriter log) : IWorkload
 {
@@ -23,7 +23,7 @@ internal sealed class OneDnnWorkload(BenchOptions options, TextWriter log) : IWo
         var wall = Stopwatch.StartNew();
         int reps = options.RepetitionsGiven ? options.Repetitions : 3;
         string loadBefore = MachineInfo.LoadAverage();
-        (string Name, string? Value)[] settings = [("on", "1"), ("off", "0")];
+        (string Name, string? Value)[] settings = [("on", "1"), ("off", "0"), ("chosen", null)];
         int[] threadCounts = [1, 0];
         string[] networks = ["lenet", "lstm"];
         var seconds = new Dictionary<(string, string, int), List<double>>();
@@ -48,22 +48,25 @@ internal sealed class OneDnnWorkload(BenchOptions options, TextWriter log) : IWo
         sb.AppendLine($"- Command: `dotnet run -c Release --project eng/bench/DeepArch.Bench -- {string.Join(' ', Environment.GetCommandLineArgs().Skip(1).Select(MachineInfo.Quote))}`");
         sb.AppendLine(Inv, $"- Date: {DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm", Inv)} UTC; wall time {wall.Elapsed.TotalSeconds:F0} s; nproc {Environment.ProcessorCount}; " +
                            $"load average before {loadBefore}, after {MachineInfo.LoadAverage()}; {reps} interleaved repetitions, medians.");
-        sb.AppendLine($"- Each figure is one fresh process timing its second `Fit` (the first warms up), oneDNN on (`DEEPARCH_ONEDNN=1`; DeepArch's default where it agrees with ATen) or off " +
-                      $"(`DEEPARCH_ONEDNN=0`: ATen's own kernels). LeNet-5: `ConvolutionalNetwork` with `Preset = LeNet5` on 1x32x32 images, 10 classes, " +
+        sb.AppendLine($"- Each figure is one fresh process timing its second `Fit` (the first warms up), oneDNN on (`DEEPARCH_ONEDNN=1`), off " +
+                      $"(`DEEPARCH_ONEDNN=0`: ATen's own kernels), or as DeepArch chooses (`DEEPARCH_ONEDNN` unset: on where oneDNN agrees with ATen on this CPU " +
+                      $"for each of the network's convolutions and LSTMs). LeNet-5: `ConvolutionalNetwork` with `Preset = LeNet5` on 1x32x32 images, 10 classes, " +
                       $"{(options.Quick ? "1,500" : "4,000")} rows x 2 epochs, batch 128; LSTM: `RecurrentNetwork`, 50 steps x 16 features, hidden 128, 4 classes, " +
                       $"{(options.Quick ? "800" : "2,000")} rows x 2 epochs, batch 128.");
         sb.AppendLine();
-        sb.AppendLine("| network | `TrainingThreads` | oneDNN on | oneDNN off | on vs off |");
-        sb.AppendLine("| --- | --- | ---: | ---: | ---: |");
+        sb.AppendLine("| network | `TrainingThreads` | oneDNN on | oneDNN off | on vs off | DeepArch's choice | choice vs off |");
+        sb.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
         foreach (string network in networks)
         {
             string title = network == "lenet" ? "LeNet-5" : "LSTM";
             foreach (int threads in threadCounts)
             {
                 double on = Stats.Median(seconds[(network, "on", threads)]), off = Stats.Median(seconds[(network, "off", threads)]);
+                double chosen = Stats.Median(seconds[(network, "chosen", threads)]);
                 string label = threads == 1 ? "1 (default)" : $"0 (one per core, {Environment.ProcessorCount})";
                 string Cell(string name) => string.Join(", ", seconds[(network, name, threads)].Select(v => v.ToString("F2", Inv)));
-                sb.AppendLine(Inv, $"| {title} | {label} | {on:F2} s ({Cell("on")}) | {off:F2} s ({Cell("off")}) | {off / on:F2}x |");
+                sb.AppendLine(Inv, $"| {title} | {label} | {on:F2} s ({Cell("on")}) | {off:F2} s ({Cell("off")}) | {off / on:F2}x | " +
+                    $"{chosen:F2} s ({Cell("chosen")}) | {off / chosen:F2}x |");
                 Summary.Add(new("Training", $"{title} Fit, TrainingThreads {label}: oneDNN on vs off", $"{on:F2} s", "DEEPARCH_ONEDNN=0", $"{off:F2} s",
                     off / on, null, "(speed ratio)"));
             }
