@@ -61,7 +61,7 @@ internal sealed class BatchScoringDataView : IDataView
 
     /// <summary>
     /// Reads upstream rows a batch at a time and hands them out one by one. When the session leaves a core free
-    /// (<see cref="OnnxScorer.OverlapsReading"/>), with two batches in flight: while ONNX Runtime
+    /// (<see cref="OnnxScorer.OverlapsReading(int)"/>), with two batches in flight: while ONNX Runtime
     /// scores batch k+1 on a pool thread, the caller reads the rows of batch k, and when they run out the cursor reads batch
     /// k+2 from upstream before it waits for k+1 (from the second batch on: the first <see cref="MoveNext"/> reads one batch).
     /// Memory holds two batches. Reading and scoring overlap; the values are those of scoring each batch in
@@ -117,7 +117,7 @@ internal sealed class BatchScoringDataView : IDataView
             }
             // Two buffers only when a run can overlap the reading: the cursor scores, and the session leaves a core free
             // (OnnxScorer.OverlapsReading); otherwise one batch at a time, read, scored and handed out in turn.
-            _buffers = Enumerable.Range(0, scoring && scorer.OverlapsReading ? 2 : 1).Select(_ => new Buffer
+            _buffers = Enumerable.Range(0, scoring && scorer.OverlapsReading(_batchSize) ? 2 : 1).Select(_ => new Buffer
             {
                 Caches = view._input.Schema.Select(c => active[c.Index] ? ColumnCache.Create(upstream, c, _batchSize) : null).ToArray(),
                 Ids = new DataViewRowId[_batchSize],

@@ -103,7 +103,7 @@ internal sealed class NetworkRowMapper : IRowToRowMapper
                 {
                     _readInputs![i](_inputs[i]);
                 }
-                _mapper._parent.Scorer.RunRow(_inputs, _batch);
+                _mapper._parent.Scorer.Run(_inputs, 1, _batch);
                 _scoredPosition = _input.Position;
             }
             return _batch;

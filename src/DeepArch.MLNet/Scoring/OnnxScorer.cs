@@ -140,12 +140,13 @@ internal sealed class OnnxScorer : IDisposable
     public int SessionThreads { get; }
 
     /// <summary>
-    /// Whether a cursor reads the next batch while this session scores the current one: when the session's threads wait
-    /// without spinning (<see cref="SessionSpins"/>), leave a core free (<c>ScoringThreads</c> below the core count) or run on CUDA.
+    /// Whether a cursor reading batches of <paramref name="batchSize"/> rows reads the next batch while this session scores the
+    /// current one: when the session's threads wait without spinning (<see cref="SessionSpins"/>) and batches hold at least
+    /// <see cref="SmallBatchRows"/> rows, when the session leaves a core free (<c>ScoringThreads</c> below the core count) or run on CUDA.
     /// With every core in a session whose idle threads spin, a reader beside it only competes with them: on 2 cores the MLP of
     /// eng/bench scored 0.66x the raw session overlapped against 0.84x in turn (docs/performance.md).
     /// </summary>
-    public bool OverlapsReading => Device == ComputeDevice.Cuda || SessionThreads < Environment.ProcessorCount || !_spins;
+    public bool OverlapsReading(int batchSize) => Device == ComputeDevice.Cuda || SessionThreads < Environment.ProcessorCount || (!_spins && batchSize >= SmallBatchRows);
 
     private readonly bool _spins;
 
@@ -181,7 +182,7 @@ internal sealed class OnnxScorer : IDisposable
         }
         try
         {
-            RunSession(inputs, rows, output);
+            RunSession(inputs, rows, output, rows < SmallBatchRows ? RowSession() : _session);
         }
         finally
         {
@@ -198,41 +199,18 @@ internal sealed class OnnxScorer : IDisposable
     }
 
     /// <summary>
-    /// Runs one row, as <c>PredictionEngine</c> does, writing into <paramref name="output"/>. Where the session's idle threads
-    /// sleep (<see cref="SessionSpins"/>) and it has more than one, the row runs on a second session of one thread, opened at the
-    /// first row (a second copy of the weights): a row is too little work to share, and waking a sleeping thread for it made
-    /// <c>PredictionEngine</c> slower.
+    /// Below this many rows a run is too little work to share between threads: where the session's threads sleep
+    /// (<see cref="SessionSpins"/>) and it has more than one, such a run (a <c>PredictionEngine</c> row, a batch of
+    /// <c>ScoringBatchSize</c> 1) goes to a second session of one thread, opened at the first (a second copy of the weights).
+    /// Waking a sleeping worker for one row took <c>PredictionEngine</c> from 22 to 32 µs per row, and a batch of one row read
+    /// ahead scored 0.60x the raw session against 1.01x before; 16 rows read ahead scored 0.92x, as before (docs/performance.md).
     /// </summary>
-    /// <exception cref="ObjectDisposedException">The scorer was disposed.</exception>
-    public void RunRow(IReadOnlyList<float[]> inputs, ScoredBatch output)
-    {
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _running++;
-        }
-        try
-        {
-            RunSession(inputs, 1, output, RowSession());
-        }
-        finally
-        {
-            bool release;
-            lock (_gate)
-            {
-                release = --_running == 0 && _disposed;
-            }
-            if (release)
-            {
-                Release();
-            }
-        }
-    }
+    internal const int SmallBatchRows = 16;
 
-    /// <summary>Whether single rows have a session of their own (<see cref="RunRow"/>; tests read it).</summary>
+    /// <summary>Whether small runs have a session of their own (<see cref="SmallBatchRows"/>; tests read it).</summary>
     internal bool HasRowSession => Volatile.Read(ref _rowSession) is not null;
 
-    /// <summary>The session single rows run on: the main one, or a one-thread session opened once (<see cref="RunRow"/>).</summary>
+    /// <summary>The session small runs use: the main one, or a one-thread session opened once (<see cref="SmallBatchRows"/>).</summary>
     private InferenceSession RowSession()
     {
         if (_spins || SessionThreads == 1 || Device == ComputeDevice.Cuda)
@@ -249,8 +227,6 @@ internal sealed class OnnxScorer : IDisposable
             return _rowSession;
         }
     }
-
-    private void RunSession(IReadOnlyList<float[]> inputs, int rows, ScoredBatch output) => RunSession(inputs, rows, output, _session);
 
     private void RunSession(IReadOnlyList<float[]> inputs, int rows, ScoredBatch output, InferenceSession session)
     {

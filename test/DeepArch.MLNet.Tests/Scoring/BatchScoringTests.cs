@@ -232,7 +232,7 @@ public class BatchScoringTests
     private static NetworkTransformer Overlapping(NetworkTransformer network)
     {
         var overlapping = network.WithScoring(new ScoringOverrides { ScoringThreads = 1 });
-        Assert.Equal(Environment.ProcessorCount > 1, overlapping.Scorer.OverlapsReading);
+        Assert.Equal(Environment.ProcessorCount > 1, overlapping.Scorer.OverlapsReading(overlapping.ScoringBatchSize));
         return overlapping;
     }
 
@@ -240,7 +240,7 @@ public class BatchScoringTests
     private static NetworkTransformer InTurn(NetworkTransformer network)
     {
         var inTurn = network.WithSettings(network.Info.Scoring with { Spins = true });
-        Assert.False(inTurn.Scorer.OverlapsReading);
+        Assert.False(inTurn.Scorer.OverlapsReading(inTurn.ScoringBatchSize));
         return inTurn;
     }
 
@@ -274,7 +274,8 @@ public class BatchScoringTests
         var (_, _, network) = Fixtures.Multiclass(scoringBatchSize: 7);
 
         Assert.Equal(Environment.ProcessorCount < 8, !OnnxScorer.SessionSpins);
-        Assert.Equal(Environment.ProcessorCount < 8, network.Scorer.OverlapsReading);
+        Assert.Equal(Environment.ProcessorCount < 8, network.Scorer.OverlapsReading(OnnxScorer.SmallBatchRows));
+        Assert.False(network.Scorer.OverlapsReading(OnnxScorer.SmallBatchRows - 1)); // too little work to share: in turn, on one thread
     }
 
     [Fact]
