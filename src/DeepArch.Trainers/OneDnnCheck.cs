@@ -53,6 +53,9 @@ internal static class OneDnnCheck
     /// </summary>
     internal sealed record Layer(string Description, Func<IReadOnlyList<(string What, Tensor Value)>> Run);
 
+    /// <summary>Whether <paramref name="module"/> is a layer whose kernels the oneDNN switch changes (a convolution or an LSTM), the layers <see cref="Layers"/> checks.</summary>
+    public static bool Computes(TorchSharp.torch.nn.Module module) => module is TorchSharp.Modules.Convolution or TorchSharp.Modules.LSTM;
+
     /// <summary>
     /// The distinct oneDNN layer configurations of <paramref name="networks"/>, every network's convolutions and LSTMs in module
     /// order. The first network's input is data: when its first layer with parameters is a convolution, that convolution's input

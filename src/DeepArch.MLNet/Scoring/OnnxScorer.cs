@@ -217,11 +217,15 @@ internal sealed class OnnxScorer : IDisposable
         {
             return _session;
         }
+        if (Volatile.Read(ref _rowSession) is { } opened)
+        {
+            return opened; // every PredictionEngine row after the first: no lock
+        }
         lock (_gate)
         {
             if (_rowSession is null)
             {
-                _rowSession = OpenSession(_model, _settings with { Threads = 1 }, cuda: false);
+                Volatile.Write(ref _rowSession, OpenSession(_model, _settings with { Threads = 1 }, cuda: false));
                 Interlocked.Increment(ref s_liveSessions);
             }
             return _rowSession;

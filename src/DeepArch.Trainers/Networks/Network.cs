@@ -143,7 +143,7 @@ public sealed class Network : IDisposable
         => sideInputs.Length == 0 ? Module.call(input) : ((ISideInputModule)Module).Forward(input, sideInputs);
 
     /// <summary>Whether the network has layers libtorch's oneDNN computes (convolutions, LSTMs).</summary>
-    private bool HasOneDnnLayers => _hasOneDnnLayers ??= Module.modules().Any(m => m is TorchSharp.Modules.Convolution or TorchSharp.Modules.LSTM);
+    private bool HasOneDnnLayers => _hasOneDnnLayers ??= Module.modules().Any(OneDnnCheck.Computes);
 
     private bool? _hasOneDnnLayers;
 
