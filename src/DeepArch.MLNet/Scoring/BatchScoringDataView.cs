@@ -228,7 +228,7 @@ internal sealed class BatchScoringDataView : IDataView
                 int rows = buffer.Rows;
                 if (_buffers.Length > 1)
                 {
-                    buffer.Run = Task.Run(() => scorer.Run(buffer.Inputs, rows, buffer.Outputs!));
+                    buffer.Run = Task.Run(() => scorer.Run(buffer.Inputs, rows, buffer.Outputs!, beside: true));
                 }
                 else
                 {

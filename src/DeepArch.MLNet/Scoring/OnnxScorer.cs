@@ -5,7 +5,7 @@ namespace DeepArch.MLNet;
 
 /// <summary>
 /// One ONNX Runtime session over an exported network, run a batch at a time. Inputs and outputs are
-/// bound straight to managed arrays (no copies), and the session is shared: <see cref="Run(IReadOnlyList{float[]}, int, ScoredBatch)"/> is safe
+/// bound straight to managed arrays (no copies), and the session is shared: <see cref="Run(IReadOnlyList{float[]}, int, ScoredBatch, bool)"/> is safe
 /// to call from several threads, each with its own buffers.
 /// </summary>
 internal sealed class OnnxScorer : IDisposable
@@ -13,7 +13,7 @@ internal sealed class OnnxScorer : IDisposable
     private readonly InferenceSession _session;
     private readonly byte[] _model;
     private readonly ScoringSettings _settings;
-    private InferenceSession? _rowSession;
+    private readonly InferenceSession?[] _narrowSessions;
     private readonly RunOptions _runOptions = new();
     private readonly string[] _inputNames;
     private readonly int[] _inputSizes;
@@ -53,6 +53,7 @@ internal sealed class OnnxScorer : IDisposable
         OutputWidths = outputs.Select(o => o.Shape.Aggregate(1, (a, d) => a * d)).ToArray();
         Device = options.Device;
         SessionThreads = options.SessionThreads;
+        _narrowSessions = new InferenceSession?[SessionThreads + 1];
         _spins = options.Spins ?? SessionSpins;
         _model = model;
         _settings = options;
@@ -170,8 +171,13 @@ internal sealed class OnnxScorer : IDisposable
     public void Run(float[] input, int rows, ScoredBatch output) => Run([input], rows, output);
 
     /// <summary>Runs the first <paramref name="rows"/> rows of every input (one buffer per input, in order), writing into <paramref name="output"/>.</summary>
+    /// <param name="inputs">One buffer per input, in order.</param>
+    /// <param name="rows">The rows to score.</param>
+    /// <param name="output">Receives the outputs.</param>
+    /// <param name="beside">Whether another run may run beside this one (a cursor reading ahead, <see cref="OverlapsReading"/>): such a run
+    /// takes half the session's threads (<see cref="BesideThreads"/>).</param>
     /// <exception cref="ObjectDisposedException">The scorer was disposed (for example a cursor outlived its transformer).</exception>
-    public void Run(IReadOnlyList<float[]> inputs, int rows, ScoredBatch output)
+    public void Run(IReadOnlyList<float[]> inputs, int rows, ScoredBatch output, bool beside = false)
     {
         // A run on a released session would be a native use-after-free (a segmentation fault, measured),
         // so every run holds the session open and Dispose releases it once the last run has returned.
@@ -182,7 +188,7 @@ internal sealed class OnnxScorer : IDisposable
         }
         try
         {
-            RunSession(inputs, rows, output, rows < SmallBatchRows ? RowSession() : _session);
+            RunSession(inputs, rows, output, Session(rows < SmallBatchRows ? 1 : beside ? BesideThreads : SessionThreads));
         }
         finally
         {
@@ -207,28 +213,42 @@ internal sealed class OnnxScorer : IDisposable
     /// </summary>
     internal const int SmallBatchRows = 16;
 
-    /// <summary>Whether small runs have a session of their own (<see cref="SmallBatchRows"/>; tests read it).</summary>
-    internal bool HasRowSession => Volatile.Read(ref _rowSession) is not null;
+    /// <summary>
+    /// The threads of a run that another may run beside (<c>beside</c>, a cursor reading ahead with two batches in flight): half
+    /// the session's, at least one, where its threads sleep (<see cref="SessionSpins"/>) and <c>ScoringThreads</c> is left at 0;
+    /// else all of them. Two runs of one thread each on the 2 cores of docs/performance.md scored the MLP at batch 256 faster than
+    /// two runs sharing two sleeping threads: 514,778 against 392,259 rows/s (the raw session of two threads: 510,711), eng/bench
+    /// <c>scoring --no-ae --batches 256</c> with <c>--threads 1</c> and without, one after the other on a quiet machine. A batch
+    /// with nothing beside it (the only one) still runs on those threads alone.
+    /// </summary>
+    internal int BesideThreads => !_spins && Device == ComputeDevice.Cpu && _settings.Threads == 0 ? Math.Max(1, SessionThreads / 2) : SessionThreads;
 
-    /// <summary>The session small runs use: the main one, or a one-thread session opened once (<see cref="SmallBatchRows"/>).</summary>
-    private InferenceSession RowSession()
+    /// <summary>Whether a session of one thread has been opened beside the main one (<see cref="SmallBatchRows"/>; tests read it).</summary>
+    internal bool HasRowSession => SessionThreads > 1 && Volatile.Read(ref _narrowSessions[1]) is not null;
+
+    /// <summary>
+    /// The session to run with <paramref name="threads"/> intra-op threads: the main one when that is all of its threads (or its
+    /// threads spin, or it runs on CUDA), else a CPU session of that many threads, opened at its first run and kept (another
+    /// copy of the weights).
+    /// </summary>
+    private InferenceSession Session(int threads)
     {
-        if (_spins || SessionThreads == 1 || Device == ComputeDevice.Cuda)
+        if (threads >= SessionThreads || _spins || Device == ComputeDevice.Cuda)
         {
             return _session;
         }
-        if (Volatile.Read(ref _rowSession) is { } opened)
+        if (Volatile.Read(ref _narrowSessions[threads]) is { } opened)
         {
-            return opened; // every PredictionEngine row after the first: no lock
+            return opened; // every run after the first: no lock
         }
         lock (_gate)
         {
-            if (_rowSession is null)
+            if (_narrowSessions[threads] is null)
             {
-                Volatile.Write(ref _rowSession, OpenSession(_model, _settings with { Threads = 1 }, cuda: false));
+                Volatile.Write(ref _narrowSessions[threads], OpenSession(_model, _settings with { Threads = threads }, cuda: false));
                 Interlocked.Increment(ref s_liveSessions);
             }
-            return _rowSession;
+            return _narrowSessions[threads]!;
         }
     }
 
@@ -281,10 +301,13 @@ internal sealed class OnnxScorer : IDisposable
 
     private void Release()
     {
-        if (_rowSession is not null)
+        foreach (var narrow in _narrowSessions)
         {
-            _rowSession.Dispose();
-            Interlocked.Decrement(ref s_liveSessions);
+            if (narrow is not null)
+            {
+                narrow.Dispose();
+                Interlocked.Decrement(ref s_liveSessions);
+            }
         }
         _session.Dispose();
         _runOptions.Dispose();

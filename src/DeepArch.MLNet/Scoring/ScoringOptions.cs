@@ -11,7 +11,10 @@ public abstract class ScoringOptions
     /// <summary>Rows per ONNX Runtime call, in [1, 65,536].</summary>
     public int ScoringBatchSize { get; set; } = 256;
 
-    /// <summary>ONNX Runtime intra-op threads, in [0, 256]; 0 (default) means one per core, and a session never gets more than one per core.</summary>
+    /// <summary>
+    /// ONNX Runtime intra-op threads, in [0, 256]; 0 (default) means one per core, and a session never gets more than one per core.
+    /// With 0, below 8 cores, the two batches a cursor keeps in flight run side by side on half the threads each.
+    /// </summary>
     public int ScoringThreads { get; set; }
 
     /// <summary>Where to score: the CPU (default) or CUDA.</summary>

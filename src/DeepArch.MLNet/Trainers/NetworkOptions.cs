@@ -84,10 +84,13 @@ public abstract class NetworkOptions
     /// DeepArch sets the count itself because ONNX Runtime's own default chose one thread on the 2-core machines of
     /// docs/performance.md, where two scored 1.25x faster. On a machine shared with other busy processes, 1 can be faster. With
     /// fewer threads than cores, a cursor reads the next batch of rows on the free core while ONNX Runtime scores the current
-    /// one (on 2 cores, 1 thread then scored the MLP of eng/bench at 1.4x to 1.5x a raw session of 1 thread). On machines of fewer
-    /// than 8 cores the session's idle threads sleep instead of spinning, and the cursor reads ahead with every core in the session
-    /// too: beside another process's work, a spinning session reading in turn scored 0.70x to 0.94x the raw session, a sleeping
-    /// one reading ahead 1.37x to 1.81x (2 cores; DEEPARCH_SCORING_SPIN=1 in the process environment keeps ONNX Runtime's spinning).
+    /// one, and the next batch's run may start beside it: two batches in flight. On machines of fewer than 8 cores the session's
+    /// idle threads sleep instead of spinning, and the cursor reads ahead with every core in the session too: beside another
+    /// process's work, a spinning session reading in turn scored 0.70x to 0.94x the raw session, a sleeping one reading ahead 1.37x
+    /// to 1.81x (2 cores; DEEPARCH_SCORING_SPIN=1 in the process environment keeps ONNX Runtime's spinning). There, with 0, the two
+    /// batches in flight run side by side on half the threads each (one each on 2 cores, in a second session opened at the
+    /// first batch): two one-thread runs scored the MLP of eng/bench faster than two runs sharing two threads
+    /// (docs/performance.md). A count set here is used for every batch.
     /// </summary>
     public int ScoringThreads { get; set; }
 

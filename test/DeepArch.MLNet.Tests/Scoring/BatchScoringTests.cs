@@ -268,6 +268,32 @@ public class BatchScoringTests
         Assert.False(spinning.Scorer.HasRowSession);
     }
 
+    /// <summary>
+    /// With <c>ScoringThreads</c> left at 0 and sleeping threads, the two batches a cursor keeps in flight run side by side on half
+    /// the threads each (one on 2 cores): the bits of one batch at a time on every thread. A thread count the user set is kept.
+    /// </summary>
+    [Fact]
+    public void Batches_read_ahead_run_beside_each_other_on_half_the_threads_with_the_bits_of_all_threads()
+    {
+        var (ml, _, network) = Fixtures.Multiclass(scoringBatchSize: 16);
+        using var sleeping = network.WithSettings(network.Info.Scoring with { Spins = false, Threads = 0 });
+        using var inTurn = InTurn(network);
+        var data = ml.Data.LoadFromEnumerable(Fixtures.Rows(96, seed: 11)); // six full batches: none small enough for the one-thread session
+
+        var expected = ml.Data.CreateEnumerable<Scored>(inTurn.Transform(data), reuseRowObject: false).ToArray();
+        Assert.False(sleeping.Scorer.HasRowSession);
+        var rows = ml.Data.CreateEnumerable<Scored>(sleeping.Transform(data), reuseRowObject: false).ToArray();
+
+        Assert.Equal(96, rows.Length);
+        Assert.Equal(expected.Select(r => r.Score), rows.Select(r => r.Score));
+        Assert.Equal(Math.Max(1, Environment.ProcessorCount / 2), sleeping.Scorer.BesideThreads);
+        Assert.Equal(Environment.ProcessorCount is 2 or 3, sleeping.Scorer.HasRowSession); // the batches ran on the one-thread session
+        using var chosen = network.WithSettings(network.Info.Scoring with { Spins = false, Threads = Environment.ProcessorCount });
+        Assert.Equal(chosen.Scorer.SessionThreads, chosen.Scorer.BesideThreads);
+        using var spinning = network.WithSettings(network.Info.Scoring with { Spins = true, Threads = 0 });
+        Assert.Equal(spinning.Scorer.SessionThreads, spinning.Scorer.BesideThreads);
+    }
+
     [Fact]
     public void By_default_the_cursor_reads_ahead_below_8_cores_where_the_session_threads_sleep()
     {
