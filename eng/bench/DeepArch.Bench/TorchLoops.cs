@@ -58,6 +58,39 @@ internal static class TorchLoops
     public static nn.Module<Tensor, Tensor> Lstm(int steps, int features, int hidden, int classes) => new LstmClassifier(steps, features, hidden, classes);
 
     /// <summary>
+    /// Calls per second of the LSTM's recurrent GEMM of one step alone, as torch_reference.py's <c>lstm_gemm</c> times it:
+    /// <c>linear</c> of the hidden state [128, 128] by W_hh [512, 128] plus bias, without gradient, median of 5 blocks of 2,000
+    /// calls after 200 untimed, on <paramref name="threads"/> libtorch threads (0: one per core). libtorch sends it to the BLAS it
+    /// was built with (MKL in libtorch-cpu), PyTorch 1.13 of Debian to OpenBLAS.
+    /// </summary>
+    public static double LstmGemmCallsPerSecond(int threads)
+    {
+        torch.set_num_threads(threads > 0 ? threads : Environment.ProcessorCount);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var generator = new Generator(1);
+        var h = randn([128, 128], generator: generator);
+        var w = randn([512, 128], generator: generator);
+        var b = randn([512], generator: generator);
+        for (int i = 0; i < 200; i++)
+        {
+            nn.functional.linear(h, w, b).Dispose();
+        }
+        var rates = new double[5];
+        for (int block = 0; block < rates.Length; block++)
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            for (int i = 0; i < 2000; i++)
+            {
+                nn.functional.linear(h, w, b).Dispose();
+            }
+            rates[block] = 2000 / watch.Elapsed.TotalSeconds;
+        }
+        Array.Sort(rates);
+        return rates[rates.Length / 2];
+    }
+
+    /// <summary>
     /// Builds the network (seeded) and trains it for <paramref name="epochs"/> epochs on <paramref name="x"/> (rows x width,
     /// row-major): reconstruction (MSE against <paramref name="x"/>) when <paramref name="labels"/> is null, else
     /// cross-entropy against the integer classes in <paramref name="labels"/>. Returns the last epoch's mean loss.

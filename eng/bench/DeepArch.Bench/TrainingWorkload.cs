@@ -217,6 +217,11 @@ internal sealed class TrainingWorkload(BenchOptions options, TextWriter log) : I
             ? (Ae: torchRef.Train("ae", aeN, epochs, 0), LeNet: torchRef.Train("lenet", lnN, epochs, 0), Lstm: torchRef.Train("lstm", lsN, epochs, 0))
             : (Ae: (double?)null, LeNet: (double?)null, Lstm: (double?)null);
 
+        // Where the LSTM's gap to PyTorch comes from: its recurrent GEMM alone, libtorch's BLAS against PyTorch 1.13's, right after.
+        double gemm = TorchLoops.LstmGemmCallsPerSecond(threads);
+        double? pyGemm = torchRef.Run("lstm_gemm", ["--workload", "lstm_gemm", "--threads", TorchReference.Threads(threads).ToString(CultureInfo.InvariantCulture)])
+            ?.GetProperty("samples_per_s").GetDouble();
+
         var sb = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
         sb.AppendLine("# DeepArch training benchmark");
@@ -255,6 +260,14 @@ internal sealed class TrainingWorkload(BenchOptions options, TextWriter log) : I
         Row("AE 784-256-32-256-784 (MSE, sigmoid out)", "fit-ae", "torch-ae", "raw-ae", aeN, pyAe, pyDefault.Ae);
         Row("LeNet-5 1x32x32, 10 classes (cross-entropy)", "fit-lenet5", "torch-lenet5", "raw-lenet5", lnN, pyLeNet, pyDefault.LeNet);
         Row("LSTM 16 features x 50 steps, hidden 128, 4 classes", "fit-lstm", "torch-lstm", "raw-lstm", lsN, pyLstm, pyDefault.Lstm);
+        sb.AppendLine();
+        string gflops(double calls) => (2.0 * 128 * 128 * 512 * calls / 1e9).ToString("F1", inv);
+        string gemmLine = string.Create(inv, $"The LSTM's recurrent GEMM of one step alone (linear of [128, 128] by [512, 128] plus bias, no gradient; {TorchReference.Threads(threads)} thread(s)): ")
+            + string.Create(inv, $"libtorch (TorchSharp, the BLAS of libtorch-cpu) {gemm:F0} calls/s ({gflops(gemm)} GFLOP/s), PyTorch 1.13 {P(pyGemm)} calls/s")
+            + (pyGemm is { } pg ? string.Create(inv, $" ({gflops(pg)} GFLOP/s), ratio {gemm / pg:F2}x.") : ".");
+        sb.AppendLine(gemmLine);
+        Summary.Add(new("Training", "LSTM's recurrent GEMM of one step (128x128 by 128x512, bias), the BLAS behind the LSTM rows", $"{gemm:F0} calls/s",
+            "PyTorch 1.13 (OpenBLAS)", P(pyGemm) + (pyGemm is null ? "" : " calls/s"), pyGemm is { } g ? gemm / g : double.NaN, null, "(speed ratio)"));
         sb.AppendLine();
         sb.AppendLine(inv, $"PyTorch runs: {torchRef.Describe()}");
         sb.AppendLine();
