@@ -228,7 +228,10 @@ internal sealed class BatchScoringDataView : IDataView
                 int rows = buffer.Rows;
                 if (_buffers.Length > 1)
                 {
-                    buffer.Run = Task.Run(() => scorer.Run(buffer.Inputs, rows, buffer.Outputs!, beside: true));
+                    // Beside the other batch's run when that is still going: then each takes half the threads (OnnxScorer.BesideThreads);
+                    // a run alone (the first batch, or reading slower than scoring) takes them all.
+                    bool beside = _buffers.Any(b => !ReferenceEquals(b, buffer) && b.Run is { IsCompleted: false });
+                    buffer.Run = Task.Run(() => scorer.Run(buffer.Inputs, rows, buffer.Outputs!, beside));
                 }
                 else
                 {

@@ -219,8 +219,9 @@ internal sealed class OnnxScorer : IDisposable
     /// else all of them. Two runs of one thread each on the 2 cores of docs/performance.md scored the MLP at batch 256 faster than
     /// two runs sharing two sleeping threads: 514,778 against 392,259 rows/s (the raw session of two threads: 510,711), eng/bench
     /// <c>scoring --no-ae --batches 256</c> with <c>--threads 1</c> and without, one after the other on a quiet machine; with
-    /// this split, the run of 2026-12-05 23:43 UTC of eng/bench/run-all.sh scored it at 0.95x the raw session (0.77x before). A
-    /// batch with nothing beside it (the only one) still runs on those threads alone.
+    /// this split, the run of 2026-12-05 23:43 UTC of eng/bench/run-all.sh scored it at 0.95x the raw session (0.77x before). The
+    /// cursor asks for it only when the other batch's run is still going; a run alone (the first batch, a data set of one batch,
+    /// or reading slower than scoring) takes every thread.
     /// </summary>
     internal int BesideThreads => !_spins && Device == ComputeDevice.Cpu && _settings.Threads == 0 ? Math.Max(1, SessionThreads / 2) : SessionThreads;
 

@@ -13,7 +13,7 @@ public abstract class ScoringOptions
 
     /// <summary>
     /// ONNX Runtime intra-op threads, in [0, 256]; 0 (default) means one per core, and a session never gets more than one per core.
-    /// With 0, below 8 cores, the two batches a cursor keeps in flight run side by side on half the threads each.
+    /// With 0, below 8 cores, a cursor's batch whose run starts while another batch's is still going runs on half the threads.
     /// </summary>
     public int ScoringThreads { get; set; }
 

@@ -87,10 +87,10 @@ public abstract class NetworkOptions
     /// one, and the next batch's run may start beside it: two batches in flight. On machines of fewer than 8 cores the session's
     /// idle threads sleep instead of spinning, and the cursor reads ahead with every core in the session too: beside another
     /// process's work, a spinning session reading in turn scored 0.70x to 0.94x the raw session, a sleeping one reading ahead 1.37x
-    /// to 1.81x (2 cores; DEEPARCH_SCORING_SPIN=1 in the process environment keeps ONNX Runtime's spinning). There, with 0, the two
-    /// batches in flight run side by side on half the threads each (one each on 2 cores, in a second session opened at the
-    /// first batch): two one-thread runs scored the MLP of eng/bench faster than two runs sharing two threads
-    /// (docs/performance.md). A count set here is used for every batch.
+    /// to 1.81x (2 cores; DEEPARCH_SCORING_SPIN=1 in the process environment keeps ONNX Runtime's spinning). There, with 0, a batch whose run starts
+    /// while the other batch's is still going runs on half the threads (one on 2 cores, in a second session opened then); a run
+    /// alone takes them all. Two one-thread runs side by side scored the MLP of eng/bench faster than two runs sharing two threads
+    /// (0.95x the raw session against 0.77x, docs/performance.md). A count set here is used for every batch.
     /// </summary>
     public int ScoringThreads { get; set; }
 

@@ -269,8 +269,9 @@ public class BatchScoringTests
     }
 
     /// <summary>
-    /// With <c>ScoringThreads</c> left at 0 and sleeping threads, the two batches a cursor keeps in flight run side by side on half
-    /// the threads each (one on 2 cores): the bits of one batch at a time on every thread. A thread count the user set is kept.
+    /// With <c>ScoringThreads</c> left at 0 and sleeping threads, a cursor's batch whose run starts while the other batch's is
+    /// still going runs on half the threads (one on 2 cores, a second session): the bits of one batch at a time on every thread.
+    /// A thread count the user set is used for every batch, and spinning sessions keep all their threads.
     /// </summary>
     [Fact]
     public void Batches_read_ahead_run_beside_each_other_on_half_the_threads_with_the_bits_of_all_threads()
@@ -281,13 +282,22 @@ public class BatchScoringTests
         var data = ml.Data.LoadFromEnumerable(Fixtures.Rows(96, seed: 11)); // six full batches: none small enough for the one-thread session
 
         var expected = ml.Data.CreateEnumerable<Scored>(inTurn.Transform(data), reuseRowObject: false).ToArray();
-        Assert.False(sleeping.Scorer.HasRowSession);
         var rows = ml.Data.CreateEnumerable<Scored>(sleeping.Transform(data), reuseRowObject: false).ToArray();
-
         Assert.Equal(96, rows.Length);
         Assert.Equal(expected.Select(r => r.Score), rows.Select(r => r.Score));
         Assert.Equal(Math.Max(1, Environment.ProcessorCount / 2), sleeping.Scorer.BesideThreads);
-        Assert.Equal(Environment.ProcessorCount is 2 or 3, sleeping.Scorer.HasRowSession); // the batches ran on the one-thread session
+
+        // A run beside another, directly: on 2 or 3 cores it opens the one-thread session, and gives the bits of a run alone.
+        using var fresh = network.WithSettings(network.Info.Scoring with { Spins = false, Threads = 0 });
+        var features = Fixtures.Rows(16, seed: 12).SelectMany(r => r.Features).ToArray();
+        var alone = fresh.Scorer.CreateBatch(16);
+        var beside = fresh.Scorer.CreateBatch(16);
+        fresh.Scorer.Run([features], 16, alone);
+        Assert.False(fresh.Scorer.HasRowSession);
+        fresh.Scorer.Run([features], 16, beside, beside: true);
+        Assert.Equal(Environment.ProcessorCount is 2 or 3, fresh.Scorer.HasRowSession);
+        Assert.Equal(alone.Outputs[0], beside.Outputs[0]);
+
         using var chosen = network.WithSettings(network.Info.Scoring with { Spins = false, Threads = Environment.ProcessorCount });
         Assert.Equal(chosen.Scorer.SessionThreads, chosen.Scorer.BesideThreads);
         using var spinning = network.WithSettings(network.Info.Scoring with { Spins = true, Threads = 0 });
