@@ -59,6 +59,9 @@ internal sealed class BatchScoringDataView : IDataView
         return (active, scoring, upstreamColumns);
     }
 
+    /// <summary>Whether a run that starts now runs beside another: when any of <paramref name="otherRuns"/> (the cursor's other batches' runs) is still going.</summary>
+    internal static bool RunsBeside(IEnumerable<Task?> otherRuns) => otherRuns.Any(run => run is { IsCompleted: false });
+
     /// <summary>
     /// Reads upstream rows a batch at a time and hands them out one by one. When the session leaves a core free
     /// (<see cref="OnnxScorer.OverlapsReading(int)"/>), with two batches in flight: while ONNX Runtime
@@ -228,9 +231,9 @@ internal sealed class BatchScoringDataView : IDataView
                 int rows = buffer.Rows;
                 if (_buffers.Length > 1)
                 {
-                    // Beside the other batch's run when that is still going: then each takes half the threads (OnnxScorer.BesideThreads);
-                    // a run alone (the first batch, or reading slower than scoring) takes them all.
-                    bool beside = _buffers.Any(b => !ReferenceEquals(b, buffer) && b.Run is { IsCompleted: false });
+                    // Beside the other batch's run when that is still going: this run then takes OnnxScorer.BesideThreads (the one
+                    // already going keeps what it started with); a run alone (the first batch, or reading slower than scoring) takes them all.
+                    bool beside = RunsBeside(_buffers.Where(b => !ReferenceEquals(b, buffer)).Select(b => b.Run));
                     buffer.Run = Task.Run(() => scorer.Run(buffer.Inputs, rows, buffer.Outputs!, beside));
                 }
                 else

@@ -174,8 +174,10 @@ internal sealed class OnnxScorer : IDisposable
     /// <param name="inputs">One buffer per input, in order.</param>
     /// <param name="rows">The rows to score.</param>
     /// <param name="output">Receives the outputs.</param>
-    /// <param name="beside">Whether another run may run beside this one (a cursor reading ahead, <see cref="OverlapsReading"/>): such a run
-    /// takes half the session's threads (<see cref="BesideThreads"/>).</param>
+    /// <param name="beside">Whether another run of the same cursor is still in flight as this one starts (a cursor reading ahead,
+    /// <see cref="OverlapsReading"/>): this run then takes <see cref="BesideThreads"/> threads (half, on the CPU with sleeping threads
+    /// and <c>ScoringThreads</c> 0); the run already going keeps what it started with. Runs of fewer than <see cref="SmallBatchRows"/>
+    /// rows take one thread either way.</param>
     /// <exception cref="ObjectDisposedException">The scorer was disposed (for example a cursor outlived its transformer).</exception>
     public void Run(IReadOnlyList<float[]> inputs, int rows, ScoredBatch output, bool beside = false)
     {
@@ -219,14 +221,21 @@ internal sealed class OnnxScorer : IDisposable
     /// else all of them. Two runs of one thread each on the 2 cores of docs/performance.md scored the MLP at batch 256 faster than
     /// two runs sharing two sleeping threads: 514,778 against 392,259 rows/s (the raw session of two threads: 510,711), eng/bench
     /// <c>scoring --no-ae --batches 256</c> with <c>--threads 1</c> and without, one after the other on a quiet machine; with
-    /// this split, the run of 2026-12-05 23:43 UTC of eng/bench/run-all.sh scored it at 0.95x the raw session (0.77x before). The
-    /// cursor asks for it only when the other batch's run is still going; a run alone (the first batch, a data set of one batch,
-    /// or reading slower than scoring) takes every thread.
+    /// every read-ahead run on half the threads, the run of 2026-12-05 23:43 UTC of eng/bench/run-all.sh scored it at 0.95x the
+    /// raw session (0.77x before). The cursor now asks for it only when the other batch's run is still going, so that a run alone
+    /// (the first batch, a data set of one batch, or reading slower than scoring) takes every thread: 0.96x and 0.94x against
+    /// 0.91x and 1.01x for always half, alternated pairs (docs/performance.md, "Two runs side by side").
     /// </summary>
     internal int BesideThreads => !_spins && Device == ComputeDevice.Cpu && _settings.Threads == 0 ? Math.Max(1, SessionThreads / 2) : SessionThreads;
 
-    /// <summary>Whether a session of one thread has been opened beside the main one (<see cref="SmallBatchRows"/>; tests read it).</summary>
-    internal bool HasRowSession => SessionThreads > 1 && Volatile.Read(ref _narrowSessions[1]) is not null;
+    /// <summary>
+    /// Whether a session of one thread has been opened beside the main one: for runs of fewer than <see cref="SmallBatchRows"/> rows,
+    /// and on 2 or 3 cores for runs beside another (<see cref="BesideThreads"/>); tests read it.
+    /// </summary>
+    internal bool HasRowSession => HasSession(1);
+
+    /// <summary>Whether a session of <paramref name="threads"/> threads, fewer than the main one's, has been opened; tests read it.</summary>
+    internal bool HasSession(int threads) => threads < SessionThreads && Volatile.Read(ref _narrowSessions[threads]) is not null;
 
     /// <summary>
     /// The session to run with <paramref name="threads"/> intra-op threads: the main one when that is all of its threads (or its

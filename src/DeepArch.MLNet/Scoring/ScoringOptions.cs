@@ -13,7 +13,8 @@ public abstract class ScoringOptions
 
     /// <summary>
     /// ONNX Runtime intra-op threads, in [0, 256]; 0 (default) means one per core, and a session never gets more than one per core.
-    /// With 0, below 8 cores, a cursor's batch whose run starts while another batch's is still going runs on half the threads.
+    /// With 0, on the CPU below 8 cores (where the threads sleep unless <c>DEEPARCH_SCORING_SPIN=1</c>), a cursor's batch whose run
+    /// starts while another batch's is still going runs on half the threads.
     /// </summary>
     public int ScoringThreads { get; set; }
 

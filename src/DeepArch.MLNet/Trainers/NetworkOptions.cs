@@ -90,7 +90,8 @@ public abstract class NetworkOptions
     /// to 1.81x (2 cores; DEEPARCH_SCORING_SPIN=1 in the process environment keeps ONNX Runtime's spinning). There, with 0, a batch whose run starts
     /// while the other batch's is still going runs on half the threads (one on 2 cores, in a second session opened then); a run
     /// alone takes them all. Two one-thread runs side by side scored the MLP of eng/bench faster than two runs sharing two threads
-    /// (0.95x the raw session against 0.77x, docs/performance.md). A count set here is used for every batch.
+    /// (0.95x the raw session against 0.77x, docs/performance.md). A count set here is used for every batch of 16 rows or more
+    /// (smaller runs take one thread).
     /// </summary>
     public int ScoringThreads { get; set; }
 

@@ -296,7 +296,15 @@ public class BatchScoringTests
         Assert.False(fresh.Scorer.HasRowSession);
         fresh.Scorer.Run([features], 16, beside, beside: true);
         Assert.Equal(Environment.ProcessorCount is 2 or 3, fresh.Scorer.HasRowSession);
+        Assert.Equal(fresh.Scorer.BesideThreads < fresh.Scorer.SessionThreads, fresh.Scorer.HasSession(fresh.Scorer.BesideThreads));
         Assert.Equal(alone.Outputs[0], beside.Outputs[0]);
+
+        // The cursor asks for it exactly while its other batch's run is still going.
+        var running = new TaskCompletionSource();
+        Assert.False(BatchScoringDataView.RunsBeside([null]));
+        Assert.True(BatchScoringDataView.RunsBeside([running.Task]));
+        running.SetResult();
+        Assert.False(BatchScoringDataView.RunsBeside([running.Task]));
 
         using var chosen = network.WithSettings(network.Info.Scoring with { Spins = false, Threads = Environment.ProcessorCount });
         Assert.Equal(chosen.Scorer.SessionThreads, chosen.Scorer.BesideThreads);
