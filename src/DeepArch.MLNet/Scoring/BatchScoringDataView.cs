@@ -174,13 +174,15 @@ internal sealed class BatchScoringDataView : IDataView
             {
                 // Read the batch after it into the other buffer while it scores (its rows are all handed out by now). Not before
                 // the first row: a cursor that reads one row reads one batch.
-                var other = ReferenceEquals(next, _buffers[0]) ? _buffers[1] : _buffers[0];
-                _next = Fill(other);
+                _next = Fill(Other(next));
             }
             Wait(next);
             _current = next;
             return true;
         }
+
+        /// <summary>The buffer that is not <paramref name="buffer"/>, when the cursor keeps two.</summary>
+        private Buffer Other(Buffer buffer) => ReferenceEquals(buffer, _buffers[0]) ? _buffers[1] : _buffers[0];
 
         /// <summary>Reads up to a batch of upstream rows into <paramref name="buffer"/> and starts scoring them; null when there were none.</summary>
         private Buffer? Fill(Buffer buffer)
@@ -233,7 +235,7 @@ internal sealed class BatchScoringDataView : IDataView
                 {
                     // Beside the other batch's run when that is still going: this run then takes OnnxScorer.BesideThreads (the one
                     // already going keeps what it started with); a run alone (the first batch, or reading slower than scoring) takes them all.
-                    bool beside = RunsBeside(_buffers.Where(b => !ReferenceEquals(b, buffer)).Select(b => b.Run));
+                    bool beside = RunsBeside([Other(buffer).Run]);
                     buffer.Run = Task.Run(() => scorer.Run(buffer.Inputs, rows, buffer.Outputs!, beside));
                 }
                 else

@@ -70,7 +70,7 @@ internal sealed class OnnxScorer : IDisposable
             {
                 try
                 {
-                    session = OpenSession(model, options, cuda: true);
+                    session = OpenSession(model, options, cuda: true, _spins);
                 }
                 catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
                 {
@@ -82,7 +82,7 @@ internal sealed class OnnxScorer : IDisposable
             if (blocked is not null)
             {
                 // A graph the CPU cannot open either is not a provider problem: that error is the one to report.
-                session = OpenSession(model, options, cuda: false);
+                session = OpenSession(model, options, cuda: false, _spins);
                 string cause = $"Device is Cuda but ONNX Runtime's CUDA execution provider is not usable here ({blocked})";
                 if (!options.FallbackToCpu)
                 {
@@ -95,15 +95,15 @@ internal sealed class OnnxScorer : IDisposable
                 Device = ComputeDevice.Cpu;
             }
         }
-        _session = session ?? OpenSession(model, options, cuda: false);
+        _session = session ?? OpenSession(model, options, cuda: false, _spins);
         Interlocked.Increment(ref s_liveSessions);
     }
 
     /// <summary>The CUDA major of the ONNX Runtime GPU builds DeepArch scores with (Microsoft.ML.OnnxRuntime.Gpu.Linux 1.30 to 1.32).</summary>
     internal const int OnnxRuntimeCudaMajor = 13;
 
-    /// <summary>A session on <paramref name="model"/> with the threads of <paramref name="options"/>, on CUDA or the CPU.</summary>
-    private static InferenceSession OpenSession(byte[] model, ScoringSettings options, bool cuda)
+    /// <summary>A session on <paramref name="model"/> with the threads of <paramref name="options"/>, on CUDA or the CPU; on the CPU its idle threads sleep unless <paramref name="spins"/>.</summary>
+    private static InferenceSession OpenSession(byte[] model, ScoringSettings options, bool cuda, bool spins)
     {
         using var sessionOptions = new SessionOptions
         {
@@ -114,7 +114,7 @@ internal sealed class OnnxScorer : IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
-        if (!cuda && !(options.Spins ?? SessionSpins))
+        if (!cuda && !spins)
         {
             sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         }
@@ -226,7 +226,10 @@ internal sealed class OnnxScorer : IDisposable
     /// (the first batch, a data set of one batch, or reading slower than scoring) takes every thread: 0.96x and 0.94x against
     /// 0.91x and 1.01x for always half, alternated pairs (docs/performance.md, "Two runs side by side").
     /// </summary>
-    internal int BesideThreads => !_spins && Device == ComputeDevice.Cpu && _settings.Threads == 0 ? Math.Max(1, SessionThreads / 2) : SessionThreads;
+    internal int BesideThreads => OpensNarrowSessions && _settings.Threads == 0 ? Math.Max(1, SessionThreads / 2) : SessionThreads;
+
+    /// <summary>Whether runs may take fewer threads than the main session, on sessions of their own: on the CPU, where the threads sleep.</summary>
+    private bool OpensNarrowSessions => !_spins && Device == ComputeDevice.Cpu;
 
     /// <summary>
     /// Whether a session of one thread has been opened beside the main one: for runs of fewer than <see cref="SmallBatchRows"/> rows,
@@ -244,7 +247,7 @@ internal sealed class OnnxScorer : IDisposable
     /// </summary>
     private InferenceSession Session(int threads)
     {
-        if (threads >= SessionThreads || _spins || Device == ComputeDevice.Cuda)
+        if (threads >= SessionThreads || !OpensNarrowSessions)
         {
             return _session;
         }
@@ -256,7 +259,7 @@ internal sealed class OnnxScorer : IDisposable
         {
             if (_narrowSessions[threads] is null)
             {
-                Volatile.Write(ref _narrowSessions[threads], OpenSession(_model, _settings with { Threads = threads }, cuda: false));
+                Volatile.Write(ref _narrowSessions[threads], OpenSession(_model, _settings with { Threads = threads }, cuda: false, _spins));
                 Interlocked.Increment(ref s_liveSessions);
             }
             return _narrowSessions[threads]!;
