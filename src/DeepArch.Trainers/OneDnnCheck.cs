@@ -53,9 +53,6 @@ internal static class OneDnnCheck
     /// </summary>
     internal sealed record Layer(string Description, Func<IReadOnlyList<(string What, Tensor Value)>> Run);
 
-    /// <summary>Whether <paramref name="module"/> is a layer whose kernels the oneDNN switch changes (a convolution or an LSTM), the layers <see cref="Layers"/> checks.</summary>
-    public static bool Computes(TorchSharp.torch.nn.Module module) => module is TorchSharp.Modules.Convolution or TorchSharp.Modules.LSTM;
-
     /// <summary>
     /// The distinct oneDNN layer configurations of <paramref name="networks"/>, every network's convolutions and LSTMs in module
     /// order. The first network's input is data: when its first layer with parameters is a convolution, that convolution's input
@@ -110,6 +107,15 @@ internal static class OneDnnCheck
                 s_verdicts[layer.Description] = verdict;
             }
             return verdict;
+        }
+    }
+
+    /// <summary>The verdict for <paramref name="layer"/> when it has been checked (or set) in this process: true, with <paramref name="disagreement"/>.</summary>
+    public static bool TryGetVerdict(Layer layer, out string? disagreement)
+    {
+        lock (s_verdicts)
+        {
+            return s_verdicts.TryGetValue(layer.Description, out disagreement);
         }
     }
 

@@ -335,14 +335,13 @@ internal static class TorchRuntime
         bool nnpack = UserEnabledNnpack(context);
         SetUserEnabledNnpack(context, false);
         string? disagreement = check();
-        SetUserEnabledNnpack(context, nnpack && disagreement is null && !s_anyDisagreement);
-        s_anyDisagreement |= disagreement is not null;
+        // Once a check disagreed NNPACK stays off, so what it was before this check says it for every later one.
+        SetUserEnabledNnpack(context, nnpack && disagreement is null);
         return disagreement;
     }
 
     private static string? s_oneDnnMode;
     private static bool s_oneDnnSwitchable;
-    private static bool s_anyDisagreement;
 
     [ThreadStatic]
     private static bool? t_lastTrainingOneDnn;
@@ -379,6 +378,13 @@ internal static class TorchRuntime
     public static OneDnnChoice UseOneDnnFor(IReadOnlyList<Networks.Network> networks)
     {
         EnsureInitialized();
+        return UseOneDnnForLayers(s_oneDnnMode is "0" or "1" ? [] : OneDnnCheck.Layers(networks));
+    }
+
+    /// <summary>As <see cref="UseOneDnnFor"/>, for layer configurations already found (<see cref="OneDnnCheck.Layers"/>).</summary>
+    internal static OneDnnChoice UseOneDnnForLayers(IReadOnlyList<OneDnnCheck.Layer> layers)
+    {
+        EnsureInitialized();
         if (!s_oneDnnSwitchable)
         {
             return new OneDnnChoice(null, null);
@@ -386,9 +392,11 @@ internal static class TorchRuntime
         bool previous = UserEnabledMkldnn(GlobalContext());
         bool enabled = previous;
         string? offReason = null;
-        if (s_oneDnnMode is not ("0" or "1") && OneDnnCheck.Layers(networks) is { Count: > 0 } layers)
+        if (s_oneDnnMode is not ("0" or "1") && layers.Count > 0)
         {
-            var disagreements = layers.Select(l => WithoutNnpack(() => OneDnnCheck.Disagreement(l, SetOneDnn))).OfType<string>().ToList();
+            // NNPACK is switched off only around a check that runs: a known verdict needs nothing of libtorch.
+            var disagreements = layers.Select(l => OneDnnCheck.TryGetVerdict(l, out string? known) ? known
+                : WithoutNnpack(() => OneDnnCheck.Disagreement(l, SetOneDnn))).OfType<string>().ToList();
             enabled = disagreements.Count == 0;
             if (!enabled)
             {

@@ -199,9 +199,9 @@ public static class SequenceToSequenceExport
     public static float[,]? AttentionMap(Network network, ReadOnlySpan<float> source)
     {
         var spec = SpecOf(network);
-        var decoded = Decode(network, source, 1);
         float[] values = source.ToArray();
-        return network.OnItsOwnKernels(() => AttentionMap(network, spec, decoded, values));
+        // One choice of kernels for both passes (Decode, inside, runs on it as it is).
+        return network.OnItsOwnKernels(() => AttentionMap(network, spec, Decode(network, values, 1), values));
     }
 
     private static float[,]? AttentionMap(Network network, SequenceToSequence spec, DecodedSequences decoded, float[] source)

@@ -118,7 +118,7 @@ public sealed class Network : IDisposable
                 $"{Architecture.Describe()} reads {SideInputs.Count} input(s) besides its features ({string.Join(", ", SideInputs.Select(i => $"'{i.Name}'"))}), " +
                 $"got {sideInputs.Length}.", nameof(sideInputs));
         }
-        return OnItsOwnKernels(() => Call(input, sideInputs));
+        return RunsAsItIs ? Call(input, sideInputs) : OnItsOwnKernels(() => Call(input, sideInputs));
     }
 
     /// <summary>
@@ -128,24 +128,27 @@ public sealed class Network : IDisposable
     /// </summary>
     internal T OnItsOwnKernels<T>(Func<T> run)
     {
-        if (!HasOneDnnLayers || System.Threading.Monitor.IsEntered(TorchRuntime.TrainingLock))
+        if (RunsAsItIs)
         {
             return run();
         }
         lock (TorchRuntime.TrainingLock)
         {
-            using var oneDnn = TorchRuntime.UseOneDnnFor([this]);
+            using var oneDnn = TorchRuntime.UseOneDnnForLayers(OneDnnLayers);
             return run();
         }
     }
 
+    /// <summary>Whether passes of this network run on the kernels chosen now: inside a training (every training batch), or without convolutions and LSTMs.</summary>
+    private bool RunsAsItIs => OneDnnLayers.Count == 0 || System.Threading.Monitor.IsEntered(TorchRuntime.TrainingLock);
+
     private Tensor Call(Tensor input, Tensor[] sideInputs)
         => sideInputs.Length == 0 ? Module.call(input) : ((ISideInputModule)Module).Forward(input, sideInputs);
 
-    /// <summary>Whether the network has layers libtorch's oneDNN computes (convolutions, LSTMs).</summary>
-    private bool HasOneDnnLayers => _hasOneDnnLayers ??= Module.modules().Any(OneDnnCheck.Computes);
+    /// <summary>The network's layer configurations libtorch's oneDNN computes (convolutions, LSTMs), found once: they never change.</summary>
+    private IReadOnlyList<OneDnnCheck.Layer> OneDnnLayers => _oneDnnLayers ??= OneDnnCheck.Layers([this]);
 
-    private bool? _hasOneDnnLayers;
+    private IReadOnlyList<OneDnnCheck.Layer>? _oneDnnLayers;
 
     private static IEnumerable<LayerSpec> Nested(LayerSpec spec) => spec.Sublayers().SelectMany(l => Nested(l).Prepend(l));
 
