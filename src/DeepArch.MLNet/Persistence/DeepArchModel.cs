@@ -253,7 +253,16 @@ public static class DeepArchModel
     /// A seekable stream over <paramref name="stream"/>'s bytes: a copy in memory (so that nothing changes them between the
     /// checks and the loading), read at most <paramref name="limit"/> bytes far, so that a stream without end cannot exhaust memory.
     /// </summary>
-    private static MemoryStream ReadableCopy(Stream stream, long limit) => new(ReadBounded(stream, limit), writable: false);
+    private static MemoryStream ReadableCopy(Stream stream, long limit)
+    {
+        if (stream.CanSeek)
+        {
+            return new(ReadBounded(stream, limit), writable: false);
+        }
+        // Read-only over the grown buffer itself: no second copy of the model.
+        var grown = ReadGrowing(stream, limit);
+        return grown.TryGetBuffer(out var bytes) ? new(bytes.Array!, bytes.Offset, bytes.Count, writable: false) : new(grown.ToArray(), writable: false);
+    }
 
     /// <summary>
     /// <paramref name="stream"/>'s bytes from its position, at most <paramref name="limit"/> of them and never more than one array
@@ -276,6 +285,12 @@ public static class DeepArchModel
             }
             return bytes;
         }
+        return ReadGrowing(stream, limit).ToArray();
+    }
+
+    /// <summary><paramref name="stream"/>'s bytes from its position into a buffer that grows, for a stream that cannot say its length.</summary>
+    private static MemoryStream ReadGrowing(Stream stream, long limit)
+    {
         var copy = new MemoryStream();
         byte[] buffer = new byte[81920];
         int read;
@@ -284,7 +299,7 @@ public static class DeepArchModel
             CheckLength(copy.Length + read, limit, "stream");
             copy.Write(buffer, 0, read);
         }
-        return copy.ToArray();
+        return copy;
     }
 
     private static void CheckLength(long length, long limit, string what)

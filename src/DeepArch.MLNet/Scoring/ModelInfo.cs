@@ -140,12 +140,9 @@ internal sealed record ModelInfo(
     public static ModelInfo FromJson(string json)
     {
         byte[] utf8 = System.Text.Encoding.UTF8.GetBytes(json);
-        JsonBudget.Check(utf8, MaxJsonTokens, MaxJsonDepth, "The model info", "about 150,000 epochs of training history");
+        JsonBudget.Check(utf8, MaxJsonTokens, Json.MaxDepth, "The model info", "about 150,000 epochs of training history");
         return JsonSerializer.Deserialize<ModelInfo>(utf8, Json) ?? throw new JsonException("The model metadata is empty.");
     }
-
-    /// <summary>How deep model info may nest (System.Text.Json's default).</summary>
-    private const int MaxJsonDepth = 64;
 
     /// <summary>
     /// Checks, for model info read from a file, that every value is present and within its bound, so that nothing read
