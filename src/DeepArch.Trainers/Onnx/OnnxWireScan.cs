@@ -8,7 +8,9 @@ namespace DeepArch.Trainers.Onnx;
 /// lengths that run past their message, or groups. A parser turns each field into an object: an empty <c>NodeProto</c> takes two
 /// bytes in the file and about 200 in memory, so a file of a few megabytes of them would take gigabytes before any check
 /// could look at it (an outside probe measured 2.9 GB). The walk allocates nothing, and the fields it allows bound the memory a
-/// parse takes to a few hundred megabytes, whatever the file's size; the weights themselves are packed and cost their size.
+/// parse takes to a few hundred megabytes, whatever the file's size. Weights as bytes or packed floats cost their size; a packed
+/// field of integers (a tensor's <c>dims</c>, <c>int32_data</c> or <c>int64_data</c>, an attribute's <c>ints</c>) becomes 4 or 8
+/// bytes per value, a value can take one byte in the file, so each of its values counts as a field.
 /// </summary>
 /// <remarks>
 /// It knows the messages of <c>onnx_subset.proto</c> and recurses into them. <see cref="Mode.Strict"/> refuses any other field,
@@ -159,11 +161,33 @@ internal static class OnnxWireScan
                     {
                         Walk(content, holds, depth + 1, mode, ref fields);
                     }
+                    else if (PackedIntegers(message, number))
+                    {
+                        fields += Varints(content);
+                        if (fields > MaxFields)
+                        {
+                            throw Limit($"holds more than {MaxFields:N0} protobuf fields and packed values; the networks DeepArch exports hold a few thousand");
+                        }
+                    }
                     break;
                 default:
                     throw Invalid($"holds a field {number} of {Name(message)} in wire type {wireType}, which DeepArch never writes");
             }
         }
+    }
+
+    /// <summary>Whether field <paramref name="number"/> of <paramref name="message"/>, length-delimited, is a packed repeated integer field the parser reads.</summary>
+    private static bool PackedIntegers(Message message, ulong number) => (message, number) is (Message.Tensor, 1 or 5 or 7) or (Message.Attribute, 8);
+
+    /// <summary>How many values packed varints in <paramref name="content"/> hold: the bytes that end one.</summary>
+    private static int Varints(ReadOnlySpan<byte> content)
+    {
+        int count = 0;
+        foreach (byte b in content)
+        {
+            count += b < 0x80 ? 1 : 0;
+        }
+        return count;
     }
 
     private static ulong ReadVarint(ReadOnlySpan<byte> bytes, ref int position)
