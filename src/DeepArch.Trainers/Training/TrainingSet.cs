@@ -9,7 +9,10 @@ namespace DeepArch.Trainers.Training;
 /// </summary>
 public sealed class TrainingSet
 {
-    /// <summary>Wraps the arrays (no copy); checks that their sizes agree. A target width of 0 (and no targets) is a set without targets (<see cref="TargetKind.None"/>).</summary>
+    /// <summary>
+    /// Wraps the arrays (no copy); checks that their sizes agree. A target width of 0 (and no targets) is a set without targets
+    /// (<see cref="TargetKind.None"/>). A training on the CPU reads the arrays in place: do not change them while it runs.
+    /// </summary>
     public TrainingSet(float[] features, IReadOnlyList<int> sampleShape, float[] targets, int targetWidth)
     {
         ArgumentNullException.ThrowIfNull(features);
