@@ -64,6 +64,19 @@ internal static class TorchRuntime
 
     private static int s_waiters;
 
+    [ThreadStatic]
+    private static bool t_trainingWorker;
+
+    /// <summary>
+    /// Whether the calling thread runs inside a training: it holds <see cref="TrainingLock"/>, or it is a training's helper
+    /// thread (<see cref="Training.BatchSplit"/>), which runs while the training that started it holds the lock. Passes on
+    /// such a thread run on the kernels the training chose.
+    /// </summary>
+    internal static bool InTraining => t_trainingWorker || Monitor.IsEntered(TrainingLock);
+
+    /// <summary>Marks the calling thread as a training's helper thread for its whole life (<see cref="InTraining"/>).</summary>
+    internal static void MarkTrainingWorker() => t_trainingWorker = true;
+
     /// <summary>Trainings waiting in <see cref="EnterTraining"/> with a token they may cancel (tests read it).</summary>
     internal static int TrainingWaiters => Volatile.Read(ref s_waiters);
 

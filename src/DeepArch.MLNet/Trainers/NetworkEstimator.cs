@@ -299,6 +299,8 @@ public abstract class NetworkEstimator<TOptions> : IEstimator<NetworkTransformer
 
         public override void OnWarning(string message) => log.Warning(MessageSensitivity.None, $"{name}: {Stage}{message}");
 
+        public override void OnInfo(string message) => log.Info(MessageSensitivity.None, $"{name}: {Stage}{message}");
+
         public override void OnEpochEnd(EpochReport report)
         {
             _firstEpoch ??= report.Epoch;

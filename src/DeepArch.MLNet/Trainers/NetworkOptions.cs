@@ -59,16 +59,23 @@ public abstract class NetworkOptions
     public double GradientClipNorm { get; set; }
 
     /// <summary>
-    /// TorchSharp (libtorch) intra-op threads for training, in [0, 256]; 1 by default; 0 means one per core. Measured on
-    /// 2 cores (eng/bench <c>wait-policy</c>: MLP, LeNet-5, autoencoder and LSTM, quiet and beside two busy loops), one
-    /// thread trained 1.03x to 1.61x as fast as one per core with passive waiting in all eight cases; libgomp's spinning
-    /// workers beat it only on the quiet machine (up to 1.39x, not for the autoencoder) and lost about 2-fold beside the
-    /// busy loops. On a 16-core machine under passive waiting, one thread was within 7 % of sixteen (issue 22). With one thread
-    /// the core count also no longer changes what a seed trains. More threads pay on a dedicated machine with many cores
-    /// and large networks: on Linux, DeepArch makes libtorch's OpenMP workers wait passively (<c>OMP_WAIT_POLICY=PASSIVE</c>)
-    /// on machines with fewer than 8 cores and leaves libgomp's spinning, which lets threads scale, on larger ones; a value
-    /// the process started with wins (<c>Environment.SetEnvironmentVariable</c> does not reach libgomp). README "Threads"
-    /// has the figures.
+    /// TorchSharp (libtorch) threads for training, in [0, 256]; 1 by default; 0 means one per core. With 2 or more, on the CPU,
+    /// <c>Fit</c> trains each batch's two halves at once on two threads (of <c>TrainingThreads / 2</c> libtorch threads each),
+    /// adds their gradients and splits the optimizer's step between the two threads. Measured on 2 cores (eng/bench
+    /// <c>training-threads</c>, docs/performance.md), 2 threads made the <c>Fit</c> of the MLP, LeNet-5 and the LSTM about 1.5 times
+    /// as fast as 1. That needs a network whose rows train independently (no batch normalization, no dropout) and a loss that is a
+    /// mean over rows without random draws: the classifiers', regressors' and plain autoencoders' (not the denoising, sparse or
+    /// variational ones, the GAN's or the sequence-to-sequence estimators'). Otherwise the threads share each operation
+    /// (libtorch's intra-op threads), which on 2 cores trained slower than one thread; <c>mlContext.Log</c> says which way a
+    /// <c>Fit</c> trains and why. Two threads train the same model on every run, which differs from one thread's in the last
+    /// bits. One thread stays the default: it trains the same bits whatever the machine's core count, and the figures of
+    /// docs/quality.md were measured with it. Intra-op threads, measured on 2 cores (eng/bench <c>wait-policy</c>: MLP, LeNet-5,
+    /// autoencoder and LSTM, quiet and beside two busy loops): libgomp's spinning workers beat one thread only on the quiet
+    /// machine and lost about 2-fold beside the busy loops. On a 16-core machine under passive waiting, one thread was within
+    /// 7 % of sixteen (issue 22). On Linux, DeepArch makes libtorch's OpenMP workers wait passively
+    /// (<c>OMP_WAIT_POLICY=PASSIVE</c>) on machines with fewer than 8 cores and leaves libgomp's spinning, which lets threads
+    /// scale, on larger ones; a value the process started with wins (<c>Environment.SetEnvironmentVariable</c> does not reach
+    /// libgomp). README "Threads" has the figures.
     /// </summary>
     public int TrainingThreads { get; set; } = 1;
 

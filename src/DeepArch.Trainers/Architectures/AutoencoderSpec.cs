@@ -118,6 +118,9 @@ public sealed record AutoencoderSpec : LayerSpec
         return Encoder.ActivationValues(inputShape) + Decoder.ActivationValues(codeShape) + code;
     }
 
+    /// <summary>A variational autoencoder samples its code from libtorch's global generator; the others are as independent as their halves' layers.</summary>
+    internal override bool RowsIndependentInTraining => !Variational && Encoder.RowsIndependentInTraining && Decoder.RowsIndependentInTraining;
+
     internal override IEnumerable<LayerSpec> Sublayers() => [Encoder, Decoder];
 
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)

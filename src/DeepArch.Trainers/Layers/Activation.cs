@@ -36,6 +36,9 @@ public sealed record Activation : LayerSpec
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int> inputShape) => inputShape.ToArray();
 
+    /// <inheritdoc/>
+    internal override bool RowsIndependentInTraining => true;
+
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape) => Kind switch
     {
         ActivationKind.Identity => nn.Identity(),

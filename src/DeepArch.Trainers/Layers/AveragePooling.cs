@@ -47,6 +47,9 @@ public abstract record AveragePooling : LayerSpec
     public override int[] OutputShape(IReadOnlyList<int> inputShape)
         => SpatialGeometry.PoolingOutputShape(Describe(), inputShape, SpatialRank, KernelSize, Stride, Padding);
 
+    /// <inheritdoc/>
+    internal override bool RowsIndependentInTraining => true;
+
     internal override string EmitOnnx(OnnxGraphBuilder graph, string input, nn.Module<Tensor, Tensor> module, IReadOnlyList<int> inputShape)
         => SpatialGeometry.EmitPooling(graph, input, "AveragePool", SpatialRank, KernelSize, Stride, Padding, ("count_include_pad", CountIncludePad ? 1L : 0L));
 }

@@ -96,6 +96,9 @@ public sealed record ConvTranspose2d : LayerSpec
         return (long)inputShape[0] * Filters * KernelSize * KernelSize + (UseBias ? Filters : 0);
     }
 
+    /// <inheritdoc/>
+    internal override bool RowsIndependentInTraining => true;
+
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
     {
         OutputShape(inputShape);

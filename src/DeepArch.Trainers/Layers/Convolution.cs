@@ -81,6 +81,9 @@ public abstract record Convolution : LayerSpec
         return weights + (UseBias ? Filters : 0);
     }
 
+    /// <inheritdoc/>
+    internal override bool RowsIndependentInTraining => true;
+
     /// <summary>
     /// Emits one ONNX <c>Conv</c> node (opset 17) with explicit pads. The weight keeps PyTorch's layout
     /// [filters, channels, ..kernel], which is ONNX's too.

@@ -50,6 +50,9 @@ public sealed record Dense : LayerSpec
         return (long)inputShape[^1] * Units + (UseBias ? Units : 0);
     }
 
+    /// <inheritdoc/>
+    internal override bool RowsIndependentInTraining => true;
+
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
     {
         OutputShape(inputShape);

@@ -16,6 +16,9 @@ public sealed record Flatten : LayerSpec
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int> inputShape) => [Shapes.Size(inputShape)];
 
+    /// <inheritdoc/>
+    internal override bool RowsIndependentInTraining => true;
+
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape) => nn.Flatten();
 
     internal override string EmitOnnx(OnnxGraphBuilder graph, string input, nn.Module<Tensor, Tensor> module, IReadOnlyList<int> inputShape)

@@ -26,6 +26,9 @@ public sealed record GlobalAveragePool : LayerSpec
         return [inputShape[0]];
     }
 
+    /// <inheritdoc/>
+    internal override bool RowsIndependentInTraining => true;
+
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
     {
         OutputShape(inputShape);

@@ -74,6 +74,14 @@ public abstract record LayerSpec
     /// <summary>The layers this one is composed of (a chain's layers, an autoencoder's halves); none for a single layer.</summary>
     internal virtual IEnumerable<LayerSpec> Sublayers() => [];
 
+    /// <summary>
+    /// Whether, in training mode, each row's output depends on that row and the parameters alone, drawing no random numbers: then
+    /// a batch's rows can run forward and backward in parts on separate threads and their gradients be added
+    /// (<see cref="Training.BatchSplit"/>). Batch normalization (the batch's statistics) and dropout (libtorch's global generator)
+    /// are not; a layer is not unless it says so.
+    /// </summary>
+    internal virtual bool RowsIndependentInTraining => false;
+
     /// <summary>Creates the TorchSharp module for inputs of the per-sample <paramref name="inputShape"/>.</summary>
     internal abstract nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape);
 

@@ -37,6 +37,9 @@ public abstract record MaxPooling : LayerSpec
     public override int[] OutputShape(IReadOnlyList<int> inputShape)
         => SpatialGeometry.PoolingOutputShape(Describe(), inputShape, SpatialRank, KernelSize, Stride, Padding);
 
+    /// <inheritdoc/>
+    internal override bool RowsIndependentInTraining => true;
+
     internal override string EmitOnnx(OnnxGraphBuilder graph, string input, nn.Module<Tensor, Tensor> module, IReadOnlyList<int> inputShape)
         => SpatialGeometry.EmitPooling(graph, input, "MaxPool", SpatialRank, KernelSize, Stride, Padding);
 }

@@ -269,6 +269,9 @@ public sealed record Normalization : LayerSpec
         return inputShape.ToArray();
     }
 
+    /// <inheritdoc/>
+    internal override bool RowsIndependentInTraining => true;
+
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
     {
         OutputShape(inputShape);

@@ -211,6 +211,9 @@ public sealed partial record Recurrent : LayerSpec
         return total;
     }
 
+    /// <summary>Without dropout between stacked layers (which draws from libtorch's global generator), each sequence's output is its own.</summary>
+    internal override bool RowsIndependentInTraining => Dropout == 0 || Layers == 1;
+
     /// <summary>Every step of every layer and direction keeps its gates and its state (and an LSTM's cell) for the backward pass.</summary>
     internal override long ActivationValues(IReadOnlyList<int> inputShape)
         => (long)Steps(inputShape) * Layers * Directions * HiddenSize * (Gates + 2) + Shapes.LongSize(OutputShape(inputShape));

@@ -49,6 +49,9 @@ public sealed record Reshape : LayerSpec
         return _shape.ToArray();
     }
 
+    /// <inheritdoc/>
+    internal override bool RowsIndependentInTraining => true;
+
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
     {
         OutputShape(inputShape);

@@ -68,6 +68,9 @@ public sealed record Sequential : LayerSpec
         return Layers.Select((layer, i) => layer.ActivationValues(shapes[i])).Sum();
     }
 
+    /// <inheritdoc/>
+    internal override bool RowsIndependentInTraining => Layers.All(l => l.RowsIndependentInTraining);
+
     internal override IEnumerable<LayerSpec> Sublayers() => Layers;
 
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)

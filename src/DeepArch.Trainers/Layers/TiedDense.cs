@@ -50,6 +50,9 @@ public sealed record TiedDense : LayerSpec
     /// <summary>The parameters the layer holds when its weight is an encoder layer's: its bias alone.</summary>
     internal int BiasCount => UseBias ? Units : 0;
 
+    /// <inheritdoc/>
+    internal override bool RowsIndependentInTraining => true;
+
     internal override nn.Module<Tensor, Tensor> CreateModule(IReadOnlyList<int> inputShape)
         => new TiedDenseModule(RequireVector(inputShape), Units, UseBias, source: null);
 

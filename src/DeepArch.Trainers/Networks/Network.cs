@@ -140,7 +140,7 @@ public sealed class Network : IDisposable
     }
 
     /// <summary>Whether passes of this network run on the kernels chosen now: inside a training (every training batch), or without convolutions and LSTMs.</summary>
-    private bool RunsAsItIs => OneDnnLayers.Count == 0 || System.Threading.Monitor.IsEntered(TorchRuntime.TrainingLock);
+    private bool RunsAsItIs => TorchRuntime.InTraining || OneDnnLayers.Count == 0;
 
     private Tensor Call(Tensor input, Tensor[] sideInputs)
         => sideInputs.Length == 0 ? Module.call(input) : ((ISideInputModule)Module).Forward(input, sideInputs);

@@ -24,10 +24,79 @@ internal static class Scalars
     public static readonly Scalar One = 1.ToScalar();
 }
 
+/// <summary>
+/// An optimizer whose update is elementwise, so that two threads can each update a part of every parameter at once (the training's
+/// batch split, <see cref="BatchSplit"/>); each element gets the operations, and the bits, it gets on one thread.
+/// </summary>
+internal interface IStepsInParts
+{
+    /// <summary>
+    /// Runs its argument with 0 on the calling thread and with 1 on a second thread at once, returning when both have returned;
+    /// null (the default) steps every parameter on the calling thread.
+    /// </summary>
+    Action<Action<int>>? InParts { get; set; }
+}
+
+/// <summary>The two parts of a parameter that two threads update (<see cref="IStepsInParts"/>).</summary>
+internal static class ParameterParts
+{
+    /// <summary>
+    /// Parts start at a multiple of this many elements: libtorch's vectorized loops then meet the same remainder at the end of a
+    /// parameter whether it is updated whole or in parts, so each element takes the same code path either way.
+    /// </summary>
+    private const long Alignment = 1024;
+
+    /// <summary>Where the second of a tensor of <paramref name="elements"/> elements' two parts starts; <paramref name="elements"/> (no second part) below two alignments.</summary>
+    public static long Boundary(long elements) => elements < 2 * Alignment ? elements : elements / 2 / Alignment * Alignment;
+
+    /// <summary>Part <paramref name="part"/> (0 or 1) of <paramref name="tensor"/>, a flat view from <paramref name="boundary"/>'s side; null when the part is empty.</summary>
+    public static Tensor? Of(Tensor tensor, int part, long boundary)
+    {
+        long elements = tensor.numel();
+        long start = part == 0 ? 0 : boundary, length = part == 0 ? boundary : elements - boundary;
+        return length == 0 ? null : tensor.view(-1).narrow(0, start, length);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="update"/> on every parameter's part, on two threads through <paramref name="inParts"/> when given (with
+    /// gradients off on both, as an optimizer step runs), or on whole parameters on this thread.
+    /// </summary>
+    public static void Run<T>(IReadOnlyList<T> items, Func<T, Tensor> parameter, Action<T, int, long> update, Action<Action<int>>? inParts)
+    {
+        if (inParts is null)
+        {
+            foreach (var item in items)
+            {
+                update(item, -1, 0);
+            }
+            return;
+        }
+        inParts(part =>
+        {
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            foreach (var item in items)
+            {
+                long boundary = Boundary(parameter(item).numel());
+                if (part == 0 || boundary < parameter(item).numel())
+                {
+                    update(item, part, boundary);
+                }
+            }
+        });
+    }
+
+    /// <summary><paramref name="tensor"/> whole (<paramref name="part"/> -1) or its part (<see cref="Of"/>).</summary>
+    public static Tensor Slice(Tensor tensor, int part, long boundary) => part < 0 ? tensor : Of(tensor, part, boundary)!;
+}
+
 /// <summary>PyTorch's Adam (L2 weight decay added to the gradient, bias correction), with Scalars kept alive across native calls.</summary>
 internal sealed class ScalarSafeAdam(IEnumerable<Parameter> parameters, double learningRate, double weightDecay, double beta1 = 0.9, double beta2 = 0.999)
-    : Adam(parameters, learningRate, beta1, beta2, weight_decay: weightDecay)
+    : Adam(parameters, learningRate, beta1, beta2, weight_decay: weightDecay), IStepsInParts
 {
+    /// <inheritdoc/>
+    public Action<Action<int>>? InParts { get; set; }
+
     public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
     {
         var options = (Options)group.Options;
@@ -35,41 +104,61 @@ internal sealed class ScalarSafeAdam(IEnumerable<Parameter> parameters, double l
         using Scalar beta1Scalar = beta1.ToScalar(), oneMinusBeta1 = (1 - beta1).ToScalar();
         using Scalar beta2Scalar = beta2.ToScalar(), oneMinusBeta2 = (1 - beta2).ToScalar();
         using Scalar decay = weightDecay.ToScalar(), epsilon = options.eps!.Value.ToScalar();
-        foreach (var param in group.Parameters)
+        var updates = new List<(Parameter Param, Tensor Grad, State State, Scalar SqrtCorrection2, Scalar NegativeStep)>();
+        try
         {
-            var grad = param.grad;
-            if (grad is null)
+            foreach (var param in group.Parameters)
             {
-                continue;
+                var grad = param.grad;
+                if (grad is null)
+                {
+                    continue;
+                }
+                var state = (State)_state[param.Handle];
+                state.step += 1;
+                double correction1 = 1 - Math.Pow(beta1, state.step);
+                double correction2 = 1 - Math.Pow(beta2, state.step);
+                updates.Add((param, grad, state, Math.Sqrt(correction2).ToScalar(), (-options.LearningRate!.Value / correction1).ToScalar()));
             }
-            var state = (State)_state[param.Handle];
-            state.step += 1;
-            double correction1 = 1 - Math.Pow(beta1, state.step);
-            double correction2 = 1 - Math.Pow(beta2, state.step);
-            if (weightDecay != 0)
+            ParameterParts.Run(updates, u => u.Param, (u, part, boundary) =>
             {
-                grad = grad.add(param, alpha: decay);
+                Tensor Part(Tensor t) => ParameterParts.Slice(t, part, boundary);
+                var (param, grad, expAvg, expAvgSq) = (Part(u.Param), Part(u.Grad), Part(u.State.exp_avg), Part(u.State.exp_avg_sq));
+                if (weightDecay != 0)
+                {
+                    grad = grad.add(param, alpha: decay);
+                }
+                expAvg.mul_(beta1Scalar).add_(grad, alpha: oneMinusBeta1);
+                expAvgSq.mul_(beta2Scalar).addcmul_(grad, grad.conj(), value: oneMinusBeta2);
+                var denominator = expAvgSq.sqrt().div_(u.SqrtCorrection2).add_(epsilon, Scalars.One);
+                param.addcdiv_(expAvg, denominator, u.NegativeStep);
+            }, InParts);
+        }
+        finally
+        {
+            foreach (var u in updates)
+            {
+                u.SqrtCorrection2.Dispose();
+                u.NegativeStep.Dispose();
             }
-            state.exp_avg.mul_(beta1Scalar).add_(grad, alpha: oneMinusBeta1);
-            state.exp_avg_sq.mul_(beta2Scalar).addcmul_(grad, grad.conj(), value: oneMinusBeta2);
-            using Scalar sqrtCorrection2 = Math.Sqrt(correction2).ToScalar();
-            var denominator = state.exp_avg_sq.sqrt().div_(sqrtCorrection2).add_(epsilon, Scalars.One);
-            using Scalar negativeStep = (-options.LearningRate!.Value / correction1).ToScalar();
-            param.addcdiv_(state.exp_avg, denominator, negativeStep);
         }
     }, closure);
 }
 
 /// <summary>PyTorch's SGD with momentum (no dampening, not Nesterov) and L2 weight decay, with Scalars kept alive across native calls.</summary>
 internal sealed class ScalarSafeSgd(IEnumerable<Parameter> parameters, double learningRate, double momentum, double weightDecay)
-    : SGD(parameters, learningRate, momentum: momentum, weight_decay: weightDecay)
+    : SGD(parameters, learningRate, momentum: momentum, weight_decay: weightDecay), IStepsInParts
 {
+    /// <inheritdoc/>
+    public Action<Action<int>>? InParts { get; set; }
+
     public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>
     {
         var options = (Options)group.Options;
         double momentum = options.momentum!.Value, weightDecay = options.weight_decay!.Value;
         using Scalar momentumScalar = momentum.ToScalar(), decay = weightDecay.ToScalar();
         using Scalar negativeRate = (-options.LearningRate!.Value).ToScalar();
+        var updates = new List<(Parameter Param, Tensor Grad, State State)>();
         foreach (var param in group.Parameters)
         {
             var grad = param.grad;
@@ -78,23 +167,32 @@ internal sealed class ScalarSafeSgd(IEnumerable<Parameter> parameters, double le
                 continue;
             }
             var state = (State)_state[param.Handle];
+            if (momentum != 0 && state.momentum_buffer is null)
+            {
+                // The first step starts the momentum buffer from the gradient: whole, on this thread.
+                if (weightDecay != 0)
+                {
+                    grad = grad.add(param, alpha: decay);
+                }
+                state.momentum_buffer = grad.clone().detach().DetachFromDisposeScope();
+                param.add_(state.momentum_buffer, alpha: negativeRate);
+                continue;
+            }
+            updates.Add((param, grad, state));
+        }
+        ParameterParts.Run(updates, u => u.Param, (u, part, boundary) =>
+        {
+            Tensor Part(Tensor t) => ParameterParts.Slice(t, part, boundary);
+            var (param, grad) = (Part(u.Param), Part(u.Grad));
             if (weightDecay != 0)
             {
                 grad = grad.add(param, alpha: decay);
             }
             if (momentum != 0)
             {
-                if (state.momentum_buffer is null)
-                {
-                    state.momentum_buffer = grad.clone().detach().DetachFromDisposeScope();
-                }
-                else
-                {
-                    state.momentum_buffer.mul_(momentumScalar).add_(grad, Scalars.One);
-                }
-                grad = state.momentum_buffer;
+                grad = Part(u.State.momentum_buffer!).mul_(momentumScalar).add_(grad, Scalars.One);
             }
             param.add_(grad, alpha: negativeRate);
-        }
+        }, InParts);
     }, closure);
 }

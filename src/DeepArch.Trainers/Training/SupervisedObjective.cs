@@ -77,11 +77,38 @@ public class SupervisedObjective : TrainingObjective
     /// <summary>Forward, loss, backward, gradient clipping and the optimizer's step.</summary>
     protected internal override double[] TrainStep(TrainingBatch batch, IReadOnlyList<optim.Optimizer> optimizers)
     {
-        var loss = StepLoss(batch.Features, batch.Targets!, batch.Weights);
-        loss.backward();
+        double[] losses = BackwardPart(batch, 1);
+        StepParts(optimizers);
+        return losses;
+    }
+
+    /// <summary>
+    /// True: the loss is a mean, or a weighted mean, of each row's loss. The objectives that derive from this one and add to the
+    /// loss something of the whole batch or a random draw (a sparsity penalty, corrupted inputs) say false.
+    /// </summary>
+    protected internal override bool SplitsBatches => true;
+
+    /// <inheritdoc/>
+    protected internal override double[] BackwardPart(TrainingBatch part, float share)
+    {
+        var loss = StepLoss(part.Features, part.Targets!, part.Weights);
+        if (share == 1)
+        {
+            loss.backward();
+        }
+        else
+        {
+            using Scalar scale = share.ToScalar();
+            loss.mul(scale).backward();
+        }
+        return [loss.item<float>()];
+    }
+
+    /// <inheritdoc/>
+    protected internal override void StepParts(IReadOnlyList<optim.Optimizer> optimizers)
+    {
         ClipGradients(Network.Parameters());
         optimizers[0].step();
-        return [loss.item<float>()];
     }
 
     /// <inheritdoc/>

@@ -31,6 +31,11 @@ public abstract class TrainingCallback
     {
     }
 
+    /// <summary>Called with a note on how the run trains, before the first epoch: for example, that each batch's two halves train at once on two threads.</summary>
+    public virtual void OnInfo(string message)
+    {
+    }
+
     /// <summary>Called when the run does something the caller may not expect, such as resuming a checkpoint of more epochs than asked for.</summary>
     public virtual void OnWarning(string message)
     {

@@ -127,15 +127,18 @@ public sealed class TrainingLoop
             {
                 // oneDNN on or off for these networks' layers, for every pass below (validation included).
                 using var oneDnn = TorchRuntime.UseOneDnnFor(networks);
-                TorchRuntime.SetThreads(Options.Threads);
+                // With two or more threads, each batch's halves train at once on two threads where the objective and the networks allow.
+                using var split = BatchSplit.Start(objective, Options.Threads, device, note => Notify(callback => callback.OnInfo(note)));
+                TorchRuntime.SetThreads(split?.ThreadsPerPart ?? Options.Threads);
                 random.manual_seed(Options.Seed);
                 objective.Begin(Options);
                 using var trainData = BatchSource.Create(train, objective.Targets, device, buffer);
                 using var validationData = validation is null ? null : BatchSource.Create(validation, objective.Targets, device, buffer);
                 var optimizers = objective.ParameterGroups().Select(CreateOptimizer).ToList();
+                split?.Attach(optimizers);
                 try
                 {
-                    return RunEpochs(objective, optimizers, trainData, validationData, checkpoints, progress, cancellationToken);
+                    return RunEpochs(objective, optimizers, trainData, validationData, split, checkpoints, progress, cancellationToken);
                 }
                 finally
                 {
@@ -168,7 +171,7 @@ public sealed class TrainingLoop
     };
 
     private TrainingHistory RunEpochs(TrainingObjective objective, IReadOnlyList<optim.Optimizer> optimizers, BatchSource train, BatchSource? validation,
-        TrainingCheckpoints? checkpoints, IProgress<EpochReport>? progress, CancellationToken cancellationToken)
+        BatchSplit? split, TrainingCheckpoints? checkpoints, IProgress<EpochReport>? progress, CancellationToken cancellationToken)
     {
         var stopwatch = Stopwatch.StartNew();
         var shuffler = new Random(Options.Seed);
@@ -216,7 +219,7 @@ public sealed class TrainingLoop
                 }
                 Notify(callback => callback.OnEpochBegin(epoch));
 
-                double[] trainLosses = RunEpoch(objective, optimizers, train, epoch, rate, shuffler, cancellationToken);
+                double[] trainLosses = RunEpoch(objective, optimizers, train, split, epoch, rate, shuffler, cancellationToken);
                 double[]? validationLosses = validation is null ? null : Evaluate(objective, validation);
                 if (validationLosses is { } checkedLosses && !double.IsFinite(checkedLosses[0]))
                 {
@@ -282,7 +285,7 @@ public sealed class TrainingLoop
     }
 
     /// <summary>One pass over the shuffled training rows; returns each named loss's mean over the rows.</summary>
-    private double[] RunEpoch(TrainingObjective objective, IReadOnlyList<optim.Optimizer> optimizers, BatchSource train, int epoch, double learningRate,
+    private double[] RunEpoch(TrainingObjective objective, IReadOnlyList<optim.Optimizer> optimizers, BatchSource train, BatchSplit? split, int epoch, double learningRate,
         Random shuffler, CancellationToken cancellationToken)
     {
         SetTraining(objective, true);
@@ -308,7 +311,7 @@ public sealed class TrainingLoop
                 {
                     optimizer.zero_grad();
                 }
-                losses = objective.TrainStep(rows, optimizers);
+                losses = split is null ? objective.TrainStep(rows, optimizers) : split.Step(rows, optimizers);
             }
             for (int i = 0; i < losses.Length; i++)
             {

@@ -68,6 +68,27 @@ public abstract class TrainingObjective
     /// <returns>The step's losses, in <see cref="LossNames"/> order.</returns>
     protected internal abstract double[] TrainStep(TrainingBatch batch, IReadOnlyList<optim.Optimizer> optimizers);
 
+    /// <summary>
+    /// Whether <see cref="TrainStep"/> is the same as <see cref="BackwardPart"/> on parts of the batch, their gradients added, then
+    /// <see cref="StepParts"/>: the losses are means over the rows (or weighted means), each row's gradient depends on that row alone,
+    /// and a step draws no random numbers. Then, with two or more <see cref="TrainingOptions.Threads"/>, the loop runs a batch's two
+    /// halves at once on two threads (<see cref="BatchSplit"/>). False by default.
+    /// </summary>
+    protected internal virtual bool SplitsBatches => false;
+
+    /// <summary>
+    /// Forward, losses and backward of <paramref name="part"/>, a part of a training batch, with the gradient of <paramref name="share"/>
+    /// times its losses (the part's share of the batch's rows, or of its weight) added to the parameters' gradients. Runs on one of
+    /// two threads at once, the other running the other part; only for an objective that <see cref="SplitsBatches"/>.
+    /// </summary>
+    /// <returns>The part's losses (its own means, unscaled), in <see cref="LossNames"/> order.</returns>
+    protected internal virtual double[] BackwardPart(TrainingBatch part, float share)
+        => throw new NotSupportedException($"{GetType().Name} does not split batches.");
+
+    /// <summary>Gradient clipping and the optimizers' steps once every part's gradients are in (<see cref="BackwardPart"/>).</summary>
+    protected internal virtual void StepParts(IReadOnlyList<optim.Optimizer> optimizers)
+        => throw new NotSupportedException($"{GetType().Name} does not split batches.");
+
     /// <summary>The losses of a validation batch, in <see cref="LossNames"/> order (the networks in eval mode, no gradients).</summary>
     protected internal abstract double[] EvaluateBatch(TrainingBatch batch);
 

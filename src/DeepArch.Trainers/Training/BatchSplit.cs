@@ -1,0 +1,195 @@
+using System.Runtime.ExceptionServices;
+using DeepArch.Trainers.Networks;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DeepArch.Trainers.Training;
+
+/// <summary>
+/// Training on two threads by splitting each batch: the batch's two halves run forward and backward at once, the first on the
+/// training's thread and the second on a helper thread the training starts once, each with <see cref="ThreadsPerPart"/> libtorch
+/// intra-op threads; their gradients add up in the shared parameters, and the optimizer steps once both are in.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Why: libtorch's intra-op threads split each operation, and the operations of these networks at batch 128 are too small for
+/// that to pay on 2 cores (two such threads trained 0.77x to 0.86x as fast as one in eng/bench). Two halves running whole passes at
+/// once did 1.65x for LeNet-5 and the LSTM (docs/performance.md). A helper thread that lives for the whole training matters: a new
+/// thread per batch gave the MLP nothing (1.01x), because each new thread pays libtorch's and its BLAS's per-thread set-up again.
+/// </para>
+/// <para>
+/// What it needs, checked by <see cref="Start"/>: an objective whose loss is a mean (or weighted mean) over rows and whose step
+/// draws no random numbers (<see cref="TrainingObjective.SplitsBatches"/>), and networks whose rows train independently
+/// (<see cref="Layers.LayerSpec.RowsIndependentInTraining"/>: no batch normalization, no dropout), on the CPU. The same batch then
+/// gives the same loss and gradient up to float rounding: each half's loss is weighted by its share of the batch's rows (or weight).
+/// The result is deterministic: each parameter's gradient is the sum of exactly two contributions, and a + b has the bits of b + a,
+/// whichever thread finishes first. It differs in the last bits from one thread's, as two intra-op threads' does.
+/// </para>
+/// </remarks>
+internal sealed class BatchSplit : IDisposable
+{
+    private readonly TrainingObjective _objective;
+    private readonly Thread _helper;
+    private readonly SemaphoreSlim _start = new(0);
+    private readonly SemaphoreSlim _done = new(0);
+    private Action? _job;
+    private ExceptionDispatchInfo? _error;
+    private bool _stopping;
+
+    private BatchSplit(TrainingObjective objective, int threadsPerPart)
+    {
+        _objective = objective;
+        ThreadsPerPart = threadsPerPart;
+        _helper = new Thread(Help) { IsBackground = true, Name = "DeepArch training, second half of each batch" };
+        _helper.Start();
+    }
+
+    /// <summary>libtorch intra-op threads on each of the two threads: half the training's threads, at least one.</summary>
+    public int ThreadsPerPart { get; }
+
+    /// <summary>
+    /// Starts the helper thread when a training of <paramref name="objective"/> with <paramref name="threads"/> libtorch threads
+    /// (0: one per core) on <paramref name="device"/> can split its batches, and returns null otherwise. <paramref name="note"/>
+    /// receives, when two or more threads were asked for, whether batches are split and, if not, why.
+    /// </summary>
+    public static BatchSplit? Start(TrainingObjective objective, int threads, Device device, Action<string> note)
+    {
+        int wanted = threads > 0 ? threads : Environment.ProcessorCount;
+        if (wanted < 2 || device.type != DeviceType.CPU)
+        {
+            return null;
+        }
+        string? whyNot = !objective.SplitsBatches
+            ? $"{objective.GetType().Name}'s step takes something of the whole batch or draws random numbers"
+            : objective.Networks.FirstOrDefault(n => !n.Architecture.RowsIndependentInTraining) is { } network
+                ? $"the network {network.Architecture.Describe()} has batch normalization or dropout, whose batch statistics or random draws two threads would not share"
+                : null;
+        if (whyNot is not null)
+        {
+            note($"training on {wanted} libtorch intra-op threads per operation, not on two halves of each batch at once: {whyNot}.");
+            return null;
+        }
+        var split = new BatchSplit(objective, Math.Max(1, wanted / 2));
+        note($"training each batch's two halves at once on two threads of {split.ThreadsPerPart} libtorch thread(s) each ({wanted} threads asked for).");
+        return split;
+    }
+
+    /// <summary>
+    /// One training step on <paramref name="batch"/> (the optimizers' gradients zeroed): both halves' forward and backward passes
+    /// at once, then the objective's clipping and optimizer steps. A batch of one row runs whole.
+    /// </summary>
+    /// <returns>The step's losses: the halves' losses weighted by their shares, in <see cref="TrainingObjective.LossNames"/> order.</returns>
+    public double[] Step(TrainingBatch batch, IReadOnlyList<optim.Optimizer> optimizers)
+    {
+        long rows = batch.Features.shape[0];
+        if (rows < 2)
+        {
+            return _objective.TrainStep(batch, optimizers);
+        }
+        long firstRows = rows / 2;
+        var first = Part(batch, 0, firstRows);
+        var second = Part(batch, firstRows, rows - firstRows);
+        (float firstShare, float secondShare) = Shares(first, second, firstRows, rows);
+
+        double[] secondLosses = [];
+        double[] firstLosses = RunOnBoth(
+            () => _objective.BackwardPart(first, firstShare),
+            () => secondLosses = _objective.BackwardPart(second, secondShare));
+        _objective.StepParts(optimizers);
+        return firstLosses.Select((loss, i) => firstShare * loss + secondShare * secondLosses[i]).ToArray();
+    }
+
+    /// <summary>
+    /// Lets each optimizer that can (<see cref="IStepsInParts"/>) update half of every parameter on each of the two threads: on the
+    /// MLP of eng/bench, Adam's step took a quarter of a batch's time on one thread.
+    /// </summary>
+    public void Attach(IEnumerable<optim.Optimizer> optimizers)
+    {
+        foreach (var optimizer in optimizers.OfType<IStepsInParts>())
+        {
+            optimizer.InParts = part => RunOnBoth(() =>
+            {
+                part(0);
+                return 0;
+            }, () => part(1));
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="second"/> on the helper thread while <paramref name="first"/> runs on this one, and returns
+    /// <paramref name="first"/>'s result once both have finished; an exception of either is thrown here, <paramref name="first"/>'s first.
+    /// </summary>
+    private T RunOnBoth<T>(Func<T> first, Action second)
+    {
+        _job = second;
+        _start.Release();
+        T result;
+        try
+        {
+            result = first();
+        }
+        finally
+        {
+            // The helper reads this thread's tensors (the batch): never leave, and let them be disposed, while it runs.
+            _done.Wait();
+        }
+        if (Interlocked.Exchange(ref _error, null) is { } error)
+        {
+            error.Throw();
+        }
+        return result;
+    }
+
+    /// <summary>Each half's share of the batch: of its weight when the rows have weights (0 and 0 when they all weigh 0), of its rows otherwise.</summary>
+    private static (float First, float Second) Shares(TrainingBatch first, TrainingBatch second, long firstRows, long rows)
+    {
+        if (first.Weights is null || second.Weights is null)
+        {
+            return ((float)firstRows / rows, (float)(rows - firstRows) / rows);
+        }
+        double firstWeight = first.Weights.sum().item<float>(), secondWeight = second.Weights.sum().item<float>();
+        double total = firstWeight + secondWeight;
+        return total > 0 ? ((float)(firstWeight / total), (float)(secondWeight / total)) : (0, 0);
+    }
+
+    private static TrainingBatch Part(TrainingBatch batch, long start, long length)
+        => new(batch.Features.narrow(0, start, length), batch.Targets?.narrow(0, start, length), batch.Weights?.narrow(0, start, length));
+
+    private void Help()
+    {
+        TorchRuntime.MarkTrainingWorker();
+        set_num_threads(ThreadsPerPart);
+        while (true)
+        {
+            _start.Wait();
+            if (_stopping)
+            {
+                return;
+            }
+            try
+            {
+                using var scope = NewDisposeScope();
+                _job!();
+            }
+            catch (Exception e)
+            {
+                _error = ExceptionDispatchInfo.Capture(e);
+            }
+            finally
+            {
+                _job = null;
+                _done.Release();
+            }
+        }
+    }
+
+    /// <summary>Stops the helper thread and waits for it.</summary>
+    public void Dispose()
+    {
+        _stopping = true;
+        _start.Release();
+        _helper.Join();
+        _start.Dispose();
+        _done.Dispose();
+    }
+}
