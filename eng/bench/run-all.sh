@@ -67,7 +67,7 @@ step onednn onednn
 step memory memory
 step threads threads
 step wait-policy wait-policy
-step data-parallel data-parallel
+step training-threads training-threads
 echo "Finished $(date -u '+%Y-%m-%d %H:%M') UTC; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$results/run.txt"
 
 "${bench[@]}" report --results "$results" --out "${OUT:-docs/performance.md}" --chart "${CHART:-docs/images/performance.png}" > /dev/null

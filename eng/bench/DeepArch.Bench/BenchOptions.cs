@@ -25,8 +25,8 @@ internal sealed class BenchOptions
           seq2seq              the encoder-decoder of MapSequenceToSequence on grapheme-to-phoneme (data/cmudict_g2p_*.csv): Fit
                                samples/s and greedy decoding sequences/s beside PyTorch (reference/g2p_reference.py)
           onednn               the LeNet-5 preset's and the LSTM's Fit with DEEPARCH_ONEDNN=1 vs 0, 1 thread and one per core (fresh processes)
-          data-parallel        raw TorchSharp Adam steps (MLP, LeNet-5, LSTM, batch 128) on 1 thread, 2 intra-op threads, and a batch split over
-                               2 threads of one libtorch thread each (issue 22's two-thread bar, before building it into Fit)
+          training-threads     the MLP's, LeNet-5's and the LSTM's Fit with TrainingThreads 1 vs 2 (and 0 off 2 cores): issue 22's
+                               two-thread bar, each batch's halves training at once on two threads
           report               reads the --summary files and reports in --results DIR and writes docs/performance.md and the chart
 
         Options:

@@ -18,7 +18,7 @@ internal sealed class PerformanceReport(BenchOptions options, TextWriter log)
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     /// <summary>The workloads in the order the report shows them, with the verb that produced each.</summary>
-    private static readonly string[] Stages = ["scoring", "training", "gan", "onednn", "memory", "threads", "wait-policy", "data-parallel"];
+    private static readonly string[] Stages = ["scoring", "training", "gan", "onednn", "memory", "threads", "wait-policy", "training-threads"];
 
     public (string Report, bool Ok) Run()
     {

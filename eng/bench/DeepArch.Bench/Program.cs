@@ -46,7 +46,7 @@ IWorkload? workload = options.Workload switch
     "memory" => new MemoryWorkload(options, Console.Error),
     "threads" => new ThreadsWorkload(options, Console.Error),
     "onednn" => new OneDnnWorkload(options, Console.Error),
-    "data-parallel" => new DataParallelWorkload(options, Console.Error),
+    "training-threads" => new TrainingThreadsWorkload(options, Console.Error),
     "wait-policy" => new WaitPolicyWorkload(options, Console.Error),
     _ => null,
 };
