@@ -36,15 +36,19 @@ internal sealed class BatchSplit : IDisposable
     private ExceptionDispatchInfo? _error;
     private bool _stopping;
 
-    private BatchSplit(TrainingObjective objective, int threadsPerPart)
+    private readonly int _threads;
+
+    private BatchSplit(TrainingObjective objective, int threads)
     {
         _objective = objective;
-        ThreadsPerPart = threadsPerPart;
-        _helper = new Thread(Help) { IsBackground = true, Name = "DeepArch training, second half of each batch" };
+        _threads = threads;
+        ThreadsPerPart = Math.Max(1, threads / 2);
+        // The main thread's stack size: libtorch's and its BLAS's kernels run on this thread as on the training's.
+        _helper = new Thread(Help, maxStackSize: 8 << 20) { IsBackground = true, Name = "DeepArch training, second half of each batch" };
         _helper.Start();
     }
 
-    /// <summary>libtorch intra-op threads on each of the two threads: half the training's threads, at least one.</summary>
+    /// <summary>libtorch intra-op threads on each of the two threads: half the training's threads (rounded down), at least one.</summary>
     public int ThreadsPerPart { get; }
 
     /// <summary>
@@ -60,7 +64,7 @@ internal sealed class BatchSplit : IDisposable
             return null;
         }
         string? whyNot = !objective.SplitsBatches
-            ? $"{objective.GetType().Name}'s step takes something of the whole batch or draws random numbers"
+            ? $"{objective.GetType().Name} trains whole batches (a step that takes something of the whole batch or draws random numbers, or only some layers trained)"
             : objective.Networks.FirstOrDefault(n => !n.Architecture.RowsIndependentInTraining) is { } network
                 ? $"the network {network.Architecture.Describe()} has batch normalization or dropout, whose batch statistics or random draws two threads would not share"
                 : null;
@@ -69,9 +73,8 @@ internal sealed class BatchSplit : IDisposable
             note($"training on {wanted} libtorch intra-op threads per operation, not on two halves of each batch at once: {whyNot}.");
             return null;
         }
-        var split = new BatchSplit(objective, Math.Max(1, wanted / 2));
-        note($"training each batch's two halves at once on two threads of {split.ThreadsPerPart} libtorch thread(s) each ({wanted} threads asked for).");
-        return split;
+        note($"training each batch's two halves at once on two threads of {Math.Max(1, wanted / 2)} libtorch thread(s) each ({wanted} threads asked for).");
+        return new BatchSplit(objective, wanted);
     }
 
     /// <summary>
@@ -183,7 +186,7 @@ internal sealed class BatchSplit : IDisposable
         }
     }
 
-    /// <summary>Stops the helper thread and waits for it.</summary>
+    /// <summary>Stops the helper thread and waits for it; this thread's libtorch threads go back to the training's count, as after a training that does not split.</summary>
     public void Dispose()
     {
         _stopping = true;
@@ -191,5 +194,6 @@ internal sealed class BatchSplit : IDisposable
         _helper.Join();
         _start.Dispose();
         _done.Dispose();
+        TorchRuntime.SetThreads(_threads);
     }
 }

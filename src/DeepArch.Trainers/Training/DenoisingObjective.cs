@@ -39,9 +39,6 @@ public class DenoisingObjective : SupervisedObjective
     /// <summary>The probability of zeroing each training input value.</summary>
     public float MaskingProbability { get; }
 
-    /// <summary>False: the corruption draws from libtorch's global generator, which two threads would draw from in no fixed order.</summary>
-    protected internal override bool SplitsBatches => false;
-
     /// <summary>The loss of the network's output for the corrupted <paramref name="features"/> (noise from torch's generator, seeded by <see cref="TrainingOptions.Seed"/>) against the clean <paramref name="targets"/>.</summary>
     protected override Tensor StepLoss(Tensor features, Tensor targets, Tensor? weights) => base.StepLoss(Corrupt(features), targets, weights);
 

@@ -57,9 +57,6 @@ public class SparseObjective : SupervisedObjective
     /// <summary>beta, the weight of the KL sparsity penalty.</summary>
     public float SparsityWeight { get; }
 
-    /// <summary>False: the sparsity penalty is of the whole batch's mean activations, not a sum of each row's.</summary>
-    protected internal override bool SplitsBatches => false;
-
     /// <summary>Encodes, decodes, and adds the sparsity penalty on the code to the reconstruction loss (both over the rows' weights, when they have some).</summary>
     protected override Tensor StepLoss(Tensor features, Tensor targets, Tensor? weights)
     {

@@ -83,10 +83,11 @@ public class SupervisedObjective : TrainingObjective
     }
 
     /// <summary>
-    /// True: the loss is a mean, or a weighted mean, of each row's loss. The objectives that derive from this one and add to the
-    /// loss something of the whole batch or a random draw (a sparsity penalty, corrupted inputs) say false.
+    /// True when every layer trains (a frozen layer's gradients are kept and would gather the two halves' in no fixed order): the
+    /// loss is a mean, or a weighted mean, of each row's loss. An objective that derives from this one changes its step (a sparsity
+    /// penalty of the whole batch, corrupted inputs), so it splits only if it says so itself.
     /// </summary>
-    protected internal override bool SplitsBatches => true;
+    protected internal override bool SplitsBatches => GetType() == typeof(SupervisedObjective) && _trainedLayers is null;
 
     /// <inheritdoc/>
     protected internal override double[] BackwardPart(TrainingBatch part, float share)
@@ -107,7 +108,8 @@ public class SupervisedObjective : TrainingObjective
     /// <inheritdoc/>
     protected internal override void StepParts(IReadOnlyList<optim.Optimizer> optimizers)
     {
-        ClipGradients(Network.Parameters());
+        // Only the trained parameters' gradients: a frozen layer's are never zeroed, and would inflate the norm more at every step.
+        ClipGradients(_trainedLayers is null ? Network.Parameters() : Network.LayerParameters(_trainedLayers));
         optimizers[0].step();
     }
 

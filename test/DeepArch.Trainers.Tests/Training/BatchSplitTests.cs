@@ -53,6 +53,30 @@ public class BatchSplitTests
         }
     }
 
+    /// <summary>Parameters of 2,048 values and more: each thread also updates a part of them (Adam, SGD with momentum).</summary>
+    [Theory]
+    [InlineData(OptimizerKind.Adam)]
+    [InlineData(OptimizerKind.Sgd)]
+    public void Two_threads_also_split_the_optimizers_step_with_the_same_bits_on_every_run(OptimizerKind optimizer)
+    {
+        var set = Fixtures.Blobs(200, features: 40);
+        var mlp = MultilayerPerceptron.Create([64], 3); // a 40 x 64 weight: 2,560 values
+        (float[] Weights, double[] Losses) Run(int threads)
+        {
+            using var network = new Network(mlp, [40], seed: 3);
+            var options = new TrainingOptions { Epochs = 3, BatchSize = 32, LearningRate = 0.01, Optimizer = optimizer, Momentum = 0.9, Seed = 4, Threads = threads };
+            var history = new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.CrossEntropy), set);
+            return (network.Module.parameters().SelectMany(p => p.detach().data<float>().ToArray()).ToArray(), history.Epochs.Select(e => e.TrainLoss).ToArray());
+        }
+
+        var one = Run(1);
+        var runs = Enumerable.Range(0, 3).Select(_ => Run(2)).ToArray();
+
+        Assert.All(runs.Skip(1), run => Assert.Equal(Measure.Bits(runs[0].Weights), Measure.Bits(run.Weights)));
+        Assert.True(MaxAbsDifference(one.Weights, runs[0].Weights) < 1e-4, $"weights differ by {MaxAbsDifference(one.Weights, runs[0].Weights):G3}");
+        Assert.Equal(one.Losses[^1], runs[0].Losses[^1], 1e-5);
+    }
+
     [Fact]
     public void Weighted_rows_count_by_weight_in_each_half_and_a_half_of_zero_weight_adds_nothing()
     {
@@ -113,6 +137,28 @@ public class BatchSplitTests
         Assert.DoesNotContain(run.Weights, float.IsNaN);
     }
 
+    /// <summary>
+    /// A subclass of SupervisedObjective may change the step (its own TrainStep, a loss of the whole batch), and frozen layers keep
+    /// gradients that two halves would add in no fixed order: both train whole batches unless they say otherwise.
+    /// </summary>
+    [Theory]
+    [InlineData("subclass")]
+    [InlineData("frozen layers")]
+    public void Subclasses_and_frozen_layers_train_whole_batches(string what)
+    {
+        var set = Fixtures.Blobs(64, features: 6);
+        var mlp = MultilayerPerceptron.Create([8], 3);
+        Func<Network, TrainingObjective> objective = what == "subclass"
+            ? n => new WholeBatchObjective(n)
+            : n => new SupervisedObjective(n, LossFunction.CrossEntropy, trainedLayers: [2]);
+
+        var run = Train(mlp, 6, set, LossFunction.CrossEntropy, threads: 2, objective: objective);
+
+        Assert.Contains("not on two halves of each batch", Assert.Single(run.Notes), StringComparison.Ordinal);
+    }
+
+    private sealed class WholeBatchObjective(Network network) : SupervisedObjective(network, LossFunction.CrossEntropy);
+
     /// <summary>A step that fails on the helper thread fails the Fit on the caller's thread, with its own exception.</summary>
     [Fact]
     public void A_failure_in_the_second_half_surfaces_on_the_training_thread()
@@ -128,6 +174,8 @@ public class BatchSplitTests
 
     private sealed class FailsOffTheTrainingThread(Network network, int trainingThread) : SupervisedObjective(network, LossFunction.MeanSquaredError)
     {
+        protected internal override bool SplitsBatches => true;
+
         protected override Tensor StepLoss(Tensor features, Tensor targets, Tensor? weights)
             => Environment.CurrentManagedThreadId == trainingThread ? base.StepLoss(features, targets, weights) : throw new InvalidOperationException("second half");
     }
