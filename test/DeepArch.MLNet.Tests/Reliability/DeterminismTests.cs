@@ -114,7 +114,8 @@ public class DeterminismTests
 
     /// <summary>
     /// The libtorch thread count is part of the recipe (README, "Determinism"): the same seed trains the same CNN with the same
-    /// TrainingThreads, and another model with another count, because libtorch splits its reductions by thread.
+    /// TrainingThreads, and another model with another count: two threads train each batch in two halves whose gradients are added,
+    /// not summed over the whole batch at once (and where batches are not split, libtorch splits its reductions by thread).
     /// </summary>
     [Fact]
     public void The_training_thread_count_is_part_of_what_reproduces_a_model()
