@@ -55,9 +55,10 @@ internal static class OneDnnCheck
 
     /// <summary>
     /// The distinct oneDNN layer configurations of <paramref name="networks"/>, every network's convolutions and LSTMs in module
-    /// order. The first network's input is data: when its first layer with parameters is a convolution, that convolution's input
-    /// gradient is never computed, and its check leaves it out; the other networks (a GAN's discriminator, whose input is the
-    /// generator's output) need every input gradient.
+    /// order. The first network's input is data, and so is that of a network of the very same architecture (an ensemble's
+    /// other members, trained one by one on the same rows): when its first layer with parameters is a convolution, that
+    /// convolution's input gradient is never computed, and its check leaves it out; the other networks (a GAN's discriminator,
+    /// whose input is the generator's output) need every input gradient.
     /// </summary>
     public static IReadOnlyList<Layer> Layers(IReadOnlyList<Network> networks)
     {
@@ -66,7 +67,8 @@ internal static class OneDnnCheck
         {
             var network = networks[n];
             var convolutions = network.Module.modules().OfType<TorchSharp.Modules.Convolution>().ToList();
-            var first = n == 0 && StartsWithConvolution(network.Architecture) ? convolutions.FirstOrDefault() : null;
+            bool readsData = n == 0 || ReferenceEquals(network.Architecture, networks[0].Architecture);
+            var first = readsData && StartsWithConvolution(network.Architecture) ? convolutions.FirstOrDefault() : null;
             var inputs = InputShapes(network.Architecture, network.InputShape).ToList();
             bool shapesKnown = inputs.Count == convolutions.Count
                 && inputs.Zip(convolutions).All(p => p.First.Length == p.Second.weight!.shape.Length - 1 && p.First[0] == InputChannels(p.Second));

@@ -99,6 +99,24 @@ public class OneDnnCheckTests(ITestOutputHelper output)
         lenet.Concat(dcgan).Concat(conditioned).Concat(autoencoder).ToList().ForEach(n => n.Dispose());
     }
 
+    /// <summary>
+    /// An ensemble's members share one architecture and each reads the data (the convolutional autoencoder detector trains them
+    /// one by one): they add no configuration to the first one's, so the log line of the whole Fit names the kernels each member trains on.
+    /// </summary>
+    [Fact]
+    public void An_ensembles_members_read_the_data_as_the_first_network_does()
+    {
+        var spec = ConvolutionalAutoencoder.Create([1, 8, 8]);
+        var members = Enumerable.Range(1, 3).Select(seed => new Network(spec, [64], seed)).ToList();
+        var copy = new Network(ConvolutionalAutoencoder.Create([1, 8, 8]), [64], seed: 4); // equal, but another spec: not a member
+
+        var alone = OneDnnCheck.Layers(members.Take(1).ToList()).Select(l => l.Description).ToList();
+
+        Assert.Equal(alone, OneDnnCheck.Layers(members).Select(l => l.Description));
+        Assert.Contains(OneDnnCheck.Layers([members[0], copy]), l => !alone.Contains(l.Description));
+        members.Append(copy).ToList().ForEach(n => n.Dispose());
+    }
+
     /// <summary>An LSTM is checked as it is configured, and by the small LSTM that was wrong where oneDNN's LSTMs were also slow.</summary>
     [Fact]
     public void An_lstm_needs_its_own_configuration_and_the_lstm_family_to_agree()
