@@ -7,15 +7,16 @@ namespace DeepArch.Trainers.Training;
 
 /// <summary>
 /// Training on two threads by splitting each batch: the batch's two halves run forward and backward at once, the first on the
-/// training's thread and the second on a helper thread the training starts once, each with <see cref="ThreadsPerPart"/> libtorch
+/// training's thread and the second on the process's helper thread (<see cref="Helper"/>), each with <see cref="ThreadsPerPart"/> libtorch
 /// intra-op threads; their gradients add up in the shared parameters, and the optimizer steps once both are in.
 /// </summary>
 /// <remarks>
 /// <para>
 /// Why: libtorch's intra-op threads split each operation, and the operations of these networks at batch 128 are too small for
 /// that to pay on 2 cores (two such threads trained 0.77x to 0.86x as fast as one in eng/bench). Two halves running whole passes at
-/// once did 1.65x for LeNet-5 and the LSTM (docs/performance.md). A helper thread that lives for the whole training matters: a new
-/// thread per batch gave the MLP nothing (1.01x), because each new thread pays libtorch's and its BLAS's per-thread set-up again.
+/// once did 1.65x for LeNet-5 and the LSTM (docs/performance.md). A helper thread that lives on matters: a new thread per batch
+/// gave the MLP nothing (1.01x), because each new thread pays libtorch's and its BLAS's per-thread set-up again, and a new thread
+/// per training slowed a process's first few trainings.
 /// </para>
 /// <para>
 /// What it needs, checked by <see cref="Start"/>: an objective whose loss is a mean (or weighted mean) over rows and whose step
@@ -29,13 +30,6 @@ namespace DeepArch.Trainers.Training;
 internal sealed class BatchSplit : IDisposable
 {
     private readonly TrainingObjective _objective;
-    private readonly Thread _helper;
-    private readonly SemaphoreSlim _start = new(0);
-    private readonly SemaphoreSlim _done = new(0);
-    private Action? _job;
-    private ExceptionDispatchInfo? _error;
-    private bool _stopping;
-
     private readonly int _threads;
 
     private BatchSplit(TrainingObjective objective, int threads)
@@ -43,18 +37,19 @@ internal sealed class BatchSplit : IDisposable
         _objective = objective;
         _threads = threads;
         ThreadsPerPart = Math.Max(1, threads / 2);
-        // The main thread's stack size: libtorch's and its BLAS's kernels run on this thread as on the training's.
-        _helper = new Thread(Help, maxStackSize: 8 << 20) { IsBackground = true, Name = "DeepArch training, second half of each batch" };
-        _helper.Start();
+        int perPart = ThreadsPerPart;
+        RunOnBoth(() => 0, () => set_num_threads(perPart));
     }
 
     /// <summary>libtorch intra-op threads on each of the two threads: half the training's threads (rounded down), at least one.</summary>
     public int ThreadsPerPart { get; }
 
     /// <summary>
-    /// Starts the helper thread when a training of <paramref name="objective"/> with <paramref name="threads"/> libtorch threads
-    /// (0: one per core) on <paramref name="device"/> can split its batches, and returns null otherwise. <paramref name="note"/>
-    /// receives, when two or more threads were asked for, whether batches are split and, if not, why.
+    /// Sets up the split when a training of <paramref name="objective"/> with <paramref name="threads"/> libtorch threads
+    /// (0: one per core) on <paramref name="device"/> can split its batches (the helper thread takes <see cref="ThreadsPerPart"/>
+    /// libtorch threads), and returns null otherwise. Call it holding <see cref="TorchRuntime.TrainingLock"/>: one training at a
+    /// time uses the helper. <paramref name="note"/> receives, when two or more threads were asked for, whether batches are split
+    /// and, if not, why.
     /// </summary>
     public static BatchSplit? Start(TrainingObjective objective, int threads, Device device, Action<string> note)
     {
@@ -122,11 +117,12 @@ internal sealed class BatchSplit : IDisposable
     /// Runs <paramref name="second"/> on the helper thread while <paramref name="first"/> runs on this one, and returns
     /// <paramref name="first"/>'s result once both have finished; an exception of either is thrown here, <paramref name="first"/>'s first.
     /// </summary>
-    private T RunOnBoth<T>(Func<T> first, Action second)
+    private static T RunOnBoth<T>(Func<T> first, Action second)
     {
-        _job = second;
-        _start.Release();
+        var helper = Helper.Instance;
+        helper.Begin(second);
         T result;
+        ExceptionDispatchInfo? helperError;
         try
         {
             result = first();
@@ -134,12 +130,9 @@ internal sealed class BatchSplit : IDisposable
         finally
         {
             // The helper reads this thread's tensors (the batch): never leave, and let them be disposed, while it runs.
-            _done.Wait();
+            helperError = helper.End();
         }
-        if (Interlocked.Exchange(ref _error, null) is { } error)
-        {
-            error.Throw();
-        }
+        helperError?.Throw();
         return result;
     }
 
@@ -158,42 +151,66 @@ internal sealed class BatchSplit : IDisposable
     private static TrainingBatch Part(TrainingBatch batch, long start, long length)
         => new(batch.Features.narrow(0, start, length), batch.Targets?.narrow(0, start, length), batch.Weights?.narrow(0, start, length));
 
-    private void Help()
+    /// <summary>
+    /// The thread that runs the second half of every split training's batches, one for the process (trainings run one at a time,
+    /// under <see cref="TorchRuntime.TrainingLock"/>). It lives as long as the process, idle between trainings: a thread started
+    /// for each <c>Fit</c> made the MLP's first few fits in a process train no faster than one thread (1.17 s and 1.03 s against
+    /// about 0.65 s for the later ones, 10,000 rows x 2 epochs), each new thread paying its memory arena's and its BLAS's warm-up.
+    /// </summary>
+    private sealed class Helper
     {
-        TorchRuntime.MarkTrainingWorker();
-        set_num_threads(ThreadsPerPart);
-        while (true)
+        private static readonly Lazy<Helper> s_instance = new(() => new Helper());
+        private readonly SemaphoreSlim _start = new(0);
+        private readonly SemaphoreSlim _done = new(0);
+        private Action? _job;
+        private ExceptionDispatchInfo? _error;
+
+        private Helper()
         {
-            _start.Wait();
-            if (_stopping)
+            // The main thread's stack size: libtorch's and its BLAS's kernels run on this thread as on the training's.
+            new Thread(Run, maxStackSize: 8 << 20) { IsBackground = true, Name = "DeepArch training, second half of each batch" }.Start();
+        }
+
+        public static Helper Instance => s_instance.Value;
+
+        /// <summary>Starts <paramref name="job"/> on the helper thread.</summary>
+        public void Begin(Action job)
+        {
+            _job = job;
+            _start.Release();
+        }
+
+        /// <summary>Waits for the job to finish; returns its exception, if it threw.</summary>
+        public ExceptionDispatchInfo? End()
+        {
+            _done.Wait();
+            return Interlocked.Exchange(ref _error, null);
+        }
+
+        private void Run()
+        {
+            TorchRuntime.MarkTrainingWorker();
+            while (true)
             {
-                return;
-            }
-            try
-            {
-                using var scope = NewDisposeScope();
-                _job!();
-            }
-            catch (Exception e)
-            {
-                _error = ExceptionDispatchInfo.Capture(e);
-            }
-            finally
-            {
-                _job = null;
-                _done.Release();
+                _start.Wait();
+                try
+                {
+                    using var scope = NewDisposeScope();
+                    _job!();
+                }
+                catch (Exception e)
+                {
+                    _error = ExceptionDispatchInfo.Capture(e);
+                }
+                finally
+                {
+                    _job = null;
+                    _done.Release();
+                }
             }
         }
     }
 
-    /// <summary>Stops the helper thread and waits for it; this thread's libtorch threads go back to the training's count, as after a training that does not split.</summary>
-    public void Dispose()
-    {
-        _stopping = true;
-        _start.Release();
-        _helper.Join();
-        _start.Dispose();
-        _done.Dispose();
-        TorchRuntime.SetThreads(_threads);
-    }
+    /// <summary>This thread's libtorch threads go back to the training's count, as after a training that does not split; the helper thread waits for the next training.</summary>
+    public void Dispose() => TorchRuntime.SetThreads(_threads);
 }
