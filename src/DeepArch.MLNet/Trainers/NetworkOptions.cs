@@ -64,8 +64,8 @@ public abstract class NetworkOptions
     /// adds their gradients and splits the optimizer's step between the two threads. Measured on 2 cores (eng/bench
     /// <c>training-threads</c>, docs/performance.md), 2 threads made <c>Fit</c> 1.23x to 1.41x as fast as 1 for the MLP, 1.56x for
     /// LeNet-5 and 1.68x for the LSTM. That needs a network whose rows train independently (no batch normalization, no dropout) and a loss that is a
-    /// mean over rows without random draws: the classifiers', regressors' and plain autoencoders' (not the denoising, sparse or
-    /// variational ones, the GAN's or the sequence-to-sequence estimators'). Otherwise the threads share each operation
+    /// mean over rows (or target tokens) without random draws: the classifiers', regressors', plain autoencoders' and
+    /// encoder–decoders' (not the denoising, sparse or variational autoencoders' or the GAN's). Otherwise the threads share each operation
     /// (libtorch's intra-op threads), which on 2 cores trained slower than one thread; <c>mlContext.Log</c> says which way a
     /// <c>Fit</c> trains and why. Two threads train the same model on every run, which differs from one thread's in the last
     /// bits. One thread stays the default: it trains the same bits whatever the machine's core count, and the figures of

@@ -218,6 +218,12 @@ public sealed partial record SequenceToSequence : LayerSpec
         return total + h * outputs + outputs;
     }
 
+    /// <summary>
+    /// Without dropout (libtorch's global generator), each row's loss depends on that row alone: its source is packed to its own
+    /// length, attention masks the steps past it, and its target's padding is masked.
+    /// </summary>
+    internal override bool RowsIndependentInTraining => Dropout == 0;
+
     /// <summary>The encoder's and decoder's steps keep their gates and states; the decoder's logits are kept at every step.</summary>
     internal override long ActivationValues(IReadOnlyList<int> inputShape)
     {

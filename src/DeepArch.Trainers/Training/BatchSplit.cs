@@ -19,10 +19,11 @@ namespace DeepArch.Trainers.Training;
 /// per training slowed a process's first few trainings.
 /// </para>
 /// <para>
-/// What it needs, checked by <see cref="Start"/>: an objective whose loss is a mean (or weighted mean) over rows and whose step
-/// draws no random numbers (<see cref="TrainingObjective.SplitsBatches"/>), and networks whose rows train independently
-/// (<see cref="Layers.LayerSpec.RowsIndependentInTraining"/>: no batch normalization, no dropout), on the CPU. The same batch then
-/// gives the same loss and gradient up to float rounding: each half's loss is weighted by its share of the batch's rows (or weight).
+/// What it needs, checked by <see cref="Start"/>: an objective whose loss is a mean (or weighted mean) over rows, or over target
+/// tokens, and whose step draws no random numbers (<see cref="TrainingObjective.SplitsBatches"/>), and networks whose rows train
+/// independently (<see cref="Layers.LayerSpec.RowsIndependentInTraining"/>: no batch normalization, no dropout), on the CPU. The
+/// same batch then gives the same loss and gradient up to float rounding: each half's loss is weighted by its share of the batch
+/// (<see cref="TrainingObjective.PartWeight"/>: rows, weights or target tokens).
 /// The result is deterministic: each parameter's gradient is the sum of exactly two contributions, and a + b has the bits of b + a,
 /// whichever thread finishes first. It differs in the last bits from one thread's, as two intra-op threads' does.
 /// </para>
@@ -87,7 +88,7 @@ internal sealed class BatchSplit : IDisposable
         long firstRows = rows / 2;
         var first = Part(batch, 0, firstRows);
         var second = Part(batch, firstRows, rows - firstRows);
-        (float firstShare, float secondShare) = Shares(first, second, firstRows, rows);
+        (float firstShare, float secondShare) = Shares(_objective.PartWeight(first), _objective.PartWeight(second));
 
         double[] secondLosses = [];
         double[] firstLosses = RunOnBoth(
@@ -136,14 +137,9 @@ internal sealed class BatchSplit : IDisposable
         return result;
     }
 
-    /// <summary>Each half's share of the batch: of its weight when the rows have weights (0 and 0 when they all weigh 0), of its rows otherwise.</summary>
-    private static (float First, float Second) Shares(TrainingBatch first, TrainingBatch second, long firstRows, long rows)
+    /// <summary>Each half's share of the batch from their weights (<see cref="TrainingObjective.PartWeight"/>); 0 and 0 when both weigh 0.</summary>
+    private static (float First, float Second) Shares(double firstWeight, double secondWeight)
     {
-        if (first.Weights is null || second.Weights is null)
-        {
-            return ((float)firstRows / rows, (float)(rows - firstRows) / rows);
-        }
-        double firstWeight = first.Weights.sum().item<float>(), secondWeight = second.Weights.sum().item<float>();
         double total = firstWeight + secondWeight;
         return total > 0 ? ((float)(firstWeight / total), (float)(secondWeight / total)) : (0, 0);
     }

@@ -101,6 +101,37 @@ public sealed class SequenceToSequenceObjective : TrainingObjective
         return [loss.item<float>()];
     }
 
+    /// <summary>True: the loss is a mean over the real target tokens (or values), each row's own, with no random draw unless the network has dropout, which keeps whole batches.</summary>
+    protected internal override bool SplitsBatches => true;
+
+    /// <inheritdoc/>
+    protected internal override double[] BackwardPart(TrainingBatch part, float share)
+    {
+        var loss = Loss(part);
+        using Scalar scale = share.ToScalar();
+        loss.mul(scale).backward();
+        return [loss.item<float>()];
+    }
+
+    /// <inheritdoc/>
+    protected internal override void StepParts(IReadOnlyList<optim.Optimizer> optimizers)
+    {
+        ClipGradients(Network.Parameters());
+        optimizers[0].step();
+    }
+
+    /// <summary>The denominator of the part's loss (<see cref="Loss"/>): its real target tokens, each counted by its row's weight; for a decoder of values, its rows or their weights.</summary>
+    protected internal override float PartWeight(TrainingBatch part)
+    {
+        if (!_spec.WritesTokens)
+        {
+            return base.PartWeight(part);
+        }
+        using Scalar padding = SequenceToSequence.Padding.ToScalar();
+        var real = part.Targets!.ne(padding).to_type(ScalarType.Float32);
+        return (part.Weights is { } weights ? real * weights.unsqueeze(1) : real).sum().item<float>();
+    }
+
     /// <inheritdoc/>
     protected internal override double[] EvaluateBatch(TrainingBatch batch) => [Loss(batch).item<float>()];
 

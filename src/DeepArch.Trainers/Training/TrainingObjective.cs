@@ -78,12 +78,18 @@ public abstract class TrainingObjective
 
     /// <summary>
     /// Forward, losses and backward of <paramref name="part"/>, a part of a training batch, with the gradient of <paramref name="share"/>
-    /// times its losses (the part's share of the batch's rows, or of its weight) added to the parameters' gradients. Runs on one of
+    /// times its losses (the part's share of the batch, <see cref="PartWeight"/>) added to the parameters' gradients. Runs on one of
     /// two threads at once, the other running the other part; only for an objective that <see cref="SplitsBatches"/>.
     /// </summary>
     /// <returns>The part's losses (its own means, unscaled), in <see cref="LossNames"/> order.</returns>
     protected internal virtual double[] BackwardPart(TrainingBatch part, float share)
         => throw new NotSupportedException($"{GetType().Name} does not split batches.");
+
+    /// <summary>
+    /// How much <paramref name="part"/> of a batch counts in the batch's loss, the denominator of its mean: its rows, or the sum of
+    /// their weights. A part's share of the batch is its weight over the batch's (<see cref="BackwardPart"/>).
+    /// </summary>
+    protected internal virtual float PartWeight(TrainingBatch part) => part.Weights is { } weights ? weights.sum().item<float>() : part.Features.shape[0];
 
     /// <summary>Gradient clipping and the optimizers' steps once every part's gradients are in (<see cref="BackwardPart"/>).</summary>
     protected internal virtual void StepParts(IReadOnlyList<optim.Optimizer> optimizers)

@@ -70,8 +70,10 @@ public sealed class TrainingOptions
     public double GradientClipNorm { get; set; }
 
     /// <summary>
-    /// libtorch intra-op threads; 1 by default (the fastest setting measured for DeepArch's networks on 2 cores, and the same
-    /// model from the same seed on any machine); 0 means one per core.
+    /// libtorch threads; 1 by default (the same model from the same seed on any machine); 0 means one per core. With 2 or more on
+    /// the CPU, an objective and networks that allow it train each batch's two halves at once on two threads of <c>Threads / 2</c>
+    /// libtorch threads each (<see cref="TrainingObjective.SplitsBatches"/>; 1.3x to 1.8x one thread on 2 cores, docs/performance.md);
+    /// otherwise the threads are libtorch's intra-op threads, which trained slower than one thread on 2 cores.
     /// </summary>
     public int Threads { get; set; } = 1;
 

@@ -113,6 +113,60 @@ public class BatchSplitTests
         }
     }
 
+    /// <summary>
+    /// An encoder–decoder's loss is a mean over real target tokens: each half counts by its tokens (times its rows' weights), and
+    /// sources of different lengths are packed per row, so two halves give one thread's model up to rounding.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_sequence_to_sequence_network_splits_its_batches_by_target_tokens(bool weighted)
+    {
+        var spec = new SequenceToSequence(7, 5, 6, 7, RecurrentCell.Gru, hiddenSize: 8, embeddingSize: 4, attention: Attention.General);
+        var random = new Random(5);
+        int rows = 90, width = 1 + 6;
+        var features = new float[rows * width];
+        var targets = new float[rows * spec.TargetWidth];
+        for (int row = 0; row < rows; row++)
+        {
+            int length = random.Next(1, 7);
+            features[row * width] = length;
+            for (int t = 1; t <= 6; t++)
+            {
+                features[row * width + t] = t <= length ? random.Next(7) : 1000;
+            }
+            for (int t = 0; t < spec.TargetWidth; t++)
+            {
+                targets[row * spec.TargetWidth + t] = t < length ? features[row * width + length - t] % 5 : t == length ? spec.EndToken : SequenceToSequence.Padding;
+            }
+        }
+        var set = new TrainingSet(features, spec.InputShape, targets, spec.TargetWidth);
+        if (weighted)
+        {
+            set = set.WithWeights(Enumerable.Range(0, rows).Select(r => r % 3 == 0 ? 0f : 1.5f).ToArray());
+        }
+        (float[] Weights, double[] Losses, List<string> Notes) Run(int threads)
+        {
+            using var network = new Network(spec, spec.InputShape, seed: 2);
+            var notes = new Notes();
+            var options = new TrainingOptions { Epochs = 3, BatchSize = 32, LearningRate = 0.01, Seed = 4, Threads = threads, Callbacks = { notes } };
+            var history = new TrainingLoop(options).Fit(new SequenceToSequenceObjective(network), set);
+            return (network.Module.parameters().SelectMany(p => p.detach().data<float>().ToArray()).ToArray(), history.Epochs.Select(e => e.TrainLoss).ToArray(), notes.Messages);
+        }
+
+        var one = Run(1);
+        var two = Run(2);
+        var again = Run(2);
+
+        Assert.Contains(two.Notes, n => n.Contains("two halves at once", StringComparison.Ordinal));
+        Assert.Equal(Measure.Bits(two.Weights), Measure.Bits(again.Weights));
+        Assert.True(MaxAbsDifference(one.Weights, two.Weights) < 1e-4, $"weights differ by {MaxAbsDifference(one.Weights, two.Weights):G3}");
+        for (int epoch = 0; epoch < one.Losses.Length; epoch++)
+        {
+            Assert.Equal(one.Losses[epoch], two.Losses[epoch], 1e-5);
+        }
+    }
+
     [Theory]
     [InlineData("dropout")]
     [InlineData("batch normalization")]
