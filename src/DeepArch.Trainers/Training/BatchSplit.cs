@@ -37,13 +37,15 @@ internal sealed class BatchSplit : IDisposable
     {
         _objective = objective;
         _threads = threads;
-        ThreadsPerPart = Math.Max(1, threads / 2);
+        ThreadsPerPart = PerPart(threads);
         int perPart = ThreadsPerPart;
-        RunOnBoth(() => 0, () => set_num_threads(perPart));
+        RunOnBoth(() => { }, () => set_num_threads(perPart));
     }
 
     /// <summary>libtorch intra-op threads on each of the two threads: half the training's threads (rounded down), at least one.</summary>
     public int ThreadsPerPart { get; }
+
+    private static int PerPart(int threads) => Math.Max(1, threads / 2);
 
     /// <summary>
     /// Sets up the split when a training of <paramref name="objective"/> with <paramref name="threads"/> libtorch threads
@@ -69,7 +71,7 @@ internal sealed class BatchSplit : IDisposable
             note($"training on {wanted} libtorch intra-op threads per operation, not on two halves of each batch at once: {whyNot}.");
             return null;
         }
-        note($"training each batch's two halves at once on two threads of {Math.Max(1, wanted / 2)} libtorch thread(s) each ({wanted} threads asked for).");
+        note($"training each batch's two halves at once on two threads of {PerPart(wanted)} libtorch thread(s) each ({wanted} threads asked for).");
         return new BatchSplit(objective, wanted);
     }
 
@@ -90,10 +92,8 @@ internal sealed class BatchSplit : IDisposable
         var second = Part(batch, firstRows, rows - firstRows);
         (float firstShare, float secondShare) = Shares(_objective.PartWeight(first), _objective.PartWeight(second));
 
-        double[] secondLosses = [];
-        double[] firstLosses = RunOnBoth(
-            () => _objective.BackwardPart(first, firstShare),
-            () => secondLosses = _objective.BackwardPart(second, secondShare));
+        double[] firstLosses = [], secondLosses = [];
+        RunOnBoth(() => firstLosses = _objective.BackwardPart(first, firstShare), () => secondLosses = _objective.BackwardPart(second, secondShare));
         _objective.StepParts(optimizers);
         return firstLosses.Select((loss, i) => firstShare * loss + secondShare * secondLosses[i]).ToArray();
     }
@@ -106,27 +106,22 @@ internal sealed class BatchSplit : IDisposable
     {
         foreach (var optimizer in optimizers.OfType<IStepsInParts>())
         {
-            optimizer.InParts = part => RunOnBoth(() =>
-            {
-                part(0);
-                return 0;
-            }, () => part(1));
+            optimizer.InParts = part => RunOnBoth(() => part(0), () => part(1));
         }
     }
 
     /// <summary>
-    /// Runs <paramref name="second"/> on the helper thread while <paramref name="first"/> runs on this one, and returns
-    /// <paramref name="first"/>'s result once both have finished; an exception of either is thrown here, <paramref name="first"/>'s first.
+    /// Runs <paramref name="second"/> on the helper thread while <paramref name="first"/> runs on this one, and returns once both
+    /// have finished; an exception of either is thrown here, <paramref name="first"/>'s first.
     /// </summary>
-    private static T RunOnBoth<T>(Func<T> first, Action second)
+    private static void RunOnBoth(Action first, Action second)
     {
         var helper = Helper.Instance;
         helper.Begin(second);
-        T result;
         ExceptionDispatchInfo? helperError;
         try
         {
-            result = first();
+            first();
         }
         finally
         {
@@ -134,7 +129,6 @@ internal sealed class BatchSplit : IDisposable
             helperError = helper.End();
         }
         helperError?.Throw();
-        return result;
     }
 
     /// <summary>Each half's share of the batch from their weights (<see cref="TrainingObjective.PartWeight"/>); 0 and 0 when both weigh 0.</summary>

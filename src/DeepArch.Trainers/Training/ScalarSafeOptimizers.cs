@@ -77,8 +77,8 @@ internal static class ParameterParts
             using var scope = NewDisposeScope();
             foreach (var item in items)
             {
-                long boundary = Boundary(parameter(item).numel());
-                if (part == 0 || boundary < parameter(item).numel())
+                long elements = parameter(item).numel(), boundary = Boundary(elements);
+                if (part == 0 || boundary < elements)
                 {
                     update(item, part, boundary);
                 }

@@ -94,24 +94,16 @@ public sealed class SequenceToSequenceObjective : TrainingObjective
     /// <summary>Teacher-forced forward, masked cross-entropy, backward, gradient clipping and the optimizer's step.</summary>
     protected internal override double[] TrainStep(TrainingBatch batch, IReadOnlyList<optim.Optimizer> optimizers)
     {
-        var loss = Loss(batch);
-        loss.backward();
-        ClipGradients(Network.Parameters());
-        optimizers[0].step();
-        return [loss.item<float>()];
+        double[] losses = BackwardPart(batch, 1);
+        StepParts(optimizers);
+        return losses;
     }
 
     /// <summary>True: the loss is a mean over the real target tokens (or values), each row's own, with no random draw unless the network has dropout, which keeps whole batches.</summary>
     protected internal override bool SplitsBatches => true;
 
     /// <inheritdoc/>
-    protected internal override double[] BackwardPart(TrainingBatch part, float share)
-    {
-        var loss = Loss(part);
-        using Scalar scale = share.ToScalar();
-        loss.mul(scale).backward();
-        return [loss.item<float>()];
-    }
+    protected internal override double[] BackwardPart(TrainingBatch part, float share) => BackwardShare(Loss(part), share);
 
     /// <inheritdoc/>
     protected internal override void StepParts(IReadOnlyList<optim.Optimizer> optimizers)

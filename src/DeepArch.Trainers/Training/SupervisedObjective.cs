@@ -91,19 +91,7 @@ public class SupervisedObjective : TrainingObjective
 
     /// <inheritdoc/>
     protected internal override double[] BackwardPart(TrainingBatch part, float share)
-    {
-        var loss = StepLoss(part.Features, part.Targets!, part.Weights);
-        if (share == 1)
-        {
-            loss.backward();
-        }
-        else
-        {
-            using Scalar scale = share.ToScalar();
-            loss.mul(scale).backward();
-        }
-        return [loss.item<float>()];
-    }
+        => BackwardShare(StepLoss(part.Features, part.Targets!, part.Weights), share);
 
     /// <inheritdoc/>
     protected internal override void StepParts(IReadOnlyList<optim.Optimizer> optimizers)

@@ -1,4 +1,5 @@
 using DeepArch.Trainers.Networks;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -90,6 +91,24 @@ public abstract class TrainingObjective
     /// their weights. A part's share of the batch is its weight over the batch's (<see cref="BackwardPart"/>).
     /// </summary>
     protected internal virtual float PartWeight(TrainingBatch part) => part.Weights is { } weights ? weights.sum().item<float>() : part.Features.shape[0];
+
+    /// <summary>
+    /// Backward of <paramref name="share"/> times <paramref name="loss"/> (of <paramref name="loss"/> itself for a share of 1, a whole
+    /// batch's step); returns the loss's value, unscaled. The body of a <see cref="BackwardPart"/>.
+    /// </summary>
+    protected static double[] BackwardShare(Tensor loss, float share)
+    {
+        if (share == 1)
+        {
+            loss.backward();
+        }
+        else
+        {
+            using Scalar scale = share.ToScalar();
+            loss.mul(scale).backward();
+        }
+        return [loss.item<float>()];
+    }
 
     /// <summary>Gradient clipping and the optimizers' steps once every part's gradients are in (<see cref="BackwardPart"/>).</summary>
     protected internal virtual void StepParts(IReadOnlyList<optim.Optimizer> optimizers)

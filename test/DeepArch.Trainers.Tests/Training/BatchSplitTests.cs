@@ -28,7 +28,7 @@ public class BatchSplitTests
         var notes = new Notes();
         var options = new TrainingOptions { Epochs = 3, BatchSize = batchSize, LearningRate = 0.01, Seed = 4, Threads = threads, Callbacks = { notes } };
         var history = new TrainingLoop(options).Fit(objective?.Invoke(network) ?? new SupervisedObjective(network, loss), set);
-        var weights = network.Module.parameters().SelectMany(p => p.detach().data<float>().ToArray()).ToArray();
+        var weights = Measure.Parameters(network);
         return (weights, history.Epochs.Select(e => e.TrainLoss).ToArray(), notes.Messages);
     }
 
@@ -66,7 +66,7 @@ public class BatchSplitTests
             using var network = new Network(mlp, [40], seed: 3);
             var options = new TrainingOptions { Epochs = 3, BatchSize = 32, LearningRate = 0.01, Optimizer = optimizer, Momentum = 0.9, Seed = 4, Threads = threads };
             var history = new TrainingLoop(options).Fit(new SupervisedObjective(network, LossFunction.CrossEntropy), set);
-            return (network.Module.parameters().SelectMany(p => p.detach().data<float>().ToArray()).ToArray(), history.Epochs.Select(e => e.TrainLoss).ToArray());
+            return (Measure.Parameters(network), history.Epochs.Select(e => e.TrainLoss).ToArray());
         }
 
         var one = Run(1);
@@ -151,7 +151,7 @@ public class BatchSplitTests
             var notes = new Notes();
             var options = new TrainingOptions { Epochs = 3, BatchSize = 32, LearningRate = 0.01, Seed = 4, Threads = threads, Callbacks = { notes } };
             var history = new TrainingLoop(options).Fit(new SequenceToSequenceObjective(network), set);
-            return (network.Module.parameters().SelectMany(p => p.detach().data<float>().ToArray()).ToArray(), history.Epochs.Select(e => e.TrainLoss).ToArray(), notes.Messages);
+            return (Measure.Parameters(network), history.Epochs.Select(e => e.TrainLoss).ToArray(), notes.Messages);
         }
 
         var one = Run(1);

@@ -53,10 +53,13 @@ internal static class Measure
     }
 
     /// <summary>The raw bits of every trainable parameter, in module order.</summary>
-    public static int[] ParameterBits(Network network)
+    public static int[] ParameterBits(Network network) => Bits(Parameters(network));
+
+    /// <summary>Every parameter's values, in module order.</summary>
+    public static float[] Parameters(Network network)
     {
         using var scope = NewDisposeScope();
-        return network.Module.parameters().SelectMany(p => Bits(p.detach().cpu().contiguous().data<float>().ToArray())).ToArray();
+        return network.Module.parameters().SelectMany(p => p.detach().cpu().contiguous().data<float>().ToArray()).ToArray();
     }
 
     /// <summary>The raw bits of every value, for bit-for-bit comparisons (NaN-safe, -0 != +0).</summary>
