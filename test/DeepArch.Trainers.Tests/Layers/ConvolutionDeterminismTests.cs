@@ -13,6 +13,7 @@ namespace DeepArch.Trainers.Tests.Layers;
 /// with ATen's for its layers (TorchRuntime.UseOneDnnFor, OneDnnCheck): with libtorch 2.10's jit:avx512_core kernels and two threads, these gradients and outputs were once seen to change from run
 /// to run on the same data (sometimes to NaN); in 2026-12 they no longer did, and these checks keep it so.
 /// </summary>
+[Collection(Training.SerialTorchCollection.Name)] // bit-for-bit runs: no other test's libtorch work beside them
 public class ConvolutionDeterminismTests(ITestOutputHelper output)
 {
     [Fact]
