@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using DeepArch.Trainers.Onnx;
 using DeepArch.Trainers.Training;
 using static TorchSharp.torch;
@@ -211,6 +214,11 @@ public sealed record Normalization : LayerSpec
         private readonly double[] _squares = new double[groups];
         private readonly long[] _count = new long[groups];
 
+        // Whether every group has counted the same values, _rows of them (only Add(ReadOnlySpan<float>) of all groups was called);
+        // _count holds the counts once they differ.
+        private bool _sameCounts = true;
+        private long _rows;
+
         /// <summary>Adds the values of one group.</summary>
         public void Add(int group, ReadOnlySpan<float> values)
         {
@@ -228,19 +236,70 @@ public sealed record Normalization : LayerSpec
             {
                 squares += (v - mean) * (v - mean);
             }
+            CountEachGroup();
             Merge(group, values.Length, mean, squares);
         }
 
-        /// <summary>Adds one value to each group: value g to group g (Welford's update).</summary>
+        /// <summary>
+        /// Adds one value to each group: value g to group g (Welford's update). While every group has the same count (only this
+        /// overload was called, with all groups), eight values at a time in SIMD lanes: the same IEEE operations on each value as
+        /// one at a time, so the same bits, several times as fast (a 20,000 x 784 set's statistics took 100 ms or more of a
+        /// multilayer perceptron's <c>Fit</c>).
+        /// </summary>
         public void Add(ReadOnlySpan<float> values)
         {
-            for (int g = 0; g < values.Length; g++)
+            if (!_sameCounts || values.Length != groups)
             {
-                long count = ++_count[g];
-                double delta = values[g] - _mean[g];
-                _mean[g] += delta / count;
-                _squares[g] += delta * (values[g] - _mean[g]);
+                CountEachGroup();
+                for (int g = 0; g < values.Length; g++)
+                {
+                    Update(values[g], g, ++_count[g]);
+                }
+                return;
             }
+            long count = ++_rows;
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var counts = Vector256.Create((double)count);
+                ref double mean = ref MemoryMarshal.GetArrayDataReference(_mean);
+                ref double squares = ref MemoryMarshal.GetArrayDataReference(_squares);
+                for (; i <= values.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+                {
+                    var (low, high) = Vector256.Widen(Vector256.Create(values.Slice(i, Vector256<float>.Count)));
+                    Update(low, ref Unsafe.Add(ref mean, i), ref Unsafe.Add(ref squares, i), counts);
+                    Update(high, ref Unsafe.Add(ref mean, i + Vector256<double>.Count), ref Unsafe.Add(ref squares, i + Vector256<double>.Count), counts);
+                }
+            }
+            for (; i < values.Length; i++)
+            {
+                Update(values[i], i, count);
+            }
+        }
+
+        private void Update(double value, int g, long count)
+        {
+            double delta = value - _mean[g];
+            _mean[g] += delta / count;
+            _squares[g] += delta * (value - _mean[g]);
+        }
+
+        /// <summary>Ends the shared count: from here on each group keeps its own.</summary>
+        private void CountEachGroup()
+        {
+            if (_sameCounts)
+            {
+                Array.Fill(_count, _rows);
+                _sameCounts = false;
+            }
+        }
+
+        private static void Update(Vector256<double> value, ref double mean, ref double squares, Vector256<double> count)
+        {
+            var delta = value - Vector256.LoadUnsafe(ref mean);
+            var updated = Vector256.LoadUnsafe(ref mean) + delta / count;
+            updated.StoreUnsafe(ref mean);
+            (Vector256.LoadUnsafe(ref squares) + delta * (value - updated)).StoreUnsafe(ref squares);
         }
 
         private void Merge(int g, long count, double mean, double squares)
@@ -253,7 +312,10 @@ public sealed record Normalization : LayerSpec
         }
 
         public (double[] Mean, double[] Deviation) Result()
-            => (_mean, Enumerable.Range(0, _mean.Length).Select(g => _count[g] > 0 ? Math.Sqrt(_squares[g] / _count[g]) : 0).ToArray());
+        {
+            CountEachGroup();
+            return (_mean, Enumerable.Range(0, _mean.Length).Select(g => _count[g] > 0 ? Math.Sqrt(_squares[g] / _count[g]) : 0).ToArray());
+        }
     }
 
     /// <inheritdoc/>

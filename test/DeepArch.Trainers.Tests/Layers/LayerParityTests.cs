@@ -74,6 +74,41 @@ public class LayerParityTests
         Assert.Throws<ArgumentException>(() => new Network(new Normalization([0, 0], [1, 1]), [3], seed: 1));
     }
 
+    /// <summary>
+    /// The statistics are Welford's update, value by value in double precision; eight values at a time in SIMD lanes where every
+    /// value has the same count, which must give the same bits as one at a time: every trained model's first layer depends on them.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(8)]
+    [InlineData(21)]
+    [InlineData(784)]
+    public void Standardization_statistics_are_the_same_bits_as_welfords_update_one_value_at_a_time(int width)
+    {
+        var random = new Random(width);
+        float[] rows = Enumerable.Range(0, 301 * width).Select(i => (i % 3 == 0 ? 1e6f : 1f) * (random.NextSingle() - 0.3f)).ToArray();
+        int[] use = Enumerable.Range(0, 301).Where(r => r % 4 != 1).ToArray();
+
+        var (mean, deviation) = Normalization.Moments(rows, width, use);
+
+        var expectedMean = new double[width];
+        var squares = new double[width];
+        long count = 0;
+        foreach (int r in use)
+        {
+            count++;
+            for (int g = 0; g < width; g++)
+            {
+                double delta = rows[r * width + g] - expectedMean[g];
+                expectedMean[g] += delta / count;
+                squares[g] += delta * (rows[r * width + g] - expectedMean[g]);
+            }
+        }
+        Assert.Equal(expectedMean, mean);
+        Assert.Equal(squares.Select(s => Math.Sqrt(s / count)), deviation);
+    }
+
     [Fact]
     public void Per_channel_and_per_feature_statistics_pool_a_group_and_spread_it_over_its_values()
     {
