@@ -52,8 +52,7 @@ internal static class ParameterParts
     /// <summary>Part <paramref name="part"/> (0 or 1) of <paramref name="tensor"/>, a flat view from <paramref name="boundary"/>'s side; null when the part is empty.</summary>
     public static Tensor? Of(Tensor tensor, int part, long boundary)
     {
-        long elements = tensor.numel();
-        long start = part == 0 ? 0 : boundary, length = part == 0 ? boundary : elements - boundary;
+        var (start, length) = Range(tensor.numel(), part, boundary);
         return length == 0 ? null : tensor.view(-1).narrow(0, start, length);
     }
 
@@ -86,6 +85,10 @@ internal static class ParameterParts
         });
     }
 
+    /// <summary>Where the elements of a tensor's <paramref name="part"/> (-1: the whole; 0 or 1, as <see cref="Of"/>) start and how many there are.</summary>
+    public static (long Start, long Length) Range(long elements, int part, long boundary)
+        => part < 0 ? (0, elements) : part == 0 ? (0, boundary) : (boundary, elements - boundary);
+
     /// <summary><paramref name="tensor"/> whole (<paramref name="part"/> -1) or its part (<see cref="Of"/>).</summary>
     public static Tensor Slice(Tensor tensor, int part, long boundary) => part < 0 ? tensor : Of(tensor, part, boundary)!;
 }
@@ -104,7 +107,7 @@ internal sealed class ScalarSafeAdam(IEnumerable<Parameter> parameters, double l
         using Scalar beta1Scalar = beta1.ToScalar(), oneMinusBeta1 = (1 - beta1).ToScalar();
         using Scalar beta2Scalar = beta2.ToScalar(), oneMinusBeta2 = (1 - beta2).ToScalar();
         using Scalar decay = weightDecay.ToScalar(), epsilon = options.eps!.Value.ToScalar();
-        var updates = new List<(Parameter Param, Tensor Grad, State State, Scalar SqrtCorrection2, Scalar NegativeStep)>();
+        var updates = new List<(Parameter Param, Tensor Grad, State State, Scalar SqrtCorrection2, Scalar NegativeStep, AdamKernel.Coefficients? Fused)>();
         try
         {
             foreach (var param in group.Parameters)
@@ -118,10 +121,19 @@ internal sealed class ScalarSafeAdam(IEnumerable<Parameter> parameters, double l
                 state.step += 1;
                 double correction1 = 1 - Math.Pow(beta1, state.step);
                 double correction2 = 1 - Math.Pow(beta2, state.step);
-                updates.Add((param, grad, state, Math.Sqrt(correction2).ToScalar(), (-options.LearningRate!.Value / correction1).ToScalar()));
+                double sqrtCorrection2 = Math.Sqrt(correction2), negativeStep = -options.LearningRate!.Value / correction1;
+                AdamKernel.Coefficients? fused = AdamKernel.Applies(param, grad, state.exp_avg, state.exp_avg_sq)
+                    ? new(beta1, beta2, weightDecay, sqrtCorrection2, negativeStep, options.eps!.Value) : null;
+                updates.Add((param, grad, state, sqrtCorrection2.ToScalar(), negativeStep.ToScalar(), fused));
             }
             ParameterParts.Run(updates, u => u.Param, (u, part, boundary) =>
             {
+                if (u.Fused is { } coefficients)
+                {
+                    var (start, length) = ParameterParts.Range(u.Param.numel(), part, boundary);
+                    AdamKernel.Step(coefficients, u.Param, u.Grad, u.State.exp_avg, u.State.exp_avg_sq, start, length);
+                    return;
+                }
                 Tensor Part(Tensor t) => ParameterParts.Slice(t, part, boundary);
                 var (param, grad, expAvg, expAvgSq) = (Part(u.Param), Part(u.Grad), Part(u.State.exp_avg), Part(u.State.exp_avg_sq));
                 if (weightDecay != 0)

@@ -25,6 +25,28 @@ public class ScalarSafeOptimizerTests
     }
 
     /// <summary>
+    /// On x86-64, Adam updates a CPU parameter with its own kernel (AdamKernel: two passes instead of libtorch's eight operations)
+    /// that must give libtorch's bits: a weight of 210,300 values (not a multiple of any vector width) and a bias of 300, with and
+    /// without weight decay, whole and in two parts, against TorchSharp's Adam.
+    /// </summary>
+    [Theory]
+    [InlineData("adam", false)]
+    [InlineData("adam-decay", false)]
+    [InlineData("adam", true)]
+    [InlineData("adam-decay", true)]
+    public void Large_parameters_get_torchsharps_adam_bits_whole_and_in_parts(string kind, bool inParts)
+    {
+        float[] theirs = Train(kind, safe: false, steps: 12, inputs: 701, outputs: 300);
+        float[] ours = Train(kind, safe: true, steps: 12, inputs: 701, outputs: 300, inParts: inParts ? body =>
+        {
+            body(1);
+            body(0);
+        } : null);
+
+        Assert.Equal(theirs, ours);
+    }
+
+    /// <summary>
     /// A training's batch split updates two parts of every parameter on two threads (IStepsInParts); the update is elementwise, so
     /// each element gets the bits of the whole update. The weight here has 5,120 values, split at 2,048; the parts run in turn.
     /// </summary>
