@@ -7,28 +7,40 @@ namespace DeepArch.Trainers.Training;
 
 /// <summary>
 /// Adam's update of a float parameter in the CPU's memory in two passes over it, with libtorch's square root between them, where
-/// libtorch's own operations take eight (<see cref="ScalarSafeAdam"/>): each of those is a dispatch and a pass over the parameter,
-/// and the step of a multilayer perceptron 784-256-128-10 took 350 to 450 µs of a 2,200 µs batch that way, against about 230 µs
-/// this way. Each element gets the same float operations, in the same order and with the same fused multiply-adds, as libtorch
-/// 2.10's x86-64 kernels give it, so the same bits (<c>ScalarSafeOptimizerTests</c> compares them with TorchSharp's Adam):
+/// libtorch's own operations take eight (nine with weight decay; <see cref="ScalarSafeAdam"/>): each of those is a dispatch and a
+/// pass over the parameter, and the step of a multilayer perceptron 784-256-128-10 took 350 to 450 µs of a 2,200 µs batch that
+/// way, against about 230 µs this way. Each element gets the same float operations, in the same order and with the same fused
+/// multiply-adds, as the AVX2 kernels of libtorch 2.10 (libtorch-cpu-linux-x64, the package DeepArch ships) give it, so the same
+/// bits (<c>ScalarSafeOptimizerTests</c> compares them with TorchSharp's Adam):
 /// <list type="bullet">
 /// <item><c>exp_avg.mul_(b1).add_(g, alpha: 1 - b1)</c>: <c>fma(g, 1 - b1, m * b1)</c> (ATen's vectorized add with an alpha is a fused multiply-add);</item>
 /// <item><c>exp_avg_sq.mul_(b2).addcmul_(g, g, value: 1 - b2)</c>: <c>fma((1 - b2) * g, g, v * b2)</c>;</item>
-/// <item><c>sqrt</c>: libtorch's, which on x86-64 is MKL's and not correctly rounded, so it is not recomputed here;</item>
+/// <item><c>sqrt</c>: libtorch's own operation, whose results on x86-64 (MKL's) differ from a correctly rounded square root in
+/// about one element in five, so it is not recomputed here;</item>
 /// <item><c>p.addcdiv_(m, sqrt(v) / sqrt(c2) + eps, value: -step)</c>: <c>p + (-step * m) / (sqrt(v) / sqrt(c2) + eps)</c>;</item>
 /// <item>L2 weight decay, <c>g.add(p, alpha: decay)</c>: <c>fma(p, decay, g)</c>.</item>
 /// </list>
-/// Every coefficient is a double rounded once to float, as libtorch rounds a Scalar for a float tensor.
+/// Every coefficient is a double rounded once to float, as libtorch rounds a Scalar for a float tensor. Another libtorch (one
+/// bound with <c>DeepArchSystemLibTorch</c>) may round some of its operations differently: the kernel's update is then Adam's
+/// all the same, in bits that can differ in the last place from what that libtorch's operations would give.
 /// </summary>
 internal static class AdamKernel
 {
     /// <summary>
-    /// Whether the kernel updates this parameter: x86-64 with fused multiply-add (the kernels it reproduces), float tensors in the
-    /// CPU's memory, each contiguous and within a span's reach. Elsewhere libtorch's operations run.
+    /// Whether the kernel can run this step on the calling thread: an x86-64 CPU with AVX2 and fused multiply-add, where libtorch
+    /// runs the AVX2 kernels the kernel reproduces (<c>ATEN_CPU_CAPABILITY</c> unset, or avx2 or avx512), and one libtorch thread
+    /// on the calling thread (a training's default, and each half of a batch split on two threads). With more, libtorch spreads
+    /// an update over its threads, which the kernel does not.
     /// </summary>
+    public static bool Usable()
+        => Fma.IsSupported && Avx2.IsSupported && s_capabilityMatches && get_num_threads() == 1;
+
+    private static readonly bool s_capabilityMatches =
+        Environment.GetEnvironmentVariable("ATEN_CPU_CAPABILITY") is null or "" or "avx2" or "avx512";
+
+    /// <summary>Whether the kernel updates this parameter: float tensors in the CPU's memory, each contiguous and within a span's reach.</summary>
     public static bool Applies(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq)
-        => Fma.IsSupported
-           && param.numel() <= int.MaxValue / sizeof(float)
+        => param.numel() <= int.MaxValue / sizeof(float)
            && IsPlainCpuFloat(param) && IsPlainCpuFloat(grad) && IsPlainCpuFloat(expAvg) && IsPlainCpuFloat(expAvgSq);
 
     private static bool IsPlainCpuFloat(Tensor tensor)

@@ -9,8 +9,8 @@ namespace DeepArch.Trainers.Training;
 // IntPtr handle has been read, so a garbage collection during the native call can let the finalizer
 // thread free the native scalar while libtorch still reads it (measured: an intermittent
 // "Expected false to be true ... toFloat at c10/core/Scalar.h" from Adam.step under a parallel test
-// run). These subclasses perform the same update, operation for operation, with every Scalar held
-// by a using declaration until its call has returned. Overloads without a scale (add_(Scalar), add_(Tensor), add(Tensor))
+// run). These subclasses perform the same update, operation for operation (or, for Adam on one thread of an x86-64 CPU, in
+// AdamKernel's two passes, with the same bits), with every Scalar held by a using declaration until its call has returned. Overloads without a scale (add_(Scalar), add_(Tensor), add(Tensor))
 // pass a temporary Scalar 1 of their own, so they are called with Scalars.One (measured: the same error from
 // add_(epsilon) in a full test run).
 
@@ -93,7 +93,10 @@ internal static class ParameterParts
     public static Tensor Slice(Tensor tensor, int part, long boundary) => part < 0 ? tensor : Of(tensor, part, boundary)!;
 }
 
-/// <summary>PyTorch's Adam (L2 weight decay added to the gradient, bias correction), with Scalars kept alive across native calls.</summary>
+/// <summary>
+/// PyTorch's Adam (L2 weight decay added to the gradient, bias correction), with Scalars kept alive across native calls; on one
+/// libtorch thread of an x86-64 CPU, each CPU float parameter is updated by <see cref="AdamKernel"/>, with the same bits.
+/// </summary>
 internal sealed class ScalarSafeAdam(IEnumerable<Parameter> parameters, double learningRate, double weightDecay, double beta1 = 0.9, double beta2 = 0.999)
     : Adam(parameters, learningRate, beta1, beta2, weight_decay: weightDecay), IStepsInParts
 {
@@ -108,6 +111,7 @@ internal sealed class ScalarSafeAdam(IEnumerable<Parameter> parameters, double l
         using Scalar beta2Scalar = beta2.ToScalar(), oneMinusBeta2 = (1 - beta2).ToScalar();
         using Scalar decay = weightDecay.ToScalar(), epsilon = options.eps!.Value.ToScalar();
         var updates = new List<(Parameter Param, Tensor Grad, State State, Scalar SqrtCorrection2, Scalar NegativeStep, AdamKernel.Coefficients? Fused)>();
+        bool kernel = AdamKernel.Usable();
         try
         {
             foreach (var param in group.Parameters)
@@ -122,7 +126,7 @@ internal sealed class ScalarSafeAdam(IEnumerable<Parameter> parameters, double l
                 double correction1 = 1 - Math.Pow(beta1, state.step);
                 double correction2 = 1 - Math.Pow(beta2, state.step);
                 double sqrtCorrection2 = Math.Sqrt(correction2), negativeStep = -options.LearningRate!.Value / correction1;
-                AdamKernel.Coefficients? fused = AdamKernel.Applies(param, grad, state.exp_avg, state.exp_avg_sq)
+                AdamKernel.Coefficients? fused = kernel && AdamKernel.Applies(param, grad, state.exp_avg, state.exp_avg_sq)
                     ? new(beta1, beta2, weightDecay, sqrtCorrection2, negativeStep, options.eps!.Value) : null;
                 updates.Add((param, grad, state, sqrtCorrection2.ToScalar(), negativeStep.ToScalar(), fused));
             }

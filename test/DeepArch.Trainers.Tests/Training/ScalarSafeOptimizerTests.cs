@@ -6,8 +6,9 @@ using static TorchSharp.torch;
 namespace DeepArch.Trainers.Tests.Training;
 
 /// <summary>
-/// DeepArch's optimizers make TorchSharp's Adam and SGD updates operation for operation, but keep
-/// every Scalar alive across its native call (TorchSharp's temporaries can be finalized mid-call).
+/// DeepArch's optimizers make TorchSharp's Adam and SGD updates with the same bits (operation for operation, or for Adam on the
+/// CPU in AdamKernel's two passes), but keep every Scalar alive across its native call (TorchSharp's temporaries can be
+/// finalized mid-call).
 /// </summary>
 [Collection(SerialTorchCollection.Name)]
 public class ScalarSafeOptimizerTests
@@ -36,6 +37,15 @@ public class ScalarSafeOptimizerTests
     [InlineData("adam-decay", true)]
     public void Large_parameters_get_torchsharps_adam_bits_whole_and_in_parts(string kind, bool inParts)
     {
+        if (System.Runtime.Intrinsics.X86.Fma.IsSupported && System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+        {
+            // The kernel is what this test compares: it must be the path these parameters take (one libtorch thread: Train's).
+            TorchRuntime.SetThreads(1);
+            var weight = nn.Linear(701, 300).weight!;
+            weight.grad = zeros_like(weight);
+            Assert.True(AdamKernel.Usable());
+            Assert.True(AdamKernel.Applies(weight, weight.grad, zeros_like(weight), zeros_like(weight)));
+        }
         float[] theirs = Train(kind, safe: false, steps: 12, inputs: 701, outputs: 300);
         float[] ours = Train(kind, safe: true, steps: 12, inputs: 701, outputs: 300, inParts: inParts ? body =>
         {
@@ -67,6 +77,7 @@ public class ScalarSafeOptimizerTests
     private static float[] Train(string kind, bool safe, int steps, int inputs = 6, int outputs = 3, Action<Action<int>>? inParts = null)
     {
         using var scope = NewDisposeScope();
+        TorchRuntime.SetThreads(1); // a training's default: Adam's CPU update then runs in AdamKernel
         var generator = new Generator(42);
         var linear = nn.Linear(inputs, outputs);
         using (no_grad())
