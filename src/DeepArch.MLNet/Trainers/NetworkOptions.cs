@@ -62,8 +62,8 @@ public abstract class NetworkOptions
     /// TorchSharp (libtorch) threads for training, in [0, 256]; 1 by default; 0 means one per core. With 2 or more, on the CPU,
     /// <c>Fit</c> trains each batch's two halves at once on two threads (of <c>TrainingThreads / 2</c> libtorch threads each),
     /// adds their gradients and splits the optimizer's step between the two threads. Measured on 2 cores (eng/bench
-    /// <c>training-threads</c>, docs/performance.md), 2 threads made <c>Fit</c> 1.23x to 1.41x as fast as 1 for the MLP, 1.50x to
-    /// 1.71x for LeNet-5 and 1.68x to 1.76x for the LSTM, over four runs (1.34x, 1.50x and 1.71x in the latest). That needs a network whose rows train independently (no batch normalization, no dropout) and a loss that is a
+    /// <c>training-threads</c>, docs/performance.md), 2 threads made <c>Fit</c> 1.23x to 1.53x as fast as 1 for the MLP, 1.50x to
+    /// 1.71x for LeNet-5 and 1.68x to 1.76x for the LSTM, over five runs (1.53x, 1.67x and 1.70x in the latest). That needs a network whose rows train independently (no batch normalization, no dropout) and a loss that is a
     /// mean over rows (or target tokens) without random draws: the classifiers', regressors', plain autoencoders' and
     /// encoder–decoders' (not the denoising, sparse or variational autoencoders' or the GAN's). Otherwise the threads share each operation
     /// (libtorch's intra-op threads), which on 2 cores trained slower than one thread; <c>mlContext.Log</c> says which way a
