@@ -9,8 +9,8 @@ namespace DeepArch.Trainers.Training;
 // IntPtr handle has been read, so a garbage collection during the native call can let the finalizer
 // thread free the native scalar while libtorch still reads it (measured: an intermittent
 // "Expected false to be true ... toFloat at c10/core/Scalar.h" from Adam.step under a parallel test
-// run). These subclasses perform the same update, operation for operation (or, for Adam on one thread of an x86-64 CPU, in
-// AdamKernel's two passes, with the same bits), with every Scalar held by a using declaration until its call has returned. Overloads without a scale (add_(Scalar), add_(Tensor), add(Tensor))
+// run). These subclasses perform the same update, operation for operation (or, for Adam on one thread of an x86-64 CPU with AVX2
+// and FMA, in AdamKernel's two passes, with the same bits), with every Scalar held by a using declaration until its call has returned. Overloads without a scale (add_(Scalar), add_(Tensor), add(Tensor))
 // pass a temporary Scalar 1 of their own, so they are called with Scalars.One (measured: the same error from
 // add_(epsilon) in a full test run).
 
@@ -95,7 +95,7 @@ internal static class ParameterParts
 
 /// <summary>
 /// PyTorch's Adam (L2 weight decay added to the gradient, bias correction), with Scalars kept alive across native calls; on one
-/// libtorch thread of an x86-64 CPU, each CPU float parameter is updated by <see cref="AdamKernel"/>, with the same bits.
+/// libtorch thread of an x86-64 CPU with AVX2 and FMA, each CPU float parameter is updated by <see cref="AdamKernel"/>, with the same bits.
 /// </summary>
 internal sealed class ScalarSafeAdam(IEnumerable<Parameter> parameters, double learningRate, double weightDecay, double beta1 = 0.9, double beta2 = 0.999)
     : Adam(parameters, learningRate, beta1, beta2, weight_decay: weightDecay), IStepsInParts
