@@ -49,11 +49,11 @@ internal static class AdamKernel
     /// <summary>Updates elements [<paramref name="start"/>, <paramref name="start"/> + <paramref name="length"/>) of the flattened parameter and its moments.</summary>
     public static void Step(in Coefficients c, Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, long start, long length)
     {
-        var p = Floats(param).Slice((int)start, (int)length);
-        Moments(c, Floats(grad).Slice((int)start, (int)length), p, Floats(expAvg).Slice((int)start, (int)length),
-            Floats(expAvgSq).Slice((int)start, (int)length));
+        Span<float> Part(Tensor tensor) => Floats(tensor).Slice((int)start, (int)length);
+        Span<float> p = Part(param), m = Part(expAvg);
+        Moments(c, Part(grad), p, m, Part(expAvgSq));
         using var root = expAvgSq.view(-1).narrow(0, start, length).sqrt();
-        Update(c, p, Floats(expAvg).Slice((int)start, (int)length), Floats(root));
+        Update(c, p, m, Floats(root));
     }
 
     private static Span<float> Floats(Tensor tensor) => MemoryMarshal.Cast<byte, float>(tensor.bytes);

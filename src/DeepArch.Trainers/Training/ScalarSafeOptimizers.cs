@@ -110,54 +110,44 @@ internal sealed class ScalarSafeAdam(IEnumerable<Parameter> parameters, double l
         using Scalar beta1Scalar = beta1.ToScalar(), oneMinusBeta1 = (1 - beta1).ToScalar();
         using Scalar beta2Scalar = beta2.ToScalar(), oneMinusBeta2 = (1 - beta2).ToScalar();
         using Scalar decay = weightDecay.ToScalar(), epsilon = options.eps!.Value.ToScalar();
-        var updates = new List<(Parameter Param, Tensor Grad, State State, Scalar SqrtCorrection2, Scalar NegativeStep, AdamKernel.Coefficients? Fused)>();
+        var updates = new List<(Parameter Param, Tensor Grad, State State, double SqrtCorrection2, double NegativeStep, AdamKernel.Coefficients? Fused)>();
         bool kernel = AdamKernel.Usable();
-        try
+        foreach (var param in group.Parameters)
         {
-            foreach (var param in group.Parameters)
+            var grad = param.grad;
+            if (grad is null)
             {
-                var grad = param.grad;
-                if (grad is null)
-                {
-                    continue;
-                }
-                var state = (State)_state[param.Handle];
-                state.step += 1;
-                double correction1 = 1 - Math.Pow(beta1, state.step);
-                double correction2 = 1 - Math.Pow(beta2, state.step);
-                double sqrtCorrection2 = Math.Sqrt(correction2), negativeStep = -options.LearningRate!.Value / correction1;
-                AdamKernel.Coefficients? fused = kernel && AdamKernel.Applies(param, grad, state.exp_avg, state.exp_avg_sq)
-                    ? new(beta1, beta2, weightDecay, sqrtCorrection2, negativeStep, options.eps!.Value) : null;
-                updates.Add((param, grad, state, sqrtCorrection2.ToScalar(), negativeStep.ToScalar(), fused));
+                continue;
             }
-            ParameterParts.Run(updates, u => u.Param, (u, part, boundary) =>
-            {
-                if (u.Fused is { } coefficients)
-                {
-                    var (start, length) = ParameterParts.Range(u.Param.numel(), part, boundary);
-                    AdamKernel.Step(coefficients, u.Param, u.Grad, u.State.exp_avg, u.State.exp_avg_sq, start, length);
-                    return;
-                }
-                Tensor Part(Tensor t) => ParameterParts.Slice(t, part, boundary);
-                var (param, grad, expAvg, expAvgSq) = (Part(u.Param), Part(u.Grad), Part(u.State.exp_avg), Part(u.State.exp_avg_sq));
-                if (weightDecay != 0)
-                {
-                    grad = grad.add(param, alpha: decay);
-                }
-                expAvg.mul_(beta1Scalar).add_(grad, alpha: oneMinusBeta1);
-                expAvgSq.mul_(beta2Scalar).addcmul_(grad, grad.conj(), value: oneMinusBeta2);
-                var denominator = expAvgSq.sqrt().div_(u.SqrtCorrection2).add_(epsilon, Scalars.One);
-                param.addcdiv_(expAvg, denominator, u.NegativeStep);
-            }, InParts);
+            var state = (State)_state[param.Handle];
+            state.step += 1;
+            double correction1 = 1 - Math.Pow(beta1, state.step);
+            double correction2 = 1 - Math.Pow(beta2, state.step);
+            double sqrtCorrection2 = Math.Sqrt(correction2), negativeStep = -options.LearningRate!.Value / correction1;
+            AdamKernel.Coefficients? fused = kernel && AdamKernel.Applies(param, grad, state.exp_avg, state.exp_avg_sq)
+                ? new(beta1, beta2, weightDecay, sqrtCorrection2, negativeStep, options.eps!.Value) : null;
+            updates.Add((param, grad, state, sqrtCorrection2, negativeStep, fused));
         }
-        finally
+        ParameterParts.Run(updates, u => u.Param, (u, part, boundary) =>
         {
-            foreach (var u in updates)
+            if (u.Fused is { } coefficients)
             {
-                u.SqrtCorrection2.Dispose();
-                u.NegativeStep.Dispose();
+                var (start, length) = ParameterParts.Range(u.Param.numel(), part, boundary);
+                AdamKernel.Step(coefficients, u.Param, u.Grad, u.State.exp_avg, u.State.exp_avg_sq, start, length);
+                return;
             }
-        }
+            Tensor Part(Tensor t) => ParameterParts.Slice(t, part, boundary);
+            var (param, grad, expAvg, expAvgSq) = (Part(u.Param), Part(u.Grad), Part(u.State.exp_avg), Part(u.State.exp_avg_sq));
+            if (weightDecay != 0)
+            {
+                grad = grad.add(param, alpha: decay);
+            }
+            expAvg.mul_(beta1Scalar).add_(grad, alpha: oneMinusBeta1);
+            expAvgSq.mul_(beta2Scalar).addcmul_(grad, grad.conj(), value: oneMinusBeta2);
+            using Scalar sqrtCorrection2 = u.SqrtCorrection2.ToScalar(), negativeStep = u.NegativeStep.ToScalar();
+            var denominator = expAvgSq.sqrt().div_(sqrtCorrection2).add_(epsilon, Scalars.One);
+            param.addcdiv_(expAvg, denominator, negativeStep);
+        }, InParts);
     }, closure);
 }
 

@@ -93,11 +93,7 @@ public sealed class SequenceToSequenceObjective : TrainingObjective
 
     /// <summary>Teacher-forced forward, masked cross-entropy, backward, gradient clipping and the optimizer's step.</summary>
     protected internal override double[] TrainStep(TrainingBatch batch, IReadOnlyList<optim.Optimizer> optimizers)
-    {
-        double[] losses = BackwardPart(batch, 1);
-        StepParts(optimizers);
-        return losses;
-    }
+        => WholeBatchStep(batch, optimizers);
 
     /// <summary>True: the loss is a mean over the real target tokens (or values), each row's own, with no random draw unless the network has dropout, which keeps whole batches.</summary>
     protected internal override bool SplitsBatches => true;

@@ -76,11 +76,7 @@ public class SupervisedObjective : TrainingObjective
 
     /// <summary>Forward, loss, backward, gradient clipping and the optimizer's step.</summary>
     protected internal override double[] TrainStep(TrainingBatch batch, IReadOnlyList<optim.Optimizer> optimizers)
-    {
-        double[] losses = BackwardPart(batch, 1);
-        StepParts(optimizers);
-        return losses;
-    }
+        => WholeBatchStep(batch, optimizers);
 
     /// <summary>
     /// True when every layer trains (a frozen layer's gradients are kept and would gather the two halves' in no fixed order): the

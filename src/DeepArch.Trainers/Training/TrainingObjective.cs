@@ -110,6 +110,14 @@ public abstract class TrainingObjective
         return [loss.item<float>()];
     }
 
+    /// <summary>A whole batch's step as a split one takes it: <see cref="BackwardPart"/> of the whole batch (a share of 1), then <see cref="StepParts"/>.</summary>
+    protected double[] WholeBatchStep(TrainingBatch batch, IReadOnlyList<optim.Optimizer> optimizers)
+    {
+        double[] losses = BackwardPart(batch, 1);
+        StepParts(optimizers);
+        return losses;
+    }
+
     /// <summary>Gradient clipping and the optimizers' steps once every part's gradients are in (<see cref="BackwardPart"/>).</summary>
     protected internal virtual void StepParts(IReadOnlyList<optim.Optimizer> optimizers)
         => throw new NotSupportedException($"{GetType().Name} does not split batches.");
